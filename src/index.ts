@@ -1,0 +1,7 @@
+/**
+ * OpenKCM's public API: the KMIP client (the same one the tests, the perf harness and the CLI use),
+ * and the codec namespaces for tools that work with KMIP bytes, XML or JSON directly.
+ */
+export * from './client/index.js';
+export * as ttlv from './ttlv/index.js';
+export * as kmip from './kmip/index.js';
