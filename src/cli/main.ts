@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * `openkcm`: one program, several commands (ARCHITECTURE §1). Each command lives in
+ * src/cli/commands/<name>.ts and exports `run(argv): Promise<number>` returning the exit code,
+ * so commands stay testable without spawning a process.
+ *
+ * The command table is the CLI contract (docs/cli.md); keep it stable.
+ */
+interface CommandModule { run(argv: string[]): Promise<number> }
+
+const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CommandModule> }>> = {
+  conformance: {
+    summary: 'replay the OASIS KMIP XML test cases against a server (or --parse-only)',
+    load: () => import('./commands/conformance.js'),
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: openkcm <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
+  lines.push('', 'Run `openkcm <command> --help` for the options of one command.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`openkcm: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`openkcm: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
