@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'build/**', 'scripts/**', 'eslint.config.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'build/**', '.tmp/**', '**/*.mjs', '**/*.cjs', '**/*.js', '**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
