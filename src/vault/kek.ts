@@ -1,0 +1,277 @@
+/**
+ * Key-encryption-key (KEK) providers: the AEAD primitive behind the envelope
+ * (ARCHITECTURE §2: L4 material is stored as L3.seal(material)).
+ *
+ * The provider is deliberately a dumb primitive — "AES-256-GCM under key version v with this
+ * nonce and AAD" — so that the envelope format (src/vault/envelope.ts) is written once and the
+ * key can move: today a node:crypto KeyObject, later a native locked key slot (ARCHITECTURE §3)
+ * or a krypton lease, behind the same interface. Methods are async because a strict-mode tenant
+ * (ARCHITECTURE §5) unwraps through krypton, over the network.
+ *
+ * `DevKekProvider` (a local key file) is for development only; the hierarchy issue replaces it
+ * with L3 keys held by krypton.
+ */
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { EnvelopeError, KekError } from './errors.js';
+
+/** AES-256 key length (FIPS 197). */
+export const AES_256_KEY_BYTES = 32;
+/** 96-bit GCM nonce, the length NIST SP 800-38D §8.2 recommends for random nonces. */
+export const GCM_NONCE_BYTES = 12;
+/** Full 128-bit GCM tag: truncated tags weaken forgery resistance (SP 800-38D Appendix C). */
+export const GCM_TAG_BYTES = 16;
+/** Key id is stored in every envelope with a one-byte length prefix. */
+export const MAX_KEK_ID_BYTES = 255;
+
+/**
+ * The AEAD primitive under a versioned wrapping key.
+ *
+ * Contract (every implementation; the envelope tests run against NodeCryptoKekProvider):
+ * - `id` names the key lineage (stable across versions, ≤ 255 UTF-8 bytes, non-empty).
+ * - `currentVersion` (uint32 ≥ 1) is the version new envelopes are sealed under; older
+ *   versions that `hasVersion` still opens (rotation: re-wrap lazily, ARCHITECTURE §2).
+ * - `seal` returns ciphertext ‖ 16-byte tag; the nonce is chosen by the caller (12 bytes).
+ * - `open` returns a fresh plaintext buffer the caller owns and must wipe (`fill(0)`), or
+ *   throws EnvelopeError 'TAMPERED' on authentication failure and 'WRONG_KEY' for an unknown version.
+ */
+export interface KekProvider {
+  readonly id: string;
+  readonly currentVersion: number;
+  hasVersion(version: number): boolean;
+  seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer>;
+  open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer>;
+}
+
+function checkVersion(version: number): void {
+  if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
+    throw new KekError('INVALID_ARGUMENT', `key version must be an integer in 1..2^32-1, got ${version}`);
+  }
+}
+
+function checkKeyId(id: string): void {
+  const n = Buffer.byteLength(id, 'utf8');
+  if (n === 0 || n > MAX_KEK_ID_BYTES || Buffer.from(id, 'utf8').toString('utf8') !== id) {
+    throw new KekError('INVALID_ARGUMENT', `KEK id must be 1..${MAX_KEK_ID_BYTES} bytes of well-formed UTF-8`);
+  }
+}
+
+/**
+ * KEK provider over node:crypto. Key bytes live in KeyObjects (C++ heap, not the JS heap);
+ * the constructor copies them and the caller should wipe its own copies.
+ */
+export class NodeCryptoKekProvider implements KekProvider {
+  readonly id: string;
+  readonly currentVersion: number;
+  readonly #keys: ReadonlyMap<number, KeyObject>;
+
+  constructor(id: string, keys: ReadonlyMap<number, Uint8Array>, currentVersion: number) {
+    checkKeyId(id);
+    checkVersion(currentVersion);
+    const objects = new Map<number, KeyObject>();
+    for (const [version, key] of keys) {
+      checkVersion(version);
+      if (key.length !== AES_256_KEY_BYTES) {
+        throw new KekError('INVALID_ARGUMENT', `KEK version ${version} is ${key.length} bytes; AES-256 needs ${AES_256_KEY_BYTES}`);
+      }
+      objects.set(version, createSecretKey(key));
+    }
+    if (!objects.has(currentVersion)) {
+      throw new KekError('INVALID_ARGUMENT', `current KEK version ${currentVersion} has no key`);
+    }
+    this.id = id;
+    this.currentVersion = currentVersion;
+    this.#keys = objects;
+  }
+
+  /** A provider with fresh random keys for versions 1..versions (tests, MemoryVault, tools). */
+  static random(id: string, versions = 1): NodeCryptoKekProvider {
+    const keys = new Map<number, Uint8Array>();
+    for (let v = 1; v <= versions; v++) keys.set(v, randomBytes(AES_256_KEY_BYTES));
+    try {
+      return new NodeCryptoKekProvider(id, keys, versions);
+    } finally {
+      for (const k of keys.values()) k.fill(0);
+    }
+  }
+
+  hasVersion(version: number): boolean {
+    return this.#keys.has(version);
+  }
+
+  #key(version: number): KeyObject {
+    const key = this.#keys.get(version);
+    if (key === undefined) throw new EnvelopeError('WRONG_KEY', `KEK '${this.id}' has no version ${version}`);
+    return key;
+  }
+
+  seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    return settle(() => this.sealSync(version, nonce, plaintext, aad));
+  }
+
+  open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    return settle(() => this.openSync(version, nonce, sealed, aad));
+  }
+
+  /** Synchronous form, for tools and benchmarks that seal many items in a loop. */
+  sealSync(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    const key = this.#key(version);
+    if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+    cipher.setAAD(aad);
+    return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  }
+
+  /** Synchronous form of {@link open}; the returned plaintext is the caller's to wipe. */
+  openSync(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+    const key = this.#key(version);
+    if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+    if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+    const body = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES));
+    let tail: Buffer;
+    try {
+      tail = decipher.final();
+    } catch (cause) {
+      // Unauthenticated plaintext must never escape: wipe what update() produced.
+      body.fill(0);
+      throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+    }
+    if (tail.length === 0) return body;
+    const out = Buffer.concat([body, tail]);
+    body.fill(0);
+    tail.fill(0);
+    return out;
+  }
+}
+
+/** Runs a synchronous primitive so that its errors reject the promise instead of throwing. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/** Bits that must be clear on the key file: any group/other permission. */
+const KEY_FILE_FORBIDDEN_MODE = 0o077;
+
+/**
+ * Development KEK: one AES-256 key in a local file, version 1.
+ *
+ * - Created with a random key on first use: written to a temp file opened O_CREAT|O_EXCL with
+ *   mode 0600, fsynced, then published with link(2), which fails if the name exists — so two
+ *   processes starting together end up with the same key and no reader ever sees a partial file.
+ * - Opened with O_NOFOLLOW (no symlink redirection) and refused unless it is a regular file of
+ *   exactly 32 bytes, owned by this user, with no group/other permission bits.
+ * - `id` is `dev-` + the first 16 hex digits of SHA-256(label ‖ key): a different key file gives
+ *   a different id, so envelopes sealed under another key fail with WRONG_KEY, not TAMPERED.
+ */
+export class DevKekProvider extends NodeCryptoKekProvider {
+  readonly path: string;
+
+  private constructor(filePath: string, key: Uint8Array) {
+    super(devKeyId(key), new Map([[1, key]]), 1);
+    this.path = filePath;
+  }
+
+  /** Loads the key file at `filePath`, creating it (and only it, not its directory) when absent. */
+  static open(filePath: string): DevKekProvider {
+    const abs = path.resolve(filePath);
+    let key = tryReadKeyFile(abs);
+    if (key === undefined) {
+      createKeyFile(abs);
+      key = tryReadKeyFile(abs);
+      if (key === undefined) throw new KekError('INVALID_KEY_FILE', `key file ${abs} vanished right after creation`);
+    }
+    try {
+      return new DevKekProvider(abs, key);
+    } finally {
+      key.fill(0);
+    }
+  }
+}
+
+function devKeyId(key: Uint8Array): string {
+  return 'dev-' + createHash('sha256').update('openkcm dev kek id\0').update(key).digest('hex').slice(0, 16);
+}
+
+function tryReadKeyFile(abs: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new KekError('INSECURE_KEY_FILE', `key file ${abs} is a symbolic link; refusing to follow it`, { cause: e });
+    }
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new KekError('INVALID_KEY_FILE', `key file ${abs} is not a regular file`);
+    if ((st.mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new KekError('INSECURE_KEY_FILE', `key file ${abs} has mode ${mode}; it must be 0600 or stricter (run: chmod 600 ${abs})`);
+    }
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw new KekError('INSECURE_KEY_FILE', `key file ${abs} is owned by uid ${st.uid}, not by this process (uid ${uid})`);
+    }
+    if (st.size !== AES_256_KEY_BYTES) {
+      throw new KekError('INVALID_KEY_FILE', `key file ${abs} is ${st.size} bytes; expected exactly ${AES_256_KEY_BYTES}`);
+    }
+    const key = Buffer.alloc(AES_256_KEY_BYTES);
+    let off = 0;
+    while (off < key.length) {
+      const n = readSync(fd, key, off, key.length - off, off);
+      if (n === 0) {
+        key.fill(0);
+        throw new KekError('INVALID_KEY_FILE', `key file ${abs} shrank while being read`);
+      }
+      off += n;
+    }
+    return key;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function createKeyFile(abs: string): void {
+  const tmp = `${abs}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const key = randomBytes(AES_256_KEY_BYTES);
+  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, key);
+    fsyncSync(fd);
+  } finally {
+    key.fill(0);
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, abs);
+  } catch (e) {
+    // EEXIST: another process published its key first; use theirs (read back by the caller).
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      unlinkSync(tmp);
+      throw e;
+    }
+  }
+  unlinkSync(tmp);
+  fsyncDir(path.dirname(abs));
+}
+
+/** Makes the new directory entry itself durable (POSIX: fsync of the file does not cover its name). */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, fsConstants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
