@@ -212,6 +212,11 @@ export const KMIP_ERROR_CATALOG = {
     description: 'The object exists but has been destroyed',
     ref: 'KMIP 2.1 §11.46, vector BL-M-8-21; 1.x: state-based refusal as in SKLC-M-2-14 (Permission Denied)',
   },
+  OBJECT_MATERIAL_DESTROYED: {
+    reason1x: R.IllegalOperation, reason2x: R.ObjectDestroyed,
+    description: 'Get of a destroyed object: only its attributes remain',
+    ref: 'KMIP 1.4 §11.12 "server only has attributes for this object" (Illegal Operation); KMIP 2.1 §11.46, vector BL-M-8-21',
+  },
   USAGE_LIMIT_EXCEEDED: {
     reason1x: R.PermissionDenied, reason2x: R.UsageLimitExceeded,
     description: 'The usage limits of the object have been exceeded',

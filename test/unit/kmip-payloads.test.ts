@@ -105,6 +105,7 @@ const SAMPLES: Sample[] = [
   { op: Operation.DiscoverVersions, v: 'both', request: { protocolVersions: [KMIP_2_1, KMIP_1_4] }, response: { protocolVersions: [KMIP_2_1, KMIP_2_0, KMIP_1_4] } },
   { op: Operation.DiscoverVersions, v: 'both', request: { protocolVersions: [] } },
   { op: Operation.RNGRetrieve, v: 'both', request: { dataLength: 32 }, response: { data: key } },
+  { op: Operation.RNGSeed, v: 'both', request: { data: key }, response: { dataLength: 0 } },
   {
     op: Operation.Encrypt, v: 'both',
     request: { uniqueIdentifier: 'u-1', cryptographicParameters: { blockCipherMode: BlockCipherMode.GCM, paddingMethod: PaddingMethod.None, randomIV: true, tagLength: 16, ivLength: 96 }, data: bytesOf(1, 2), ivCounterNonce: bytesOf(3), correlationValue: bytesOf(4), initIndicator: true, finalIndicator: false, authenticatedEncryptionAdditionalData: bytesOf(5) },

@@ -27,6 +27,7 @@ import { recoverPayloads } from './recover.js';
 import { registerPayloads } from './register.js';
 import { revokePayloads } from './revoke.js';
 import { rngRetrievePayloads } from './rng-retrieve.js';
+import { rngSeedPayloads } from './rng-seed.js';
 import { setAttributePayloads } from './set-attribute.js';
 
 export * from './activate.js';
@@ -52,6 +53,7 @@ export * from './recover.js';
 export * from './register.js';
 export * from './revoke.js';
 export * from './rng-retrieve.js';
+export * from './rng-seed.js';
 export * from './set-attribute.js';
 export * from './objects.js';
 export type { PayloadCodec, StructCodec, UidRequest, UidResponse } from './codec.js';
@@ -78,6 +80,7 @@ export const PAYLOAD_CODECS = {
   [Operation.Encrypt]: encryptPayloads,
   [Operation.Decrypt]: decryptPayloads,
   [Operation.RNGRetrieve]: rngRetrievePayloads,
+  [Operation.RNGSeed]: rngSeedPayloads,
   [Operation.Log]: logPayloads,
   [Operation.AdjustAttribute]: adjustAttributePayloads,
   [Operation.SetAttribute]: setAttributePayloads,
