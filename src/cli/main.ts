@@ -9,6 +9,14 @@
 interface CommandModule { run(argv: string[]): Promise<number> }
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CommandModule> }>> = {
+  init: {
+    summary: 'create a data directory: development PKI and a commented config file',
+    load: () => import('./commands/init.js'),
+  },
+  serve: {
+    summary: 'run the KMIP server (mutual TLS) on a data directory',
+    load: () => import('./commands/serve.js'),
+  },
   conformance: {
     summary: 'replay the OASIS KMIP XML test cases against a server (or --parse-only)',
     load: () => import('./commands/conformance.js'),

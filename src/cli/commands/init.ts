@@ -1,0 +1,157 @@
+/**
+ * `openkcm init --data-dir DIR [--tenant NAME]... [--force]`: prepare a data directory for
+ * `openkcm serve` — a development PKI under DIR/pki and a commented DIR/openkcm.conf.
+ * Contract and examples: docs/cli.md. Refuses to overwrite existing material without --force,
+ * because a new CA silently invalidates every client certificate issued from the old one.
+ */
+import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeDevPki } from '../../pki/dev-pki.js';
+import type { DevPkiPaths } from '../../pki/dev-pki.js';
+import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
+
+const USAGE = `usage: openkcm init --data-dir DIR [--tenant NAME]... [--force]
+
+  --data-dir DIR   directory to initialise (created if missing)
+  --tenant NAME    a tenant to issue a client certificate for (repeatable; default: "default")
+  --force          overwrite an existing PKI and configuration (the vault is never touched)
+
+Writes DIR/pki/{ca.crt,ca.key,server.crt,server.key}, DIR/pki/clients/NAME.{crt,key} per
+tenant (keys mode 0600) and DIR/${CONFIG_FILE_NAME}.`;
+
+export const DEFAULT_TENANT = 'default';
+
+export interface InitOptions {
+  readonly dataDir: string;
+  /** Default: ["default"]. */
+  readonly tenants?: readonly string[];
+  readonly force?: boolean;
+}
+
+export interface InitResult {
+  readonly dataDir: string;
+  readonly configFile: string;
+  readonly pki: DevPkiPaths;
+  readonly tenants: readonly string[];
+}
+
+export class InitRefusedError extends Error {
+  override readonly name = 'InitRefusedError';
+}
+
+/** Files whose presence means "already initialised". */
+function existingMaterial(dataDir: string): string[] {
+  return [
+    path.join(dataDir, CONFIG_FILE_NAME),
+    path.join(dataDir, 'pki', 'ca.crt'),
+    path.join(dataDir, 'pki', 'ca.key'),
+    path.join(dataDir, 'pki', 'server.crt'),
+    path.join(dataDir, 'pki', 'server.key'),
+  ];
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when DIR already has a CA (what `npm start` checks before running init). */
+export function hasPki(dataDir: string): Promise<boolean> {
+  return exists(path.join(dataDir, 'pki', 'ca.crt'));
+}
+
+/** The work of `openkcm init`, callable from tests and scripts. */
+export async function initDataDir(opts: InitOptions): Promise<InitResult> {
+  const dataDir = path.resolve(opts.dataDir);
+  const tenants = opts.tenants === undefined || opts.tenants.length === 0 ? [DEFAULT_TENANT] : [...opts.tenants];
+  for (const t of tenants) {
+    if (!TENANT_NAME_PATTERN.test(t)) throw new InitRefusedError(`tenant name ${JSON.stringify(t)} must match ${TENANT_NAME_PATTERN.source}`);
+  }
+  if (new Set(tenants).size !== tenants.length) throw new InitRefusedError('a tenant is named twice');
+  if (opts.force !== true) {
+    const found: string[] = [];
+    for (const f of existingMaterial(dataDir)) if (await exists(f)) found.push(f);
+    if (found.length > 0) {
+      throw new InitRefusedError(`${dataDir} is already initialised (found ${found.map((f) => path.relative(dataDir, f)).join(', ')}); use --force to overwrite the PKI and configuration`);
+    }
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pkiDir = path.join(dataDir, 'pki');
+  await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  // mkdir's mode only applies to directories it creates.
+  await chmod(pkiDir, 0o700);
+  const pki = await writeDevPki(pkiDir, tenants);
+  const configFile = path.join(dataDir, CONFIG_FILE_NAME);
+  await writeFile(configFile, renderDefaultConfigFile(tenants), { mode: 0o644 });
+  return { dataDir, configFile, pki, tenants };
+}
+
+interface Parsed { dataDir?: string; tenants: string[]; force: boolean; help: boolean }
+
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const p: Parsed = { tenants: [], force: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--help': case '-h': p.help = true; break;
+      case '--data-dir': p.dataDir = value(); break;
+      case '--tenant': p.tenants.push(value()); break;
+      case '--force': p.force = true; break;
+      default: throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  return p;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`openkcm init: ${e.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (p.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (p.dataDir === undefined) {
+    process.stderr.write(`openkcm init: --data-dir is required\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const r = await initDataDir({ dataDir: p.dataDir, tenants: p.tenants, force: p.force });
+    const lines = [
+      `openkcm: initialised ${r.dataDir}`,
+      `  config         ${r.configFile}`,
+      `  CA             ${r.pki.caCert}`,
+      `  server         ${r.pki.serverCert} (SAN 127.0.0.1, localhost)`,
+      ...r.tenants.map((t) => `  tenant ${t.padEnd(8)} ${r.pki.clients[t]?.cert ?? ''}`),
+      `Start the server with: openkcm serve --data-dir ${r.dataDir}`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof InitRefusedError) {
+      process.stderr.write(`openkcm init: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * `openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]`: run the KMIP
+ * server on a data directory prepared by `openkcm init`.
+ *
+ * Contract (docs/cli.md; tooling depends on it):
+ * - when the listener accepts connections, exactly one line containing `listening` and the
+ *   bound address is printed on stdout (`--kmip-listen 127.0.0.1:0` picks a free port and
+ *   prints it); logs go to stderr as JSON lines;
+ * - SIGTERM (or SIGINT) stops accepting, drains in-flight requests and exits 0 within 5 s.
+ */
+import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
+import { startKmipApp } from '../../server/app.js';
+import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
+import type { LogLevel } from '../../server/log.js';
+
+const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]
+
+  --data-dir DIR           data directory made by \`openkcm init\`
+  --kmip-listen HOST:PORT  KMIP listener address (default: the config file's, else 127.0.0.1:5696;
+                           port 0 = any free port, printed in the listening line)
+  --log-level LEVEL        debug | info | warn | error (default: the config file's, else info)
+
+Prints one line "openkcm: KMIP listening on HOST:PORT" when ready. SIGTERM drains and exits 0.`;
+
+/** The whole shutdown must finish inside the 5 s SIGTERM contract; this is the last resort. */
+const HARD_EXIT_MS = 4_800;
+
+interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; help: boolean }
+
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const p: Parsed = { help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--help': case '-h': p.help = true; break;
+      case '--data-dir': p.dataDir = value(); break;
+      case '--kmip-listen': p.listen = value(); break;
+      case '--log-level': {
+        const v = value();
+        if (!isLogLevel(v)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${v}`);
+        p.logLevel = v;
+        break;
+      }
+      default: throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  return p;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`openkcm serve: ${e.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (p.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (p.dataDir === undefined) {
+    process.stderr.write(`openkcm serve: --data-dir is required\n\n${USAGE}\n`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = await loadConfig(p.dataDir, p.listen === undefined ? {} : { listen: p.listen });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`openkcm serve: ${e.message}\n`);
+    return 1;
+  }
+  const logger = jsonLogger(p.logLevel ?? loaded.logLevel);
+  // Installed before listening so a SIGTERM that races start-up still drains cleanly.
+  const signal = waitForSignal();
+  let app;
+  try {
+    app = await startKmipApp(loaded, logger);
+  } catch (e) {
+    logger.error('server failed to start', describeError(e));
+    process.stderr.write(`openkcm serve: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  process.stdout.write(`openkcm: KMIP listening on ${formatListen(app.address)}\n`);
+  const sig = await signal;
+  logger.info('shutting down', { signal: sig });
+  const hard = setTimeout(() => {
+    logger.error('shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, HARD_EXIT_MS);
+  hard.unref();
+  await app.close();
+  clearTimeout(hard);
+  // Exit even if a library left a handle open; an unref'd timer only fires if something did.
+  setTimeout(() => { process.exit(0); }, 200).unref();
+  return 0;
+}

@@ -1,0 +1,491 @@
+/**
+ * Server configuration: the named limits of the KMIP listener (each with the attack it
+ * stops), identity mapping, TLS files, and the data-directory config file
+ * DIR/openkcm.conf that `openkcm init` writes and `openkcm serve` reads.
+ *
+ * File format: JSON with comments ("JSONC"): `//` line comments, `/* *\/` block comments and
+ * trailing commas are allowed; everything else is plain JSON. Chosen because it needs no
+ * dependency, every editor highlights it, and the file can explain itself. Unknown keys are
+ * errors (a misspelt limit must not silently fall back to its default); the `vault` section
+ * is free-form and handed to the storage layer. Reference: docs/configuration.md.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
+import type { TtlvLimits } from '../ttlv/limits.js';
+import { isLogLevel } from './log.js';
+import type { LogLevel } from './log.js';
+
+// ---- limits ------------------------------------------------------------------------------
+
+export interface ServerLimits {
+  /**
+   * Most simultaneous TCP connections (before TLS). Excess connections are closed
+   * immediately. Stops: file-descriptor and memory exhaustion by a connection flood.
+   */
+  maxConnections: number;
+  /**
+   * Time from TCP accept to a completed TLS handshake, ms. Stops: slowloris at the TLS
+   * layer — peers that open a socket and never finish the handshake, each pinning a
+   * connection slot (and so, with maxConnections, locking out everyone else).
+   */
+  handshakeTimeoutMs: number;
+  /**
+   * Time without any byte read or written on an established connection, ms, while no request
+   * is being processed. Stops: idle or abandoned clients holding connection slots forever,
+   * and clients that stop reading their responses (the write side stalls, nothing moves).
+   */
+  idleTimeoutMs: number;
+  /**
+   * Largest request message, header included, bytes (TtlvFramer limit). Stops: memory
+   * exhaustion by a huge announced length (e.g. 0xFFFFFFFF): the framer rejects it from the
+   * 8-byte header, before buffering the body.
+   */
+  maxMessageBytes: number;
+  /**
+   * Most request messages of one connection received but not yet answered. At the cap the
+   * server stops reading that connection until responses are written. Stops: one pipelining
+   * client queueing unbounded work and unbounded pending responses in server memory.
+   */
+  maxInFlightPerConnection: number;
+  /**
+   * Most request messages of one connection processed at the same time (responses are still
+   * written in request order). 1 processes a connection's requests strictly one after another,
+   * so a pipelined Create followed by an operation that relies on its ID Placeholder, or a
+   * Locate that expects to see it, behaves as if sent one at a time. Stops: one connection
+   * monopolising the handler pool (CPU, vault writers) ahead of other clients.
+   */
+  maxConcurrentPerConnection: number;
+  /**
+   * Graceful shutdown deadline, ms: in-flight requests get this long to finish before the
+   * remaining connections are destroyed. Below 5 s so `serve` meets its SIGTERM contract.
+   * Stops: a stalled client holding shutdown hostage.
+   */
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxConnections: 1024,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxMessageBytes: DEFAULT_TTLV_LIMITS.maxMessageBytes,
+  maxInFlightPerConnection: 64,
+  maxConcurrentPerConnection: 1,
+  drainTimeoutMs: 4_000,
+});
+
+const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
+
+/** Hard ceilings that keep a configured value from disabling a limit by accident. */
+const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
+  maxConnections: 1_000_000,
+  handshakeTimeoutMs: 600_000,
+  idleTimeoutMs: 86_400_000,
+  maxMessageBytes: 64 * 1024 * 1024,
+  maxInFlightPerConnection: 65_536,
+  maxConcurrentPerConnection: 1024,
+  drainTimeoutMs: 600_000,
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function resolveServerLimits(p: Partial<ServerLimits> = {}): ServerLimits {
+  const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
+  for (const name of LIMIT_NAMES) {
+    const v = p[name];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 1 || v > LIMIT_MAX[name]) {
+      throw new ConfigError(`limit ${name} must be an integer from 1 to ${LIMIT_MAX[name]}, got ${String(v)}`);
+    }
+    out[name] = v;
+  }
+  if (out.maxConcurrentPerConnection > out.maxInFlightPerConnection) {
+    throw new ConfigError('limit maxConcurrentPerConnection cannot exceed maxInFlightPerConnection');
+  }
+  return out;
+}
+
+// ---- identity ------------------------------------------------------------------------------
+
+/** Where the client identity is read from in the client certificate. */
+export type IdentitySource = 'cn' | 'uri' | 'uri-or-cn';
+
+export interface IdentityConfig {
+  /** 'cn' (default): subject CN; 'uri': the first SAN URI; 'uri-or-cn': SAN URI when present, else CN. */
+  source: IdentitySource;
+  /** Explicit identity → tenant map; consulted first. */
+  tenants: Readonly<Record<string, string>>;
+  /** Identity not in the map: 'same-name' (default) uses the identity as the tenant name; 'reject' closes the connection. */
+  unmapped: 'same-name' | 'reject';
+}
+
+export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {}, unmapped: 'same-name' });
+
+/** Tenant names are storage keys and file names: a conservative alphabet (as src/pki). */
+export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+// ---- TLS -------------------------------------------------------------------------------------
+
+export type TlsVersionFloor = 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * Modern suites only. TLS 1.3: all three RFC 8446 AEAD suites. TLS 1.2: ECDHE (forward
+ * secrecy) with AES-GCM or ChaCha20-Poly1305, for ECDSA and RSA server keys; no CBC, no RSA
+ * key exchange, no SHA-1 MACs. PyKMIP 0.10's TLS 1.2 suite offers ECDHE-ECDSA-AES128-GCM-
+ * SHA256 and ECDHE-RSA-AES128-GCM-SHA256, so it interoperates.
+ */
+export const DEFAULT_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+export interface TlsMaterial {
+  /** Server certificate chain (PEM). */
+  cert: string;
+  /** Server private key (PEM). */
+  key: string;
+  /** CA certificate(s) that client certificates must chain to (PEM). */
+  ca: string;
+  minVersion: TlsVersionFloor;
+  ciphers: string;
+}
+
+// ---- the resolved server configuration ----------------------------------------------------------
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export const DEFAULT_KMIP_LISTEN = '127.0.0.1:5696';
+
+export interface ServerConfig {
+  listen: ListenAddress;
+  tls: TlsMaterial;
+  limits: ServerLimits;
+  /** Codec limits other than maxMessageBytes (which comes from limits). */
+  ttlv: TtlvLimits;
+  identity: IdentityConfig;
+}
+
+/** Parses HOST:PORT, [IPv6]:PORT. Port 0 asks the OS for a free port. */
+export function parseListen(text: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (m === null || host === undefined || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`listen address must be HOST:PORT (or [IPv6]:PORT), got ${JSON.stringify(text)}`);
+  }
+  if (m[1] !== undefined && isIP(host) !== 6) throw new ConfigError(`not an IPv6 address: ${host}`);
+  return { host, port };
+}
+
+export function formatListen(a: ListenAddress): string {
+  return isIP(a.host) === 6 ? `[${a.host}]:${String(a.port)}` : `${a.host}:${String(a.port)}`;
+}
+
+// ---- the config file ---------------------------------------------------------------------------
+
+export const CONFIG_FILE_NAME = 'openkcm.conf';
+
+/** The config file's shape (all optional; relative paths are relative to the data directory). */
+export interface ConfigFile {
+  kmip?: {
+    listen?: string;
+    tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
+    limits?: Partial<ServerLimits>;
+    ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
+  };
+  identity?: Partial<IdentityConfig>;
+  logLevel?: LogLevel;
+  /** Free-form settings of the storage layer (src/vault). */
+  vault?: Record<string, unknown>;
+}
+
+/**
+ * Strips JSONC comments and trailing commas, leaving string contents untouched, then
+ * JSON.parse. A tiny state machine instead of a regex, so `"//"` inside a string survives.
+ */
+export function parseJsonc(text: string): unknown {
+  let out = '';
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charAt(i);
+    const next = text.charAt(i + 1);
+    if (c === '"') {
+      let j = i + 1;
+      while (j < n && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '/' && next === '/') {
+      while (i < n && text[i] !== '\n') i++;
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) throw new ConfigError('unterminated /* comment');
+      // Keep line numbers stable for JSON.parse error positions.
+      out += text.slice(i, end + 2).replace(/[^\n]/g, ' ');
+      i = end + 2;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  // Second pass, also string-aware: drop a comma whose next non-space character closes an
+  // object or array (trailing commas).
+  let cleaned = '';
+  for (let j = 0; j < out.length; j++) {
+    const c = out.charAt(j);
+    if (c === '"') {
+      let k = j + 1;
+      while (k < out.length && out[k] !== '"') k += out[k] === '\\' ? 2 : 1;
+      cleaned += out.slice(j, k + 1);
+      j = k;
+    } else if (c === ',') {
+      let k = j + 1;
+      while (k < out.length && /\s/.test(out[k] ?? '')) k++;
+      if (out[k] !== '}' && out[k] !== ']') cleaned += c;
+    } else {
+      cleaned += c;
+    }
+  }
+  try {
+    return JSON.parse(cleaned) as unknown;
+  } catch (e) {
+    throw new ConfigError(`not valid JSON (with comments): ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(where: string, v: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (!isRecord(v)) throw new ConfigError(`${where} must be an object`);
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) throw new ConfigError(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
+  }
+  return v;
+}
+
+function optString(where: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
+  return v;
+}
+
+function numbers(where: string, v: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'number') throw new ConfigError(`${where}.${k} must be a number`);
+    out[k] = x;
+  }
+  return out;
+}
+
+/** Validates the parsed file against {@link ConfigFile}; throws ConfigError naming the bad setting. */
+export function validateConfigFile(raw: unknown): ConfigFile {
+  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault']);
+  const out: ConfigFile = {};
+  if (top.kmip !== undefined) {
+    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
+    const kmip: NonNullable<ConfigFile['kmip']> = {};
+    const listen = optString('kmip.listen', k.listen);
+    if (listen !== undefined) {
+      parseListen(listen);
+      kmip.listen = listen;
+    }
+    if (k.tls !== undefined) {
+      const t = checkKeys('kmip.tls', k.tls, ['cert', 'key', 'clientCa', 'minVersion', 'ciphers']);
+      const tls: NonNullable<NonNullable<ConfigFile['kmip']>['tls']> = {};
+      for (const f of ['cert', 'key', 'clientCa', 'ciphers'] as const) {
+        const s = optString(`kmip.tls.${f}`, t[f]);
+        if (s !== undefined) tls[f] = s;
+      }
+      if (t.minVersion !== undefined) {
+        if (t.minVersion !== 'TLSv1.2' && t.minVersion !== 'TLSv1.3') throw new ConfigError('kmip.tls.minVersion must be "TLSv1.2" or "TLSv1.3"');
+        tls.minVersion = t.minVersion;
+      }
+      kmip.tls = tls;
+    }
+    if (k.limits !== undefined) {
+      const limits = numbers('kmip.limits', checkKeys('kmip.limits', k.limits, LIMIT_NAMES));
+      resolveServerLimits(limits);
+      kmip.limits = limits;
+    }
+    if (k.ttlv !== undefined) {
+      const names = ['maxDepth', 'maxItems', 'maxTextBytes', 'maxByteStringBytes', 'maxBigIntegerBytes'];
+      const ttlv = numbers('kmip.ttlv', checkKeys('kmip.ttlv', k.ttlv, names));
+      try {
+        resolveLimits(ttlv);
+      } catch (e) {
+        throw new ConfigError(`kmip.ttlv: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      kmip.ttlv = ttlv;
+    }
+    out.kmip = kmip;
+  }
+  if (top.identity !== undefined) {
+    const id = checkKeys('identity', top.identity, ['source', 'tenants', 'unmapped']);
+    const identity: Partial<IdentityConfig> = {};
+    if (id.source !== undefined) {
+      if (id.source !== 'cn' && id.source !== 'uri' && id.source !== 'uri-or-cn') throw new ConfigError('identity.source must be "cn", "uri" or "uri-or-cn"');
+      identity.source = id.source;
+    }
+    if (id.unmapped !== undefined) {
+      if (id.unmapped !== 'same-name' && id.unmapped !== 'reject') throw new ConfigError('identity.unmapped must be "same-name" or "reject"');
+      identity.unmapped = id.unmapped;
+    }
+    if (id.tenants !== undefined) {
+      if (!isRecord(id.tenants)) throw new ConfigError('identity.tenants must be an object of identity → tenant');
+      const tenants: Record<string, string> = {};
+      for (const [who, tenant] of Object.entries(id.tenants)) {
+        if (typeof tenant !== 'string' || !TENANT_NAME_PATTERN.test(tenant)) {
+          throw new ConfigError(`identity.tenants[${JSON.stringify(who)}] must be a tenant name matching ${TENANT_NAME_PATTERN.source}`);
+        }
+        tenants[who] = tenant;
+      }
+      identity.tenants = tenants;
+    }
+    out.identity = identity;
+  }
+  if (top.logLevel !== undefined) {
+    if (typeof top.logLevel !== 'string' || !isLogLevel(top.logLevel)) throw new ConfigError('logLevel must be one of debug, info, warn, error');
+    out.logLevel = top.logLevel;
+  }
+  if (top.vault !== undefined) {
+    if (!isRecord(top.vault)) throw new ConfigError('vault must be an object');
+    out.vault = top.vault;
+  }
+  return out;
+}
+
+/** Everything `serve` needs, resolved against the data directory. */
+export interface LoadedConfig {
+  readonly dataDir: string;
+  readonly file: ConfigFile;
+  readonly server: ServerConfig;
+  readonly logLevel: LogLevel;
+  readonly vault: Readonly<Record<string, unknown>>;
+}
+
+async function readPem(dataDir: string, rel: string, what: string): Promise<string> {
+  const file = path.resolve(dataDir, rel);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    throw new ConfigError(`cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}; run \`openkcm init --data-dir ${dataDir}\` first`);
+  }
+}
+
+/** Builds the server configuration from a validated file (paths relative to dataDir). */
+export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+  const tlsFile = file.kmip?.tls ?? {};
+  const limits = resolveServerLimits(file.kmip?.limits);
+  const server: ServerConfig = {
+    listen: parseListen(overrides.listen ?? file.kmip?.listen ?? DEFAULT_KMIP_LISTEN),
+    tls: {
+      cert: await readPem(dataDir, tlsFile.cert ?? 'pki/server.crt', 'server certificate'),
+      key: await readPem(dataDir, tlsFile.key ?? 'pki/server.key', 'server key'),
+      ca: await readPem(dataDir, tlsFile.clientCa ?? 'pki/ca.crt', 'client CA certificate'),
+      minVersion: tlsFile.minVersion ?? 'TLSv1.2',
+      ciphers: tlsFile.ciphers ?? DEFAULT_CIPHERS,
+    },
+    limits,
+    ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
+    identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
+  };
+  return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {} };
+}
+
+/** Reads DIR/openkcm.conf (absent file = all defaults) and resolves it. */
+export async function loadConfig(dataDir: string, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+  const file = path.join(dataDir, CONFIG_FILE_NAME);
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+  }
+  let parsed: ConfigFile = {};
+  if (text !== undefined) {
+    try {
+      parsed = validateConfigFile(parseJsonc(text));
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.message}`);
+      throw e;
+    }
+  }
+  return resolveConfig(dataDir, parsed, overrides);
+}
+
+/** The commented config file `openkcm init` writes: every setting at its default, explained. */
+export function renderDefaultConfigFile(tenants: readonly string[]): string {
+  const L = DEFAULT_SERVER_LIMITS;
+  const T = DEFAULT_TTLV_LIMITS;
+  return `// OpenKCM configuration (JSON with comments). Reference: docs/configuration.md
+// Relative paths are relative to this data directory. Every value shown is the default.
+{
+  "kmip": {
+    // Address of the KMIP listener (KMIP's IANA port is 5696). \`serve --kmip-listen\` overrides it.
+    "listen": "${DEFAULT_KMIP_LISTEN}",
+    "tls": {
+      "cert": "pki/server.crt",
+      "key": "pki/server.key",
+      // Client certificates must chain to this CA; a connection without one fails the handshake.
+      "clientCa": "pki/ca.crt",
+      // TLS 1.2 is the floor many KMIP clients need; "TLSv1.3" to refuse 1.2.
+      "minVersion": "TLSv1.2"
+    },
+    "limits": {
+      // Simultaneous connections; excess ones are closed at once (connection floods).
+      "maxConnections": ${L.maxConnections},
+      // TCP accept to finished TLS handshake, ms (slowloris during the handshake).
+      "handshakeTimeoutMs": ${L.handshakeTimeoutMs},
+      // No traffic and no request in progress for this long closes the connection, ms.
+      "idleTimeoutMs": ${L.idleTimeoutMs},
+      // Largest request message in bytes; larger announced lengths are refused from the header.
+      "maxMessageBytes": ${L.maxMessageBytes},
+      // Requests of one connection read but not yet answered; at the cap reading pauses.
+      "maxInFlightPerConnection": ${L.maxInFlightPerConnection},
+      // Requests of one connection processed at once (1 = strictly one after another).
+      "maxConcurrentPerConnection": ${L.maxConcurrentPerConnection},
+      // On shutdown, in-flight requests get this long before connections are cut, ms.
+      "drainTimeoutMs": ${L.drainTimeoutMs}
+    },
+    "ttlv": {
+      // Decoder limits on hostile input (src/ttlv/limits.ts).
+      "maxDepth": ${T.maxDepth},
+      "maxItems": ${T.maxItems},
+      "maxTextBytes": ${T.maxTextBytes},
+      "maxByteStringBytes": ${T.maxByteStringBytes},
+      "maxBigIntegerBytes": ${T.maxBigIntegerBytes}
+    }
+  },
+  "identity": {
+    // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".
+    "source": "cn",
+    // Identities not listed below: "same-name" = tenant named like the identity; "reject".
+    "unmapped": "same-name",
+    // Explicit identity -> tenant map, e.g. "spiffe://example.org/app": "acme".
+    "tenants": {${tenants.map((t) => `\n      ${JSON.stringify(t)}: ${JSON.stringify(t)}`).join(',')}${tenants.length > 0 ? '\n    ' : ''}}
+  },
+  // debug | info | warn | error; logs are JSON lines on stderr.
+  "logLevel": "info",
+  // Storage settings (see docs/configuration.md); empty = defaults under this directory.
+  "vault": {}
+}
+`;
+}

@@ -1,0 +1,214 @@
+/**
+ * The KMIP listener: node:tls with mandatory client certificates (KMIP 1.4 §12.1, KMIP
+ * Profiles 1.4 §3.1 "Basic Authentication Suite": mutually authenticated TLS; §3.1.3 TLS 1.2),
+ * the connection-level limits of src/server/config.ts, and graceful shutdown.
+ *
+ * - TLS 1.2 and 1.3; modern AEAD suites only (config.DEFAULT_CIPHERS).
+ * - `requestCert` + `rejectUnauthorized` against the configured CA: a client without a
+ *   certificate, or with one from another CA, fails in the handshake and never reaches a
+ *   KMIP handler. (In TLS 1.3 the client may believe the handshake finished before the
+ *   server's alert arrives; it still never gets a response.)
+ * - Identity (CN or SAN URI) → tenant, src/server/identity.ts. An identity the configuration
+ *   refuses is closed right after the handshake, before any request is read.
+ * - maxConnections (excess closed at once), handshakeTimeoutMs, idleTimeoutMs,
+ *   maxMessageBytes and the per-connection pipelining caps.
+ */
+import tls from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ListenAddress, ServerConfig } from './config.js';
+import { formatListen } from './config.js';
+import { ServerConnection } from './connection.js';
+import { IdentityError, principalOf } from './identity.js';
+import { describeError } from './log.js';
+import type { Logger } from './log.js';
+import type { ProcessorDeps } from './processor.js';
+
+export interface KmipServerOptions<S> {
+  readonly config: ServerConfig;
+  readonly deps: ProcessorDeps<S>;
+  /** Default: deps.logger. */
+  readonly logger?: Logger;
+}
+
+/** Counters for operations and tests. */
+export interface KmipServerStats {
+  /** TCP connections accepted (before TLS). */
+  accepted: number;
+  /** Connections that completed the TLS handshake and were mapped to a tenant. */
+  established: number;
+  /** Handshakes that failed (no or bad certificate, protocol mismatch, timeout). */
+  handshakeFailures: number;
+  /** Connections closed at once because maxConnections was reached. */
+  dropped: number;
+  /** Verified certificates whose identity the configuration refused. */
+  identityRejected: number;
+}
+
+export class KmipServer<S = unknown> {
+  readonly #config: ServerConfig;
+  readonly #deps: ProcessorDeps<S>;
+  readonly #log: Logger;
+  readonly #server: tls.Server;
+  readonly #connections = new Set<ServerConnection<S>>();
+  /** TCP sockets whose TLS handshake has not completed, by remote address:port. */
+  readonly #handshaking = new Map<string, Socket>();
+  #nextId = 1;
+  #address: ListenAddress | undefined;
+  #closing: Promise<void> | undefined;
+  readonly stats: KmipServerStats = { accepted: 0, established: 0, handshakeFailures: 0, dropped: 0, identityRejected: 0 };
+
+  constructor(opts: KmipServerOptions<S>) {
+    this.#config = opts.config;
+    this.#deps = opts.deps;
+    this.#log = opts.logger ?? opts.deps.logger;
+    const { tls: t, limits } = this.#config;
+    this.#server = tls.createServer({
+      cert: t.cert,
+      key: t.key,
+      ca: t.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: t.minVersion,
+      maxVersion: 'TLSv1.3',
+      ciphers: t.ciphers,
+      honorCipherOrder: true,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      // A client may half-close after its last request; it still gets its responses
+      // (src/server/connection.ts ends the connection once they are written).
+      allowHalfOpen: true,
+    });
+    this.#server.maxConnections = limits.maxConnections;
+    this.#server.on('connection', (raw: Socket) => { this.#onTcp(raw); });
+    this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.stats.dropped++;
+      this.#log.warn('connection refused: maxConnections reached', {
+        remote: data?.remoteAddress, remotePort: data?.remotePort, maxConnections: limits.maxConnections,
+      });
+    });
+    this.#server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      this.stats.handshakeFailures++;
+      this.#log.info('TLS handshake failed', { remote: socket.remoteAddress, ...describeError(err) });
+      // With a 'tlsClientError' listener Node leaves the socket open: closing it is ours to do
+      // (otherwise a handshake timeout would not free the connection slot at all).
+      socket.destroy();
+    });
+    this.#server.on('secureConnection', (socket: tls.TLSSocket) => { this.#onSecure(socket); });
+    this.#server.on('error', (err: Error) => {
+      this.#log.error('listener error', describeError(err));
+    });
+  }
+
+  /** Bind and start accepting. Resolves with the bound address (port 0 → the chosen port). */
+  async listen(): Promise<ListenAddress> {
+    const { host, port } = this.#config.listen;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => { reject(err); };
+      this.#server.once('error', onError);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    const a = this.#server.address() as AddressInfo;
+    this.#address = { host: a.address, port: a.port };
+    this.#log.info('KMIP listener started', { address: formatListen(this.#address) });
+    return this.#address;
+  }
+
+  /** The bound address once listening. */
+  get address(): ListenAddress | undefined {
+    return this.#address;
+  }
+
+  /** Established connections now open. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Requests read but not yet answered, over all connections. */
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.#connections) n += c.inFlight;
+    return n;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, abort pending handshakes, let every connection answer
+   * the requests it has read, then close it; after limits.drainTimeoutMs the remaining
+   * connections are destroyed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!this.#server.listening) {
+        resolve();
+        return;
+      }
+      this.#server.close(() => { resolve(); });
+    });
+    for (const raw of this.#handshaking.values()) raw.destroy();
+    this.#handshaking.clear();
+    const conns = [...this.#connections];
+    for (const c of conns) c.beginClose();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#config.limits.drainTimeoutMs); });
+    await Promise.race([Promise.all(conns.map((c) => c.closed)), deadline]);
+    clearTimeout(timer);
+    for (const c of this.#connections) {
+      this.#log.warn('drain deadline reached; destroying connection', { conn: c.id, unanswered: c.inFlight });
+      c.destroy();
+    }
+    await listenerClosed;
+    this.#log.info('KMIP listener stopped');
+  }
+
+  #onTcp(raw: Socket): void {
+    this.stats.accepted++;
+    const key = `${raw.remoteAddress ?? ''}:${String(raw.remotePort)}`;
+    if (this.#closing !== undefined) {
+      raw.destroy();
+      return;
+    }
+    this.#handshaking.set(key, raw);
+    raw.once('close', () => {
+      if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
+    });
+  }
+
+  #onSecure(socket: tls.TLSSocket): void {
+    this.#handshaking.delete(`${socket.remoteAddress ?? ''}:${String(socket.remotePort)}`);
+    if (this.#closing !== undefined || !socket.authorized) {
+      socket.destroy();
+      return;
+    }
+    let principal;
+    try {
+      principal = principalOf(socket.getPeerCertificate(), this.#config.identity);
+    } catch (e) {
+      if (!(e instanceof IdentityError)) throw e;
+      this.stats.identityRejected++;
+      this.#log.warn('client identity refused', { remote: socket.remoteAddress, reason: e.message });
+      socket.destroy();
+      return;
+    }
+    this.stats.established++;
+    const conn = new ServerConnection<S>(socket, {
+      id: this.#nextId++,
+      principal,
+      limits: this.#config.limits,
+      ttlv: this.#config.ttlv,
+      deps: this.#deps,
+      logger: this.#log,
+    });
+    this.#connections.add(conn);
+    void conn.closed.then(() => { this.#connections.delete(conn); });
+    this.#log.info('connection established', {
+      conn: conn.id, identity: principal.identity, tenant: principal.tenant,
+      tls: socket.getProtocol() ?? undefined, cipher: socket.getCipher().name, remote: socket.remoteAddress,
+    });
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Configuration and identity helpers of the server core: the JSON-with-comments config file
+ * (src/server/config.ts), limit validation, listen addresses, and certificate identity →
+ * tenant (src/server/identity.ts).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ConfigError, DEFAULT_SERVER_LIMITS, parseJsonc, parseListen, formatListen, renderDefaultConfigFile, resolveServerLimits, validateConfigFile,
+} from '../../src/server/config.js';
+import { certCommonName, certSanUris, IdentityError, principalOf, tenantOf } from '../../src/server/identity.js';
+
+describe('config file (JSONC)', () => {
+  test('comments and trailing commas are accepted; string contents are untouched', () => {
+    const text = `// top comment
+    {
+      /* block
+         comment */
+      "a": "http://x//y", // trailing comment
+      "b": "/* not a comment */",
+      "c": "quote \\" and , }",
+      "d": [1, 2, ],
+    }`;
+    assert.deepEqual(parseJsonc(text), { a: 'http://x//y', b: '/* not a comment */', c: 'quote " and , }', d: [1, 2] });
+  });
+
+  test('the file init writes is valid and equals the defaults', () => {
+    const parsed = validateConfigFile(parseJsonc(renderDefaultConfigFile(['alice', 'bob'])));
+    assert.deepEqual(parsed.kmip?.limits, { ...DEFAULT_SERVER_LIMITS });
+    assert.deepEqual(parsed.identity?.tenants, { alice: 'alice', bob: 'bob' });
+    assert.equal(parsed.kmip.listen, '127.0.0.1:5696');
+  });
+
+  test('unknown settings and bad values are errors naming the setting', () => {
+    assert.throws(() => validateConfigFile({ kmip: { limits: { maxConections: 5 } } }), /kmip\.limits\.maxConections/);
+    assert.throws(() => validateConfigFile({ kmip: { limits: { maxConnections: 0 } } }), /maxConnections/);
+    assert.throws(() => validateConfigFile({ kmip: { limits: { maxConnections: '5' } } }), /kmip\.limits\.maxConnections must be a number/);
+    assert.throws(() => validateConfigFile({ identity: { tenants: { x: '../evil' } } }), /identity\.tenants/);
+    assert.throws(() => validateConfigFile({ kmip: { tls: { minVersion: 'TLSv1.1' } } }), /minVersion/);
+    assert.throws(() => validateConfigFile({ logLevel: 'loud' }), /logLevel/);
+    assert.throws(() => parseJsonc('{ /* open'), ConfigError);
+    assert.throws(() => parseJsonc('{ "a": }'), ConfigError);
+  });
+
+  test('limits: at the ceiling accepted, one past refused; concurrency cannot exceed the in-flight cap', () => {
+    assert.equal(resolveServerLimits({ maxConnections: 1_000_000 }).maxConnections, 1_000_000);
+    assert.throws(() => resolveServerLimits({ maxConnections: 1_000_001 }), ConfigError);
+    assert.throws(() => resolveServerLimits({ maxConcurrentPerConnection: 8, maxInFlightPerConnection: 4 }), /cannot exceed/);
+    assert.throws(() => resolveServerLimits({ idleTimeoutMs: 1.5 }), ConfigError);
+  });
+
+  test('listen addresses', () => {
+    assert.deepEqual(parseListen('127.0.0.1:5696'), { host: '127.0.0.1', port: 5696 });
+    assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
+    assert.deepEqual(parseListen('localhost:1'), { host: 'localhost', port: 1 });
+    assert.equal(formatListen({ host: '::1', port: 5 }), '[::1]:5');
+    for (const bad of ['5696', '127.0.0.1', '127.0.0.1:65536', ':5696', '[nope]:1', 'a:b']) {
+      assert.throws(() => parseListen(bad), ConfigError, bad);
+    }
+  });
+});
+
+describe('identity', () => {
+  test('CN and SAN URIs from a peer certificate', () => {
+    assert.equal(certCommonName({ subject: { CN: 'alice' } }), 'alice');
+    assert.equal(certCommonName({ subject: { CN: ['a', 'b'] } }), 'b');
+    assert.equal(certCommonName({ subject: {} }), undefined);
+    assert.deepEqual(certSanUris({ subjectaltname: 'DNS:x, URI:spiffe://e.org/a, IP Address:1.2.3.4, URI:"urn:x, y"' }), ['spiffe://e.org/a', 'urn:x, y']);
+    assert.deepEqual(certSanUris({ subjectaltname: '' }), []);
+  });
+
+  test('tenant mapping: explicit map first, then same-name (validated) or reject', () => {
+    const cfg = { tenants: { 'spiffe://e.org/a': 'acme' }, unmapped: 'same-name' as const };
+    assert.equal(tenantOf('spiffe://e.org/a', cfg), 'acme');
+    assert.equal(tenantOf('bob', cfg), 'bob');
+    assert.throws(() => tenantOf('spiffe://e.org/b', cfg), IdentityError, 'a URI is not a tenant name');
+    assert.throws(() => tenantOf('__proto__', { tenants: {}, unmapped: 'reject' }), IdentityError);
+    assert.throws(() => tenantOf('bob', { ...cfg, unmapped: 'reject' }), IdentityError);
+  });
+
+  test('identity source', () => {
+    const cert = { subject: { CN: 'cn-name' } as never, subjectaltname: 'URI:spiffe://e.org/a' };
+    const map = { tenants: { 'spiffe://e.org/a': 'acme' }, unmapped: 'same-name' as const };
+    assert.deepEqual(principalOf(cert, { source: 'cn', ...map }), { identity: 'cn-name', tenant: 'cn-name' });
+    assert.deepEqual(principalOf(cert, { source: 'uri', ...map }), { identity: 'spiffe://e.org/a', tenant: 'acme' });
+    assert.deepEqual(principalOf(cert, { source: 'uri-or-cn', ...map }), { identity: 'spiffe://e.org/a', tenant: 'acme' });
+    assert.throws(() => principalOf({ subject: { CN: 'x' }, subjectaltname: 'DNS:x' }, { source: 'uri', ...map }), /no SAN URI/);
+  });
+});
