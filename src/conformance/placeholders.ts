@@ -85,6 +85,8 @@ export class ReplayState {
   readonly lastBytesByElement: Map<string, Uint8Array>;
   /** Identifiers of objects the server generated (Create, CreateKeyPair, ReKey, DeriveKey...). */
   readonly generatedObjects: Set<string>;
+  /** Identifiers of objects this session's client Registered: their material is the file's own. */
+  readonly registeredObjects: Set<string>;
   /** Identifiers of public keys and certificates (their encryption is randomised). */
   readonly publicObjects: Set<string>;
   /** The server's ID Placeholder: the last identifier it returned (KMIP 1.4 §3.33). */
@@ -105,6 +107,7 @@ export class ReplayState {
     this.identifierOwner = new Map(parent?.identifierOwner);
     this.lastBytesByElement = parent?.lastBytesByElement ?? new Map<string, Uint8Array>();
     this.generatedObjects = parent?.generatedObjects ?? new Set<string>();
+    this.registeredObjects = parent?.registeredObjects ?? new Set<string>();
     this.publicObjects = parent?.publicObjects ?? new Set<string>();
     this.requestDates = parent?.requestDates ?? new Set<bigint>();
     this.lastIdentifier = parent?.lastIdentifier;
