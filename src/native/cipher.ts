@@ -1,0 +1,318 @@
+/**
+ * The KMIP Basic Cryptographic Server profile's primitives (issue 3 §3; KMIP 2.1 Profiles, CS-BC-M
+ * test cases): AES-ECB/CBC/CTR/GCM with optional PKCS#5 padding, ChaCha20 and ChaCha20-Poly1305, and
+ * HMAC-SHA-1/256/384/512 for MAC and MAC Verify, one-shot and streaming (KMIP Init Indicator / Final
+ * Indicator). All run on keys in native slots.
+ */
+import { check, NativeArgumentError, NativeError } from './errors.js';
+import { AEAD_DEFAULT_TAG_BYTES, AEAD_TAG_LENGTHS, CHACHA20_POLY1305_NONCE_BYTES, GCM_MAX_IV_BYTES, GCM_MIN_IV_BYTES, MAX_AAD_BYTES, MAX_DATA_BYTES, MIN_MAC_VERIFY_BYTES } from './limits.js';
+import { binding, handleOf } from './secure-key.js';
+import type { SecureKey } from './secure-key.js';
+import { bytes, EMPTY, integer, oneOf, optionalBytes } from './validate.js';
+import { loadNative } from './loader.js';
+
+export type CipherAlgorithm = 'AES-ECB' | 'AES-CBC' | 'AES-CTR' | 'AES-GCM' | 'ChaCha20' | 'ChaCha20-Poly1305';
+export type Padding = 'none' | 'pkcs5';
+export type MacAlgorithm = 'HMAC-SHA1' | 'HMAC-SHA256' | 'HMAC-SHA384' | 'HMAC-SHA512';
+
+export interface CipherParams {
+  readonly algorithm: CipherAlgorithm;
+  /** AES-ECB/CBC only (KMIP Padding Method PKCS5); default 'none'. */
+  readonly padding?: Padding;
+  /**
+   * AES-CBC/CTR: 16 bytes (CTR: the whole initial counter block). AES-GCM: 1..128 bytes (12 is the
+   * SP 800-38D choice). ChaCha20: an 8-byte nonce (original ChaCha, 64-bit counter), a 12-byte nonce
+   * (RFC 8439 §2.4, 32-bit counter), or OpenSSL's 16-byte counter || nonce block.
+   * ChaCha20-Poly1305: a 12-byte nonce (RFC 8439 §2.8). AES-ECB: none.
+   */
+  readonly iv?: Uint8Array;
+  /** AEAD additional data (AES-GCM, ChaCha20-Poly1305). */
+  readonly aad?: Uint8Array;
+  /** AEAD tag length in bytes; default 16. */
+  readonly tagLength?: number;
+  /** ChaCha20 with an 8- or 12-byte nonce: the first block counter (KMIP Initial Counter Value); default 0. */
+  readonly initialCounter?: number;
+}
+
+export interface Encrypted {
+  readonly data: Uint8Array;
+  /** AEAD only. */
+  readonly tag?: Uint8Array;
+}
+
+// Ids of native/ops.h Alg and Hash.
+const ALG_ID: Readonly<Record<CipherAlgorithm, number>> = {
+  'AES-ECB': 1, 'AES-CBC': 2, 'AES-CTR': 3, 'AES-GCM': 4, ChaCha20: 5, 'ChaCha20-Poly1305': 6,
+};
+const ALGORITHMS = Object.keys(ALG_ID) as CipherAlgorithm[];
+const HASH_ID: Readonly<Record<MacAlgorithm, number>> = { 'HMAC-SHA1': 1, 'HMAC-SHA256': 2, 'HMAC-SHA384': 3, 'HMAC-SHA512': 4 };
+const MAC_SIZE: Readonly<Record<MacAlgorithm, number>> = { 'HMAC-SHA1': 20, 'HMAC-SHA256': 32, 'HMAC-SHA384': 48, 'HMAC-SHA512': 64 };
+const MAC_ALGORITHMS = Object.keys(HASH_ID) as MacAlgorithm[];
+const MAX_MAC_BYTES = 64;
+const BLOCK = 16;
+const FLAG_ENCRYPT = 1;
+const FLAG_PAD = 2;
+
+interface Resolved {
+  readonly alg: number;
+  readonly algorithm: CipherAlgorithm;
+  readonly flags: number;
+  readonly iv: Uint8Array;
+  readonly aad: Uint8Array;
+  readonly tagLength: number;
+  readonly block: boolean;
+  readonly aead: boolean;
+}
+
+function chachaIv(iv: Uint8Array, counter: number): Uint8Array {
+  if (iv.length === 16) return iv;
+  const full = new Uint8Array(16);
+  const view = new DataView(full.buffer);
+  if (iv.length === 8) {
+    // Original ChaCha: words 12-13 are a 64-bit block counter, words 14-15 the nonce.
+    view.setBigUint64(0, BigInt(counter), true);
+    full.set(iv, 8);
+  } else {
+    // RFC 8439 §2.3: word 12 is a 32-bit counter, words 13-15 the 96-bit nonce.
+    view.setUint32(0, counter, true);
+    full.set(iv, 4);
+  }
+  return full;
+}
+
+function resolve(key: SecureKey, params: CipherParams, encrypt: boolean): Resolved {
+  if (typeof params !== 'object') throw new NativeArgumentError('params must be an object');
+  const algorithm = oneOf('params.algorithm', params.algorithm, ALGORITHMS);
+  const alg = ALG_ID[algorithm];
+  const chacha = algorithm === 'ChaCha20' || algorithm === 'ChaCha20-Poly1305';
+  if (chacha && key.length !== 32) throw new NativeArgumentError(`${algorithm} needs a 32-byte key (RFC 8439 §2.3), got ${key.length} bytes`);
+  if (!chacha && ![16, 24, 32].includes(key.length)) throw new NativeArgumentError(`${algorithm} needs an AES key of 16, 24 or 32 bytes, got ${key.length} bytes`);
+  const block = algorithm === 'AES-ECB' || algorithm === 'AES-CBC';
+  const aead = algorithm === 'AES-GCM' || algorithm === 'ChaCha20-Poly1305';
+  const padding = params.padding === undefined ? 'none' : oneOf<Padding>('params.padding', params.padding, ['none', 'pkcs5']);
+  if (padding === 'pkcs5' && !block) throw new NativeArgumentError(`params.padding 'pkcs5' applies to AES-ECB and AES-CBC only, not ${algorithm}`);
+  let iv: Uint8Array;
+  switch (algorithm) {
+    case 'AES-ECB':
+      if (params.iv !== undefined && params.iv.length !== 0) throw new NativeArgumentError('params.iv must be absent for AES-ECB (ECB has no IV)');
+      iv = EMPTY;
+      break;
+    case 'AES-CBC':
+    case 'AES-CTR':
+      iv = bytes('params.iv', params.iv, BLOCK, BLOCK);
+      break;
+    case 'AES-GCM':
+      iv = bytes('params.iv', params.iv, GCM_MIN_IV_BYTES, GCM_MAX_IV_BYTES);
+      break;
+    case 'ChaCha20': {
+      const nonce = bytes('params.iv', params.iv, 8, 16);
+      if (![8, 12, 16].includes(nonce.length)) throw new NativeArgumentError(`params.iv must be 8, 12 or 16 bytes for ChaCha20, got ${nonce.length}`);
+      const max = nonce.length === 8 ? Number.MAX_SAFE_INTEGER : 0xFFFF_FFFF;
+      iv = chachaIv(nonce, integer('params.initialCounter', params.initialCounter ?? 0, 0, max));
+      break;
+    }
+    case 'ChaCha20-Poly1305':
+      iv = bytes('params.iv', params.iv, CHACHA20_POLY1305_NONCE_BYTES, CHACHA20_POLY1305_NONCE_BYTES);
+      break;
+  }
+  if (!aead && params.aad !== undefined) throw new NativeArgumentError(`params.aad applies to AEAD algorithms only, not ${algorithm}`);
+  const aad = optionalBytes('params.aad', params.aad, MAX_AAD_BYTES);
+  const tagLength = aead ? oneOf('params.tagLength', params.tagLength ?? AEAD_DEFAULT_TAG_BYTES, AEAD_TAG_LENGTHS, 'SP 800-38D §5.2.1.2') : 0;
+  const flags = (encrypt ? FLAG_ENCRYPT : 0) | (padding === 'pkcs5' ? FLAG_PAD : 0);
+  return { alg, algorithm, flags, iv, aad, tagLength, block, aead };
+}
+
+function blockLength(r: Resolved, encrypt: boolean, n: number, name: string): void {
+  if (!r.block) return;
+  const padded = (r.flags & FLAG_PAD) !== 0;
+  if ((!padded || !encrypt) && n % BLOCK !== 0) {
+    throw new NativeArgumentError(`${name} must be a multiple of 16 bytes for ${r.algorithm}${padded ? ' decryption' : " without padding (use padding: 'pkcs5')"}, got ${n}`);
+  }
+  if (padded && !encrypt && n === 0) throw new NativeArgumentError(`${name} must hold at least one block for ${r.algorithm} with PKCS#5 padding`);
+}
+
+/** One-shot encrypt. AEAD algorithms return the tag separately (KMIP Authenticated Encryption Tag). */
+export function encrypt(key: SecureKey, params: CipherParams, data: Uint8Array): Encrypted {
+  const h = handleOf(key);
+  const r = resolve(key, params, true);
+  const input = bytes('data', data, 0, MAX_DATA_BYTES);
+  blockLength(r, true, input.length, 'data');
+  const out = Buffer.allocUnsafe(input.length + (r.block ? BLOCK : 0));
+  const tag = r.aead ? Buffer.allocUnsafe(r.tagLength) : EMPTY;
+  const n = check(binding().cipher(h, r.alg, r.flags, r.iv, r.aad, input, out, tag), `encrypt ${r.algorithm}`);
+  return r.aead ? { data: out.subarray(0, n), tag } : { data: out.subarray(0, n) };
+}
+
+/** One-shot decrypt. AEAD: `tag` is required; a mismatch throws AUTHENTICATION_FAILED. */
+export function decrypt(key: SecureKey, params: CipherParams, data: Uint8Array, tag?: Uint8Array): Uint8Array {
+  const h = handleOf(key);
+  const r = resolve(key, params, false);
+  const input = bytes('data', data, 0, MAX_DATA_BYTES);
+  blockLength(r, false, input.length, 'data');
+  let t: Uint8Array = EMPTY;
+  if (r.aead) t = bytes('tag', tag, r.tagLength, r.tagLength);
+  else if (tag !== undefined) throw new NativeArgumentError(`tag applies to AEAD algorithms only, not ${r.algorithm}`);
+  const out = Buffer.allocUnsafe(input.length + (r.block ? BLOCK : 0));
+  const n = check(binding().cipher(h, r.alg, r.flags, r.iv, r.aad, input, out, t), `decrypt ${r.algorithm}`);
+  return out.subarray(0, n);
+}
+
+// Backstop for streams dropped without final()/abort(): free the native context (and its key schedule).
+const streamFinalizer = new FinalizationRegistry<number>((stream) => {
+  loadNative().streamFree(stream);
+});
+
+/**
+ * A streaming encryption or decryption (KMIP Init Indicator … Final Indicator, correlated by a
+ * Correlation Value that the server maps to this object). The stream dies with its key: destroying
+ * the SecureKey makes the next update() throw STALE_KEY.
+ *
+ * AEAD decryption releases plaintext from update() before the tag is checked in final(): a caller
+ * must not act on it until final() succeeds (inherent to streaming AEAD).
+ */
+export class CipherStream {
+  #stream: number;
+  readonly #r: Resolved;
+  readonly #encrypt: boolean;
+
+  private constructor(key: SecureKey, params: CipherParams, encrypt: boolean) {
+    const h = handleOf(key);
+    this.#r = resolve(key, params, encrypt);
+    this.#encrypt = encrypt;
+    this.#stream = check(binding().streamCipherInit(h, this.#r.alg, this.#r.flags, this.#r.iv, this.#r.aad), `${this.#r.algorithm} stream`);
+    streamFinalizer.register(this, this.#stream, this);
+  }
+
+  static encrypt(key: SecureKey, params: CipherParams): CipherStream {
+    return new CipherStream(key, params, true);
+  }
+
+  static decrypt(key: SecureKey, params: CipherParams): CipherStream {
+    return new CipherStream(key, params, false);
+  }
+
+  #live(): number {
+    if (this.#stream === 0) throw new NativeError('STALE_KEY', 'the cipher stream is finished');
+    return this.#stream;
+  }
+
+  /** Process a chunk; block modes may return fewer bytes than they took (held until the next call). */
+  update(data: Uint8Array): Uint8Array {
+    const s = this.#live();
+    const input = bytes('data', data, 0, MAX_DATA_BYTES);
+    const out = Buffer.allocUnsafe(input.length + (this.#r.block ? BLOCK : 0));
+    const n = binding().streamCipherUpdate(s, input, out);
+    if (n < 0) this.#fail(s);
+    return out.subarray(0, check(n, `${this.#r.algorithm} stream update`));
+  }
+
+  /** Finish. Encrypt: returns the last bytes and the AEAD tag. Decrypt: `tag` is required for AEAD. */
+  final(tag?: Uint8Array): Encrypted {
+    const s = this.#live();
+    let t: Uint8Array = EMPTY;
+    if (this.#r.aead) t = this.#encrypt ? Buffer.allocUnsafe(this.#r.tagLength) : bytes('tag', tag, this.#r.tagLength, this.#r.tagLength);
+    else if (tag !== undefined) throw new NativeArgumentError(`tag applies to AEAD algorithms only, not ${this.#r.algorithm}`);
+    const out = Buffer.allocUnsafe(BLOCK);
+    this.#drop(); // the addon releases the stream in final, whatever the outcome
+    const n = check(binding().streamCipherFinal(s, out, t), `${this.#r.algorithm} stream final`);
+    return this.#r.aead && this.#encrypt ? { data: out.subarray(0, n), tag: t } : { data: out.subarray(0, n) };
+  }
+
+  /** Abandon the stream and free its native context. Idempotent. */
+  abort(): void {
+    if (this.#stream === 0) return;
+    this.#fail(this.#stream);
+  }
+
+  get finished(): boolean {
+    return this.#stream === 0;
+  }
+
+  #drop(): void {
+    streamFinalizer.unregister(this);
+    this.#stream = 0;
+  }
+
+  /** Drop and free natively; a stream the addon already released is stale there, which is harmless. */
+  #fail(s: number): void {
+    this.#drop();
+    loadNative().streamFree(s);
+  }
+}
+
+function macAlgorithm(v: unknown): MacAlgorithm {
+  return oneOf('algorithm', v, MAC_ALGORITHMS);
+}
+
+/** HMAC (RFC 2104) of data under the slot's key. */
+export function mac(key: SecureKey, algorithm: MacAlgorithm, data: Uint8Array): Uint8Array {
+  const h = handleOf(key);
+  const a = macAlgorithm(algorithm);
+  const input = bytes('data', data, 0, MAX_DATA_BYTES);
+  const out = Buffer.allocUnsafe(MAX_MAC_BYTES);
+  return out.subarray(0, check(binding().hmac(h, HASH_ID[a], input, out), `mac ${a}`));
+}
+
+/**
+ * Constant-time HMAC verification (CRYPTO_memcmp in the addon). `expected` may be truncated to no
+ * fewer than MIN_MAC_VERIFY_BYTES (RFC 2104 §5); its leading bytes are compared.
+ */
+export function macVerify(key: SecureKey, algorithm: MacAlgorithm, data: Uint8Array, expected: Uint8Array): boolean {
+  const h = handleOf(key);
+  const a = macAlgorithm(algorithm);
+  const input = bytes('data', data, 0, MAX_DATA_BYTES);
+  const e = bytes('expected', expected, Math.min(MIN_MAC_VERIFY_BYTES, MAC_SIZE[a]), MAC_SIZE[a]);
+  return check(binding().hmacVerify(h, HASH_ID[a], input, e), `macVerify ${a}`) === 1;
+}
+
+/** Streaming HMAC (KMIP MAC with Init/Final Indicator). */
+export class MacStream {
+  #stream: number;
+  readonly #algorithm: MacAlgorithm;
+
+  private constructor(key: SecureKey, algorithm: MacAlgorithm) {
+    const h = handleOf(key);
+    this.#algorithm = macAlgorithm(algorithm);
+    this.#stream = check(binding().streamMacInit(h, HASH_ID[this.#algorithm]), `${this.#algorithm} stream`);
+    streamFinalizer.register(this, this.#stream, this);
+  }
+
+  static open(key: SecureKey, algorithm: MacAlgorithm): MacStream {
+    return new MacStream(key, algorithm);
+  }
+
+  #live(): number {
+    if (this.#stream === 0) throw new NativeError('STALE_KEY', 'the MAC stream is finished');
+    return this.#stream;
+  }
+
+  update(data: Uint8Array): void {
+    const s = this.#live();
+    const input = bytes('data', data, 0, MAX_DATA_BYTES);
+    const r = binding().streamMacUpdate(s, input);
+    if (r < 0) {
+      this.#drop();
+      loadNative().streamFree(s);
+    }
+    check(r, `${this.#algorithm} stream update`);
+  }
+
+  final(): Uint8Array {
+    const s = this.#live();
+    this.#drop();
+    const out = Buffer.allocUnsafe(MAX_MAC_BYTES);
+    return out.subarray(0, check(binding().streamMacFinal(s, out), `${this.#algorithm} stream final`));
+  }
+
+  abort(): void {
+    if (this.#stream === 0) return;
+    const s = this.#stream;
+    this.#drop();
+    loadNative().streamFree(s);
+  }
+
+  #drop(): void {
+    streamFinalizer.unregister(this);
+    this.#stream = 0;
+  }
+}
