@@ -17,6 +17,8 @@
  */
 import { ResultReason, ResultStatus } from './registry.generated.js';
 import { TtlvError } from '../ttlv/errors.js';
+import { NativeArgumentError, NativeError } from '../native/errors.js';
+import type { NativeErrorCode } from '../native/errors.js';
 
 export interface KmipErrorCatalogEntry {
   /** Result Reason sent in KMIP 1.x responses (KMIP 1.4 §9.1.3.2.29, Table 317). */
@@ -426,6 +428,8 @@ export function fromTtlvError(e: TtlvError): KmipError {
 export function toKmipError(e: unknown): KmipError {
   if (e instanceof KmipError) return e;
   if (e instanceof TtlvError) return fromTtlvError(e);
+  if (e instanceof NativeArgumentError) return new KmipError('INVALID_FIELD', e.message, { cause: e });
+  if (e instanceof NativeError) return fromNativeError(e);
   return new KmipError('GENERAL_FAILURE', undefined, { cause: e });
 }
 
@@ -460,4 +464,36 @@ export class KmipResultError extends Error {
     this.operation = init.operation;
     this.code = codeForResultReason(init.resultReason, init.version ?? { major: 2 });
   }
+}
+
+/**
+ * The native crypto core's error codes (src/native/errors.ts) as KMIP codes — the one place they
+ * are mapped (issue 3 §5). Only the client-caused ones carry their message to the client; the
+ * rest (arena, mlock, OpenSSL internals) become General Failure with the catalog's text.
+ */
+export const NATIVE_ERROR_CODES: Readonly<Record<NativeErrorCode, KmipErrorCode>> = {
+  // AEAD tag mismatch, RFC 3394/5649 integrity check (KMIP 2.1 vector CS-BC-M-GCM-1: Cryptographic Failure).
+  AUTHENTICATION_FAILED: 'CRYPTOGRAPHIC_FAILURE',
+  // Bad PKCS#5 padding at the end of a decryption.
+  DECRYPT_FAILED: 'CRYPTOGRAPHIC_FAILURE',
+  // The cached key was wiped (Revoke/Destroy/eviction) under a stream that used it.
+  STALE_KEY: 'WRONG_KEY_LIFECYCLE_STATE',
+  ARENA_FULL: 'SERVER_LIMIT_EXCEEDED',
+  STREAMS_FULL: 'SERVER_LIMIT_EXCEEDED',
+  UNSUPPORTED: 'UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS',
+  UNAVAILABLE: 'GENERAL_FAILURE',
+  NOT_INITIALIZED: 'GENERAL_FAILURE',
+  ALREADY_INITIALIZED: 'GENERAL_FAILURE',
+  CRYPTO_FAILURE: 'GENERAL_FAILURE',
+  RANDOM_FAILURE: 'GENERAL_FAILURE',
+  MLOCK_FAILED: 'GENERAL_FAILURE',
+  MMAP_FAILED: 'GENERAL_FAILURE',
+  WRONG_THREAD: 'GENERAL_FAILURE',
+};
+
+const NATIVE_CLIENT_VISIBLE: ReadonlySet<NativeErrorCode> = new Set(['AUTHENTICATION_FAILED', 'DECRYPT_FAILED', 'STALE_KEY', 'UNSUPPORTED']);
+
+export function fromNativeError(e: NativeError): KmipError {
+  const code = NATIVE_ERROR_CODES[e.code];
+  return new KmipError(code, NATIVE_CLIENT_VISIBLE.has(e.code) ? e.message : undefined, { cause: e });
 }

@@ -22,6 +22,8 @@ export const destroyOperation: OperationHandler<DestroyRequest, DestroyResponse,
       rec.object = undefined;
       // Undo must be able to put the material back, so only then is it read first.
     }, { withObject: ctx.undo !== undefined });
+    // Issue 3 §5: the destroyed key's cached slot is zeroised with it.
+    ctx.services.keyCache.evict(ctx.principal.tenant, uid);
     return { uniqueIdentifier: uid };
   },
 };

@@ -14,15 +14,19 @@ import { adjustAttributeOperation } from './adjust-attribute.js';
 import { archiveOperation } from './archive.js';
 import { checkOperation } from './check.js';
 import { createOperation } from './create.js';
+import { decryptOperation } from './decrypt.js';
 import { deleteAttributeOperation } from './delete-attribute.js';
 import { destroyOperation } from './destroy.js';
 import { discoverVersionsOperation } from './discover-versions.js';
+import { encryptOperation } from './encrypt.js';
 import { getOperation } from './get.js';
 import { getAttributeListOperation } from './get-attribute-list.js';
 import { getAttributesOperation } from './get-attributes.js';
 import { interopOperation } from './interop.js';
 import { locateOperation } from './locate.js';
 import { logOperation } from './log.js';
+import { macOperation } from './mac.js';
+import { macVerifyOperation } from './mac-verify.js';
 import { modifyAttributeOperation } from './modify-attribute.js';
 import { queryOperation } from './query.js';
 import { recoverOperation } from './recover.js';
@@ -45,6 +49,7 @@ const HANDLERS: readonly AnyOperationHandler[] = [
   deleteAttributeOperation, activateOperation, revokeOperation, checkOperation, archiveOperation,
   recoverOperation, discoverVersionsOperation, rngRetrieveOperation, rngSeedOperation,
   setAttributeOperation, adjustAttributeOperation, interopOperation, logOperation,
+  encryptOperation, decryptOperation, macOperation, macVerifyOperation,
 ];
 
 const BY_OPERATION: ReadonlyMap<number, AnyOperationHandler> = new Map(HANDLERS.map((h) => [h.operation, h]));

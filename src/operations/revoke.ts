@@ -31,6 +31,8 @@ export const revokeOperation: OperationHandler<RevokeRequest, RevokeResponse, Op
       if (rec.objectType === ObjectType.Template) throw new KmipError('INVALID_OBJECT_TYPE', 'a Template has no lifecycle');
       revoke(rec, reason, req.compromiseOccurrenceDate, ctx.now);
     });
+    // Issue 3 §5: a revoked key's slot is wiped now, not at the next use or LRU eviction.
+    ctx.services.keyCache.evict(ctx.principal.tenant, uid);
     return { uniqueIdentifier: uid };
   },
 };

@@ -8,6 +8,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { ProtocolVersion } from '../kmip/message.js';
 import { newUid as vaultUid } from '../vault/uid.js';
 import type { ObjectStore as VaultStore } from '../vault/store.js';
+import { KeyCache } from './model/key-cache.js';
 import { KeyedLocks } from './model/locks.js';
 import { MemoryObjectStore } from './model/store.js';
 import { VaultObjectStore } from './model/vault-store.js';
@@ -62,6 +63,8 @@ export interface OperationServices {
   readonly config: OperationsConfig;
   /** Per-object and per-Name serialisation within this process (model/locks.ts). */
   readonly locks: KeyedLocks;
+  /** Symmetric keys opened into native slots for Encrypt/Decrypt/MAC (model/key-cache.ts). */
+  readonly keyCache: KeyCache;
 }
 
 export type OpContext = RequestContext<OperationServices>;
@@ -88,6 +91,8 @@ export interface CreateServicesOptions {
   readonly randomBytes?: (n: number) => Uint8Array;
   readonly newUid?: () => string;
   readonly config?: Partial<OperationsConfig>;
+  /** Most keys the DEK cache keeps in native slots (default DEFAULT_MAX_CACHED_KEYS). */
+  readonly maxCachedKeys?: number;
 }
 
 export function createServices(opts: CreateServicesOptions = {}): OperationServices {
@@ -99,5 +104,6 @@ export function createServices(opts: CreateServicesOptions = {}): OperationServi
     newUid: opts.newUid ?? (() => vaultUid()),
     config: { ...DEFAULT_OPERATIONS_CONFIG, ...opts.config },
     locks: new KeyedLocks(),
+    keyCache: new KeyCache(opts.maxCachedKeys),
   };
 }

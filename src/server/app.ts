@@ -5,11 +5,13 @@
  * the same wiring.
  */
 import path from 'node:path';
+import { initNative } from '../native/index.js';
+import type { NativeOptions } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
 import type { OperationHandler } from '../operations/types.js';
-import { DevKekProvider } from '../vault/kek.js';
+import { NativeKekProvider } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
 import { ConfigError } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
@@ -32,6 +34,10 @@ export interface KmipApp<S = OperationServices> {
 
 /** Opens storage, builds services, binds the listener. */
 export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, logger: Logger, opts: KmipAppOptions<S> = {}): Promise<KmipApp<S>> {
+  // Issue 3 §2: a memory-lock problem fails the start, not the first Encrypt. MLOCK_FAILED's
+  // message names RLIMIT_MEMLOCK and the fixes (LimitMEMLOCK, CAP_IPC_LOCK, native.allowUnlocked).
+  const native = initNative(nativeSettings(loaded.native));
+  logger.info('native key slots ready', { locked: native.locked, arenaBytes: native.arenaBytes, slots: native.smallSlots + native.largeSlots, openssl: native.opensslVersion });
   let services: S;
   let now: (() => Date) | undefined;
   let closeStorage: () => Promise<void> = () => Promise.resolve();
@@ -92,15 +98,54 @@ export function vaultSettings(section: Readonly<Record<string, unknown>>): Vault
   return { path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), ...(mapSize === undefined ? {} : { mapSize }) };
 }
 
+/**
+ * The config file's `native` section (docs/configuration.md): the key-slot arena of src/native.
+ * `allowUnlocked` defaults to false — without locked memory keys can be swapped to disk, so that
+ * is an explicit choice (the OPENKCM_ALLOW_UNLOCKED_MEMORY=1 environment variable also makes it).
+ */
+export function nativeSettings(section: Readonly<Record<string, unknown>>): NativeOptions {
+  const allowed = ['allowUnlocked', 'smallSlots', 'largeSlots', 'cacheContexts'];
+  for (const k of Object.keys(section)) {
+    if (!allowed.includes(k)) throw new ConfigError(`unknown setting native.${k} (allowed: ${allowed.join(', ')})`);
+  }
+  const bool = (k: 'allowUnlocked' | 'cacheContexts'): boolean | undefined => {
+    const v = section[k];
+    if (v !== undefined && typeof v !== 'boolean') throw new ConfigError(`native.${k} must be true or false`);
+    return v;
+  };
+  const slots = (k: 'smallSlots' | 'largeSlots'): number | undefined => {
+    const v = section[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new ConfigError(`native.${k} must be a non-negative integer`);
+    return v;
+  };
+  const allowUnlocked = bool('allowUnlocked') ?? (process.env.OPENKCM_ALLOW_UNLOCKED_MEMORY === '1');
+  const cacheContexts = bool('cacheContexts');
+  const smallSlots = slots('smallSlots');
+  const largeSlots = slots('largeSlots');
+  return {
+    allowUnlocked,
+    ...(cacheContexts === undefined ? {} : { cacheContexts }),
+    ...(smallSlots === undefined ? {} : { smallSlots }),
+    ...(largeSlots === undefined ? {} : { largeSlots }),
+  };
+}
+
 /** The production services: the LMDB vault of the data directory under its development KEK. */
 async function openServices(loaded: LoadedConfig, logger: Logger): Promise<{ services: OperationServices; close: () => Promise<void> }> {
   const settings = vaultSettings(loaded.vault);
-  const kek = DevKekProvider.open(path.resolve(loaded.dataDir, settings.kekFile));
-  const vault = await Vault.open({
-    path: path.resolve(loaded.dataDir, settings.path),
-    kek,
-    ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),
-  });
+  // Issue 3 §5: the envelope seals and opens through the addon; the KEK lives in a locked slot.
+  const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
+  let vault: Vault;
+  try {
+    vault = await Vault.open({
+      path: path.resolve(loaded.dataDir, settings.path),
+      kek,
+      ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),
+    });
+  } catch (e) {
+    kek.destroy();
+    throw e;
+  }
   logger.info('vault opened', { path: vault.path, objects: vault.count() });
   const services = createServices({
     store: new VaultObjectStore(vault),
@@ -108,5 +153,13 @@ async function openServices(loaded: LoadedConfig, logger: Logger): Promise<{ ser
       onLog: (entry) => { logger.info('client Log operation', { tenant: entry.tenant, identity: entry.identity, message: entry.message }); },
     },
   });
-  return { services, close: () => vault.close() };
+  return {
+    services,
+    close: async () => {
+      // Zeroise the cached DEK slots before the vault goes.
+      services.keyCache.clear();
+      await vault.close();
+      kek.destroy();
+    },
+  };
 }

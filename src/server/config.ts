@@ -210,6 +210,8 @@ export interface ConfigFile {
   logLevel?: LogLevel;
   /** Free-form settings of the storage layer (src/vault). */
   vault?: Record<string, unknown>;
+  /** Settings of the native key-slot arena (src/native), validated by app.ts `nativeSettings`. */
+  native?: Record<string, unknown>;
 }
 
 /**
@@ -296,7 +298,7 @@ function numbers(where: string, v: Record<string, unknown>): Record<string, numb
 
 /** Validates the parsed file against {@link ConfigFile}; throws ConfigError naming the bad setting. */
 export function validateConfigFile(raw: unknown): ConfigFile {
-  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault']);
+  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
     const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
@@ -368,6 +370,10 @@ export function validateConfigFile(raw: unknown): ConfigFile {
     if (!isRecord(top.vault)) throw new ConfigError('vault must be an object');
     out.vault = top.vault;
   }
+  if (top.native !== undefined) {
+    if (!isRecord(top.native)) throw new ConfigError('native must be an object');
+    out.native = top.native;
+  }
   return out;
 }
 
@@ -378,6 +384,7 @@ export interface LoadedConfig {
   readonly server: ServerConfig;
   readonly logLevel: LogLevel;
   readonly vault: Readonly<Record<string, unknown>>;
+  readonly native: Readonly<Record<string, unknown>>;
 }
 
 async function readPem(dataDir: string, rel: string, what: string): Promise<string> {
@@ -407,7 +414,7 @@ export async function resolveConfig(dataDir: string, file: ConfigFile, overrides
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
   };
-  return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {} };
+  return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {} };
 }
 
 /** Reads DIR/openkcm.conf (absent file = all defaults) and resolves it. */
@@ -485,7 +492,10 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
   // debug | info | warn | error; logs are JSON lines on stderr.
   "logLevel": "info",
   // Storage settings (see docs/configuration.md); empty = defaults under this directory.
-  "vault": {}
+  "vault": {},
+  // Native key slots (docs/configuration.md, docs/security.md). allowUnlocked: true runs WITHOUT
+  // mlock'ed key memory when RLIMIT_MEMLOCK is too small — development only.
+  "native": { "allowUnlocked": false }
 }
 `;
 }

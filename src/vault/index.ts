@@ -10,7 +10,7 @@ export type {
 export { seal, open, parseEnvelope, encodeAadIdentity, envelopeOverhead, ENVELOPE_FORMAT_V1 } from './envelope.js';
 export type { EnvelopeAad, EnvelopeHeader } from './envelope.js';
 export {
-  DevKekProvider, NodeCryptoKekProvider, AES_256_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES, MAX_KEK_ID_BYTES,
+  DevKekProvider, NativeKekProvider, NodeCryptoKekProvider, AES_256_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES, MAX_KEK_ID_BYTES,
 } from './kek.js';
 export type { KekProvider } from './kek.js';
 export { VaultError, EnvelopeError, KekError } from './errors.js';

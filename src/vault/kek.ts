@@ -15,6 +15,7 @@ import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBy
 import type { KeyObject } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { gcmOpen, gcmSeal, NativeError, SecureKey } from '../native/index.js';
 import { EnvelopeError, KekError } from './errors.js';
 
 /** AES-256 key length (FIPS 197). */
@@ -155,6 +156,103 @@ function settle<T>(fn: () => T): Promise<T> {
     return Promise.resolve(fn());
   } catch (e) {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/**
+ * KEK provider on the native crypto core (issue 3 §5 "the vault envelope seals and opens through
+ * the addon"): each key version lives in a locked, non-dumpable native slot (SecureKey) and is
+ * never in the JS heap or OpenSSL's general heap after import; seal/open use the slot's cached
+ * AES-256-GCM context. The provider owns its keys: {@link NativeKekProvider.destroy} zeroises them.
+ */
+export class NativeKekProvider implements KekProvider {
+  readonly id: string;
+  readonly currentVersion: number;
+  readonly #keys: Map<number, SecureKey>;
+
+  /** Takes ownership of `keys` (each a 32-byte SecureKey). */
+  constructor(id: string, keys: ReadonlyMap<number, SecureKey>, currentVersion: number) {
+    checkKeyId(id);
+    checkVersion(currentVersion);
+    for (const [version, key] of keys) {
+      checkVersion(version);
+      if (key.length !== AES_256_KEY_BYTES) {
+        throw new KekError('INVALID_ARGUMENT', `KEK version ${version} is ${key.length} bytes; AES-256 needs ${AES_256_KEY_BYTES}`);
+      }
+    }
+    if (!keys.has(currentVersion)) throw new KekError('INVALID_ARGUMENT', `current KEK version ${currentVersion} has no key`);
+    this.id = id;
+    this.currentVersion = currentVersion;
+    this.#keys = new Map(keys);
+  }
+
+  /** Fresh random keys for versions 1..versions, generated inside the slots (never in JS). */
+  static random(id: string, versions = 1): NativeKekProvider {
+    const keys = new Map<number, SecureKey>();
+    for (let v = 1; v <= versions; v++) keys.set(v, SecureKey.generate(AES_256_KEY_BYTES));
+    return new NativeKekProvider(id, keys, versions);
+  }
+
+  /**
+   * The development key file of {@link DevKekProvider} (same checks, same creation, same id), its
+   * key imported into a native slot; the bytes read from the file are wiped. A vault sealed by
+   * either provider opens with the other.
+   */
+  static openDevKeyFile(filePath: string): NativeKekProvider {
+    const abs = path.resolve(filePath);
+    let key = tryReadKeyFile(abs);
+    if (key === undefined) {
+      createKeyFile(abs);
+      key = tryReadKeyFile(abs);
+      if (key === undefined) throw new KekError('INVALID_KEY_FILE', `key file ${abs} vanished right after creation`);
+    }
+    try {
+      const id = devKeyId(key);
+      return new NativeKekProvider(id, new Map([[1, SecureKey.import(key)]]), 1);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  hasVersion(version: number): boolean {
+    return this.#keys.has(version);
+  }
+
+  #key(version: number): SecureKey {
+    const key = this.#keys.get(version);
+    if (key === undefined) throw new EnvelopeError('WRONG_KEY', `KEK '${this.id}' has no version ${version}`);
+    return key;
+  }
+
+  seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    return settle(() => {
+      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+      const out = gcmSeal(this.#key(version), nonce, plaintext, aad, GCM_TAG_BYTES);
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    });
+  }
+
+  open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    return settle(() => {
+      const key = this.#key(version);
+      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+      if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+      try {
+        const out = gcmOpen(key, nonce, sealed, aad, GCM_TAG_BYTES);
+        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+      } catch (cause) {
+        // The addon releases no plaintext on a failed tag check (it wipes its output).
+        if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
+          throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+        }
+        throw cause;
+      }
+    });
+  }
+
+  /** Zeroises every key version; the provider is unusable afterwards (STALE_KEY). */
+  destroy(): void {
+    for (const key of this.#keys.values()) key.destroy();
   }
 }
 

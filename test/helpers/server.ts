@@ -65,6 +65,14 @@ export interface StartTestServerOptions {
   readonly identity?: Partial<IdentityConfig>;
   /** The config file's vault section. */
   readonly vault?: Record<string, unknown>;
+  /**
+   * The config file's native section. Default {@link TEST_NATIVE_SETTINGS}: tests allow unlocked
+   * key memory, because CI containers and developer shells often have RLIMIT_MEMLOCK of 64 KiB or
+   * less and the servers under test are not guarding real keys. That memory IS locked is proven by
+   * test/integration/native-memory.test.ts, and the production default (allowUnlocked false) by
+   * test/unit/native-config.test.ts.
+   */
+  readonly native?: Record<string, unknown>;
   /** In-process only: replace the operation registry. */
   readonly getHandler?: (operation: number) => OperationHandler | undefined;
   /** In-process only: replace the services given to handlers. */
@@ -123,6 +131,9 @@ async function listTenants(dataDir: string): Promise<string[]> {
   return files.filter((f) => f.endsWith('.crt')).map((f) => f.slice(0, -4)).sort();
 }
 
+/** The test default of the config file's `native` section (docs/configuration.md, "Tests"). */
+export const TEST_NATIVE_SETTINGS: Readonly<Record<string, unknown>> = { allowUnlocked: true };
+
 /** Writes the test's overrides as the data directory's config file. */
 async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promise<void> {
   const file: ConfigFile = { kmip: { listen: '127.0.0.1:0' } };
@@ -130,6 +141,7 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.ttlv !== undefined) file.kmip = { ...file.kmip, ttlv: opts.ttlv };
   if (opts.identity !== undefined) file.identity = opts.identity;
   if (opts.vault !== undefined) file.vault = opts.vault;
+  file.native = { ...(opts.native ?? TEST_NATIVE_SETTINGS) };
   await writeFile(path.join(dataDir, CONFIG_FILE_NAME), `// written by test/helpers/server.ts\n${JSON.stringify(file, null, 2)}\n`);
 }
 

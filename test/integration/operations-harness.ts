@@ -26,9 +26,16 @@ export function vectorsDir(): string {
   return process.env.OPENKCM_VECTORS ?? path.resolve(REPO_ROOT, '..', 'shared', 'kmip', 'vectors');
 }
 
-/** The profiles issue 2 owns (CS-BC, CS-AC, AKLC and AX belong to later issues). */
-export const PROFILES = ['BL', 'SKLC', 'SKFF', 'OMOS', 'TL', 'SASED', 'CS-RNG'] as const;
-const PROFILE_FILE = /^(v1\.4|v2\.1)\/(mandatory|optional)\/(BL|SKLC|SKFF|OMOS|TL|SASED|CS-RNG)-[MO]-\d+-(14|21)\.xml$/;
+/**
+ * The profiles issues 2 and 3 own (CS-AC, AKLC and AX belong to later issues). CS-BC (issue 3,
+ * Basic Cryptographic Server: Encrypt/Decrypt on native key slots) has mandatory test cases only;
+ * their names carry a variant (CS-BC-M-GCM-1, CS-BC-M-CHACHA20POLY1305-1).
+ */
+export const PROFILES = ['BL', 'SKLC', 'SKFF', 'OMOS', 'TL', 'SASED', 'CS-RNG', 'CS-BC'] as const;
+const PROFILE_FILE = /^(v1\.4|v2\.1)\/(mandatory|optional)\/((BL|SKLC|SKFF|OMOS|TL|SASED|CS-RNG)-[MO]-\d+|CS-BC-M-(?:[A-Z0-9]+-)?\d+)-(14|21)\.xml$/;
+
+/** How many v1.4 + v2.1 files {@link profileFiles} finds: 71 of issue 2's profiles, 38 CS-BC-M. */
+export const PROFILE_FILE_COUNT = 71 + 38;
 
 /** The v1.4 and v2.1 test cases of {@link PROFILES}, in the replayer's (sorted) order. */
 export async function profileFiles(dir: string = vectorsDir()): Promise<string[]> {

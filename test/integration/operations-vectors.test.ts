@@ -16,14 +16,14 @@ import { loadVector } from '../../src/conformance/vectors.js';
 import { createServices } from '../../src/operations/services.js';
 import type { OperationServices } from '../../src/operations/services.js';
 import { MemoryVault, NodeCryptoKekProvider, Vault } from '../../src/vault/index.js';
-import { DENY_SEED_FILES, inProcessTransport, profileFiles, profileOf, RULES, SPEC_EXCEPTIONS, vectorsDir } from './operations-harness.js';
+import { DENY_SEED_FILES, inProcessTransport, PROFILE_FILE_COUNT, profileFiles, profileOf, RULES, SPEC_EXCEPTIONS, vectorsDir } from './operations-harness.js';
 
 const PRINCIPAL = { identity: 'conformance', tenant: 'default' };
 
 async function replayAll(services: OperationServices): Promise<{ failures: string[]; perProfile: string }> {
   const dir = vectorsDir();
   const files = await profileFiles(dir);
-  assert.equal(files.length, 71, 'expected the 71 v1.4/v2.1 BL, SKLC, SKFF, OMOS, TL, SASED and CS-RNG files');
+  assert.equal(files.length, PROFILE_FILE_COUNT, 'expected the v1.4/v2.1 BL, SKLC, SKFF, OMOS, TL, SASED, CS-RNG and CS-BC-M files');
   const failures: string[] = [];
   const tally = new Map<string, { pass: number; total: number }>();
   for (const relPath of files) {
@@ -41,7 +41,7 @@ async function replayAll(services: OperationServices): Promise<{ failures: strin
   return { failures, perProfile: [...tally].map(([k, v]) => `${k} ${String(v.pass)}/${String(v.total)}`).join(', ') };
 }
 
-describe('OASIS test cases of the issue-2 profiles, in-process', () => {
+describe('OASIS test cases of the issue-2 and issue-3 profiles, in-process', () => {
   const cleanups: (() => Promise<void>)[] = [];
   after(async () => { for (const c of cleanups) await c(); });
 

@@ -22,7 +22,7 @@ import type { GetRequest, PayloadCodec, RequestOf, ResponseOf } from '../../src/
 import {
   AdjustmentType, BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, InteropFunction, KeyFormatType,
   NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod, QueryFunction, RevocationReasonCode,
-  SecretDataType, StorageStatusMask, Tag,
+  SecretDataType, StorageStatusMask, Tag, ValidityIndicator,
 } from '../../src/kmip/registry.js';
 
 const wire = (item: TtlvItem): StructureItem => {
@@ -115,6 +115,16 @@ const SAMPLES: Sample[] = [
     op: Operation.Decrypt, v: 'both',
     request: { uniqueIdentifier: 'u-1', cryptographicParameters: { blockCipherMode: BlockCipherMode.CBC, paddingMethod: PaddingMethod.PKCS5, cryptographicAlgorithm: CryptographicAlgorithm.AES }, data: bytesOf(1), ivCounterNonce: bytesOf(2), authenticatedEncryptionTag: bytesOf(3) },
     response: { uniqueIdentifier: 'u-1', data: bytesOf(4) },
+  },
+  {
+    op: Operation.MAC, v: 'both',
+    request: { uniqueIdentifier: 'u-1', cryptographicParameters: { cryptographicAlgorithm: CryptographicAlgorithm.HMAC_SHA256 }, data: bytesOf(1, 2), correlationValue: bytesOf(3), initIndicator: true, finalIndicator: false },
+    response: { uniqueIdentifier: 'u-1', macData: bytesOf(4), correlationValue: bytesOf(5) },
+  },
+  {
+    op: Operation.MACVerify, v: 'both',
+    request: { uniqueIdentifier: 'u-1', cryptographicParameters: { cryptographicAlgorithm: CryptographicAlgorithm.HMAC_SHA512 }, data: bytesOf(1), macData: bytesOf(2), correlationValue: bytesOf(3), initIndicator: false, finalIndicator: true },
+    response: { uniqueIdentifier: 'u-1', validityIndicator: ValidityIndicator.Valid, correlationValue: bytesOf(4) },
   },
   { op: Operation.Interop, v: 2, request: { interopFunction: InteropFunction.Begin, interopIdentifier: 'BL-M-1-21' }, response: {} },
   { op: Operation.Log, v: 2, request: { logMessage: 'hello' }, response: {} },

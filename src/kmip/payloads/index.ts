@@ -21,6 +21,8 @@ import { getAttributesPayloads } from './get-attributes.js';
 import { interopPayloads } from './interop.js';
 import { locatePayloads } from './locate.js';
 import { logPayloads } from './log.js';
+import { macPayloads } from './mac.js';
+import { macVerifyPayloads } from './mac-verify.js';
 import { modifyAttributePayloads } from './modify-attribute.js';
 import { queryPayloads } from './query.js';
 import { recoverPayloads } from './recover.js';
@@ -47,6 +49,8 @@ export * from './get-attributes.js';
 export * from './interop.js';
 export * from './locate.js';
 export * from './log.js';
+export * from './mac.js';
+export * from './mac-verify.js';
 export * from './modify-attribute.js';
 export * from './query.js';
 export * from './recover.js';
@@ -79,6 +83,8 @@ export const PAYLOAD_CODECS = {
   [Operation.DiscoverVersions]: discoverVersionsPayloads,
   [Operation.Encrypt]: encryptPayloads,
   [Operation.Decrypt]: decryptPayloads,
+  [Operation.MAC]: macPayloads,
+  [Operation.MACVerify]: macVerifyPayloads,
   [Operation.RNGRetrieve]: rngRetrievePayloads,
   [Operation.RNGSeed]: rngSeedPayloads,
   [Operation.Log]: logPayloads,
