@@ -21,6 +21,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'replay the OASIS KMIP XML test cases against a server (or --parse-only)',
     load: () => import('./commands/conformance.js'),
   },
+  bench: { summary: 'KMIP load generator and SLO check; `bench compare`: side by side with PyKMIP and a TLS floor', load: () => import('./commands/bench.js') },
 };
 
 function usage(): string {

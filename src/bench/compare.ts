@@ -1,0 +1,274 @@
+/**
+ * `openkcm bench compare` (issue 7 §3): in ONE run, on one machine, the same load generator
+ * against three targets, each in its own process:
+ *   - openkcm: our server (`openkcm serve` on a fresh data directory, durable LMDB vault);
+ *   - pykmip:  PyKMIP 0.10's server (Debian python3-pykmip), with its SQLite store;
+ *   - floor:   src/bench/floor-server.ts, a TLS echo that replays OUR server's response to
+ *              the same request, so bytes on the wire are identical.
+ * Same client code, same protocol version (KMIP 1.4 by default: PyKMIP has no 2.1), same
+ * request sizes (the floor gets the very key identifier our server issued), same connection
+ * counts. Runs are interleaved (rep 1 of every cell, then rep 2, ...), so a neighbour's load
+ * spike on this shared machine hits all targets alike instead of one whole column.
+ *
+ * Output: a terminal summary with ratios, and OUT/compare.{json,md,svg}.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { KmipClient } from '../client/client.js';
+import type { KmipVersionString } from '../client/client.js';
+import { CLIENT_PROTOCOL_VERSIONS } from '../client/client.js';
+import { spawnFloorServer } from './floor-server.js';
+import type { FloorChild } from './floor-server.js';
+import { captureExchange, clientOptions, formatResult, prepareFixture, runLoad } from './load.js';
+import type { BenchResult, BenchTls, ClientMode, Exchange } from './load.js';
+import { startOpenKcmServer } from './openkcm-server.js';
+import type { OpenKcmServer } from './openkcm-server.js';
+import { BenchUsageError } from './options.js';
+import type { BenchOp, BenchTarget } from './options.js';
+import { startPyKmipServer } from './pykmip.js';
+import type { PyKmipServer } from './pykmip.js';
+import { cellOf, markdownReport, ratioLines, ratiosFor, svgPlot, TARGET_NAMES } from './report.js';
+import type { Cell, TargetName } from './report.js';
+
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly op: BenchOp;
+  readonly connections: number;
+  readonly pipeline?: number;
+  /** Open loop, total ops/s. */
+  readonly rate?: number;
+  readonly targets: readonly TargetName[];
+}
+
+const ALL: readonly TargetName[] = ['openkcm', 'pykmip', 'floor'];
+/**
+ * PyKMIP serves about a hundred requests per second; an open loop at thousands per second
+ * only measures how fast its queue grows, so the open-loop rows leave it out.
+ */
+const NO_PYKMIP: readonly TargetName[] = ['openkcm', 'floor'];
+
+/** The loads of issue 7's target table. */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = [
+  { id: 'get-c1', title: 'Get, 1 connection, closed loop', op: 'get', connections: 1, targets: ALL },
+  { id: 'get-c16', title: 'Get, 16 connections, closed loop', op: 'get', connections: 16, targets: ALL },
+  { id: 'get-open5k', title: 'Get, open loop 5,000/s over 16 connections', op: 'get', connections: 16, rate: 5000, targets: NO_PYKMIP },
+  { id: 'get-open10k', title: 'Get, open loop 10,000/s over 16 connections', op: 'get', connections: 16, rate: 10_000, targets: NO_PYKMIP },
+  { id: 'create-c1', title: 'Create, 1 connection, closed loop', op: 'create', connections: 1, targets: ALL },
+  { id: 'create-c16', title: 'Create, 16 connections, closed loop', op: 'create', connections: 16, targets: ALL },
+];
+
+/** Small and fast: what the CI smoke test runs (it proves the plumbing and judges no number). */
+export const QUICK_SCENARIOS: readonly Scenario[] = [
+  { id: 'get-c1', title: 'Get, 1 connection, closed loop', op: 'get', connections: 1, targets: ALL },
+  { id: 'get-open', title: 'Get, open loop 200/s over 2 connections', op: 'get', connections: 2, rate: 200, targets: NO_PYKMIP },
+  { id: 'create-c2', title: 'Create, 2 connections, closed loop', op: 'create', connections: 2, targets: ALL },
+];
+
+export interface CompareOptions {
+  readonly outDir: string;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly repeat: number;
+  readonly kmipVersion: KmipVersionString;
+  readonly scenarios: readonly Scenario[];
+  /** Targets to include (a scenario's own list is intersected with it). */
+  readonly targets: readonly TargetName[];
+  /** Load-generator client for every target (src/bench/load.ts ClientMode). */
+  readonly client: ClientMode;
+  readonly log?: (line: string) => void;
+}
+
+export interface CompareReport {
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly scenarios: readonly Scenario[];
+  readonly cells: readonly Cell[];
+  readonly ratios: readonly ReturnType<typeof ratiosFor>[];
+  readonly files: { json: string; markdown: string; svg: string };
+}
+
+export const COMPARE_USAGE = `usage: openkcm bench compare [--out DIR] [--duration S] [--warmup S] [--repeat N]
+                             [--kmip-version V] [--scenarios ID,...] [--targets openkcm,pykmip,floor]
+                             [--client full|wire] [--quick]
+
+Starts OpenKCM (openkcm serve, fresh data dir), PyKMIP's server (python3-pykmip) and a TLS floor
+server (replays OpenKCM's response), runs the same loads against each, interleaved, and writes
+DIR/compare.json, DIR/compare.md and DIR/compare.svg (latency vs throughput).
+
+  --out DIR          output directory (default perf/results/compare)
+  --duration S       measured seconds per run (default 5)
+  --warmup S         warm-up seconds per run (default 1)
+  --repeat N         runs per cell; the report shows medians (default 3)
+  --kmip-version V   protocol version for all three (default 1.4; PyKMIP has no 2.1)
+  --scenarios IDS    subset of: ${DEFAULT_SCENARIOS.map((s) => s.id).join(', ')}
+  --targets LIST     subset of openkcm, pykmip, floor (default all)
+  --client full|wire load-generator client for all targets (openkcm bench --help; default full)
+  --quick            the CI smoke set: ${QUICK_SCENARIOS.map((s) => s.id).join(', ')}`;
+
+export function parseCompareArgs(argv: readonly string[]): CompareOptions & { help: boolean } {
+  const v: Record<string, string> = {};
+  let quick = false;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--help' || a === '-h') { help = true; continue; }
+    if (a === '--quick') { quick = true; continue; }
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!['--out', '--duration', '--warmup', '--repeat', '--kmip-version', '--scenarios', '--targets', '--client'].includes(flag)) {
+      throw new BenchUsageError(`unknown option ${a}`);
+    }
+    const val = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (val === undefined) throw new BenchUsageError(`${flag} needs a value`);
+    v[flag] = val;
+  }
+  const num = (flag: string, dflt: number, min: number, max: number): number => {
+    const t = v[flag];
+    if (t === undefined) return dflt;
+    const n = Number(t);
+    if (!Number.isFinite(n) || n < min || n > max) throw new BenchUsageError(`${flag} must be a number from ${String(min)} to ${String(max)}`);
+    return n;
+  };
+  const version = v['--kmip-version'] ?? '1.4';
+  if (!(CLIENT_PROTOCOL_VERSIONS as readonly string[]).includes(version)) throw new BenchUsageError(`--kmip-version: unknown version ${version}`);
+  const pool = quick ? QUICK_SCENARIOS : DEFAULT_SCENARIOS;
+  let scenarios = pool;
+  const ids = v['--scenarios'];
+  if (ids !== undefined) {
+    const want = ids.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const id of want) if (!pool.some((s) => s.id === id)) throw new BenchUsageError(`--scenarios: unknown scenario ${id} (known: ${pool.map((s) => s.id).join(', ')})`);
+    scenarios = pool.filter((s) => want.includes(s.id));
+  }
+  let targets: TargetName[] = [...TARGET_NAMES];
+  const tl = v['--targets'];
+  if (tl !== undefined) {
+    const want = tl.split(',').map((s) => s.trim());
+    for (const t of want) if (!(TARGET_NAMES as readonly string[]).includes(t)) throw new BenchUsageError(`--targets: unknown target ${t}`);
+    targets = TARGET_NAMES.filter((t) => want.includes(t));
+  }
+  const client = v['--client'] ?? 'full';
+  if (client !== 'full' && client !== 'wire') throw new BenchUsageError(`--client must be full or wire, got ${client}`);
+  if (targets.includes('floor') && !targets.includes('openkcm')) throw new BenchUsageError('--targets: the floor replays OpenKCM\'s responses, so it needs openkcm too');
+  return {
+    outDir: v['--out'] ?? path.join('perf', 'results', 'compare'),
+    durationS: num('--duration', 5, 0.05, 30),
+    warmupS: num('--warmup', 1, 0, 30),
+    repeat: Math.round(num('--repeat', 3, 1, 20)),
+    kmipVersion: version as KmipVersionString,
+    scenarios,
+    targets,
+    client,
+    help,
+  };
+}
+
+interface Endpoint { readonly target: BenchTarget; readonly tls: BenchTls }
+
+/** Runs the comparison; always stops the servers it started. */
+export async function runCompare(o: CompareOptions): Promise<CompareReport> {
+  const log = o.log ?? ((l: string): void => { process.stdout.write(l + '\n'); });
+  const wanted = new Set(o.scenarios.flatMap((s) => s.targets.filter((t) => o.targets.includes(t))));
+  let ours: OpenKcmServer | undefined;
+  let py: PyKmipServer | undefined;
+  const floors = new Map<BenchOp, { child: FloorChild; exchange: Exchange }>();
+  const loadStart = os.loadavg();
+  try {
+    ours = await startOpenKcmServer();
+    log(`openkcm serve: pid ${String(ours.pid)}, port ${String(ours.port)}`);
+    const oursEp: Endpoint = { target: { host: ours.host, port: ours.port }, tls: { ca: ours.ca, cert: ours.cert, key: ours.key } };
+    if (wanted.has('pykmip')) {
+      py = await startPyKmipServer();
+      log(`pykmip-server: pid ${String(py.pid)}, port ${String(py.port)}`);
+    }
+    const pyEp: Endpoint | undefined = py === undefined ? undefined
+      : { target: { host: py.host, port: py.port }, tls: { ca: py.ca, cert: py.cert, key: py.key } };
+    if (wanted.has('floor')) {
+      // One floor per op, each replaying our server's answer to that op's request.
+      for (const op of new Set(o.scenarios.filter((s) => s.targets.includes('floor')).map((s) => s.op))) {
+        const base = { ...oursEp, kmipVersion: o.kmipVersion, op, connections: 1, durationS: 0, warmupS: 0 };
+        const client = await KmipClient.connect(clientOptions(base));
+        let exchange: Exchange;
+        try {
+          exchange = await captureExchange(base, await prepareFixture(client, op), client.protocolVersion);
+        } finally {
+          await client.close();
+        }
+        const child = await spawnFloorServer({ cert: await serverCert(ours, 'crt'), key: await serverCert(ours, 'key'), ca: ours.ca, response: exchange.response });
+        floors.set(op, { child, exchange });
+        log(`floor for ${op}: pid ${String(child.pid)}, port ${String(child.port)}, replays ${String(exchange.response.length)}-byte response to ${String(exchange.request.length)}-byte request`);
+      }
+    }
+    const runs = new Map<string, BenchResult[]>();
+    for (let rep = 1; rep <= o.repeat; rep++) {
+      for (const s of o.scenarios) {
+        for (const t of s.targets) {
+          if (!o.targets.includes(t)) continue;
+          let ep: Endpoint | undefined;
+          let fixture;
+          if (t === 'openkcm') ep = oursEp;
+          else if (t === 'pykmip') ep = pyEp;
+          else {
+            const f = floors.get(s.op);
+            if (f !== undefined) {
+              ep = { target: { host: f.child.host, port: f.child.port }, tls: oursEp.tls };
+              fixture = f.exchange.fixture;
+            }
+          }
+          if (ep === undefined) continue;
+          const r = await runLoad({
+            ...ep, label: t, kmipVersion: o.kmipVersion, op: s.op, connections: s.connections, pipeline: s.pipeline,
+            rate: s.rate, durationS: o.durationS, warmupS: o.warmupS, fixture, client: o.client,
+          });
+          log(`[${String(rep)}/${String(o.repeat)}] ${formatResult(r)}`);
+          const key = `${s.id}\u0000${t}`;
+          runs.set(key, [...(runs.get(key) ?? []), r]);
+        }
+      }
+    }
+    const cells: Cell[] = [];
+    for (const s of o.scenarios) {
+      for (const t of TARGET_NAMES) {
+        const rs = runs.get(`${s.id}\u0000${t}`);
+        if (rs !== undefined) cells.push(cellOf(s.id, t, rs));
+      }
+    }
+    const ratios = o.scenarios.map((s) => ratiosFor(s.id, cells));
+    log('');
+    for (const line of ratioLines(o.scenarios, cells)) log(line);
+    await mkdir(o.outDir, { recursive: true });
+    const files = {
+      json: path.join(o.outDir, 'compare.json'),
+      markdown: path.join(o.outDir, 'compare.md'),
+      svg: path.join(o.outDir, 'compare.svg'),
+    };
+    const meta = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      kmip_version: o.kmipVersion,
+      client: o.client,
+      duration_s: o.durationS,
+      warmup_s: o.warmupS,
+      repeat: o.repeat,
+      loadavg_start: loadStart.map((v) => Math.round(v * 100) / 100),
+      loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100),
+      method: 'same client (src/bench/load.ts) against each target in its own process; runs interleaved; medians per figure',
+    };
+    await writeFile(files.json, JSON.stringify({ meta, scenarios: o.scenarios, cells, ratios }, null, 2) + '\n');
+    await writeFile(files.markdown, `# openkcm bench compare, ${meta.date}\n\nKMIP ${o.kmipVersion}; client ${o.client}; ${String(o.durationS)} s measured after ${String(o.warmupS)} s warm-up per run; load average ${meta.loadavg_start.join(' ')} → ${meta.loadavg_end.join(' ')}.\n\n${markdownReport(o.scenarios, cells, o.repeat)}`);
+    await writeFile(files.svg, svgPlot(o.scenarios, cells, `KMIP latency vs throughput (${String(meta.cores)} cores, ${meta.date.slice(0, 10)})`));
+    log(`wrote ${files.json}, ${files.markdown}, ${files.svg}`);
+    return { meta, scenarios: o.scenarios, cells, ratios, files };
+  } finally {
+    for (const f of floors.values()) await f.child.close();
+    await py?.stop();
+    await ours?.stop();
+  }
+}
+
+/** The floor presents our server's own certificate, so the client verifies the same chain. */
+function serverCert(s: OpenKcmServer, ext: 'crt' | 'key'): Promise<string> {
+  return readFile(path.join(s.dataDir, 'pki', `server.${ext}`), 'utf8');
+}

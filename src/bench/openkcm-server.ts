@@ -1,0 +1,92 @@
+/**
+ * Our own server as a bench target: `openkcm init` (the same code) into a data directory, then
+ * `openkcm serve` as a CHILD process. A child, not in-process, so that it has its own event
+ * loop exactly like PyKMIP and the floor server in the comparison, and the load generator's
+ * work is never counted as the server's (or the other way round).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasPki, initDataDir } from '../cli/commands/init.js';
+import { CONFIG_FILE_NAME } from '../server/config.js';
+import type { ConfigFile, ServerLimits } from '../server/config.js';
+
+/** dist/src/bench → dist/src/cli/main.js */
+export const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
+export const BENCH_TENANT = 'bench';
+
+export interface OpenKcmServerOptions {
+  /** Reuse (and keep) this data directory; default: a fresh temp dir, removed on stop. */
+  readonly dataDir?: string;
+  readonly limits?: Partial<ServerLimits>;
+  /** Extra node flags for the server, e.g. ['--cpu-prof', '--cpu-prof-dir', DIR]. */
+  readonly nodeArgs?: readonly string[];
+  /** Server log level (default warn: per-connection info lines are not free at 10k handshakes/s). */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface OpenKcmServer {
+  readonly host: string;
+  readonly port: number;
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly dataDir: string;
+  readonly pid: number | undefined;
+  stderr(): string;
+  /** SIGTERM and wait (the server drains and exits 0); removes a temp data dir. */
+  stop(): Promise<void>;
+}
+
+export async function startOpenKcmServer(opts: OpenKcmServerOptions = {}): Promise<OpenKcmServer> {
+  const own = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? await mkdtemp(path.join(tmpdir(), 'openkcm-bench-'));
+  if (!await hasPki(dataDir)) await initDataDir({ dataDir, tenants: [BENCH_TENANT], force: true });
+  const file: ConfigFile = { kmip: { listen: '127.0.0.1:0', ...(opts.limits === undefined ? {} : { limits: opts.limits }) } };
+  await writeFile(path.join(dataDir, CONFIG_FILE_NAME), `// written by openkcm bench\n${JSON.stringify(file, null, 2)}\n`);
+  const pki = path.join(dataDir, 'pki');
+  const [ca, cert, key] = await Promise.all([
+    readFile(path.join(pki, 'ca.crt'), 'utf8'),
+    readFile(path.join(pki, 'clients', `${BENCH_TENANT}.crt`), 'utf8'),
+    readFile(path.join(pki, 'clients', `${BENCH_TENANT}.key`), 'utf8'),
+  ]);
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_MAIN, 'serve', '--data-dir', dataDir,
+    '--kmip-listen', '127.0.0.1:0', '--log-level', opts.logLevel ?? 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (s: string) => { if (err.length < 256 * 1024) err += s; });
+  const exited = new Promise<void>((r) => child.once('exit', () => { r(); }));
+  const removeDir = async (): Promise<void> => { if (own) await rm(dataDir, { recursive: true, force: true }); };
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => { reject(new Error(`openkcm serve did not start within 30 s:\n${err}`)); }, 30_000);
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (s: string) => {
+        out += s;
+        const m = /listening on \S*:(\d+)/.exec(out);
+        if (m !== null) { clearTimeout(timer); resolve(Number(m[1])); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`openkcm serve exited (${String(code)}) before listening:\n${err}`)); });
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    await exited;
+    await removeDir();
+    throw e;
+  }
+  return {
+    host: '127.0.0.1', port, ca, cert, key, dataDir, pid: child.pid,
+    stderr: () => err,
+    async stop(): Promise<void> {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      await removeDir();
+    },
+  };
+}

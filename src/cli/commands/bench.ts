@@ -1,0 +1,71 @@
+/**
+ * `openkcm bench`: the KMIP load generator (issue 7 §2, §4), and `openkcm bench compare`, the
+ * side-by-side run against PyKMIP and the TLS floor (§3). Options and the JSON contract:
+ * src/bench/options.ts, src/bench/load.ts; method and results: docs/performance.md.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { COMPARE_USAGE, parseCompareArgs, runCompare } from '../../bench/compare.js';
+import { formatResult, runLoad } from '../../bench/load.js';
+import { BENCH_USAGE, BenchUsageError, evaluateSlo, parseBenchArgs } from '../../bench/options.js';
+
+async function runCompareCommand(argv: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseCompareArgs(argv);
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    process.stderr.write(`openkcm bench compare: ${e.message}\n\n${COMPARE_USAGE}\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(COMPARE_USAGE + '\n');
+    return 0;
+  }
+  await runCompare(o);
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'compare') return runCompareCommand(argv.slice(1));
+  let a;
+  try {
+    a = parseBenchArgs(argv);
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    process.stderr.write(`openkcm bench: ${e.message}\n\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  if (a.help) {
+    process.stdout.write(BENCH_USAGE + '\n');
+    return 0;
+  }
+  const [ca, cert, key] = await Promise.all([readFile(a.ca, 'utf8'), readFile(a.cert, 'utf8'), readFile(a.key, 'utf8')]);
+  const result = await runLoad({
+    target: a.target,
+    tls: { ca, cert, key, ...(a.servername === undefined ? {} : { servername: a.servername }) },
+    kmipVersion: a.kmipVersion,
+    op: a.op,
+    connections: a.connections,
+    pipeline: a.pipeline,
+    rate: a.rate,
+    durationS: a.durationS,
+    warmupS: a.warmupS,
+    batch: a.batch,
+    client: a.client,
+  });
+  const out: Record<string, unknown> = { ...result };
+  let failed = false;
+  if (!a.quiet) process.stdout.write(formatResult(result) + '\n');
+  if (result.errors > 0) process.stderr.write(`openkcm bench: ${String(result.errors)} operations failed: ${JSON.stringify(result.error_kinds)}\n`);
+  if (a.slo.length > 0) {
+    const verdicts = evaluateSlo(a.slo, result.latency_ms, result.errors);
+    out.slo = verdicts;
+    for (const v of verdicts) {
+      const observed = v.observedMs === undefined ? (v.note ?? '') : `${v.observedMs.toFixed(3)} ms`;
+      process.stdout.write(`SLO ${v.clause.padEnd(14)} ${v.pass ? 'PASS' : 'FAIL'}  (${observed})\n`);
+      if (!v.pass) failed = true;
+    }
+  }
+  if (a.json !== undefined) await writeFile(a.json, JSON.stringify(out, null, 2) + '\n');
+  return failed ? 1 : 0;
+}
