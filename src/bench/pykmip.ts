@@ -1,9 +1,9 @@
 /**
  * PyKMIP's own server (Debian python3-pykmip 0.10) as a comparison target for
- * `openkcm bench compare` (issue 7 §3). A copy of test/helpers/pykmip.ts moved under src/ so
- * the shipped bench command does not import test code; differences: the log level is a
- * parameter (WARNING by default, so per-request DEBUG logging does not handicap PyKMIP in a
- * performance comparison) and the server's pid is exposed (RSS sampling).
+ * `openkcm bench compare` (issue 7 §3) and for the interop tests (test/helpers/pykmip.ts wraps
+ * it). It lives under src/ so the shipped bench command does not import test code. The log level
+ * is a parameter (WARNING by default, so per-request DEBUG logging does not handicap PyKMIP in a
+ * performance comparison; the tests ask for DEBUG) and the server's pid is exposed (RSS sampling).
  *
  * The launcher writes its own
  * PKI (src/pki/dev-pki.ts), a config file, a database path and an empty policy directory in
