@@ -12,6 +12,7 @@ import { DEFAULT_TIMEOUT_MS, formatResult, formatSummary, runConformance, Vector
 import type { LiveOptions } from '../../conformance/replay.js';
 import { connectTls } from '../../conformance/transport.js';
 import { defaultVectorsDir, isDirectory } from '../../conformance/vectors.js';
+import { UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm conformance [--vectors DIR] [--parse-only]
                            [--host H --port P --ca F --cert F --key F]
@@ -45,7 +46,7 @@ interface Parsed {
   help: boolean;
 }
 
-class UsageError extends Error {}
+
 
 function positiveInt(flag: string, text: string | undefined, max: number): number {
   const n = Number(text);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { writeDevPki } from '../../pki/dev-pki.js';
 import type { DevPkiPaths } from '../../pki/dev-pki.js';
 import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
+import { parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm init --data-dir DIR [--tenant NAME]... [--force]
 
@@ -92,7 +93,6 @@ export async function initDataDir(opts: InitOptions): Promise<InitResult> {
 
 interface Parsed { dataDir?: string; tenants: string[]; force: boolean; help: boolean }
 
-class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { tenants: [], force: false, help: false };
@@ -119,24 +119,12 @@ function parseArgs(argv: readonly string[]): Parsed {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let p: Parsed;
+  const p = parseCommandLine('init', USAGE, argv, parseArgs);
+  if (typeof p === 'number') return p;
+  const dataDir = requireDataDir('init', USAGE, p.dataDir);
+  if (typeof dataDir === 'number') return dataDir;
   try {
-    p = parseArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`openkcm init: ${e.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (p.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  if (p.dataDir === undefined) {
-    process.stderr.write(`openkcm init: --data-dir is required\n\n${USAGE}\n`);
-    return 2;
-  }
-  try {
-    const r = await initDataDir({ dataDir: p.dataDir, tenants: p.tenants, force: p.force });
+    const r = await initDataDir({ dataDir, tenants: p.tenants, force: p.force });
     const lines = [
       `openkcm: initialised ${r.dataDir}`,
       `  config         ${r.configFile}`,

@@ -12,6 +12,7 @@ import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
+import { parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]
 
@@ -27,7 +28,6 @@ const HARD_EXIT_MS = 4_800;
 
 interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; help: boolean }
 
-class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { help: false };
@@ -71,25 +71,13 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let p: Parsed;
-  try {
-    p = parseArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`openkcm serve: ${e.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (p.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  if (p.dataDir === undefined) {
-    process.stderr.write(`openkcm serve: --data-dir is required\n\n${USAGE}\n`);
-    return 2;
-  }
+  const p = parseCommandLine('serve', USAGE, argv, parseArgs);
+  if (typeof p === 'number') return p;
+  const dataDir = requireDataDir('serve', USAGE, p.dataDir);
+  if (typeof dataDir === 'number') return dataDir;
   let loaded;
   try {
-    loaded = await loadConfig(p.dataDir, p.listen === undefined ? {} : { listen: p.listen });
+    loaded = await loadConfig(dataDir, p.listen === undefined ? {} : { listen: p.listen });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`openkcm serve: ${e.message}\n`);
