@@ -346,6 +346,16 @@ export const KMIP_ERROR_CATALOG = {
     description: "The tenant's key hierarchy is revoked or unavailable (kill-switch)",
     ref: 'ARCHITECTURE.md §5; the closest spec reason is Permission Denied (KMIP 1.4 §11.1)',
   },
+  SERVER_SEALED: {
+    reason1x: R.GeneralFailure, reason2x: R.GeneralFailure,
+    description: 'The server is sealed: an operator must unseal it (openkcm operator unseal) before it serves keys',
+    ref: 'ARCHITECTURE.md §2 MasterKey; no spec reason fits, General Failure (KMIP 1.4 §11.1) like an unavailable server',
+  },
+  TENANT_UNAVAILABLE: {
+    reason1x: R.GeneralFailure, reason2x: R.GeneralFailure,
+    description: "The tenant's root key (L1) cannot be reached right now; retry later",
+    ref: 'ARCHITECTURE.md §2 recursive unsealing; a transient keystore failure, General Failure (KMIP 1.4 §11.1)',
+  },
   CONNECTION_CLOSED: {
     reason1x: R.GeneralFailure, reason2x: R.GeneralFailure,
     description: 'Client side only: the connection closed before a response arrived',
