@@ -212,6 +212,12 @@ export interface ConfigFile {
   vault?: Record<string, unknown>;
   /** Settings of the native key-slot arena (src/native), validated by app.ts `nativeSettings`. */
   native?: Record<string, unknown>;
+  /** How the MasterKey is unsealed (src/krypton/master-key.ts): Shamir, auto-unseal, or development file. */
+  seal?: Record<string, unknown>;
+  /** L1 keystores and the tenants' shadow references (src/krypton, docs/keystores.md). */
+  keystores?: Record<string, unknown>;
+  /** The governance plane (src/cmk): database URL, admin API listener, authentication, audit. */
+  governance?: Record<string, unknown>;
 }
 
 /**
@@ -298,7 +304,7 @@ function numbers(where: string, v: Record<string, unknown>): Record<string, numb
 
 /** Validates the parsed file against {@link ConfigFile}; throws ConfigError naming the bad setting. */
 export function validateConfigFile(raw: unknown): ConfigFile {
-  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native']);
+  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
     const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
@@ -370,9 +376,12 @@ export function validateConfigFile(raw: unknown): ConfigFile {
     if (!isRecord(top.vault)) throw new ConfigError('vault must be an object');
     out.vault = top.vault;
   }
-  if (top.native !== undefined) {
-    if (!isRecord(top.native)) throw new ConfigError('native must be an object');
-    out.native = top.native;
+  // Free-form sections, each validated by the module that owns it.
+  for (const section of ['native', 'seal', 'keystores', 'governance'] as const) {
+    const v = top[section];
+    if (v === undefined) continue;
+    if (!isRecord(v)) throw new ConfigError(`${section} must be an object`);
+    out[section] = v;
   }
   return out;
 }
@@ -385,6 +394,9 @@ export interface LoadedConfig {
   readonly logLevel: LogLevel;
   readonly vault: Readonly<Record<string, unknown>>;
   readonly native: Readonly<Record<string, unknown>>;
+  readonly seal: Readonly<Record<string, unknown>>;
+  readonly keystores: Readonly<Record<string, unknown>>;
+  readonly governance: Readonly<Record<string, unknown>>;
 }
 
 async function readPem(dataDir: string, rel: string, what: string): Promise<string> {
@@ -414,7 +426,8 @@ export async function resolveConfig(dataDir: string, file: ConfigFile, overrides
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
   };
-  return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {} };
+  return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {},
+    seal: file.seal ?? {}, keystores: file.keystores ?? {}, governance: file.governance ?? {} };
 }
 
 /** Reads DIR/openkcm.conf (absent file = all defaults) and resolves it. */
