@@ -149,3 +149,12 @@ function checkContext(plugin: string, context: WrapContext): void {
     throw new KeystoreError('INVALID_ARGUMENT', plugin, 'tenant and purpose must not contain NUL');
   }
 }
+
+/**
+ * Where a plugin gets its credentials (HSM PIN, cloud secrets). In the appliance this is the MasterKey's sealed
+ * node secrets (ARCHITECTURE §2: the MasterKey seals the keystore credentials), so connection settings name a
+ * secret instead of holding it. `get` returns a fresh buffer the caller wipes after use.
+ */
+export interface SecretSource {
+  get(name: string): Promise<Buffer>;
+}
