@@ -25,6 +25,22 @@ export default tseslint.config(
     },
   },
   {
+    // ARCHITECTURE §6: the governance plane is "physically and logically barred from touching plaintext key
+    // material". src/cmk sees shadow references, policies and ciphertext only: no key slots (src/native), no
+    // vault open path (src/vault), no keystore unwrap (plugins are reached through injected describe/health).
+    files: ['src/cmk/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/native/**', '**/native/*', '**/native'], message: 'src/cmk must not touch key slots (ARCHITECTURE §6)' },
+          { group: ['**/vault/**', '**/vault/*', '**/vault'], message: 'src/cmk must not reach the vault open path (ARCHITECTURE §6)' },
+          { group: ['**/keystore/pkcs11*', '**/keystore/aws-kms*', '**/keystore/azure-keyvault*', '**/keystore/local*', '**/keystore/factory*'], message: 'src/cmk reaches keystores only through injected describe/health (ARCHITECTURE §6)' },
+          { group: ['**/krypton/krypton*', '**/krypton/master-key*'], message: 'src/cmk talks to krypton through Postgres NOTIFY and injected functions (ARCHITECTURE §6)' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'perf/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
