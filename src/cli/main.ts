@@ -22,6 +22,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     load: () => import('./commands/conformance.js'),
   },
   bench: { summary: 'KMIP load generator and SLO check; `bench compare`: side by side with PyKMIP and a TLS floor', load: () => import('./commands/bench.js') },
+  operator: {
+    summary: 'MasterKey ceremony: init (Shamir shares), unseal, seal, status of a node',
+    load: () => import('./commands/operator.js'),
+  },
 };
 
 function usage(): string {

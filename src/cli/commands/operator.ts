@@ -1,0 +1,225 @@
+/**
+ * `openkcm operator <init|unseal|seal|status>`: the MasterKey ceremony (issue 4 deliverable 6; docs/cli.md,
+ * docs/keystores.md "MasterKey, unsealing and node secrets").
+ *
+ * - `init` works offline on the data directory (it writes seal.json and prints the shares once).
+ * - `unseal`, `seal`, `status` talk to the running server through its operator socket `<dataDir>/operator.sock`.
+ *   A share given as an argument is visible in `ps`; reading shares from stdin (no SHARE, or `-`) avoids that.
+ */
+import { request } from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { MasterKey, MasterKeyError, shamirParamsProblem } from '../../krypton/master-key.js';
+import type { MasterKeyStatus } from '../../krypton/master-key.js';
+import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
+import { initNative } from '../../native/index.js';
+import { parseCommandLine, UsageError } from '../args.js';
+
+const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
+
+  init --shares N --threshold K [--force]
+                     make DIR a Shamir-sealed node and print the N unseal shares ONCE
+                     (1 <= K <= N <= 255, K >= 2 unless N = 1). A development node (master.key)
+                     is converted keeping its key; --force replaces an initialised node's key
+                     (everything sealed under the old key becomes unreadable)
+  unseal [SHARE|-]   submit one share to the running server; without SHARE (or with -) read
+                     shares from stdin, one per line, until unsealed or EOF. Prints progress K/N
+  seal               seal the running server (zeroise the master key)
+  status             print the seal status; exit 0 unsealed, 2 sealed, 1 error
+
+  --data-dir DIR     data directory (default: $OPENKCM_DATA_DIR, else ./.openkcm)`;
+
+/** The default data directory, as `npm start` uses it. */
+function defaultDataDir(): string {
+  return process.env['OPENKCM_DATA_DIR'] ?? './.openkcm';
+}
+
+type Sub = 'init' | 'unseal' | 'seal' | 'status';
+interface Parsed { sub?: Sub; dataDir?: string; shares?: number; threshold?: number; force: boolean; share?: string; help: boolean }
+
+function positiveInt(flag: string, v: string): number {
+  if (!/^\d{1,3}$/.test(v)) throw new UsageError(`${flag} must be an integer from 1 to 255, got ${v}`);
+  return Number(v);
+}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const p: Parsed = { force: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--help': case '-h': p.help = true; break;
+      case '--data-dir': p.dataDir = value(); break;
+      case '--shares': p.shares = positiveInt('--shares', value()); break;
+      case '--threshold': p.threshold = positiveInt('--threshold', value()); break;
+      case '--force': p.force = true; break;
+      default:
+        if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+        if (p.sub === undefined) {
+          if (a !== 'init' && a !== 'unseal' && a !== 'seal' && a !== 'status') throw new UsageError(`unknown subcommand ${a}`);
+          p.sub = a;
+        } else if (p.sub === 'unseal' && p.share === undefined) {
+          p.share = a;
+        } else {
+          throw new UsageError(`unexpected argument ${a.slice(0, 16)}`);
+        }
+    }
+  }
+  if (p.help) return p;
+  if (p.sub === undefined) throw new UsageError('a subcommand is required');
+  if (p.sub === 'init') {
+    if (p.shares === undefined || p.threshold === undefined) throw new UsageError('init needs --shares N and --threshold K');
+    const why = shamirParamsProblem(p.shares, p.threshold);
+    if (why !== undefined) throw new UsageError(why);
+  } else if (p.shares !== undefined || p.threshold !== undefined || p.force) {
+    throw new UsageError(`--shares, --threshold and --force apply to init only`);
+  }
+  return p;
+}
+
+// ---- the operator socket client --------------------------------------------------------------------------------
+
+interface Reply { status: number; body: Record<string, unknown> }
+
+class SocketError extends Error {}
+
+function call(socketPath: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const req = request({
+      socketPath, method, path: route,
+      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          resolve({ status: res.statusCode ?? 0, body: typeof parsed === 'object' && parsed !== null ? parsed as Record<string, unknown> : {} });
+        } catch {
+          reject(new SocketError(`unexpected reply from ${socketPath}`));
+        }
+      });
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'no server is running on this data directory' : e.message;
+      reject(new SocketError(`cannot reach ${socketPath}: ${why}`));
+    });
+    req.end(payload);
+  });
+}
+
+/** The server's error message, or the HTTP status. */
+function replyMessage(r: Reply): string {
+  const m = r.body['message'];
+  return typeof m === 'string' ? m : `HTTP ${String(r.status)}`;
+}
+
+function progressLine(s: Partial<MasterKeyStatus>): string {
+  if (s.initialized === false) return 'not initialised (run openkcm operator init)';
+  if (s.sealed === false) return `unsealed (${String(s.type)})`;
+  if (s.type === 'shamir') return `sealed, progress ${String(s.progress ?? 0)}/${String(s.threshold ?? 0)}`;
+  return `sealed (${String(s.type)})`;
+}
+
+async function submit(socketPath: string, share: string): Promise<{ ok: boolean; status: Partial<MasterKeyStatus> }> {
+  const r = await call(socketPath, 'POST', '/v1/sys/unseal', { share: share.trim() });
+  if (r.status !== 200) {
+    process.stderr.write(`openkcm operator unseal: ${replyMessage(r)}\n`);
+    return { ok: false, status: {} };
+  }
+  const s = r.body as Partial<MasterKeyStatus>;
+  process.stdout.write(`${s.sealed === false ? 'unsealed' : `${String(s.progress ?? 0)}/${String(s.threshold ?? 0)}`}\n`);
+  return { ok: true, status: s };
+}
+
+async function unsealFromStdin(socketPath: string): Promise<number> {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+  let failed = false;
+  let sealed = true;
+  for await (const line of rl) {
+    const share = line.trim();
+    if (share === '' || share.startsWith('#')) continue;
+    const r = await submit(socketPath, share);
+    if (!r.ok) failed = true;
+    else if (r.status.sealed === false) {
+      sealed = false;
+      break;
+    }
+  }
+  rl.close();
+  if (!sealed) return 0;
+  if (!failed) process.stderr.write('openkcm operator unseal: end of input; the server is still sealed\n');
+  return failed ? 1 : 2;
+}
+
+// ---- subcommands -------------------------------------------------------------------------------------------------
+
+async function init(dataDir: string, shares: number, threshold: number, force: boolean): Promise<number> {
+  initNative();
+  if (force) process.stderr.write('openkcm operator init: WARNING --force: if this node is already initialised, a NEW master key replaces the old one and every secret sealed under the old key becomes unreadable\n');
+  let list: string[];
+  try {
+    list = await MasterKey.initShamir(dataDir, { shares, threshold, force });
+  } catch (e) {
+    if (e instanceof MasterKeyError) {
+      process.stderr.write(`openkcm operator init: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const lines = [
+    `openkcm: ${path.resolve(dataDir)} is now sealed by Shamir's scheme: ${String(threshold)} of ${String(shares)} shares unseal it.`,
+    '',
+    ...list.map((s, i) => `Unseal share ${String(i + 1)}: ${s}`),
+    '',
+    'These shares are shown ONCE and stored nowhere. Give each to a different custodian now.',
+    `After every start, ${String(threshold)} custodian(s) run: openkcm operator unseal --data-dir ${dataDir}  (and paste the share)`,
+    `Fewer than ${String(threshold)} shares reveal nothing about the key; losing more than ${String(shares - threshold)} share(s) loses the node's secrets.`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseCommandLine('operator', USAGE, argv, parseArgs);
+  if (typeof p === 'number') return p;
+  const dataDir = p.dataDir ?? defaultDataDir();
+  const socketPath = path.join(path.resolve(dataDir), OPERATOR_SOCKET_FILE);
+  try {
+    switch (p.sub) {
+      case 'init':
+        return await init(dataDir, p.shares ?? 0, p.threshold ?? 0, p.force);
+      case 'unseal':
+        if (p.share === undefined || p.share === '-') return await unsealFromStdin(socketPath);
+        return (await submit(socketPath, p.share)).ok ? 0 : 1;
+      case 'seal': {
+        const r = await call(socketPath, 'POST', '/v1/sys/seal');
+        if (r.status !== 200) throw new SocketError(replyMessage(r));
+        process.stdout.write('sealed\n');
+        return 0;
+      }
+      default: {
+        const r = await call(socketPath, 'GET', '/v1/sys/seal-status');
+        if (r.status !== 200) throw new SocketError(replyMessage(r));
+        const s = r.body as Partial<MasterKeyStatus>;
+        process.stdout.write(progressLine(s) + '\n');
+        return s.sealed === false ? 0 : 2;
+      }
+    }
+  } catch (e) {
+    if (e instanceof SocketError) {
+      process.stderr.write(`openkcm operator ${p.sub ?? ''}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

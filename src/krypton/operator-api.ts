@@ -1,0 +1,156 @@
+/**
+ * The operator channel (issue 4 deliverable 6; docs/keystores.md "MasterKey, unsealing and node secrets"): a small
+ * HTTP/JSON API on a unix socket `<dataDir>/operator.sock`, mode 0600, served by fastify. Only a local user who can
+ * open the socket (the service account, root) can unseal or seal the node; there is no network listener to attack.
+ *
+ *   GET  /v1/sys/health       200 {status:'ok', ...} when unsealed, 503 {status:'sealed', ...} when sealed
+ *   GET  /v1/sys/seal-status  200 MasterKey.status()
+ *   POST /v1/sys/unseal       {share} → 200 status | 400 {error, message}
+ *   POST /v1/sys/seal         → 200 status
+ *
+ * Shares are never logged: fastify's request logging is off, and our own log lines carry progress counts only.
+ */
+import { connect } from 'node:net';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { KmipError } from '../kmip/errors.js';
+import { MasterKeyError, MAX_SHARE_TEXT_CHARS } from './master-key.js';
+import type { MasterKey } from './master-key.js';
+
+export const OPERATOR_SOCKET_FILE = 'operator.sock';
+/**
+ * Largest request body, bytes. An unseal request is ~100 bytes; the cap stops a local client from making the
+ * server buffer and JSON-parse large bodies on the unseal path.
+ */
+export const OPERATOR_BODY_LIMIT_BYTES = 1024;
+/** How long probing an existing socket may take before it is considered stale. */
+const STALE_PROBE_MS = 500;
+
+export interface OperatorApi {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+const unsealSchema = {
+  body: {
+    type: 'object',
+    required: ['share'],
+    additionalProperties: false,
+    properties: { share: { type: 'string', minLength: 1, maxLength: MAX_SHARE_TEXT_CHARS } },
+  },
+} as const;
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: code, message });
+}
+
+/** Is something listening on `socketPath`? ECONNREFUSED (or a timeout) means a stale socket file. */
+function probe(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ path: socketPath });
+    const done = (alive: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => { done(false); }, STALE_PROBE_MS);
+    s.once('connect', () => { done(true); });
+    s.once('error', () => { done(false); });
+  });
+}
+
+async function clearStaleSocket(socketPath: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(socketPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  if (await probe(socketPath)) throw new Error(`${socketPath} is in use: another openkcm process serves this data directory`);
+  unlinkSync(socketPath);
+}
+
+function buildApp(mk: MasterKey): FastifyInstance {
+  const app = Fastify({
+    logger: false, // no request logging at all: a request body may carry a share
+    bodyLimit: OPERATOR_BODY_LIMIT_BYTES,
+    // Reject (not strip or coerce) what the schema does not allow: a numeric "share" is an error, not a string.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    // Never echo request content back: validation messages name the field, not its value.
+    return sendError(reply, status, err.code ?? 'BAD_REQUEST', status === 500 ? 'internal error' : err.message);
+  });
+
+  app.get('/v1/sys/health', (_req, reply) => {
+    const s = mk.status();
+    return reply.code(s.sealed ? 503 : 200).send({ status: s.sealed ? 'sealed' : 'ok', ...s });
+  });
+  app.get('/v1/sys/seal-status', () => mk.status());
+  app.post('/v1/sys/unseal', { schema: unsealSchema }, async (req, reply) => {
+    const { share } = req.body as { share: string };
+    try {
+      return await mk.submitShare(share);
+    } catch (e) {
+      if (e instanceof MasterKeyError) return sendError(reply, e.code === 'NOT_INITIALIZED' || e.code === 'NOT_SHAMIR' ? 409 : 400, e.code, e.message);
+      throw e;
+    }
+  });
+  // No body: anything sent is ignored (and bounded by OPERATOR_BODY_LIMIT_BYTES).
+  app.post('/v1/sys/seal', () => {
+    mk.seal();
+    return mk.status();
+  });
+  return app;
+}
+
+/**
+ * Serves the operator API for `masterKey` on `socketPath` (normally `<dataDir>/operator.sock`). A stale socket
+ * file from a crashed process is removed; a live one (another server) is an error. The socket is created 0600
+ * (umask around bind, then chmod) and removed on close.
+ */
+export async function startOperatorApi(masterKey: MasterKey, socketPath: string): Promise<OperatorApi> {
+  await clearStaleSocket(socketPath);
+  const app = buildApp(masterKey);
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    const server = app.server;
+    const onError = (e: Error): void => { reject(e); };
+    server.once('error', onError);
+    // bind(2) creates the socket file with 0777 & ~umask: tighten the umask for that one synchronous call so the
+    // file is never reachable by others, even for the instant before the chmod below.
+    const old = process.umask(0o177);
+    try {
+      server.listen({ path: socketPath }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      process.umask(old);
+    }
+  });
+  chmodSync(socketPath, 0o600);
+  let closed = false;
+  return {
+    socketPath,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      try {
+        unlinkSync(socketPath);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    },
+  };
+}
+
+/** Maps a thrown value from MasterKey/NodeSecrets for callers that answer HTTP (the admin API may reuse it). */
+export function isSealedError(e: unknown): boolean {
+  return e instanceof KmipError && e.code === 'SERVER_SEALED';
+}
