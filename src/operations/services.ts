@@ -12,7 +12,7 @@ import { KeyCache } from './model/key-cache.js';
 import { KeyedLocks } from './model/locks.js';
 import { MemoryObjectStore } from './model/store.js';
 import { VaultObjectStore } from './model/vault-store.js';
-import type { ObjectStore } from './model/store.js';
+import type { ManagedObjectRecord, ObjectStore } from './model/store.js';
 import type { RequestContext } from './types.js';
 
 /**
@@ -65,6 +65,12 @@ export interface OperationServices {
   readonly locks: KeyedLocks;
   /** Symmetric keys opened into native slots for Encrypt/Decrypt/MAC (model/key-cache.ts). */
   readonly keyCache: KeyCache;
+  /**
+   * Object-level authorization (issue 5, src/cmk/authz/kmip.ts): called by loadObject — the one
+   * place every object-touching operation reads its object — with the record after date-driven
+   * transitions, before any other check. Throw a KmipError (PERMISSION_DENIED) to refuse.
+   */
+  readonly authorizeObject?: (ctx: OpContext, rec: ManagedObjectRecord) => void | Promise<void>;
 }
 
 export type OpContext = RequestContext<OperationServices>;
@@ -93,6 +99,8 @@ export interface CreateServicesOptions {
   readonly config?: Partial<OperationsConfig>;
   /** Most keys the DEK cache keeps in native slots (default DEFAULT_MAX_CACHED_KEYS). */
   readonly maxCachedKeys?: number;
+  /** OperationServices.authorizeObject (default: none, every object of the tenant may be used). */
+  readonly authorizeObject?: OperationServices['authorizeObject'];
 }
 
 export function createServices(opts: CreateServicesOptions = {}): OperationServices {
@@ -105,5 +113,6 @@ export function createServices(opts: CreateServicesOptions = {}): OperationServi
     config: { ...DEFAULT_OPERATIONS_CONFIG, ...opts.config },
     locks: new KeyedLocks(),
     keyCache: new KeyCache(opts.maxCachedKeys),
+    ...(opts.authorizeObject === undefined ? {} : { authorizeObject: opts.authorizeObject }),
   };
 }

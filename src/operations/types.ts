@@ -48,6 +48,11 @@ export interface RequestContext<Services = unknown> {
   /** The request's arrival time (one clock read per request message). */
   readonly now: Date;
   /**
+   * Operation enumeration value of the batch item being handled (set by the processor per item),
+   * for checks below the handler that depend on it (object-level authorization, issue 5).
+   */
+  readonly operation?: number;
+  /**
    * Present when the batch asks for Batch Error Continuation Option Undo (KMIP 1.4 §6.13,
    * 2.1 §9.7): every mutating handler records how to revert its effect, and the processor runs
    * `rollback()` on the journal if a later item of the batch fails.

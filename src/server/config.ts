@@ -206,7 +206,8 @@ export interface ConfigFile {
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
   };
-  identity?: Partial<IdentityConfig>;
+  /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
+  identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
   logLevel?: LogLevel;
   /** Free-form settings of the storage layer (src/vault). */
   vault?: Record<string, unknown>;
@@ -345,8 +346,10 @@ export function validateConfigFile(raw: unknown): ConfigFile {
     out.kmip = kmip;
   }
   if (top.identity !== undefined) {
-    const id = checkKeys('identity', top.identity, ['source', 'tenants', 'unmapped']);
-    const identity: Partial<IdentityConfig> = {};
+    const id = checkKeys('identity', top.identity, ['source', 'tenants', 'unmapped', 'roles', 'defaultRoles']);
+    const identity: NonNullable<ConfigFile['identity']> = {};
+    if (id.roles !== undefined) identity.roles = id.roles;
+    if (id.defaultRoles !== undefined) identity.defaultRoles = id.defaultRoles;
     if (id.source !== undefined) {
       if (id.source !== 'cn' && id.source !== 'uri' && id.source !== 'uri-or-cn') throw new ConfigError('identity.source must be "cn", "uri" or "uri-or-cn"');
       identity.source = id.source;

@@ -196,7 +196,7 @@ async function processItem<S>(
     }
     if (deps.authorize !== undefined) await deps.authorize(ctx.principal, item.operation, ctx.version);
     const request = codec.decodeRequest(item.payload, pv);
-    const result = await handler.handle(ctx, request);
+    const result = await handler.handle({ ...ctx, operation: item.operation }, request);
     const payload = codec.encodeResponse(result as object, pv);
     const response: ResponseBatchItem = { operation: item.operation, resultStatus: ResultStatus.Success, payload };
     if (item.uniqueBatchItemId !== undefined) response.uniqueBatchItemId = item.uniqueBatchItemId;

@@ -62,9 +62,12 @@ export interface MutateOptions extends LoadOptions {
 export async function loadObject(ctx: OpContext, uid: string, opts: LoadOptions = {}): Promise<ManagedObjectRecord> {
   const rec = await ctx.services.store.get(ctx.principal.tenant, uid, { withObject: opts.withObject === true });
   if (rec === undefined) throw new KmipError('ITEM_NOT_FOUND', `no object with Unique Identifier '${uid}'`, { field: 'Unique Identifier' });
+  advanceByDates(rec, ctx.now);
+  // Object-level authorization (issue 5) sees the state in force now, and refuses before any
+  // other check can tell the caller something about the object.
+  if (ctx.services.authorizeObject !== undefined) await ctx.services.authorizeObject(ctx, rec);
   // KMIP 1.4 §11.11-11.22: "Object is archived" → Object Archived; it must be recovered first.
   if (opts.allowArchived !== true && isArchived(rec)) throw new KmipError('OBJECT_ARCHIVED', `object '${uid}' is archived; Recover it first`);
-  advanceByDates(rec, ctx.now);
   return rec;
 }
 

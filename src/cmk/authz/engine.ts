@@ -1,0 +1,488 @@
+/**
+ * The Cedar policy engine of OpenKCM (ARCHITECTURE §6; issue 5 deliverable 2): decides every
+ * KMIP operation (src/cmk/authz/kmip.ts) and every admin action, with
+ * `@cedar-policy/cedar-wasm` through its `/nodejs` entry point (the package root does not
+ * load on Node 20).
+ *
+ * Policy sets: the platform defaults (./policies.ts, or the operator's replacement) and, per
+ * tenant, the defaults plus that tenant's own policies. Each is validated against the schema
+ * (./schema.ts, strict mode) when installed, parsed once and kept inside the wasm module
+ * (`preparsePolicySet`); a decision (`statefulIsAuthorized`) names the set and ships only the
+ * request and its three entities: principal, resource, and the action with its groups. The
+ * schema is not consulted per decision (it costs ~40% of an evaluation); what its request
+ * validation would catch — an action that does not exist or does not apply to the principal
+ * or resource type — is checked here, and a unit test proves the entities built here parse
+ * against the schema.
+ *
+ * - KMIP requests (principal Client) are decided by the set of the client's tenant.
+ * - Admin requests (principal Admin) are decided by the platform defaults only: a tenant's
+ *   policy must never grant a platform privilege (e.g. TenantTerminate of another tenant).
+ *
+ * Fail closed: a request Cedar cannot evaluate (an answer of type failure, an exception, or a
+ * policy that errors during evaluation — Cedar would merely skip an erroring `forbid`) is
+ * DENIED, with the errors in the decision. A tenant whose policies could not be (re)loaded is
+ * denied everything until a refresh succeeds.
+ *
+ * Cost: one wasm call costs 70-300 µs, almost all of it converting the JavaScript request into
+ * Rust values (measured by perf/cedar.bench.ts), far above the KMIP hot path budget. Decisions
+ * are therefore memoised: the decision is a pure function of (policy set, principal entity,
+ * action, resource entity), and the memo key contains every field of those entities, so a hit
+ * is exactly the answer Cedar would give. Changing a tenant's policies gives its set a new
+ * generation, which is part of the key, so no stale decision survives a policy change.
+ */
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarValueJson, DetailedError, EntityJson, StatefulAuthorizationCall, TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
+import { TENANT_NAME_PATTERN } from '../../server/config.js';
+import { DEFAULT_POLICIES_TEXT, DEFAULT_POLICY_ID_PREFIX } from './policies.js';
+import { ACTION_PARENTS, CEDAR_SCHEMA_TEXT, ENTITY } from './schema.js';
+import type { AdminActionName, KmipActionName } from './schema.js';
+
+/**
+ * Largest policy text a tenant may install, in UTF-8 bytes. Every policy of the set is
+ * evaluated on every decision that misses the memo, and the set lives in the wasm heap for
+ * the life of the process: a huge text would slow every request of the tenant and exhaust
+ * memory (a tenant admin's denial of service against the node). 64 KiB is hundreds of policies.
+ */
+export const MAX_TENANT_POLICY_BYTES = 64 * 1024;
+
+/**
+ * Most memoised decisions kept (all tenants together); the oldest go first. Each distinct
+ * (principal, action, object-with-attributes) adds one entry, so without a bound a client
+ * cycling through objects and attribute values would grow the memo without limit (memory
+ * exhaustion). 100,000 entries are roughly 30 MB at worst.
+ */
+export const MAX_DECISION_MEMO_ENTRIES = 100_000;
+
+export type PolicyErrorCode = 'INVALID_POLICY' | 'POLICY_TOO_LARGE' | 'INVALID_TENANT';
+
+/** A policy text that cannot be accepted; `diagnostics` lists Cedar's findings, one per line. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  readonly code: PolicyErrorCode;
+  readonly diagnostics: readonly string[];
+
+  constructor(code: PolicyErrorCode, message: string, diagnostics: readonly string[] = []) {
+    super(diagnostics.length === 0 ? message : `${message}:\n  ${diagnostics.join('\n  ')}`);
+    this.code = code;
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** A KMIP client (its tenant comes from the identity mapping, src/server/identity.ts). */
+export interface ClientPrincipal {
+  readonly type: 'Client';
+  /** Certificate identity (CN or SAN URI). */
+  readonly id: string;
+  readonly tenant: string;
+  readonly roles: readonly string[];
+}
+
+/** An admin-plane caller; without `tenant` a platform administrator. */
+export interface AdminPrincipal {
+  readonly type: 'Admin';
+  readonly id: string;
+  readonly tenant?: string;
+  readonly roles: readonly string[];
+}
+
+export interface TenantResource {
+  readonly type: 'Tenant';
+  /** Tenant name, or PLATFORM_TENANT ("*") for actions on no single tenant. */
+  readonly id: string;
+}
+
+/** A managed object with the attributes policies may test (schema.ts ManagedObject). */
+export interface ObjectResource {
+  readonly type: 'ManagedObject';
+  readonly uid: string;
+  readonly tenant: string;
+  /** ObjectType enumeration name ("SymmetricKey"). */
+  readonly objectType: string;
+  /** First Object Group, "" when none. */
+  readonly group: string;
+  readonly groups: readonly string[];
+  /** State enumeration name ("Active"), "" when none. */
+  readonly state: string;
+  /** CryptographicAlgorithm enumeration name ("AES"), "" when none. */
+  readonly algorithm: string;
+  /** Identity that created the object, "" when not recorded. */
+  readonly owner: string;
+}
+
+export type AuthzRequest =
+  | { readonly principal: ClientPrincipal; readonly action: KmipActionName; readonly resource: TenantResource | ObjectResource }
+  | { readonly principal: AdminPrincipal; readonly action: AdminActionName; readonly resource: TenantResource };
+
+export interface AuthzDecision {
+  readonly allowed: boolean;
+  /** Ids of the policies that determined the decision (Cedar diagnostics.reason). */
+  readonly reasons: readonly string[];
+  /** Why the request could not be evaluated (then `allowed` is false). */
+  readonly errors: readonly string[];
+}
+
+export interface PolicyEngineOptions {
+  /** Replaces the platform default policies (./policies.ts). Validated like tenant policies. */
+  readonly defaultPolicies?: string;
+  /** Memo bound (default MAX_DECISION_MEMO_ENTRIES); 0 disables memoisation. */
+  readonly maxMemoEntries?: number;
+}
+
+export interface PolicyEngineStats {
+  readonly memoHits: number;
+  readonly memoMisses: number;
+  readonly memoEntries: number;
+  readonly tenantsWithPolicies: number;
+}
+
+interface PolicySetState {
+  /** Id of the preparsed set inside the wasm module (engine-unique, includes the generation). */
+  readonly setId: string;
+  /** Memo key prefix: changes with every new version of the set. */
+  readonly memoPrefix: string;
+  /** The tenant's own text (undefined for the defaults). */
+  readonly text: string | undefined;
+  /** Set when the tenant's policies could not be loaded: every decision is denied with these errors. */
+  readonly broken?: readonly string[];
+}
+
+/** Policies of a text keyed by id, and their positions for diagnostics. */
+interface ParsedPolicies {
+  readonly policies: Record<string, string>;
+  readonly diagnostics: string[];
+}
+
+/** Preparsed ids live in one table per wasm instance (per process): each engine gets its own prefix. */
+let engineSequence = 0;
+
+const EMPTY_SET = { staticPolicies: {} };
+
+function lineCol(text: string, offset: number): string {
+  let line = 1;
+  let col = 1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  return `line ${String(line)}:${String(col)}`;
+}
+
+/** One diagnostic line: "[policy id] line L:C: message (help)". `base` is the part's offset in the whole text. */
+function describe(e: DetailedError, text?: string, base = 0, policyId?: string): string {
+  const where = text === undefined || e.sourceLocations === undefined || e.sourceLocations.length === 0
+    ? ''
+    : `${lineCol(text, base + (e.sourceLocations[0]?.start ?? 0))}: `;
+  const label = e.sourceLocations?.[0]?.label;
+  const help = e.help === null || e.help === '' ? '' : ` (${e.help})`;
+  const detail = label === null || label === undefined ? '' : ` — ${label}`;
+  return `${policyId === undefined ? '' : `${policyId}: `}${where}${e.message}${detail}${help}`;
+}
+
+/** Splits a policy text into policies keyed by `@id` (or `<prefix>policy<n>`), reporting what is not acceptable. */
+function splitPolicies(text: string, prefix: string, reserved: ReadonlySet<string>): ParsedPolicies & { offsets: Map<string, number> } {
+  const diagnostics: string[] = [];
+  const policies: Record<string, string> = {};
+  const offsets = new Map<string, number>();
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') {
+    for (const e of parts.errors) diagnostics.push(describe(e, text));
+    return { policies, diagnostics, offsets };
+  }
+  if (parts.policy_templates.length > 0) {
+    diagnostics.push(`policy templates (?principal / ?resource slots) are not supported: ${String(parts.policy_templates.length)} found`);
+  }
+  let searchFrom = 0;
+  parts.policies.forEach((p, i) => {
+    const at = text.indexOf(p, searchFrom);
+    const offset = at < 0 ? 0 : at;
+    if (at >= 0) searchFrom = at + p.length;
+    const json = cedar.policyToJson(p);
+    const annotated = json.type === 'success' ? json.json.annotations?.id : undefined;
+    const id = annotated === undefined ? `${prefix}policy${String(i)}` : (annotated.startsWith(prefix) ? annotated : `${prefix}${annotated}`);
+    if (reserved.has(id) || Object.hasOwn(policies, id)) {
+      diagnostics.push(`${lineCol(text, offset)}: duplicate policy id "${id}"`);
+      return;
+    }
+    policies[id] = p;
+    offsets.set(id, offset);
+  });
+  return { policies, diagnostics, offsets };
+}
+
+/** Length-prefixed concatenation: unambiguous whatever the strings contain (identities are free text). */
+function k(s: string): string {
+  return `${String(s.length)}:${s}`;
+}
+
+function tenantUid(id: string): TypeAndId {
+  return { type: ENTITY.Tenant, id };
+}
+
+export class PolicyEngine {
+  readonly #prefix: string;
+  readonly #maxMemo: number;
+  /** Default policies keyed by id (platform set, and the base of every tenant set). */
+  readonly #defaults: Readonly<Record<string, string>>;
+  readonly #defaultsState: PolicySetState;
+  readonly #tenants = new Map<string, PolicySetState>();
+  readonly #memo = new Map<string, AuthzDecision>();
+  #generation = 0;
+  #hits = 0;
+  #misses = 0;
+  #closed = false;
+
+  /**
+   * Parses the schema and the default policies into the wasm module. Throws PolicyError when the
+   * defaults do not validate against the schema.
+   */
+  constructor(opts: PolicyEngineOptions = {}) {
+    this.#prefix = `openkcm${String(++engineSequence)}`;
+    this.#maxMemo = opts.maxMemoEntries ?? MAX_DECISION_MEMO_ENTRIES;
+    const schema = cedar.checkParseSchema(CEDAR_SCHEMA_TEXT);
+    if (schema.type === 'failure') throw new PolicyError('INVALID_POLICY', 'the OpenKCM Cedar schema does not parse', schema.errors.map((e) => describe(e)));
+    const text = opts.defaultPolicies ?? DEFAULT_POLICIES_TEXT;
+    const parsed = PolicyEngine.#parseAndValidate(text, DEFAULT_POLICY_ID_PREFIX, new Set());
+    if (parsed.diagnostics.length > 0) throw new PolicyError('INVALID_POLICY', 'the default policies are not valid', parsed.diagnostics);
+    this.#defaults = Object.freeze(parsed.policies);
+    this.#defaultsState = this.#install('defaults', this.#defaults, undefined);
+  }
+
+  /**
+   * Checks a tenant policy text without installing it (the admin API's PolicyPut calls this
+   * before storing). Returns the diagnostics; empty means acceptable.
+   */
+  validateTenantPolicies(text: string): string[] {
+    if (Buffer.byteLength(text, 'utf8') > MAX_TENANT_POLICY_BYTES) {
+      return [`the policy text is ${String(Buffer.byteLength(text, 'utf8'))} bytes; at most ${String(MAX_TENANT_POLICY_BYTES)} are accepted`];
+    }
+    return PolicyEngine.#parseAndValidate(text, 'tenant.', new Set(Object.keys(this.#defaults))).diagnostics;
+  }
+
+  /**
+   * Installs `text` as the tenant's own policies, on top of the defaults. The previous version
+   * stays in force when the text is refused (PolicyError with Cedar's diagnostics).
+   */
+  setTenantPolicies(tenant: string, text: string): void {
+    this.#checkOpen();
+    checkTenant(tenant);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_TENANT_POLICY_BYTES) {
+      throw new PolicyError('POLICY_TOO_LARGE', `the policies of tenant "${tenant}" are ${String(bytes)} bytes; at most ${String(MAX_TENANT_POLICY_BYTES)} are accepted`);
+    }
+    const parsed = PolicyEngine.#parseAndValidate(text, 'tenant.', new Set(Object.keys(this.#defaults)));
+    if (parsed.diagnostics.length > 0) throw new PolicyError('INVALID_POLICY', `the policies of tenant "${tenant}" are not valid`, parsed.diagnostics);
+    this.#tenants.set(tenant, this.#install(`tenant/${tenant}`, { ...this.#defaults, ...parsed.policies }, text));
+  }
+
+  /** The tenant's own policy text, when it has one. */
+  tenantPolicies(tenant: string): string | undefined {
+    return this.#tenants.get(tenant)?.text;
+  }
+
+  /** Drops the tenant's own policies: its clients are decided by the defaults again. */
+  removeTenant(tenant: string): void {
+    const state = this.#tenants.get(tenant);
+    if (state === undefined) return;
+    this.#tenants.delete(tenant);
+    cedar.preparsePolicySet(state.setId, EMPTY_SET);
+  }
+
+  /**
+   * Refresh hook for the governance plane (Postgres NOTIFY on a policy change, H6/H8): loads
+   * the tenant's current text (undefined = none) and installs it. When loading fails or the
+   * stored text is refused, the tenant FAILS CLOSED — every decision for it is denied until a
+   * later refresh succeeds — because the policies in force may be the ones the change revoked.
+   * The error is rethrown for the caller to log.
+   */
+  async refreshTenant(tenant: string, load: (tenant: string) => Promise<string | undefined>): Promise<void> {
+    this.#checkOpen();
+    checkTenant(tenant);
+    try {
+      const text = await load(tenant);
+      if (text === undefined) this.removeTenant(tenant);
+      else this.setTenantPolicies(tenant, text);
+    } catch (e) {
+      const previous = this.#tenants.get(tenant);
+      if (previous !== undefined) cedar.preparsePolicySet(previous.setId, EMPTY_SET);
+      const reason = e instanceof Error ? e.message : String(e);
+      this.#tenants.set(tenant, {
+        setId: `${this.#prefix}/broken/${tenant}`,
+        memoPrefix: `${String(++this.#generation)}|`,
+        text: previous?.text,
+        broken: [`the policies of tenant "${tenant}" could not be refreshed: ${reason}`],
+      });
+      throw e;
+    }
+  }
+
+  /** The decision for one request. Never throws: anything that goes wrong is a deny with errors. */
+  isAuthorized(req: AuthzRequest): AuthzDecision {
+    try {
+      if (this.#closed) return deny(['the policy engine is closed']);
+      const state = req.principal.type === 'Client' ? (this.#tenants.get(req.principal.tenant) ?? this.#defaultsState) : this.#defaultsState;
+      if (state.broken !== undefined) return deny(state.broken);
+      const useMemo = this.#maxMemo > 0;
+      const key = useMemo ? state.memoPrefix + memoKey(req) : '';
+      if (useMemo) {
+        const hit = this.#memo.get(key);
+        if (hit !== undefined) {
+          this.#hits++;
+          return hit;
+        }
+      }
+      this.#misses++;
+      const decision = this.#evaluate(state.setId, req);
+      if (useMemo && decision.errors.length === 0) {
+        if (this.#memo.size >= this.#maxMemo) {
+          const oldest = this.#memo.keys().next();
+          if (oldest.done !== true) this.#memo.delete(oldest.value);
+        }
+        this.#memo.set(key, decision);
+      }
+      return decision;
+    } catch (e) {
+      return deny([`authorization failed: ${e instanceof Error ? e.message : String(e)}`]);
+    }
+  }
+
+  stats(): PolicyEngineStats {
+    return { memoHits: this.#hits, memoMisses: this.#misses, memoEntries: this.#memo.size, tenantsWithPolicies: this.#tenants.size };
+  }
+
+  /** Forgets every memoised decision (they are also invalidated by any policy change). */
+  clearMemo(): void {
+    this.#memo.clear();
+  }
+
+  /** Releases the preparsed sets in the wasm module; every later decision is denied. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const state of this.#tenants.values()) cedar.preparsePolicySet(state.setId, EMPTY_SET);
+    this.#tenants.clear();
+    cedar.preparsePolicySet(this.#defaultsState.setId, EMPTY_SET);
+    this.#memo.clear();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('the policy engine is closed');
+  }
+
+  #install(name: string, policies: Record<string, string>, text: string | undefined): PolicySetState {
+    const generation = ++this.#generation;
+    const setId = `${this.#prefix}/${name}`;
+    const r = cedar.preparsePolicySet(setId, { staticPolicies: policies });
+    // Validated already; a failure here is an internal inconsistency, not a tenant error.
+    if (r.type === 'failure') throw new PolicyError('INVALID_POLICY', `policy set ${name} could not be prepared`, r.errors.map((e) => describe(e)));
+    return { setId, memoPrefix: `${String(generation)}|`, text };
+  }
+
+  static #parseAndValidate(text: string, prefix: string, reserved: ReadonlySet<string>): ParsedPolicies {
+    const split = splitPolicies(text, prefix, reserved);
+    if (split.diagnostics.length > 0) return split;
+    const answer = cedar.validate({ schema: CEDAR_SCHEMA_TEXT, policies: { staticPolicies: split.policies }, validationSettings: { mode: 'strict' } });
+    if (answer.type === 'failure') return { policies: split.policies, diagnostics: answer.errors.map((e) => describe(e, text)) };
+    const diagnostics = answer.validationErrors.map((v) => describe(v.error, text, split.offsets.get(v.policyId) ?? 0, v.policyId));
+    return { policies: split.policies, diagnostics };
+  }
+
+  #evaluate(setId: string, req: AuthzRequest): AuthzDecision {
+    const problem = requestProblem(req);
+    if (problem !== undefined) return deny([problem]);
+    const entities = requestEntities(req);
+    const [principal, resource, action] = entities;
+    const call: StatefulAuthorizationCall = {
+      principal: principal.uid,
+      action: action.uid,
+      resource: resource.uid,
+      context: {},
+      preparsedPolicySetId: setId,
+      entities,
+    };
+    const answer = cedar.statefulIsAuthorized(call);
+    if (answer.type === 'failure') return deny(answer.errors.map((e) => describe(e)));
+    const { decision, diagnostics } = answer.response;
+    const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+    // Fail closed: Cedar skips a policy whose evaluation errors — for a forbid that would let
+    // the request through — so any evaluation error denies.
+    return Object.freeze({ allowed: decision === 'allow' && errors.length === 0, reasons: Object.freeze([...diagnostics.reason]), errors: Object.freeze(errors) });
+  }
+}
+
+function deny(errors: readonly string[]): AuthzDecision {
+  return Object.freeze({ allowed: false, reasons: Object.freeze([]), errors: Object.freeze([...errors]) });
+}
+
+function checkTenant(tenant: string): void {
+  if (!TENANT_NAME_PATTERN.test(tenant)) throw new PolicyError('INVALID_TENANT', `"${tenant}" is not a tenant name (${TENANT_NAME_PATTERN.source})`);
+}
+
+/** Every field of the request's entities and action: equal keys ⇔ equal Cedar requests. */
+function memoKey(req: AuthzRequest): string {
+  const p = req.principal;
+  let key = `${k(req.action)}${p.type === 'Client' ? 'C' : 'A'}${k(p.id)}${p.tenant === undefined ? '-' : k(p.tenant)}${String(p.roles.length)}`;
+  for (const r of p.roles) key += k(r);
+  const r = req.resource;
+  if (r.type === 'Tenant') return `${key}T${k(r.id)}`;
+  key += `O${k(r.uid)}${k(r.tenant)}${k(r.objectType)}${k(r.group)}${k(r.state)}${k(r.algorithm)}${k(r.owner)}${String(r.groups.length)}`;
+  for (const g of r.groups) key += k(g);
+  return key;
+}
+
+/** The action entities, with their groups as parents (schema.ts ACTION_PARENTS), built once. */
+const ACTION_ENTITIES: ReadonlyMap<string, EntityJson> = new Map([...ACTION_PARENTS].map(([id, parents]) => [id, {
+  uid: { type: ENTITY.Action, id },
+  attrs: {},
+  parents: parents.map((p) => ({ type: ENTITY.Action, id: p })),
+}]));
+
+/** What the schema's request validation would refuse (the schema's appliesTo), or undefined. */
+function requestProblem(req: AuthzRequest): string | undefined {
+  const parents = ACTION_PARENTS.get(req.action);
+  if (parents === undefined) return `"${req.action}" is not an action of the OpenKCM schema`;
+  const kmip = parents.includes('KmipOperation');
+  if (req.principal.type === 'Client' && !kmip) return `"${req.action}" does not apply to a Client`;
+  if (req.principal.type === 'Admin' && (kmip || req.resource.type !== 'Tenant')) return `"${req.action}" does not apply to an Admin on a ${req.resource.type}`;
+  return undefined;
+}
+
+/** The entities of a request: [principal, resource, action] (exported for the schema conformance test). */
+export function requestEntities(req: AuthzRequest): [EntityJson, EntityJson, EntityJson] {
+  const action = ACTION_ENTITIES.get(req.action) ?? { uid: { type: ENTITY.Action, id: req.action }, attrs: {}, parents: [] };
+  return [principalEntity(req), resourceEntity(req), action];
+}
+
+function principalEntity(req: AuthzRequest): EntityJson {
+  const p = req.principal;
+  const attrs: Record<string, CedarValueJson> = { roles: [...p.roles] };
+  if (p.tenant !== undefined) attrs.tenant = { __entity: tenantUid(p.tenant) };
+  return {
+    uid: { type: p.type === 'Client' ? ENTITY.Client : ENTITY.Admin, id: p.id },
+    attrs,
+    parents: p.tenant === undefined ? [] : [tenantUid(p.tenant)],
+  };
+}
+
+function resourceEntity(req: AuthzRequest): EntityJson {
+  const r = req.resource;
+  if (r.type === 'Tenant') return { uid: tenantUid(r.id), attrs: { id: r.id }, parents: [] };
+  return {
+    uid: { type: ENTITY.ManagedObject, id: r.uid },
+    attrs: {
+      tenant: { __entity: tenantUid(r.tenant) },
+      objectType: r.objectType,
+      group: r.group,
+      groups: [...r.groups],
+      state: r.state,
+      algorithm: r.algorithm,
+      owner: r.owner,
+    },
+    parents: [tenantUid(r.tenant)],
+  };
+}
+
+
