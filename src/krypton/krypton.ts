@@ -1,0 +1,971 @@
+/**
+ * Krypton: the tenant key hierarchy engine (ARCHITECTURE §1 "krypton", §2 hierarchy, §5 kill-switch; issue 4
+ * deliverables 5, 7, 8).
+ *
+ *   L1 (customer root, via a KeystorePlugin) ─wraps─▶ L2 (tenant key) ─seals─▶ L3 (service key) ─seals─▶ L4 (vault)
+ *
+ * What enters the JS heap, and when (docs/keystores.md "The key hierarchy"):
+ * - L2 plaintext: only in transit to and from the L1 plugin. On onboard/rotateL2 it is generated inside a native
+ *   slot, exported once into a buffer handed to `plugin.wrap` and wiped as soon as the call returns; on activation
+ *   `plugin.unwrap` returns a buffer that `SecureKey.import` copies into a slot and zero-fills at once. The plugin
+ *   (pkcs11js, a cloud SDK) necessarily sees it too: that is L1's job.
+ * - L3 plaintext: never. L3 is generated in a slot and sealed/opened slot-to-slot under L2 by the addon
+ *   (sealKey/openKey), and L4 work uses the slot through {@link TenantKeyring}.
+ *
+ * Concurrency: one activation per tenant at a time (concurrent callers share its promise); mutations of one tenant
+ * (onboard, rotations, drops, restore) run one after the other on this node, and every store write is a
+ * compare-and-swap on the record's revision, retried on conflict, so several nodes can share one store.
+ * The kill-switch does NOT queue: revoke zeroises the slots synchronously before anything is awaited, so kek()
+ * refuses from that instant; an activation or rotation that finishes after it discards what it opened (epoch).
+ */
+import { randomFillSync } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { KmipError } from '../kmip/errors.js';
+import { isKeystoreError, KeystoreError } from '../keystore/types.js';
+import type { HealthStatus, KeystorePlugin, ShadowReference } from '../keystore/types.js';
+import { NativeError, openKey, sealKey, SecureKey } from '../native/index.js';
+import { describeError, silentLogger } from '../server/log.js';
+import type { Logger } from '../server/log.js';
+import { encodeAadIdentity, ENVELOPE_FORMAT_V1, parseEnvelope } from '../vault/envelope.js';
+import { AES_256_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../vault/kek.js';
+import type { KekProvider } from '../vault/kek.js';
+import { KryptonError } from './errors.js';
+import { MAX_L3_VERSIONS, MAX_SERVICES_PER_TENANT, MAX_STATE_REASON_BYTES, serviceNameProblem, tenantNameProblem } from './record.js';
+import { TenantKeyring } from './tenant-keyring.js';
+import { HierarchyStoreError } from './types.js';
+import type { HierarchyStore, StoredL2, StoredL3, TenantHierarchy, TenantKeyState } from './types.js';
+
+export { KryptonError, isKryptonError } from './errors.js';
+export type { KryptonErrorCode } from './errors.js';
+
+/** The service whose L3 is the vault's KEK for KMIP objects. */
+export const DEFAULT_SERVICE = 'kmip';
+/** stateReason written when L1 is found revoked/disabled/deleted at the source (checkL1 or an activation). */
+export const L1_REVOKED_AT_SOURCE = 'l1-revoked-at-source';
+/** stateReason written by a successful restore. */
+export const RESTORED_REASON = 'restored';
+/**
+ * Backoff after L1 was unreachable or refused our credentials: the first retry is allowed after
+ * L1_RETRY_BACKOFF_MS, doubling per consecutive failure up to L1_RETRY_BACKOFF_MAX_MS. Until then activations
+ * fail fast with TENANT_UNAVAILABLE. Stops a storm of client requests for a dark tenant from hammering the
+ * customer's HSM/KMS (and our own event loop) while it is down.
+ */
+export const L1_RETRY_BACKOFF_MS = 250;
+export const L1_RETRY_BACKOFF_MAX_MS = 5_000;
+/** Compare-and-swap retries when another writer (another node) changed the record; beyond it: CONFLICT. */
+export const MAX_CAS_RETRIES = 8;
+
+/** Events: the tenant name is the only argument (no key material ever travels on events). */
+export interface KryptonEvents {
+  activated: [tenant: string];
+  revoked: [tenant: string];
+  restored: [tenant: string];
+}
+
+export interface KryptonOptions {
+  readonly store: HierarchyStore;
+  /** Returns an OPEN plugin for an L1 shadow reference; the caller (app wiring) caches plugins. */
+  keystoreFor(shadow: ShadowReference): Promise<KeystorePlugin>;
+  readonly logger?: Logger;
+  /** Time source for persisted timestamps and the L1 retry backoff (tests). */
+  readonly clock?: () => Date;
+}
+
+export interface ActivationResult {
+  /** true when L1 was called (the tenant was not active on this node). */
+  readonly cold: boolean;
+  /** Wall time of the call, milliseconds (performance.now()). */
+  readonly ms: number;
+}
+
+export interface TenantStatus {
+  readonly state: TenantKeyState | 'unknown';
+  readonly active: boolean;
+  readonly l2Version: number;
+  readonly l3Versions: Readonly<Record<string, number[]>>;
+}
+
+type LocalState = 'inactive' | 'active' | 'revoked' | 'destroyed';
+
+/** Everything this node holds about one tenant. */
+interface TenantEntry {
+  readonly tenant: string;
+  state: LocalState;
+  /** The record as last read or written by this node (public data and ciphertext only). */
+  record: TenantHierarchy | undefined;
+  /** L2 slots by version (only versions the record still holds). */
+  readonly l2: Map<number, SecureKey>;
+  /** One live keyring per service; stable across revoke/restore so held references fail closed, then recover. */
+  readonly keyrings: Map<string, TenantKeyring>;
+  activation: Promise<ActivationResult> | undefined;
+  /** Bumped by every zeroisation: work started in an older epoch discards its slots instead of installing them. */
+  epoch: number;
+  failures: number;
+  retryAt: number;
+  lastFailure: KmipError | undefined;
+  /** Serialises this tenant's mutations on this node. */
+  queue: Promise<unknown>;
+}
+
+const l2KeyId = (tenant: string): string => `l2:${tenant}`;
+const l2Purpose = (version: number): string => `l2:v${String(version)}`;
+const l3Uid = (service: string): string => `l3:${service}`;
+
+function revokedError(tenant: string, why: string, cause?: unknown): KmipError {
+  return new KmipError('TENANT_REVOKED', `tenant '${tenant}' ${why}`, cause === undefined ? {} : { cause });
+}
+
+/** Prunes L2 versions no L3 refers to (the current one always stays): rotation step "old L2 dropped". */
+function pruneL2(l2: readonly StoredL2[], l3: readonly StoredL3[], current: number): StoredL2[] {
+  return l2.filter((e) => e.version === current || l3.some((x) => x.l2Version === e.version));
+}
+
+/**
+ * Seals the L3 key in `l3` under the L2 slot `l2`, slot to slot (the L3 bytes never enter JS), in the vault's
+ * envelope format v1 (src/vault/envelope.ts): key id `l2:<tenant>`, key version = L2 version, fresh 96-bit nonce,
+ * AAD = header ‖ identity(tenant, `l3:<service>`, L3 version). A blob copied into another tenant's record, another
+ * service or another version does not open.
+ */
+function sealL3(tenant: string, l2: SecureKey, l2Version: number, l3: SecureKey, service: string, version: number): Uint8Array {
+  const keyId = Buffer.from(l2KeyId(tenant), 'utf8');
+  const headerLength = 2 + keyId.length + 4 + GCM_NONCE_BYTES;
+  const header = Buffer.alloc(headerLength);
+  header[0] = ENVELOPE_FORMAT_V1;
+  header[1] = keyId.length;
+  keyId.copy(header, 2);
+  header.writeUInt32BE(l2Version, 2 + keyId.length);
+  const nonce = header.subarray(6 + keyId.length);
+  randomFillSync(nonce);
+  const aad = Buffer.concat([header, encodeAadIdentity({ tenant, uid: l3Uid(service), version })]);
+  const sealed = sealKey(l2, l3, nonce, aad, GCM_TAG_BYTES);
+  return new Uint8Array(Buffer.concat([header, sealed]));
+}
+
+/** Opens a stored L3 into a new slot. KryptonError TAMPERED if it does not authenticate for this identity. */
+function openL3(tenant: string, l2Slots: ReadonlyMap<number, SecureKey>, e: StoredL3): SecureKey {
+  const tampered = (why: string, cause?: unknown): KryptonError =>
+    new KryptonError('TAMPERED', `tenant '${tenant}' L3 ${e.service} v${String(e.version)}: ${why}`, { tenant, cause });
+  let header: ReturnType<typeof parseEnvelope>;
+  try {
+    header = parseEnvelope(e.sealed);
+  } catch (cause) {
+    throw tampered('the stored blob is not an envelope', cause);
+  }
+  if (header.keyId !== l2KeyId(tenant) || header.keyVersion !== e.l2Version) {
+    throw tampered(`sealed under '${header.keyId}' v${String(header.keyVersion)}, not this tenant's L2 v${String(e.l2Version)} (moved from another record?)`);
+  }
+  const l2 = l2Slots.get(e.l2Version);
+  if (l2 === undefined) throw tampered(`L2 v${String(e.l2Version)} is not in the record`);
+  const aad = Buffer.concat([e.sealed.subarray(0, header.headerLength), encodeAadIdentity({ tenant, uid: l3Uid(e.service), version: e.version })]);
+  let key: SecureKey;
+  try {
+    key = openKey(l2, header.nonce, e.sealed.subarray(header.headerLength), aad, GCM_TAG_BYTES);
+  } catch (cause) {
+    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') throw tampered('authentication failed (tampered, or bound to another tenant/service/version)', cause);
+    throw cause;
+  }
+  if (key.length !== AES_256_KEY_BYTES) {
+    key.destroy();
+    throw tampered(`holds a ${String(key.length)}-byte key, not AES-256`);
+  }
+  return key;
+}
+
+interface Unsealed {
+  readonly l2: Map<number, SecureKey>;
+  readonly l3: Map<string, Map<number, SecureKey>>;
+}
+
+function destroyUnsealed(u: Unsealed): void {
+  for (const k of u.l2.values()) k.destroy();
+  for (const m of u.l3.values()) for (const k of m.values()) k.destroy();
+}
+
+export class Krypton extends EventEmitter<KryptonEvents> {
+  readonly #store: HierarchyStore;
+  readonly #keystoreFor: (shadow: ShadowReference) => Promise<KeystorePlugin>;
+  readonly #log: Logger;
+  readonly #clock: () => Date;
+  readonly #entries = new Map<string, TenantEntry>();
+  #closed = false;
+
+  private constructor(opts: KryptonOptions) {
+    super();
+    this.#store = opts.store;
+    this.#keystoreFor = (shadow) => opts.keystoreFor(shadow);
+    this.#log = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? (() => new Date());
+  }
+
+  /** Nothing is activated up front: tenants activate on first use (ensureActive) or explicitly. */
+  static open(opts: KryptonOptions): Promise<Krypton> {
+    return Promise.resolve(new Krypton(opts));
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------------------
+
+  /**
+   * Creates the tenant's hierarchy: L2 v1 (wrapped by L1) and L3 v1 per service (sealed by L2), durably, and leaves
+   * the tenant active. L2 is generated in a slot and exported only to be handed to `plugin.wrap` (wiped at once);
+   * the slot kept is the one imported from `plugin.unwrap`, which proves L1 can give it back before anything is
+   * sealed under it.
+   * @throws KryptonError EXISTS | INVALID | LIMIT | CLOSED; KeystoreError as the plugin reports it (L1 unreachable,
+   *         revoked, access denied): nothing is stored then.
+   */
+  async onboard(tenant: string, shadow: ShadowReference, services: readonly string[] = [DEFAULT_SERVICE]): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    if (typeof shadow !== 'object' || typeof shadow.plugin !== 'string' || shadow.plugin === '' || typeof shadow.keyRef !== 'string' || shadow.keyRef === '' || typeof shadow.keyVersion !== 'string') {
+      throw new KryptonError('INVALID', 'shadow must be {plugin, keyRef, keyVersion} (plugin and keyRef non-empty)', { tenant });
+    }
+    if (services.length === 0 || services.length > MAX_SERVICES_PER_TENANT) {
+      throw new KryptonError('LIMIT', `a tenant has 1..${String(MAX_SERVICES_PER_TENANT)} services (MAX_SERVICES_PER_TENANT), got ${String(services.length)}`, { tenant });
+    }
+    if (new Set(services).size !== services.length) throw new KryptonError('INVALID', 'services must be distinct', { tenant });
+    for (const s of services) this.#checkService(tenant, s);
+    const entry = this.#entry(tenant);
+    await this.#serial(entry, async () => {
+      const t0 = performance.now();
+      if ((await this.#store.get(tenant)) !== undefined) throw new KryptonError('EXISTS', `tenant '${tenant}' already has a key hierarchy`, { tenant });
+      const plugin = await this.#keystoreFor(shadow);
+      const now = this.#clock();
+      const { key: l2, wrapped } = await this.#newL2(plugin, tenant, 1);
+      const l3 = new Map<string, SecureKey>();
+      try {
+        const stored: StoredL3[] = [];
+        for (const service of services) {
+          const k = SecureKey.generate(AES_256_KEY_BYTES);
+          l3.set(service, k);
+          stored.push({ service, version: 1, l2Version: 1, sealed: sealL3(tenant, l2, 1, k, service, 1), createdAt: now });
+        }
+        const record: TenantHierarchy = {
+          tenant,
+          shadow: { plugin: shadow.plugin, keyRef: shadow.keyRef, keyVersion: shadow.keyVersion },
+          state: 'active',
+          stateReason: 'onboarded',
+          stateChangedAt: now,
+          currentL2: 1,
+          l2: [{ version: 1, wrapped, createdAt: now }],
+          currentL3: Object.fromEntries(services.map((s) => [s, 1])),
+          l3: stored,
+          revision: 1,
+        };
+        await this.#store.create(record).catch((err: unknown) => {
+          throw this.#storeError(tenant, err);
+        });
+        // A fresh entry: a tombstone of an earlier offboarded tenant of that name must not leak into this one.
+        const fresh = this.#resetEntry(tenant);
+        fresh.l2.set(1, l2);
+        for (const [service, k] of l3) {
+          const ring = this.#keyring(fresh, service);
+          ring.install(1, k);
+          ring.setCurrent(1);
+        }
+        fresh.record = record;
+        fresh.state = 'active';
+      } catch (err) {
+        l2.destroy();
+        for (const k of l3.values()) k.destroy();
+        throw err;
+      }
+      this.#log.info('krypton tenant onboarded', { tenant, plugin: shadow.plugin, services: services.join(','), ms: Math.round(performance.now() - t0) });
+      this.#emit('activated', tenant);
+    });
+  }
+
+  /**
+   * Recursive unsealing (ARCHITECTURE §2): L1.unwrap(L2) into a slot, then every readable L3 opened slot-to-slot.
+   * Idempotent; concurrent callers share one activation. `cold` is true when L1 was called.
+   * @throws KmipError TENANT_REVOKED (revoked/destroyed, or L1 revoked at the source: then the tenant is revoked
+   *         durably with reason 'l1-revoked-at-source'), KmipError TENANT_UNAVAILABLE (L1 unreachable or access
+   *         denied; retried after a backoff), KryptonError UNKNOWN_TENANT | TAMPERED | CLOSED.
+   */
+  activate(tenant: string): Promise<ActivationResult> {
+    const t0 = performance.now();
+    try {
+      this.#checkOpen();
+      this.#checkTenant(tenant);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    const entry = this.#entry(tenant);
+    if (entry.state === 'active') return Promise.resolve({ cold: false, ms: performance.now() - t0 });
+    if (entry.state === 'revoked') return Promise.reject(revokedError(tenant, 'is revoked (kill-switch)'));
+    if (entry.state === 'destroyed') return Promise.reject(revokedError(tenant, 'was offboarded (crypto-shredded)'));
+    if (entry.activation !== undefined) return entry.activation;
+    const now = this.#clock().getTime();
+    if (entry.lastFailure !== undefined && now < entry.retryAt) return Promise.reject(entry.lastFailure);
+    const p = this.#coldActivate(entry, t0).finally(() => {
+      entry.activation = undefined;
+    });
+    entry.activation = p;
+    return p;
+  }
+
+  async ensureActive(tenant: string): Promise<void> {
+    await this.activate(tenant);
+  }
+
+  isActive(tenant: string): boolean {
+    return this.#entries.get(tenant)?.state === 'active';
+  }
+
+  /**
+   * The hot path: the tenant's L3 lineage for `service` as a KekProvider (id `l3:<tenant>:<service>`). Synchronous.
+   * @throws KmipError TENANT_REVOKED when revoked or offboarded; KryptonError NOT_ACTIVE when not activated on this
+   *         node yet (await ensureActive and retry); KryptonError UNKNOWN_SERVICE; KryptonError CLOSED.
+   */
+  kek(tenant: string, service: string = DEFAULT_SERVICE): KekProvider {
+    this.#checkOpen();
+    const entry = this.#entries.get(tenant);
+    if (entry === undefined || entry.state === 'inactive') {
+      throw new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node; await ensureActive() first`, { tenant });
+    }
+    if (entry.state === 'revoked') throw revokedError(tenant, 'is revoked (kill-switch)');
+    if (entry.state === 'destroyed') throw revokedError(tenant, 'was offboarded (crypto-shredded)');
+    const ring = entry.keyrings.get(service);
+    if (ring === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
+    return ring;
+  }
+
+  /**
+   * The kill-switch (ARCHITECTURE §5): zeroises the tenant's L2/L3 slots synchronously (kek() and held keyrings
+   * refuse from this instant), then persists state 'revoked' and emits 'revoked'. Idempotent.
+   */
+  async revoke(tenant: string, reason: string): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    if (typeof reason !== 'string' || reason === '' || Buffer.byteLength(reason, 'utf8') > MAX_STATE_REASON_BYTES) {
+      throw new KryptonError('INVALID', `reason must be 1..${String(MAX_STATE_REASON_BYTES)} UTF-8 bytes`, { tenant });
+    }
+    const t0 = performance.now();
+    const known = this.#entries.has(tenant);
+    const entry = this.#entry(tenant);
+    const wasRevoked = entry.state === 'revoked';
+    if (entry.state !== 'destroyed') this.#zeroise(entry, 'revoked');
+    const zeroisedMs = performance.now() - t0;
+    let persisted: boolean;
+    try {
+      const { after } = await this.#mutate(tenant, (rec) => {
+        if (rec.state !== 'active') return undefined;
+        return { ...rec, state: 'revoked', stateReason: reason, stateChangedAt: this.#clock(), revision: rec.revision + 1 };
+      });
+      persisted = after !== undefined;
+      if (after !== undefined) entry.record = after;
+    } catch (err) {
+      if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && !known) this.#entries.delete(tenant);
+      throw err;
+    }
+    this.#log.info('krypton tenant revoked', { tenant, reason, zeroisedMs: round(zeroisedMs), ms: round(performance.now() - t0), persisted });
+    if (!wasRevoked || persisted) this.#emit('revoked', tenant);
+  }
+
+  /**
+   * Lifts a revocation: L1 must be healthy again at the source (plugin.health()), then L2 is unwrapped and the L3s
+   * reopened, the state persisted 'active', and 'restored' emitted. Idempotent on an active tenant.
+   * @throws KryptonError L1_UNHEALTHY (L1 still revoked/disabled/deleted/unreachable, or it no longer unwraps this
+   *         tenant's L2: a re-created key is not the original), UNKNOWN_TENANT, INVALID (offboarded).
+   */
+  async restore(tenant: string): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entry(tenant);
+    await this.#serial(entry, async () => {
+      const t0 = performance.now();
+      const rec = await this.#store.get(tenant);
+      if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
+      if (rec.state === 'destroyed') throw new KryptonError('INVALID', `tenant '${tenant}' is destroyed; it cannot be restored`, { tenant });
+      if (rec.state === 'active' && entry.state === 'active') return;
+      const unhealthy = (why: string, cause?: unknown): KryptonError =>
+        new KryptonError('L1_UNHEALTHY', `cannot restore tenant '${tenant}': L1 ${rec.shadow.plugin} '${rec.shadow.keyRef}' ${why}; the tenant stays revoked`, { tenant, cause });
+      let plugin: KeystorePlugin;
+      try {
+        plugin = await this.#keystoreFor(rec.shadow);
+      } catch (cause) {
+        throw unhealthy(`cannot be opened (${describeError(cause).errMessage})`, cause);
+      }
+      const health = await plugin.health();
+      if (!health.ok) throw unhealthy(`is not healthy at the source (${health.code}: ${health.message})`);
+      const epoch = entry.epoch;
+      let opened: Unsealed;
+      try {
+        opened = await this.#unseal(plugin, rec);
+      } catch (cause) {
+        if (cause instanceof KeystoreError) {
+          throw unhealthy(cause.code === 'INVALID_CIPHERTEXT'
+            ? 'does not unwrap this tenant\'s L2 (a re-created key is not the original: L2 is unrecoverable without it)'
+            : `refused to unwrap L2 (${cause.code})`, cause);
+        }
+        throw cause;
+      }
+      try {
+        const { after } = await this.#mutate(tenant, (r) => {
+          if (r.state === 'destroyed') throw new KryptonError('INVALID', `tenant '${tenant}' is destroyed`, { tenant });
+          if (r.state === 'active') return undefined;
+          return { ...r, state: 'active', stateReason: RESTORED_REASON, stateChangedAt: this.#clock(), revision: r.revision + 1 };
+        });
+        if (entry.epoch !== epoch) throw revokedError(tenant, 'was revoked again while being restored');
+        this.#install(entry, after ?? (await this.#store.get(tenant)) ?? rec, opened);
+      } catch (err) {
+        destroyUnsealed(opened);
+        throw err;
+      }
+      this.#log.info('krypton tenant restored', { tenant, ms: round(performance.now() - t0) });
+      this.#emit('restored', tenant);
+    });
+  }
+
+  /**
+   * Asks L1 whether it is healthy (plugin.health()). KEY_REVOKED_OR_DISABLED means the customer revoked, disabled or
+   * deleted L1 at the source: the tenant is revoked here (reason 'l1-revoked-at-source'). Other failures are
+   * reported, not acted on (a network blip must not shred a tenant).
+   */
+  async checkL1(tenant: string): Promise<HealthStatus> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const rec = await this.#store.get(tenant);
+    if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
+    let health: HealthStatus;
+    try {
+      health = await (await this.#keystoreFor(rec.shadow)).health();
+    } catch (err) {
+      const code = isKeystoreError(err) ? err.code : 'UNREACHABLE';
+      health = { ok: false, plugin: rec.shadow.plugin, keyRef: rec.shadow.keyRef, checkedAt: this.#clock(), code, message: describeError(err).errMessage };
+    }
+    if (!health.ok) {
+      this.#log.warn('krypton L1 health check failed', { tenant, plugin: health.plugin, code: health.code });
+      if (health.code === 'KEY_REVOKED_OR_DISABLED' && rec.state === 'active') await this.revoke(tenant, L1_REVOKED_AT_SOURCE);
+    }
+    return health;
+  }
+
+  // ---- rotation and crypto-shredding -------------------------------------------------------------------------
+
+  /**
+   * Rotates L2: a new version wrapped by L1, every stored L3 re-sealed under it slot-to-slot (L3 never enters JS), and
+   * in the same durable write every L2 version no longer referenced is removed from the record. Returns the new
+   * version.
+   */
+  async rotateL2(tenant: string): Promise<number> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entry(tenant);
+    return await this.#serial(entry, async () => {
+      await this.ensureActive(tenant);
+      const t0 = performance.now();
+      const rec0 = await this.#mustGet(tenant);
+      await this.#sync(entry, rec0);
+      const epoch = entry.epoch;
+      const version = rec0.currentL2 + 1;
+      const plugin = await this.#keystoreFor(rec0.shadow);
+      const { key: l2, wrapped } = await this.#newL2(plugin, tenant, version).catch((err: unknown) => {
+        throw this.#keystoreFailure(entry, err);
+      });
+      let next: TenantHierarchy;
+      try {
+        const result = await this.#mutate(tenant, (rec) => {
+          if (rec.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch)');
+          if (rec.currentL2 + 1 !== version) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 was rotated concurrently`, { tenant });
+          const now = this.#clock();
+          const l3 = rec.l3.map((e): StoredL3 => {
+            const slot = entry.keyrings.get(e.service)?.slot(e.version);
+            if (slot === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L3 ${e.service} v${String(e.version)} is not active on this node`, { tenant });
+            return { ...e, l2Version: version, sealed: sealL3(tenant, l2, version, slot, e.service, e.version) };
+          });
+          const l2s = [...rec.l2, { version, wrapped, createdAt: now }];
+          return { ...rec, currentL2: version, l2: pruneL2(l2s, l3, version), l3, revision: rec.revision + 1 };
+        });
+        if (result.after === undefined) throw new Error('unreachable: rotateL2 always writes');
+        next = result.after;
+        if (entry.epoch !== epoch || entry.state !== 'active') throw revokedError(tenant, 'was revoked during L2 rotation');
+      } catch (err) {
+        l2.destroy();
+        throw err;
+      }
+      for (const [v, k] of entry.l2) {
+        if (!next.l2.some((e) => e.version === v)) {
+          k.destroy();
+          entry.l2.delete(v);
+        }
+      }
+      entry.l2.set(version, l2);
+      entry.record = next;
+      this.#log.info('krypton L2 rotated', { tenant, l2Version: version, resealed: next.l3.length, ms: round(performance.now() - t0) });
+      return version;
+    });
+  }
+
+  /** Adds L3 version current+1 for `service` (sealed by the current L2) and makes it current; old versions stay
+   *  readable until dropped. Returns the new version. */
+  async rotateL3(tenant: string, service: string = DEFAULT_SERVICE): Promise<number> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    this.#checkService(tenant, service);
+    const entry = this.#entry(tenant);
+    return await this.#serial(entry, async () => {
+      await this.ensureActive(tenant);
+      const t0 = performance.now();
+      await this.#sync(entry, await this.#mustGet(tenant));
+      const epoch = entry.epoch;
+      const l3 = SecureKey.generate(AES_256_KEY_BYTES);
+      let version = 0;
+      try {
+        const { after } = await this.#mutate(tenant, (rec) => {
+          if (rec.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch)');
+          const current = rec.currentL3[service];
+          if (current === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
+          if (rec.l3.filter((e) => e.service === service).length >= MAX_L3_VERSIONS) {
+            throw new KryptonError('LIMIT', `service '${service}' of tenant '${tenant}' already holds ${String(MAX_L3_VERSIONS)} L3 versions (MAX_L3_VERSIONS); drop old versions first`, { tenant });
+          }
+          const l2 = entry.l2.get(rec.currentL2);
+          if (l2 === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 v${String(rec.currentL2)} is not active on this node`, { tenant });
+          version = current + 1;
+          const stored: StoredL3 = { service, version, l2Version: rec.currentL2, sealed: sealL3(tenant, l2, rec.currentL2, l3, service, version), createdAt: this.#clock() };
+          return { ...rec, currentL3: { ...rec.currentL3, [service]: version }, l3: [...rec.l3, stored], revision: rec.revision + 1 };
+        });
+        if (entry.epoch !== epoch || entry.state !== 'active') throw revokedError(tenant, 'was revoked during L3 rotation');
+        const ring = this.#keyring(entry, service);
+        ring.install(version, l3);
+        ring.setCurrent(version);
+        entry.record = after;
+      } catch (err) {
+        l3.destroy();
+        throw err;
+      }
+      this.#log.info('krypton L3 rotated', { tenant, service, l3Version: version, ms: round(performance.now() - t0) });
+      return version;
+    });
+  }
+
+  /**
+   * Crypto-shredding depth 2: removes L3 `version` of `service` from the record (durably) and zeroises its slot.
+   * Every L4 envelope sealed under it becomes unreadable. The current version is refused (INVALID): rotate first.
+   * Works whether or not the tenant is active or revoked (shredding needs no key).
+   */
+  async dropL3Version(tenant: string, service: string, version: number): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    this.#checkService(tenant, service);
+    if (!Number.isInteger(version) || version < 1) throw new KryptonError('INVALID', `version must be an integer >= 1, got ${String(version)}`, { tenant });
+    const entry = this.#entry(tenant);
+    await this.#serial(entry, async () => {
+      const { after } = await this.#mutate(tenant, (rec) => {
+        const current = rec.currentL3[service];
+        if (current === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
+        if (version === current) throw new KryptonError('INVALID', `L3 v${String(version)} is the current version of '${service}'; rotate before dropping it`, { tenant });
+        if (!rec.l3.some((e) => e.service === service && e.version === version)) {
+          throw new KryptonError('UNKNOWN_VERSION', `tenant '${tenant}' service '${service}' has no L3 v${String(version)}`, { tenant });
+        }
+        const l3 = rec.l3.filter((e) => !(e.service === service && e.version === version));
+        return { ...rec, l3, l2: pruneL2(rec.l2, l3, rec.currentL2), revision: rec.revision + 1 };
+      });
+      entry.keyrings.get(service)?.drop(version);
+      if (after !== undefined) {
+        for (const [v, k] of entry.l2) {
+          if (!after.l2.some((e) => e.version === v)) {
+            k.destroy();
+            entry.l2.delete(v);
+          }
+        }
+        if (entry.record !== undefined) entry.record = after;
+      }
+      this.#log.info('krypton L3 version dropped (crypto-shred)', { tenant, service, l3Version: version });
+    });
+  }
+
+  /**
+   * Crypto-shredding depth 3: zeroises every slot of the tenant and deletes its whole record (L2 wrapped blobs and
+   * L3 sealed blobs). Without the wrapped L2, the tenant's L4 data is unrecoverable even with L1.
+   */
+  async offboard(tenant: string): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const known = this.#entries.has(tenant);
+    const entry = this.#entry(tenant);
+    this.#zeroise(entry, 'destroyed');
+    entry.record = undefined;
+    const existed = await this.#store.delete(tenant).catch((err: unknown) => {
+      throw this.#storeError(tenant, err);
+    });
+    if (!existed && !known) {
+      this.#entries.delete(tenant);
+      throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
+    }
+    this.#log.info('krypton tenant offboarded (crypto-shred)', { tenant, existed });
+  }
+
+  /**
+   * Re-reads the tenant's record and brings this node's slots in line with what other nodes sharing the store did:
+   * L3 versions added by a rotation elsewhere are opened (and an L2 rotated elsewhere is unwrapped through L1),
+   * versions dropped elsewhere are zeroised, `currentVersion` follows, and a revocation or offboarding elsewhere
+   * zeroises the tenant here. A tenant revoked on this node is left alone: only restore() lifts that.
+   * Call it from the cluster's change notification (Postgres LISTEN/NOTIFY, ARCHITECTURE §1). A no-op for a tenant
+   * this node never activated.
+   */
+  async refresh(tenant: string): Promise<void> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entries.get(tenant);
+    if (entry === undefined) return;
+    await this.#serial(entry, async () => {
+      const rec = await this.#store.get(tenant).catch((err: unknown) => {
+        throw this.#storeError(tenant, err);
+      });
+      if (rec === undefined) {
+        if (entry.state !== 'destroyed' && entry.state !== 'inactive') {
+          this.#zeroise(entry, 'destroyed');
+          entry.record = undefined;
+          this.#log.info('krypton tenant offboarded elsewhere: zeroised', { tenant });
+        }
+        return;
+      }
+      if (entry.state !== 'active') return;
+      try {
+        await this.#sync(entry, rec);
+      } catch (err) {
+        if (err instanceof KmipError && err.code === 'TENANT_REVOKED') return;
+        throw err;
+      }
+    });
+  }
+
+  /** What this node knows about the tenant (no store read: synchronous). */
+  status(tenant: string): TenantStatus {
+    const entry = this.#entries.get(tenant);
+    if (entry === undefined) return { state: 'unknown', active: false, l2Version: 0, l3Versions: {} };
+    const rec = entry.record;
+    const state: TenantKeyState | 'unknown' =
+      entry.state === 'destroyed' ? 'destroyed' : entry.state === 'revoked' ? 'revoked' : rec?.state ?? 'unknown';
+    const l3Versions: Record<string, number[]> = {};
+    for (const svc of Object.keys(rec?.currentL3 ?? {})) {
+      l3Versions[svc] = (rec?.l3 ?? []).filter((e) => e.service === svc).map((e) => e.version).sort((a, b) => a - b);
+    }
+    return { state, active: entry.state === 'active', l2Version: rec?.currentL2 ?? 0, l3Versions };
+  }
+
+  /** Zeroises every slot of every tenant. The store is the caller's to close. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const entry of this.#entries.values()) {
+      entry.epoch += 1;
+      for (const k of entry.l2.values()) k.destroy();
+      entry.l2.clear();
+      for (const ring of entry.keyrings.values()) ring.zeroise(() => new KryptonError('CLOSED', 'krypton is closed'));
+      if (entry.state === 'active') entry.state = 'inactive';
+    }
+    this.removeAllListeners();
+    return Promise.resolve();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new KryptonError('CLOSED', 'krypton is closed');
+  }
+
+  #checkTenant(tenant: string): void {
+    const p = tenantNameProblem(tenant);
+    if (p !== undefined) throw new KryptonError('INVALID', p);
+  }
+
+  #checkService(tenant: string, service: string): void {
+    const p = serviceNameProblem(service);
+    if (p !== undefined) throw new KryptonError('INVALID', p, { tenant });
+  }
+
+  #entry(tenant: string): TenantEntry {
+    return this.#entries.get(tenant) ?? this.#resetEntry(tenant);
+  }
+
+  #resetEntry(tenant: string): TenantEntry {
+    const old = this.#entries.get(tenant);
+    if (old !== undefined) this.#zeroise(old, 'destroyed');
+    const entry: TenantEntry = {
+      tenant, state: 'inactive', record: undefined, l2: new Map(), keyrings: new Map(), activation: undefined,
+      epoch: (old?.epoch ?? 0) + 1, failures: 0, retryAt: 0, lastFailure: undefined, queue: old?.queue ?? Promise.resolve(),
+    };
+    this.#entries.set(tenant, entry);
+    return entry;
+  }
+
+  #keyring(entry: TenantEntry, service: string): TenantKeyring {
+    let ring = entry.keyrings.get(service);
+    if (ring === undefined) {
+      const tenant = entry.tenant;
+      ring = new TenantKeyring(tenant, service, () => (this.#closed
+        ? new KryptonError('CLOSED', 'krypton is closed')
+        : new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node`, { tenant })));
+      entry.keyrings.set(service, ring);
+    }
+    return ring;
+  }
+
+  /** Zeroises the tenant's slots now (synchronously) and moves it to `state`. */
+  #zeroise(entry: TenantEntry, state: 'revoked' | 'destroyed'): void {
+    entry.epoch += 1;
+    entry.state = state;
+    for (const k of entry.l2.values()) k.destroy();
+    entry.l2.clear();
+    const tenant = entry.tenant;
+    const err = state === 'revoked'
+      ? (): Error => revokedError(tenant, 'is revoked (kill-switch)')
+      : (): Error => revokedError(tenant, 'was offboarded (crypto-shredded)');
+    for (const ring of entry.keyrings.values()) ring.zeroise(err);
+  }
+
+  #serial<T>(entry: TenantEntry, fn: () => Promise<T>): Promise<T> {
+    const run = entry.queue.then(fn, fn);
+    entry.queue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  async #mustGet(tenant: string): Promise<TenantHierarchy> {
+    const rec = await this.#store.get(tenant);
+    if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
+    return rec;
+  }
+
+  /** Read-modify-write with compare-and-swap on `revision`; `build` returning undefined means "nothing to write". */
+  async #mutate(tenant: string, build: (rec: TenantHierarchy) => TenantHierarchy | undefined): Promise<{ before: TenantHierarchy; after: TenantHierarchy | undefined }> {
+    for (let attempt = 0; ; attempt += 1) {
+      const rec = await this.#mustGet(tenant);
+      const next = build(rec);
+      if (next === undefined) return { before: rec, after: undefined };
+      try {
+        await this.#store.update(next);
+        return { before: rec, after: next };
+      } catch (err) {
+        if (err instanceof HierarchyStoreError && err.code === 'CONFLICT' && attempt < MAX_CAS_RETRIES) continue;
+        throw this.#storeError(tenant, err);
+      }
+    }
+  }
+
+  #storeError(tenant: string, err: unknown): unknown {
+    if (!(err instanceof HierarchyStoreError)) return err;
+    switch (err.code) {
+      case 'EXISTS': return new KryptonError('EXISTS', `tenant '${tenant}' already has a key hierarchy`, { tenant, cause: err });
+      case 'NOT_FOUND': return new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant, cause: err });
+      case 'CONFLICT': return new KryptonError('CONFLICT', `tenant '${tenant}' kept changing under us (${String(MAX_CAS_RETRIES)} retries)`, { tenant, cause: err });
+      case 'INVALID': return new KryptonError('INVALID', err.message, { tenant, cause: err });
+      case 'CLOSED': return new KryptonError('CLOSED', err.message, { tenant, cause: err });
+    }
+  }
+
+  /**
+   * A new L2 version: generated in a slot, exported ONLY into the buffer given to plugin.wrap and wiped when the call
+   * returns; then unwrapped back and imported, so the slot we keep is exactly what L1 will return on activation.
+   */
+  async #newL2(plugin: KeystorePlugin, tenant: string, version: number): Promise<{ key: SecureKey; wrapped: Uint8Array }> {
+    const context = { tenant, purpose: l2Purpose(version) };
+    const generated = SecureKey.generate(AES_256_KEY_BYTES);
+    let wrapped: Uint8Array;
+    const bytes = generated.export();
+    try {
+      wrapped = await plugin.wrap(bytes, context);
+    } finally {
+      bytes.fill(0);
+      generated.destroy();
+    }
+    const back = await plugin.unwrap(wrapped, context);
+    try {
+      if (back.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(back.length)}-byte L2`, { tenant });
+      return { key: SecureKey.import(back), wrapped };
+    } finally {
+      back.fill(0);
+    }
+  }
+
+  /** L1.unwrap every L2 version into slots, then open every L3 slot-to-slot. Nothing is installed. */
+  async #unseal(plugin: KeystorePlugin, rec: TenantHierarchy): Promise<Unsealed> {
+    const out: Unsealed = { l2: new Map(), l3: new Map() };
+    try {
+      for (const e of rec.l2) {
+        const bytes = await plugin.unwrap(e.wrapped, { tenant: rec.tenant, purpose: l2Purpose(e.version) });
+        try {
+          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant: rec.tenant });
+          out.l2.set(e.version, SecureKey.import(bytes)); // import zero-fills `bytes`
+        } finally {
+          bytes.fill(0);
+        }
+      }
+      for (const e of rec.l3) {
+        let m = out.l3.get(e.service);
+        if (m === undefined) {
+          m = new Map();
+          out.l3.set(e.service, m);
+        }
+        m.set(e.version, openL3(rec.tenant, out.l2, e));
+      }
+      return out;
+    } catch (err) {
+      destroyUnsealed(out);
+      throw err;
+    }
+  }
+
+  /**
+   * Brings an ACTIVE tenant's slots in line with `rec` (which another node may have changed): follows a revocation,
+   * unwraps L2 versions this node lacks (an L1 call, only after an L2 rotation elsewhere), opens L3 versions it
+   * lacks, zeroises versions no longer in the record, and follows currentL3.
+   */
+  async #sync(entry: TenantEntry, rec: TenantHierarchy): Promise<void> {
+    const tenant = entry.tenant;
+    if (entry.state !== 'active') return;
+    if (rec.state !== 'active') {
+      this.#zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
+      entry.record = rec;
+      this.#log.info('krypton tenant revoked elsewhere: zeroised', { tenant, reason: rec.stateReason });
+      this.#emit('revoked', tenant);
+      throw revokedError(tenant, `is ${rec.state} (${rec.stateReason})`);
+    }
+    const epoch = entry.epoch;
+    const newL2 = new Map<number, SecureKey>();
+    const newL3: { service: string; version: number; key: SecureKey }[] = [];
+    try {
+      const missing = rec.l2.filter((e) => !entry.l2.has(e.version));
+      if (missing.length > 0) {
+        const plugin = await this.#keystoreFor(rec.shadow);
+        for (const e of missing) {
+          const bytes = await plugin.unwrap(e.wrapped, { tenant, purpose: l2Purpose(e.version) });
+          try {
+            if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
+            newL2.set(e.version, SecureKey.import(bytes));
+          } finally {
+            bytes.fill(0);
+          }
+        }
+      }
+      if (entry.epoch !== epoch) throw revokedError(tenant, 'was revoked while being refreshed');
+      const l2All = new Map([...entry.l2, ...newL2]);
+      for (const e of rec.l3) {
+        if (entry.keyrings.get(e.service)?.slot(e.version) !== undefined) continue;
+        newL3.push({ service: e.service, version: e.version, key: openL3(tenant, l2All, e) });
+      }
+    } catch (err) {
+      for (const k of newL2.values()) k.destroy();
+      for (const x of newL3) x.key.destroy();
+      throw await this.#activationFailure(entry, epoch, err);
+    }
+    for (const [v, k] of newL2) entry.l2.set(v, k);
+    for (const [v, k] of entry.l2) {
+      if (!rec.l2.some((e) => e.version === v)) {
+        k.destroy();
+        entry.l2.delete(v);
+      }
+    }
+    for (const x of newL3) this.#keyring(entry, x.service).install(x.version, x.key);
+    for (const [service, ring] of entry.keyrings) {
+      for (const v of ring.versions) if (!rec.l3.some((e) => e.service === service && e.version === v)) ring.drop(v);
+      const current = rec.currentL3[service];
+      if (current !== undefined) ring.setCurrent(current);
+    }
+    entry.record = rec;
+    if (newL2.size > 0 || newL3.length > 0) this.#log.debug('krypton tenant refreshed', { tenant, l2Opened: newL2.size, l3Opened: newL3.length });
+  }
+
+  #install(entry: TenantEntry, rec: TenantHierarchy, opened: Unsealed): void {
+    for (const k of entry.l2.values()) k.destroy();
+    entry.l2.clear();
+    for (const [v, k] of opened.l2) entry.l2.set(v, k);
+    for (const [service, versions] of opened.l3) {
+      const ring = this.#keyring(entry, service);
+      for (const v of ring.versions) if (!versions.has(v)) ring.drop(v);
+      for (const [v, k] of versions) ring.install(v, k);
+      ring.setCurrent(rec.currentL3[service] ?? 0);
+    }
+    entry.record = rec;
+    entry.state = 'active';
+    entry.failures = 0;
+    entry.retryAt = 0;
+    entry.lastFailure = undefined;
+  }
+
+  async #coldActivate(entry: TenantEntry, t0: number): Promise<ActivationResult> {
+    const tenant = entry.tenant;
+    const epoch = entry.epoch;
+    let l1Ms: number;
+    try {
+      const rec = await this.#mustGet(tenant);
+      if (rec.state !== 'active') {
+        if (entry.epoch === epoch) {
+          this.#zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
+          entry.record = rec;
+        }
+        throw revokedError(tenant, `is ${rec.state} (${rec.stateReason})`);
+      }
+      const plugin = await this.#keystoreFor(rec.shadow);
+      const tl1 = performance.now();
+      const opened = await this.#unseal(plugin, rec);
+      l1Ms = performance.now() - tl1;
+      if (entry.epoch !== epoch || this.#closed || entry.state !== 'inactive') {
+        destroyUnsealed(opened);
+        this.#checkOpen();
+        throw revokedError(tenant, 'was revoked during activation');
+      }
+      this.#install(entry, rec, opened);
+    } catch (err) {
+      throw await this.#activationFailure(entry, epoch, err);
+    }
+    const ms = performance.now() - t0;
+    this.#log.debug('krypton tenant activated', { tenant, cold: true, ms: round(ms), unsealMs: round(l1Ms), l3Versions: entry.record?.l3.length ?? 0 });
+    this.#emit('activated', tenant);
+    return { cold: true, ms };
+  }
+
+  /** Maps an activation failure; L1 revoked at the source fires the kill-switch durably. */
+  async #activationFailure(entry: TenantEntry, epoch: number, err: unknown): Promise<unknown> {
+    const tenant = entry.tenant;
+    if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && entry.state === 'inactive' && entry.record === undefined && this.#entries.get(tenant) === entry) {
+      // Do not keep an entry per unknown name a client tried.
+      this.#entries.delete(tenant);
+    }
+    if (isKeystoreError(err, 'KEY_REVOKED_OR_DISABLED')) {
+      this.#log.warn('krypton L1 revoked at the source during activation', { tenant, ...describeError(err) });
+      if (entry.epoch === epoch) {
+        try {
+          await this.revoke(tenant, L1_REVOKED_AT_SOURCE);
+        } catch (e) {
+          // The slots are zeroised and the local state is revoked even if persisting failed; report the L1 cause.
+          this.#log.error('krypton could not persist the revocation', { tenant, ...describeError(e) });
+        }
+      }
+      return revokedError(tenant, 'is revoked: its root key (L1) is revoked or disabled at the source', err);
+    }
+    if (err instanceof HierarchyStoreError) return this.#storeError(tenant, err);
+    return this.#keystoreFailure(entry, err);
+  }
+
+  /** UNREACHABLE / ACCESS_DENIED → TENANT_UNAVAILABLE with backoff; a bad blob → TAMPERED; others unchanged. */
+  #keystoreFailure(entry: TenantEntry, err: unknown): unknown {
+    if (!(err instanceof KeystoreError)) return err;
+    const tenant = entry.tenant;
+    if (err.code === 'UNREACHABLE' || err.code === 'ACCESS_DENIED') {
+      entry.failures += 1;
+      const wait = Math.min(L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS * 2 ** Math.min(entry.failures - 1, 16));
+      entry.retryAt = this.#clock().getTime() + wait;
+      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': L1 ${err.plugin} is unavailable (${err.code}); retry after ${String(wait)} ms`, { cause: err });
+      entry.lastFailure = failure;
+      this.#log.warn('krypton L1 unavailable', { tenant, code: err.code, retryInMs: wait });
+      return failure;
+    }
+    if (err.code === 'INVALID_CIPHERTEXT' || err.code === 'INVALID_ARGUMENT') {
+      return new KryptonError('TAMPERED', `tenant '${tenant}': L1 refused the stored L2 (${err.code}): tampered, moved from another tenant, or L1 is not the original key`, { tenant, cause: err });
+    }
+    return err;
+  }
+
+  #emit(event: keyof KryptonEvents, tenant: string): void {
+    try {
+      this.emit(event, tenant);
+    } catch (err) {
+      this.#log.error('krypton event listener threw', { event, tenant, ...describeError(err) });
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
