@@ -27,7 +27,7 @@ const AES_LENGTHS = new Set([128, 192, 256]);
 const DES3_BYTES: ReadonlyMap<number, number> = new Map([[168, 24], [112, 16]]);
 
 /** Sets each byte's low bit so the byte has odd parity (FIPS 46-3 §2). */
-function oddParity(key: Uint8Array): Uint8Array {
+export function oddParity(key: Uint8Array): Uint8Array {
   return key.map((b) => {
     let ones = 0;
     for (let v = b >> 1; v !== 0; v >>= 1) ones += v & 1;
@@ -52,7 +52,7 @@ function defaultUsage(algorithm: number): number {
 }
 
 /** The key's Cryptographic Length and the number of material bytes it takes. */
-function keySize(algorithm: number, length: number | undefined): { bits: number; bytes: number } {
+export function keySize(algorithm: number, length: number | undefined): { bits: number; bytes: number } {
   if (algorithm === A.DES3) {
     const bytes = DES3_BYTES.get(length ?? 168);
     if (bytes === undefined) throw new KmipError('INVALID_ATTRIBUTE_VALUE', `Triple DES keys are 112 or 168 bits, not ${String(length)}`, { field: 'Cryptographic Length' });

@@ -31,6 +31,7 @@ import { modifyAttributeOperation } from './modify-attribute.js';
 import { queryOperation } from './query.js';
 import { recoverOperation } from './recover.js';
 import { registerOperation } from './register.js';
+import { reKeyOperation } from './rekey.js';
 import { revokeOperation } from './revoke.js';
 import { rngRetrieveOperation } from './rng-retrieve.js';
 import { rngSeedOperation } from './rng-seed.js';
@@ -49,7 +50,7 @@ const HANDLERS: readonly AnyOperationHandler[] = [
   deleteAttributeOperation, activateOperation, revokeOperation, checkOperation, archiveOperation,
   recoverOperation, discoverVersionsOperation, rngRetrieveOperation, rngSeedOperation,
   setAttributeOperation, adjustAttributeOperation, interopOperation, logOperation,
-  encryptOperation, decryptOperation, macOperation, macVerifyOperation,
+  encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation,
 ];
 
 const BY_OPERATION: ReadonlyMap<number, AnyOperationHandler> = new Map(HANDLERS.map((h) => [h.operation, h]));

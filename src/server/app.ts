@@ -1,9 +1,17 @@
 /**
- * Composition root of the KMIP server role: configuration → storage → operation services →
- * operation registry → listener. `openkcm serve`, `npm start` and the in-process test server
- * (test/helpers/server.ts) all start the server through {@link startKmipApp}, so they run
- * the same wiring.
+ * Composition root of the KMIP server role: configuration → MasterKey and key hierarchy → storage →
+ * operation services → operation registry → gates → listener. `openkcm serve`, `npm start` and the
+ * in-process test server (test/helpers/server.ts) all start the server through {@link startKmipApp},
+ * so they run the same wiring.
+ *
+ * Key hierarchy (ARCHITECTURE §2, issue 4): the vault seals each tenant's material under the tenant's L3
+ * (krypton, src/server/hierarchy.ts). The embedded default — a development MasterKey file and the `local`
+ * L1 plugin — needs no configuration, so the quick start works on a fresh clone. A vault written before the
+ * hierarchy (under the development KEK file) is migrated: its envelopes open under the old key, are
+ * re-sealed under L3 lazily on access and by a background job at start, and the server logs when the old
+ * key file is no longer needed (docs/vault.md "Migrating a development vault").
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initNative } from '../native/index.js';
 import type { NativeOptions } from '../native/index.js';
@@ -11,11 +19,17 @@ import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
 import type { OperationHandler } from '../operations/types.js';
+import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { NativeKekProvider } from '../vault/kek.js';
+import type { KekProvider } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
 import { ConfigError } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
+import { composeGates, sealedGate, tenantStateGate } from './gates.js';
+import type { KmipGate } from './gates.js';
+import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
+import { describeError } from './log.js';
 import type { Logger } from './log.js';
 
 export interface KmipAppOptions<S> {
@@ -25,9 +39,20 @@ export interface KmipAppOptions<S> {
   readonly services?: S;
 }
 
+/** The running key hierarchy of an app (absent with `vault.kek: "dev"` or injected services). */
+export interface AppHierarchy {
+  readonly hierarchy: Hierarchy;
+  readonly vault: Vault;
+  /** The re-wrap job for one tenant (after a rotation of its L3): see BaseVault.rewrapTenant. */
+  rewrapTenant(tenant: string, options?: RewrapOptions): Promise<RewrapProgress>;
+  /** The start-up migration of legacy (development KEK) envelopes; resolves when done or stopped. */
+  readonly migration: Promise<void>;
+}
+
 export interface KmipApp<S = OperationServices> {
   readonly server: KmipServer<S>;
   readonly address: ListenAddress;
+  readonly hierarchy: AppHierarchy | undefined;
   /** Graceful: drain the listener, then close storage. */
   close(): Promise<void>;
 }
@@ -41,6 +66,8 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   let services: S;
   let now: (() => Date) | undefined;
   let closeStorage: () => Promise<void> = () => Promise.resolve();
+  let hierarchy: AppHierarchy | undefined;
+  let authorize: KmipGate | undefined;
   if (opts.services !== undefined) {
     services = opts.services;
   } else {
@@ -49,11 +76,16 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     // One clock for ctx.now and the handlers' services.
     now = built.services.clock;
     closeStorage = built.close;
+    hierarchy = built.hierarchy;
+    authorize = built.authorize;
   }
   // Loaded only when needed, so tests with their own handler table do not load every operation.
   const getHandler = opts.getHandler
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
-  const server = new KmipServer<S>({ config: loaded.server, deps: { getHandler, services, logger, ...(now === undefined ? {} : { now }) } });
+  const server = new KmipServer<S>({
+    config: loaded.server,
+    deps: { getHandler, services, logger, ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }) },
+  });
   let address: ListenAddress;
   try {
     address = await server.listen();
@@ -64,6 +96,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   return {
     server,
     address,
+    hierarchy,
     async close(): Promise<void> {
       await server.close();
       await closeStorage();
@@ -79,12 +112,19 @@ export interface VaultSettings {
   readonly kekFile: string;
   /** Initial LMDB map size in bytes (lmdb-js grows it on demand). */
   readonly mapSize?: number;
+  /**
+   * What seals the material: "hierarchy" (default: each tenant's L3, issue 4) or "dev" (the single development
+   * KEK file, the wiring before the hierarchy; development and migration tests only).
+   */
+  readonly kek: 'hierarchy' | 'dev';
 }
 
 export function vaultSettings(section: Readonly<Record<string, unknown>>): VaultSettings {
   for (const k of Object.keys(section)) {
-    if (k !== 'path' && k !== 'kekFile' && k !== 'mapSize') throw new ConfigError(`unknown setting vault.${k} (allowed: path, kekFile, mapSize)`);
+    if (k !== 'path' && k !== 'kekFile' && k !== 'mapSize' && k !== 'kek') throw new ConfigError(`unknown setting vault.${k} (allowed: path, kekFile, mapSize, kek)`);
   }
+  const kek = section.kek ?? 'hierarchy';
+  if (kek !== 'hierarchy' && kek !== 'dev') throw new ConfigError('vault.kek must be "hierarchy" or "dev"');
   const str = (k: 'path' | 'kekFile', dflt: string): string => {
     const v = section[k];
     if (v === undefined) return dflt;
@@ -95,7 +135,7 @@ export function vaultSettings(section: Readonly<Record<string, unknown>>): Vault
   if (mapSize !== undefined && (typeof mapSize !== 'number' || !Number.isSafeInteger(mapSize) || mapSize < 1024 * 1024)) {
     throw new ConfigError('vault.mapSize must be an integer of at least 1048576 bytes');
   }
-  return { path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), ...(mapSize === undefined ? {} : { mapSize }) };
+  return { path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), kek, ...(mapSize === undefined ? {} : { mapSize }) };
 }
 
 /**
@@ -130,29 +170,40 @@ export function nativeSettings(section: Readonly<Record<string, unknown>>): Nati
   };
 }
 
-/** The production services: the LMDB vault of the data directory under its development KEK. */
-async function openServices(loaded: LoadedConfig, logger: Logger): Promise<{ services: OperationServices; close: () => Promise<void> }> {
+interface BuiltServices {
+  readonly services: OperationServices;
+  readonly close: () => Promise<void>;
+  readonly hierarchy?: AppHierarchy;
+  readonly authorize?: KmipGate | undefined;
+}
+
+/** The production services: the LMDB vault of the data directory, sealed under the key hierarchy (or the dev KEK). */
+async function openServices(loaded: LoadedConfig, logger: Logger): Promise<BuiltServices> {
   const settings = vaultSettings(loaded.vault);
+  return settings.kek === 'dev' ? openDevServices(loaded, settings, logger) : openHierarchyServices(loaded, settings, logger);
+}
+
+function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: string; mapSize?: number } {
+  return { path: path.resolve(loaded.dataDir, settings.path), ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }) };
+}
+
+function logOperations(logger: Logger): { onLog: (entry: { tenant: string; identity: string; message: string }) => void } {
+  return { onLog: (entry) => { logger.info('client Log operation', { tenant: entry.tenant, identity: entry.identity, message: entry.message }); } };
+}
+
+/** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
+async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
   // Issue 3 §5: the envelope seals and opens through the addon; the KEK lives in a locked slot.
   const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
   let vault: Vault;
   try {
-    vault = await Vault.open({
-      path: path.resolve(loaded.dataDir, settings.path),
-      kek,
-      ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),
-    });
+    vault = await Vault.open({ ...vaultOptions(loaded, settings), kek, logger });
   } catch (e) {
     kek.destroy();
     throw e;
   }
-  logger.info('vault opened', { path: vault.path, objects: vault.count() });
-  const services = createServices({
-    store: new VaultObjectStore(vault),
-    config: {
-      onLog: (entry) => { logger.info('client Log operation', { tenant: entry.tenant, identity: entry.identity, message: entry.message }); },
-    },
-  });
+  logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+  const services = createServices({ store: new VaultObjectStore(vault), config: logOperations(logger) });
   return {
     services,
     close: async () => {
@@ -160,6 +211,99 @@ async function openServices(loaded: LoadedConfig, logger: Logger): Promise<{ ser
       services.keyCache.clear();
       await vault.close();
       kek.destroy();
+    },
+  };
+}
+
+/** Resolves once the MasterKey is unsealed (at once when it is), or when `signal` aborts. */
+function whenUnsealed(hierarchy: Hierarchy, signal: AbortSignal): Promise<void> {
+  if (!hierarchy.masterKey.status().sealed || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      hierarchy.masterKey.off('unsealed', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    hierarchy.masterKey.on('unsealed', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * The start-up migration (issue 4 §5): every tenant that still has envelopes under the development KEK is re-sealed
+ * under its L3 by the background job, one tenant after another, once the node is unsealed. Never throws.
+ */
+async function migrateLegacy(vault: Vault, hierarchy: Hierarchy, legacy: KekProvider, logger: Logger, signal: AbortSignal): Promise<void> {
+  await whenUnsealed(hierarchy, signal);
+  for (const tenant of vault.tenants()) {
+    if (signal.aborted) return;
+    const count = vault.envelopeKeyIds(tenant).get(legacy.id) ?? 0;
+    if (count === 0) continue;
+    logger.info('migrating a tenant from the development KEK to its L3', { tenant, envelopes: count });
+    try {
+      const p = await vault.rewrapTenant(tenant, { signal, onProgress: (x) => { logger.debug('migration progress', { tenant, ...x }); } });
+      logger.info('tenant migration finished', { tenant, ...p });
+    } catch (e) {
+      logger.warn('tenant migration failed; it is retried at the next start', { tenant, ...describeError(e) });
+    }
+  }
+  if (signal.aborted) return;
+  const left = vault.tenants().reduce((n, t) => n + (vault.envelopeKeyIds(t).get(legacy.id) ?? 0), 0);
+  if (left === 0) logger.info('migration complete: the development KEK file is no longer needed and can be removed', { keyId: legacy.id });
+  else logger.warn('migration incomplete: envelopes still need the development KEK file', { keyId: legacy.id, envelopes: left });
+}
+
+async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+  const keystores = keystoresSettings(loaded.keystores);
+  // A development KEK file left by the wiring before the hierarchy: opened (never created) to read old envelopes.
+  const devFile = path.resolve(loaded.dataDir, settings.kekFile);
+  const legacy = existsSync(devFile) ? NativeKekProvider.openDevKeyFile(devFile) : undefined;
+  let hierarchy: Hierarchy;
+  try {
+    hierarchy = await Hierarchy.open({ dataDir: loaded.dataDir, seal: loaded.seal, keystores, logger, ...(legacy === undefined ? {} : { legacy: [legacy] }) });
+  } catch (e) {
+    legacy?.destroy();
+    throw e;
+  }
+  let vault: Vault;
+  try {
+    vault = await Vault.open({ ...vaultOptions(loaded, settings), kek: hierarchy.resolver, logger });
+  } catch (e) {
+    await hierarchy.close();
+    legacy?.destroy();
+    throw e;
+  }
+  logger.info('vault opened', { path: vault.path, objects: vault.count(), legacyKek: legacy?.id });
+  const services = createServices({ store: new VaultObjectStore(vault), config: logOperations(logger) });
+  // The kill-switch reaches the DEK cache: a revoked tenant's keys are zeroised here too (ARCHITECTURE §5).
+  const onRevoked = (tenant: string): void => {
+    const n = services.keyCache.evictTenant(tenant);
+    logger.info('kill-switch: cached keys of the tenant zeroised', { tenant, keys: n });
+  };
+  hierarchy.krypton.on('revoked', onRevoked);
+  const stop = new AbortController();
+  const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
+  const authorize = composeGates(
+    sealedGate(() => hierarchy.masterKey.status().sealed),
+    tenantStateGate((tenant) => hierarchy.isRevoked(tenant)),
+  );
+  return {
+    services,
+    authorize,
+    hierarchy: {
+      hierarchy,
+      vault,
+      rewrapTenant: (tenant, options) => vault.rewrapTenant(tenant, options),
+      migration,
+    },
+    close: async () => {
+      stop.abort();
+      await migration;
+      hierarchy.krypton.off('revoked', onRevoked);
+      services.keyCache.clear();
+      await vault.close();
+      await hierarchy.close();
+      legacy?.destroy();
     },
   };
 }

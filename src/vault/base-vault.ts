@@ -9,11 +9,16 @@ import { Tag } from '../kmip/registry.generated.js';
 import { ItemType } from '../ttlv/types.js';
 import { decodeRecordValue, encodeRecordValue } from './codec.js';
 import type { RecordValue } from './codec.js';
-import { open as openEnvelope, seal as sealEnvelope } from './envelope.js';
+import type { Logger } from '../server/log.js';
+import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from './envelope.js';
+import type { EnvelopeHeader } from './envelope.js';
 import { VaultError } from './errors.js';
-import type { KekProvider } from './kek.js';
+import { toKekResolver } from './kek.js';
+import type { KekProvider, KekResolver } from './kek.js';
 import { enumIndexPrefix, objectKey, prefixEnd, tenantPrefix, textIndexPrefix, uidBytes } from './keys.js';
-import { MAX_MATERIAL_BYTES, MAX_PUT_MANY_OBJECTS, MAX_UPDATE_ATTEMPTS } from './limits.js';
+import {
+  MAX_LAZY_REWRAPS_IN_FLIGHT, MAX_MATERIAL_BYTES, MAX_PUT_MANY_OBJECTS, MAX_REWRAP_BATCH_RECORDS, MAX_UPDATE_ATTEMPTS,
+} from './limits.js';
 import type {
   NewVaultObject, ObjectStore, VaultChanges, VaultFilter, VaultMutator, VaultPage, VaultRecord, VersionCondition,
 } from './store.js';
@@ -122,6 +127,39 @@ function checkMaterial(material: Uint8Array): void {
   }
 }
 
+/** Progress of {@link BaseVault.rewrapTenant}, reported after every batch and returned at the end. */
+export interface RewrapProgress {
+  /** Records of the tenant examined so far. */
+  readonly done: number;
+  /** Records of the tenant when the job started (records created meanwhile are sealed current anyway). */
+  readonly total: number;
+  /** Envelopes re-sealed under the tenant's current KEK version. */
+  readonly rewrapped: number;
+  /** Envelopes that could not be re-sealed (e.g. their KEK version was dropped: crypto-shredded); logged. */
+  readonly failed: number;
+}
+
+export interface RewrapOptions {
+  readonly onProgress?: (p: RewrapProgress) => void;
+  /** Records per batch, 1..MAX_REWRAP_BATCH_RECORDS (default the maximum). */
+  readonly batchSize?: number;
+  /** Stops the job between batches (server shutdown); the progress so far is returned. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options shared by every vault implementation. */
+export interface BaseVaultOptions {
+  /** Receives lazy re-wrap failures (warn) and skips (debug). Default: silent. */
+  readonly logger?: Logger;
+}
+
+/** True when `h` is sealed under the provider's current key version: nothing to re-wrap. */
+function isCurrent(kek: KekProvider, h: EnvelopeHeader): boolean {
+  return h.keyId === kek.id && h.keyVersion === kek.currentVersion;
+}
+
+type RewrapOutcome = 'rewrapped' | 'current' | 'none' | 'failed';
+
 /** Problems found by checkIntegrity(), one line each. */
 export interface IntegrityReport {
   readonly records: number;
@@ -130,13 +168,20 @@ export interface IntegrityReport {
 }
 
 export class BaseVault implements ObjectStore {
-  readonly kek: KekProvider;
+  /** Which KEK seals and opens each tenant's material (src/vault/kek.ts KekResolver). */
+  readonly resolver: KekResolver;
   readonly #engine: VaultEngine;
+  readonly #logger: Logger | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Lazy re-wraps running in the background, by `tenant\0uid` (one per record at a time). */
+  readonly #lazy = new Map<string, Promise<void>>();
+  #lazySkipped = 0;
 
-  protected constructor(engine: VaultEngine, kek: KekProvider) {
+  protected constructor(engine: VaultEngine, kek: KekProvider | KekResolver, options: BaseVaultOptions = {}) {
     this.#engine = engine;
-    this.kek = kek;
+    this.resolver = toKekResolver(kek);
+    this.#logger = options.logger;
   }
 
   #alive(): VaultEngine {
@@ -170,11 +215,21 @@ export class BaseVault implements ObjectStore {
       seen.add(id);
       return { o, uid, key };
     });
+    // One sealing provider per tenant of the batch, asked once (the first ask may activate the tenant).
+    const sealing = new Map<string, Promise<KekProvider>>();
+    const sealerOf = (tenant: string): Promise<KekProvider> => {
+      let p = sealing.get(tenant);
+      if (p === undefined) {
+        p = Promise.resolve(this.resolver.sealingKek(tenant));
+        sealing.set(tenant, p);
+      }
+      return p;
+    };
     const records = await Promise.all(prepared.map(async ({ o, uid }): Promise<VaultRecord> => {
       const materialVersion = o.material === undefined ? 0 : 1;
       const sealedMaterial = o.material === undefined
         ? undefined
-        : await sealEnvelope(this.kek, o.material, { tenant: o.tenant, uid, version: materialVersion });
+        : await sealEnvelope(await sealerOf(o.tenant), o.material, { tenant: o.tenant, uid, version: materialVersion });
       return {
         tenant: o.tenant, uid, objectType: o.objectType, state: o.state,
         attributes: o.attributes, version: 1, materialVersion, sealedMaterial,
@@ -232,7 +287,7 @@ export class BaseVault implements ObjectStore {
       checkMaterial(changes.material);
       if (materialVersion >= UINT32_MAX) throw new VaultError('LIMIT_EXCEEDED', 'material version exhausted');
       materialVersion += 1;
-      sealedMaterial = await sealEnvelope(this.kek, changes.material, { tenant: cur.tenant, uid: cur.uid, version: materialVersion });
+      sealedMaterial = await sealEnvelope(await this.resolver.sealingKek(cur.tenant), changes.material, { tenant: cur.tenant, uid: cur.uid, version: materialVersion });
     }
     return { ...cur, state, attributes, materialVersion, sealedMaterial, version: cur.version + 1 };
   }
@@ -324,13 +379,178 @@ export class BaseVault implements ObjectStore {
 
   async openMaterial(record: VaultRecord): Promise<Buffer | undefined> {
     if (record.sealedMaterial === undefined) return undefined;
-    return openEnvelope(this.kek, record.sealedMaterial, { tenant: record.tenant, uid: record.uid, version: record.materialVersion });
+    const h = parseEnvelope(record.sealedMaterial);
+    const plain = await this.#openWith(record, record.sealedMaterial, h);
+    this.#maybeRewrapLazily(record, h);
+    return plain;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#engine.close();
+  async #openWith(record: Pick<VaultRecord, 'tenant' | 'uid' | 'materialVersion'>, envelope: Buffer, h: EnvelopeHeader): Promise<Buffer> {
+    const kek = await this.resolver.openingKek(record.tenant, h.keyId);
+    return openEnvelope(kek, envelope, { tenant: record.tenant, uid: record.uid, version: record.materialVersion });
+  }
+
+  // ---- re-wrapping after a KEK rotation (ARCHITECTURE §2 "Rotation") ------------------------
+
+  /**
+   * Lazy re-wrap (issue 4 §5): an envelope opened for a reader but not sealed under the tenant's
+   * current KEK version is re-sealed in the background — after the answer, never blocking it.
+   * Best effort: the write is conditioned on the record version (a concurrent change wins and
+   * this attempt is dropped), failures are logged, and the background job catches whatever is
+   * skipped here.
+   */
+  #maybeRewrapLazily(record: VaultRecord, h: EnvelopeHeader): void {
+    if (this.#closing !== undefined) return;
+    const k = `${record.tenant}\u0000${record.uid}`;
+    if (this.#lazy.has(k)) return;
+    let sealing: KekProvider | Promise<KekProvider>;
+    try {
+      sealing = this.resolver.sealingKek(record.tenant);
+    } catch (e) {
+      this.#logger?.debug('lazy re-wrap skipped: no sealing KEK', { tenant: record.tenant, error: errorText(e) });
+      return;
+    }
+    // The common case (a current envelope, a synchronous resolver) costs no promise at all.
+    if (!(sealing instanceof Promise) && isCurrent(sealing, h)) return;
+    if (this.#lazy.size >= MAX_LAZY_REWRAPS_IN_FLIGHT) {
+      this.#lazySkipped++;
+      if (sealing instanceof Promise) sealing.catch(() => undefined);
+      return;
+    }
+    const run = (async (): Promise<void> => {
+      const s = await sealing;
+      if (isCurrent(s, h)) return;
+      await this.#rewrapOne(record.tenant, record.uid, s);
+    })().catch((e: unknown) => {
+      this.#logger?.warn('lazy re-wrap failed; the background job will retry', { tenant: record.tenant, uid: record.uid, error: errorText(e) });
+    }).finally(() => { this.#lazy.delete(k); });
+    this.#lazy.set(k, run);
+  }
+
+  /** Lazy re-wraps running now, and how many were not started because {@link MAX_LAZY_REWRAPS_IN_FLIGHT} were. */
+  get lazyRewraps(): { readonly inFlight: number; readonly skipped: number } {
+    return { inFlight: this.#lazy.size, skipped: this.#lazySkipped };
+  }
+
+  /** Resolves when every lazy re-wrap started so far has finished (tests, shutdown). */
+  async rewrapIdle(): Promise<void> {
+    while (this.#lazy.size > 0) await Promise.allSettled([...this.#lazy.values()]);
+  }
+
+  /**
+   * Re-seals one record under `sealing` if its envelope is stale: re-reads it, opens it, seals
+   * the plaintext again with the same AAD (tenant, uid, material version — the material did
+   * not change), and commits only if the record is still at the version read (+1, like any
+   * update, so a cached DEK or an optimistic writer notices). A lost race re-reads and retries.
+   */
+  async #rewrapOne(tenant: string, uid: string, sealing: KekProvider): Promise<RewrapOutcome> {
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const cur = this.#read(tenant, uid);
+      const env = cur?.record.sealedMaterial;
+      if (cur === undefined || env === undefined) return 'none';
+      const h = parseEnvelope(env);
+      if (isCurrent(sealing, h)) return 'current';
+      const r = cur.record;
+      const plain = await this.#openWith(r, env, h);
+      let next: Buffer;
+      try {
+        next = await sealEnvelope(sealing, plain, { tenant, uid, version: r.materialVersion });
+      } finally {
+        plain.fill(0);
+      }
+      const op: EngineOp = { db: 'objects', key: cur.key, value: encodeRecordValue({ ...r, envelope: next }), version: r.version + 1 };
+      if (await this.#alive().commit([{ key: cur.key, version: r.version }], [op])) return 'rewrapped';
+    }
+    return 'failed';
+  }
+
+  /**
+   * Background re-wrap job (issue 4 §5): walks every record of `tenant` in uid order, in batches
+   * of at most MAX_REWRAP_BATCH_RECORDS, and re-seals each envelope not under the tenant's
+   * current KEK version. The sealing provider is asked once per batch, so a rotation during the
+   * job is picked up by the next batch. Records that cannot be opened (a dropped KEK version:
+   * crypto-shredding depth 2) are counted as `failed`, logged and left alone. Safe to run
+   * concurrently with clients and with the lazy path (every write is version-conditioned).
+   */
+  async rewrapTenant(tenant: string, options: RewrapOptions = {}): Promise<RewrapProgress> {
+    const batchSize = options.batchSize ?? MAX_REWRAP_BATCH_RECORDS;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_REWRAP_BATCH_RECORDS) {
+      throw new VaultError('LIMIT_EXCEEDED', `rewrap batchSize must be 1..${String(MAX_REWRAP_BATCH_RECORDS)}, got ${String(batchSize)}`);
+    }
+    const prefix = tenantPrefix(tenant);
+    const end = prefixEnd(prefix);
+    const total = this.count(tenant);
+    let done = 0;
+    let rewrapped = 0;
+    let failed = 0;
+    let start = prefix;
+    for (;;) {
+      if (options.signal?.aborted === true) break;
+      // Take one batch of keys synchronously: no cursor is held across the awaits below.
+      const uids: string[] = [];
+      let last: Buffer | undefined;
+      for (const key of this.#alive().keys('objects', start, end)) {
+        uids.push(key.toString('utf8', prefix.length));
+        last = Buffer.from(key);
+        if (uids.length >= batchSize) break;
+      }
+      if (uids.length === 0 || last === undefined) break;
+      const sealing = await this.resolver.sealingKek(tenant);
+      const outcomes = await Promise.all(uids.map((uid) => this.#rewrapOne(tenant, uid, sealing).catch((e: unknown): RewrapOutcome => {
+        this.#logger?.warn('re-wrap job: record could not be re-sealed', { tenant, uid, error: errorText(e) });
+        return 'failed';
+      })));
+      done += uids.length;
+      for (const o of outcomes) {
+        if (o === 'rewrapped') rewrapped++;
+        else if (o === 'failed') failed++;
+      }
+      options.onProgress?.({ done, total, rewrapped, failed });
+      start = Buffer.concat([last, Buffer.from([0])]);
+    }
+    return { done, total, rewrapped, failed };
+  }
+
+  /**
+   * How many of `tenant`'s envelopes name each KEK (`keyId` → count), from the headers alone
+   * (no crypto): tells whether a legacy key is still needed (docs/vault.md "Migrating").
+   */
+  envelopeKeyIds(tenant: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.scan(tenant)) {
+      if (r.sealedMaterial === undefined) continue;
+      const id = parseEnvelope(r.sealedMaterial).keyId;
+      out.set(id, (out.get(id) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  /** Every tenant that has at least one record, ascending (one seek per tenant). */
+  tenants(): string[] {
+    const engine = this.#alive();
+    const out: string[] = [];
+    let start = Buffer.alloc(0);
+    for (;;) {
+      let first: Buffer | undefined;
+      for (const key of engine.keys('objects', start, undefined)) {
+        first = Buffer.from(key);
+        break;
+      }
+      if (first === undefined) return out;
+      const tenant = first.toString('utf8', 1, 1 + (first[0] ?? 0));
+      out.push(tenant);
+      start = Buffer.from(prefixEnd(tenantPrefix(tenant)));
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // No new lazy re-wraps; let running ones finish (at most MAX_LAZY_REWRAPS_IN_FLIGHT) before the engine goes.
+      await this.rewrapIdle();
+      this.#closed = true;
+      await this.#engine.close();
+    })();
+    return this.#closing;
   }
 
   // ---- operations tooling -----------------------------------------------------------------
@@ -388,4 +608,8 @@ function indexDiff(prev: VaultRecord, next: VaultRecord): EngineOp[] {
   for (const k of before) if (!afterIds.has(indexId(k))) ops.push({ ...k, remove: true });
   for (const k of after) if (!beforeIds.has(indexId(k))) ops.push({ ...k, value: EMPTY });
   return ops;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

@@ -46,6 +46,57 @@ export interface KekProvider {
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer>;
 }
 
+/**
+ * Which KekProvider seals and opens a tenant's material (issue 4 §1, ARCHITECTURE §2): with the
+ * key hierarchy every tenant has its own L3 lineage (`l3:<tenant>:kmip`, held by krypton), and a
+ * vault written before the hierarchy still holds envelopes under the development KEK. The vault
+ * asks the resolver per tenant instead of holding one provider.
+ *
+ * - `sealingKek(tenant)`: the provider new material of `tenant` is sealed under (its current
+ *   version). May be a Promise: the first touch of a tenant activates it (L1 unwrap of L2).
+ * - `openingKek(tenant, keyId)`: a provider able to open an envelope whose header names `keyId`
+ *   — the tenant's current lineage or a legacy one (migration). It may throw a KmipError (e.g.
+ *   TENANT_REVOKED: the kill-switch) which the vault passes through unchanged.
+ * An envelope not under the sealing provider's (id, currentVersion) is stale: the vault re-seals
+ * it (lazily on access, or by BaseVault.rewrapTenant).
+ */
+export interface KekResolver {
+  sealingKek(tenant: string): KekProvider | Promise<KekProvider>;
+  openingKek(tenant: string, keyId: string): KekProvider | Promise<KekProvider>;
+}
+
+/** One provider for every tenant: what tests, tools and a vault without the hierarchy use. */
+export function singleKek(kek: KekProvider): KekResolver {
+  return {
+    sealingKek: () => kek,
+    // Whatever the header says: envelope.open answers WRONG_KEY for another key id.
+    openingKek: () => kek,
+  };
+}
+
+/**
+ * `primary` plus providers of older lineages that only open (migration from the development KEK:
+ * docs/vault.md "Migrating a development vault"). An envelope whose key id is a legacy
+ * provider's id opens under that provider; everything else goes to `primary`.
+ */
+export function withLegacyKeks(primary: KekResolver, legacy: readonly KekProvider[]): KekResolver {
+  const byId = new Map(legacy.map((k) => [k.id, k]));
+  return {
+    sealingKek: (tenant) => primary.sealingKek(tenant),
+    openingKek: (tenant, keyId) => byId.get(keyId) ?? primary.openingKek(tenant, keyId),
+  };
+}
+
+/** Tells a resolver from a provider (the vault accepts either). */
+export function isKekResolver(k: KekProvider | KekResolver): k is KekResolver {
+  return typeof (k as Partial<KekResolver>).sealingKek === 'function' && typeof (k as Partial<KekResolver>).openingKek === 'function';
+}
+
+/** A resolver for `k`: itself when it is one, else {@link singleKek}. */
+export function toKekResolver(k: KekProvider | KekResolver): KekResolver {
+  return isKekResolver(k) ? k : singleKek(k);
+}
+
 function checkVersion(version: number): void {
   if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
     throw new KekError('INVALID_ARGUMENT', `key version must be an integer in 1..2^32-1, got ${version}`);

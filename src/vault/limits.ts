@@ -60,3 +60,17 @@ export const MAX_UPDATE_ATTEMPTS = 8;
  * with more records issue several putMany() calls in the same event turn (still one commit).
  */
 export const MAX_PUT_MANY_OBJECTS = 256;
+
+/**
+ * Lazy re-wraps (src/vault/base-vault.ts) running in the background at once. After a KEK rotation
+ * every read of an old object would start one; the cap stops a client that reads many old
+ * objects from queueing unbounded background work (memory, event-loop time). Skipped ones are
+ * left to the background job (rewrapTenant).
+ */
+export const MAX_LAZY_REWRAPS_IN_FLIGHT = 64;
+
+/**
+ * Records one batch of the re-wrap job examines (and at most re-seals in one group commit). Bounds
+ * the plaintext held at once and the size of one write transaction; progress is reported per batch.
+ */
+export const MAX_REWRAP_BATCH_RECORDS = 128;

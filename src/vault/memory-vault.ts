@@ -4,8 +4,8 @@
  * sealing material — minus durability. Not for production: nothing survives the process.
  */
 import { BaseVault } from './base-vault.js';
-import type { EngineCondition, EngineEntry, EngineOp, VaultDb, VaultEngine } from './base-vault.js';
-import type { KekProvider } from './kek.js';
+import type { BaseVaultOptions, EngineCondition, EngineEntry, EngineOp, VaultDb, VaultEngine } from './base-vault.js';
+import type { KekProvider, KekResolver } from './kek.js';
 import { NodeCryptoKekProvider } from './kek.js';
 
 /**
@@ -115,8 +115,8 @@ class MemoryEngine implements VaultEngine {
 }
 
 export class MemoryVault extends BaseVault {
-  /** `kek` defaults to a fresh random in-memory key (id 'memory'). */
-  constructor(kek: KekProvider = NodeCryptoKekProvider.random('memory')) {
-    super(new MemoryEngine(), kek);
+  /** `kek` (a provider or a per-tenant resolver) defaults to a fresh random in-memory key (id 'memory'). */
+  constructor(kek: KekProvider | KekResolver = NodeCryptoKekProvider.random('memory'), options: BaseVaultOptions = {}) {
+    super(new MemoryEngine(), kek, options);
   }
 }

@@ -29,9 +29,9 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { getLastVersion, open as openLmdb } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { BaseVault } from './base-vault.js';
-import type { EngineCondition, EngineEntry, EngineOp, VaultDb, VaultEngine } from './base-vault.js';
+import type { BaseVaultOptions, EngineCondition, EngineEntry, EngineOp, VaultDb, VaultEngine } from './base-vault.js';
 import { VaultError } from './errors.js';
-import type { KekProvider } from './kek.js';
+import type { KekProvider, KekResolver } from './kek.js';
 
 /** On-disk layout version of the whole vault (databases and key layouts), kept in `meta`. */
 export const VAULT_FORMAT = 1;
@@ -44,11 +44,14 @@ export const DEFAULT_MAP_SIZE = 1024 * 1024 * 1024;
 /** objects + 4 indexes + meta, plus headroom for a future index. */
 const MAX_DBS = 8;
 
-export interface VaultOptions {
+export interface VaultOptions extends BaseVaultOptions {
   /** Data directory (created with mode 0700 if absent); holds data.mdb and lock.mdb. */
   readonly path: string;
-  /** Seals and opens material (src/vault/kek.ts). */
-  readonly kek: KekProvider;
+  /**
+   * Seals and opens material (src/vault/kek.ts): one provider for every tenant, or a resolver
+   * choosing per tenant (the key hierarchy: each tenant's L3, plus legacy keys while migrating).
+   */
+  readonly kek: KekProvider | KekResolver;
   /** Initial LMDB map size in bytes (default {@link DEFAULT_MAP_SIZE}). */
   readonly mapSize?: number;
 }
@@ -140,8 +143,8 @@ export class Vault extends BaseVault {
   readonly path: string;
   readonly #engine: LmdbEngine;
 
-  private constructor(engine: LmdbEngine, kek: KekProvider, path: string) {
-    super(engine, kek);
+  private constructor(engine: LmdbEngine, kek: KekProvider | KekResolver, path: string, options: BaseVaultOptions) {
+    super(engine, kek, options);
     this.#engine = engine;
     this.path = path;
   }
@@ -186,7 +189,7 @@ export class Vault extends BaseVault {
       await root.close();
       throw e;
     }
-    return new Vault(engine, options.kek, options.path);
+    return new Vault(engine, options.kek, options.path, options.logger === undefined ? {} : { logger: options.logger });
   }
 
   /** LMDB environment statistics (page counts, entries), for metrics and the benchmark. */

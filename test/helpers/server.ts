@@ -63,8 +63,16 @@ export interface StartTestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
   readonly identity?: Partial<IdentityConfig>;
-  /** The config file's vault section. */
+  /**
+   * The config file's vault section. `{ kek: 'dev' }` runs the wiring before the key hierarchy (one development
+   * KEK for every tenant); the default is the hierarchy's embedded default (development MasterKey file in the data
+   * dir, the `local` L1 plugin, tenants onboarded on first use).
+   */
   readonly vault?: Record<string, unknown>;
+  /** The config file's seal section (src/krypton/master-key.ts); default: development key file. */
+  readonly seal?: Record<string, unknown>;
+  /** The config file's keystores section (src/server/hierarchy.ts); default: every tenant on the local plugin. */
+  readonly keystores?: Record<string, unknown>;
   /**
    * The config file's native section. Default {@link TEST_NATIVE_SETTINGS}: tests allow unlocked
    * key memory, because CI containers and developer shells often have RLIMIT_MEMLOCK of 64 KiB or
@@ -97,6 +105,8 @@ export interface TestServer {
   connect(tenant?: string, extra?: Partial<KmipClientOptions>): Promise<KmipClient>;
   /** In-process mode: the listener (stats, connectionCount, inFlight). */
   readonly server: KmipServer | undefined;
+  /** In-process mode: the app (its key hierarchy: krypton, MasterKey, vault, re-wrap job). */
+  readonly app: KmipApp<unknown> | undefined;
   /** Child mode: the process. */
   readonly child: ChildProcess | undefined;
   /** Child mode: everything it wrote to stdout / stderr so far. */
@@ -141,6 +151,8 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.ttlv !== undefined) file.kmip = { ...file.kmip, ttlv: opts.ttlv };
   if (opts.identity !== undefined) file.identity = opts.identity;
   if (opts.vault !== undefined) file.vault = opts.vault;
+  if (opts.seal !== undefined) file.seal = opts.seal;
+  if (opts.keystores !== undefined) file.keystores = opts.keystores;
   file.native = { ...(opts.native ?? TEST_NATIVE_SETTINGS) };
   await writeFile(path.join(dataDir, CONFIG_FILE_NAME), `// written by test/helpers/server.ts\n${JSON.stringify(file, null, 2)}\n`);
 }
@@ -217,6 +229,7 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
     clientOptions,
     connect: (tenant, extra) => KmipClient.connect(clientOptions(tenant, extra)),
     server: app?.server,
+    app,
     child,
     stdout: () => out,
     stderr: () => err,

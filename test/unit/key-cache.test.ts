@@ -49,6 +49,19 @@ describe('KeyCache', () => {
     assert.equal(c.size, 0);
   });
 
+  test('evictTenant destroys every key of one tenant and no other (kill-switch)', () => {
+    const c = new KeyCache(8);
+    const a1 = c.put('acme', 'u1', 1, material(1));
+    const a2 = c.put('acme', 'u2', 1, material(2));
+    const b1 = c.put('acme2', 'u1', 1, material(3));
+    const b2 = c.put('other', 'acme', 1, material(4));
+    assert.equal(c.evictTenant('acme'), 2);
+    assert.deepEqual([a1, a2, b1, b2].map((k) => k.destroyed), [true, true, false, false]);
+    assert.equal(c.size, 2);
+    assert.equal(c.evictTenant('acme'), 0);
+    c.clear();
+  });
+
   test('maxEntries must be a positive integer', () => {
     assert.throws(() => new KeyCache(0), RangeError);
   });

@@ -64,6 +64,10 @@ const SAMPLES: Sample[] = [
     request: { objectType: ObjectType.OpaqueObject, attributes: [name], object: { objectType: ObjectType.OpaqueObject, opaqueDataType: 0x80000001, opaqueDataValue: bytesOf(9, 8, 7) } },
   },
   { op: Operation.Register, v: 1, response: { uniqueIdentifier: 'u-2', attributes: [makeAttribute('State', 1)] } },
+  { op: Operation.ReKey, v: 'both', request: { uniqueIdentifier: 'u-1', offset: 3600, attributes: [name] }, response: { uniqueIdentifier: 'u-3' } },
+  { op: Operation.ReKey, v: 'both', request: {} },
+  { op: Operation.ReKey, v: 2, request: { uniqueIdentifier: 'u-1', protectionStorageMasks: [1] } },
+  { op: Operation.ReKey, v: 1, response: { uniqueIdentifier: 'u-3', attributes: [makeAttribute('State', 1)] } },
   {
     op: Operation.Get, v: 'both',
     request: { uniqueIdentifier: 'u-1', keyFormatType: KeyFormatType.Raw, keyWrapType: 1, keyCompressionType: 1, keyWrappingSpecification: structure(Tag.KeyWrappingSpecification, [enumeration(Tag.WrappingMethod, 1)]) },

@@ -27,6 +27,7 @@ import { modifyAttributePayloads } from './modify-attribute.js';
 import { queryPayloads } from './query.js';
 import { recoverPayloads } from './recover.js';
 import { registerPayloads } from './register.js';
+import { reKeyPayloads } from './rekey.js';
 import { revokePayloads } from './revoke.js';
 import { rngRetrievePayloads } from './rng-retrieve.js';
 import { rngSeedPayloads } from './rng-seed.js';
@@ -55,6 +56,7 @@ export * from './modify-attribute.js';
 export * from './query.js';
 export * from './recover.js';
 export * from './register.js';
+export * from './rekey.js';
 export * from './revoke.js';
 export * from './rng-retrieve.js';
 export * from './rng-seed.js';
@@ -66,6 +68,7 @@ export type { PayloadCodec, StructCodec, UidRequest, UidResponse } from './codec
 export const PAYLOAD_CODECS = {
   [Operation.Create]: createPayloads,
   [Operation.Register]: registerPayloads,
+  [Operation.ReKey]: reKeyPayloads,
   [Operation.Locate]: locatePayloads,
   [Operation.Check]: checkPayloads,
   [Operation.Get]: getPayloads,

@@ -91,6 +91,22 @@ export class KeyCache {
     if (e !== undefined) this.#drop(k, e);
   }
 
+  /**
+   * Destroys every cached key of `tenant` (the kill-switch: a revoked tenant's DEKs must not outlive its L2/L3,
+   * ARCHITECTURE §5). Returns how many were destroyed.
+   */
+  evictTenant(tenant: string): number {
+    const prefix = cacheKey(tenant, '');
+    let n = 0;
+    for (const [k, e] of [...this.#entries]) {
+      if (k.startsWith(prefix)) {
+        this.#drop(k, e);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Destroys every cached key (server shutdown). */
   clear(): void {
     for (const [k, e] of [...this.#entries]) this.#drop(k, e);

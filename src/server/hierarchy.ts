@@ -1,0 +1,249 @@
+/**
+ * The key hierarchy as the gateway uses it (ARCHITECTURE §2, §5; issue 4 §4): the node's MasterKey, the keystore
+ * factory (L1 plugins), krypton over the LMDB hierarchy store (`<dataDir>/krypton`), and the vault's KekResolver
+ * — each tenant's L4 material sealed under its own L3 (`l3:<tenant>:kmip`), held by krypton.
+ *
+ * Onboarding on first use: a tenant with no hierarchy is onboarded when it first needs a key, under the shadow
+ * reference the config file's `keystores.tenants.<tenant>` names, else under the default plugin: `local` creates a
+ * local L1 key `local:<tenant>` sealed by the MasterKey (src/keystore/local.ts); `none` refuses unlisted tenants.
+ *
+ * The config file's `keystores` section (docs/keystores.md):
+ *   { "connections": { "pkcs11": {...}, "aws-kms": {...}, "azure-keyvault": {...} },
+ *     "tenants": { "<tenant>": { "plugin": "...", "keyRef": "...", "keyVersion": "..." } },
+ *     "default": "local" | "none" }
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { KmipError } from '../kmip/errors.js';
+import { KeystoreFactory } from '../keystore/factory.js';
+import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
+import type { SecretSource, ShadowReference } from '../keystore/types.js';
+import { isKryptonError, Krypton } from '../krypton/krypton.js';
+import { LmdbHierarchyStore } from '../krypton/lmdb-store.js';
+import { MasterKey } from '../krypton/master-key.js';
+import { OPERATOR_SOCKET_FILE, startOperatorApi } from '../krypton/operator-api.js';
+import type { OperatorApi } from '../krypton/operator-api.js';
+import type { KekProvider, KekResolver } from '../vault/kek.js';
+import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
+import type { Logger } from './log.js';
+
+/** Directory of the hierarchy store under the data directory. */
+export const HIERARCHY_STORE_DIR = 'krypton';
+
+/**
+ * Longest unix socket path bind(2) accepts on Linux (sun_path is 108 bytes, NUL included). A data directory
+ * deeper than this cannot host the operator socket: a sealed node then refuses to start (it could never be
+ * unsealed), an unsealed one starts without the socket and says so.
+ */
+export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+
+export interface KeystoresSettings {
+  readonly connections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly tenants: Readonly<Record<string, ShadowReference>>;
+  /** Plugin for tenants not listed: 'local' (embedded default) or 'none' (refuse them). */
+  readonly default: 'local' | 'none';
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Validates the config file's `keystores` section; every unknown key is a ConfigError naming it. */
+export function keystoresSettings(section: Readonly<Record<string, unknown>>): KeystoresSettings {
+  for (const k of Object.keys(section)) {
+    if (k !== 'connections' && k !== 'tenants' && k !== 'default') throw new ConfigError(`unknown setting keystores.${k} (allowed: connections, tenants, default)`);
+  }
+  const connections: Record<string, Readonly<Record<string, unknown>>> = {};
+  const c = section.connections ?? {};
+  if (!isRecord(c)) throw new ConfigError('keystores.connections must be an object of plugin kind → settings');
+  for (const [kind, settings] of Object.entries(c)) {
+    if (kind === 'local' || !KeystoreFactory.KINDS.includes(kind)) {
+      throw new ConfigError(`unknown keystore connection kind keystores.connections.${kind} (allowed: ${KeystoreFactory.KINDS.filter((x) => x !== 'local').join(', ')})`);
+    }
+    if (!isRecord(settings)) throw new ConfigError(`keystores.connections.${kind} must be an object`);
+    connections[kind] = settings;
+  }
+  const tenants: Record<string, ShadowReference> = {};
+  const t = section.tenants ?? {};
+  if (!isRecord(t)) throw new ConfigError('keystores.tenants must be an object of tenant → {plugin, keyRef, keyVersion?}');
+  for (const [tenant, ref] of Object.entries(t)) {
+    const where = `keystores.tenants.${tenant}`;
+    if (!TENANT_NAME_PATTERN.test(tenant)) throw new ConfigError(`${where}: tenant name must match ${TENANT_NAME_PATTERN.source}`);
+    if (!isRecord(ref)) throw new ConfigError(`${where} must be {plugin, keyRef, keyVersion?}`);
+    for (const k of Object.keys(ref)) {
+      if (k !== 'plugin' && k !== 'keyRef' && k !== 'keyVersion') throw new ConfigError(`unknown setting ${where}.${k} (allowed: plugin, keyRef, keyVersion)`);
+    }
+    const { plugin, keyRef, keyVersion } = ref;
+    if (typeof plugin !== 'string' || !KeystoreFactory.KINDS.includes(plugin)) throw new ConfigError(`${where}.plugin must be one of ${KeystoreFactory.KINDS.join(', ')}`);
+    if (typeof keyRef !== 'string' || keyRef.length === 0) throw new ConfigError(`${where}.keyRef must be a non-empty string`);
+    if (keyVersion !== undefined && typeof keyVersion !== 'string') throw new ConfigError(`${where}.keyVersion must be a string`);
+    tenants[tenant] = { plugin, keyRef, keyVersion: keyVersion ?? '' };
+  }
+  const d = section.default ?? 'local';
+  if (d !== 'local' && d !== 'none') throw new ConfigError('keystores.default must be "local" or "none"');
+  return { connections, tenants, default: d };
+}
+
+/** The local L1 key name of a tenant: the tenant name when it is a valid key name, else a hash of it. */
+export function localKeyNameFor(tenant: string): string {
+  if (LOCAL_KEY_NAME_PATTERN.test(tenant)) return tenant;
+  return `t-${createHash('sha256').update(tenant).digest('hex').slice(0, 32)}`;
+}
+
+export interface HierarchyOpenOptions {
+  readonly dataDir: string;
+  /** The config file's `seal` section (src/krypton/master-key.ts). */
+  readonly seal: Readonly<Record<string, unknown>>;
+  readonly keystores: KeystoresSettings;
+  readonly logger: Logger;
+  /** Older KEKs that only open (the development KEK of a vault written before the hierarchy). */
+  readonly legacy?: readonly KekProvider[];
+  /** Serve the operator API on `<dataDir>/operator.sock` (default true). */
+  readonly operatorSocket?: boolean;
+}
+
+export class Hierarchy {
+  readonly masterKey: MasterKey;
+  readonly krypton: Krypton;
+  readonly keystores: KeystoreFactory;
+  readonly store: LmdbHierarchyStore;
+  readonly operatorApi: OperatorApi | undefined;
+  /** The vault's resolver: each tenant's L3 lineage, legacy keys for opening only. */
+  readonly resolver: KekResolver;
+  readonly #dataDir: string;
+  readonly #settings: KeystoresSettings;
+  readonly #logger: Logger;
+  readonly #pending = new Map<string, Promise<void>>();
+
+  private constructor(parts: {
+    masterKey: MasterKey; krypton: Krypton; keystores: KeystoreFactory; store: LmdbHierarchyStore; operatorApi: OperatorApi | undefined;
+    dataDir: string; settings: KeystoresSettings; logger: Logger; legacy: readonly KekProvider[];
+  }) {
+    this.masterKey = parts.masterKey;
+    this.krypton = parts.krypton;
+    this.keystores = parts.keystores;
+    this.store = parts.store;
+    this.operatorApi = parts.operatorApi;
+    this.#dataDir = parts.dataDir;
+    this.#settings = parts.settings;
+    this.#logger = parts.logger;
+    const legacy = new Map(parts.legacy.map((k) => [k.id, k]));
+    // The hot path stays synchronous for an active tenant (no promise per Get): ARCHITECTURE §5 "every hot-path
+    // operation stays inside the box".
+    const current = (tenant: string): KekProvider | Promise<KekProvider> =>
+      this.krypton.isActive(tenant) ? this.krypton.kek(tenant) : this.ensureTenant(tenant).then(() => this.krypton.kek(tenant));
+    this.resolver = {
+      sealingKek: current,
+      openingKek: (tenant, keyId) => {
+        const old = legacy.get(keyId);
+        if (old === undefined) return current(tenant);
+        // A legacy envelope still obeys the kill-switch: the tenant must be activatable (not revoked).
+        return this.krypton.isActive(tenant) ? old : this.ensureTenant(tenant).then(() => old);
+      },
+    };
+  }
+
+  static async open(opts: HierarchyOpenOptions): Promise<Hierarchy> {
+    const dataDir = path.resolve(opts.dataDir);
+    const { logger } = opts;
+    // Secrets are read lazily: while sealed, `get` throws SERVER_SEALED (and plugins report UNREACHABLE).
+    let mk: MasterKey | undefined;
+    const secrets: SecretSource = {
+      get: (name) => (mk === undefined ? Promise.reject(new KmipError('SERVER_SEALED', 'the master key is not open yet')) : mk.secrets.get(name)),
+    };
+    let localFactory: ReturnType<typeof createLocalKeystoreFactory> | undefined;
+    const keystores = new KeystoreFactory({
+      connections: opts.keystores.connections,
+      secrets,
+      local: (shadow) => (localFactory === undefined ? Promise.reject(new KmipError('SERVER_SEALED', 'the master key is not open yet')) : localFactory(shadow)),
+    });
+    const opened: { close(): Promise<void> }[] = [keystores];
+    try {
+      mk = await MasterKey.open(dataDir, opts.seal, { keystoreFor: keystores.keystoreFor, logger });
+      localFactory = createLocalKeystoreFactory(mk, dataDir);
+      const store = await LmdbHierarchyStore.open(path.join(dataDir, HIERARCHY_STORE_DIR));
+      opened.push(store);
+      const krypton = await Krypton.open({ store, keystoreFor: keystores.keystoreFor, logger });
+      opened.push(krypton);
+      const socketPath = path.join(dataDir, OPERATOR_SOCKET_FILE);
+      let operatorApi: OperatorApi | undefined;
+      if (opts.operatorSocket !== false) {
+        if (Buffer.byteLength(socketPath) <= MAX_UNIX_SOCKET_PATH_BYTES) {
+          operatorApi = await startOperatorApi(mk, socketPath);
+        } else if (mk.status().sealed) {
+          throw new ConfigError(`the operator socket path ${socketPath} is longer than ${String(MAX_UNIX_SOCKET_PATH_BYTES)} bytes, so this sealed node could never be unsealed; use a shorter data directory`);
+        } else {
+          logger.warn('no operator socket: the data directory path is too long for a unix socket', { socketPath, maxBytes: MAX_UNIX_SOCKET_PATH_BYTES });
+        }
+      }
+      logger.info('key hierarchy ready', { sealed: mk.status().sealed, seal: mk.status().type, defaultPlugin: opts.keystores.default, operatorSocket: operatorApi?.socketPath });
+      return new Hierarchy({ masterKey: mk, krypton, keystores, store, operatorApi, dataDir, settings: opts.keystores, logger, legacy: opts.legacy ?? [] });
+    } catch (e) {
+      for (const o of opened.reverse()) await o.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** True when the tenant is revoked (kill-switch) or offboarded on this node. Synchronous: the KMIP gate. */
+  isRevoked(tenant: string): boolean {
+    const s = this.krypton.status(tenant).state;
+    return s === 'revoked' || s === 'destroyed';
+  }
+
+  /**
+   * Makes `tenant` active on this node: activates its hierarchy, onboarding it first when it has none (under its
+   * configured shadow reference or the default plugin). Concurrent callers share one attempt.
+   * @throws KmipError TENANT_REVOKED (kill-switch), TENANT_UNAVAILABLE (L1 unreachable), PERMISSION_DENIED
+   *         (no hierarchy and `keystores.default` is "none"), SERVER_SEALED.
+   */
+  ensureTenant(tenant: string): Promise<void> {
+    if (this.krypton.isActive(tenant)) return Promise.resolve();
+    let p = this.#pending.get(tenant);
+    if (p === undefined) {
+      p = this.#ensure(tenant).finally(() => { this.#pending.delete(tenant); });
+      this.#pending.set(tenant, p);
+    }
+    return p;
+  }
+
+  async #ensure(tenant: string): Promise<void> {
+    try {
+      await this.krypton.ensureActive(tenant);
+      return;
+    } catch (e) {
+      if (!isKryptonError(e, 'UNKNOWN_TENANT')) throw e;
+    }
+    if (this.masterKey.status().sealed) throw new KmipError('SERVER_SEALED', 'the server is sealed: a new tenant cannot be onboarded');
+    const shadow = await this.#shadowFor(tenant);
+    try {
+      await this.krypton.onboard(tenant, shadow);
+      this.#logger.info('tenant onboarded on first use', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef });
+    } catch (e) {
+      // Another request (or node) onboarded it meanwhile.
+      if (!isKryptonError(e, 'EXISTS')) throw e;
+    }
+    await this.krypton.ensureActive(tenant);
+  }
+
+  async #shadowFor(tenant: string): Promise<ShadowReference> {
+    const configured = this.#settings.tenants[tenant];
+    if (configured !== undefined) return configured;
+    if (this.#settings.default === 'none') {
+      throw new KmipError('PERMISSION_DENIED', 'this tenant has no key hierarchy and keystores.default is "none"');
+    }
+    const name = localKeyNameFor(tenant);
+    // A key left by an onboarding that failed after creating it is reused, never replaced.
+    if (existsSync(path.join(this.#dataDir, LOCAL_L1_DIR, name))) return { plugin: 'local', keyRef: `local:${name}`, keyVersion: '' };
+    return createLocalKey(this.masterKey, this.#dataDir, name);
+  }
+
+  /** Zeroises krypton's slots, closes the plugins, the store, and the operator socket; seals nothing on disk. */
+  async close(): Promise<void> {
+    await this.operatorApi?.close();
+    await this.krypton.close();
+    await this.keystores.close();
+    await this.store.close();
+    this.masterKey.seal();
+  }
+}
