@@ -271,7 +271,7 @@ function loadSpec(dir, file) {
   return { file, lines, headings, tables };
 }
 
-const HEX = /^([0-9A-Fa-f]{6,8})\b/;
+const HEX = /^(?:0x)?([0-9A-Fa-f]{6,8})\b/;
 
 function isReservedName(n) {
   return /^\(?(Reserved|Unused)\)?$/i.test(n) || /^Extensions?$/i.test(n) || n === '';

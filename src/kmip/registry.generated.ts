@@ -371,6 +371,19 @@ export const Tag = {
   ObjectTypes: 0x420167,
   Constraints: 0x420168,
   Constraint: 0x420169,
+  RotateInterval: 0x42016A,
+  RotateAutomatic: 0x42016B,
+  RotateOffset: 0x42016C,
+  RotateDate: 0x42016D,
+  RotateGeneration: 0x42016E,
+  RotateName: 0x42016F,
+  RotateNameValue: 0x420170,
+  RotateNameType: 0x420171,
+  RotateLatest: 0x420172,
+  AsynchronousRequest: 0x420173,
+  SubmissionDate: 0x420174,
+  ProcessingStage: 0x420175,
+  AsynchronousCorrelationValues: 0x420176,
 } as const;
 export type TagName = keyof typeof Tag;
 
@@ -1571,7 +1584,7 @@ export const WrappingMethod = {
 } as const;
 
 /** Item type codes as in src/ttlv/types.ts ItemType (KMIP 1.4 §9.1.1.2, 2.1 §9.1.1.2). */
-const S = 0x01, I = 0x02, L = 0x03, B = 0x04, E = 0x05, O = 0x06, T = 0x07, Y = 0x08, D = 0x09, V = 0x0a;
+const S = 0x01, I = 0x02, L = 0x03, B = 0x04, E = 0x05, O = 0x06, T = 0x07, Y = 0x08, D = 0x09, V = 0x0a, X = 0x0b;
 
 /** One row per tag: [code, spec name, XML name, item type | null, first version, last version, enum xmlName | null, mask xmlName | null, alias spec names]. */
 export type TagRow = readonly [code: number, name: string, xmlName: string, type: number | null, since: KmipVersion, until: KmipVersion, enumName: string | null, maskName: string | null, aliases: readonly string[]];
@@ -1934,6 +1947,19 @@ export const TAG_ROWS: readonly TagRow[] = [
   [0x420167, "Object Types", "ObjectTypes", S, '2.1', '2.1', null, null, []],
   [0x420168, "Constraints", "Constraints", S, '2.1', '2.1', null, null, []],
   [0x420169, "Constraint", "Constraint", S, '2.1', '2.1', null, null, []],
+  [0x42016A, "Rotate Interval", "RotateInterval", V, '2.1', '2.1', null, null, []],
+  [0x42016B, "Rotate Automatic", "RotateAutomatic", O, '2.1', '2.1', null, null, []],
+  [0x42016C, "Rotate Offset", "RotateOffset", V, '2.1', '2.1', null, null, []],
+  [0x42016D, "Rotate Date", "RotateDate", D, '2.1', '2.1', null, null, []],
+  [0x42016E, "Rotate Generation", "RotateGeneration", I, '2.1', '2.1', null, null, []],
+  [0x42016F, "Rotate Name", "RotateName", S, '2.1', '2.1', null, null, []],
+  [0x420170, "Rotate Name Value", "RotateNameValue", T, '2.1', '2.1', null, null, []],
+  [0x420171, "Rotate Name Type", "RotateNameType", E, '2.1', '2.1', "RotateNameType", null, []],
+  [0x420172, "Rotate Latest", "RotateLatest", O, '2.1', '2.1', null, null, []],
+  [0x420173, "Asynchronous Request", "AsynchronousRequest", S, '2.1', '2.1', null, null, []],
+  [0x420174, "Submission Date", "SubmissionDate", X, '2.1', '2.1', null, null, []],
+  [0x420175, "Processing Stage", "ProcessingStage", E, '2.1', '2.1', "ProcessingStage", null, []],
+  [0x420176, "Asynchronous Correlation Values", "AsynchronousCorrelationValues", S, '2.1', '2.1', null, null, []],
 ];
 
 /** One entry per enumeration value: [spec name, XML name, value, first version, last version]. */
@@ -3059,6 +3085,13 @@ export const ATTRIBUTE_NAME_ROWS: readonly (readonly [name: string, tag: number]
   ["Quantum Safe", 0x420147],
   ["Random Number Generator", 0x4200DE],
   ["Revocation Reason", 0x420081],
+  ["Rotate Automatic", 0x42016B],
+  ["Rotate Date", 0x42016D],
+  ["Rotate Generation", 0x42016E],
+  ["Rotate Interval", 0x42016A],
+  ["Rotate Latest", 0x420172],
+  ["Rotate Name", 0x42016F],
+  ["Rotate Offset", 0x42016C],
   ["Sensitive", 0x420120],
   ["Short Unique Identifier", 0x420136],
   ["State", 0x42008D],
