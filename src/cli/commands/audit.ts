@@ -1,0 +1,192 @@
+/**
+ * `openkcm audit verify|export`: prove an audit chain intact (naming the first broken record) or write it out as
+ * JSON lines (src/cmk/audit.ts; format in docs/governance.md "Audit trail").
+ *
+ * Database: --database-url URL (PostgreSQL), else --data-dir D (the embedded PGlite database in D/governance-db),
+ * else $DATABASE_URL.
+ *
+ * The HMAC key (verify only): until the lead wires the MasterKey-derived key (`deriveKey('audit-hmac')`), it comes
+ * from a caller-supplied function ({@link runAudit} deps.hmac) or from the file named by
+ * $OPENKCM_AUDIT_HMAC_KEY_FILE (raw bytes, or hex text), HMAC-SHA-256. The key is moved into a KeyObject and the
+ * buffer read from the file is wiped.
+ *
+ * Exit codes: 0 intact (or exported); 1 the chain is broken (the first broken record's seq is printed);
+ * 2 usage error; 3 the chain could not be read (no database, unknown tenant, no key).
+ */
+import { createHmac, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { AuditTrail } from '../../cmk/audit.js';
+import type { AuditHmac } from '../../cmk/audit.js';
+import { dbOptionsFrom, openDb } from '../../cmk/db.js';
+import { isGovernanceError } from '../../cmk/errors.js';
+import { parseCommandLine, UsageError } from '../args.js';
+
+const USAGE = `usage: openkcm audit verify [--tenant T] [--database-url URL | --data-dir D]
+       openkcm audit export [--tenant T] [--out FILE] [--database-url URL | --data-dir D]
+
+  verify              walk the chain; exit 0 when intact, 1 naming the first broken record
+  export              write the chain as JSON lines (stdout, or FILE created with mode 0600)
+  --tenant T          the tenant's chain (default: the global chain in the public schema)
+  --database-url URL  PostgreSQL (default: $DATABASE_URL)
+  --data-dir D        the embedded database of data directory D (D/governance-db)
+
+verify needs the audit HMAC key: $OPENKCM_AUDIT_HMAC_KEY_FILE names a file holding it (raw or hex).
+Exit codes: 0 ok, 1 chain broken, 2 usage, 3 chain unreadable.`;
+
+/** Key file bounds: an HMAC-SHA-256 key shorter than 16 bytes is weak; a huge file is not a key. */
+export const AUDIT_KEY_MIN_BYTES = 16;
+export const AUDIT_KEY_MAX_BYTES = 1024;
+
+export const AUDIT_HMAC_KEY_FILE_ENV = 'OPENKCM_AUDIT_HMAC_KEY_FILE';
+
+interface Parsed {
+  help: boolean;
+  action?: 'verify' | 'export';
+  tenant?: string;
+  out?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const p: Parsed = { help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--help': case '-h': p.help = true; break;
+      case '--tenant': p.tenant = value(); break;
+      case '--out': p.out = value(); break;
+      case '--database-url': p.databaseUrl = value(); break;
+      case '--data-dir': p.dataDir = value(); break;
+      case 'verify': case 'export':
+        if (p.action !== undefined) throw new UsageError(`one action only, got ${p.action} and ${flag}`);
+        p.action = flag;
+        break;
+      default: throw new UsageError(`unknown argument ${a}`);
+    }
+  }
+  if (!p.help && p.action === undefined) throw new UsageError('verify or export?');
+  if (p.databaseUrl !== undefined && p.dataDir !== undefined) throw new UsageError('--database-url and --data-dir are exclusive');
+  if (p.out !== undefined && p.action !== 'export') throw new UsageError('--out belongs to export');
+  return p;
+}
+
+/** HMAC-SHA-256 under a key read from `file` (raw bytes, or hex text); the read buffer is wiped. */
+export async function hmacFromKeyFile(file: string): Promise<AuditHmac> {
+  const raw = await readFile(file);
+  let key: KeyObject;
+  try {
+    const text = raw.toString('latin1').trim();
+    const bytes = /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : raw;
+    try {
+      if (bytes.length < AUDIT_KEY_MIN_BYTES || bytes.length > AUDIT_KEY_MAX_BYTES) {
+        throw new Error(`the audit HMAC key must be ${AUDIT_KEY_MIN_BYTES}..${AUDIT_KEY_MAX_BYTES} bytes`);
+      }
+      key = createSecretKey(bytes);
+    } finally {
+      if (bytes !== raw) bytes.fill(0);
+    }
+  } finally {
+    raw.fill(0);
+  }
+  return (data) => new Uint8Array(createHmac('sha256', key).update(data).digest());
+}
+
+export interface AuditCommandDeps {
+  /** The audit HMAC (the MasterKey-derived key); default: from $OPENKCM_AUDIT_HMAC_KEY_FILE. */
+  readonly hmac?: AuditHmac;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+}
+
+export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const env = deps.env ?? process.env;
+  const p = parseCommandLine('audit', USAGE, argv, parseArgs);
+  if (typeof p === 'number') return p;
+  const which = p.tenant === undefined ? 'the global chain' : `the chain of tenant ${p.tenant}`;
+  const fail = (msg: string): number => {
+    stderr.write(`openkcm audit: ${msg}\n`);
+    return 3;
+  };
+  const dbOpts = dbOptionsFrom({ url: p.databaseUrl, dataDir: p.dataDir, env });
+  if (dbOpts.url === undefined && dbOpts.pgliteDir === undefined) {
+    stderr.write(`openkcm audit: no database: give --database-url, --data-dir or $DATABASE_URL\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (dbOpts.pgliteDir !== undefined && !existsSync(dbOpts.pgliteDir)) {
+    // PGlite would create an empty database there: a read-only tool must not.
+    return fail(`no embedded governance database at ${dbOpts.pgliteDir}`);
+  }
+  let hmac = deps.hmac;
+  if (hmac === undefined) {
+    if (p.action === 'verify') {
+      const file = env[AUDIT_HMAC_KEY_FILE_ENV];
+      if (file === undefined || file === '') return fail(`verify needs the audit HMAC key: set ${AUDIT_HMAC_KEY_FILE_ENV}`);
+      try {
+        hmac = await hmacFromKeyFile(file);
+      } catch (e) {
+        return fail(`cannot read the audit HMAC key: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    } else {
+      // Export copies stored fields only; it never computes an HMAC.
+      hmac = () => {
+        throw new Error('export does not use the HMAC key');
+      };
+    }
+  }
+  let db;
+  try {
+    db = await openDb(dbOpts);
+  } catch (e) {
+    return fail(`cannot open the database: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    const trail = new AuditTrail(db, hmac);
+    if (p.action === 'verify') {
+      const v = await trail.verify(p.tenant);
+      if (v.ok) {
+        stdout.write(`audit: ${which} is intact: ${v.count} records\n`);
+        return 0;
+      }
+      stdout.write(`audit: ${which} is BROKEN at record ${v.firstBadSeq}: ${v.reason} (${v.count} records before it verified)\n`);
+      return 1;
+    }
+    if (p.out === undefined) {
+      await trail.export(p.tenant, stdout);
+      return 0;
+    }
+    const file = createWriteStream(p.out, { mode: 0o600 });
+    const n = await trail.export(p.tenant, file);
+    file.end();
+    await finished(file);
+    stderr.write(`audit: exported ${n} records of ${which} to ${p.out}\n`);
+    return 0;
+  } catch (e) {
+    if (isGovernanceError(e)) return fail(e.message);
+    const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : '';
+    if (code === '42P01' || code === '3F000') return fail(`no governance audit chain in this database (${which})`);
+    throw e;
+  } finally {
+    await db.close();
+  }
+}
+
+export function run(argv: string[]): Promise<number> {
+  return runAudit(argv);
+}

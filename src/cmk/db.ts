@@ -1,0 +1,486 @@
+/**
+ * The governance plane's database (ARCHITECTURE §1 "cmk", §6 "Embedded default"): one small interface over the
+ * real PostgreSQL (node-postgres Pool, production and CI) and over PGlite (embedded, WASM Postgres, used when no
+ * DATABASE_URL is given), running the SAME SQL.
+ *
+ * Identifiers. Schema names are the only SQL text we ever build from data (one schema per tenant, `tenant_<id>`).
+ * They never come from user input unchecked: {@link tenantSchema} accepts only ids matching
+ * {@link TENANT_ID_PATTERN}, and {@link quoteIdent} re-checks and double-quotes every identifier it is given.
+ * Values always travel as bind parameters ($1, $2, ...).
+ *
+ * Tenant ids: the KMIP side accepts tenant names matching TENANT_NAME_PATTERN (src/server/config.ts,
+ * `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`). A schema-safe id must be lowercase (Postgres folds unquoted identifiers),
+ * must avoid `.` and `-`, and `tenant_` + id must fit NAMEDATALEN-1 = 63 bytes. Mapping the wider set onto the
+ * narrower one cannot be both injective and readable, so governance RESTRICTS instead: a governed tenant id
+ * matches `^[a-z0-9][a-z0-9_]{0,39}$`, which is a subset of TENANT_NAME_PATTERN, so every governed tenant is
+ * also a valid KMIP tenant name, unchanged (docs/governance.md "Tenants and schemas").
+ */
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import type { Transaction as PGliteTransaction } from '@electric-sql/pglite';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { GovernanceError } from './errors.js';
+
+/**
+ * A governed tenant id. Lowercase letters, digits and `_`, starting with a letter or digit, at most 40 chars:
+ * the length bound keeps `tenant_<id>` (47 bytes) well under Postgres' 63-byte identifier limit, where a longer
+ * name would be silently TRUNCATED and two tenants could collide on one schema.
+ */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_]{0,39}$/;
+
+/** Prefix of every tenant schema; constant, so the id → schema mapping is injective. */
+export const TENANT_SCHEMA_PREFIX = 'tenant_';
+
+/** What quoteIdent accepts: a plain lowercase identifier that fits NAMEDATALEN-1 (no truncation collisions). */
+const SAFE_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Sub-directory of a data directory that holds the embedded PGlite database (`openkcm ... --data-dir D`). */
+export const PGLITE_SUBDIR = 'governance-db';
+
+/** Channel on which tenant state changes are announced (docs/governance.md, contracts "Governance"). */
+export const TENANT_CHANNEL = 'openkcm_tenant';
+
+/** Delay before the first reconnect of the LISTEN connection; doubles up to the maximum. A fixed floor stops a
+ *  dead server from being hammered with connection attempts in a tight loop. */
+export const LISTEN_RECONNECT_MIN_MS = 100;
+export const LISTEN_RECONNECT_MAX_MS = 5_000;
+
+/** Default pool size for the real PostgreSQL; bounded so one process cannot exhaust max_connections. */
+export const DEFAULT_POOL_SIZE = 10;
+
+export function isTenantId(id: unknown): id is string {
+  return typeof id === 'string' && TENANT_ID_PATTERN.test(id);
+}
+
+/** Throws INVALID_ARGUMENT unless `id` is a governed tenant id. */
+export function checkTenantId(id: unknown): string {
+  if (!isTenantId(id)) {
+    throw new GovernanceError('INVALID_ARGUMENT', `tenant id must match ${TENANT_ID_PATTERN.source}`);
+  }
+  return id;
+}
+
+/** The schema name of a tenant (`tenant_<id>`), unquoted; throws INVALID_ARGUMENT for a bad id. */
+export function tenantSchema(tenant: string): string {
+  return TENANT_SCHEMA_PREFIX + checkTenantId(tenant);
+}
+
+/**
+ * The schema that holds the key hierarchy of ANY krypton tenant name (src/krypton/pg-store.ts). Krypton accepts
+ * wider names than governance (KMIP tenant names, src/krypton/record.ts). A governed id maps to its own schema
+ * `tenant_<id>`, so the hierarchy sits next to the tenant's other rows; any other name maps to
+ * `tenant__<first 32 hex digits of SHA-256(name)>`. That cannot collide with a governed schema (a governed id
+ * never starts with `_`) and, at 128 bits, not with another hashed name either.
+ */
+export function hierarchySchemaFor(tenantName: string): string {
+  if (isTenantId(tenantName)) return TENANT_SCHEMA_PREFIX + tenantName;
+  return `${TENANT_SCHEMA_PREFIX}_${createHash('sha256').update(tenantName, 'utf8').digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Double-quotes an identifier for SQL text. Refuses anything outside a plain lowercase identifier, so a
+ * quote, a NUL, a dot or an over-long name can never reach the SQL text, even if a caller skipped validation.
+ */
+export function quoteIdent(name: string): string {
+  if (typeof name !== 'string' || !SAFE_IDENT.test(name)) {
+    throw new GovernanceError('INVALID_ARGUMENT', `identifier must match ${SAFE_IDENT.source}`);
+  }
+  return `"${name}"`;
+}
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** What runs SQL: the database itself or one open transaction. */
+export interface DbTx {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Several statements, no parameters (DDL of migrations). */
+  exec(sql: string): Promise<void>;
+  /** `pg_notify(channel, payload)`; inside a transaction it is delivered at COMMIT, not at all on ROLLBACK. */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+export interface Db extends DbTx {
+  readonly kind: 'postgres' | 'pglite';
+  /** BEGIN; fn(tx); COMMIT — ROLLBACK when fn throws (the error is rethrown). Use ONLY `tx` inside `fn`: PGlite
+   *  has one connection, and a query on the Db itself would wait for this transaction forever. */
+  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
+  /** LISTEN on `channel`; resolves once listening. The returned function stops this listener. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenDbOptions {
+  /** postgres:// URL of the real PostgreSQL. When absent, PGlite serves. */
+  url?: string;
+  /** PGlite data directory; in memory when absent (tests, throwaway). */
+  pgliteDir?: string;
+  /** Pool size for PostgreSQL (default {@link DEFAULT_POOL_SIZE}). */
+  poolSize?: number;
+  /** Called after the LISTEN connection came back from a failure: notifications sent meanwhile were missed, so
+   *  listeners should re-read the state they track. Also receives connection errors (never thrown). */
+  onListenEvent?: (event: { type: 'error'; error: Error } | { type: 'reconnected' }) => void;
+}
+
+/** Opens the database: `url` → PostgreSQL pool; else PGlite (memory, or `pgliteDir`). */
+export async function openDb(opts: OpenDbOptions = {}): Promise<Db> {
+  if (opts.url !== undefined) return PostgresDb.open(opts.url, opts);
+  return PGliteDb.open(opts.pgliteDir);
+}
+
+/** Precedence: an explicit URL, then `<dataDir>/governance-db` (PGlite), then $DATABASE_URL; `{}` when none
+ *  (which openDb serves with an in-memory PGlite: callers that need a durable database check for it). */
+export function dbOptionsFrom(opts: { url?: string | undefined; dataDir?: string | undefined; env?: NodeJS.ProcessEnv }): OpenDbOptions {
+  if (opts.url !== undefined && opts.url !== '') return { url: opts.url };
+  if (opts.dataDir !== undefined) return { pgliteDir: path.join(opts.dataDir, PGLITE_SUBDIR) };
+  const url = (opts.env ?? process.env).DATABASE_URL;
+  if (url !== undefined && url !== '') return { url };
+  return {};
+}
+
+/** SQLSTATE of a database error (pg and PGlite both put it on `.code`). */
+export function sqlState(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = err.code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** int8/numeric arrive as string from pg and as number from PGlite. */
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  throw new TypeError(`not an integer column value: ${typeof v}`);
+}
+
+/** bytea arrives as Buffer from pg and as Uint8Array from PGlite; always hand out a fresh Uint8Array copy. */
+export function toBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  throw new TypeError(`not a bytea column value: ${typeof v}`);
+}
+
+export function toDate(v: unknown): Date {
+  if (v instanceof Date) return new Date(v.getTime());
+  if (typeof v === 'string') return new Date(v);
+  throw new TypeError(`not a timestamp column value: ${typeof v}`);
+}
+
+function checkChannel(channel: string): void {
+  quoteIdent(channel);
+}
+
+// ---- PostgreSQL ------------------------------------------------------------------------------------------
+
+function pgTx(client: pg.PoolClient | pg.Pool): DbTx {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await client.query(sql, params === undefined ? undefined : [...params]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+    async notify(channel: string, payload: string): Promise<void> {
+      checkChannel(channel);
+      await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+  };
+}
+
+class PostgresDb implements Db {
+  readonly kind = 'postgres' as const;
+  private readonly base: DbTx;
+  private readonly listener: PgListener;
+  private closed = false;
+
+  private constructor(private readonly pool: pg.Pool, url: string, opts: OpenDbOptions) {
+    this.base = pgTx(pool);
+    this.listener = new PgListener(url, opts.onListenEvent);
+  }
+
+  static async open(url: string, opts: OpenDbOptions): Promise<PostgresDb> {
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
+    // An idle client that dies (server restart) must not crash the process: the pool drops it and makes another.
+    pool.on('error', (err) => opts.onListenEvent?.({ type: 'error', error: err }));
+    const db = new PostgresDb(pool, url, opts);
+    try {
+      await pool.query('SELECT 1');
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
+    return db;
+  }
+
+  private check(): void {
+    if (this.closed) throw new GovernanceError('CLOSED', 'database is closed');
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    this.check();
+    return this.base.query<R>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    this.check();
+    return this.base.exec(sql);
+  }
+
+  notify(channel: string, payload: string): Promise<void> {
+    this.check();
+    return this.base.notify(channel, payload);
+  }
+
+  async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
+    this.check();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const out = await fn(pgTx(client));
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          // The connection is unusable: release it as broken so the pool destroys it.
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+        throw e;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    this.check();
+    checkChannel(channel);
+    return this.listener.add(channel, onPayload);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener.close();
+    await this.pool.end();
+  }
+}
+
+/**
+ * One dedicated connection (outside the pool: a pooled client would be handed to other queries) that LISTENs on
+ * every channel somebody subscribed to. On an error it reconnects with backoff and re-LISTENs; notifications sent
+ * while it was down are lost, which `onEvent({type:'reconnected'})` tells the owner so it can resynchronise.
+ */
+class PgListener {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private readonly listening = new Set<string>();
+  private closed = false;
+  private delay = LISTEN_RECONNECT_MIN_MS;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly onEvent: OpenDbOptions['onListenEvent'],
+  ) {}
+
+  async add(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(cb);
+    const subscribers = set;
+    try {
+      const client = await this.connected();
+      if (!this.listening.has(channel)) {
+        await client.query(`LISTEN ${quoteIdent(channel)}`);
+        this.listening.add(channel);
+      }
+    } catch (e) {
+      // Not listening: forget the subscriber so a later reconnect does not resurrect it.
+      subscribers.delete(cb);
+      if (subscribers.size === 0 && this.channels.get(channel) === subscribers) this.channels.delete(channel);
+      throw e;
+    }
+    return async () => {
+      subscribers.delete(cb);
+      if (subscribers.size > 0 || this.channels.get(channel) !== subscribers) return;
+      this.channels.delete(channel);
+      if (this.client !== undefined && this.listening.delete(channel)) {
+        await this.client.query(`UNLISTEN ${quoteIdent(channel)}`);
+      }
+    };
+  }
+
+  private connected(): Promise<pg.Client> {
+    if (this.client !== undefined) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('error', (err) => {
+      this.onEvent?.({ type: 'error', error: err });
+      this.drop(client);
+    });
+    client.on('end', () => {
+      this.drop(client);
+    });
+    client.on('notification', (msg) => {
+      const subs = this.channels.get(msg.channel);
+      if (subs === undefined) return;
+      for (const cb of [...subs]) {
+        try {
+          cb(msg.payload ?? '');
+        } catch (e) {
+          this.onEvent?.({ type: 'error', error: e instanceof Error ? e : new Error(String(e)) });
+        }
+      }
+    });
+    await client.connect();
+    if (this.closed) {
+      await client.end();
+      throw new GovernanceError('CLOSED', 'database is closed');
+    }
+    this.listening.clear();
+    for (const channel of this.channels.keys()) {
+      await client.query(`LISTEN ${quoteIdent(channel)}`);
+      this.listening.add(channel);
+    }
+    this.client = client;
+    return client;
+  }
+
+  /** The connection failed: forget it and, while somebody listens, reconnect with backoff. */
+  private drop(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.listening.clear();
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.channels.size === 0 || this.timer !== undefined) return;
+    const wait = this.delay;
+    this.delay = Math.min(this.delay * 2, LISTEN_RECONNECT_MAX_MS);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connected().then(
+        () => {
+          this.delay = LISTEN_RECONNECT_MIN_MS;
+          this.onEvent?.({ type: 'reconnected' });
+        },
+        (err: unknown) => {
+          this.onEvent?.({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+          this.scheduleReconnect();
+        },
+      );
+    }, wait);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    this.channels.clear();
+    this.listening.clear();
+    if (client !== undefined) await client.end().catch(() => undefined);
+  }
+}
+
+// ---- PGlite ----------------------------------------------------------------------------------------------
+
+interface PGliteQueryable {
+  query: PGliteTransaction['query'];
+  exec(query: string): Promise<unknown>;
+}
+
+function pgliteTx(q: PGliteQueryable): DbTx {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await q.query<R>(sql, params === undefined ? undefined : [...params]);
+      // PGlite reports affected rows for INSERT/UPDATE/DELETE and 0 for SELECT: use the larger, like pg's rowCount.
+      return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
+    },
+    async exec(sql: string): Promise<void> {
+      await q.exec(sql);
+    },
+    async notify(channel: string, payload: string): Promise<void> {
+      checkChannel(channel);
+      await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+  };
+}
+
+class PGliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  private readonly base: DbTx;
+  private closed = false;
+
+  private constructor(private readonly pgl: PGlite) {
+    this.base = pgliteTx(pgl);
+  }
+
+  static async open(dir: string | undefined): Promise<PGliteDb> {
+    const pgl = dir === undefined ? await PGlite.create() : await PGlite.create(dir);
+    return new PGliteDb(pgl);
+  }
+
+  private check(): void {
+    if (this.closed) throw new GovernanceError('CLOSED', 'database is closed');
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    this.check();
+    return this.base.query<R>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    this.check();
+    return this.base.exec(sql);
+  }
+
+  notify(channel: string, payload: string): Promise<void> {
+    this.check();
+    return this.base.notify(channel, payload);
+  }
+
+  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
+    this.check();
+    // PGlite's own transaction(): BEGIN/COMMIT/ROLLBACK under its mutex, so transactions are serialised.
+    return this.pgl.transaction((tx: PGliteTransaction) => fn(pgliteTx(tx)));
+  }
+
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    this.check();
+    checkChannel(channel);
+    const unlisten = await this.pgl.listen(channel, onPayload);
+    return async () => {
+      if (!this.pgl.closed) await unlisten();
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pgl.close();
+  }
+}
