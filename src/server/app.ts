@@ -26,6 +26,9 @@ import { Vault } from '../vault/vault.js';
 import { ConfigError } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
 import { composeGates, sealedGate, tenantStateGate } from './gates.js';
+import { startGovernancePlane } from './governance.js';
+import type { GovernancePlane } from './governance.js';
+import type { KmipAuditEvent } from './processor.js';
 import type { KmipGate } from './gates.js';
 import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
@@ -53,6 +56,8 @@ export interface KmipApp<S = OperationServices> {
   readonly server: KmipServer<S>;
   readonly address: ListenAddress;
   readonly hierarchy: AppHierarchy | undefined;
+  /** The governance plane (admin API address, repository, audit flush); undefined for injected services. */
+  readonly governance: GovernancePlane | undefined;
   /** Graceful: drain the listener, then close storage. */
   close(): Promise<void>;
 }
@@ -68,6 +73,8 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   let closeStorage: () => Promise<void> = () => Promise.resolve();
   let hierarchy: AppHierarchy | undefined;
   let authorize: KmipGate | undefined;
+  let audit: ((event: KmipAuditEvent) => void) | undefined;
+  let governance: GovernancePlane | undefined;
   if (opts.services !== undefined) {
     services = opts.services;
   } else {
@@ -78,13 +85,15 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     closeStorage = built.close;
     hierarchy = built.hierarchy;
     authorize = built.authorize;
+    audit = built.audit;
+    governance = built.governance;
   }
   // Loaded only when needed, so tests with their own handler table do not load every operation.
   const getHandler = opts.getHandler
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
   const server = new KmipServer<S>({
     config: loaded.server,
-    deps: { getHandler, services, logger, ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }) },
+    deps: { getHandler, services, logger, ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }) },
   });
   let address: ListenAddress;
   try {
@@ -97,6 +106,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     server,
     address,
     hierarchy,
+    governance,
     async close(): Promise<void> {
       await server.close();
       await closeStorage();
@@ -175,6 +185,8 @@ interface BuiltServices {
   readonly close: () => Promise<void>;
   readonly hierarchy?: AppHierarchy;
   readonly authorize?: KmipGate | undefined;
+  readonly audit?: (event: KmipAuditEvent) => void;
+  readonly governance?: GovernancePlane;
 }
 
 /** The production services: the LMDB vault of the data directory, sealed under the key hierarchy (or the dev KEK). */
@@ -274,22 +286,48 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
     throw e;
   }
   logger.info('vault opened', { path: vault.path, objects: vault.count(), legacyKek: legacy?.id });
-  const services = createServices({ store: new VaultObjectStore(vault), config: logOperations(logger) });
+  // The governance plane (issue 5): Cedar on every operation, the audit trail, the admin API, the kill-switch
+  // listener and the L1 health checks. It reaches krypton and keystores only through these handles.
+  let governance: GovernancePlane;
+  try {
+    governance = await startGovernancePlane({
+      loaded, logger, krypton: hierarchy.krypton, masterKey: hierarchy.masterKey,
+      keystoreFor: hierarchy.keystores.keystoreFor, tenantsOf: () => vault.tenants(),
+    });
+  } catch (e) {
+    await vault.close();
+    await hierarchy.close();
+    legacy?.destroy();
+    throw e;
+  }
+  const services = createServices({
+    store: new VaultObjectStore(vault),
+    config: logOperations(logger),
+    ...(governance.authorizeObject === undefined ? {} : { authorizeObject: governance.authorizeObject }),
+  });
   // The kill-switch reaches the DEK cache: a revoked tenant's keys are zeroised here too (ARCHITECTURE §5).
   const onRevoked = (tenant: string): void => {
     const n = services.keyCache.evictTenant(tenant);
     logger.info('kill-switch: cached keys of the tenant zeroised', { tenant, keys: n });
   };
   hierarchy.krypton.on('revoked', onRevoked);
+  // Sealing the node zeroises the DEK cache too (krypton's slots: src/server/hierarchy.ts); nothing is persisted.
+  const onSealed = (): void => {
+    services.keyCache.clear();
+  };
+  hierarchy.masterKey.on('sealed', onSealed);
   const stop = new AbortController();
   const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
   const authorize = composeGates(
     sealedGate(() => hierarchy.masterKey.status().sealed),
     tenantStateGate((tenant) => hierarchy.isRevoked(tenant)),
+    governance.authorize,
   );
   return {
     services,
     authorize,
+    ...(governance.audit === undefined ? {} : { audit: governance.audit }),
+    governance,
     hierarchy: {
       hierarchy,
       vault,
@@ -300,6 +338,9 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
       stop.abort();
       await migration;
       hierarchy.krypton.off('revoked', onRevoked);
+      hierarchy.masterKey.off('sealed', onSealed);
+      // Before the hierarchy: closing it seals the MasterKey, and the last audit flush needs its HMAC key.
+      await governance.close();
       services.keyCache.clear();
       await vault.close();
       await hierarchy.close();

@@ -68,6 +68,47 @@ export interface ProcessorDeps<Services = unknown> {
   readonly logger: Logger;
   /** Clock; one read per request message. Default `new Date()`. */
   readonly now?: () => Date;
+  /**
+   * Audit hook (ARCHITECTURE §6 "Audit"; src/server/governance.ts): called once per batch item after it
+   * completed, success or failure, including refusals by `authorize`. Must only enqueue: it is never awaited,
+   * and what it throws is ignored.
+   */
+  readonly audit?: (event: KmipAuditEvent) => void;
+}
+
+/** One KMIP batch item, for the audit trail. */
+export interface KmipAuditEvent {
+  /** Client identity (certificate CN or SAN URI). */
+  readonly principal: string;
+  readonly tenant: string;
+  /** Operation enumeration value. */
+  readonly operation: number;
+  /** Unique Identifier from the request or response payload, when it names one. */
+  readonly uid?: string;
+  readonly result: 'success' | KmipErrorCode;
+  /** The request message's time (ctx.now). */
+  readonly at: Date;
+}
+
+/** The Unique Identifier field of a decoded request/response payload, without decoding anything again. */
+function uidOf(payload: unknown): string | undefined {
+  const v = typeof payload === 'object' && payload !== null ? (payload as { uniqueIdentifier?: unknown }).uniqueIdentifier : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A top-level Unique Identifier (Text String) of an undecoded request payload. */
+function uidInTree(payload: StructureItem | undefined): string | undefined {
+  for (const c of payload?.value ?? []) if (c.tag === Tag.UniqueIdentifier && c.type === ItemType.TextString) return c.value;
+  return undefined;
+}
+
+function auditItem<S>(deps: ProcessorDeps<S>, ctx: RequestContext<S>, operation: number, uid: string | undefined, result: KmipAuditEvent['result']): void {
+  if (deps.audit === undefined) return;
+  try {
+    deps.audit({ principal: ctx.principal.identity, tenant: ctx.principal.tenant, operation, ...(uid === undefined ? {} : { uid }), result, at: ctx.now });
+  } catch {
+    // An audit sink failure must not turn a served item into a failed one (the sink reports its own errors).
+  }
 }
 
 /** The handler-facing version for a wire version, or undefined when its major is not served. */
@@ -185,6 +226,7 @@ async function processItem<S>(
 ): Promise<ItemOutcome> {
   const pv = ctx.protocolVersion;
   const echo = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
+  let uid: string | undefined;
   try {
     if (hasCriticalExtension(item)) {
       throw new KmipError('UNKNOWN_MESSAGE_EXTENSION', 'a critical Message Extension is not supported', { field: 'Message Extension' });
@@ -196,16 +238,25 @@ async function processItem<S>(
     }
     if (deps.authorize !== undefined) await deps.authorize(ctx.principal, item.operation, ctx.version);
     const request = codec.decodeRequest(item.payload, pv);
+    uid = uidOf(request);
     const result = await handler.handle({ ...ctx, operation: item.operation }, request);
+    uid = uidOf(result) ?? uid;
     const payload = codec.encodeResponse(result as object, pv);
     const response: ResponseBatchItem = { operation: item.operation, resultStatus: ResultStatus.Success, payload };
     if (item.uniqueBatchItemId !== undefined) response.uniqueBatchItemId = item.uniqueBatchItemId;
+    auditItem(deps, ctx, item.operation, uid, 'success');
     return { response, failed: false };
   } catch (e) {
     const { code, message } = classify(e, deps.logger, { tenant: ctx.principal.tenant, operation: item.operation });
+    // Refused before the payload was decoded (authorize): the UID is read off the TTLV tree, nothing is decoded.
+    if (deps.audit !== undefined) uid ??= uidInTree(item.payload);
+    auditItem(deps, ctx, item.operation, uid, code);
     return { response: failedItem(code, message, pv, echo), failed: true };
   }
 }
+
+/** Built once, not per message. */
+const KNOWN_CONTINUATIONS: ReadonlySet<number> = new Set(Object.values(BatchErrorContinuationOption));
 
 function continuationOf(msg: RequestMessage): number {
   return msg.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
@@ -281,8 +332,7 @@ export async function processMessage<S>(
   }
 
   const continuation = continuationOf(msg);
-  const known: readonly number[] = Object.values(BatchErrorContinuationOption);
-  if (!known.includes(continuation)) {
+  if (!KNOWN_CONTINUATIONS.has(continuation)) {
     return messageErrorResponse('INVALID_FIELD', `unknown Batch Error Continuation Option ${String(continuation)}`, pv, now);
   }
   const journal = continuation === BatchErrorContinuationOption.Undo ? new Journal() : undefined;

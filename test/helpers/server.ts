@@ -74,6 +74,12 @@ export interface StartTestServerOptions {
   /** The config file's keystores section (src/server/hierarchy.ts); default: every tenant on the local plugin. */
   readonly keystores?: Record<string, unknown>;
   /**
+   * The config file's governance section (src/server/governance.ts). Default `{ enabled: false }`: creating an
+   * embedded PGlite database takes seconds (up to ~20 s on a loaded 2-core box), which most protocol tests do
+   * not need. The governance plane itself is tested by test/integration/governance-plane.test.ts, which opts in.
+   */
+  readonly governance?: Record<string, unknown>;
+  /**
    * The config file's native section. Default {@link TEST_NATIVE_SETTINGS}: tests allow unlocked
    * key memory, because CI containers and developer shells often have RLIMIT_MEMLOCK of 64 KiB or
    * less and the servers under test are not guarding real keys. That memory IS locked is proven by
@@ -153,6 +159,7 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.vault !== undefined) file.vault = opts.vault;
   if (opts.seal !== undefined) file.seal = opts.seal;
   if (opts.keystores !== undefined) file.keystores = opts.keystores;
+  file.governance = opts.governance ?? { enabled: false };
   file.native = { ...(opts.native ?? TEST_NATIVE_SETTINGS) };
   await writeFile(path.join(dataDir, CONFIG_FILE_NAME), `// written by test/helpers/server.ts\n${JSON.stringify(file, null, 2)}\n`);
 }

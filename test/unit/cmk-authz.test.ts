@@ -522,3 +522,31 @@ describe('KMIP hooks', () => {
     assert.deepEqual(rolesOf({ identity: 'constructor', tenant: 't' }), ['admin'], 'no prototype lookups');
   });
 });
+
+describe('hostile policy text never reaches Cedar (cedar-wasm traps on deep nesting and breaks the process)', () => {
+  const nested = (depth: number): string => `forbid(principal, action, resource) when { ${'('.repeat(depth)}true${')'.repeat(depth)} };`;
+
+  test('nesting at the limit is accepted, one past it is refused by the engine itself', async () => {
+    const { MAX_POLICY_NESTING_DEPTH } = await import('../../src/cmk/authz/policy-guard.js');
+    const e = new PolicyEngine();
+    try {
+      // The braces of `when { }` count as one level.
+      assert.deepEqual(e.validateTenantPolicies(nested(MAX_POLICY_NESTING_DEPTH - 1)), []);
+      assert.match(e.validateTenantPolicies(nested(MAX_POLICY_NESTING_DEPTH))[0] ?? '', /nests brackets/);
+      assert.throws(() => { e.setTenantPolicies('acme', nested(MAX_POLICY_NESTING_DEPTH)); }, (err: unknown) => err instanceof PolicyError && err.code === 'INVALID_POLICY');
+    } finally {
+      e.close();
+    }
+  });
+
+  test('the depth that trapped cedar-wasm (~150) is refused, and decisions keep working afterwards', () => {
+    const e = new PolicyEngine();
+    try {
+      assert.throws(() => { e.setTenantPolicies('acme', nested(400)); }, PolicyError);
+      assert.equal(decideKmip(client('acme', ['admin']), 'Get', obj('acme'), e).allowed, true);
+      assert.equal(decideKmip(client('acme', ['admin']), 'Get', obj('other'), e).allowed, false);
+    } finally {
+      e.close();
+    }
+  });
+});

@@ -8,6 +8,8 @@ import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeDevPki } from '../../pki/dev-pki.js';
 import type { DevPkiPaths } from '../../pki/dev-pki.js';
+import { writeDevAdminCert } from '../../pki/admin-cert.js';
+import type { DevAdminCertPaths } from '../../pki/admin-cert.js';
 import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
 import { parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
@@ -33,6 +35,7 @@ export interface InitResult {
   readonly dataDir: string;
   readonly configFile: string;
   readonly pki: DevPkiPaths;
+  readonly admin: DevAdminCertPaths;
   readonly tenants: readonly string[];
 }
 
@@ -86,9 +89,11 @@ export async function initDataDir(opts: InitOptions): Promise<InitResult> {
   // mkdir's mode only applies to directories it creates.
   await chmod(pkiDir, 0o700);
   const pki = await writeDevPki(pkiDir, tenants);
+  // The admin API's client certificate (SAN URI urn:openkcm:admin): a tenant certificate is never an admin.
+  const admin = await writeDevAdminCert(pkiDir);
   const configFile = path.join(dataDir, CONFIG_FILE_NAME);
   await writeFile(configFile, renderDefaultConfigFile(tenants), { mode: 0o644 });
-  return { dataDir, configFile, pki, tenants };
+  return { dataDir, configFile, pki, admin, tenants };
 }
 
 interface Parsed { dataDir?: string; tenants: string[]; force: boolean; help: boolean }
@@ -131,6 +136,7 @@ export async function run(argv: string[]): Promise<number> {
       `  CA             ${r.pki.caCert}`,
       `  server         ${r.pki.serverCert} (SAN 127.0.0.1, localhost)`,
       ...r.tenants.map((t) => `  tenant ${t.padEnd(8)} ${r.pki.clients[t]?.cert ?? ''}`),
+      `  admin          ${r.admin.cert} (admin API, https://127.0.0.1:5697)`,
       `Start the server with: openkcm serve --data-dir ${r.dataDir}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');

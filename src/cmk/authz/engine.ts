@@ -30,6 +30,7 @@
  * is exactly the answer Cedar would give. Changing a tenant's policies gives its set a new
  * generation, which is part of the key, so no stale decision survives a policy change.
  */
+import { policyComplexityProblem } from './policy-guard.js';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarValueJson, DetailedError, EntityJson, StatefulAuthorizationCall, TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
 import { TENANT_NAME_PATTERN } from '../../server/config.js';
@@ -259,6 +260,9 @@ export class PolicyEngine {
     if (Buffer.byteLength(text, 'utf8') > MAX_TENANT_POLICY_BYTES) {
       return [`the policy text is ${String(Buffer.byteLength(text, 'utf8'))} bytes; at most ${String(MAX_TENANT_POLICY_BYTES)} are accepted`];
     }
+    // Before Cedar sees it: deeply nested text traps the wasm module and breaks every later decision.
+    const tooComplex = policyComplexityProblem(text);
+    if (tooComplex !== undefined) return [tooComplex];
     return PolicyEngine.#parseAndValidate(text, 'tenant.', new Set(Object.keys(this.#defaults))).diagnostics;
   }
 
@@ -273,6 +277,8 @@ export class PolicyEngine {
     if (bytes > MAX_TENANT_POLICY_BYTES) {
       throw new PolicyError('POLICY_TOO_LARGE', `the policies of tenant "${tenant}" are ${String(bytes)} bytes; at most ${String(MAX_TENANT_POLICY_BYTES)} are accepted`);
     }
+    const tooComplex = policyComplexityProblem(text);
+    if (tooComplex !== undefined) throw new PolicyError('INVALID_POLICY', `the policies of tenant "${tenant}" are not valid`, [tooComplex]);
     const parsed = PolicyEngine.#parseAndValidate(text, 'tenant.', new Set(Object.keys(this.#defaults)));
     if (parsed.diagnostics.length > 0) throw new PolicyError('INVALID_POLICY', `the policies of tenant "${tenant}" are not valid`, parsed.diagnostics);
     this.#tenants.set(tenant, this.#install(`tenant/${tenant}`, { ...this.#defaults, ...parsed.policies }, text));

@@ -1,0 +1,147 @@
+/**
+ * What the admin API needs from the rest of the appliance, as narrow interfaces. The composition root
+ * (src/server/app.ts) injects the real objects; the API never imports krypton, the vault or a keystore
+ * plugin (ARCHITECTURE §6: the governance plane reaches keystores only through describe/health and krypton
+ * only through Postgres NOTIFY or injected functions — enforced by the lint rule on src/cmk).
+ */
+import type { HealthStatus, ShadowReference } from '../../keystore/types.js';
+import type { AdminActionName } from '../authz/schema.js';
+
+/** Admin roles (docs/governance.md "Roles"). */
+export const ADMIN_ROLES = ['admin', 'security-officer', 'auditor', 'operator'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+export function isAdminRole(s: string): s is AdminRole {
+  return (ADMIN_ROLES as readonly string[]).includes(s);
+}
+
+/** Who is calling, after authentication. */
+export interface AdminPrincipal {
+  /** Certificate CN / SAN URI, or the token's subject claim (prefixed `oidc:` so the two namespaces never collide). */
+  readonly identity: string;
+  readonly roles: readonly AdminRole[];
+  readonly via: 'mtls' | 'oidc';
+}
+
+/**
+ * Every admin action the API authorises: the Cedar action ids of the `AdminAction` group of H7's schema
+ * (src/cmk/authz/schema.ts), so the role table and the policy engine speak of the same actions, plus
+ * `HealthRead` (metrics and readiness details), which only the role table decides.
+ */
+export type AdminAction = AdminActionName | 'HealthRead';
+
+
+/** The actions that four-eyes approval may cover (docs/governance.md "Four-eyes"). */
+export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate'] as const;
+export type ApprovableAction = (typeof APPROVABLE_ACTIONS)[number];
+
+/**
+ * Decides admin actions. H7's PolicyEngine (Cedar, AdminAction) is adapted to this; without one the role
+ * table in src/cmk/api/authz.ts decides.
+ */
+export interface AdminAuthorizer {
+  isAuthorized(principal: AdminPrincipal, action: AdminAction, tenant: string | undefined): boolean | Promise<boolean>;
+}
+
+/** Kill-switch on THIS node (krypton.revoke/restore), when the API runs in the same process as krypton. */
+export interface KillSwitchPort {
+  revoke(tenant: string): Promise<void>;
+  restore(tenant: string): Promise<void>;
+}
+
+/** L1 check through the keystore plugin's health() only (never unwrap); injected by the composition root. */
+export type ValidateShadow = (shadow: ShadowReference) => Promise<HealthStatus>;
+
+/** MasterKey state for /readyz (src/krypton/master-key.ts status()). */
+export type MasterKeyStatusFn = () => { readonly sealed: boolean; readonly initialized?: boolean };
+
+// ---- the governance repository, as the API sees it -----------------------------------------------------
+
+/** A tenant as the API returns it. */
+export interface TenantView {
+  readonly id: string;
+  readonly state: string;
+  readonly description?: string;
+  readonly stateReason?: string;
+  readonly createdAt: Date;
+  readonly stateChangedAt?: Date;
+  readonly shadow?: ShadowReference;
+}
+
+export interface ApprovalView {
+  readonly id: string;
+  readonly tenant: string;
+  readonly action: ApprovableAction;
+  readonly reason?: string;
+  readonly requestedBy: string;
+  /** Distinct identities that approved, requester excluded. */
+  readonly approvers: readonly string[];
+  /** Approvals needed in total (requester excluded). */
+  readonly required: number;
+  /** `approved`: complete, the API is executing it (exactly one approver's call gets this state). */
+  readonly status: 'pending' | 'approved' | 'executing' | 'executed' | 'expired' | 'failed';
+  readonly expiresAt: Date;
+}
+
+export interface PolicyView {
+  readonly tenant: string;
+  readonly name: string;
+  readonly policy: string;
+  readonly updatedAt?: Date;
+}
+
+export interface AuditPage {
+  readonly records: readonly Readonly<Record<string, unknown>>[];
+  /** Sequence number to pass as `from` for the next page; absent at the end. */
+  readonly next?: number;
+}
+
+export interface AuditVerification {
+  readonly ok: boolean;
+  readonly count?: number;
+  readonly firstBroken?: number;
+  readonly reason?: string;
+}
+
+/**
+ * The repository operations the admin API calls. Every mutating call takes the acting admin identity so the
+ * repository writes the audit record in the same transaction as the change. `revoke`/`restore`/`terminate`
+ * commit and then NOTIFY on `openkcm_tenant` (src/cmk/db.ts TENANT_CHANNEL).
+ * src/cmk/api/governance-port.ts adapts H6's Governance class to this.
+ */
+export interface GovernancePort {
+  ping(): Promise<void>;
+  createTenant(id: string, actor: string, description?: string): Promise<TenantView>;
+  listTenants(opts: { state?: string; limit: number }): Promise<TenantView[]>;
+  getTenant(id: string): Promise<TenantView | undefined>;
+  countByState(): Promise<Readonly<Record<string, number>>>;
+  suspend(id: string, actor: string, reason: string): Promise<TenantView>;
+  terminate(id: string, actor: string, reason: string): Promise<TenantView>;
+  revoke(id: string, actor: string, reason: string): Promise<TenantView>;
+  restore(id: string, actor: string, reason: string): Promise<TenantView>;
+  registerShadow(id: string, shadow: ShadowReference, actor: string): Promise<TenantView>;
+  getShadow(id: string): Promise<ShadowReference | undefined>;
+  /** Appends an audit record for an action that changes nothing else (e.g. an L1 validation). */
+  recordAudit(id: string, actor: string, action: string, details: Readonly<Record<string, string | number | boolean>>): Promise<void>;
+  putPolicy(id: string, name: string, text: string, actor: string): Promise<PolicyView>;
+  getPolicy(id: string, name: string): Promise<PolicyView | undefined>;
+  listPolicies(id: string): Promise<PolicyView[]>;
+  /** false when there was no such policy. */
+  deletePolicy(id: string, name: string, actor: string): Promise<boolean>;
+  requestApproval(input: { tenant: string; action: ApprovableAction; reason: string; requestedBy: string; required: number; ttlMs: number }): Promise<ApprovalView>;
+  /** Adds `approver` (never the requester, never twice: GovernanceError APPROVER_NOT_ALLOWED; expired:
+   *  APPROVAL_EXPIRED; not pending: INVALID_STATE). The vote that completes it returns status `approved`: that
+   *  caller executes the action and then calls completeApproval. */
+  approve(id: string, approver: string): Promise<ApprovalView>;
+  getApproval(id: string): Promise<ApprovalView | undefined>;
+  listApprovals(tenant?: string): Promise<ApprovalView[]>;
+  /** Records the outcome of an `approved` request; exactly once (a second call fails with INVALID_STATE). */
+  completeApproval(id: string, outcome: 'executed' | 'failed', detail?: string): Promise<ApprovalView>;
+  readAudit(id: string, from: number, limit: number): Promise<AuditPage>;
+  /** The whole trail as JSON lines, in order. */
+  exportAudit(id: string): AsyncIterable<string>;
+  verifyAudit(id: string): Promise<AuditVerification>;
+}
+
+/** Decides whether a policy text is acceptable (H7's PolicyEngine validation). Throws with code INVALID_POLICY. */
+export type ValidatePolicy = (tenant: string, name: string, text: string) => void | Promise<void>;

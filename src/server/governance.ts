@@ -1,0 +1,622 @@
+/**
+ * The governance plane inside `openkcm serve` (ARCHITECTURE §1 "cmk" role, §5 kill-switch, §6; issue 5): one call,
+ * {@link startGovernancePlane}, from the composition root (src/server/app.ts) turns on
+ *
+ *   - the governance database: `governance.databaseUrl`, else $DATABASE_URL, else the embedded PGlite database in
+ *     `<dataDir>/governance-db` (src/cmk/db.ts), migrated at start;
+ *   - Cedar on the KMIP path (src/cmk/authz): operation level (`authorize`, a ProcessorDeps gate) and object level
+ *     (`authorizeObject`, for createServices), client roles from the config file's `identity.roles`;
+ *     every tenant's stored policies loaded at start and re-loaded on a policy change (NOTIFY {@link POLICY_CHANNEL});
+ *   - the audit trail of every KMIP batch item (`audit`, the ProcessorDeps hook): enqueued into the AuditSink
+ *     (flushed within AUDIT_FLUSH_INTERVAL_MS), HMAC under `masterKey.deriveKey('audit-hmac')`;
+ *   - the kill-switch: the revocation listener (NOTIFY `openkcm_tenant` → krypton.revoke/restore), a governance
+ *     tenant-state gate, and the periodic L1 health checks;
+ *   - the admin REST API (src/cmk/api), by default on 127.0.0.1:5697 with mutual TLS (the development admin
+ *     certificate `pki/admin.crt`, src/pki/admin-cert.ts).
+ *
+ * Tenants (docs/governance.md "Running it in the appliance"): a KMIP tenant without a governance row is registered
+ * (state active, principal {@link AUTO_REGISTER_PRINCIPAL}) at start when the config names it, or on its first
+ * request, so the quick start (`openkcm init` makes tenant `default`) keeps working and every tenant that ever
+ * spoke KMIP can be revoked through the admin API. A tenant name outside the governed pattern
+ * (src/cmk/db.ts TENANT_ID_PATTERN: lowercase letters, digits, `_`) cannot be governed and is REFUSED rather than
+ * served without a kill-switch. `autoRegisterTenants: false` refuses every tenant an admin has not created.
+ *
+ * Sealed start: everything that needs no key starts at once; the audit key is derived, and the admin API and the
+ * L1 checks start, when the MasterKey unseals ('unsealed' event). KMIP traffic is refused while sealed anyway
+ * (src/server/gates.ts sealedGate); audit records queue in memory meanwhile (bounded, AUDIT_QUEUE_MAX).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseAdminAuthConfig } from '../cmk/api/auth.js';
+import type { AdminAuthConfig } from '../cmk/api/auth.js';
+import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
+import { startAdminApi } from '../cmk/api/server.js';
+import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
+import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
+import type { ApprovableAction } from '../cmk/api/ports.js';
+import { AUDIT_QUEUE_MAX } from '../cmk/audit.js';
+import { PolicyEngine } from '../cmk/authz/engine.js';
+import { actionOfOperation, kmipAuthorizer, parseIdentityRoles, rolesFromConfig } from '../cmk/authz/kmip.js';
+import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
+import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
+import type { Db } from '../cmk/db.js';
+import { isGovernanceError } from '../cmk/errors.js';
+import { Governance, parseTenantEvent } from '../cmk/repository.js';
+import type { TenantState } from '../cmk/repository.js';
+import { KmipError } from '../kmip/errors.js';
+import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
+import { isKryptonError } from '../krypton/errors.js';
+import type { Krypton } from '../krypton/krypton.js';
+import { DEFAULT_L1_HEALTH_INTERVAL_MS, L1_HEALTH_PRINCIPAL, MIN_L1_HEALTH_INTERVAL_MS, startL1HealthChecks } from '../krypton/l1-health.js';
+import type { L1HealthChecker } from '../krypton/l1-health.js';
+import type { MasterKey } from '../krypton/master-key.js';
+import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListener } from '../krypton/revocation-listener.js';
+import type { RevocationListener } from '../krypton/revocation-listener.js';
+import { mac } from '../native/index.js';
+import type { SecureKey } from '../native/index.js';
+import type { Principal } from '../operations/types.js';
+import { DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
+import { ConfigError, parseListen } from './config.js';
+import type { ListenAddress, LoadedConfig } from './config.js';
+import { KEYLESS_OPERATIONS } from './gates.js';
+import type { KmipGate } from './gates.js';
+import { describeError } from './log.js';
+import type { Logger } from './log.js';
+import type { KmipAuditEvent } from './processor.js';
+
+/** Default admin API port: the one after KMIP's IANA port 5696. */
+export const DEFAULT_ADMIN_API_PORT = 5697;
+/** Default admin API host: loopback; exposing the admin plane on a network is an explicit choice. */
+export const DEFAULT_ADMIN_API_HOST = '127.0.0.1';
+/** NOTIFY channel of policy changes: payload = JSON {tenant}; every node re-loads that tenant's policies. */
+export const POLICY_CHANNEL = 'openkcm_policy';
+/** Governance principal of tenants registered on first use (audit trail). */
+export const AUTO_REGISTER_PRINCIPAL = 'system:kmip-first-use';
+/** Purpose of the MasterKey-derived audit HMAC key (src/krypton/master-key.ts deriveKey). */
+export const AUDIT_HMAC_PURPOSE = 'audit-hmac';
+
+/** The validated `governance` section of the config file (docs/configuration.md). */
+export interface GovernanceSettings {
+  /** false: no governance plane at all (the node serves KMIP as before issue 5). Default true. */
+  readonly enabled: boolean;
+  /** postgres:// URL; else $DATABASE_URL; else embedded PGlite in `<dataDir>/governance-db`. */
+  readonly databaseUrl?: string;
+  /** Register unknown (governable) KMIP tenants on first use. Default true. */
+  readonly autoRegisterTenants: boolean;
+  /** Undefined: no admin API. */
+  readonly adminApi?: AdminApiSettings;
+  readonly fourEyes?: FourEyesConfig;
+  readonly l1HealthIntervalMs: number;
+  readonly auditQueueMax: number;
+}
+
+export interface AdminApiSettings {
+  readonly listen: ListenAddress;
+  readonly tls: AdminTls;
+  readonly auth: AdminAuthConfig;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(where: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new ConfigError(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+async function readPem(dataDir: string, rel: unknown, where: string): Promise<string> {
+  if (typeof rel !== 'string' || rel.length === 0) throw new ConfigError(`${where} must be a non-empty file path`);
+  const file = path.resolve(dataDir, rel);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    throw new ConfigError(`cannot read ${where} ${file}${typeof code === 'string' ? ` (${code})` : ''}`);
+  }
+}
+
+/**
+ * Validates the config file's `governance` section. Every unknown key is a ConfigError naming it.
+ * Admin API defaults: listen 127.0.0.1:5697 — port 0 (ephemeral) when the KMIP listener itself uses port 0, so
+ * parallel test servers never collide —, TLS = the KMIP server certificate, client CA = the KMIP client CA, and
+ * mutual-TLS admins = {@link DEV_ADMIN_IDENTITY} (SAN URI) → role admin. `"adminApi": false` turns it off.
+ */
+export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>): Promise<GovernanceSettings> {
+  const g = loaded.governance;
+  const W = 'governance';
+  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit']);
+  const bool = (k: string, dflt: boolean): boolean => {
+    const v = g[k];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') throw new ConfigError(`${W}.${k} must be true or false`);
+    return v;
+  };
+  const enabled = bool('enabled', true);
+  const autoRegisterTenants = bool('autoRegisterTenants', true);
+  let databaseUrl: string | undefined;
+  if (g.databaseUrl !== undefined) {
+    if (typeof g.databaseUrl !== 'string' || !/^postgres(?:ql)?:\/\//.test(g.databaseUrl)) {
+      throw new ConfigError(`${W}.databaseUrl must be a postgres:// or postgresql:// URL`);
+    }
+    databaseUrl = g.databaseUrl;
+  }
+  const interval = g.l1HealthIntervalMs ?? DEFAULT_L1_HEALTH_INTERVAL_MS;
+  if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval < MIN_L1_HEALTH_INTERVAL_MS) {
+    throw new ConfigError(`${W}.l1HealthIntervalMs must be an integer of at least ${String(MIN_L1_HEALTH_INTERVAL_MS)}`);
+  }
+  let auditQueueMax = AUDIT_QUEUE_MAX;
+  if (g.audit !== undefined) {
+    if (!isRecord(g.audit)) throw new ConfigError(`${W}.audit must be an object`);
+    checkKeys(`${W}.audit`, g.audit, ['queueMax']);
+    const q = g.audit.queueMax;
+    if (q !== undefined) {
+      if (typeof q !== 'number' || !Number.isSafeInteger(q) || q < 1 || q > AUDIT_QUEUE_MAX) {
+        throw new ConfigError(`${W}.audit.queueMax must be an integer 1..${String(AUDIT_QUEUE_MAX)}`);
+      }
+      auditQueueMax = q;
+    }
+  }
+  let fourEyes: FourEyesConfig | undefined;
+  if (g.fourEyes !== undefined) {
+    const f = g.fourEyes;
+    if (!isRecord(f)) throw new ConfigError(`${W}.fourEyes must be an object {actions, approvals, ttlMs?}`);
+    checkKeys(`${W}.fourEyes`, f, ['actions', 'approvals', 'ttlMs']);
+    const actions = f.actions ?? [...APPROVABLE_ACTIONS];
+    if (!Array.isArray(actions) || !actions.every((a): a is ApprovableAction => typeof a === 'string' && (APPROVABLE_ACTIONS as readonly string[]).includes(a))) {
+      throw new ConfigError(`${W}.fourEyes.actions must be a list of ${APPROVABLE_ACTIONS.join(', ')}`);
+    }
+    const approvals = f.approvals ?? 1;
+    if (typeof approvals !== 'number' || !Number.isInteger(approvals) || approvals < 1) throw new ConfigError(`${W}.fourEyes.approvals must be a positive integer`);
+    const ttlMs = f.ttlMs;
+    if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new ConfigError(`${W}.fourEyes.ttlMs must be a positive integer`);
+    fourEyes = { actions, approvals, ...(ttlMs === undefined ? {} : { ttlMs }) };
+  }
+  const adminApi = await adminApiSettings(loaded, g.adminApi);
+  return {
+    enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    ...(adminApi === undefined ? {} : { adminApi }),
+    ...(fourEyes === undefined ? {} : { fourEyes }),
+  };
+}
+
+async function adminApiSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'server'>, raw: unknown): Promise<AdminApiSettings | undefined> {
+  const W = 'governance.adminApi';
+  if (raw === false) return undefined;
+  const a = raw ?? {};
+  if (!isRecord(a)) throw new ConfigError(`${W} must be an object or false`);
+  checkKeys(W, a, ['listen', 'tls', 'auth']);
+  let listen: ListenAddress;
+  if (a.listen === undefined) {
+    listen = { host: DEFAULT_ADMIN_API_HOST, port: loaded.server.listen.port === 0 ? 0 : DEFAULT_ADMIN_API_PORT };
+  } else {
+    if (typeof a.listen !== 'string') throw new ConfigError(`${W}.listen must be "HOST:PORT"`);
+    listen = parseListen(a.listen);
+  }
+  let tls: AdminTls = { cert: loaded.server.tls.cert, key: loaded.server.tls.key, ca: loaded.server.tls.ca };
+  if (a.tls !== undefined) {
+    if (!isRecord(a.tls)) throw new ConfigError(`${W}.tls must be an object {cert, key, clientCa}`);
+    checkKeys(`${W}.tls`, a.tls, ['cert', 'key', 'clientCa']);
+    tls = {
+      cert: a.tls.cert === undefined ? tls.cert : await readPem(loaded.dataDir, a.tls.cert, `${W}.tls.cert`),
+      key: a.tls.key === undefined ? tls.key : await readPem(loaded.dataDir, a.tls.key, `${W}.tls.key`),
+      ca: a.tls.clientCa === undefined ? tls.ca ?? '' : await readPem(loaded.dataDir, a.tls.clientCa, `${W}.tls.clientCa`),
+    };
+  }
+  let auth: AdminAuthConfig;
+  if (a.auth === undefined) {
+    auth = { mtls: { identitySource: 'uri', identities: { [DEV_ADMIN_IDENTITY]: ['admin'] } } };
+  } else {
+    try {
+      auth = parseAdminAuthConfig(a.auth, `${W}.auth`);
+    } catch (e) {
+      throw new ConfigError(e instanceof Error ? e.message : String(e));
+    }
+    if (auth.mtls === undefined && auth.oidc === undefined) throw new ConfigError(`${W}.auth needs mtls and/or oidc`);
+  }
+  return { listen, tls, auth };
+}
+
+export interface GovernancePlaneOptions {
+  readonly loaded: LoadedConfig;
+  readonly logger: Logger;
+  readonly krypton: Krypton;
+  readonly masterKey: MasterKey;
+  /** KMIP tenants this node serves (e.g. vault.tenants()); registered at start like the config's identity tenants. */
+  readonly tenantsOf?: () => Iterable<string>;
+  /** Opens a keystore plugin for the admin API's L1 validation (health() only). Without it: 501 on validate. */
+  readonly keystoreFor?: (shadow: ShadowReference) => Promise<KeystorePlugin>;
+}
+
+export interface GovernancePlane {
+  /** False when `governance.enabled` is false: every hook below is then undefined. */
+  readonly enabled: boolean;
+  /** ProcessorDeps.authorize gate: governance tenant state (kill-switch, first-use registration), then Cedar. */
+  readonly authorize: KmipGate | undefined;
+  /** OperationServices.authorizeObject (createServices): Cedar at object level. */
+  readonly authorizeObject: KmipAuthorizer['authorizeObject'] | undefined;
+  /** ProcessorDeps.audit: enqueues one record per KMIP batch item; never awaited. */
+  readonly audit: ((event: KmipAuditEvent) => void) | undefined;
+  /** The repository (tests, tools). */
+  readonly governance: Governance | undefined;
+  readonly db: Db | undefined;
+  readonly engine: PolicyEngine | undefined;
+  /** Where the admin API listens; undefined while it is off or not started yet (sealed node). */
+  adminApiAddress(): ListenAddress | undefined;
+  /** Resolves when the admin API and L1 checks run (after the unseal on a sealed node); at once without them. */
+  readonly started: Promise<void>;
+  /** Re-loads one tenant's policies on every node (after a change made without the admin API). */
+  policiesChanged(tenant: string): Promise<void>;
+  /** Writes the queued audit records now (tests, shutdown). */
+  flushAudit(): Promise<void>;
+  /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
+  close(): Promise<void>;
+}
+
+const DISABLED: GovernancePlane = Object.freeze({
+  enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
+  engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
+  flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
+});
+
+const DARK_STATES: ReadonlySet<TenantState> = new Set(['revoked', 'suspended', 'terminated']);
+
+/** Starts the governance plane (see the module comment). Throws ConfigError for a bad `governance` section. */
+export async function startGovernancePlane(opts: GovernancePlaneOptions): Promise<GovernancePlane> {
+  const { loaded, logger: log, krypton, masterKey } = opts;
+  const settings = await governanceSettings(loaded);
+  if (!settings.enabled) {
+    log.warn('governance plane disabled (governance.enabled false): no Cedar, no audit trail, no admin API');
+    return DISABLED;
+  }
+  const roles = rolesFromConfig(parseIdentityRoles(loaded.file.identity));
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.error('governance plane: error while closing', describeError(e));
+      }
+    }
+  };
+
+  // ---- database ------------------------------------------------------------------------------------------
+  // Precedence (ARCHITECTURE §6 "PGlite serves when no DATABASE_URL is given"): config URL, $DATABASE_URL, PGlite.
+  const envUrl = process.env.DATABASE_URL;
+  const url = settings.databaseUrl ?? (envUrl !== undefined && envUrl !== '' ? envUrl : undefined);
+  let resync: () => void = () => undefined;
+  const db = await openDb({
+    ...dbOptionsFrom({ url, dataDir: loaded.dataDir }),
+    onListenEvent: (ev) => {
+      if (ev.type === 'reconnected') {
+        log.warn('governance database: LISTEN connection back; re-reading tenant states and policies');
+        resync();
+      } else {
+        log.warn('governance database: connection error', describeError(ev.error));
+      }
+    },
+  });
+  cleanups.push(() => db.close());
+  log.info('governance database open', { kind: db.kind, ...(db.kind === 'pglite' ? { dir: path.join(loaded.dataDir, 'governance-db') } : {}) });
+
+  try {
+    // ---- audit key (sealed node: derived at unseal) ---------------------------------------------------------
+    let auditKey: SecureKey | undefined;
+    const deriveAuditKey = (): void => {
+      if (auditKey === undefined && !masterKey.status().sealed) auditKey = masterKey.deriveKey(AUDIT_HMAC_PURPOSE);
+    };
+    const dropAuditKey = (): void => {
+      auditKey?.destroy();
+      auditKey = undefined;
+    };
+    cleanups.push(() => {
+      dropAuditKey();
+      return Promise.resolve();
+    });
+    deriveAuditKey();
+    let sealedNoticeShown = false;
+    const engine = new PolicyEngine();
+    cleanups.push(() => {
+      engine.close();
+      return Promise.resolve();
+    });
+    const governance = await Governance.open({
+      db,
+      auditHmac: (data) => {
+        if (auditKey === undefined) throw new KmipError('SERVER_SEALED', 'the audit key needs an unsealed MasterKey');
+        return mac(auditKey, 'HMAC-SHA256', data);
+      },
+      policyValidator: (body) => {
+        const d = engine.validateTenantPolicies(body);
+        if (d.length > 0) throw new Error(d.join('; '));
+      },
+      cryptoShred: (tenant) => ignoreUnknown(krypton.offboard(tenant)),
+      auditSink: {
+        queueMax: settings.auditQueueMax,
+        onError: (err) => {
+          if (err instanceof KmipError && err.code === 'SERVER_SEALED') {
+            // Records stay queued and are written after the unseal; say so once per sealed period.
+            if (!sealedNoticeShown) log.warn('audit records wait for the unseal (the audit HMAC key needs the MasterKey)');
+            sealedNoticeShown = true;
+            return;
+          }
+          log.error('audit trail: write failed (records kept and retried)', describeError(err));
+        },
+      },
+    });
+    cleanups.push(() => governance.close());
+
+    // ---- tenant states ----------------------------------------------------------------------------------
+    /** Governance state of every tenant this node has seen. */
+    const states = new Map<string, TenantState>();
+    const registering = new Map<string, Promise<void>>();
+    const loadPolicies = async (tenant: string): Promise<string | undefined> => {
+      const all = await governance.listPolicies(tenant);
+      return all.length === 0 ? undefined : all.map((p) => p.body).join('\n');
+    };
+    const refreshPolicies = async (tenant: string): Promise<void> => {
+      try {
+        await engine.refreshTenant(tenant, loadPolicies);
+      } catch (e) {
+        // refreshTenant left the tenant fail-closed (every decision denied) until a later refresh succeeds.
+        log.error('policies of a tenant could not be loaded: its clients are denied until they can', { tenant, ...describeError(e) });
+      }
+    };
+    // One entry per governance tenant row (registration creates the row first), so the catalog bounds the map.
+    const setState = (tenant: string, state: TenantState): void => {
+      states.set(tenant, state);
+    };
+    const resyncAll = async (): Promise<void> => {
+      const all = await governance.listTenants({ includeTerminated: true });
+      for (const t of all) {
+        setState(t.id, t.state);
+        if (t.state !== 'terminated') await refreshPolicies(t.id);
+      }
+    };
+    /** Registers (or reads) a tenant's governance row; its state lands in `states`. */
+    const register = async (tenant: string): Promise<void> => {
+      if (!isTenantId(tenant)) return;
+      let t = await governance.getTenant(tenant);
+      if (t === undefined && settings.autoRegisterTenants) {
+        try {
+          t = await governance.createTenant({ id: tenant }, AUTO_REGISTER_PRINCIPAL);
+          log.info('tenant registered in governance on first use', { tenant });
+        } catch (e) {
+          if (!isGovernanceError(e, 'TENANT_EXISTS')) throw e;
+          t = await governance.getTenant(tenant);
+        }
+      }
+      if (t === undefined) return;
+      setState(t.id, t.state);
+      if (t.state !== 'terminated') await refreshPolicies(t.id);
+    };
+    const ensureRegistered = (tenant: string): Promise<void> => {
+      let p = registering.get(tenant);
+      if (p === undefined) {
+        p = register(tenant).finally(() => registering.delete(tenant));
+        registering.set(tenant, p);
+      }
+      return p;
+    };
+
+    await resyncAll();
+    const startTenants = new Set<string>([...Object.values(loaded.server.identity.tenants), ...(opts.tenantsOf?.() ?? [])]);
+
+    // Tenant events: the state map here; krypton through the revocation listener below.
+    const unlistenTenants = await db.listen(TENANT_CHANNEL, (payload) => {
+      if (payload.length > MAX_TENANT_EVENT_BYTES) return;
+      const ev = parseTenantEvent(payload);
+      if (ev === undefined) return;
+      const next: TenantState = ev.action === 'revoke' ? 'revoked' : ev.action === 'suspend' ? 'suspended' : ev.action === 'terminate' ? 'terminated' : 'active';
+      setState(ev.tenant, next);
+      if (next === 'terminated') engine.removeTenant(ev.tenant);
+    });
+    cleanups.push(unlistenTenants);
+    const unlistenPolicies = await db.listen(POLICY_CHANNEL, (payload) => {
+      if (payload.length > MAX_TENANT_EVENT_BYTES) return;
+      let tenant: unknown;
+      try {
+        tenant = (JSON.parse(payload) as { tenant?: unknown }).tenant;
+      } catch {
+        return;
+      }
+      if (isTenantId(tenant)) void refreshPolicies(tenant);
+    });
+    cleanups.push(unlistenPolicies);
+
+    // ---- kill-switch: NOTIFY → krypton ------------------------------------------------------------------
+    const listener: RevocationListener = await startRevocationListener({
+      db,
+      krypton,
+      tenantStates: () => governance.listTenants({ includeTerminated: true }),
+      logger: log,
+    });
+    cleanups.push(() => listener.stop());
+    resync = () => {
+      resyncAll().then(() => listener.reconcile()).catch((e: unknown) => { log.error('governance resync failed', describeError(e)); });
+    };
+
+    const notifyPolicies = async (tenant: string): Promise<void> => {
+      await refreshPolicies(tenant);
+      await db.notify(POLICY_CHANNEL, JSON.stringify({ tenant }));
+    };
+
+    // ---- KMIP hooks ---------------------------------------------------------------------------------------
+    const authz = kmipAuthorizer(engine, {
+      rolesOf: roles,
+      onDeny: (e) => { log.info('KMIP request denied by policy', { tenant: e.tenant, identity: e.identity, action: e.action, ...(e.uid === undefined ? {} : { uid: e.uid }) }); },
+    });
+    const refuseIfDark = (principal: Principal): void => {
+      const s = states.get(principal.tenant);
+      if (s !== undefined && DARK_STATES.has(s)) throw new KmipError('TENANT_REVOKED', `this tenant is ${s} in governance`);
+    };
+    const authorize: KmipGate = (principal, operation, version) => {
+      // Discover Versions and Query reveal nothing about a tenant (src/server/gates.ts): answered for everyone.
+      if (KEYLESS_OPERATIONS.has(operation)) return;
+      if (states.has(principal.tenant)) {
+        refuseIfDark(principal);
+        authz.authorize(principal, operation, version);
+        return;
+      }
+      if (!TENANT_ID_PATTERN.test(principal.tenant)) {
+        throw new KmipError('PERMISSION_DENIED', `tenant name "${principal.tenant}" cannot be governed (governed names match ${TENANT_ID_PATTERN.source})`);
+      }
+      return ensureRegistered(principal.tenant).then(
+        () => {
+          if (!states.has(principal.tenant)) throw new KmipError('PERMISSION_DENIED', 'this tenant is not registered in governance');
+          refuseIfDark(principal);
+          authz.authorize(principal, operation, version);
+        },
+        (e: unknown) => {
+          log.error('tenant registration failed', { tenant: principal.tenant, ...describeError(e) });
+          throw new KmipError('TENANT_UNAVAILABLE', 'the governance database cannot be reached; retry later');
+        },
+      );
+    };
+
+    const opNames = new Map<number, string>();
+    const opName = (op: number): string => {
+      let n = opNames.get(op);
+      if (n === undefined) {
+        n = `kmip.${actionOfOperation(op) ?? `0x${op.toString(16)}`}`;
+        opNames.set(op, n);
+      }
+      return n;
+    };
+    const sink = governance.auditSink;
+    const audit = (e: KmipAuditEvent): void => {
+      sink.record({ principal: e.principal, tenant: e.tenant, operation: opName(e.operation), object: e.uid ?? '', result: e.result === 'success' ? 'ok' : e.result, time: e.at });
+    };
+
+    // ---- after the unseal: audit key, start-up tenants, L1 checks, admin API ------------------------------
+    let api: RunningAdminApi | undefined;
+    let health: L1HealthChecker | undefined;
+    let closed = false;
+    /** Read through a function: `closed` changes while startKeyed awaits. */
+    const isClosed = (): boolean => closed;
+    const startKeyed = async (): Promise<void> => {
+      // Registration writes audit records, which need the audit key: hence after the unseal.
+      for (const t of startTenants) {
+        if (states.has(t)) continue;
+        if (!isTenantId(t)) {
+          log.warn('tenant name cannot be governed: its KMIP requests are refused', { tenant: t, pattern: TENANT_ID_PATTERN.source });
+          continue;
+        }
+        await ensureRegistered(t);
+      }
+      if (isClosed()) return;
+      health = startL1HealthChecks({
+        krypton,
+        activeTenants: async () => (await governance.listTenants()).filter((t) => t.state === 'active' && krypton.status(t.id).state !== 'unknown').map((t) => t.id),
+        revokeInGovernance: async (tenant, reason) => { await governance.revokeTenant(tenant, L1_HEALTH_PRINCIPAL, reason); },
+        intervalMs: settings.l1HealthIntervalMs,
+        logger: log,
+      });
+      if (settings.adminApi === undefined) return;
+      const keystoreFor = opts.keystoreFor;
+      api = await startAdminApi({
+        governance,
+        policyEngine: { ...policyEngineAdapter(engine, governance), policiesChanged: notifyPolicies },
+        cryptoShred: (tenant) => ignoreUnknown(krypton.offboard(tenant)),
+        // This node's krypton at once; other nodes follow the NOTIFY (revocation listener).
+        // The API calls these after the state change committed: the gate's view follows at once, too.
+        killSwitch: {
+          revoke: async (tenant) => {
+            setState(tenant, 'revoked');
+            await ignoreUnknown(krypton.revoke(tenant, GOVERNANCE_REVOKE_REASON));
+          },
+          restore: async (tenant) => {
+            await ignoreUnknown(krypton.restore(tenant));
+            setState(tenant, 'active');
+          },
+        },
+        ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
+        masterKeyStatus: () => masterKey.status(),
+        auth: settings.adminApi.auth,
+        tls: settings.adminApi.tls,
+        ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
+        logger: log,
+      }, settings.adminApi.listen);
+      if (isClosed()) {
+        const late = api;
+        api = undefined;
+        await late.close();
+        return;
+      }
+      log.info('admin API ready', { host: api.address.host, port: api.address.port, devAdminCert: path.join(loaded.dataDir, 'pki', DEV_ADMIN_CERT_FILE) });
+    };
+    let keyed: Promise<void> | undefined;
+    const onUnsealed = (): void => {
+      deriveAuditKey();
+      sealedNoticeShown = false;
+      // Records queued while sealed are written now rather than at the next tick.
+      governance.auditSink.flush().catch(() => undefined);
+    };
+    const onSealed = (): void => {
+      dropAuditKey();
+    };
+    masterKey.on('unsealed', onUnsealed);
+    masterKey.on('sealed', onSealed);
+    cleanups.push(() => {
+      masterKey.off('unsealed', onUnsealed);
+      masterKey.off('sealed', onSealed);
+      return Promise.resolve();
+    });
+    // Stopped before the audit sink's final flush (governance.close) and the database.
+    /** Ends the wait for an unseal that never came (close of a node that stayed sealed). */
+    let cancelWait: () => void = () => undefined;
+    cleanups.push(async () => {
+      closed = true;
+      cancelWait();
+      await keyed?.catch(() => undefined);
+      await health?.stop();
+      await api?.close();
+    });
+    if (masterKey.status().sealed) {
+      log.warn('governance plane waits for the unseal: start-up tenants, admin API and L1 health checks start then');
+      keyed = new Promise<void>((resolve) => {
+        const once = (): void => {
+          masterKey.off('unsealed', once);
+          resolve();
+        };
+        cancelWait = once;
+        masterKey.on('unsealed', once);
+      }).then(() => (isClosed() ? undefined : startKeyed()));
+      keyed.catch((e: unknown) => { log.error('governance: could not start after the unseal', describeError(e)); });
+    } else {
+      keyed = startKeyed();
+      await keyed;
+    }
+    const started = keyed.catch(() => undefined);
+
+    return {
+      enabled: true,
+      authorize,
+      authorizeObject: authz.authorizeObject,
+      audit,
+      governance,
+      db,
+      engine,
+      adminApiAddress: () => api?.address,
+      started,
+      policiesChanged: notifyPolicies,
+      flushAudit: () => governance.auditSink.flush(),
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** krypton calls for a tenant with no hierarchy on this node: nothing to do (it was never onboarded here). */
+async function ignoreUnknown(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!isKryptonError(e, 'UNKNOWN_TENANT')) throw e;
+  }
+}
