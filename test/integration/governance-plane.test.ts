@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { runAudit } from '../../src/cli/commands/audit.js';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipClient } from '../../src/client/client.js';
 import type { Db } from '../../src/cmk/db.js';
@@ -277,6 +279,39 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal((v.body as { ok?: unknown }).ok, true);
       } finally {
         await c.close();
+      }
+    });
+
+    test('`openkcm audit verify --data-dir` checks the chain with the key derived from the node\'s MasterKey, and names a tampered record', async () => {
+      if (engine !== 'postgres') return; // PGlite serves one process: the CLI cannot open it while the node runs
+      const gov = rig.plane.governance;
+      assert.ok(gov !== undefined);
+      const c = await rig.connect('alpha');
+      try {
+        await c.createSymmetricKey(AES);
+      } finally {
+        await c.close();
+      }
+      await rig.plane.flushAudit();
+      const url = (JSON.parse(await readFile(path.join(rig.dataDir, CONFIG_FILE_NAME), 'utf8')) as { governance: { databaseUrl: string } }).governance.databaseUrl;
+      const run = async (): Promise<{ code: number; out: string }> => {
+        let out = '';
+        const sink = new Writable({ write(chunk: Buffer, _enc, cb) { out += chunk.toString(); cb(); } });
+        const code = await runAudit(['verify', '--tenant', 'alpha', '--database-url', url, '--data-dir', rig.dataDir], { stdout: sink, stderr: sink, env: {} });
+        return { code, out };
+      };
+      const ok = await run();
+      assert.equal(ok.code, 0, ok.out);
+      assert.match(ok.out, /intact/);
+      const first = await rig.db.query<{ seq: string }>('SELECT min(seq)::text AS seq FROM tenant_alpha.audit');
+      const seq = first.rows[0]?.seq ?? '1';
+      await rig.db.query("UPDATE tenant_alpha.audit SET result = 'tampered' WHERE seq = $1", [seq]);
+      try {
+        const bad = await run();
+        assert.equal(bad.code, 1, bad.out);
+        assert.match(bad.out, new RegExp(`BROKEN at record ${seq}\\b`));
+      } finally {
+        await rig.db.query("UPDATE tenant_alpha.audit SET result = 'ok' WHERE seq = $1", [seq]);
       }
     });
 

@@ -25,16 +25,17 @@ import { dbOptionsFrom, openDb } from '../../cmk/db.js';
 import { isGovernanceError } from '../../cmk/errors.js';
 import { parseCommandLine, UsageError } from '../args.js';
 
-const USAGE = `usage: openkcm audit verify [--tenant T] [--database-url URL | --data-dir D]
-       openkcm audit export [--tenant T] [--out FILE] [--database-url URL | --data-dir D]
+const USAGE = `usage: openkcm audit verify [--tenant T] [--data-dir D] [--database-url URL]
+       openkcm audit export [--tenant T] [--out FILE] [--data-dir D] [--database-url URL]
 
   verify              walk the chain; exit 0 when intact, 1 naming the first broken record
   export              write the chain as JSON lines (stdout, or FILE created with mode 0600)
   --tenant T          the tenant's chain (default: the global chain in the public schema)
-  --database-url URL  PostgreSQL (default: $DATABASE_URL)
-  --data-dir D        the embedded database of data directory D (D/governance-db)
+  --data-dir D        the node's data directory: its MasterKey derives the HMAC key, and its database is the
+                      config's governance.databaseUrl or the embedded one in D/governance-db
+  --database-url URL  PostgreSQL (overrides the node's database; default: $DATABASE_URL)
 
-verify needs the audit HMAC key: $OPENKCM_AUDIT_HMAC_KEY_FILE names a file holding it (raw or hex).
+verify needs the audit HMAC key: with --data-dir it is derived from that node's MasterKey (a development or\nauto-unsealed node; a Shamir-sealed one is verified through its admin API), or $OPENKCM_AUDIT_HMAC_KEY_FILE\nnames a file holding it (raw or hex).
 Exit codes: 0 ok, 1 chain broken, 2 usage, 3 chain unreadable.`;
 
 /** Key file bounds: an HMAC-SHA-256 key shorter than 16 bytes is weak; a huge file is not a key. */
@@ -79,7 +80,6 @@ function parseArgs(argv: readonly string[]): Parsed {
     }
   }
   if (!p.help && p.action === undefined) throw new UsageError('verify or export?');
-  if (p.databaseUrl !== undefined && p.dataDir !== undefined) throw new UsageError('--database-url and --data-dir are exclusive');
   if (p.out !== undefined && p.action !== 'export') throw new UsageError('--out belongs to export');
   return p;
 }
@@ -105,6 +105,34 @@ export async function hmacFromKeyFile(file: string): Promise<AuditHmac> {
   return (data) => new Uint8Array(createHmac('sha256', key).update(data).digest());
 }
 
+/**
+ * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/server/governance.ts
+ * AUDIT_HMAC_PURPOSE), computed in a native slot. Works when the MasterKey opens without shares (development key
+ * file); a Shamir-sealed node cannot be verified offline without its shares, so the message points at the admin
+ * API, whose verify runs inside the unsealed node.
+ */
+export async function hmacFromMasterKey(dataDir: string): Promise<{ hmac: AuditHmac; close: () => void }> {
+  const [{ loadConfig }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }] = await Promise.all([
+    import('../../server/config.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../server/governance.js'),
+  ]);
+  const loaded = await loadConfig(dataDir);
+  const { nativeSettings } = await import('../../server/app.js');
+  native.initNative(nativeSettings(loaded.native));
+  const mk = await MasterKey.open(dataDir, loaded.seal);
+  const status = mk.status();
+  if (status.sealed) {
+    mk.seal();
+    throw new Error(`the MasterKey of ${dataDir} is sealed (${status.type}): verify through the running node's admin API ` +
+      `(GET /v1/tenants/<id>/audit/verify), or set ${AUDIT_HMAC_KEY_FILE_ENV}`);
+  }
+  const key = mk.deriveKey(AUDIT_HMAC_PURPOSE);
+  mk.seal();
+  return {
+    hmac: (data) => native.mac(key, 'HMAC-SHA256', data),
+    close: () => { key.destroy(); },
+  };
+}
+
 export interface AuditCommandDeps {
   /** The audit HMAC (the MasterKey-derived key); default: from $OPENKCM_AUDIT_HMAC_KEY_FILE. */
   readonly hmac?: AuditHmac;
@@ -124,7 +152,19 @@ export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Pro
     stderr.write(`openkcm audit: ${msg}\n`);
     return 3;
   };
-  const dbOpts = dbOptionsFrom({ url: p.databaseUrl, dataDir: p.dataDir, env });
+  // --data-dir names the node: its MasterKey (the HMAC key) and its database — the config's governance.databaseUrl,
+  // else the embedded PGlite in D/governance-db. --database-url overrides the database.
+  let url = p.databaseUrl;
+  if (url === undefined && p.dataDir !== undefined) {
+    try {
+      const { loadConfig } = await import('../../server/config.js');
+      const configured = (await loadConfig(p.dataDir)).governance.databaseUrl;
+      if (typeof configured === 'string' && configured !== '') url = configured;
+    } catch (e) {
+      return fail(`cannot read the configuration of ${p.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const dbOpts = dbOptionsFrom({ url, dataDir: p.dataDir, env });
   if (dbOpts.url === undefined && dbOpts.pgliteDir === undefined) {
     stderr.write(`openkcm audit: no database: give --database-url, --data-dir or $DATABASE_URL\n\n${USAGE}\n`);
     return 2;
@@ -134,14 +174,27 @@ export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Pro
     return fail(`no embedded governance database at ${dbOpts.pgliteDir}`);
   }
   let hmac = deps.hmac;
+  let cleanup: () => void = () => undefined;
   if (hmac === undefined) {
     if (p.action === 'verify') {
       const file = env[AUDIT_HMAC_KEY_FILE_ENV];
-      if (file === undefined || file === '') return fail(`verify needs the audit HMAC key: set ${AUDIT_HMAC_KEY_FILE_ENV}`);
-      try {
-        hmac = await hmacFromKeyFile(file);
-      } catch (e) {
-        return fail(`cannot read the audit HMAC key: ${e instanceof Error ? e.message : String(e)}`);
+      if (file !== undefined && file !== '') {
+        try {
+          hmac = await hmacFromKeyFile(file);
+        } catch (e) {
+          return fail(`cannot read the audit HMAC key: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      } else if (p.dataDir !== undefined) {
+        // The appliance's key: derived from the data directory's MasterKey, as the running node derives it.
+        try {
+          const derived = await hmacFromMasterKey(p.dataDir);
+          hmac = derived.hmac;
+          cleanup = derived.close;
+        } catch (e) {
+          return fail(e instanceof Error ? e.message : String(e));
+        }
+      } else {
+        return fail(`verify needs the audit HMAC key: give --data-dir (the node's MasterKey) or set ${AUDIT_HMAC_KEY_FILE_ENV}`);
       }
     } else {
       // Export copies stored fields only; it never computes an HMAC.
@@ -183,6 +236,7 @@ export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Pro
     if (code === '42P01' || code === '3F000') return fail(`no governance audit chain in this database (${which})`);
     throw e;
   } finally {
+    cleanup();
     await db.close();
   }
 }
