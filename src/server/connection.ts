@@ -81,6 +81,8 @@ export class ServerConnection<S = unknown> {
   /** The client half-closed: once its backlog is admitted and answered, end. */
   #peerEnded = false;
   #ended = false;
+  /** Writes are corked until the current burst of work settles (see #write). */
+  #corked = false;
   readonly #closed: Promise<void>;
   #requests = 0;
 
@@ -220,9 +222,7 @@ export class ServerConnection<S = unknown> {
       const head = this.#queue[0];
       if (head?.bytes === undefined) break;
       this.#queue.shift();
-      if (!this.#ended && !this.#socket.destroyed && this.#socket.writable) {
-        if (!this.#socket.write(head.bytes)) this.#writeBlocked = true;
-      }
+      if (!this.#ended && !this.#socket.destroyed && this.#socket.writable) this.#write(head.bytes);
       if (head.closeAfter) {
         this.#queue.length = 0;
         this.#end();
@@ -234,6 +234,27 @@ export class ServerConnection<S = unknown> {
     if (this.#endWhenDrained && this.#queue.length === 0) this.#end();
     this.#updateFlow();
   }
+
+  /**
+   * Responses that become ready in the same burst — pipelined requests answered one after the
+   * other within one turn of the event loop — leave in one socket write, so one TLS record and
+   * one send() instead of one each (the socket write was 28% of a Get's CPU, issue 7 profile).
+   * process.nextTick runs after the promise jobs of the burst have settled, so a lone response
+   * is not delayed past the current turn. socket.end() uncorks by itself.
+   */
+  #write(bytes: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    if (!this.#socket.write(bytes)) this.#writeBlocked = true;
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   #end(): void {
     if (this.#ended) return;

@@ -149,6 +149,36 @@ export function resolveCipher(rec: ManagedObjectRecord, cp: CryptographicParamet
   return generatedIv === undefined ? { params } : { params, generatedIv };
 }
 
+/**
+ * Random IVs are cut from blocks of this many bytes drawn from the services' CSPRNG, rather
+ * than drawn one by one: a 16-byte draw is a crossing into C++ plus an allocation, and it was
+ * 11% of the CPU of an Encrypt batch (issue 7 profile). 4 KiB serves 256 CBC IVs. IVs are sent
+ * to the client, so holding a few unused ones is no secret at risk; each is copied out and its
+ * bytes in the block zeroed, so no IV is ever handed out twice.
+ */
+export const IV_POOL_BYTES = 4096;
+/** Larger requests (unusual IV lengths) bypass the pool and draw directly. */
+const IV_POOL_MAX_DRAW = 64;
+
+interface IvPool { readonly bytes: Uint8Array; offset: number }
+/** One pool per randomness source, so an injected source (services.randomBytes) is still the only one used. */
+const ivPools = new WeakMap<(n: number) => Uint8Array, IvPool>();
+
+/** `n` fresh random bytes from `source`, cut from its pool. */
+export function pooledRandomBytes(source: (n: number) => Uint8Array, n: number): Uint8Array {
+  if (n > IV_POOL_MAX_DRAW) return source(n);
+  let pool = ivPools.get(source);
+  if (pool === undefined || pool.offset + n > pool.bytes.length) {
+    pool = { bytes: source(IV_POOL_BYTES), offset: 0 };
+    if (pool.bytes.length !== IV_POOL_BYTES) return source(n);
+    ivPools.set(source, pool);
+  }
+  const out = pool.bytes.slice(pool.offset, pool.offset + n);
+  pool.bytes.fill(0, pool.offset, pool.offset + n);
+  pool.offset += n;
+  return out;
+}
+
 /** What Encrypt and Decrypt requests share (src/kmip/payloads/encrypt.ts, decrypt.ts). */
 export interface CipherRequest {
   uniqueIdentifier?: string;
@@ -249,7 +279,7 @@ export async function runCipher(ctx: OpContext, uid: string, req: CipherRequest,
       aad: req.authenticatedEncryptionAdditionalData,
       tag: isEncrypt || streaming ? undefined : req.authenticatedEncryptionTag,
       encrypt: isEncrypt,
-      randomBytes: ctx.services.randomBytes,
+      randomBytes: (n) => pooledRandomBytes(ctx.services.randomBytes, n),
     });
     const withIv = (r: CipherResult): CipherResult => (generatedIv === undefined ? r : { ...r, ivCounterNonce: generatedIv });
     if (streaming) {
