@@ -189,6 +189,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   readonly #clock: () => Date;
   readonly #entries = new Map<string, TenantEntry>();
   #closed = false;
+  /** The error of the last deactivateAll (node sealed), for activations it overtook. */
+  #deactivated: (() => Error) | undefined;
 
   private constructor(opts: KryptonOptions) {
     super();
@@ -644,6 +646,35 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     return { state, active: entry.state === 'active', l2Version: rec?.currentL2 ?? 0, l3Versions };
   }
 
+  /**
+   * The node was sealed (MasterKey 'sealed', src/server/hierarchy.ts): zeroises every tenant's L2/L3 slots on this
+   * node at once and forgets the activations, WITHOUT persisting anything. Unlike {@link revoke} the tenants are not
+   * revoked: their records stay 'active' and the first use after the unseal re-activates them through L1 as after a
+   * restart. Revoked and offboarded tenants keep their state. An activation in flight discards what it opened
+   * (epoch). A caller still holding a keyring gets `blocked()` from seal/open (default NOT_ACTIVE) until then.
+   * Synchronous. Returns the number of tenants that were active.
+   */
+  deactivateAll(blocked?: () => Error): number {
+    if (this.#closed) return 0;
+    this.#deactivated = blocked ?? ((): Error => new KryptonError('NOT_ACTIVE', 'the tenant was deactivated on this node during its activation; activate it again'));
+    let n = 0;
+    for (const entry of this.#entries.values()) {
+      if (entry.state !== 'active' && entry.activation === undefined) continue;
+      entry.epoch += 1;
+      for (const k of entry.l2.values()) k.destroy();
+      entry.l2.clear();
+      const tenant = entry.tenant;
+      const err = blocked ?? ((): Error => new KryptonError('NOT_ACTIVE', `tenant '${tenant}' was deactivated on this node; activate it again`, { tenant }));
+      for (const ring of entry.keyrings.values()) ring.zeroise(err);
+      if (entry.state === 'active') {
+        entry.state = 'inactive';
+        n += 1;
+      }
+    }
+    this.#log.info('krypton: every tenant deactivated on this node (slots zeroised, nothing persisted)', { tenants: n });
+    return n;
+  }
+
   /** Zeroises every slot of every tenant. The store is the caller's to close. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -903,6 +934,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       if (entry.epoch !== epoch || this.#closed || entry.state !== 'inactive') {
         destroyUnsealed(opened);
         this.#checkOpen();
+        // Deactivated (node sealed) rather than revoked: say so, not "revoked".
+        if (entry.state === 'inactive' && this.#deactivated !== undefined) throw this.#deactivated();
         throw revokedError(tenant, 'was revoked during activation');
       }
       this.#install(entry, rec, opened);

@@ -511,7 +511,30 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
   "vault": {},
   // Native key slots (docs/configuration.md, docs/security.md). allowUnlocked: true runs WITHOUT
   // mlock'ed key memory when RLIMIT_MEMLOCK is too small — development only.
-  "native": { "allowUnlocked": false }
+  "native": { "allowUnlocked": false },
+  // How the node's MasterKey is unsealed (docs/keystores.md "MasterKey, unsealing and node secrets").
+  // allowDev: a data directory without seal.json gets a development key file (master.key, in the
+  // clear). Production: set false and run \`openkcm operator init --shares N --threshold K\`, or
+  // add an "auto" section and run \`openkcm operator init --auto-unseal\` (HSM / cloud KMS):
+  //   "auto": {
+  //     "plugin": "pkcs11",
+  //     "keyRef": "token=openkcm-seal;object=master-key-wrap",
+  //     "connection": { "modulePath": "/usr/lib/softhsm/libsofthsm2.so", "pinSecret": "seal-pin" },
+  //     // The seal's own PIN cannot be a node secret (the MasterKey seals those): it comes from
+  //     // the environment or from a file readable only by the service user.
+  //     "secrets": { "seal-pin": { "env": "OPENKCM_HSM_PIN" } }
+  //   }
+  "seal": { "allowDev": true },
+  // Where tenants' root keys (L1) live (docs/keystores.md). "local": L1 keys sealed by the MasterKey
+  // in this data directory, created on a tenant's first use; "none": only tenants listed below.
+  // Example with an HSM (the PIN is a node secret named by pinSecret):
+  //   "connections": { "pkcs11": { "modulePath": "/usr/lib/softhsm/libsofthsm2.so", "pinSecret": "hsm-pin" } },
+  //   "tenants": { "acme": { "plugin": "pkcs11", "keyRef": "token=acme;object=acme-l1" } }
+  "keystores": {
+    "default": "local",
+    "connections": {},
+    "tenants": {}
+  }
 }
 `;
 }

@@ -19,6 +19,7 @@ import { KmipError } from '../kmip/errors.js';
 import { KeystoreFactory } from '../keystore/factory.js';
 import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
 import type { SecretSource, ShadowReference } from '../keystore/types.js';
+import { autoSealKeystores, autoSealSettings, noAutoSealConfigured } from '../krypton/auto-seal.js';
 import { isKryptonError, Krypton } from '../krypton/krypton.js';
 import { LmdbHierarchyStore } from '../krypton/lmdb-store.js';
 import { MasterKey } from '../krypton/master-key.js';
@@ -115,6 +116,8 @@ export class Hierarchy {
   readonly #settings: KeystoresSettings;
   readonly #logger: Logger;
   readonly #pending = new Map<string, Promise<void>>();
+  /** MasterKey 'sealed' → krypton's slots zeroised (see the constructor). */
+  readonly #onSealed: () => void;
 
   private constructor(parts: {
     masterKey: MasterKey; krypton: Krypton; keystores: KeystoreFactory; store: LmdbHierarchyStore; operatorApi: OperatorApi | undefined;
@@ -129,6 +132,14 @@ export class Hierarchy {
     this.#settings = parts.settings;
     this.#logger = parts.logger;
     const legacy = new Map(parts.legacy.map((k) => [k.id, k]));
+    // Sealing the node (operator seal) must not leave tenants' L2/L3 in memory: zeroise every slot here, locally and
+    // without persisting a revocation; the first use after the unseal re-activates the tenant (ARCHITECTURE §2
+    // "MasterKey"). The DEK cache is cleared by the app (src/server/app.ts) on the same event.
+    this.#onSealed = (): void => {
+      const n = this.krypton.deactivateAll(() => new KmipError('SERVER_SEALED', 'the server is sealed: an operator must unseal it before it serves keys'));
+      this.#logger.info('node sealed: tenant key slots zeroised', { tenants: n });
+    };
+    this.masterKey.on('sealed', this.#onSealed);
     // The hot path stays synchronous for an active tenant (no promise per Get): ARCHITECTURE §5 "every hot-path
     // operation stays inside the box".
     const current = (tenant: string): KekProvider | Promise<KekProvider> =>
@@ -160,7 +171,15 @@ export class Hierarchy {
     });
     const opened: { close(): Promise<void> }[] = [keystores];
     try {
-      mk = await MasterKey.open(dataDir, opts.seal, { keystoreFor: keystores.keystoreFor, logger });
+      // Auto-unseal uses its own plugin instance whose credentials come from the config/environment, never from the
+      // node secrets the MasterKey seals (chicken and egg; src/krypton/auto-seal.ts). Closed once the key is in.
+      const auto = autoSealSettings(opts.seal);
+      const sealKeystores = auto === undefined ? undefined : autoSealKeystores(auto, opts.keystores.connections, dataDir);
+      try {
+        mk = await MasterKey.open(dataDir, opts.seal, { keystoreFor: sealKeystores?.keystoreFor ?? noAutoSealConfigured, logger });
+      } finally {
+        await sealKeystores?.close();
+      }
       localFactory = createLocalKeystoreFactory(mk, dataDir);
       const store = await LmdbHierarchyStore.open(path.join(dataDir, HIERARCHY_STORE_DIR));
       opened.push(store);
@@ -240,6 +259,7 @@ export class Hierarchy {
 
   /** Zeroises krypton's slots, closes the plugins, the store, and the operator socket; seals nothing on disk. */
   async close(): Promise<void> {
+    this.masterKey.off('sealed', this.#onSealed);
     await this.operatorApi?.close();
     await this.krypton.close();
     await this.keystores.close();

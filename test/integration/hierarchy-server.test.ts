@@ -22,6 +22,7 @@ import {
   BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, ResultReason,
 } from '../../src/kmip/registry.js';
 import { MasterKey } from '../../src/krypton/master-key.js';
+import { nativeInfo } from '../../src/native/index.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
 import type { AppHierarchy } from '../../src/server/app.js';
 import { parseEnvelope } from '../../src/vault/envelope.js';
@@ -144,24 +145,29 @@ describe('key hierarchy through the server', () => {
     }
   });
 
-  test('crypto-shredding depth 2: objects under a dropped L3 version fail with a KMIP error, the server keeps serving', async () => {
+  test('crypto-shredding depth 2: objects under a dropped L3 version answer Key Value Not Present (1.4 and 2.1), the server keeps serving', async () => {
     const srv = await startTestServer({ tenants: ['alice'] });
     try {
       const h = hierarchyOf(srv);
-      const c = await srv.connect('alice');
+      const c = await srv.connect('alice', { protocolVersion: '2.1' });
+      const c14 = await srv.connect('alice', { protocolVersion: '1.4' });
       try {
         const shredded = await c.createSymmetricKey(AES);
         await h.hierarchy.krypton.rotateL3('alice');
         const kept = await c.createSymmetricKey(AES);
         await h.hierarchy.krypton.dropL3Version('alice', 'kmip', 1);
-        const e = await fails(c.get(shredded), 'GENERAL_FAILURE', ResultReason.GeneralFailure);
-        assert.doesNotMatch(e.resultMessage ?? '', /l3:|WRONG_KEY|envelope/i, 'nothing internal leaks');
+        for (const client of [c, c14]) {
+          const e = await fails(client.get(shredded), 'KEY_VALUE_NOT_PRESENT', ResultReason.KeyValueNotPresent);
+          assert.match(e.resultMessage ?? '', /crypto-shredded with its L3 version/);
+          assert.doesNotMatch(e.resultMessage ?? '', /l3:|WRONG_KEY|envelope/i, 'nothing internal leaks');
+        }
         await c.activate(shredded); // metadata is still there: only the material is gone
-        await fails(encryptOnce(c, shredded), 'GENERAL_FAILURE');
+        await fails(encryptOnce(c, shredded), 'KEY_VALUE_NOT_PRESENT', ResultReason.KeyValueNotPresent);
         assert.equal((await rawKey(c, kept)).length, 32);
         await activeKey(c);
       } finally {
         await c.close();
+        await c14.close();
       }
     } finally {
       await srv.stop();
@@ -280,6 +286,50 @@ describe('key hierarchy through the server', () => {
           }
           const uid = await c.createSymmetricKey(AES);
           assert.deepEqual(envelopeOf(srv, 'alice', uid), { id: 'l3:alice:kmip', v: 1 });
+        } finally {
+          await c.close();
+        }
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sealing a running node', () => {
+  test('operator seal zeroises krypton\'s slots and the DEK cache without revoking; unseal → tenants re-activate on first use', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-reseal-'));
+    try {
+      const shares = await MasterKey.initShamir(dataDir, { shares: 3, threshold: 2 });
+      const srv = await startTestServer({ dataDir, tenants: ['alice'] });
+      const socket = path.join(dataDir, OPERATOR_SOCKET_FILE);
+      try {
+        for (const share of shares.slice(0, 2)) assert.equal((await operatorPost(socket, '/v1/sys/unseal', { share })).status, 200);
+        const h = hierarchyOf(srv);
+        const c = await srv.connect('alice');
+        try {
+          const uid = await activeKey(c);
+          await encryptOnce(c, uid); // the DEK is cached in a native slot
+          const key = await rawKey(c, uid);
+          assert.equal(h.hierarchy.krypton.isActive('alice'), true);
+          const before = nativeInfo().slotsInUse;
+          assert.equal((await operatorPost(socket, '/v1/sys/seal', {})).status, 200);
+          const after = nativeInfo().slotsInUse;
+          // The master key, alice's L2 and L3, and the cached DEK at least.
+          console.log(`native slots in use: ${String(before)} before seal, ${String(after)} after`);
+          assert.ok(before - after >= 4, `slots: ${String(before)} → ${String(after)}`);
+          assert.equal(h.hierarchy.krypton.isActive('alice'), false);
+          assert.equal(h.hierarchy.krypton.status('alice').state, 'active', 'not revoked: nothing persisted');
+          assert.equal((await h.hierarchy.store.get('alice'))?.state, 'active');
+          const e = await fails(c.get(uid), 'GENERAL_FAILURE', ResultReason.GeneralFailure);
+          assert.match(e.resultMessage ?? '', /sealed/);
+          await fails(encryptOnce(c, uid), 'GENERAL_FAILURE');
+          for (const share of shares.slice(1, 3)) assert.equal((await operatorPost(socket, '/v1/sys/unseal', { share })).status, 200);
+          assert.deepEqual(await rawKey(c, uid), key);
+          assert.equal(h.hierarchy.krypton.isActive('alice'), true, 're-activated on first use');
+          await encryptOnce(c, uid);
         } finally {
           await c.close();
         }

@@ -527,6 +527,42 @@ describe('Krypton on SoftHSM2 + LMDB', () => {
     await store.close();
   });
 
+  test('deactivateAll (node sealed): slots zeroised, held keks refuse, nothing persisted, revoked stays revoked; next use re-activates', async () => {
+    const store = await newStore();
+    const k = await newKrypton(store);
+    const a = newL1();
+    const b = newL1();
+    const baseline = nativeInfo().slotsInUse;
+    await k.onboard('sa', a.shadow);
+    await k.onboard('sb', b.shadow);
+    await k.revoke('sb', 'admin');
+    const kek = k.kek('sa');
+    const env = await sealEnvelope(kek, MATERIAL, aad('sa'));
+    assert.equal(nativeInfo().slotsInUse, baseline + 2);
+    const sealedErr = (): Error => new KmipError('SERVER_SEALED', 'sealed');
+    assert.equal(k.deactivateAll(sealedErr), 1);
+    assert.equal(nativeInfo().slotsInUse, baseline, 'every L2/L3 slot zeroised');
+    assert.equal(k.isActive('sa'), false);
+    assert.throws(() => k.kek('sa'), isKrypton('NOT_ACTIVE'));
+    await assert.rejects(openEnvelope(kek, env, aad('sa')), (e: unknown) => e instanceof KmipError && e.code === 'SERVER_SEALED');
+    assert.equal((await store.get('sa'))?.state, 'active', 'nothing persisted: not a revocation');
+    assert.equal(k.status('sb').state, 'revoked');
+    const unwraps = counted(a.shadow).unwraps;
+    assert.equal((await k.activate('sa')).cold, true);
+    assert.equal(counted(a.shadow).unwraps, unwraps + 1, 're-activated through L1');
+    assert.deepEqual(await openEnvelope(kek, env, aad('sa')), MATERIAL, 'the held provider works again');
+    await assert.rejects(k.activate('sb'), isKmip('TENANT_REVOKED'));
+    // An activation overtaken by a seal discards what it opened and says "sealed", not "revoked".
+    k.deactivateAll(sealedErr);
+    const inflight = k.activate('sa');
+    k.deactivateAll(sealedErr);
+    await assert.rejects(inflight, (e: unknown) => e instanceof KmipError && e.code === 'SERVER_SEALED');
+    assert.equal(nativeInfo().slotsInUse, baseline);
+    await k.close();
+    assert.equal(k.deactivateAll(), 0, 'a closed krypton has nothing to deactivate');
+    await store.close();
+  });
+
   test('offboard (crypto-shred depth 3): record gone, slots zeroised, kek refuses, a cold node finds nothing', async () => {
     const store = await newStore();
     const { shadow } = newL1();

@@ -9,6 +9,9 @@ import {
   ConfigError, DEFAULT_SERVER_LIMITS, parseJsonc, parseListen, formatListen, renderDefaultConfigFile, resolveServerLimits, validateConfigFile,
 } from '../../src/server/config.js';
 import { certCommonName, certSanUris, IdentityError, principalOf, tenantOf } from '../../src/server/identity.js';
+import { autoSealSettings } from '../../src/krypton/auto-seal.js';
+import { resolveSealSettings } from '../../src/krypton/master-key.js';
+import { keystoresSettings } from '../../src/server/hierarchy.js';
 
 describe('config file (JSONC)', () => {
   test('comments and trailing commas are accepted; string contents are untouched', () => {
@@ -29,6 +32,28 @@ describe('config file (JSONC)', () => {
     assert.deepEqual(parsed.kmip?.limits, { ...DEFAULT_SERVER_LIMITS });
     assert.deepEqual(parsed.identity?.tenants, { alice: 'alice', bob: 'bob' });
     assert.equal(parsed.kmip.listen, '127.0.0.1:5696');
+  });
+
+  test('the rendered seal and keystores sections are valid and equal the defaults (the HSM examples are comments)', () => {
+    const parsed = validateConfigFile(parseJsonc(renderDefaultConfigFile(['alice'])));
+    assert.deepEqual(parsed.seal, { allowDev: true });
+    assert.deepEqual(resolveSealSettings(parsed.seal ?? {}), resolveSealSettings({}));
+    assert.equal(autoSealSettings(parsed.seal ?? {}), undefined);
+    assert.deepEqual(keystoresSettings(parsed.keystores ?? {}), keystoresSettings({}));
+    // The commented examples (lines `  //   ...`), un-commented, are valid settings too: they cannot drift.
+    const groups: string[][] = [];
+    let prev = false;
+    for (const line of renderDefaultConfigFile([]).split('\n')) {
+      const m = /^ {2}\/\/ {3}(.*)$/.exec(line);
+      if (m !== null && !prev) groups.push([]);
+      if (m !== null) groups[groups.length - 1]?.push(m[1] ?? '');
+      prev = m !== null;
+    }
+    assert.equal(groups.length, 2);
+    const seal = parseJsonc(`{${(groups[0] ?? []).join('\n')}}`) as Record<string, unknown>;
+    assert.equal(autoSealSettings(seal)?.shadow.plugin, 'pkcs11');
+    const ks = keystoresSettings(parseJsonc(`{${(groups[1] ?? []).join('\n')}}`) as Record<string, unknown>);
+    assert.equal(ks.tenants['acme']?.plugin, 'pkcs11');
   });
 
   test('unknown settings and bad values are errors naming the setting', () => {

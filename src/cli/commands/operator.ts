@@ -2,17 +2,24 @@
  * `openkcm operator <init|unseal|seal|status>`: the MasterKey ceremony (issue 4 deliverable 6; docs/cli.md,
  * docs/keystores.md "MasterKey, unsealing and node secrets").
  *
- * - `init` works offline on the data directory (it writes seal.json and prints the shares once).
+ * - `init` works offline on the data directory (it writes seal.json and prints the shares once; `--auto-unseal`
+ *   wraps the key through the keystore of the config's `seal.auto` section instead, src/krypton/auto-seal.ts).
  * - `unseal`, `seal`, `status` talk to the running server through its operator socket `<dataDir>/operator.sock`.
  *   A share given as an argument is visible in `ps`; reading shares from stdin (no SHARE, or `-`) avoids that.
  */
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { MasterKey, MasterKeyError, shamirParamsProblem } from '../../krypton/master-key.js';
+import type { KeystoreFactory } from '../../keystore/factory.js';
+import { KeystoreError } from '../../keystore/types.js';
+import { autoSealKeystores, autoSealSettings } from '../../krypton/auto-seal.js';
+import { MasterKey, MasterKeyError, resolveSealSettings, shamirParamsProblem } from '../../krypton/master-key.js';
 import type { MasterKeyStatus } from '../../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
+import { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } from '../../server/config.js';
+import { keystoresSettings } from '../../server/hierarchy.js';
 import { parseCommandLine, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
@@ -22,9 +29,14 @@ const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
                      (1 <= K <= N <= 255, K >= 2 unless N = 1). A development node (master.key)
                      is converted keeping its key; --force replaces an initialised node's key
                      (everything sealed under the old key becomes unreadable)
+  init --auto-unseal [--force]
+                     make DIR auto-unseal through the keystore named by the seal.auto section
+                     of DIR/openkcm.conf (HSM via PKCS#11, AWS KMS, Azure Key Vault): the key is
+                     wrapped there, checked by unwrapping it once, and no shares are printed
   unseal [SHARE|-]   submit one share to the running server; without SHARE (or with -) read
                      shares from stdin, one per line, until unsealed or EOF. Prints progress K/N
-  seal               seal the running server (zeroise the master key)
+  seal               seal the running server: zeroise the master key, every tenant's L2/L3
+                     slot and the cached DEKs (not a revocation: tenants re-activate after unseal)
   status             print the seal status; exit 0 unsealed, 2 sealed, 1 error
 
   --data-dir DIR     data directory (default: $OPENKCM_DATA_DIR, else ./.openkcm)`;
@@ -35,7 +47,7 @@ function defaultDataDir(): string {
 }
 
 type Sub = 'init' | 'unseal' | 'seal' | 'status';
-interface Parsed { sub?: Sub; dataDir?: string; shares?: number; threshold?: number; force: boolean; share?: string; help: boolean }
+interface Parsed { sub?: Sub; dataDir?: string; shares?: number; threshold?: number; autoUnseal: boolean; force: boolean; share?: string; help: boolean }
 
 function positiveInt(flag: string, v: string): number {
   if (!/^\d{1,3}$/.test(v)) throw new UsageError(`${flag} must be an integer from 1 to 255, got ${v}`);
@@ -43,7 +55,7 @@ function positiveInt(flag: string, v: string): number {
 }
 
 function parseArgs(argv: readonly string[]): Parsed {
-  const p: Parsed = { force: false, help: false };
+  const p: Parsed = { autoUnseal: false, force: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const eq = a.indexOf('=');
@@ -61,6 +73,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--shares': p.shares = positiveInt('--shares', value()); break;
       case '--threshold': p.threshold = positiveInt('--threshold', value()); break;
       case '--force': p.force = true; break;
+      case '--auto-unseal': p.autoUnseal = true; break;
       default:
         if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
         if (p.sub === undefined) {
@@ -75,12 +88,14 @@ function parseArgs(argv: readonly string[]): Parsed {
   }
   if (p.help) return p;
   if (p.sub === undefined) throw new UsageError('a subcommand is required');
-  if (p.sub === 'init') {
-    if (p.shares === undefined || p.threshold === undefined) throw new UsageError('init needs --shares N and --threshold K');
+  if (p.sub === 'init' && p.autoUnseal) {
+    if (p.shares !== undefined || p.threshold !== undefined) throw new UsageError('--auto-unseal and --shares/--threshold are exclusive: an auto-unseal node has no shares');
+  } else if (p.sub === 'init') {
+    if (p.shares === undefined || p.threshold === undefined) throw new UsageError('init needs --shares N and --threshold K (or --auto-unseal)');
     const why = shamirParamsProblem(p.shares, p.threshold);
     if (why !== undefined) throw new UsageError(why);
-  } else if (p.shares !== undefined || p.threshold !== undefined || p.force) {
-    throw new UsageError(`--shares, --threshold and --force apply to init only`);
+  } else if (p.shares !== undefined || p.threshold !== undefined || p.force || p.autoUnseal) {
+    throw new UsageError(`--shares, --threshold, --auto-unseal and --force apply to init only`);
   }
   return p;
 }
@@ -189,6 +204,66 @@ async function init(dataDir: string, shares: number, threshold: number, force: b
   return 0;
 }
 
+/** The `seal` and `keystores` sections of DIR/openkcm.conf (absent file: empty); the PKI is not needed here. */
+async function readSealConfig(dataDir: string): Promise<{ seal: Record<string, unknown>; keystores: Record<string, unknown> }> {
+  const file = path.join(dataDir, CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { seal: {}, keystores: {} };
+    throw e;
+  }
+  try {
+    const cfg = validateConfigFile(parseJsonc(text));
+    return { seal: cfg.seal ?? {}, keystores: cfg.keystores ?? {} };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * `init --auto-unseal`: wraps the master key (the dev key of a converted node, or a new one) through the plugin named
+ * by `seal.auto`, then opens the result once the way `serve` will, so a wrong PIN, module or key is reported now and
+ * not at the next start.
+ */
+async function initAutoUnseal(dataDir: string, force: boolean): Promise<number> {
+  initNative();
+  const fail = (e: unknown): number => {
+    if (e instanceof MasterKeyError || e instanceof ConfigError || e instanceof KeystoreError) {
+      process.stderr.write(`openkcm operator init: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  };
+  let factory: KeystoreFactory | undefined;
+  try {
+    const cfg = await readSealConfig(dataDir);
+    const auto = autoSealSettings(cfg.seal);
+    if (auto === undefined) {
+      throw new ConfigError(`${path.join(dataDir, CONFIG_FILE_NAME)} has no seal.auto section: add {"plugin", "keyRef", "connection", "secrets"} naming the HSM/KMS key that wraps the master key (docs/keystores.md "Auto-unseal")`);
+    }
+    resolveSealSettings(cfg.seal);
+    if (force) process.stderr.write('openkcm operator init: WARNING --force: if this node is already initialised, a NEW master key replaces the old one and every secret sealed under the old key becomes unreadable\n');
+    factory = autoSealKeystores(auto, keystoresSettings(cfg.keystores).connections, dataDir);
+    const plugin = await factory.keystoreFor(auto.shadow);
+    await MasterKey.initAuto(dataDir, auto.shadow, plugin, { force });
+    const mk = await MasterKey.open(dataDir, cfg.seal, { keystoreFor: factory.keystoreFor });
+    mk.seal();
+    process.stdout.write([
+      `openkcm: ${path.resolve(dataDir)} now auto-unseals through ${auto.shadow.plugin} (${auto.shadow.keyRef}).`,
+      'The master key is stored wrapped by that key in seal.json; the server unwraps it at every start, no shares needed.',
+      'Disabling or deleting that key at the HSM/KMS keeps the node sealed (its secrets unreadable) until it is enabled again.',
+    ].join('\n') + '\n');
+    return 0;
+  } catch (e) {
+    return fail(e);
+  } finally {
+    await factory?.close();
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const p = parseCommandLine('operator', USAGE, argv, parseArgs);
   if (typeof p === 'number') return p;
@@ -197,6 +272,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     switch (p.sub) {
       case 'init':
+        if (p.autoUnseal) return await initAutoUnseal(dataDir, p.force);
         return await init(dataDir, p.shares ?? 0, p.threshold ?? 0, p.force);
       case 'unseal':
         if (p.share === undefined || p.share === '-') return await unsealFromStdin(socketPath);
