@@ -32,3 +32,46 @@ export function requireDataDir(command: string, usage: string, dataDir: string |
   process.stderr.write(`openkcm ${command}: --data-dir is required\n\n${usage}\n`);
   return 2;
 }
+
+/** One command-line argument, as a command's option switch sees it (see {@link forEachArg}). */
+export interface Arg {
+  /** The argument as given, e.g. `--port=5696` or `verify`. */
+  readonly arg: string;
+  /** The option name without an inline value (`--port`), or the bare word itself. */
+  readonly flag: string;
+  /** The value written inline after `=` (`--port=5696`), if any. */
+  readonly inline: string | undefined;
+  /** The option's value: the inline one, else the next argument; a UsageError when it is missing or is an option. */
+  readonly value: () => string;
+  /** For options with several values (`--filter A B C`): the next argument when it is a bare word, else undefined. */
+  readonly nextBare: () => string | undefined;
+}
+
+/**
+ * Walks `argv` once, handing each argument to `onArg` (every command's option syntax: `--flag VALUE` or
+ * `--flag=VALUE`, bare words for subcommands and positionals). `value()` and `nextBare()` consume the
+ * arguments they return.
+ */
+export function forEachArg(argv: readonly string[], onArg: (a: Arg) => void): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    onArg({
+      arg, flag, inline,
+      value: (): string => {
+        if (inline !== undefined) return inline;
+        const v = argv[++i];
+        if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+        return v;
+      },
+      nextBare: (): string | undefined => {
+        const v = argv[i + 1];
+        if (inline !== undefined || v === undefined || v.startsWith('--')) return undefined;
+        i++;
+        return v;
+      },
+    });
+  }
+}

@@ -23,7 +23,7 @@ import { AuditTrail } from '../../cmk/audit.js';
 import type { AuditHmac } from '../../cmk/audit.js';
 import { dbOptionsFrom, openDb } from '../../cmk/db.js';
 import { isGovernanceError } from '../../cmk/errors.js';
-import { parseCommandLine, UsageError } from '../args.js';
+import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm audit verify [--tenant T] [--data-dir D] [--database-url URL]
        openkcm audit export [--tenant T] [--out FILE] [--data-dir D] [--database-url URL]
@@ -55,17 +55,7 @@ interface Parsed {
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  forEachArg(argv, ({ arg: a, flag, value }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
       case '--tenant': p.tenant = value(); break;
@@ -78,7 +68,7 @@ function parseArgs(argv: readonly string[]): Parsed {
         break;
       default: throw new UsageError(`unknown argument ${a}`);
     }
-  }
+  });
   if (!p.help && p.action === undefined) throw new UsageError('verify or export?');
   if (p.out !== undefined && p.action !== 'export') throw new UsageError('--out belongs to export');
   return p;

@@ -12,7 +12,7 @@ import { DEFAULT_TIMEOUT_MS, formatResult, formatSummary, runConformance, Vector
 import type { LiveOptions } from '../../conformance/replay.js';
 import { connectTls } from '../../conformance/transport.js';
 import { defaultVectorsDir, isDirectory } from '../../conformance/vectors.js';
-import { UsageError } from '../args.js';
+import { forEachArg, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm conformance [--vectors DIR] [--parse-only]
                            [--host H --port P --ca F --cert F --key F]
@@ -58,17 +58,7 @@ function positiveInt(flag: string, text: string | undefined, max: number): numbe
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { parseOnly: false, filters: [], timeoutMs: DEFAULT_TIMEOUT_MS, toleranceS: DEFAULT_TIME_TOLERANCE_SECONDS, verbose: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  forEachArg(argv, ({ arg: a, flag, value, nextBare }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
       case '--vectors': p.vectors = value(); break;
@@ -82,7 +72,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--filter': {
         p.filters.push(value());
         // `--filter A B C`: further bare words are more substrings.
-        while (inline === undefined && argv[i + 1] !== undefined && !(argv[i + 1] ?? '').startsWith('--')) p.filters.push(argv[++i] ?? '');
+        for (let more = nextBare(); more !== undefined; more = nextBare()) p.filters.push(more);
         break;
       }
       case '--timeout': p.timeoutMs = positiveInt('--timeout', value(), 3_600_000); break;
@@ -90,7 +80,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--verbose': case '-v': p.verbose = true; break;
       default: throw new UsageError(`unknown option ${a}`);
     }
-  }
+  });
   return p;
 }
 

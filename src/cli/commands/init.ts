@@ -11,7 +11,7 @@ import type { DevPkiPaths } from '../../pki/dev-pki.js';
 import { writeDevAdminCert } from '../../pki/admin-cert.js';
 import type { DevAdminCertPaths } from '../../pki/admin-cert.js';
 import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
-import { parseCommandLine, requireDataDir, UsageError } from '../args.js';
+import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm init --data-dir DIR [--tenant NAME]... [--force]
 
@@ -101,17 +101,7 @@ interface Parsed { dataDir?: string; tenants: string[]; force: boolean; help: bo
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { tenants: [], force: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  forEachArg(argv, ({ arg: a, flag, value }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
       case '--data-dir': p.dataDir = value(); break;
@@ -119,7 +109,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--force': p.force = true; break;
       default: throw new UsageError(`unknown option ${a}`);
     }
-  }
+  });
   return p;
 }
 

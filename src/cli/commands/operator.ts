@@ -20,7 +20,7 @@ import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
 import { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } from '../../server/config.js';
 import { keystoresSettings } from '../../server/hierarchy.js';
-import { parseCommandLine, UsageError } from '../args.js';
+import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
 
@@ -56,17 +56,7 @@ function positiveInt(flag: string, v: string): number {
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { autoUnseal: false, force: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  forEachArg(argv, ({ arg: a, flag, value }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
       case '--data-dir': p.dataDir = value(); break;
@@ -85,7 +75,7 @@ function parseArgs(argv: readonly string[]): Parsed {
           throw new UsageError(`unexpected argument ${a.slice(0, 16)}`);
         }
     }
-  }
+  });
   if (p.help) return p;
   if (p.sub === undefined) throw new UsageError('a subcommand is required');
   if (p.sub === 'init' && p.autoUnseal) {

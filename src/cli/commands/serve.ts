@@ -12,7 +12,7 @@ import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
-import { parseCommandLine, requireDataDir, UsageError } from '../args.js';
+import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]
 
@@ -31,17 +31,7 @@ interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; help:
 
 function parseArgs(argv: readonly string[]): Parsed {
   const p: Parsed = { help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  forEachArg(argv, ({ arg: a, flag, value }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
       case '--data-dir': p.dataDir = value(); break;
@@ -54,7 +44,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       }
       default: throw new UsageError(`unknown option ${a}`);
     }
-  }
+  });
   return p;
 }
 
