@@ -14,6 +14,7 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { getLastVersion, IF_EXISTS, open as openLmdb } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
+import { DURABLE_LMDB_OPTIONS } from '../vault/vault.js';
 import { decodeHierarchy, encodeHierarchy } from './record.js';
 import { HierarchyStoreError } from './types.js';
 import type { HierarchyStore, TenantHierarchy } from './types.js';
@@ -46,17 +47,7 @@ export class LmdbHierarchyStore implements HierarchyStore {
       path,
       maxDbs: 4,
       mapSize: options.mapSize ?? DEFAULT_HIERARCHY_MAP_SIZE,
-      overlappingSync: false,
-      noSync: false,
-      noMetaSync: false,
-      useWritemap: false,
-      noMemInit: false,
-      compression: false,
-      cache: false,
-      eventTurnBatching: true,
-      commitDelay: 0,
-      keyEncoding: 'binary',
-      encoding: 'binary',
+      ...DURABLE_LMDB_OPTIONS,
     });
     try {
       const meta = root.openDB<Buffer, Buffer>('meta', { keyEncoding: 'binary', encoding: 'binary' });

@@ -10,7 +10,7 @@
 import { gcmOpen, gcmSeal, NativeError } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
 import { EnvelopeError, KekError } from '../vault/errors.js';
-import { GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../vault/kek.js';
+import { GCM_NONCE_BYTES, GCM_TAG_BYTES, settle } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 
 export function l3KeyId(tenant: string, service: string): string {
@@ -116,10 +116,3 @@ export class TenantKeyring implements KekProvider {
   }
 }
 
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
-}

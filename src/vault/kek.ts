@@ -202,7 +202,7 @@ export class NodeCryptoKekProvider implements KekProvider {
 }
 
 /** Runs a synchronous primitive so that its errors reject the promise instead of throwing. */
-function settle<T>(fn: () => T): Promise<T> {
+export function settle<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (e) {

@@ -41,6 +41,24 @@ const FORMAT_KEY = Buffer.from('format', 'latin1');
  * more, so this is address space, not disk or RAM. 1 GiB avoids early remaps for typical vaults.
  */
 export const DEFAULT_MAP_SIZE = 1024 * 1024 * 1024;
+/**
+ * The durability settings of the file comment, for every LMDB environment that must not acknowledge a write before
+ * it is on disk (the vault, and krypton's hierarchy store: src/krypton/lmdb-store.ts).
+ */
+export const DURABLE_LMDB_OPTIONS = {
+  overlappingSync: false,
+  noSync: false,
+  noMetaSync: false,
+  useWritemap: false,
+  noMemInit: false,
+  compression: false,
+  cache: false,
+  eventTurnBatching: true,
+  commitDelay: 0,
+  keyEncoding: 'binary',
+  encoding: 'binary',
+} as const;
+
 /** objects + 4 indexes + meta, plus headroom for a future index. */
 const MAX_DBS = 8;
 
@@ -162,17 +180,7 @@ export class Vault extends BaseVault {
       path: options.path,
       maxDbs: MAX_DBS,
       mapSize: options.mapSize ?? DEFAULT_MAP_SIZE,
-      overlappingSync: false,
-      noSync: false,
-      noMetaSync: false,
-      useWritemap: false,
-      noMemInit: false,
-      compression: false,
-      cache: false,
-      eventTurnBatching: true,
-      commitDelay: 0,
-      keyEncoding: 'binary',
-      encoding: 'binary',
+      ...DURABLE_LMDB_OPTIONS,
     });
     const engine = new LmdbEngine(root);
     try {
