@@ -282,8 +282,8 @@ for (const engine of ['pglite', 'postgres'] as const) {
       }
     });
 
-    test('`openkcm audit verify --data-dir` checks the chain with the key derived from the node\'s MasterKey, and names a tampered record', async () => {
-      if (engine !== 'postgres') return; // PGlite serves one process: the CLI cannot open it while the node runs
+    // PostgreSQL only: PGlite serves one process, so the CLI cannot open it while the node runs.
+    if (engine === 'postgres') test('`openkcm audit verify --data-dir` checks the chain with the key derived from the node\'s MasterKey, and names a tampered record', async () => {
       const gov = rig.plane.governance;
       assert.ok(gov !== undefined);
       const c = await rig.connect('alpha');
