@@ -192,32 +192,17 @@ function pgTx(client: pg.PoolClient | pg.Pool): DbTx {
   };
 }
 
-class PostgresDb implements Db {
-  readonly kind = 'postgres' as const;
-  private readonly base: DbTx;
-  private readonly listener: PgListener;
-  private closed = false;
+/**
+ * What both engines share: statements outside a transaction go to `base` (the pool, or PGlite itself), and every
+ * call after close() fails with CLOSED instead of reaching a released connection.
+ */
+abstract class BaseDb implements Db {
+  abstract readonly kind: Db['kind'];
+  protected closed = false;
 
-  private constructor(private readonly pool: pg.Pool, url: string, opts: OpenDbOptions) {
-    this.base = pgTx(pool);
-    this.listener = new PgListener(url, opts.onListenEvent);
-  }
+  protected constructor(protected readonly base: DbTx) {}
 
-  static async open(url: string, opts: OpenDbOptions): Promise<PostgresDb> {
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
-    // An idle client that dies (server restart) must not crash the process: the pool drops it and makes another.
-    pool.on('error', (err) => opts.onListenEvent?.({ type: 'error', error: err }));
-    const db = new PostgresDb(pool, url, opts);
-    try {
-      await pool.query('SELECT 1');
-    } catch (e) {
-      await pool.end();
-      throw e;
-    }
-    return db;
-  }
-
-  private check(): void {
+  protected check(): void {
     if (this.closed) throw new GovernanceError('CLOSED', 'database is closed');
   }
 
@@ -234,6 +219,34 @@ class PostgresDb implements Db {
   notify(channel: string, payload: string): Promise<void> {
     this.check();
     return this.base.notify(channel, payload);
+  }
+
+  abstract transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
+  abstract listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  abstract close(): Promise<void>;
+}
+
+class PostgresDb extends BaseDb {
+  readonly kind = 'postgres' as const;
+  private readonly listener: PgListener;
+
+  private constructor(private readonly pool: pg.Pool, url: string, opts: OpenDbOptions) {
+    super(pgTx(pool));
+    this.listener = new PgListener(url, opts.onListenEvent);
+  }
+
+  static async open(url: string, opts: OpenDbOptions): Promise<PostgresDb> {
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
+    // An idle client that dies (server restart) must not crash the process: the pool drops it and makes another.
+    pool.on('error', (err) => opts.onListenEvent?.({ type: 'error', error: err }));
+    const db = new PostgresDb(pool, url, opts);
+    try {
+      await pool.query('SELECT 1');
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
+    return db;
   }
 
   async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
@@ -430,37 +443,16 @@ function pgliteTx(q: PGliteQueryable): DbTx {
   };
 }
 
-class PGliteDb implements Db {
+class PGliteDb extends BaseDb {
   readonly kind = 'pglite' as const;
-  private readonly base: DbTx;
-  private closed = false;
 
   private constructor(private readonly pgl: PGlite) {
-    this.base = pgliteTx(pgl);
+    super(pgliteTx(pgl));
   }
 
   static async open(dir: string | undefined): Promise<PGliteDb> {
     const pgl = dir === undefined ? await PGlite.create() : await PGlite.create(dir);
     return new PGliteDb(pgl);
-  }
-
-  private check(): void {
-    if (this.closed) throw new GovernanceError('CLOSED', 'database is closed');
-  }
-
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    this.check();
-    return this.base.query<R>(sql, params);
-  }
-
-  exec(sql: string): Promise<void> {
-    this.check();
-    return this.base.exec(sql);
-  }
-
-  notify(channel: string, payload: string): Promise<void> {
-    this.check();
-    return this.base.notify(channel, payload);
   }
 
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
