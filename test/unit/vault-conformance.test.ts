@@ -134,6 +134,20 @@ export function runVaultConformance(name: string, factory: StoreFactory): void {
       );
     });
 
+    test('a uid deleted and put again (version 1 both times) reads as the new record, never the old one', async () => {
+      // Reads reuse decoded records (base-vault.ts DECODED_RECORD_CACHE_ENTRIES): same uid and same version must
+      // still not return what was stored before.
+      await store.put({ tenant: T1, uid: 'reborn-uid', objectType: ObjectType.SecretData, state: State.Active, attributes: [nameAttr('first-life')] });
+      assert.equal(store.get(T1, 'reborn-uid')?.version, 1);
+      assert.equal(await store.delete(T1, 'reborn-uid'), true);
+      assert.equal(store.get(T1, 'reborn-uid'), undefined);
+      await store.put({ tenant: T1, uid: 'reborn-uid', objectType: ObjectType.SecretData, state: State.PreActive, attributes: [nameAttr('second-life')] });
+      const g = store.get(T1, 'reborn-uid');
+      assert.equal(g?.version, 1);
+      assert.equal(g.state, State.PreActive);
+      assert.deepEqual(g.attributes, [nameAttr('second-life')]);
+    });
+
     test('tenant isolation: another tenant sees nothing, cannot update or delete, and may reuse the uid', async () => {
       const r = await store.put({ tenant: T1, uid: 'shared-uid', objectType: ObjectType.SymmetricKey, state: State.Active, attributes: [nameAttr('iso')], material: key32(1) });
       assert.equal(store.get(T2, r.uid), undefined);

@@ -87,6 +87,29 @@ describe('Vault on LMDB', () => {
     await assert.rejects(Vault.open({ path: dir, kek: NodeCryptoKekProvider.random('k') }), (e: unknown) => e instanceof VaultError && e.code === 'UNSUPPORTED_FORMAT');
   });
 
+  test('a record rewritten behind the vault at the same version reads as rewritten (the decoded-record cache compares bytes)', async () => {
+    const dir = path.join(root, 'behind');
+    const v = await Vault.open({ path: dir, kek: NodeCryptoKekProvider.random('k') });
+    try {
+      await v.put({ tenant: 't', uid: 'a', objectType: 2, state: 1, attributes: [nameAttr('first')] });
+      await v.put({ tenant: 't', uid: 'c', objectType: 2, state: 1, attributes: [nameAttr('second')] });
+      assert.deepEqual(v.get('t', 'a')?.attributes, [nameAttr('first')]); // decoded and cached
+      // Another writer (another process, or a tool) puts c's value under a's key, keeping version 1.
+      const env = openLmdb({ path: dir, maxDbs: 8 });
+      const objects = env.openDB('objects', { keyEncoding: 'binary', encoding: 'binary', useVersions: true });
+      const cValue = objects.getBinary(objectKey('t', 'c'));
+      assert.ok(cValue !== undefined);
+      await objects.put(objectKey('t', 'a'), Buffer.from(cValue), 1);
+      await env.close();
+      await new Promise((r) => setTimeout(r, 50)); // lmdb-js renews its read transaction on a later tick
+      const g = v.get('t', 'a');
+      assert.equal(g?.version, 1);
+      assert.deepEqual(g.attributes, [nameAttr('second')]);
+    } finally {
+      await v.close();
+    }
+  });
+
   test('checkIntegrity detects a missing index entry, an orphan entry and a corrupt record', async () => {
     const dir = path.join(root, 'integrity');
     let v = await Vault.open({ path: dir, kek: NodeCryptoKekProvider.random('k') });
