@@ -16,11 +16,11 @@
  * also a valid KMIP tenant name, unchanged (docs/governance.md "Tenants and schemas").
  */
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import type { Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { GovernanceError } from './errors.js';
+import { Worker } from 'node:worker_threads';
+import { GovernanceError, GovernanceErrorCode } from './errors.js';
+import type { SerializedError, WireQueryResult, WorkerNotification, WorkerReply, WorkerRequest } from './pglite-worker.js';
 
 /**
  * A governed tenant id. Lowercase letters, digits and `_`, starting with a letter or digit, at most 40 chars:
@@ -121,14 +121,15 @@ export interface OpenDbOptions {
   /** Pool size for PostgreSQL (default {@link DEFAULT_POOL_SIZE}). */
   poolSize?: number;
   /** Called after the LISTEN connection came back from a failure: notifications sent meanwhile were missed, so
-   *  listeners should re-read the state they track. Also receives connection errors (never thrown). */
+   *  listeners should re-read the state they track. Also receives connection errors (never thrown) and errors a
+   *  listener callback threw. */
   onListenEvent?: (event: { type: 'error'; error: Error } | { type: 'reconnected' }) => void;
 }
 
 /** Opens the database: `url` → PostgreSQL pool; else PGlite (memory, or `pgliteDir`). */
 export async function openDb(opts: OpenDbOptions = {}): Promise<Db> {
   if (opts.url !== undefined) return PostgresDb.open(opts.url, opts);
-  return PGliteDb.open(opts.pgliteDir);
+  return PGliteDb.open(opts.pgliteDir, opts.onListenEvent);
 }
 
 /** Precedence: an explicit URL, then `<dataDir>/governance-db` (PGlite), then $DATABASE_URL; `{}` when none
@@ -420,25 +421,148 @@ class PgListener {
 }
 
 // ---- PGlite ----------------------------------------------------------------------------------------------
+// PGlite runs in a worker thread (pglite-worker.ts): its WASM Postgres and its row (de)serialisation used to
+// block the KMIP server's event loop for tens of milliseconds per audit flush. This side only posts requests
+// and settles promises; structured clone carries the values (Uint8Array, Date, bigint, null, JSON objects).
 
-interface PGliteQueryable {
-  query: PGliteTransaction['query'];
-  exec(query: string): Promise<unknown>;
+/** Rebuilds an error that crossed from the worker: a GovernanceError keeps its class and code, any other error
+ *  its name and its primitive fields, above all `code` (the SQLSTATE that {@link sqlState} reads). */
+function deserializeError(s: SerializedError): Error {
+  const code = s.props.code;
+  if (s.name === 'GovernanceError' && typeof code === 'string' && Object.hasOwn(GovernanceErrorCode, code)) {
+    const e = new GovernanceError(code as GovernanceErrorCode, s.message);
+    if (s.stack !== undefined) e.stack = s.stack;
+    return e;
+  }
+  const e = new Error(s.message);
+  Object.assign(e, s.props);
+  e.name = s.name;
+  if (s.stack !== undefined) e.stack = s.stack;
+  return e;
 }
 
-function pgliteTx(q: PGliteQueryable): DbTx {
+type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The request/reply channel to one worker. When the worker dies (uncaught error, exit) every pending call and
+ * every later one rejects with CLOSED instead of waiting for a reply that cannot come. The worker holds the
+ * process alive only while a call is in flight: an open but idle database must not keep a process from exiting
+ * (as PGlite on the main thread never did).
+ */
+class PGliteWorkerChannel {
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Map<number, (payload: string) => void>();
+  private lastId = 0;
+  private dead: GovernanceError | undefined;
+
+  constructor(
+    readonly worker: Worker,
+    private readonly onListenerError: (err: Error) => void,
+  ) {
+    worker.on('message', (msg: WorkerReply | WorkerNotification) => {
+      this.receive(msg);
+    });
+    worker.on('error', (err) => {
+      this.fail(new GovernanceError('CLOSED', `governance database worker failed: ${err.message}`, { cause: err }));
+    });
+    worker.on('messageerror', (err) => {
+      // A reply that cannot be deserialised leaves its caller without an answer: treat the channel as broken.
+      this.fail(new GovernanceError('CLOSED', `governance database worker sent an unreadable message: ${err.message}`, { cause: err }));
+      void worker.terminate();
+    });
+    worker.on('exit', (exitCode) => {
+      this.fail(new GovernanceError('CLOSED', `governance database worker exited (code ${String(exitCode)})`));
+    });
+  }
+
+  call<T>(body: RequestBody): Promise<T> {
+    if (this.dead !== undefined) return Promise.reject(this.dead);
+    const id = ++this.lastId;
+    return new Promise<T>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      try {
+        this.worker.postMessage({ ...body, id });
+      } catch (e) {
+        // DataCloneError: a parameter structured clone cannot copy (a function, a symbol).
+        this.settle(id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  addListener(cb: (payload: string) => void): number {
+    const id = ++this.lastId;
+    this.listeners.set(id, cb);
+    return id;
+  }
+
+  removeListener(id: number): boolean {
+    return this.listeners.delete(id);
+  }
+
+  get alive(): boolean {
+    return this.dead === undefined;
+  }
+
+  /** Rejects whatever is pending with CLOSED and stops the thread. */
+  async terminate(): Promise<void> {
+    this.fail(new GovernanceError('CLOSED', 'database is closed'));
+    await this.worker.terminate();
+  }
+
+  private receive(msg: WorkerReply | WorkerNotification): void {
+    if (msg.id === undefined) {
+      const cb = this.listeners.get(msg.listenerId);
+      if (cb === undefined) return; // unlistened meanwhile
+      try {
+        cb(msg.payload);
+      } catch (e) {
+        this.onListenerError(e instanceof Error ? e : new Error(String(e)));
+      }
+      return;
+    }
+    const p = this.settle(msg.id);
+    if (p === undefined) return;
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(deserializeError(msg.error));
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    if (p !== undefined && this.pending.size === 0) this.worker.unref();
+    return p;
+  }
+
+  private fail(err: GovernanceError): void {
+    if (this.dead !== undefined) return;
+    this.dead = err;
+    this.listeners.clear();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.worker.unref();
+    for (const p of pending) p.reject(err);
+  }
+}
+
+function workerTx(ch: PGliteWorkerChannel, txId: number | undefined): DbTx {
   return {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(sql, params === undefined ? undefined : [...params]);
-      // PGlite reports affected rows for INSERT/UPDATE/DELETE and 0 for SELECT: use the larger, like pg's rowCount.
-      return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
+      const r = await ch.call<WireQueryResult>({ op: 'query', sql, params, txId });
+      return r as QueryResult<R>;
     },
-    async exec(sql: string): Promise<void> {
-      await q.exec(sql);
+    exec(sql: string): Promise<void> {
+      return ch.call<undefined>({ op: 'exec', sql, txId });
     },
     async notify(channel: string, payload: string): Promise<void> {
       checkChannel(channel);
-      await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      await ch.call<WireQueryResult>({ op: 'query', sql: 'SELECT pg_notify($1, $2)', params: [channel, payload], txId });
     },
   };
 }
@@ -446,33 +570,73 @@ function pgliteTx(q: PGliteQueryable): DbTx {
 class PGliteDb extends BaseDb {
   readonly kind = 'pglite' as const;
 
-  private constructor(private readonly pgl: PGlite) {
-    super(pgliteTx(pgl));
+  private constructor(readonly channel: PGliteWorkerChannel) {
+    super(workerTx(channel, undefined));
   }
 
-  static async open(dir: string | undefined): Promise<PGliteDb> {
-    const pgl = dir === undefined ? await PGlite.create() : await PGlite.create(dir);
-    return new PGliteDb(pgl);
+  static async open(dir: string | undefined, onListenEvent: OpenDbOptions['onListenEvent']): Promise<PGliteDb> {
+    // The compiled file sits next to this one (dist/src/cmk/); tsc keeps the layout.
+    const worker = new Worker(new URL('./pglite-worker.js', import.meta.url));
+    const channel = new PGliteWorkerChannel(worker, (error) => onListenEvent?.({ type: 'error', error }));
+    try {
+      await channel.call<undefined>({ op: 'open', dir });
+    } catch (e) {
+      await channel.terminate();
+      throw e;
+    }
+    return new PGliteDb(channel);
   }
 
-  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
     this.check();
-    // PGlite's own transaction(): BEGIN/COMMIT/ROLLBACK under its mutex, so transactions are serialised.
-    return this.pgl.transaction((tx: PGliteTransaction) => fn(pgliteTx(tx)));
+    // The worker runs PGlite's own transaction() (BEGIN/COMMIT/ROLLBACK under its mutex), so transactions are
+    // serialised and statements on the Db itself wait until this one ends.
+    const txId = await this.channel.call<number>({ op: 'begin' });
+    let out: T;
+    try {
+      out = await fn(workerTx(this.channel, txId));
+    } catch (e) {
+      // A failed ROLLBACK (or a dead worker) must not mask why the transaction was abandoned.
+      await this.channel.call<undefined>({ op: 'end', txId, commit: false }).catch(() => undefined);
+      throw e;
+    }
+    await this.channel.call<undefined>({ op: 'end', txId, commit: true });
+    return out;
   }
 
   async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
     this.check();
     checkChannel(channel);
-    const unlisten = await this.pgl.listen(channel, onPayload);
+    const listenerId = this.channel.addListener(onPayload);
+    try {
+      await this.channel.call<undefined>({ op: 'listen', channel, listenerId });
+    } catch (e) {
+      this.channel.removeListener(listenerId);
+      throw e;
+    }
     return async () => {
-      if (!this.pgl.closed) await unlisten();
+      // Removing the callback here stops deliveries at once, even before the worker has unlistened.
+      if (!this.channel.removeListener(listenerId) || this.closed || !this.channel.alive) return;
+      await this.channel.call<undefined>({ op: 'unlisten', listenerId });
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pgl.close();
+    try {
+      // Closing PGlite itself (not just killing the thread) flushes a data directory cleanly.
+      if (this.channel.alive) await this.channel.call<undefined>({ op: 'close' });
+    } finally {
+      await this.channel.terminate();
+    }
   }
+}
+
+/**
+ * INTERNAL, for tests only: the worker thread that serves an embedded (PGlite) Db, `undefined` for PostgreSQL.
+ * Terminating it simulates the worker dying.
+ */
+export function pgliteWorkerOf(db: Db): Worker | undefined {
+  return db instanceof PGliteDb ? db.channel.worker : undefined;
 }
