@@ -10,10 +10,11 @@
  *   SCALE_CONNS=1000,10000          idle connection counts for part 2 (needs `ulimit -n` ≥ count + slack)
  *   SCALE_REPEAT=3                  runs per figure; medians are reported
  *   SCALE_DURATION=5                measured seconds per load or handshake run
+" *   SCALE_OUT=DIR                   where scale.json goes (default perf/results)
  *   SCALE_GET_WARMUP=10             seconds of unmeasured Gets (16 connections) after each server
  *                                   start, before the measured runs (0 = none, as in the 2026-11-28
  *                                   campaign, whose first runs after a restart were 5-10x slower)
- * Results: stdout and perf/results/scale.json.
+ * Results: stdout and scale.json in SCALE_OUT (default perf/results).
  *
  * Filling the vault: KMIP Create at ~1k/s would take 20 minutes for 1M objects, so the objects
  * are written straight through the Vault API (as perf/vault.bench.ts does), with the server
@@ -96,7 +97,11 @@ function summarise(rs: readonly BenchResult[]): Summary {
 async function getScale(n: number): Promise<GetScale> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `openkcm-scale-${String(n)}-`));
   try {
-    let srv = await startOpenKcmServer({ dataDir });
+    // The fill below writes clones through the Vault API, outside the server, so the server seals with the
+    // development KEK file (vault.kek "dev"), which this process can open too; under the key hierarchy (the default)
+    // only the running server holds the tenant's L3. The Get path differs only in which native key opens the envelope.
+    const serverOpts = { dataDir, extraConfig: { vault: { kek: 'dev' } } };
+    let srv = await startOpenKcmServer(serverOpts);
     const client = await KmipClient.connect(clientOptions({ ...endpoint(srv), kmipVersion: '2.1' }));
     const templateUid = await client.createSymmetricKey({
       algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt,
@@ -136,7 +141,7 @@ async function getScale(n: number): Promise<GetScale> {
     }
     log(`vault of ${n.toLocaleString('en')} objects filled in ${fillSeconds.toFixed(1)} s`);
 
-    srv = await startOpenKcmServer({ dataDir });
+    srv = await startOpenKcmServer(serverOpts);
     const runs: BenchResult[] = [];
     try {
       if (GET_WARMUP_S > 0) {
@@ -321,7 +326,7 @@ if (PARTS.has('handshake')) {
   out.handshake = rows;
 }
 out.loadavg_end = load();
-const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
+const outDir = process.env.SCALE_OUT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'scale.json'), JSON.stringify(out, null, 2) + '\n');
 log(`wrote ${path.join(outDir, 'scale.json')}`);

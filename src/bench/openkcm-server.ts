@@ -25,6 +25,11 @@ export interface OpenKcmServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** Extra node flags for the server, e.g. ['--cpu-prof', '--cpu-prof-dir', DIR]. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Config sections written besides `kmip` (e.g. `{ vault: { kek: 'dev' } }` for perf/scale.ts, which fills the
+   * vault through the Vault API and so needs a KEK it can open outside the server).
+   */
+  readonly extraConfig?: Omit<ConfigFile, 'kmip'>;
   /** Server log level (default warn: per-connection info lines are not free at 10k handshakes/s). */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -46,7 +51,7 @@ export async function startOpenKcmServer(opts: OpenKcmServerOptions = {}): Promi
   const own = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? await mkdtemp(path.join(tmpdir(), 'openkcm-bench-'));
   if (!await hasPki(dataDir)) await initDataDir({ dataDir, tenants: [BENCH_TENANT], force: true });
-  const file: ConfigFile = { kmip: { listen: '127.0.0.1:0', ...(opts.limits === undefined ? {} : { limits: opts.limits }) } };
+  const file: ConfigFile = { ...opts.extraConfig, kmip: { listen: '127.0.0.1:0', ...(opts.limits === undefined ? {} : { limits: opts.limits }) } };
   await writeFile(path.join(dataDir, CONFIG_FILE_NAME), `// written by openkcm bench\n${JSON.stringify(file, null, 2)}\n`);
   const pki = path.join(dataDir, 'pki');
   const [ca, cert, key] = await Promise.all([

@@ -122,6 +122,32 @@ describe('openkcm bench (smoke)', { timeout: 60_000 }, () => {
     assert.match(r.stderr, /--duration is required/);
   });
 
+  test('scale runs (perf/scale.js): a 1,000-object vault is filled outside the server and Gets of it succeed', async () => {
+    // The harness fills the vault through the Vault API while the server is stopped; this is what broke unnoticed
+    // when the key hierarchy became the default sealing (issue 4), so it runs here at the smallest size.
+    const out = path.join(dir, 'scale');
+    const script = path.resolve(path.dirname(CLI_MAIN), '..', '..', 'perf', 'scale.js');
+    const r = await new Promise<Run>((resolve, reject) => {
+      const p = spawn(process.execPath, [script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SCALE_PARTS: 'get', SCALE_SIZES: '1000', SCALE_REPEAT: '1', SCALE_DURATION: '0.5', SCALE_GET_WARMUP: '0', SCALE_OUT: out },
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+      p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+      const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`scale.js timed out\n${stdout}\n${stderr}`)); }, 45_000);
+      p.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(await readFile(path.join(out, 'scale.json'), 'utf8')) as { get: { objects: number; c1: { throughput_ops_s: number; errors: number }; c16: { throughput_ops_s: number; errors: number } }[] };
+    assert.equal(report.get.length, 1);
+    const g = report.get[0];
+    assert.equal(g?.objects, 1000);
+    assert.ok(g.c1.throughput_ops_s > 0 && g.c16.throughput_ops_s > 0);
+    assert.equal(g.c1.errors + g.c16.errors, 0);
+  });
+
   test('compare --quick: OpenKCM, PyKMIP and the floor, one run each, JSON + markdown + SVG', async () => {
     const out = path.join(dir, 'compare');
     const r = await cli(['bench', 'compare', '--quick', '--duration', '0.3', '--warmup', '0.1', '--repeat', '1', '--out', out]);
