@@ -14,7 +14,8 @@ import { keyBlockBytes, symmetricKeyBlock } from '../kmip/payloads/objects.js';
 import type { KeyBlock, ManagedObject } from '../kmip/payloads/objects.js';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
-import { mutateObject, resolveUid } from './model/context.js';
+import { loadObject, mutateObject, resolveUid } from './model/context.js';
+import type { ManagedObjectRecord } from './model/store.js';
 import { isDestroyedState } from './model/lifecycle.js';
 import { stateOf } from './model/record.js';
 import { boolAttr, setBool } from './model/record.js';
@@ -61,7 +62,23 @@ export const getOperation: OperationHandler<GetRequest, GetResponse, OperationSe
   mutating: true,
   async handle(ctx: OpContext, req: GetRequest): Promise<GetResponse> {
     const uid = resolveUid(ctx, req.uniqueIdentifier);
-    const response = await mutateObject(ctx, uid, (rec) => {
+    // Only the first Get of a Fresh object changes it; every other Get is a pure read. Reads of one object must not
+    // queue behind each other on the object lock (issue 7: sixteen clients getting one hot key were serialised
+    // through mutateObject's lock, clone and compare), so a Get first reads the attributes, and unless the object
+    // is Fresh it unseals the content of that same version and answers without the lock. A Fresh object, or one
+    // that changed between the two reads, takes the read-modify-write path below.
+    const snapshot = await loadObject(ctx, uid);
+    if (boolAttr(snapshot, 'Fresh') !== true && snapshot.version !== undefined) {
+      const full = await ctx.services.store.get(ctx.principal.tenant, uid, { withObject: true });
+      if (full?.version === snapshot.version) return serve({ ...snapshot, hasObject: full.hasObject, object: full.object });
+    }
+    return mutateObject(ctx, uid, (rec) => {
+      const r = serve(rec);
+      if (boolAttr(rec, 'Fresh') === true) setBool(rec, 'Fresh', Tag.Fresh, false);
+      return r;
+    }, { withObject: true });
+
+    function serve(rec: ManagedObjectRecord): GetResponse {
       // KMIP 1.4 §11.12: the server keeps only the attributes of a destroyed object, so Get is an
       // Illegal Operation in 1.x; 2.x names it Object Destroyed (one catalog code maps both).
       if (isDestroyedState(stateOf(rec))) throw new KmipError('OBJECT_MATERIAL_DESTROYED', 'Get: the object has been destroyed');
@@ -75,9 +92,7 @@ export const getOperation: OperationHandler<GetRequest, GetResponse, OperationSe
       if (boolAttr(rec, 'Sensitive') === true) throw new KmipError('SENSITIVE', 'a Sensitive object is only released wrapped');
       if (boolAttr(rec, 'Extractable') === false) throw new KmipError('NOT_EXTRACTABLE', 'the object is not Extractable');
       const object = inFormat(rec.object, req.keyFormatType, req.keyCompressionType);
-      if (boolAttr(rec, 'Fresh') === true) setBool(rec, 'Fresh', Tag.Fresh, false);
       return { objectType: rec.objectType, uniqueIdentifier: uid, object };
-    }, { withObject: true });
-    return response;
+    }
   },
 };

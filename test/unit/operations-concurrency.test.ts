@@ -9,7 +9,7 @@ import { makeAttribute } from '../../src/kmip/attributes.js';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.js';
 import { MAX_UPDATE_ATTEMPTS } from '../../src/operations/model/context.js';
-import { KeyedLocks } from '../../src/operations/model/locks.js';
+import { KeyedLocks, objectKey } from '../../src/operations/model/locks.js';
 import { StoreConflictError } from '../../src/operations/model/store.js';
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
 import { Fixture, rejectsWith } from './operations-fixture.js';
@@ -46,6 +46,38 @@ describe('concurrency', () => {
     await f.call(Operation.Activate, { uniqueIdentifier: uid });
     conflicts = MAX_UPDATE_ATTEMPTS;
     await rejectsWith(f.call(Operation.AddAttribute, { uniqueIdentifier: uid, attribute: makeAttribute('x-a', 'b') }), 'GENERAL_FAILURE');
+  });
+
+  test('Get of a retrieved (no longer Fresh) object is a read: it is answered while the object lock is held', async () => {
+    const f = new Fixture();
+    const uid = await f.createKey();
+    await f.call(Operation.Get, { uniqueIdentifier: uid }); // clears Fresh: this one went through the lock
+    let release: () => void = () => undefined;
+    const held = f.services.locks.run([objectKey('alice', uid)], () => new Promise<void>((r) => { release = r; }));
+    try {
+      const got = await Promise.race([
+        f.call(Operation.Get, { uniqueIdentifier: uid }),
+        new Promise<'blocked'>((r) => { setTimeout(() => { r('blocked'); }, 200); }),
+      ]);
+      assert.notEqual(got, 'blocked', 'a Get of a non-Fresh object waited for the object lock');
+      assert.equal((got as { uniqueIdentifier: string }).uniqueIdentifier, uid);
+    } finally {
+      release();
+      await held;
+    }
+    // A Fresh object's first Get still changes it, under the lock: it waits for the holder.
+    const fresh = await f.createKey();
+    let releaseFresh: () => void = () => undefined;
+    const heldFresh = f.services.locks.run([objectKey('alice', fresh)], () => new Promise<void>((r) => { releaseFresh = r; }));
+    const firstGet = f.call(Operation.Get, { uniqueIdentifier: fresh });
+    const state = await Promise.race([firstGet.then(() => 'answered'), new Promise<string>((r) => { setTimeout(() => { r('waiting'); }, 100); })]);
+    assert.equal(state, 'waiting');
+    releaseFresh();
+    await heldFresh;
+    await firstGet;
+    const after = await f.call(Operation.GetAttributes, { uniqueIdentifier: fresh, attributeNames: ['Fresh'] });
+    assert.equal(after.attributes.length, 1);
+    assert.equal(after.attributes[0]?.value.value, false);
   });
 
   test('KeyedLocks serialises holders of a key and not of other keys', async () => {
