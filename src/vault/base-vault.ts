@@ -195,6 +195,13 @@ export class BaseVault implements ObjectStore {
   #lazySkipped = 0;
   /** See {@link DECODED_RECORD_CACHE_ENTRIES}; keyed by `tenant\0uid`. */
   readonly #decoded = new Map<string, DecodedEntry>();
+  /**
+   * Insertion order for eviction, as a ring of keys. Not `#decoded.keys().next()`: a Map that is evicted from its
+   * front keeps its deleted slots until it rehashes, and the iterator walks over all of them, which made a miss on
+   * a large vault cost more than the decode it was meant to save (vault.bench: get at 100k objects 10.6 → 20.8 µs).
+   */
+  readonly #decodedRing: (string | undefined)[] = new Array<string | undefined>(DECODED_RECORD_CACHE_ENTRIES).fill(undefined);
+  #decodedNext = 0;
 
   protected constructor(engine: VaultEngine, kek: KekProvider | KekResolver, options: BaseVaultOptions = {}) {
     this.#engine = engine;
@@ -345,16 +352,17 @@ export class BaseVault implements ObjectStore {
     // A NUL cannot occur in a tenant name (tenantPrefix checked it), so the pairs cannot collide.
     const ck = `${tenant}\u0000${uid}`;
     const hit = this.#decoded.get(ck);
-    if (hit !== undefined) {
-      // Callers get their own attribute list (the ObjectStore contract: returned records are copies).
-      if (hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: { ...hit.record, attributes: [...hit.record.attributes] } };
-      this.#decoded.delete(ck);
-    } else if (this.#decoded.size >= DECODED_RECORD_CACHE_ENTRIES) {
-      const oldest = this.#decoded.keys().next();
-      if (oldest.done !== true) this.#decoded.delete(oldest.value);
-    }
+    // Callers get their own attribute list (the ObjectStore contract: returned records are copies).
+    if (hit !== undefined && hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: { ...hit.record, attributes: [...hit.record.attributes] } };
     const record = toRecord(tenant, uid, decodeRecordValue(e.value), e.version);
-    // e.value is the engine's shared read buffer: keep a copy to compare against.
+    if (hit === undefined) {
+      // A new key takes the ring's next position and evicts whatever key held it (possibly already replaced).
+      const evicted = this.#decodedRing[this.#decodedNext];
+      if (evicted !== undefined) this.#decoded.delete(evicted);
+      this.#decodedRing[this.#decodedNext] = ck;
+      this.#decodedNext = (this.#decodedNext + 1) % DECODED_RECORD_CACHE_ENTRIES;
+    }
+    // e.value is the engine's shared read buffer: keep a copy to compare against. A stale entry is replaced in place.
     this.#decoded.set(ck, { bytes: Buffer.from(e.value), version: e.version, record });
     return { key, record: { ...record, attributes: [...record.attributes] } };
   }
@@ -581,6 +589,7 @@ export class BaseVault implements ObjectStore {
       await this.rewrapIdle();
       this.#closed = true;
       this.#decoded.clear();
+      this.#decodedRing.fill(undefined);
       await this.#engine.close();
     })();
     return this.#closing;
