@@ -14,10 +14,8 @@
  * Throughput comes from tinybench (BATCH decisions per task call); p50/p99 of ONE decision from
  * hrtime around single calls (SAMPLES per case). Results go to stdout and perf/results/cedar.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { CryptographicAlgorithm, ObjectType, Operation, State, Tag } from '../src/kmip/registry.generated.js';
 import type { ManagedObjectRecord } from '../src/operations/model/store.js';
@@ -25,12 +23,13 @@ import type { Principal, RequestContext } from '../src/operations/types.js';
 import { enumeration, int, text } from '../src/ttlv/build.js';
 import { PolicyEngine, kmipAuthorizer, parseIdentityRoles, rolesFromConfig } from '../src/cmk/authz/index.js';
 import type { KmipAuthorizer } from '../src/cmk/authz/index.js';
+import { benchTiming, resultsPath, samples } from './common.js';
 
 const GOAL_DECISIONS_PER_SEC = 50_000;
 const GOAL_P99_US = 50;
 const BATCH = 200;
-const SAMPLES = 20_000;
-const COLD_SAMPLES = 1_000;
+const SAMPLES = samples(20_000, 200);
+const COLD_SAMPLES = samples(1_000, 20);
 const OBJECTS = 1_000;
 
 function loadavg(): string {
@@ -97,7 +96,7 @@ const cases: { name: string; run: () => void; cold?: boolean }[] = [
 for (let i = 0; i < 3 * OBJECTS; i++) for (const c of cases) if (c.cold !== true) c.run();
 
 const loadBefore = loadavg();
-const bench = new Bench({ time: 1000, warmupTime: 200 });
+const bench = new Bench(benchTiming(1000, 200));
 for (const c of cases) {
   const batch = c.cold === true ? 10 : BATCH;
   bench.add(c.name, () => { for (let i = 0; i < batch; i++) c.run(); });
@@ -142,9 +141,7 @@ console.log(`hot path (operation + object level per KMIP item): ${item?.decision
 console.log(`memo: ${JSON.stringify(hot.engine.stats())}`);
 console.log(`/proc/loadavg: before ${loadBefore}; after ${loadAfter} (${String(os.cpus().length)} CPUs)`);
 
-const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, 'cedar.json');
+const out = resultsPath('cedar.json');
 writeFileSync(out, JSON.stringify({
   date: new Date().toISOString(),
   node: process.version,

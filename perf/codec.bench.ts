@@ -9,15 +9,14 @@
  * nanoseconds per performance.now()) does not swamp sub-microsecond operations; ops/s is
  * BATCH / mean call time. Results go to stdout and to perf/results/codec.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Bench } from 'tinybench';
 import { decodeTtlv } from '../src/ttlv/decode.js';
 import { encodeTtlv } from '../src/ttlv/encode.js';
 import { TtlvFramer } from '../src/ttlv/framer.js';
 import { getRequest, getResponseAes256 } from '../test/helpers/ttlv-vectors.js';
+import { benchTiming, resultsPath } from './common.js';
 
 const BATCH = 1000;
 const GOAL_DECODES_PER_SEC = 1_000_000;
@@ -32,7 +31,7 @@ const pipelined = Buffer.concat(Array.from({ length: 64 }, () => getReqWire));
 // Results are accumulated here so the JIT cannot drop the work as dead code.
 let sink = 0;
 
-const bench = new Bench({ time: 1500, warmupTime: 300 });
+const bench = new Bench(benchTiming(1500, 300));
 bench
   .add(`decode Get request (${getReqWire.length} B)`, () => {
     for (let i = 0; i < BATCH; i++) sink += decodeTtlv(getReqWire).tag;
@@ -85,9 +84,7 @@ console.log(
 
 console.log(`1-minute load average: ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (${os.cpus().length} CPUs)`);
 
-const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, 'codec.json');
+const out = resultsPath('codec.json');
 writeFileSync(
   out,
   JSON.stringify(

@@ -10,16 +10,15 @@
  * own cost does not swamp microsecond work; ops/s counts envelopes. Results: stdout and
  * perf/results/envelope.json, with the 1-minute load average before and after (compare quiet runs only).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { initNative } from '../src/native/index.js';
 import { open, parseEnvelope, seal } from '../src/vault/envelope.js';
 import type { EnvelopeAad } from '../src/vault/envelope.js';
 import { NativeKekProvider, NodeCryptoKekProvider } from '../src/vault/kek.js';
 import type { KekProvider } from '../src/vault/kek.js';
+import { benchTiming, resultsPath } from './common.js';
 
 const ITEMS = 100;
 
@@ -33,7 +32,7 @@ const aads: EnvelopeAad[] = Array.from({ length: ITEMS }, (_, i) => ({ tenant: '
 
 // Results are accumulated here so the JIT cannot drop the work as dead code.
 let sink = 0;
-const bench = new Bench({ time: 1500, warmupTime: 300 });
+const bench = new Bench(benchTiming(1500, 300));
 for (const [name, kek] of providers) {
   const sealed = await Promise.all(aads.map((aad) => seal(kek, dek, aad)));
   bench
@@ -72,8 +71,6 @@ const rows = bench.tasks.map((task) => {
 console.table(rows.map((r) => ({ task: r.task, 'ops/s': r.opsPerSec.toLocaleString('en-US'), 'ns/op': r.nsPerOp, rme: r.rme, samples: r.samples })));
 console.log(`1-minute load average: ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (${os.cpus().length} CPUs); sink ${sink > 0 ? 'ok' : '0'}`);
 
-const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, 'envelope.json');
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: { before: loadBefore, after: loadAfter }, items: ITEMS, rows }, null, 2) + '\n');
+const out = resultsPath('envelope.json');
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: { before: loadBefore, after: loadAfter }, items: ITEMS, results: rows }, null, 2) + '\n');
 console.log(`wrote ${out}`);

@@ -10,13 +10,12 @@
  * single calls — the work a caller without the addon would do.
  * Goals (issue 3): single ≥ 3× node:crypto, batch ≥ 10× node:crypto.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Bench } from 'tinybench';
 import { gcmOpen, gcmOpenBatch, gcmSeal, gcmSealBatch, initNative, keyWrap, keyWrapBatch, SecureKey } from '../src/native/index.js';
+import { benchTiming, resultsPath } from './common.js';
 
 const ITEMS = 64;
 const GOAL_SINGLE = 3;
@@ -55,7 +54,7 @@ function nodeWrap(data: Buffer): number {
   return c.update(data).length + c.final().length;
 }
 
-const bench = new Bench({ time: 1500, warmupTime: 300 });
+const bench = new Bench(benchTiming(1500, 300));
 bench
   .add('seal | node:crypto', () => { for (let i = 0; i < ITEMS; i++) sink += nodeSeal(ivs[i]!, payloads[i]!); })
   .add('seal | addon single', () => { for (let i = 0; i < ITEMS; i++) sink += gcmSeal(key, ivs[i]!, payloads[i]!, aad).length; })
@@ -101,9 +100,7 @@ console.table(rows.map((r) => ({
 })));
 console.log(`1-minute load average: ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (${os.cpus().length} CPUs)`);
 
-const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, 'native.json');
+const out = resultsPath('native.json');
 writeFileSync(out, `${JSON.stringify({
   date: new Date().toISOString(),
   node: process.version,

@@ -14,10 +14,9 @@
  * single-put latency (sequential awaits) and group-commit throughput (one burst of concurrent puts).
  * Results go to stdout and perf/results/vault.json.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { KmipAttribute } from '../src/kmip/attributes.js';
 import { ObjectType, State, Tag } from '../src/kmip/registry.generated.js';
@@ -25,12 +24,13 @@ import { dateTime, enumeration, int, structure, text } from '../src/ttlv/build.j
 import { NodeCryptoKekProvider } from '../src/vault/kek.js';
 import type { NewVaultObject, VaultRecord } from '../src/vault/store.js';
 import { Vault } from '../src/vault/vault.js';
+import { resultsPath, samples } from './common.js';
 
 const SIZES = (process.env.VAULT_BENCH_SIZES ?? '1000,100000,1000000').split(',').map(Number);
 /** Records per putMany call (≤ MAX_PUT_MANY_OBJECTS) and putMany calls per event turn: one durable commit each turn. */
 const FILL_CHUNK = 250;
 const FILL_BATCH = 20 * FILL_CHUNK;
-const SAMPLES = 20_000;
+const SAMPLES = samples(20_000, 500);
 const TENANTS = ['tenant-0', 'tenant-1', 'tenant-2', 'tenant-3'];
 const GROUPS = 100;
 
@@ -212,9 +212,8 @@ const flatness = first && last ? {
 } : undefined;
 console.log('largest/smallest median ratio:', flatness);
 
-const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'perf', 'results');
-mkdirSync(outDir, { recursive: true });
-writeFileSync(path.join(outDir, 'vault.json'), JSON.stringify({
+const out = resultsPath('vault.json');
+writeFileSync(out, JSON.stringify({
   date: new Date().toISOString(),
   node: process.version,
   cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -224,4 +223,4 @@ writeFileSync(path.join(outDir, 'vault.json'), JSON.stringify({
   flatness,
   sink: sink > 0,
 }, null, 2) + '\n');
-console.log(`wrote ${path.join(outDir, 'vault.json')}`);
+console.log(`wrote ${out}`);
