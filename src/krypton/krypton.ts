@@ -61,6 +61,12 @@ export interface KryptonEvents {
   activated: [tenant: string];
   revoked: [tenant: string];
   restored: [tenant: string];
+  /**
+   * The tenant's keys changed on this node without a revocation: an L2 or L3 rotation, a dropped L3 version
+   * (crypto-shredding depth 2), an offboarding (depth 3), or a refresh that followed another node's change. Whoever
+   * holds copies of its L3 (the KMIP worker processes' leases, issue 14) takes them again, or drops them.
+   */
+  changed: [tenant: string];
 }
 
 export interface KryptonOptions {
@@ -494,6 +500,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       entry.l2.set(version, l2);
       entry.record = next;
       this.#log.info('krypton L2 rotated', { tenant, l2Version: version, resealed: next.l3.length, ms: round(performance.now() - t0) });
+      this.#emit('changed', tenant);
       return version;
     });
   }
@@ -536,6 +543,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         throw err;
       }
       this.#log.info('krypton L3 rotated', { tenant, service, l3Version: version, ms: round(performance.now() - t0) });
+      this.#emit('changed', tenant);
       return version;
     });
   }
@@ -573,6 +581,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         if (entry.record !== undefined) entry.record = after;
       }
       this.#log.info('krypton L3 version dropped (crypto-shred)', { tenant, service, l3Version: version });
+      this.#emit('changed', tenant);
     });
   }
 
@@ -595,6 +604,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
     }
     this.#log.info('krypton tenant offboarded (crypto-shred)', { tenant, existed });
+    this.#emit('changed', tenant);
   }
 
   /**
@@ -629,6 +639,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         if (err instanceof KmipError && err.code === 'TENANT_REVOKED') return;
         throw err;
       }
+      this.#emit('changed', tenant);
     });
   }
 
@@ -642,6 +653,11 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     if (entry.state === 'destroyed' || entry.state === 'revoked') return true;
     const s = entry.record?.state;
     return s === 'revoked' || s === 'destroyed';
+  }
+
+  /** Tenants this node has an entry for (activated, revoked or offboarded here, or asked about). */
+  tenants(): string[] {
+    return [...this.#entries.keys()];
   }
 
   /** What this node knows about the tenant (no store read: synchronous). */

@@ -14,8 +14,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initNative } from '../native/index.js';
-import type { NativeOptions } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
+import { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
+import type { VaultSettings } from './app-settings.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -23,7 +24,6 @@ import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { NativeKekProvider } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
-import { ConfigError } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
 import { composeGates, sealedGate, tenantStateGate } from './gates.js';
 import { startGovernancePlane } from './governance.js';
@@ -34,6 +34,9 @@ import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
+
+export { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
+export type { VaultSettings } from './app-settings.js';
 
 export interface KmipAppOptions<S> {
   /** Replace the operation registry (tests with a tiny local handler table). */
@@ -117,72 +120,6 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   };
 }
 
-/** Vault settings read from the config file's free-form `vault` section (docs/configuration.md). */
-export interface VaultSettings {
-  /** LMDB directory, relative to the data directory. Default "vault". */
-  readonly path: string;
-  /** Development KEK file (32 bytes, mode 0600, created when absent), relative to the data directory. Default "kek.key". */
-  readonly kekFile: string;
-  /** Initial LMDB map size in bytes (lmdb-js grows it on demand). */
-  readonly mapSize?: number;
-  /**
-   * What seals the material: "hierarchy" (default: each tenant's L3, issue 4) or "dev" (the single development
-   * KEK file, the wiring before the hierarchy; development and migration tests only).
-   */
-  readonly kek: 'hierarchy' | 'dev';
-}
-
-export function vaultSettings(section: Readonly<Record<string, unknown>>): VaultSettings {
-  for (const k of Object.keys(section)) {
-    if (k !== 'path' && k !== 'kekFile' && k !== 'mapSize' && k !== 'kek') throw new ConfigError(`unknown setting vault.${k} (allowed: path, kekFile, mapSize, kek)`);
-  }
-  const kek = section.kek ?? 'hierarchy';
-  if (kek !== 'hierarchy' && kek !== 'dev') throw new ConfigError('vault.kek must be "hierarchy" or "dev"');
-  const str = (k: 'path' | 'kekFile', dflt: string): string => {
-    const v = section[k];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`vault.${k} must be a non-empty string`);
-    return v;
-  };
-  const mapSize = section.mapSize;
-  if (mapSize !== undefined && (typeof mapSize !== 'number' || !Number.isSafeInteger(mapSize) || mapSize < 1024 * 1024)) {
-    throw new ConfigError('vault.mapSize must be an integer of at least 1048576 bytes');
-  }
-  return { path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), kek, ...(mapSize === undefined ? {} : { mapSize }) };
-}
-
-/**
- * The config file's `native` section (docs/configuration.md): the key-slot arena of src/native.
- * `allowUnlocked` defaults to false — without locked memory keys can be swapped to disk, so that
- * is an explicit choice (the OPENKCM_ALLOW_UNLOCKED_MEMORY=1 environment variable also makes it).
- */
-export function nativeSettings(section: Readonly<Record<string, unknown>>): NativeOptions {
-  const allowed = ['allowUnlocked', 'smallSlots', 'largeSlots', 'cacheContexts'];
-  for (const k of Object.keys(section)) {
-    if (!allowed.includes(k)) throw new ConfigError(`unknown setting native.${k} (allowed: ${allowed.join(', ')})`);
-  }
-  const bool = (k: 'allowUnlocked' | 'cacheContexts'): boolean | undefined => {
-    const v = section[k];
-    if (v !== undefined && typeof v !== 'boolean') throw new ConfigError(`native.${k} must be true or false`);
-    return v;
-  };
-  const slots = (k: 'smallSlots' | 'largeSlots'): number | undefined => {
-    const v = section[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new ConfigError(`native.${k} must be a non-negative integer`);
-    return v;
-  };
-  const allowUnlocked = bool('allowUnlocked') ?? (process.env.OPENKCM_ALLOW_UNLOCKED_MEMORY === '1');
-  const cacheContexts = bool('cacheContexts');
-  const smallSlots = slots('smallSlots');
-  const largeSlots = slots('largeSlots');
-  return {
-    allowUnlocked,
-    ...(cacheContexts === undefined ? {} : { cacheContexts }),
-    ...(smallSlots === undefined ? {} : { smallSlots }),
-    ...(largeSlots === undefined ? {} : { largeSlots }),
-  };
-}
-
 interface BuiltServices {
   readonly services: OperationServices;
   readonly close: () => Promise<void>;
@@ -195,15 +132,11 @@ interface BuiltServices {
 /** The production services: the LMDB vault of the data directory, sealed under the key hierarchy (or the dev KEK). */
 async function openServices(loaded: LoadedConfig, logger: Logger): Promise<BuiltServices> {
   const settings = vaultSettings(loaded.vault);
-  return settings.kek === 'dev' ? openDevServices(loaded, settings, logger) : openHierarchyServices(loaded, settings, logger);
+  return settings.kek === 'dev' ? openDevServices(loaded, settings, logger) : openHierarchyServices(loaded, logger);
 }
 
 function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: string; mapSize?: number } {
   return { path: path.resolve(loaded.dataDir, settings.path), ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }) };
-}
-
-function logOperations(logger: Logger): { onLog: (entry: { tenant: string; identity: string; message: string }) => void } {
-  return { onLog: (entry) => { logger.info('client Log operation', { tenant: entry.tenant, identity: entry.identity, message: entry.message }); } };
 }
 
 /** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
@@ -268,7 +201,50 @@ async function migrateLegacy(vault: Vault, hierarchy: Hierarchy, legacy: KekProv
   else logger.warn('migration incomplete: envelopes still need the development KEK file', { keyId: legacy.id, envelopes: left });
 }
 
-async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+/**
+ * What exactly one process owns (issue 14 Deliver 6): the MasterKey and krypton (key hierarchy), the vault handle
+ * the start-up migration and the re-wrap jobs use, the governance plane (database, audit chains, admin API,
+ * kill-switch listener, L1 health checks) and the migration of a development-KEK vault. The single-process server
+ * builds its KMIP services on top of these; with `serve --workers N` the primary process holds them and the workers
+ * serve KMIP (src/appliance/primary.ts).
+ */
+export interface OwnerPlanes {
+  /** Absent with `vault.kek: "dev"`: one development KEK, no hierarchy, no governance plane. */
+  readonly hierarchy: Hierarchy | undefined;
+  readonly vault: Vault;
+  readonly governance: GovernancePlane | undefined;
+  /** The development KEK file's provider: the vault's KEK with `vault.kek: "dev"`, else a legacy key being migrated. */
+  readonly devKek: NativeKekProvider | undefined;
+  /** The start-up migration of legacy (development KEK) envelopes; resolves when done or stopped. */
+  readonly migration: Promise<void>;
+  /** Tenants with objects in the vault or known to krypton on this node. */
+  knownTenants(): string[];
+  /** Stops the migration, then closes the governance plane, the vault and the hierarchy (in that order). */
+  close(): Promise<void>;
+}
+
+export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Promise<OwnerPlanes> {
+  initNative(nativeSettings(loaded.native));
+  const settings = vaultSettings(loaded.vault);
+  if (settings.kek === 'dev') {
+    const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
+    let vault: Vault;
+    try {
+      vault = await Vault.open({ ...vaultOptions(loaded, settings), kek, logger });
+    } catch (e) {
+      kek.destroy();
+      throw e;
+    }
+    logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+    return {
+      hierarchy: undefined, vault, governance: undefined, devKek: kek, migration: Promise.resolve(),
+      knownTenants: () => vault.tenants(),
+      close: async () => {
+        await vault.close();
+        kek.destroy();
+      },
+    };
+  }
   const keystores = keystoresSettings(loaded.keystores);
   // A development KEK file left by the wiring before the hierarchy: opened (never created) to read old envelopes.
   const devFile = path.resolve(loaded.dataDir, settings.kekFile);
@@ -303,6 +279,27 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
     legacy?.destroy();
     throw e;
   }
+  const stop = new AbortController();
+  const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
+  return {
+    hierarchy, vault, governance, devKek: legacy, migration,
+    knownTenants: () => [...new Set([...vault.tenants(), ...hierarchy.krypton.tenants()])],
+    close: async () => {
+      stop.abort();
+      await migration;
+      // Before the hierarchy: closing it seals the MasterKey, and the last audit flush needs its HMAC key.
+      await governance.close();
+      await vault.close();
+      await hierarchy.close();
+      legacy?.destroy();
+    },
+  };
+}
+
+async function openHierarchyServices(loaded: LoadedConfig, logger: Logger): Promise<BuiltServices> {
+  const planes = await openOwnerPlanes(loaded, logger);
+  const { hierarchy, vault, governance } = planes;
+  if (hierarchy === undefined || governance === undefined) throw new Error('unreachable: openOwnerPlanes without a hierarchy');
   const services = createServices({
     store: new VaultObjectStore(vault),
     config: logOperations(logger),
@@ -314,13 +311,14 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
     logger.info('kill-switch: cached keys of the tenant zeroised', { tenant, keys: n });
   };
   hierarchy.krypton.on('revoked', onRevoked);
+  // A dropped L3 version or an offboarding shreds what was sealed under it: DEKs opened from it must go too.
+  const onChanged = (tenant: string): void => { services.keyCache.evictTenant(tenant); };
+  hierarchy.krypton.on('changed', onChanged);
   // Sealing the node zeroises the DEK cache too (krypton's slots: src/server/hierarchy.ts); nothing is persisted.
   const onSealed = (): void => {
     services.keyCache.clear();
   };
   hierarchy.masterKey.on('sealed', onSealed);
-  const stop = new AbortController();
-  const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
   const authorize = composeGates(
     sealedGate(() => hierarchy.masterKey.sealed),
     tenantStateGate((tenant) => hierarchy.isRevoked(tenant)),
@@ -335,19 +333,14 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
       hierarchy,
       vault,
       rewrapTenant: (tenant, options) => vault.rewrapTenant(tenant, options),
-      migration,
+      migration: planes.migration,
     },
     close: async () => {
-      stop.abort();
-      await migration;
       hierarchy.krypton.off('revoked', onRevoked);
+      hierarchy.krypton.off('changed', onChanged);
       hierarchy.masterKey.off('sealed', onSealed);
-      // Before the hierarchy: closing it seals the MasterKey, and the last audit flush needs its HMAC key.
-      await governance.close();
       services.keyCache.clear();
-      await vault.close();
-      await hierarchy.close();
-      legacy?.destroy();
+      await planes.close();
     },
   };
 }

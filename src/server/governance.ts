@@ -251,14 +251,33 @@ export interface GovernancePlane {
   policiesChanged(tenant: string): Promise<void>;
   /** Writes the queued audit records now (tests, shutdown). */
   flushAudit(): Promise<void>;
+  /** Governance state of every tenant this node knows (KMIP worker processes mirror it: src/appliance/worker.ts). */
+  tenantStates(): [string, TenantState][];
+  /** Every tenant's own Cedar policy text (tenants without one are decided by the defaults). */
+  tenantPolicies(): [string, string][];
+  /** Tenants whose audit queue is full (their audited operations are refused until it drains). */
+  backloggedTenants(): string[];
+  /** Calls `listener` on every change a KMIP worker must mirror; returns the unsubscribe function. */
+  onChange(listener: (change: GovernanceChange) => void): () => void;
+  /** Registers (or re-reads) a tenant on first use; resolves with its state, null when it is not governed. */
+  register(tenant: string): Promise<TenantState | null>;
   /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
   close(): Promise<void>;
 }
+
+/** A change KMIP worker processes mirror (the messages of src/appliance/ipc.ts). */
+export type GovernanceChange =
+  | { readonly t: 'state'; readonly tenant: string; readonly state: TenantState }
+  /** `text` undefined: the defaults decide; `failed`: the policies could not be loaded, the tenant is denied. */
+  | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
+  | { readonly t: 'backlog'; readonly tenant: string; readonly backlogged: boolean };
 
 const DISABLED: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
+  tenantStates: () => [], tenantPolicies: () => [], backloggedTenants: () => [], onChange: () => () => undefined,
+  register: () => Promise.resolve(null),
 });
 
 const DARK_STATES: ReadonlySet<TenantState> = new Set(['revoked', 'suspended', 'terminated']);
@@ -361,14 +380,26 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       const all = await governance.listPolicies(tenant);
       return all.length === 0 ? undefined : all.map((p) => p.body).join('\n');
     };
+    const changeListeners = new Set<(change: GovernanceChange) => void>();
+    const changed = (change: GovernanceChange): void => {
+      for (const l of changeListeners) {
+        try {
+          l(change);
+        } catch (e) {
+          log.error('governance change listener failed', describeError(e));
+        }
+      }
+    };
     const refreshPolicies = async (tenant: string): Promise<void> => {
       try {
         await engine.refreshTenant(tenant, loadPolicies);
       } catch (e) {
         // refreshTenant left the tenant fail-closed (every decision denied) until a later refresh succeeds.
         log.error('policies of a tenant could not be loaded: its clients are denied until they can', { tenant, ...describeError(e) });
+        changed({ t: 'policies', tenant, text: undefined, failed: true });
         return;
       }
+      changed({ t: 'policies', tenant, text: engine.tenantPolicies(tenant) });
       // The tenant's decisions per role and object class are computed in the background now, so that no request
       // pays a first wasm evaluation (issue 14 Deliver 4). Never awaited; failures only cost the warm-up.
       engine.warm(warmRequests(engine, tenant, roleSets.values())).catch((e: unknown) => {
@@ -377,7 +408,9 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
     };
     // One entry per governance tenant row (registration creates the row first), so the catalog bounds the map.
     const setState = (tenant: string, state: TenantState): void => {
+      if (states.get(tenant) === state) return;
       states.set(tenant, state);
+      changed({ t: 'state', tenant, state });
     };
     const resyncAll = async (): Promise<void> => {
       const all = await governance.listTenants({ includeTerminated: true });
@@ -615,6 +648,20 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       policiesChanged: notifyPolicies,
       flushAudit: () => governance.auditSink.flush(),
       close: closeAll,
+      tenantStates: () => [...states],
+      tenantPolicies: () => [...states.keys()].flatMap((t) => {
+        const text = engine.tenantPolicies(t);
+        return text === undefined ? [] : [[t, text] as [string, string]];
+      }),
+      backloggedTenants: () => [],
+      onChange: (listener) => {
+        changeListeners.add(listener);
+        return () => { changeListeners.delete(listener); };
+      },
+      register: async (tenant) => {
+        await ensureRegistered(tenant);
+        return states.get(tenant) ?? null;
+      },
     };
   } catch (e) {
     await closeAll();

@@ -56,6 +56,18 @@ export function jsonLogger(level: LogLevel = 'info', write: (line: string) => vo
   };
 }
 
+/** `logger` with `fields` added to every line (a worker process's id, say); the call's own fields win. */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  const merge = (f?: LogFields): LogFields => (f === undefined ? fields : { ...fields, ...f });
+  return {
+    debug: (m, f) => { logger.debug(m, merge(f)); },
+    info: (m, f) => { logger.info(m, merge(f)); },
+    warn: (m, f) => { logger.warn(m, merge(f)); },
+    error: (m, f) => { logger.error(m, merge(f)); },
+    enabled: (lvl) => logEnabled(logger, lvl),
+  };
+}
+
 /** Discards everything (tests). */
 export const silentLogger: Logger = {
   debug: () => undefined,

@@ -95,8 +95,10 @@ export interface StartTestServerOptions {
   readonly logger?: Logger;
   /** Child only: extra environment. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Child only: ms to wait for the listening line (default 20 000). */
+  /** Child only: ms to wait for the listening line (default 60 000: a start-up that never comes, not a timing check; a loaded 2-core box with worker processes needs tens of seconds). */
   readonly startTimeoutMs?: number;
+  /** Child only: `serve --workers N` (default: the CLI's default, the number of CPUs). */
+  readonly workers?: number;
 }
 
 export interface TestServer {
@@ -185,7 +187,8 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
   let exitCode: number | null = null;
 
   if (opts.mode === 'child') {
-    const proc = spawn(process.execPath, [CLI_MAIN, 'serve', '--data-dir', dataDir, '--kmip-listen', '127.0.0.1:0'], {
+    const args = [CLI_MAIN, 'serve', '--data-dir', dataDir, '--kmip-listen', '127.0.0.1:0', ...(opts.workers === undefined ? [] : ['--workers', String(opts.workers)])];
+    const proc = spawn(process.execPath, args, {
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -197,8 +200,8 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
     port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');
-        reject(new Error(`openkcm serve did not print a listening line within ${String(opts.startTimeoutMs ?? 20_000)} ms; stderr:\n${err}`));
-      }, opts.startTimeoutMs ?? 20_000);
+        reject(new Error(`openkcm serve did not print a listening line within ${String(opts.startTimeoutMs ?? 60_000)} ms; stderr:\n${err}`));
+      }, opts.startTimeoutMs ?? 60_000);
       proc.stdout.on('data', (s: string) => {
         out += s;
         const m = /listening on \S*:(\d+)/.exec(out);

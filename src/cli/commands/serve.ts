@@ -1,6 +1,10 @@
 /**
- * `openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]`: run the KMIP
+ * `openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL] [--workers N]`: run the KMIP
  * server on a data directory prepared by `openkcm init`.
+ *
+ * `--workers N` (default: the number of CPUs) runs the KMIP request path in N worker processes behind one
+ * listening address, this process keeping the key hierarchy, the governance database and the audit chains
+ * (src/appliance/primary.ts; docs/performance.md "Workers"); `--workers 0` serves KMIP in this process.
  *
  * Contract (docs/cli.md; tooling depends on it):
  * - when the listener accepts connections, exactly one line containing `listening` and the
@@ -8,25 +12,34 @@
  *   prints it); logs go to stderr as JSON lines;
  * - SIGTERM (or SIGINT) stops accepting, drains in-flight requests and exits 0 within 5 s.
  */
+import { availableParallelism } from 'node:os';
+import { startCluster } from '../../appliance/primary.js';
 import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
+import type { ListenAddress } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
-const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL]
+/** Most worker processes: far above any CPU count this runs on; stops a typo from forking thousands of processes. */
+export const MAX_WORKERS = 256;
+
+const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL] [--workers N]
 
   --data-dir DIR           data directory made by \`openkcm init\`
   --kmip-listen HOST:PORT  KMIP listener address (default: the config file's, else 127.0.0.1:5696;
                            port 0 = any free port, printed in the listening line)
   --log-level LEVEL        debug | info | warn | error (default: the config file's, else info)
+  --workers N              KMIP worker processes behind the one address (default: the number of CPUs,
+                           ${String(availableParallelism())} here; 0 = serve KMIP in this process; at most ${String(MAX_WORKERS)})
 
 Prints one line "openkcm: KMIP listening on HOST:PORT" when ready. SIGTERM drains and exits 0.`;
 
 /** The whole shutdown must finish inside the 5 s SIGTERM contract; this is the last resort. */
 const HARD_EXIT_MS = 4_800;
 
-interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; help: boolean }
+interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; workers?: number; help: boolean }
+
 
 
 function parseArgs(argv: readonly string[]): Parsed {
@@ -36,6 +49,13 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--help': case '-h': p.help = true; break;
       case '--data-dir': p.dataDir = value(); break;
       case '--kmip-listen': p.listen = value(); break;
+      case '--workers': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > MAX_WORKERS) throw new UsageError(`--workers must be an integer from 0 to ${String(MAX_WORKERS)}, got ${v}`);
+        p.workers = n;
+        break;
+      }
       case '--log-level': {
         const v = value();
         if (!isLogLevel(v)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${v}`);
@@ -73,12 +93,16 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`openkcm serve: ${e.message}\n`);
     return 1;
   }
-  const logger = jsonLogger(p.logLevel ?? loaded.logLevel);
+  const logLevel = p.logLevel ?? loaded.logLevel;
+  const logger = jsonLogger(logLevel);
   // Installed before listening so a SIGTERM that races start-up still drains cleanly.
   const signal = waitForSignal();
-  let app;
+  const workers = p.workers ?? availableParallelism();
+  let app: { readonly address: ListenAddress; close(): Promise<void> };
   try {
-    app = await startKmipApp(loaded, logger);
+    app = workers === 0
+      ? await startKmipApp(loaded, logger)
+      : await startCluster(loaded, logger, { workers, overrides: p.listen === undefined ? {} : { listen: p.listen }, logLevel });
   } catch (e) {
     logger.error('server failed to start', describeError(e));
     process.stderr.write(`openkcm serve: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
