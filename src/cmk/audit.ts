@@ -837,10 +837,13 @@ export class AuditSink {
       lane.full = true;
       this.fullLanes++;
       this.backlogChanged();
+      // A full queue refuses its tenant's operations: write it out now, not at the next tick.
+      this.kickFlush();
     }
     if (this.total >= this.queueMax && !this.nodeFull) {
       this.nodeFull = true;
       this.backlogChanged();
+      this.kickFlush();
     }
     if (this.queued >= AUDIT_BATCH_SIZE) this.kickFlush();
     return true;
