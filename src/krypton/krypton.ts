@@ -632,6 +632,18 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     });
   }
 
+  /**
+   * True when the tenant is revoked (kill-switch) or offboarded on this node: the KMIP gate asks this for every
+   * request, so it builds nothing (issue 14; {@link status} builds the whole TenantStatus).
+   */
+  isRevokedOrDestroyed(tenant: string): boolean {
+    const entry = this.#entries.get(tenant);
+    if (entry === undefined) return false;
+    if (entry.state === 'destroyed' || entry.state === 'revoked') return true;
+    const s = entry.record?.state;
+    return s === 'revoked' || s === 'destroyed';
+  }
+
   /** What this node knows about the tenant (no store read: synchronous). */
   status(tenant: string): TenantStatus {
     const entry = this.#entries.get(tenant);

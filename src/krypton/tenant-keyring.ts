@@ -7,10 +7,10 @@
  * disappear (dropL3Version, crypto-shredding depth 2), and a kill-switch zeroises every slot at once. A caller that
  * kept a reference across a revocation gets KmipError TENANT_REVOKED from seal/open (fail closed), never stale keys.
  */
-import { gcmOpen, gcmSeal, NativeError } from '../native/index.js';
+import { gcmSeal, NativeError } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
 import { EnvelopeError, KekError } from '../vault/errors.js';
-import { GCM_NONCE_BYTES, GCM_TAG_BYTES, settle } from '../vault/kek.js';
+import { GCM_NONCE_BYTES, GCM_TAG_BYTES, gcmOpenUnder, settle } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 
 export function l3KeyId(tenant: string, service: string): string {
@@ -98,21 +98,18 @@ export class TenantKeyring implements KekProvider {
   }
 
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return settle(() => {
-      const key = this.#key(version);
-      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${String(GCM_NONCE_BYTES)} bytes`);
-      if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
-      try {
-        const out = gcmOpen(key, nonce, sealed, aad, GCM_TAG_BYTES);
-        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-      } catch (cause) {
-        if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
-          throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
-        }
-        if (cause instanceof NativeError && cause.code === 'STALE_KEY') throw this.#blocked();
-        throw cause;
-      }
-    });
+    return settle(() => this.openSync(version, nonce, sealed, aad));
+  }
+
+  openSync(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+    const key = this.#key(version);
+    try {
+      return gcmOpenUnder(key, nonce, sealed, aad);
+    } catch (cause) {
+      // Zeroised under our feet (a revocation between #key and the addon call): the refusal, not a native error.
+      if (cause instanceof NativeError && cause.code === 'STALE_KEY') throw this.#blocked();
+      throw cause;
+    }
   }
 }
 

@@ -5,16 +5,27 @@
  * Supported), Sensitive (vector BL-M-12-21) and Not Extractable (KMIP 1.4 §3.47-3.50: such keys
  * leave the server only wrapped), then format and compression. A successful Get of a Fresh
  * object clears Fresh (1.4 §3.34: Fresh means "has not yet been served to a client").
+ *
+ * One read per Get (issue 14). The record is read once, without its content; every check above runs on its
+ * attributes (after the object-level authorization of loadObject), and only then is the content of that same record
+ * version unsealed (ObjectStore.content), so nothing is decrypted for a request that is refused ("policy before any
+ * crypto"). A Get asking for no conversion answers with the stored TTLV bytes of the object as they are (see
+ * {@link spliced}): the stored form is already the object structure, so decoding it into a model to encode it again
+ * was waste. Only the first Get of a Fresh object changes it; every other Get is a pure read that takes no object
+ * lock (issue 7: sixteen clients getting one hot key were serialised through mutateObject).
  */
 import { KmipError } from '../kmip/errors.js';
 import { ItemType } from '../ttlv/types.js';
+import { EncodedStructure } from '../ttlv/encoded.js';
 import { KeyFormatType, KeyWrapType, ObjectType, Operation, Tag } from '../kmip/registry.js';
+import type { ProtocolVersion } from '../kmip/message.js';
 import type { GetRequest, GetResponse } from '../kmip/payloads/get.js';
-import { keyBlockBytes, symmetricKeyBlock } from '../kmip/payloads/objects.js';
+import { keyBlockBytes, objectFromEncoding, symmetricKeyBlock } from '../kmip/payloads/objects.js';
 import type { KeyBlock, ManagedObject } from '../kmip/payloads/objects.js';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
 import { loadObject, mutateObject, resolveUid } from './model/context.js';
+import { fromStoredForm } from './model/store.js';
 import type { ManagedObjectRecord } from './model/store.js';
 import { isDestroyedState } from './model/lifecycle.js';
 import { stateOf } from './model/record.js';
@@ -55,44 +66,96 @@ function inFormat(o: ManagedObject, wanted: number | undefined, compression: num
   throw new KmipError('KEY_FORMAT_TYPE_NOT_SUPPORTED', 'the object cannot be provided in the requested Key Format Type', { field: 'Key Format Type' });
 }
 
+/**
+ * Header of the 2.x `Attributes` structure (tag 0x420125, type Structure). The stored form is the KMIP 2.1 encoding,
+ * and the only part of an object structure whose encoding depends on the protocol version is the attribute list a
+ * Key Value may carry (1.x `Attribute` structures, 2.x one `Attributes`; src/kmip/payloads/objects.ts
+ * encodeKeyValue). Stored bytes without this header encode identically in every version.
+ */
+const ATTRIBUTES_STRUCTURE_HEADER = Buffer.from([0x42, 0x01, 0x25, 0x01]);
+
+/** Set by the differential test only: answer every Get through decode and encode, as before the splice. */
+let spliceDisabled = false;
+
+/** @internal The differential test (test/unit/get-splice.test.ts) compares both paths byte for byte. */
+export function disableGetSplice(disabled: boolean): void {
+  spliceDisabled = disabled;
+}
+
+/**
+ * Whether a Get may answer with the stored bytes unchanged: no conversion asked for (no Key Format Type, no Key
+ * Compression Type; wrapping was refused before), and bytes that encode the same in the request's version (see
+ * ATTRIBUTES_STRUCTURE_HEADER: a false match only costs the decode path). Anything else decodes and converts.
+ */
+function spliceable(req: GetRequest): boolean {
+  return !spliceDisabled && req.keyFormatType === undefined && req.keyCompressionType === undefined;
+}
+
+function spliced(stored: Uint8Array, objectType: number, pv: ProtocolVersion): ManagedObject | undefined {
+  if (pv.major < 2 && Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).includes(ATTRIBUTES_STRUCTURE_HEADER)) return undefined;
+  return objectFromEncoding(objectType, new EncodedStructure(stored));
+}
+
 export const getOperation: OperationHandler<GetRequest, GetResponse, OperationServices> = {
   operation: Operation.Get,
   since: '1.0',
   // Clears Fresh on first retrieval.
   mutating: true,
-  async handle(ctx: OpContext, req: GetRequest): Promise<GetResponse> {
+  handle(ctx: OpContext, req: GetRequest): GetResponse | Promise<GetResponse> {
     const uid = resolveUid(ctx, req.uniqueIdentifier);
-    // Only the first Get of a Fresh object changes it; every other Get is a pure read. Reads of one object must not
-    // queue behind each other on the object lock (issue 7: sixteen clients getting one hot key were serialised
-    // through mutateObject's lock, clone and compare), so a Get first reads the attributes, and unless the object
-    // is Fresh it unseals the content of that same version and answers without the lock. A Fresh object, or one
-    // that changed between the two reads, takes the read-modify-write path below.
-    const snapshot = await loadObject(ctx, uid);
-    if (boolAttr(snapshot, 'Fresh') !== true && snapshot.version !== undefined) {
-      const full = await ctx.services.store.get(ctx.principal.tenant, uid, { withObject: true });
-      if (full?.version === snapshot.version) return serve({ ...snapshot, hasObject: full.hasObject, object: full.object });
-    }
-    return mutateObject(ctx, uid, (rec) => {
-      const r = serve(rec);
-      if (boolAttr(rec, 'Fresh') === true) setBool(rec, 'Fresh', Tag.Fresh, false);
-      return r;
-    }, { withObject: true });
+    const want = spliceable(req) ? 'stored' as const : true as const;
+    const rec = loadObject(ctx, uid);
+    return rec instanceof Promise ? rec.then(answer) : answer(rec);
 
-    function serve(rec: ManagedObjectRecord): GetResponse {
+    function answer(r: ManagedObjectRecord): GetResponse | Promise<GetResponse> {
+      if (boolAttr(r, 'Fresh') === true || r.version === undefined) {
+        // The first Get of a Fresh object changes it: read-modify-write under the object lock.
+        return mutateObject(ctx, uid, (m) => {
+          const out = serve(m);
+          if (boolAttr(m, 'Fresh') === true) setBool(m, 'Fresh', Tag.Fresh, false);
+          return out;
+        }, { withObject: want });
+      }
+      refuse(r);
+      const full = ctx.services.store.content(ctx.principal.tenant, r, want);
+      return full instanceof Promise ? full.then(serve) : serve(full);
+    }
+
+    /** The refusals that depend on the attributes only (checked before anything is unsealed). */
+    function refuse(r: ManagedObjectRecord): void {
       // KMIP 1.4 §11.12: the server keeps only the attributes of a destroyed object, so Get is an
       // Illegal Operation in 1.x; 2.x names it Object Destroyed (one catalog code maps both).
-      if (isDestroyedState(stateOf(rec))) throw new KmipError('OBJECT_MATERIAL_DESTROYED', 'Get: the object has been destroyed');
-      if (!rec.hasObject || rec.object === undefined) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
+      if (isDestroyedState(stateOf(r))) throw new KmipError('OBJECT_MATERIAL_DESTROYED', 'Get: the object has been destroyed');
+      if (!r.hasObject) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
       if (req.keyWrappingSpecification !== undefined) {
         throw new KmipError('FEATURE_NOT_SUPPORTED', 'key wrapping on Get is not supported', { field: 'Key Wrapping Specification' });
       }
       if (req.keyWrapType !== undefined && req.keyWrapType !== KeyWrapType.NotWrapped && req.keyWrapType !== KeyWrapType.AsRegistered) {
         throw new KmipError('KEY_WRAP_TYPE_NOT_SUPPORTED', 'unsupported Key Wrap Type', { field: 'Key Wrap Type' });
       }
-      if (boolAttr(rec, 'Sensitive') === true) throw new KmipError('SENSITIVE', 'a Sensitive object is only released wrapped');
-      if (boolAttr(rec, 'Extractable') === false) throw new KmipError('NOT_EXTRACTABLE', 'the object is not Extractable');
-      const object = inFormat(rec.object, req.keyFormatType, req.keyCompressionType);
-      return { objectType: rec.objectType, uniqueIdentifier: uid, object };
+      if (boolAttr(r, 'Sensitive') === true) throw new KmipError('SENSITIVE', 'a Sensitive object is only released wrapped');
+      if (boolAttr(r, 'Extractable') === false) throw new KmipError('NOT_EXTRACTABLE', 'the object is not Extractable');
+    }
+
+    function serve(r: ManagedObjectRecord): GetResponse {
+      refuse(r);
+      const stored = r.stored;
+      if (stored !== undefined) {
+        const answerAsStored = spliced(stored, r.objectType, ctx.protocolVersion);
+        if (answerAsStored !== undefined) return { objectType: r.objectType, uniqueIdentifier: uid, object: answerAsStored };
+      }
+      const object = r.object ?? (stored === undefined ? undefined : decodeStored(stored, r.objectType));
+      if (object === undefined) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
+      return { objectType: r.objectType, uniqueIdentifier: uid, object: inFormat(object, req.keyFormatType, req.keyCompressionType) };
     }
   },
 };
+
+/** The stored bytes decoded (their key bytes copied), then wiped: they will not be answered as they are. */
+function decodeStored(stored: Uint8Array, objectType: number): ManagedObject {
+  try {
+    return fromStoredForm(stored, objectType);
+  } finally {
+    stored.fill(0);
+  }
+}

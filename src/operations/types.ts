@@ -51,7 +51,7 @@ export interface RequestContext<Services = unknown> {
    * Operation enumeration value of the batch item being handled (set by the processor per item),
    * for checks below the handler that depend on it (object-level authorization, issue 5).
    */
-  readonly operation?: number;
+  readonly operation?: number | undefined;
   /**
    * Present when the batch asks for Batch Error Continuation Option Undo (KMIP 1.4 §6.13,
    * 2.1 §9.7): every mutating handler records how to revert its effect, and the processor runs
@@ -74,5 +74,10 @@ export interface OperationHandler<Req = unknown, Resp = unknown, Services = unkn
   readonly until?: KmipVersion;
   /** True when the operation changes state: it answers only after a durable commit. */
   readonly mutating: boolean;
-  handle(ctx: RequestContext<Services>, request: Req): Promise<Resp>;
+  /**
+   * Answers synchronously when nothing below it waits (a Get of a cached record, an Encrypt under a cached key), or
+   * with a Promise when it must wait (a durable commit, a first unseal): the processor awaits only the latter
+   * (issue 14: no await on synchronous work).
+   */
+  handle(ctx: RequestContext<Services>, request: Req): Resp | Promise<Resp>;
 }

@@ -93,7 +93,10 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
   const server = new KmipServer<S>({
     config: loaded.server,
-    deps: { getHandler, services, logger, ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }) },
+    deps: {
+      getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
+      ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
+    },
   });
   let address: ListenAddress;
   try {
@@ -319,7 +322,7 @@ async function openHierarchyServices(loaded: LoadedConfig, settings: VaultSettin
   const stop = new AbortController();
   const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
   const authorize = composeGates(
-    sealedGate(() => hierarchy.masterKey.status().sealed),
+    sealedGate(() => hierarchy.masterKey.sealed),
     tenantStateGate((tenant) => hierarchy.isRevoked(tenant)),
     governance.authorize,
   );

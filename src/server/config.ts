@@ -63,6 +63,24 @@ export interface ServerLimits {
    * Stops: a stalled client holding shutdown hostage.
    */
   drainTimeoutMs: number;
+  /**
+   * Most batch items in one request message; past it the message is refused with Server Limit Exceeded before any
+   * item runs (src/server/processor.ts DEFAULT_MAX_BATCH_ITEMS). Stops: one message of thousands of items holding
+   * the event loop while every other tenant waits (issue 15: 20,000 Query items stalled others ~700 ms).
+   */
+  maxBatchItems: number;
+  /**
+   * Response bytes one connection may have waiting in its socket's write buffer before the server stops producing
+   * further responses for it (it resumes when the client has read them). Stops: a client that pipelines requests and
+   * never reads pinning memory with finished responses (issue 15: 64 Gets of a 1 MB object per connection).
+   */
+  maxResponseBytesPerConnection: number;
+  /**
+   * Response bytes all connections together may have waiting in their write buffers; past it no connection starts
+   * a new request until some of them drain. Stops: many slow readers each under the per-connection cap together
+   * exhausting server memory.
+   */
+  maxResponseBytesBuffered: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -73,6 +91,9 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxInFlightPerConnection: 64,
   maxConcurrentPerConnection: 1,
   drainTimeoutMs: 4_000,
+  maxBatchItems: 1024,
+  maxResponseBytesPerConnection: 1024 * 1024,
+  maxResponseBytesBuffered: 64 * 1024 * 1024,
 });
 
 const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
@@ -86,6 +107,9 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxInFlightPerConnection: 65_536,
   maxConcurrentPerConnection: 1024,
   drainTimeoutMs: 600_000,
+  maxBatchItems: 65_536,
+  maxResponseBytesPerConnection: 1024 * 1024 * 1024,
+  maxResponseBytesBuffered: 16 * 1024 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -486,7 +510,13 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Requests of one connection processed at once (1 = strictly one after another).
       "maxConcurrentPerConnection": ${L.maxConcurrentPerConnection},
       // On shutdown, in-flight requests get this long before connections are cut, ms.
-      "drainTimeoutMs": ${L.drainTimeoutMs}
+      "drainTimeoutMs": ${L.drainTimeoutMs},
+      // Batch items in one request message; more is refused before any item runs.
+      "maxBatchItems": ${L.maxBatchItems},
+      // Unread response bytes one connection may hold before the server stops answering it.
+      "maxResponseBytesPerConnection": ${L.maxResponseBytesPerConnection},
+      // Unread response bytes of all connections together.
+      "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered}
     },
     "ttlv": {
       // Decoder limits on hostile input (src/ttlv/limits.ts).

@@ -32,7 +32,7 @@ import type { Principal, SessionState } from '../operations/types.js';
 import type { ServerLimits } from './config.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
-import { encodeResponseBytes, FALLBACK_PROTOCOL_VERSION, messageErrorResponse, newSession, processMessage, sniffProtocolVersion } from './processor.js';
+import { FALLBACK_PROTOCOL_VERSION, messageErrorResponse, newSession, processMessageBytes, sniffProtocolVersion } from './processor.js';
 import type { ProcessorDeps } from './processor.js';
 
 export interface ServerConnectionOptions<S> {
@@ -43,6 +43,56 @@ export interface ServerConnectionOptions<S> {
   readonly ttlv: TtlvLimits;
   readonly deps: ProcessorDeps<S>;
   readonly logger: Logger;
+  /** The server-wide budget of unread response bytes (limits.maxResponseBytesBuffered); one per listener. */
+  readonly responseBudget?: ResponseBudget;
+}
+
+/**
+ * Unread response bytes of all connections of one listener together (limits.maxResponseBytesBuffered, issue 15
+ * Deliver 3). A connection reports how many bytes wait in its socket's write buffer when a write fills it past the
+ * stream's high-water mark, and 0 when it drains (or closes); below the high-water mark a connection's few KiB are
+ * not worth counting. While the total is at the cap no connection starts a new request; draining wakes them.
+ */
+export class ResponseBudget {
+  readonly max: number;
+  #used = 0;
+  readonly #byConnection = new Map<object, number>();
+  readonly #waiting = new Set<() => void>();
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  get used(): number {
+    return this.#used;
+  }
+
+  admits(): boolean {
+    return this.#used < this.max;
+  }
+
+  /** `conn` now has `bytes` unread in its write buffer. */
+  report(conn: object, bytes: number): void {
+    const before = this.#byConnection.get(conn) ?? 0;
+    if (bytes === before) return;
+    if (bytes === 0) this.#byConnection.delete(conn);
+    else this.#byConnection.set(conn, bytes);
+    this.#used += bytes - before;
+    if (bytes < before && this.#waiting.size > 0 && this.admits()) {
+      const wake = [...this.#waiting];
+      this.#waiting.clear();
+      for (const w of wake) w();
+    }
+  }
+
+  /** Calls `resume` once the budget admits again (each connection registers one callback). */
+  whenAdmits(resume: () => void): void {
+    this.#waiting.add(resume);
+  }
+
+  forget(resume: () => void): void {
+    this.#waiting.delete(resume);
+  }
 }
 
 /** One response position in request order. */
@@ -70,9 +120,11 @@ export class ServerConnection<S = unknown> {
   readonly #backlog: Buffer[] = [];
   /** Requests being processed now. */
   #running = 0;
-  /** Requests read and waiting for a processing slot (maxConcurrentPerConnection). */
+  /** Requests read and waiting for a processing slot (maxConcurrentPerConnection) or for the write side to drain. */
   readonly #waiting: (() => void)[] = [];
   #writeBlocked = false;
+  /** Registered with the response budget while waiting for it (see #startWaiting). */
+  readonly #resume = (): void => { this.#startWaiting(); this.#flush(); };
   #paused = false;
   /** No more requests are read (TTLV error, peer finished, or server closing). */
   #stopReading = false;
@@ -101,6 +153,8 @@ export class ServerConnection<S = unknown> {
     socket.on('data', (chunk: Buffer) => { this.#onData(chunk); });
     socket.on('drain', () => {
       this.#writeBlocked = false;
+      this.#opts.responseBudget?.report(this, 0);
+      this.#startWaiting();
       this.#flush();
     });
     socket.on('end', () => {
@@ -112,6 +166,8 @@ export class ServerConnection<S = unknown> {
       this.#log.debug('connection error', { conn: this.id, ...describeError(err) });
     });
     socket.once('close', () => {
+      this.#opts.responseBudget?.report(this, 0);
+      this.#opts.responseBudget?.forget(this.#resume);
       this.#log.info('connection closed', { conn: this.id, tenant: this.principal.tenant, requests: this.#requests });
     });
   }
@@ -180,25 +236,61 @@ export class ServerConnection<S = unknown> {
     this.#requests++;
     const slot: Slot = { bytes: undefined, closeAfter: false };
     this.#queue.push(slot);
+    const done = (): void => {
+      this.#running--;
+      this.#startWaiting();
+      this.#flush();
+    };
+    const failed = (err: unknown): void => {
+      // processMessageBytes never rejects by contract; keep the connection coherent if it does.
+      this.#log.error('request processing failed', { conn: this.id, ...describeError(err) });
+      slot.bytes = encodeTtlv(messageErrorResponse('GENERAL_FAILURE', KMIP_ERROR_CATALOG.GENERAL_FAILURE.description));
+    };
     const run = (): void => {
       this.#running++;
-      processMessage(item, this.principal, this.session, this.#opts.deps)
-        .then((resp) => { slot.bytes = encodeResponseBytes(resp, this.#log); })
-        .catch((err: unknown) => {
-          // processMessage never rejects by contract; keep the connection coherent if it does.
-          this.#log.error('request processing failed', { conn: this.id, ...describeError(err) });
-          slot.bytes = encodeTtlv(messageErrorResponse('GENERAL_FAILURE', KMIP_ERROR_CATALOG.GENERAL_FAILURE.description));
-        })
-        .finally(() => {
-          this.#running--;
-          const next = this.#waiting.shift();
-          if (next !== undefined) next();
-          this.#flush();
-        });
+      let out: Buffer | Promise<Buffer>;
+      try {
+        out = processMessageBytes(item, this.principal, this.session, this.#opts.deps);
+      } catch (err) {
+        failed(err);
+        done();
+        return;
+      }
+      // A request answered synchronously (a Get of a cached record) is written in this turn, with no promise.
+      if (!(out instanceof Promise)) {
+        slot.bytes = out;
+        done();
+        return;
+      }
+      out.then((bytes) => { slot.bytes = bytes; }, failed).finally(done);
     };
-    if (this.#running < this.#opts.limits.maxConcurrentPerConnection) run();
-    else this.#waiting.push(run);
+    this.#waiting.push(run);
+    this.#startWaiting();
     return true;
+  }
+
+  /**
+   * Whether this connection may start producing another response now: a free processing slot, and its unread
+   * responses (the socket's write buffer) below limits.maxResponseBytesPerConnection and the server-wide budget not
+   * exhausted. Otherwise the request waits, already read, until the client reads ('drain') or others drain.
+   */
+  #mayProduce(): boolean {
+    if (this.#running >= this.#opts.limits.maxConcurrentPerConnection) return false;
+    if (this.#socket.writableLength >= this.#opts.limits.maxResponseBytesPerConnection) return false;
+    const budget = this.#opts.responseBudget;
+    if (budget !== undefined && !budget.admits()) {
+      budget.whenAdmits(this.#resume);
+      return false;
+    }
+    return true;
+  }
+
+  /** Starts queued requests while {@link #mayProduce} allows. */
+  #startWaiting(): void {
+    while (this.#waiting.length > 0 && this.#mayProduce()) {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+    }
   }
 
   /** Answer a TTLV error after every earlier response, then close (see the file comment). */
@@ -248,7 +340,10 @@ export class ServerConnection<S = unknown> {
       this.#socket.cork();
       process.nextTick(this.#uncork);
     }
-    if (!this.#socket.write(bytes)) this.#writeBlocked = true;
+    if (!this.#socket.write(bytes)) {
+      this.#writeBlocked = true;
+      this.#opts.responseBudget?.report(this, this.#socket.writableLength);
+    }
   }
 
   readonly #uncork = (): void => {

@@ -45,12 +45,26 @@ export function tenantStateGate(isRevoked: (tenant: string) => boolean): KmipGat
   };
 }
 
-/** Runs `gates` in order; the first that throws refuses the item. Undefined entries are skipped. */
+/**
+ * Runs `gates` in order; the first that throws refuses the item. Undefined entries are skipped. Synchronous while
+ * the gates are (they decide from memory: the sealed flag, the tenant state, a memoised Cedar decision), so a
+ * request costs no promise here (issue 14); a gate that returns a Promise (first use of a tenant) is awaited and
+ * the remaining gates run after it.
+ */
 export function composeGates(...gates: readonly (KmipGate | undefined)[]): KmipGate | undefined {
   const list = gates.filter((g): g is KmipGate => g !== undefined);
   if (list.length === 0) return undefined;
   if (list.length === 1) return list[0];
-  return async (principal, operation, version) => {
-    for (const g of list) await g(principal, operation, version);
+  const from = (i: number, principal: Principal, operation: number, version: KmipVersion): void | Promise<void> => {
+    for (; i < list.length; i++) {
+      const g = list[i];
+      const r = g === undefined ? undefined : g(principal, operation, version);
+      if (r instanceof Promise) {
+        const next = i + 1;
+        return r.then(() => from(next, principal, operation, version));
+      }
+    }
+    return undefined;
   };
+  return (principal, operation, version) => from(0, principal, operation, version);
 }

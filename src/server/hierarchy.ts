@@ -206,8 +206,7 @@ export class Hierarchy {
 
   /** True when the tenant is revoked (kill-switch) or offboarded on this node. Synchronous: the KMIP gate. */
   isRevoked(tenant: string): boolean {
-    const s = this.krypton.status(tenant).state;
-    return s === 'revoked' || s === 'destroyed';
+    return this.krypton.isRevokedOrDestroyed(tenant);
   }
 
   /**

@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenAddress, ServerConfig } from './config.js';
 import { formatListen } from './config.js';
-import { ServerConnection } from './connection.js';
+import { ResponseBudget, ServerConnection } from './connection.js';
 import { IdentityError, principalOf } from './identity.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
@@ -52,6 +52,8 @@ export class KmipServer<S = unknown> {
   readonly #connections = new Set<ServerConnection<S>>();
   /** TCP sockets whose TLS handshake has not completed, by remote address:port. */
   readonly #handshaking = new Map<string, Socket>();
+  /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
+  readonly #responseBudget: ResponseBudget;
   #nextId = 1;
   #address: ListenAddress | undefined;
   #closing: Promise<void> | undefined;
@@ -62,6 +64,7 @@ export class KmipServer<S = unknown> {
     this.#deps = opts.deps;
     this.#log = opts.logger ?? opts.deps.logger;
     const { tls: t, limits } = this.#config;
+    this.#responseBudget = new ResponseBudget(limits.maxResponseBytesBuffered);
     this.#server = tls.createServer({
       cert: t.cert,
       key: t.key,
@@ -203,6 +206,7 @@ export class KmipServer<S = unknown> {
       ttlv: this.#config.ttlv,
       deps: this.#deps,
       logger: this.#log,
+      responseBudget: this.#responseBudget,
     });
     this.#connections.add(conn);
     void conn.closed.then(() => { this.#connections.delete(conn); });

@@ -13,6 +13,7 @@
  */
 import { TtlvError } from './errors.js';
 import { TAG_PREFIX_EXTENSION, TAG_PREFIX_KMIP, TTLV_HEADER_BYTES } from './decode.js';
+import { EncodedStructure } from './encoded.js';
 import { ItemType, type TtlvItem } from './types.js';
 
 /**
@@ -102,6 +103,9 @@ function bigIntegerWidth(v: bigint): number {
  */
 function measure(item: TtlvItem, depth: number): number {
   checkTag(item.tag);
+  // Bytes already encoded (a stored object spliced into a Get answer, src/ttlv/encoded.ts) are copied as they are;
+  // checked before `value` is read, which would decode them.
+  if (item instanceof EncodedStructure) return item.encoded.length;
   const tag = item.tag;
   const v: unknown = item.value;
   const type: unknown = item.type;
@@ -202,6 +206,10 @@ function write(item: TtlvItem, out: Buffer, off: number): number {
   const vs = off + TTLV_HEADER_BYTES;
   switch (item.type) {
     case ItemType.Structure: {
+      if (item instanceof EncodedStructure) {
+        out.set(item.encoded, off);
+        return off + item.encoded.length;
+      }
       const len = lens[lensTop++] ?? 0;
       writeHeader(out, off, item.tag, ItemType.Structure, len);
       let p = vs;
@@ -274,17 +282,45 @@ function write(item: TtlvItem, out: Buffer, off: number): number {
 }
 
 /**
+ * The encoded size of `item` in bytes, header and padding included, after validating the whole tree exactly as
+ * {@link encodeTtlv} does (same TtlvError). Lets a caller check a size limit (KMIP 1.4 §6.3 Maximum Response Size)
+ * without encoding twice: see {@link encodeTtlvWithin}.
+ */
+export function measureTtlv(item: TtlvItem): number {
+  const untrusted: unknown = item;
+  if (typeof untrusted !== 'object' || untrusted === null) fail('item must be an object');
+  lensTop = 0;
+  try {
+    return measure(item, 0);
+  } finally {
+    if (lens.length > LENS_KEEP) lens = [];
+  }
+}
+
+/**
  * Encodes one item (normally a whole KMIP message Structure) into a new Buffer.
  * Throws TtlvError with code 'ENCODE' (offset -1) if the tree is invalid: bad tag, value of
  * the wrong JS type or out of range for its Item Type, a lone surrogate in text, or a
  * length that does not fit 32 bits.
  */
 export function encodeTtlv(item: TtlvItem): Buffer {
+  const out = encodeTtlvWithin(item, Number.POSITIVE_INFINITY);
+  if (out === undefined) fail('internal: no size limit, yet nothing was encoded');
+  return out;
+}
+
+/**
+ * Encodes `item` when its encoding is at most `maxBytes` long; otherwise returns undefined having written nothing
+ * (one validating pass, no buffer). The server answers an oversized response with Response Too Large (KMIP 1.4
+ * §6.3) and so needs the size before it commits to the bytes, but must not pay for a second encode.
+ */
+export function encodeTtlvWithin(item: TtlvItem, maxBytes: number): Buffer | undefined {
   const untrusted: unknown = item;
   if (typeof untrusted !== 'object' || untrusted === null) fail('item must be an object');
   lensTop = 0;
   try {
     const total = measure(item, 0);
+    if (total > maxBytes) return undefined;
     const out = Buffer.allocUnsafe(total);
     lensTop = 0;
     const end = write(item, out, 0);

@@ -7,7 +7,8 @@ export * from './types.js';
 export { TtlvError, TTLV_ERROR_CODES, type TtlvErrorCode } from './errors.js';
 export { DEFAULT_TTLV_LIMITS, MAX_SUPPORTED_DEPTH, resolveLimits, type TtlvLimits } from './limits.js';
 export { decodeTtlv, TTLV_HEADER_BYTES, TAG_PREFIX_KMIP, TAG_PREFIX_EXTENSION } from './decode.js';
-export { encodeTtlv, ENCODE_MAX_DEPTH } from './encode.js';
+export { encodeTtlv, encodeTtlvWithin, measureTtlv, ENCODE_MAX_DEPTH } from './encode.js';
+export { EncodedStructure } from './encoded.js';
 export { TtlvFramer } from './framer.js';
 export {
   structure,

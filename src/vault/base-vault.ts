@@ -10,7 +10,7 @@ import { ItemType } from '../ttlv/types.js';
 import { decodeRecordValue, encodeRecordValue } from './codec.js';
 import type { RecordValue } from './codec.js';
 import type { Logger } from '../server/log.js';
-import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from './envelope.js';
+import { open as openEnvelope, openParsed, parseEnvelope, seal as sealEnvelope } from './envelope.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { VaultError } from './errors.js';
 import { toKekResolver } from './kek.js';
@@ -80,6 +80,17 @@ const EMPTY = Buffer.alloc(0);
  * beyond the bound the entry decoded first goes, so a scan of a large vault costs one Map update per read, not memory.
  */
 export const DECODED_RECORD_CACHE_ENTRIES = 4_096;
+
+/**
+ * Stored bytes the decoded-record cache may hold in all (issue 15 Deliver 2: caps in bytes, not only in entries).
+ * A record can be ~2 MiB (a large Opaque Object with many attributes), so 4,096 of them would be gigabytes; the
+ * byte cap keeps the cache, decoded form included (about three times the stored bytes), near 100 MiB at worst.
+ * A tenant client reading many large objects only evicts other entries; it cannot grow memory past the cap.
+ */
+export const DECODED_RECORD_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Larger records are decoded on every read, never cached: one of them would evict hundreds of small ones. */
+export const DECODED_RECORD_CACHE_MAX_RECORD_BYTES = 1024 * 1024;
 
 interface DecodedEntry {
   readonly bytes: Buffer;
@@ -190,6 +201,8 @@ export class BaseVault implements ObjectStore {
   readonly #logger: Logger | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** The sealing KEK the resolver answered last for each tenant (see #afterOpen). */
+  readonly #sealingSeen = new Map<string, KekProvider>();
   /** Lazy re-wraps running in the background, by `tenant\0uid` (one per record at a time). */
   readonly #lazy = new Map<string, Promise<void>>();
   #lazySkipped = 0;
@@ -202,6 +215,8 @@ export class BaseVault implements ObjectStore {
    */
   readonly #decodedRing: (string | undefined)[] = new Array<string | undefined>(DECODED_RECORD_CACHE_ENTRIES).fill(undefined);
   #decodedNext = 0;
+  /** Stored bytes held by the cache ({@link DECODED_RECORD_CACHE_BYTES}). */
+  #decodedBytes = 0;
 
   protected constructor(engine: VaultEngine, kek: KekProvider | KekResolver, options: BaseVaultOptions = {}) {
     this.#engine = engine;
@@ -337,7 +352,11 @@ export class BaseVault implements ObjectStore {
 
   // ---- reads ------------------------------------------------------------------------------
 
-  #read(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
+  /**
+   * The record of (tenant, uid) as the cache holds it: SHARED, never to be changed by the caller. Decodes (and
+   * caches) it when the stored bytes or version differ from the cached entry.
+   */
+  #lookup(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
     const engine = this.#alive();
     const prefix = tenantPrefix(tenant); // a bad tenant is a caller bug: throw
     let u: Buffer;
@@ -352,23 +371,67 @@ export class BaseVault implements ObjectStore {
     // A NUL cannot occur in a tenant name (tenantPrefix checked it), so the pairs cannot collide.
     const ck = `${tenant}\u0000${uid}`;
     const hit = this.#decoded.get(ck);
-    // Callers get their own attribute list (the ObjectStore contract: returned records are copies).
-    if (hit !== undefined && hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: { ...hit.record, attributes: [...hit.record.attributes] } };
+    if (hit !== undefined && hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: hit.record };
     const record = toRecord(tenant, uid, decodeRecordValue(e.value), e.version);
-    if (hit === undefined) {
+    this.#remember(ck, hit, e.value, e.version, record);
+    return { key, record };
+  }
+
+  /** Caches a freshly decoded record ({@link DECODED_RECORD_CACHE_ENTRIES}, {@link DECODED_RECORD_CACHE_BYTES}). */
+  #remember(ck: string, stale: DecodedEntry | undefined, value: Buffer, version: number, record: VaultRecord): void {
+    if (stale !== undefined) {
+      this.#decoded.delete(ck);
+      this.#decodedBytes -= stale.bytes.length;
+    }
+    if (value.length > DECODED_RECORD_CACHE_MAX_RECORD_BYTES) return;
+    if (stale === undefined) {
       // A new key takes the ring's next position and evicts whatever key held it (possibly already replaced).
-      const evicted = this.#decodedRing[this.#decodedNext];
-      if (evicted !== undefined) this.#decoded.delete(evicted);
+      this.#evictRingSlot(this.#decodedNext);
       this.#decodedRing[this.#decodedNext] = ck;
       this.#decodedNext = (this.#decodedNext + 1) % DECODED_RECORD_CACHE_ENTRIES;
     }
-    // e.value is the engine's shared read buffer: keep a copy to compare against. A stale entry is replaced in place.
-    this.#decoded.set(ck, { bytes: Buffer.from(e.value), version: e.version, record });
-    return { key, record: { ...record, attributes: [...record.attributes] } };
+    // Over the byte cap: the oldest entries go, in ring order (the new entry is the newest, so it is reached last).
+    for (let n = 0; this.#decodedBytes + value.length > DECODED_RECORD_CACHE_BYTES && n < DECODED_RECORD_CACHE_ENTRIES; n++) {
+      const at = (this.#decodedNext + n) % DECODED_RECORD_CACHE_ENTRIES;
+      if (this.#decodedRing[at] !== ck) this.#evictRingSlot(at);
+    }
+    // e.value is the engine's shared read buffer: keep a copy to compare against.
+    this.#decoded.set(ck, { bytes: Buffer.from(value), version, record });
+    this.#decodedBytes += value.length;
+  }
+
+  #evictRingSlot(at: number): void {
+    const evicted = this.#decodedRing[at];
+    if (evicted === undefined) return;
+    this.#decodedRing[at] = undefined;
+    const e = this.#decoded.get(evicted);
+    if (e === undefined) return;
+    this.#decoded.delete(evicted);
+    this.#decodedBytes -= e.bytes.length;
+  }
+
+  /** Entries and stored bytes the decoded-record cache holds now (tests of the caps). */
+  get decodedCacheStats(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.#decoded.size, bytes: this.#decodedBytes };
+  }
+
+  /** {@link #lookup} with a copy the caller may change (the ObjectStore contract: returned records are copies). */
+  #read(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
+    const r = this.#lookup(tenant, uid);
+    return r === undefined ? undefined : { key: r.key, record: { ...r.record, attributes: [...r.record.attributes] } };
   }
 
   get(tenant: string, uid: string): VaultRecord | undefined {
     return this.#read(tenant, uid)?.record;
+  }
+
+  /**
+   * The record without a copy: the vault's own, shared with later readers, so the caller must treat it as
+   * read-only (issue 14: the request path maps a record once, and copying every attribute list per read was half of
+   * that). {@link get} is the copying form.
+   */
+  peek(tenant: string, uid: string): Readonly<VaultRecord> | undefined {
+    return this.#lookup(tenant, uid)?.record;
   }
 
   findUids(tenant: string, filter: VaultFilter = {}, page: VaultPage = {}): string[] {
@@ -417,12 +480,49 @@ export class BaseVault implements ObjectStore {
     return engine.count('objects', prefix, prefixEnd(prefix));
   }
 
-  async openMaterial(record: VaultRecord): Promise<Buffer | undefined> {
-    if (record.sealedMaterial === undefined) return undefined;
-    const h = parseEnvelope(record.sealedMaterial);
-    const plain = await this.#openWith(record, record.sealedMaterial, h);
-    this.#maybeRewrapLazily(record, h);
+  /**
+   * The record's plaintext material (the caller's to wipe), or undefined when it has none. A stale envelope (not
+   * under the tenant's current KEK version) is re-sealed in the background after it opened.
+   */
+  async openMaterial(record: Readonly<VaultRecord>): Promise<Buffer | undefined> {
+    return this.openMaterialNow(record);
+  }
+
+  /**
+   * {@link openMaterial}, synchronous while nothing has to wait (ObjectStore.openMaterialNow): the envelope header is
+   * parsed once, the opening KEK resolved once, and a KEK in a native slot opens without a promise (issue 14).
+   */
+  openMaterialNow(record: Readonly<VaultRecord>): Buffer | undefined | Promise<Buffer | undefined> {
+    const envelope = record.sealedMaterial;
+    if (envelope === undefined) return undefined;
+    const h = parseEnvelope(envelope);
+    const opening = this.resolver.openingKek(record.tenant, h.keyId);
+    return opening instanceof Promise
+      ? opening.then((k) => this.#openUnder(record, envelope, h, k))
+      : this.#openUnder(record, envelope, h, opening);
+  }
+
+  #openUnder(record: Readonly<VaultRecord>, envelope: Buffer, h: EnvelopeHeader, kek: KekProvider): Buffer | Promise<Buffer> {
+    const plain = openParsed(kek, envelope, h, { tenant: record.tenant, uid: record.uid, version: record.materialVersion });
+    if (plain instanceof Promise) {
+      return plain.then((p) => {
+        this.#afterOpen(record, h, kek);
+        return p;
+      });
+    }
+    this.#afterOpen(record, h, kek);
     return plain;
+  }
+
+  /**
+   * After an envelope opened: is it sealed under the tenant's current KEK version? Known without asking the
+   * resolver again when the KEK that opened it is the tenant's sealing KEK seen last (krypton hands out one live
+   * keyring per tenant, so this is the common case: issue 14, the KEK resolved once per read); otherwise the
+   * resolver is asked, as before, and a stale envelope is re-sealed in the background.
+   */
+  #afterOpen(record: Readonly<VaultRecord>, h: EnvelopeHeader, opened: KekProvider): void {
+    if (this.#sealingSeen.get(record.tenant) === opened && isCurrent(opened, h)) return;
+    this.#maybeRewrapLazily(record, h);
   }
 
   async #openWith(record: Pick<VaultRecord, 'tenant' | 'uid' | 'materialVersion'>, envelope: Buffer, h: EnvelopeHeader): Promise<Buffer> {
@@ -439,7 +539,7 @@ export class BaseVault implements ObjectStore {
    * this attempt is dropped), failures are logged, and the background job catches whatever is
    * skipped here.
    */
-  #maybeRewrapLazily(record: VaultRecord, h: EnvelopeHeader): void {
+  #maybeRewrapLazily(record: Readonly<VaultRecord>, h: EnvelopeHeader): void {
     if (this.#closing !== undefined) return;
     const k = `${record.tenant}\u0000${record.uid}`;
     if (this.#lazy.has(k)) return;
@@ -451,7 +551,10 @@ export class BaseVault implements ObjectStore {
       return;
     }
     // The common case (a current envelope, a synchronous resolver) costs no promise at all.
-    if (!(sealing instanceof Promise) && isCurrent(sealing, h)) return;
+    if (!(sealing instanceof Promise)) {
+      this.#sealingSeen.set(record.tenant, sealing);
+      if (isCurrent(sealing, h)) return;
+    }
     if (this.#lazy.size >= MAX_LAZY_REWRAPS_IN_FLIGHT) {
       this.#lazySkipped++;
       if (sealing instanceof Promise) sealing.catch(() => undefined);
@@ -459,6 +562,7 @@ export class BaseVault implements ObjectStore {
     }
     const run = (async (): Promise<void> => {
       const s = await sealing;
+      this.#sealingSeen.set(record.tenant, s);
       if (isCurrent(s, h)) return;
       await this.#rewrapOne(record.tenant, record.uid, s);
     })().catch((e: unknown) => {

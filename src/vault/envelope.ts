@@ -144,14 +144,34 @@ export async function seal(kek: KekProvider, plaintext: Uint8Array, aad: Envelop
  * @throws EnvelopeError UNKNOWN_VERSION | MALFORMED | WRONG_KEY | TAMPERED
  */
 export async function open(kek: KekProvider, envelope: Uint8Array, aad: EnvelopeAad): Promise<Buffer> {
-  const h = parseEnvelope(envelope);
+  return openParsed(kek, envelope, parseEnvelope(envelope), aad);
+}
+
+/** The GCM AAD of an envelope: its header ‖ the identity (file comment), built in one allocation. */
+function aadOf(envelope: Uint8Array, headerLength: number, aad: EnvelopeAad): Buffer {
+  const identity = encodeAadIdentity(aad);
+  const out = Buffer.allocUnsafe(headerLength + identity.length);
+  out.set(envelope.subarray(0, headerLength), 0);
+  identity.copy(out, headerLength);
+  return out;
+}
+
+/**
+ * {@link open} of an envelope whose header the caller already parsed (the vault reads the header to pick the KEK:
+ * issue 14, the envelope is parsed once per read). Synchronous when the provider has `openSync` (a native slot), a
+ * Promise otherwise; errors are thrown or rejected accordingly.
+ * @throws EnvelopeError WRONG_KEY | TAMPERED | MALFORMED
+ */
+export function openParsed(kek: KekProvider, envelope: Uint8Array, h: EnvelopeHeader, aad: EnvelopeAad): Buffer | Promise<Buffer> {
   if (h.keyId !== kek.id) {
     throw new EnvelopeError('WRONG_KEY', `envelope was sealed under KEK '${h.keyId}', this provider holds '${kek.id}'`);
   }
   if (!kek.hasVersion(h.keyVersion)) {
     throw new EnvelopeError('WRONG_KEY', `KEK '${kek.id}' has no version ${h.keyVersion}`);
   }
-  const header = envelope.subarray(0, h.headerLength);
   const sealed = envelope.subarray(h.headerLength);
-  return kek.open(h.keyVersion, h.nonce, sealed, Buffer.concat([header, encodeAadIdentity(aad)]));
+  const fullAad = aadOf(envelope, h.headerLength, aad);
+  return kek.openSync !== undefined
+    ? kek.openSync(h.keyVersion, h.nonce, sealed, fullAad)
+    : kek.open(h.keyVersion, h.nonce, sealed, fullAad);
 }

@@ -44,6 +44,12 @@ export interface KekProvider {
   hasVersion(version: number): boolean;
   seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer>;
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer>;
+  /**
+   * `open` without a promise, for providers whose key is at hand (a native slot, a KeyObject): the vault opens an
+   * envelope on a Get or Encrypt synchronously through it (issue 14: no await on synchronous work). Same contract
+   * and errors as `open`, thrown instead of rejected. Providers that must wait (a remote unwrap) leave it out.
+   */
+  openSync?(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer;
 }
 
 /**
@@ -201,6 +207,25 @@ export class NodeCryptoKekProvider implements KekProvider {
   }
 }
 
+/**
+ * AES-256-GCM open of an envelope body under a native slot (NativeKekProvider, krypton's TenantKeyring): the one
+ * copy of the checks and the error mapping. The addon releases no plaintext on a failed tag check (it wipes its
+ * output); TAMPERED says so. Returns a view of the addon's fresh output buffer, the caller's to wipe.
+ */
+export function gcmOpenUnder(key: SecureKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+  if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+  if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+  try {
+    const out = gcmOpen(key, nonce, sealed, aad, GCM_TAG_BYTES);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  } catch (cause) {
+    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
+      throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+    }
+    throw cause;
+  }
+}
+
 /** Runs a synchronous primitive so that its errors reject the promise instead of throwing. */
 export function settle<T>(fn: () => T): Promise<T> {
   try {
@@ -284,21 +309,11 @@ export class NativeKekProvider implements KekProvider {
   }
 
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return settle(() => {
-      const key = this.#key(version);
-      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
-      if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
-      try {
-        const out = gcmOpen(key, nonce, sealed, aad, GCM_TAG_BYTES);
-        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-      } catch (cause) {
-        // The addon releases no plaintext on a failed tag check (it wipes its output).
-        if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
-          throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
-        }
-        throw cause;
-      }
-    });
+    return settle(() => this.openSync(version, nonce, sealed, aad));
+  }
+
+  openSync(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+    return gcmOpenUnder(this.#key(version), nonce, sealed, aad);
   }
 
   /** Zeroises every key version; the provider is unusable afterwards (STALE_KEY). */

@@ -135,11 +135,22 @@ export interface ObjectStore {
   /** Number of records of one tenant, or of the whole store when tenant is omitted. */
   count(tenant?: string): number;
   /**
+   * The record like `get`, but without a copy: the store's own object, shared with later readers, which the caller
+   * must not change (the request path reads a record once per batch item and only reads it: issue 14).
+   */
+  peek(tenant: string, uid: string): Readonly<VaultRecord> | undefined;
+  /**
    * Opens the record's material. Returns a fresh plaintext buffer the caller must wipe
    * (`fill(0)`), or undefined when the record has no material.
    * @throws EnvelopeError WRONG_KEY | TAMPERED | UNKNOWN_VERSION | MALFORMED
    */
-  openMaterial(record: VaultRecord): Promise<Buffer | undefined>;
+  openMaterial(record: Readonly<VaultRecord>): Promise<Buffer | undefined>;
+  /**
+   * {@link openMaterial} without a promise when the tenant's KEK is at hand (a native slot), a Promise only when it
+   * must wait (the tenant's first use activates it): the request path's form (issue 14, no await on synchronous
+   * work). Errors are thrown, or rejected when it waited.
+   */
+  openMaterialNow(record: Readonly<VaultRecord>): Buffer | undefined | Promise<Buffer | undefined>;
   /** Waits for pending commits, then releases the store. Further calls throw CLOSED. */
   close(): Promise<void>;
 }

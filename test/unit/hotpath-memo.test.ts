@@ -1,7 +1,11 @@
 /**
- * The hot-path savings of issue 7: VaultObjectStore's per-turn read memo (model/vault-store.ts,
- * MAX_READ_MEMO_ENTRIES) and the pooled random IVs of Encrypt (model/crypto.ts, IV_POOL_BYTES).
- * Both must save work without changing what a client can observe.
+ * The hot-path savings of issues 7 and 14: VaultObjectStore maps a vault record once (model/vault-store.ts: the
+ * vault's own decoded record, `peek`, and one attribute list per decoded record), the vault's decoded-record cache
+ * is capped in bytes as well as entries (src/vault/base-vault.ts), and Encrypt pools its random IVs
+ * (model/crypto.ts, IV_POOL_BYTES). Each must save work without changing what a client can observe.
+ *
+ * (Issue 7's per-turn read memo, MAX_READ_MEMO_ENTRIES, was replaced in issue 14 by the single mapping: a read no
+ * longer decodes anything while the stored bytes are unchanged, in any turn, so the memo had nothing left to save.)
  */
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
@@ -12,25 +16,14 @@ import { ObjectType, State, Tag } from '../../src/kmip/registry.js';
 import { IV_POOL_BYTES, pooledRandomBytes } from '../../src/operations/model/crypto.js';
 import { StoreConflictError } from '../../src/operations/model/store.js';
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
-import { MAX_READ_MEMO_ENTRIES, VaultObjectStore } from '../../src/operations/model/vault-store.js';
+import { VaultObjectStore } from '../../src/operations/model/vault-store.js';
 import { text } from '../../src/ttlv/build.js';
 import { ItemType } from '../../src/ttlv/types.js';
+import { DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_MAX_RECORD_BYTES } from '../../src/vault/base-vault.js';
 import { MemoryVault } from '../../src/vault/index.js';
 import { newUid as vaultUid } from '../../src/vault/uid.js';
 
 const TENANT = 't';
-
-/** A real MemoryVault whose get() calls are counted. */
-function countingVault(): { vault: MemoryVault; gets: () => number } {
-  const vault = new MemoryVault();
-  let n = 0;
-  const get = vault.get.bind(vault);
-  vault.get = (tenant: string, uid: string) => {
-    n++;
-    return get(tenant, uid);
-  };
-  return { vault, gets: () => n };
-}
 
 function record(uid: string, label: string): ManagedObjectRecord {
   return {
@@ -50,32 +43,35 @@ function group(r: ManagedObjectRecord | undefined): string | undefined {
   return v?.type === ItemType.TextString ? v.value : undefined;
 }
 
-describe('VaultObjectStore read memo', () => {
-  test('two reads in one turn decode the vault record once; the next turn reads the vault again', async () => {
-    const { vault, gets } = countingVault();
+describe('VaultObjectStore: one read, one mapping', () => {
+  test('reads of an unchanged record share one mapping, yet each read is a fresh record', async () => {
+    const vault = new MemoryVault();
     const store = new VaultObjectStore(vault);
     const uid = vaultUid();
     await store.create(TENANT, record(uid, 'a'));
     await nextTurn();
-    const before = gets();
     const r1 = await store.get(TENANT, uid);
     const r2 = await store.get(TENANT, uid);
-    assert.equal(gets() - before, 1);
+    assert.ok(r1 !== undefined && r2 !== undefined);
     assert.equal(group(r1), 'a');
-    // Each read is still a fresh record: a handler changing one does not change the other.
+    // The same attribute objects (mapped once) ...
+    assert.equal(r1.attributes.length, r2.attributes.length);
+    r1.attributes.forEach((a, i) => { assert.equal(a, r2.attributes[i]); });
+    // ... in a fresh list per read: a handler changing one record does not change the other.
     assert.notEqual(r1, r2);
-    assert.notEqual(r1?.attributes, r2?.attributes);
-    r1?.attributes.pop();
+    assert.notEqual(r1.attributes, r2.attributes);
+    r1.attributes.pop();
     assert.equal(group(r2), 'a');
     assert.equal(group(await store.get(TENANT, uid)), 'a');
-    await nextTurn();
-    await store.get(TENANT, uid);
-    assert.equal(gets() - before, 2);
+    // The synchronous form answers the same record, without a promise.
+    const r3 = store.read(TENANT, uid);
+    assert.ok(r3 !== undefined && !(r3 instanceof Promise));
+    assert.equal(group(r3), 'a');
     await vault.close();
   });
 
   test('a write through the store is seen by the next read of the same turn', async () => {
-    const { vault } = countingVault();
+    const vault = new MemoryVault();
     const store = new VaultObjectStore(vault);
     const uid = vaultUid();
     assert.equal(await store.get(TENANT, uid), undefined);
@@ -91,41 +87,56 @@ describe('VaultObjectStore read memo', () => {
     await vault.close();
   });
 
-  test('a CONFLICT drops the memoised read, so the retry reads the current version', async () => {
-    const { vault, gets } = countingVault();
+  test('a write the store did not make is seen at once, and a CONFLICT retry reads the current version', async () => {
+    const vault = new MemoryVault();
     const store = new VaultObjectStore(vault);
     const uid = vaultUid();
     await store.create(TENANT, record(uid, 'a'));
-    await nextTurn();
     const stale = await store.get(TENANT, uid);
     assert.ok(stale !== undefined);
-    // A writer the store does not see (another process, the vault's own re-wrap).
+    // A writer the store does not see (another process, the vault's own re-wrap), in the same turn.
     await vault.update(TENANT, uid, () => ({ attributes: [makeAttribute('Object Group', 'c')] }));
     await assert.rejects(store.update(TENANT, { ...stale, attributes: [...stale.attributes] }), StoreConflictError);
-    const n = gets();
     const fresh = await store.get(TENANT, uid);
-    assert.equal(gets(), n + 1);
     assert.equal(group(fresh), 'c');
     assert.equal(fresh?.version, (stale.version ?? 0) + 1);
     await vault.close();
   });
+});
 
-  test(`memoises at most MAX_READ_MEMO_ENTRIES (${String(MAX_READ_MEMO_ENTRIES)}) records per turn`, async () => {
-    const { vault, gets } = countingVault();
-    const store = new VaultObjectStore(vault);
-    const uids = Array.from({ length: MAX_READ_MEMO_ENTRIES + 1 }, () => vaultUid());
-    await nextTurn();
-    // Absent records are memoised too (Item Not Found needs no second lookup either).
-    for (const u of uids) await store.get(TENANT, u);
-    assert.equal(gets(), MAX_READ_MEMO_ENTRIES + 1);
-    // The first MAX_READ_MEMO_ENTRIES are served from the memo ...
-    for (const u of uids.slice(0, MAX_READ_MEMO_ENTRIES)) await store.get(TENANT, u);
-    assert.equal(gets(), MAX_READ_MEMO_ENTRIES + 1);
-    // ... the one past the limit goes to the vault every time.
-    const last = uids[MAX_READ_MEMO_ENTRIES];
-    assert.ok(last !== undefined);
-    await store.get(TENANT, last);
-    assert.equal(gets(), MAX_READ_MEMO_ENTRIES + 2);
+describe('the vault\'s decoded-record cache is capped in bytes', () => {
+  function opaque(bytes: number, material?: number): { tenant: string; objectType: number; state: number; attributes: ReturnType<typeof makeAttribute>[]; material?: Uint8Array } {
+    const base = { tenant: TENANT, objectType: ObjectType.OpaqueObject, state: 0, attributes: [makeAttribute('Object Group', 'x'.repeat(bytes))] };
+    return material === undefined ? base : { ...base, material: new Uint8Array(material) };
+  }
+
+  test(`records over DECODED_RECORD_CACHE_MAX_RECORD_BYTES (${String(DECODED_RECORD_CACHE_MAX_RECORD_BYTES)}) are never cached; one under it is`, async () => {
+    const vault = new MemoryVault();
+    const small = await vault.put(opaque(DECODED_RECORD_CACHE_MAX_RECORD_BYTES - 4096));
+    // Attributes and material are each capped at 1 MiB (src/vault/limits.ts): together they pass the cache's bound.
+    const large = await vault.put(opaque(DECODED_RECORD_CACHE_MAX_RECORD_BYTES / 2, DECODED_RECORD_CACHE_MAX_RECORD_BYTES / 2 + 1));
+    vault.get(TENANT, small.uid);
+    assert.equal(vault.decodedCacheStats.entries, 1);
+    vault.get(TENANT, large.uid);
+    vault.get(TENANT, large.uid);
+    assert.equal(vault.decodedCacheStats.entries, 1);
+    assert.ok(vault.decodedCacheStats.bytes <= DECODED_RECORD_CACHE_MAX_RECORD_BYTES);
+    await vault.close();
+  });
+
+  test(`the cache never holds more than DECODED_RECORD_CACHE_BYTES (${String(DECODED_RECORD_CACHE_BYTES)}) of stored records`, async () => {
+    const vault = new MemoryVault();
+    const each = DECODED_RECORD_CACHE_MAX_RECORD_BYTES / 2;
+    const count = Math.ceil(DECODED_RECORD_CACHE_BYTES / each) + 8;
+    const uids: string[] = [];
+    for (let i = 0; i < count; i++) uids.push((await vault.put(opaque(each))).uid);
+    for (const uid of uids) {
+      assert.ok(vault.get(TENANT, uid) !== undefined);
+      assert.ok(vault.decodedCacheStats.bytes <= DECODED_RECORD_CACHE_BYTES, `${String(vault.decodedCacheStats.bytes)} bytes cached`);
+    }
+    // Everything still reads correctly after eviction.
+    assert.equal(vault.get(TENANT, uids[0] ?? '')?.attributes.length, 1);
+    assert.ok(vault.decodedCacheStats.entries < count);
     await vault.close();
   });
 });

@@ -76,7 +76,8 @@ export class Fixture {
   call<Op extends CodedOperation>(op: Op, req: RequestOf<Op>, opts: CallOptions = {}): Promise<ResponseOf<Op>> {
     const h = getHandler(op) as OperationHandler<RequestOf<Op>, ResponseOf<Op>, OperationServices> | undefined;
     assert.ok(h !== undefined, `no handler for operation ${String(op)}`);
-    return h.handle(this.ctx(opts), req);
+    // A handler may answer synchronously (issue 14); callers here always get a promise, and a synchronous throw becomes its rejection.
+    return Promise.resolve().then(() => h.handle(this.ctx(opts), req));
   }
 
   /**

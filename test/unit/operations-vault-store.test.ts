@@ -19,13 +19,14 @@ import { newSession } from '../../src/server/processor.js';
 function setup(): { vault: MemoryVault; services: OperationServices; opened: () => number; call: (op: number, req: object, undo?: ReturnType<typeof createUndoJournal>) => Promise<unknown> } {
   const vault = new MemoryVault();
   let opened = 0;
-  const open = vault.openMaterial.bind(vault);
-  vault.openMaterial = (r) => { opened++; return open(r); };
+  // The store unseals through openMaterialNow (the synchronous form of openMaterial, issue 14).
+  const open = vault.openMaterialNow.bind(vault);
+  vault.openMaterialNow = (r) => { opened++; return open(r); };
   const services = createServices({ vault });
   const session = newSession();
   const call = (op: number, req: object, undo?: ReturnType<typeof createUndoJournal>): Promise<unknown> => {
     const h = getHandler(op) as OperationHandler<object, unknown, OperationServices>;
-    return h.handle({ protocolVersion: { major: 2, minor: 1 }, version: '2.1', principal: { identity: 'i', tenant: 't' }, session, services, now: new Date(), ...(undo === undefined ? {} : { undo }) }, req);
+    return Promise.resolve().then(() => h.handle({ protocolVersion: { major: 2, minor: 1 }, version: '2.1', principal: { identity: 'i', tenant: 't' }, session, services, now: new Date(), ...(undo === undefined ? {} : { undo }) }, req));
   };
   return { vault, services, opened: () => opened, call };
 }

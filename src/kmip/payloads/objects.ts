@@ -6,11 +6,13 @@
  * Also Cryptographic Parameters (1.4 §3.6 / 2.1 §4.14), shared by Encrypt/Decrypt.
  */
 import { ItemType } from '../../ttlv/types.js';
+import type { EncodedStructure } from '../../ttlv/encoded.js';
 import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
 import { bytes, enumeration, int } from '../../ttlv/build.js';
 import { readAttributeList, writeAttributeList } from '../attributes.js';
 import type { KmipAttribute } from '../attributes.js';
 import { KmipError } from '../errors.js';
+import { KMIP_2_1 } from '../message.js';
 import type { ProtocolVersion } from '../message.js';
 import { KeyFormatType, ObjectType, Tag } from '../registry.generated.js';
 import { structCodec } from './codec.js';
@@ -148,6 +150,8 @@ function objectTag(objectType: number): number {
 }
 
 export function encodeManagedObject(o: ManagedObject, v: ProtocolVersion): StructureItem {
+  // An object answered from its stored bytes is encoded as those bytes (objectFromEncoding).
+  if (o instanceof EncodedObject) return o.encoding;
   if ('raw' in o) return { ...o.raw, tag: objectTag(o.objectType) };
   switch (o.objectType) {
     case ObjectType.SymmetricKey:
@@ -181,6 +185,84 @@ export function decodeManagedObject(payload: StructureItem, objectType: number, 
       return { objectType, opaqueDataType: reqEnum(s, Tag.OpaqueDataType), opaqueDataValue: reqBytes(s, Tag.OpaqueDataValue) };
     default:
       return { objectType, raw: s };
+  }
+}
+
+/**
+ * A managed object held as its TTLV encoding: a plain Get answers with the bytes the server stored the object as,
+ * spliced into the response (issue 14, ARCHITECTURE §8) instead of decoded and encoded again. To everyone else it is
+ * the ordinary model object of its type: its fields (keyBlock, opaqueDataValue, raw, ...) decode the bytes on first
+ * read. The bytes are private, so a spread copy (`{ ...o, keyBlock }`) is a plain object with only what was copied
+ * and is encoded from its fields, never from stale bytes.
+ */
+abstract class EncodedObject {
+  readonly objectType: number;
+  readonly #encoding: EncodedStructure;
+  readonly #version: ProtocolVersion;
+  #decoded: ManagedObject | undefined;
+
+  constructor(objectType: number, encoding: EncodedStructure, v: ProtocolVersion) {
+    if (encoding.tag !== objectTag(objectType)) throw new KmipError('INVALID_FIELD', 'Object Type does not match the object provided', { field: 'Object Type' });
+    this.objectType = objectType;
+    this.#encoding = encoding;
+    this.#version = v;
+  }
+
+  get encoding(): EncodedStructure {
+    return this.#encoding;
+  }
+
+  protected decoded(): ManagedObject {
+    this.#decoded ??= decodeManagedObject({ tag: Tag.ResponsePayload, type: ItemType.Structure, value: [this.#encoding] }, this.objectType, this.#version);
+    return this.#decoded;
+  }
+}
+
+class EncodedKeyObject extends EncodedObject {
+  get keyBlock(): KeyBlock {
+    const d = this.decoded();
+    if (!('keyBlock' in d)) throw new KmipError('INVALID_FIELD', 'the stored object has no Key Block');
+    return d.keyBlock;
+  }
+
+  get secretDataType(): number {
+    const d = this.decoded();
+    return 'secretDataType' in d ? d.secretDataType : 0;
+  }
+}
+
+class EncodedOpaqueObject extends EncodedObject {
+  get opaqueDataType(): number {
+    const d = this.decoded();
+    return 'opaqueDataType' in d ? d.opaqueDataType : 0;
+  }
+
+  get opaqueDataValue(): Uint8Array {
+    const d = this.decoded();
+    return 'opaqueDataValue' in d ? d.opaqueDataValue : new Uint8Array(0);
+  }
+}
+
+class EncodedRawObject extends EncodedObject {
+  get raw(): StructureItem {
+    const d = this.decoded();
+    return 'raw' in d ? d.raw : this.encoding;
+  }
+}
+
+/**
+ * The object of type `objectType` whose object structure is `encoding` (written in protocol version `v`, by
+ * default the KMIP 2.1 form the vault stores): see {@link EncodedObject}.
+ */
+export function objectFromEncoding(objectType: number, encoding: EncodedStructure, v: ProtocolVersion = KMIP_2_1): ManagedObject {
+  switch (objectType) {
+    case ObjectType.SymmetricKey:
+    case ObjectType.SecretData:
+      return new EncodedKeyObject(objectType, encoding, v) as unknown as SymmetricKeyObject | SecretDataObject;
+    case ObjectType.OpaqueObject:
+      return new EncodedOpaqueObject(objectType, encoding, v) as unknown as OpaqueObjectValue;
+    default:
+      return new EncodedRawObject(objectType, encoding, v);
   }
 }
 

@@ -13,7 +13,7 @@ import type { KmipAttribute } from '../../kmip/attributes.js';
 import { nameValueOf } from './client-attributes.js';
 import { nameKey, objectKey } from './locks.js';
 import { cloneRecord, StoreConflictError, unversioned } from './store.js';
-import type { ManagedObjectRecord } from './store.js';
+import type { ContentWanted, ManagedObjectRecord } from './store.js';
 
 /**
  * The Unique Identifier the request names, else the ID Placeholder (KMIP 1.4 §4 preamble:
@@ -50,8 +50,8 @@ export function resetIdPlaceholder(session: SessionState): void {
 export interface LoadOptions {
   /** Archive / Recover work on archived objects; everything else answers Object Archived. */
   readonly allowArchived?: boolean;
-  /** Unseal the object's content too (Get). */
-  readonly withObject?: boolean;
+  /** Unseal the object's content too: decoded (`true`), or its stored TTLV bytes (`'stored'`, Get). */
+  readonly withObject?: ContentWanted;
 }
 
 export interface MutateOptions extends LoadOptions {
@@ -59,13 +59,26 @@ export interface MutateOptions extends LoadOptions {
   readonly names?: readonly string[];
 }
 
-export async function loadObject(ctx: OpContext, uid: string, opts: LoadOptions = {}): Promise<ManagedObjectRecord> {
-  const rec = await ctx.services.store.get(ctx.principal.tenant, uid, { withObject: opts.withObject === true });
+/**
+ * Synchronous when the store and the object-level authorization answer at once (issue 14: no await on synchronous
+ * work); a Promise when either had to wait. Errors are thrown in the first case; `await loadObject(...)` covers both.
+ */
+export function loadObject(ctx: OpContext, uid: string, opts: LoadOptions = {}): ManagedObjectRecord | Promise<ManagedObjectRecord> {
+  const rec = ctx.services.store.read(ctx.principal.tenant, uid, { withObject: opts.withObject ?? false });
+  return rec instanceof Promise ? rec.then((r) => checkLoaded(ctx, uid, r, opts)) : checkLoaded(ctx, uid, rec, opts);
+}
+
+function checkLoaded(ctx: OpContext, uid: string, rec: ManagedObjectRecord | undefined, opts: LoadOptions): ManagedObjectRecord | Promise<ManagedObjectRecord> {
   if (rec === undefined) throw new KmipError('ITEM_NOT_FOUND', `no object with Unique Identifier '${uid}'`, { field: 'Unique Identifier' });
   advanceByDates(rec, ctx.now);
   // Object-level authorization (issue 5) sees the state in force now, and refuses before any
   // other check can tell the caller something about the object.
-  if (ctx.services.authorizeObject !== undefined) await ctx.services.authorizeObject(ctx, rec);
+  const authorized = ctx.services.authorizeObject?.(ctx, rec);
+  if (authorized instanceof Promise) return authorized.then(() => notArchived(uid, rec, opts));
+  return notArchived(uid, rec, opts);
+}
+
+function notArchived(uid: string, rec: ManagedObjectRecord, opts: LoadOptions): ManagedObjectRecord {
   // KMIP 1.4 §11.11-11.22: "Object is archived" → Object Archived; it must be recovered first.
   if (opts.allowArchived !== true && isArchived(rec)) throw new KmipError('OBJECT_ARCHIVED', `object '${uid}' is archived; Recover it first`);
   return rec;

@@ -13,7 +13,13 @@
  * {@link MemoryObjectStore} below is the reference implementation the unit tests run against.
  */
 import type { KmipAttribute } from '../../kmip/attributes.js';
+import { KMIP_2_1 } from '../../kmip/message.js';
+import { decodeManagedObject, encodeManagedObject } from '../../kmip/payloads/objects.js';
 import type { ManagedObject } from '../../kmip/payloads/objects.js';
+import { Tag } from '../../kmip/registry.js';
+import { decodeTtlv } from '../../ttlv/decode.js';
+import { encodeTtlv } from '../../ttlv/encode.js';
+import { ItemType } from '../../ttlv/types.js';
 
 /** One managed object as the operations see it. */
 export interface ManagedObjectRecord {
@@ -39,6 +45,12 @@ export interface ManagedObjectRecord {
    */
   object: ManagedObject | undefined;
   /**
+   * The content as the store keeps it — its TTLV encoding (the KMIP 2.1 form of the object structure) — when it was
+   * asked for with `withObject: 'stored'` (Get: a plain Get answers with these bytes as they are, issue 14). The
+   * plaintext of a key: whoever asks for it owns it.
+   */
+  stored?: Uint8Array;
+  /**
    * The store's version of the record when it was read (absent on new records). `update`
    * refuses a record whose version is no longer current ({@link StoreConflictError}), so two
    * concurrent read-modify-writes of one object cannot lose an update.
@@ -61,9 +73,33 @@ export interface LocateHint {
   readonly state?: number;
 }
 
+/**
+ * What of the content a read returns: nothing (attributes only), the decoded object (`true`), or the stored TTLV
+ * bytes (`'stored'`, see ManagedObjectRecord.stored).
+ */
+export type ContentWanted = boolean | 'stored';
+
+export interface ReadOptions {
+  readonly withObject?: ContentWanted;
+}
+
 export interface ObjectStore {
   /** The object, or undefined when this tenant has no object with this UID. */
-  get(tenant: string, uid: string, opts?: { readonly withObject?: boolean }): Promise<ManagedObjectRecord | undefined>;
+  get(tenant: string, uid: string, opts?: ReadOptions): Promise<ManagedObjectRecord | undefined>;
+  /**
+   * {@link get} answering synchronously when nothing below it has to wait (a cached record, a key at hand): the
+   * request path's form (issue 14, no await on synchronous work). A Promise only when it had to wait; errors are
+   * thrown, or rejected when it waited.
+   */
+  read(tenant: string, uid: string, opts?: ReadOptions): ManagedObjectRecord | undefined | Promise<ManagedObjectRecord | undefined>;
+  /**
+   * The content of a record this store returned from {@link read} or {@link get} without it: sets `object` (want
+   * `true`) or `stored` (want `'stored'`) on `rec` and returns it, opened from exactly the version `rec` was read
+   * at, without looking the record up again. Lets Get decide on the attributes first — authorization, Sensitive,
+   * Extractable — and unseal only what it will serve (issue 14: one read per item; "policy before any crypto").
+   * @throws StoreConflictError when that version is no longer available to this store
+   */
+  content(tenant: string, rec: ManagedObjectRecord, want: true | 'stored'): ManagedObjectRecord | Promise<ManagedObjectRecord>;
   /** Stores a new object; durable when the promise resolves. */
   create(tenant: string, record: ManagedObjectRecord): Promise<ManagedObjectRecord>;
   /**
@@ -76,6 +112,20 @@ export interface ObjectStore {
   remove(tenant: string, uid: string): Promise<void>;
   /** Candidate UIDs for Locate, most recently created first (KMIP 2.1 §6.1.28 answer order). */
   findUids(tenant: string, hint: LocateHint): Promise<string[]>;
+}
+
+/** The stored form of an object (ManagedObjectRecord.stored): its KMIP 2.1 TTLV encoding, as the vault keeps it. */
+export function storedForm(o: ManagedObject): Buffer {
+  return encodeTtlv(encodeManagedObject(o, KMIP_2_1));
+}
+
+/** An object from its stored form (the inverse of {@link storedForm}). */
+export function fromStoredForm(bytes: Uint8Array, objectType: number): ManagedObject {
+  const item = decodeTtlv(bytes);
+  if (item.type !== ItemType.Structure) throw new Error('stored object is not a structure');
+  // decodeTtlv copies byte strings, so the caller may wipe `bytes` afterwards. The object is read as the payload
+  // that carries it (decodeManagedObject finds it by its tag there).
+  return decodeManagedObject({ tag: Tag.ResponsePayload, type: ItemType.Structure, value: [item] }, objectType, KMIP_2_1);
 }
 
 /** Deep-enough copy so a caller mutating its record never changes the stored one. */
@@ -108,12 +158,32 @@ export class MemoryObjectStore implements ObjectStore {
     return t;
   }
 
-  get(tenant: string, uid: string, opts: { readonly withObject?: boolean } = {}): Promise<ManagedObjectRecord | undefined> {
+  get(tenant: string, uid: string, opts: ReadOptions = {}): Promise<ManagedObjectRecord | undefined> {
+    try {
+      return Promise.resolve(this.read(tenant, uid, opts));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  read(tenant: string, uid: string, opts: ReadOptions = {}): ManagedObjectRecord | undefined {
     const e = this.#tenants.get(tenant)?.get(uid);
-    if (e === undefined) return Promise.resolve(undefined);
+    if (e === undefined) return undefined;
     const r = cloneRecord(e.record);
+    if (opts.withObject === 'stored' && r.object !== undefined) r.stored = storedForm(r.object);
     if (opts.withObject !== true) r.object = undefined;
-    return Promise.resolve(r);
+    return r;
+  }
+
+  content(tenant: string, rec: ManagedObjectRecord, want: true | 'stored'): ManagedObjectRecord {
+    const cur = this.#tenants.get(tenant)?.get(rec.uid)?.record;
+    if (cur === undefined || cur.version !== rec.version) throw new StoreConflictError(`object ${rec.uid} changed since it was read`);
+    const object = cur.object === undefined ? undefined : cloneRecord(cur).object;
+    if (object !== undefined) {
+      if (want === 'stored') rec.stored = storedForm(object);
+      else rec.object = object;
+    }
+    return rec;
   }
 
   create(tenant: string, record: ManagedObjectRecord): Promise<ManagedObjectRecord> {

@@ -7,30 +7,29 @@
  *    Objects without a lifecycle (1.x Templates) are stored with state 0.
  *  - The object's content — Key Block, Opaque Data, raw certificate — is the record's
  *    material: its TTLV encoding (KMIP 2.1 form), sealed by the vault's envelope. It is
- *    unsealed only when a handler asks for it (Get); the plaintext buffers are wiped here.
+ *    unsealed only when a handler asks for it (Get); the plaintext buffers are wiped here,
+ *    except the stored form handed to a Get that answers with it (ManagedObjectRecord.stored).
  *  - Locate candidates come from the vault's indexes (Name, Object Group, Object Type);
  *    State is not used as an index because date-driven transitions (model/lifecycle.ts) make
  *    the effective state a function of the clock, not only of the stored field.
  *  - The vault's optimistic versions back `ManagedObjectRecord.version`; its CONFLICT
  *    becomes StoreConflictError so mutateObject retries.
- *  - Reads are memoised for one event-loop turn (see {@link MAX_READ_MEMO_ENTRIES}): a batch of
- *    ten Encrypts on one key decodes the vault record once, not ten times (issue 7 profile:
- *    decodeRecordValue was 14% of an Encrypt batch's CPU).
+ *  - One read, one mapping (issue 14): a read takes the vault's own decoded record without a copy
+ *    (`peek`: the vault reuses it while the stored bytes are unchanged) and maps it to the operations'
+ *    record once. The full attribute list (the record fields as attributes plus the stored ones) is
+ *    built once per decoded vault record and each read gets a fresh array of the same attribute
+ *    objects, which handlers replace but never change in place.
  */
+import type { KmipAttribute } from '../../kmip/attributes.js';
 import { ItemType } from '../../ttlv/types.js';
-import { decodeTtlv } from '../../ttlv/decode.js';
-import { encodeTtlv } from '../../ttlv/encode.js';
 import { KmipError } from '../../kmip/errors.js';
-import { KMIP_2_1 } from '../../kmip/message.js';
 import { State, Tag } from '../../kmip/registry.js';
-import { struct } from '../../kmip/payloads/fields.js';
-import { decodeManagedObject, encodeManagedObject } from '../../kmip/payloads/objects.js';
 import type { ManagedObject } from '../../kmip/payloads/objects.js';
 import { enumeration, text } from '../../ttlv/build.js';
 import { EnvelopeError, VaultError } from '../../vault/errors.js';
 import type { ObjectStore as VaultStore, VaultRecord } from '../../vault/store.js';
-import { StoreConflictError } from './store.js';
-import type { LocateHint, ManagedObjectRecord, ObjectStore } from './store.js';
+import { fromStoredForm, StoreConflictError, storedForm } from './store.js';
+import type { ContentWanted, LocateHint, ManagedObjectRecord, ObjectStore, ReadOptions } from './store.js';
 
 /** Attributes the vault keeps as record fields. */
 const RECORD_FIELDS = new Set(['Unique Identifier', 'Object Type', 'State']);
@@ -41,40 +40,8 @@ const NO_STATE = 0;
 /** The KMIP State values, to tell a stored state from NO_STATE and junk (built once, not per read). */
 const KMIP_STATES: ReadonlySet<number> = new Set(Object.values(State));
 
-/**
- * Most records one event-loop turn's read memo holds. The memo lives from a read until the next
- * turn of the loop (setImmediate), so it only has to cover one burst of work — typically one
- * request message's batch items — and the bound stops a message naming thousands of UIDs from
- * holding all of their decoded records at once (memory exhaustion). Past it, reads simply go to
- * the vault.
- *
- * Why a per-turn memo and not a cache validated by record version: the vault's API cannot
- * tell a record's version without decoding the record (src/vault is another owner's), and
- * decoding is the cost being saved. Within one turn the memo is as fresh as the vault itself:
- * lmdb-js serves reads from one read transaction that it renews only on a later timer tick or
- * after a commit, and every commit made through this store (create, update, remove) drops the
- * affected entries before and after it. The one write the memo cannot see is the vault's own
- * lazy re-wrap of an envelope (same attributes, same plaintext, version + 1): a read in the same
- * turn may still get the previous version, whose envelope opens as before, and an update based
- * on it meets CONFLICT, which drops the entry so mutateObject's retry reads the vault again.
- * Plaintext material is never memoised: `VaultRecord` holds only the sealed envelope.
- */
-export const MAX_READ_MEMO_ENTRIES = 256;
-
-function memoKey(tenant: string, uid: string): string {
-  // A NUL cannot occur in a tenant name, so (tenant, uid) pairs cannot collide (key-cache.ts).
-  return `${tenant}\u0000${uid}`;
-}
-
 function sealable(o: ManagedObject): Buffer {
-  return encodeTtlv(encodeManagedObject(o, KMIP_2_1));
-}
-
-function unsealed(bytes: Uint8Array, objectType: number): ManagedObject {
-  const item = decodeTtlv(bytes);
-  if (item.type !== ItemType.Structure) throw new Error('stored object is not a structure');
-  // decodeTtlv copies byte strings, so the caller may wipe `bytes` afterwards.
-  return decodeManagedObject(struct(Tag.ResponsePayload, [item]), objectType, KMIP_2_1);
+  return storedForm(o);
 }
 
 /**
@@ -99,6 +66,21 @@ function clientFacing(e: unknown): unknown {
   }
 }
 
+/** The record with the content it was asked for (ReadOptions.withObject); decoded plaintext is wiped here. */
+function withContent(rec: ManagedObjectRecord, plain: Buffer | undefined, want: ContentWanted): ManagedObjectRecord {
+  if (plain === undefined) return rec;
+  if (want === 'stored') {
+    rec.stored = plain;
+    return rec;
+  }
+  try {
+    rec.object = fromStoredForm(plain, rec.objectType);
+  } finally {
+    plain.fill(0);
+  }
+  return rec;
+}
+
 function stateOfRecord(r: ManagedObjectRecord): number {
   const s = r.attributes.find((a) => a.name === 'State')?.value;
   return s?.type === ItemType.Enumeration ? s.value : NO_STATE;
@@ -110,70 +92,75 @@ function storedAttributes(r: ManagedObjectRecord): ManagedObjectRecord['attribut
 
 export class VaultObjectStore implements ObjectStore {
   readonly #vault: VaultStore;
-  /** This turn's reads: (tenant, uid) → the record as the vault returned it (see MAX_READ_MEMO_ENTRIES). */
-  readonly #memo = new Map<string, VaultRecord | undefined>();
-  #memoClearScheduled = false;
+  /** The full attribute list of each decoded vault record (file comment), built on its first read. */
+  readonly #attributes = new WeakMap<Readonly<VaultRecord>, readonly KmipAttribute[]>();
+  /** The vault record each returned record was mapped from, for {@link content} (no second lookup). */
+  readonly #source = new WeakMap<ManagedObjectRecord, Readonly<VaultRecord>>();
 
   constructor(vault: VaultStore) {
     this.#vault = vault;
   }
 
-  /** vault.get, memoised until the next turn of the event loop. */
-  #read(tenant: string, uid: string): VaultRecord | undefined {
-    const k = memoKey(tenant, uid);
-    if (this.#memo.has(k)) return this.#memo.get(k);
-    const v = this.#vault.get(tenant, uid);
-    if (this.#memo.size < MAX_READ_MEMO_ENTRIES) {
-      this.#memo.set(k, v);
-      if (!this.#memoClearScheduled) {
-        this.#memoClearScheduled = true;
-        setImmediate(() => {
-          this.#memo.clear();
-          this.#memoClearScheduled = false;
-        });
-      }
+  #attributesOf(v: Readonly<VaultRecord>): readonly KmipAttribute[] {
+    let all = this.#attributes.get(v);
+    if (all === undefined) {
+      const list: KmipAttribute[] = [
+        { name: 'Unique Identifier', value: text(Tag.UniqueIdentifier, v.uid) },
+        { name: 'Object Type', value: enumeration(Tag.ObjectType, v.objectType) },
+        ...v.attributes,
+      ];
+      if (v.state !== NO_STATE && KMIP_STATES.has(v.state)) list.push({ name: 'State', value: enumeration(Tag.State, v.state) });
+      all = list;
+      this.#attributes.set(v, all);
     }
-    return v;
+    return all;
   }
 
-  /** Drops the memoised read of (tenant, uid): called around every write of it. */
-  #forget(tenant: string, uid: string): void {
-    this.#memo.delete(memoKey(tenant, uid));
+  read(tenant: string, uid: string, opts: ReadOptions = {}): ManagedObjectRecord | undefined | Promise<ManagedObjectRecord | undefined> {
+    const v = this.#vault.peek(tenant, uid);
+    if (v === undefined) return undefined;
+    const rec: ManagedObjectRecord = {
+      uid: v.uid, objectType: v.objectType, attributes: this.#attributesOf(v).slice(),
+      hasObject: v.sealedMaterial !== undefined, object: undefined, version: v.version,
+    };
+    const want = opts.withObject ?? false;
+    if (want === false) {
+      this.#source.set(rec, v);
+      return rec;
+    }
+    return this.#open(rec, v, want);
   }
 
-  async #toRecord(v: VaultRecord, withObject: boolean): Promise<ManagedObjectRecord> {
-    // Fresh attribute objects on every call (handlers change the list they are given); the
-    // values are shared, as cloneRecord (store.ts) shares them: nothing changes a value in place.
-    const attributes = [
-      { name: 'Unique Identifier', value: text(Tag.UniqueIdentifier, v.uid) },
-      { name: 'Object Type', value: enumeration(Tag.ObjectType, v.objectType) },
-      ...v.attributes.map((a) => ({ ...a })),
-    ];
-    if (v.state !== NO_STATE && KMIP_STATES.has(v.state)) {
-      attributes.push({ name: 'State', value: enumeration(Tag.State, v.state) });
-    }
-    let object: ManagedObject | undefined;
-    if (withObject && v.sealedMaterial !== undefined) {
-      const plain = await this.#vault.openMaterial(v).catch((e: unknown) => { throw clientFacing(e); });
-      if (plain !== undefined) {
-        try {
-          object = unsealed(plain, v.objectType);
-        } finally {
-          plain.fill(0);
-        }
-      }
-    }
-    return { uid: v.uid, objectType: v.objectType, attributes, hasObject: v.sealedMaterial !== undefined, object, version: v.version };
+  content(tenant: string, rec: ManagedObjectRecord, want: true | 'stored'): ManagedObjectRecord | Promise<ManagedObjectRecord> {
+    const v = this.#source.get(rec) ?? this.#vault.peek(tenant, rec.uid);
+    if (v === undefined || v.version !== rec.version) throw new StoreConflictError(`object ${rec.uid} changed since it was read`);
+    return this.#open(rec, v, want);
   }
 
-  async get(tenant: string, uid: string, opts: { readonly withObject?: boolean } = {}): Promise<ManagedObjectRecord | undefined> {
-    const v = this.#read(tenant, uid);
-    return v === undefined ? undefined : this.#toRecord(v, opts.withObject === true);
+  #open(rec: ManagedObjectRecord, v: Readonly<VaultRecord>, want: true | 'stored'): ManagedObjectRecord | Promise<ManagedObjectRecord> {
+    if (v.sealedMaterial === undefined) return rec;
+    let plain: Buffer | undefined | Promise<Buffer | undefined>;
+    try {
+      plain = this.#vault.openMaterialNow(v);
+    } catch (e) {
+      throw clientFacing(e);
+    }
+    if (plain instanceof Promise) {
+      return plain.then((p) => withContent(rec, p, want), (e: unknown) => { throw clientFacing(e); });
+    }
+    return withContent(rec, plain, want);
+  }
+
+  get(tenant: string, uid: string, opts: ReadOptions = {}): Promise<ManagedObjectRecord | undefined> {
+    try {
+      return Promise.resolve(this.read(tenant, uid, opts));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   async create(tenant: string, record: ManagedObjectRecord): Promise<ManagedObjectRecord> {
     const material = record.object === undefined ? undefined : sealable(record.object);
-    this.#forget(tenant, record.uid);
     try {
       const v = await this.#vault.put({
         tenant, uid: record.uid, objectType: record.objectType, state: stateOfRecord(record),
@@ -183,14 +170,12 @@ export class VaultObjectStore implements ObjectStore {
     } catch (e) {
       throw clientFacing(e);
     } finally {
-      this.#forget(tenant, record.uid);
       material?.fill(0);
     }
   }
 
   async update(tenant: string, record: ManagedObjectRecord): Promise<void> {
     let sealedNow: Buffer | undefined;
-    this.#forget(tenant, record.uid);
     try {
       await this.#vault.update(tenant, record.uid, (current) => {
         let material: Uint8Array | null | undefined;
@@ -205,19 +190,12 @@ export class VaultObjectStore implements ObjectStore {
     } catch (e) {
       throw clientFacing(e);
     } finally {
-      // Also after a CONFLICT: the retry must read the vault, not this turn's memo.
-      this.#forget(tenant, record.uid);
       sealedNow?.fill(0);
     }
   }
 
   async remove(tenant: string, uid: string): Promise<void> {
-    this.#forget(tenant, uid);
-    try {
-      await this.#vault.delete(tenant, uid);
-    } finally {
-      this.#forget(tenant, uid);
-    }
+    await this.#vault.delete(tenant, uid);
   }
 
   findUids(tenant: string, hint: LocateHint): Promise<string[]> {
