@@ -17,6 +17,7 @@ import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { queryPayloads } from '../../src/kmip/payloads/query.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, QueryFunction, ResultStatus } from '../../src/kmip/registry.js';
 import { jsonLogger } from '../../src/server/log.js';
+import { until } from '../helpers/audit.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -26,16 +27,6 @@ const FLOOD_ITEMS = 1_000;
 const A_GETS = 120;
 const MAX_FLOOD_MESSAGES = 8;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test("a tenant's flood neither drops another tenant's audit records nor serves its own key operations unaudited; its gap is verified, counted and logged once per interval", async () => {
   const tdb = await createThrowawayDatabase();

@@ -6,30 +6,24 @@
  * record that verify (and `openkcm audit verify`) reports. The end-to-end test through a running server is
  * test/integration/audit-fairness-server.test.ts.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { runAudit } from '../../src/cli/commands/audit.js';
 import {
-  AUDIT_GAP_OPERATION, AUDIT_REFUSED_RESULT, AUDIT_SYSTEM_PRINCIPAL, AuditAdmission, AuditTrail, auditGapOf,
+  AUDIT_GAP_OPERATION, AUDIT_REFUSED_RESULT, AUDIT_SYSTEM_PRINCIPAL, AuditAdmission, auditGapOf,
 } from '../../src/cmk/audit.js';
 import type { AuditBacklog, AuditBatch, AuditDropReport, AuditEntry, AuditRecord, AuditSinkOptions } from '../../src/cmk/audit.js';
-import { migratePublic, migrateTenant } from '../../src/cmk/migrations.js';
-import { ENGINES, openTestDatabase, testAuditHmac } from '../helpers/governance-db.js';
-import type { TestDatabase } from '../helpers/governance-db.js';
+import { migrateTenant } from '../../src/cmk/migrations.js';
+import { ENGINES, testAuditHmac } from '../helpers/governance-db.js';
+import { auditTestId, auditTrailSuite, TextOut, until } from '../helpers/audit.js';
 
 const HMAC_KEY = randomBytes(32);
 const hmac = testAuditHmac(HMAC_KEY);
-let counter = 0;
-function uid(prefix: string): string {
-  counter += 1;
-  return `${prefix}_${String(process.pid % 10000)}_${String(counter)}`;
-}
 
 function rec(tenant: string, i: number, extra: Partial<AuditRecord> = {}): AuditRecord {
   return { principal: `client-${tenant}`, tenant, operation: 'kmip.Get', object: `uid-${String(i)}`, result: 'ok', ...extra };
@@ -39,40 +33,15 @@ function entry(i: number, extra: Partial<AuditEntry> = {}): AuditEntry {
   return { principal: 'client-w', operation: 'kmip.Get', object: `uid-${String(i)}`, result: 'ok', at: 1_700_000_000_000 + i, ...extra };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, limitMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-class Lines extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.text += chunk.toString('utf8');
-    cb();
-  }
-}
-
 for (const engine of ENGINES) {
   describe(`audit fairness over ${engine}`, () => {
-    let t: TestDatabase;
-    let trail: AuditTrail;
-    before(async () => {
-      t = await openTestDatabase(engine);
-      await migratePublic(t.db);
-      trail = new AuditTrail(t.db, hmac);
-    });
-    after(async () => { await t.close(); });
+    const suite = auditTrailSuite(engine, hmac);
 
     async function tenants(n: number): Promise<string[]> {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
-        const id = uid('fair');
-        await migrateTenant(t.db, id);
+        const id = auditTestId('fair');
+        await migrateTenant(suite.t.db, id);
         ids.push(id);
       }
       return ids;
@@ -84,7 +53,7 @@ for (const engine of ENGINES) {
       // As the review did it: b floods (a message of 5,000 Query items is 5,000 records enqueued without a pause)
       // while a's Gets keep coming. All tenants shared the 2,000-record queue before.
       const opts = { queueMax: 2_000, tenantQueueMax: 100, onDrop: (r: AuditDropReport) => { reports.push(r); } } as AuditSinkOptions;
-      const sink = trail.createSink(opts);
+      const sink = suite.trail.createSink(opts);
       const aObjects: string[] = [];
       for (let i = 0; i < 5_000; i++) {
         sink.record(rec(b, i, { operation: 'kmip.Query', object: '' }));
@@ -106,17 +75,17 @@ for (const engine of ENGINES) {
       assert.equal(sink.tenantLosses().has(a), false);
       await sink.close();
       // a: every record, and no gap.
-      const aRows = await trail.list(a);
+      const aRows = await suite.trail.list(a);
       assert.deepEqual(aRows.map((r) => r.object), aObjects);
-      assert.deepEqual(await trail.verify(a), { ok: true, count: aObjects.length });
+      assert.deepEqual(await suite.trail.verify(a), { ok: true, count: aObjects.length });
       // b: its 100 queued records, the kept one, then the gap record (written at close: the flood never ended).
-      const bRows = await trail.list(b, { limit: 1000 });
+      const bRows = await suite.trail.list(b, { limit: 1000 });
       assert.equal(bRows.length, 102);
       const gapRow = bRows[101];
       assert.equal(gapRow?.operation, AUDIT_GAP_OPERATION);
       assert.equal(gapRow.principal, AUDIT_SYSTEM_PRINCIPAL);
       assert.deepEqual({ ...auditGapOf(gapRow), from: '', to: '' }, { dropped: 4_900, refused: 1, from: '', to: '', cause: 'tenant-quota' });
-      const v = await trail.verify(b);
+      const v = await suite.trail.verify(b);
       assert.ok(v.ok);
       assert.equal(v.count, 102);
       assert.deepEqual({ ...v.gaps, from: '', to: '' }, { records: 1, dropped: 4_900, refused: 1, firstSeq: 102, lastSeq: 102, from: '', to: '' });
@@ -129,12 +98,12 @@ for (const engine of ENGINES) {
 
     test('the gap record is written once the flood has been quiet for a while, without a close; verify names it', async () => {
       const [b] = await tenants(1) as [string];
-      const sink = trail.createSink({ tenantQueueMax: 20, onDrop: () => undefined });
+      const sink = suite.trail.createSink({ tenantQueueMax: 20, onDrop: () => undefined });
       try {
         for (let i = 0; i < 500; i++) sink.record(rec(b, i, { operation: 'kmip.Query', object: '' }));
         assert.equal(sink.stats().dropped, 480);
         const v = await until('the gap record', async () => {
-          const r = await trail.verify(b);
+          const r = await suite.trail.verify(b);
           return r.ok && r.gaps !== undefined ? r : undefined;
         });
         assert.equal(v.count, 21);
@@ -144,15 +113,15 @@ for (const engine of ENGINES) {
         assert.equal(sink.admits(b), true);
         assert.equal(sink.record(rec(b, 1000)), true);
         await sink.flush();
-        assert.equal((await trail.list(b, { after: 21 }))[0]?.object, 'uid-1000');
+        assert.equal((await suite.trail.list(b, { after: 21 }))[0]?.object, 'uid-1000');
         if (engine === 'postgres') {
           // `openkcm audit verify` says the chain is intact and reports the gap.
           const dir = mkdtempSync(path.join(tmpdir(), 'openkcm-audit-gap-'));
           try {
             const keyFile = path.join(dir, 'audit.key');
             writeFileSync(keyFile, HMAC_KEY.toString('hex'), { mode: 0o600 });
-            const out = new Lines();
-            const code = await runAudit(['verify', '--tenant', b, '--database-url', t.url ?? ''], { env: { OPENKCM_AUDIT_HMAC_KEY_FILE: keyFile }, stdout: out, stderr: new Lines() });
+            const out = new TextOut();
+            const code = await runAudit(['verify', '--tenant', b, '--database-url', suite.t.url ?? ''], { env: { OPENKCM_AUDIT_HMAC_KEY_FILE: keyFile }, stdout: out, stderr: new TextOut() });
             assert.equal(code, 0);
             assert.match(out.text, new RegExp(`^audit: the chain of tenant ${b} is intact: 22 records; 1 gap record \\(records 21\\.\\.21\\): 480 records dropped and 0 operations refused while the audit queue was full, \\S+ \\.\\. \\S+\\n$`));
           } finally {
@@ -167,7 +136,7 @@ for (const engine of ENGINES) {
     test("losses are reported at most once per tenant per interval, with the count since the last report", async () => {
       const [b, c] = await tenants(2) as [string, string];
       const reports: AuditDropReport[] = [];
-      const sink = trail.createSink({ tenantQueueMax: 10, dropReportIntervalMs: 200, onDrop: (r) => { reports.push(r); } });
+      const sink = suite.trail.createSink({ tenantQueueMax: 10, dropReportIntervalMs: 200, onDrop: (r) => { reports.push(r); } });
       try {
         for (let i = 0; i < 10_000; i++) sink.record(rec(b, i));
         // The first loss is reported at once; the 9,989 after it wait for the interval.
@@ -190,7 +159,7 @@ for (const engine of ENGINES) {
       // What the chain owner would send to its workers at each notice (and what they would then answer).
       const sent: AuditBacklog[] = [];
       const answers: [boolean, boolean][] = [];
-      const sink = trail.createSink({
+      const sink = suite.trail.createSink({
         queueMax: 20, tenantQueueMax: 10, onDrop: () => undefined,
         onBacklogChange: () => {
           const b = structuredClone(sink.backlog());
@@ -225,15 +194,15 @@ for (const engine of ENGINES) {
         await sink.close();
       }
       // a's one loss came from the node's bound: its gap record is in the global chain, naming a.
-      const pub = await trail.list(undefined, { limit: 1000 });
+      const pub = await suite.trail.list(undefined, { limit: 1000 });
       const g = pub.find((r) => r.tenant === a && r.operation === AUDIT_GAP_OPERATION);
       assert.equal(g === undefined ? undefined : auditGapOf(g)?.cause, 'node-queue');
-      assert.equal((await trail.verify()).ok, true);
+      assert.equal((await suite.trail.verify()).ok, true);
     });
 
     test("recordMany takes a worker's batch as it crossed a MessagePort (structured clone): in order, within the quota", async () => {
       const [w] = await tenants(1) as [string];
-      const sink = trail.createSink({ tenantQueueMax: 300, onDrop: () => undefined });
+      const sink = suite.trail.createSink({ tenantQueueMax: 300, onDrop: () => undefined });
       try {
         const { port1, port2 } = new MessageChannel();
         const received = new Promise<AuditBatch>((resolve) => { port2.once('message', (m: AuditBatch) => { resolve(m); }); });
@@ -244,14 +213,14 @@ for (const engine of ENGINES) {
         assert.equal(sink.recordMany(batch.tenant, batch.entries), 300);
         assert.equal(sink.stats().dropped, 100);
         await sink.flush();
-        const rows = [...await trail.list(w, { limit: 1000 })];
+        const rows = [...await suite.trail.list(w, { limit: 1000 })];
         assert.deepEqual(rows.map((r) => r.object), sent.entries.slice(0, 300).map((e) => e.object));
         assert.deepEqual(rows.map((r) => r.at.getTime()), sent.entries.slice(0, 300).map((e) => e.at));
         assert.ok(rows.every((r) => r.tenant === w && r.principal === 'client-w'));
       } finally {
         await sink.close();
       }
-      assert.equal((await trail.verify(w)).ok, true);
+      assert.equal((await suite.trail.verify(w)).ok, true);
     });
   });
 }
