@@ -37,7 +37,7 @@ import type { ApprovableAction } from '../cmk/api/ports.js';
 import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit.js';
 import { auditMetricsRegistry } from '../cmk/api/metrics.js';
 import { PolicyEngine } from '../cmk/authz/engine.js';
-import { kmipAuthorizer, parseIdentityRoles, rolesFromConfig } from '../cmk/authz/kmip.js';
+import { DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests } from '../cmk/authz/kmip.js';
 import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
 import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
 import type { Db } from '../cmk/db.js';
@@ -284,7 +284,11 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
     log.warn('governance plane disabled (governance.enabled false): no Cedar, no audit trail, no admin API');
     return DISABLED;
   }
-  const roles = rolesFromConfig(parseIdentityRoles(loaded.file.identity));
+  const roleConfig = parseIdentityRoles(loaded.file.identity);
+  const roles = rolesFromConfig(roleConfig);
+  // Every distinct role set a client can have: what the Cedar warm-up computes decisions for (issue 14).
+  const roleSets = new Map<string, readonly string[]>();
+  for (const set of [...Object.values(roleConfig.roles), roleConfig.defaultRoles ?? DEFAULT_CLIENT_ROLES]) roleSets.set(JSON.stringify(set), set);
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
@@ -383,7 +387,13 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       } catch (e) {
         // refreshTenant left the tenant fail-closed (every decision denied) until a later refresh succeeds.
         log.error('policies of a tenant could not be loaded: its clients are denied until they can', { tenant, ...describeError(e) });
+        return;
       }
+      // The tenant's decisions per role and object class are computed in the background now, so that no request
+      // pays a first wasm evaluation (issue 14 Deliver 4). Never awaited; failures only cost the warm-up.
+      engine.warm(warmRequests(engine, tenant, roleSets.values())).catch((e: unknown) => {
+        log.warn('Cedar warm-up failed; decisions are computed on first use', { tenant, ...describeError(e) });
+      });
     };
     // One entry per governance tenant row (registration creates the row first), so the catalog bounds the map.
     const setState = (tenant: string, state: TenantState): void => {

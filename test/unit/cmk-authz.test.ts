@@ -21,7 +21,8 @@ import {
   MAX_ROLES_PER_IDENTITY, MAX_TENANT_POLICY_BYTES, PLATFORM_TENANT, PolicyEngine, PolicyError, kmipAuthorizer, objectResource,
   parseIdentityRoles, rolesFromConfig,
 } from '../../src/cmk/authz/index.js';
-import { requestEntities } from '../../src/cmk/authz/engine.js';
+import { MAX_DECISION_MEMO_BYTES, MAX_MEMO_KEY_CHARS, MAX_WARM_DECISIONS, requestEntities } from '../../src/cmk/authz/engine.js';
+import { warmRequests } from '../../src/cmk/authz/kmip.js';
 import type {
   AdminActionName, AuthzDecision, AuthzRequest, ClientPrincipal, KmipActionGroup, KmipActionName, ObjectResource, TenantResource,
 } from '../../src/cmk/authz/index.js';
@@ -421,12 +422,16 @@ describe('decision memo', () => {
       const first = decideKmip(p, 'Get', obj('acme'), e);
       assert.equal(decideKmip(p, 'Get', obj('acme'), e), first);
       assert.deepEqual(e.stats().memoHits, 1);
-      decideKmip(p, 'Get', obj('acme', { uid: 'k2' }), e);
-      decideKmip(p, 'Get', obj('acme', { uid: 'k3' }), e);
+      // The defaults decide by action, roles and state only (issue 14: one decision per role and object class), so
+      // other objects of the class are hits, and the memo grows by class, not by object.
+      assert.equal(decideKmip(p, 'Get', obj('acme', { uid: 'k2' }), e), first);
+      assert.equal(e.stats().memoEntries, 1);
+      decideKmip(p, 'Encrypt', obj('acme'), e);
+      decideKmip(p, 'Decrypt', obj('acme'), e);
       assert.equal(e.stats().memoEntries, 3);
-      decideKmip(p, 'Get', obj('acme', { uid: 'k4' }), e);
-      assert.equal(e.stats().memoEntries, 3);
-      // Any attribute of the entities is part of the key: a state change is a new decision.
+      decideKmip(p, 'MAC', obj('acme'), e);
+      assert.ok(e.stats().memoEntries <= 3);
+      // An attribute the policies read is part of the key: a state change is a new decision.
       assert.equal(decideKmip(p, 'Get', obj('acme', { uid: 'k4', state: 'Compromised' }), e).allowed, false);
       assert.equal(decideKmip(p, 'Get', obj('acme', { uid: 'k4' }), e).allowed, true);
     } finally {
@@ -439,6 +444,109 @@ describe('decision memo', () => {
     const b = decideKmip({ type: 'Client', id: 'x', tenant: 'acme', roles: ['adm', 'in'] }, 'Destroy', obj('acme'));
     assert.equal(a.allowed, true);
     assert.equal(b.allowed, false);
+  });
+
+  test('what a tenant\'s policies read or name stays in the key: uid, groups, owner, algorithm, the client and the tenant', async () => {
+    const e = new PolicyEngine();
+    try {
+      const p = client('acme', ['admin']);
+      const cases: [string, ObjectResource, ObjectResource, ClientPrincipal?][] = [
+        ['@id("a") forbid (principal, action, resource == OpenKCM::ManagedObject::"bad");', obj('acme', { uid: 'good' }), obj('acme', { uid: 'bad' })],
+        ['@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.groups.contains("secret") };', obj('acme', { groups: ['x'] }), obj('acme', { groups: ['x', 'secret'] })],
+        ['@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.group == "secret" };', obj('acme', { group: 'x' }), obj('acme', { group: 'secret' })],
+        ['@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.owner == "mallory" };', obj('acme', { owner: 'alice' }), obj('acme', { owner: 'mallory' })],
+        ['@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.algorithm == "DES" };', obj('acme', { algorithm: 'AES' }), obj('acme', { algorithm: 'DES' })],
+        ['@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.objectType == "SecretData" };', obj('acme'), obj('acme', { objectType: 'SecretData' })],
+      ];
+      for (const [policy, allowed, denied] of cases) {
+        await e.refreshTenant('acme', () => Promise.resolve(policy));
+        assert.equal(decideKmip(p, 'Get', allowed, e).allowed, true, policy);
+        assert.equal(decideKmip(p, 'Get', denied, e).allowed, false, policy);
+        assert.equal(decideKmip(p, 'Get', allowed, e).allowed, true, `${policy} (memoised)`);
+      }
+      await e.refreshTenant('acme', () => Promise.resolve('@id("a") forbid (principal == OpenKCM::Client::"mallory", action, resource);'));
+      assert.equal(decideKmip(client('acme', ['admin'], 'alice'), 'Get', obj('acme'), e).allowed, true);
+      assert.equal(decideKmip(client('acme', ['admin'], 'mallory'), 'Get', obj('acme'), e).allowed, false);
+      // A resource of another tenant is never decided like one of the client's own (tenant-boundary forbid).
+      assert.equal(decideKmip(client('acme', ['admin']), 'Get', obj('other'), e).allowed, false);
+      assert.equal(decideKmip(client('acme', ['admin']), 'Get', obj('acme'), e).allowed, true);
+    } finally {
+      e.close();
+    }
+  });
+
+  test('tenants on the default policies share decisions; a tenant\'s own policies never leak to another', async () => {
+    const e = new PolicyEngine();
+    try {
+      await e.refreshTenant('acme', () => Promise.resolve('@id("a") forbid (principal, action == OpenKCM::Action::"Get", resource);'));
+      assert.equal(decideKmip(client('acme', ['admin']), 'Get', obj('acme'), e).allowed, false);
+      assert.equal(decideKmip(client('globex', ['admin']), 'Get', obj('globex'), e).allowed, true);
+      const before = e.stats().memoEntries;
+      assert.equal(decideKmip(client('initech', ['admin']), 'Get', obj('initech'), e).allowed, true);
+      assert.equal(e.stats().memoEntries, before, 'another tenant on the defaults reuses the decision');
+    } finally {
+      e.close();
+    }
+  });
+
+  test(`keys past MAX_MEMO_KEY_CHARS are digests: huge attribute values cost a bounded entry (issue 15)`, async () => {
+    const e = new PolicyEngine();
+    try {
+      await e.refreshTenant('acme', () => Promise.resolve('@id("a") forbid (principal, action, resource is OpenKCM::ManagedObject) when { resource.groups.contains("secret") };'));
+      const p = client('acme', ['admin']);
+      const big = Array.from({ length: 15 }, (_, i) => `${String(i)}${'g'.repeat(60_000)}`);
+      for (let i = 0; i < 50; i++) {
+        assert.equal(decideKmip(p, 'AddAttribute', obj('acme', { groups: [...big, String(i)] }), e).allowed, true);
+      }
+      assert.equal(decideKmip(p, 'Get', obj('acme', { groups: [...big, 'secret'] }), e).allowed, false);
+      assert.ok(e.stats().memoBytes < 51 * (2 * MAX_MEMO_KEY_CHARS + 256), `${String(e.stats().memoBytes)} bytes for 51 entries`);
+    } finally {
+      e.close();
+    }
+  });
+
+  test(`the memo is capped in bytes (MAX_DECISION_MEMO_BYTES, ${String(MAX_DECISION_MEMO_BYTES)}; here a small cap): at the cap and past it`, async () => {
+    const cap = 64 * 1024;
+    const e = new PolicyEngine({ maxMemoBytes: cap });
+    try {
+      // Policies that name an object keep the uid in the key, so every object is its own entry.
+      await e.refreshTenant('acme', () => Promise.resolve('@id("a") forbid (principal, action, resource == OpenKCM::ManagedObject::"x");'));
+      const p = client('acme', ['admin']);
+      const uid = (i: number): string => `${String(i).padStart(8, '0')}${'u'.repeat(100)}`;
+      let peak = 0;
+      for (let i = 0; i < 400; i++) {
+        decideKmip(p, 'Get', obj('acme', { uid: uid(i) }), e);
+        peak = Math.max(peak, e.stats().memoBytes);
+      }
+      assert.ok(peak <= cap, `peak ${String(peak)} bytes`);
+      assert.ok(peak > cap / 2, 'the cap was reached');
+      assert.ok(e.stats().memoEntries < 400);
+      // Evicted decisions are simply computed again.
+      assert.equal(decideKmip(p, 'Get', obj('acme', { uid: uid(0) }), e).allowed, true);
+      assert.equal(decideKmip(p, 'Get', obj('acme', { uid: 'x' }), e).allowed, false);
+    } finally {
+      e.close();
+    }
+  });
+
+  test('warm(): decisions of every role and object class computed in the background, then only hits', async () => {
+    const e = new PolicyEngine();
+    try {
+      const computed = await e.warm(warmRequests(e, 'acme', [['crypto-user'], ['admin']]));
+      assert.ok(computed > 0 && computed <= MAX_WARM_DECISIONS);
+      const { memoMisses } = e.stats();
+      for (const state of ['Active', 'PreActive', 'Compromised', 'Deactivated', '']) {
+        decideKmip(client('acme', ['crypto-user']), 'Get', obj('acme', { uid: `k-${state}`, state }), e);
+        decideKmip(client('acme', ['admin']), 'Destroy', obj('acme', { state }), e);
+      }
+      decideKmip(client('acme', ['crypto-user']), 'Encrypt', tenantRes('acme'), e);
+      assert.equal(e.stats().memoMisses, memoMisses, 'no decision was computed on the request path');
+      // Policies that name objects cannot be enumerated: nothing is warmed, nothing is wrong.
+      await e.refreshTenant('globex', () => Promise.resolve('@id("a") forbid (principal, action, resource == OpenKCM::ManagedObject::"x");'));
+      assert.equal(await e.warm(warmRequests(e, 'globex', [['admin']])), 0);
+    } finally {
+      e.close();
+    }
   });
 });
 

@@ -30,6 +30,8 @@
  * is exactly the answer Cedar would give. Changing a tenant's policies gives its set a new
  * generation, which is part of the key, so no stale decision survives a policy change.
  */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { policyComplexityProblem } from './policy-guard.js';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarValueJson, DetailedError, EntityJson, StatefulAuthorizationCall, TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
@@ -53,6 +55,33 @@ export const MAX_TENANT_POLICY_BYTES = 64 * 1024;
  * exhaustion). 100,000 entries are roughly 30 MB at worst.
  */
 export const MAX_DECISION_MEMO_ENTRIES = 100_000;
+
+/**
+ * Most memory the decision memo may hold, in bytes (keys as UTF-16 plus a fixed per-entry overhead). The entry cap
+ * alone was not enough (issue 15): a key held every Object Group of the object, so a client with 15 groups of 60,000
+ * characters made each entry ~1 MiB and ran a 384 MiB heap out of memory after 386 Add Attribute calls. Keys are now
+ * short (see MAX_MEMO_KEY_CHARS) and the total is capped; past the cap the oldest quarter of the memo goes.
+ */
+export const MAX_DECISION_MEMO_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Longest memo key kept as text; a longer canonical key is replaced by its SHA-256 digest, so no entry's key is
+ * larger than this whatever the attribute values a client chooses (issue 15 Deliver 2: "decision-memo keys are
+ * hashed"). Typical keys (action, roles, a state name) are far shorter and skip the hash.
+ */
+export const MAX_MEMO_KEY_CHARS = 160;
+
+/** Bytes counted per memo entry besides its key: the Map slot and a share of the decision object. */
+const MEMO_ENTRY_OVERHEAD_BYTES = 96;
+
+/**
+ * Most decisions one warm-up computes ({@link PolicyEngine.warm}); each costs 70-300 µs of wasm, so this bounds
+ * the background work a policy change causes to under a second of CPU, spread over many event-loop turns.
+ */
+export const MAX_WARM_DECISIONS = 4_000;
+
+/** Longest stretch of warm-up work in one event-loop turn. */
+const WARM_SLICE_MS = 2;
 
 export type PolicyErrorCode = 'INVALID_POLICY' | 'POLICY_TOO_LARGE' | 'INVALID_TENANT';
 
@@ -127,12 +156,16 @@ export interface PolicyEngineOptions {
   readonly defaultPolicies?: string;
   /** Memo bound (default MAX_DECISION_MEMO_ENTRIES); 0 disables memoisation. */
   readonly maxMemoEntries?: number;
+  /** Memo bound in bytes (default MAX_DECISION_MEMO_BYTES). */
+  readonly maxMemoBytes?: number;
 }
 
 export interface PolicyEngineStats {
   readonly memoHits: number;
   readonly memoMisses: number;
   readonly memoEntries: number;
+  /** Bytes the memo accounts for ({@link MAX_DECISION_MEMO_BYTES}). */
+  readonly memoBytes: number;
   readonly tenantsWithPolicies: number;
 }
 
@@ -145,6 +178,79 @@ interface PolicySetState {
   readonly text: string | undefined;
   /** Set when the tenant's policies could not be loaded: every decision is denied with these errors. */
   readonly broken?: readonly string[];
+  /** What the set's decisions can depend on ({@link projectionOf}). */
+  readonly projection: Projection;
+}
+
+/**
+ * What the decisions of a policy set can depend on besides the action, the principal's type and roles and the
+ * resource's type (issue 14: "cache per role and object class"). Found by walking the JSON form of every policy:
+ * an attribute no policy reads or tests (`.` and `has`), and an entity no policy names by literal, cannot change a
+ * decision, so the memo key leaves it out and every object of a class shares one decision. With the default
+ * policies a KMIP decision depends on the action, the client's roles and the object's state only.
+ *
+ * - `principalId`: a Client literal appears (e.g. `principal == OpenKCM::Client::"bob"`).
+ * - `tenant`: a Tenant literal or the Tenant `id` attribute appears. Otherwise the tenant's name cannot matter as
+ *   long as the resource is in the principal's own tenant (the only case on the KMIP path: the vault is scoped by
+ *   tenant), because `resource in principal.tenant` and friends relate the two without naming them.
+ * - `resourceId`: a ManagedObject literal appears.
+ * - `attrs`: every attribute name read or tested, of any entity.
+ * - `full`: a policy could not be analysed; the key then holds every field (as before).
+ */
+interface Projection {
+  readonly full: boolean;
+  readonly principalId: boolean;
+  readonly tenant: boolean;
+  readonly resourceId: boolean;
+  readonly attrs: ReadonlySet<string>;
+}
+
+const FULL_PROJECTION: Projection = Object.freeze({ full: true, principalId: true, tenant: true, resourceId: true, attrs: new Set<string>() });
+
+/** Walks a policy's JSON form (Cedar EST) collecting attribute names and the types of entity literals. */
+function collect(node: unknown, attrs: Set<string>, types: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const n of node) collect(n, attrs, types);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const o = node as Record<string, unknown>;
+  for (const op of ['.', 'has']) {
+    const x = o[op];
+    if (typeof x === 'object' && x !== null) {
+      const attr = (x as { attr?: unknown }).attr;
+      if (typeof attr === 'string') attrs.add(attr);
+    }
+  }
+  const literal = o.__entity;
+  if (typeof literal === 'object' && literal !== null) {
+    const t = (literal as { type?: unknown }).type;
+    if (typeof t === 'string') types.add(t);
+  }
+  // Scope constraints: `principal == E`, `resource in [E1, E2]`.
+  const entity = o.entity;
+  if (typeof entity === 'object' && entity !== null && typeof (entity as { type?: unknown }).type === 'string') {
+    types.add((entity as { type: string }).type);
+  }
+  for (const v of Object.values(o)) collect(v, attrs, types);
+}
+
+/** The projection of a set of policies (id → text); FULL_PROJECTION when any policy does not analyse. */
+function projectionOf(policies: Readonly<Record<string, string>>): Projection {
+  const attrs = new Set<string>();
+  const types = new Set<string>();
+  for (const text of Object.values(policies)) {
+    const json = cedar.policyToJson(text);
+    if (json.type !== 'success') return FULL_PROJECTION;
+    collect(json.json, attrs, types);
+  }
+  return Object.freeze({
+    full: false,
+    principalId: types.has(ENTITY.Client) || types.has(ENTITY.Admin),
+    tenant: types.has(ENTITY.Tenant) || attrs.has('id'),
+    resourceId: types.has(ENTITY.ManagedObject),
+    attrs,
+  });
 }
 
 /** Policies of a text keyed by id, and their positions for diagnostics. */
@@ -226,11 +332,14 @@ function tenantUid(id: string): TypeAndId {
 export class PolicyEngine {
   readonly #prefix: string;
   readonly #maxMemo: number;
+  readonly #maxMemoBytes: number;
   /** Default policies keyed by id (platform set, and the base of every tenant set). */
   readonly #defaults: Readonly<Record<string, string>>;
   readonly #defaultsState: PolicySetState;
   readonly #tenants = new Map<string, PolicySetState>();
   readonly #memo = new Map<string, AuthzDecision>();
+  /** Bytes the memo holds ({@link MAX_DECISION_MEMO_BYTES}). */
+  #memoBytes = 0;
   #generation = 0;
   #hits = 0;
   #misses = 0;
@@ -243,6 +352,7 @@ export class PolicyEngine {
   constructor(opts: PolicyEngineOptions = {}) {
     this.#prefix = `openkcm${String(++engineSequence)}`;
     this.#maxMemo = opts.maxMemoEntries ?? MAX_DECISION_MEMO_ENTRIES;
+    this.#maxMemoBytes = opts.maxMemoBytes ?? MAX_DECISION_MEMO_BYTES;
     const schema = cedar.checkParseSchema(CEDAR_SCHEMA_TEXT);
     if (schema.type === 'failure') throw new PolicyError('INVALID_POLICY', 'the OpenKCM Cedar schema does not parse', schema.errors.map((e) => describe(e)));
     const text = opts.defaultPolicies ?? DEFAULT_POLICIES_TEXT;
@@ -320,6 +430,7 @@ export class PolicyEngine {
         memoPrefix: `${String(++this.#generation)}|`,
         text: previous?.text,
         broken: [`the policies of tenant "${tenant}" could not be refreshed: ${reason}`],
+        projection: FULL_PROJECTION,
       });
       throw e;
     }
@@ -332,7 +443,7 @@ export class PolicyEngine {
       const state = req.principal.type === 'Client' ? (this.#tenants.get(req.principal.tenant) ?? this.#defaultsState) : this.#defaultsState;
       if (state.broken !== undefined) return deny(state.broken);
       const useMemo = this.#maxMemo > 0;
-      const key = useMemo ? state.memoPrefix + memoKey(req) : '';
+      const key = useMemo ? state.memoPrefix + memoKey(req, state.projection) : '';
       if (useMemo) {
         const hit = this.#memo.get(key);
         if (hit !== undefined) {
@@ -342,26 +453,81 @@ export class PolicyEngine {
       }
       this.#misses++;
       const decision = this.#evaluate(state.setId, req);
-      if (useMemo && decision.errors.length === 0) {
-        if (this.#memo.size >= this.#maxMemo) {
-          const oldest = this.#memo.keys().next();
-          if (oldest.done !== true) this.#memo.delete(oldest.value);
-        }
-        this.#memo.set(key, decision);
-      }
+      if (useMemo && decision.errors.length === 0) this.#remember(key, decision);
       return decision;
     } catch (e) {
       return deny([`authorization failed: ${e instanceof Error ? e.message : String(e)}`]);
     }
   }
 
+  #remember(key: string, decision: AuthzDecision): void {
+    const bytes = key.length * 2 + MEMO_ENTRY_OVERHEAD_BYTES;
+    while (this.#memo.size > 0 && (this.#memo.size >= this.#maxMemo || this.#memoBytes + bytes > this.#maxMemoBytes)) this.#evictOldest();
+    this.#memo.set(key, decision);
+    this.#memoBytes += bytes;
+  }
+
+  /**
+   * Drops the oldest quarter of the memo in one pass (amortised O(1) per insertion; evicting one entry at a time
+   * through the Map's iterator walks every deleted slot again, see src/vault/base-vault.ts).
+   */
+  #evictOldest(): void {
+    let drop = Math.max(1, Math.ceil(this.#memo.size / 4));
+    for (const k of this.#memo.keys()) {
+      if (drop-- <= 0) break;
+      this.#memo.delete(k);
+      this.#memoBytes -= k.length * 2 + MEMO_ENTRY_OVERHEAD_BYTES;
+    }
+  }
+
   stats(): PolicyEngineStats {
-    return { memoHits: this.#hits, memoMisses: this.#misses, memoEntries: this.#memo.size, tenantsWithPolicies: this.#tenants.size };
+    return { memoHits: this.#hits, memoMisses: this.#misses, memoEntries: this.#memo.size, memoBytes: this.#memoBytes, tenantsWithPolicies: this.#tenants.size };
   }
 
   /** Forgets every memoised decision (they are also invalidated by any policy change). */
   clearMemo(): void {
     this.#memo.clear();
+    this.#memoBytes = 0;
+  }
+
+  /**
+   * Computes and memoises `requests` in the background, a few at a time between event-loop turns, so that the
+   * first request of each class does not pay a wasm evaluation on the hot path (issue 14 Deliver 4: "a Cedar
+   * decision never seen before must not land on the hot path: precompute or cache per role and object class").
+   * At most {@link MAX_WARM_DECISIONS}; decisions already memoised are skipped. Resolves with how many it computed.
+   */
+  async warm(requests: Iterable<AuthzRequest>): Promise<number> {
+    let computed = 0;
+    let sliceStart = performance.now();
+    for (const req of requests) {
+      if (this.#closed || computed >= MAX_WARM_DECISIONS || this.#maxMemo === 0) break;
+      const state = req.principal.type === 'Client' ? (this.#tenants.get(req.principal.tenant) ?? this.#defaultsState) : this.#defaultsState;
+      if (state.broken !== undefined) continue;
+      const key = state.memoPrefix + memoKey(req, state.projection);
+      if (this.#memo.has(key)) continue;
+      const decision = this.#evaluate(state.setId, req);
+      if (decision.errors.length === 0) this.#remember(key, decision);
+      computed++;
+      if (performance.now() - sliceStart >= WARM_SLICE_MS) {
+        await new Promise<void>((resolve) => { setImmediate(resolve); });
+        sliceStart = performance.now();
+      }
+    }
+    return computed;
+  }
+
+  /**
+   * What a warm-up of `tenant`'s client decisions can enumerate: undefined when its set names clients or objects
+   * (decisions per identity or object: memoised on first use only); otherwise `objectAttributes`, the ManagedObject
+   * attributes its decisions depend on when those are only the enumerations state, objectType and algorithm, or
+   * undefined when a policy reads groups or the owner (object-level decisions then memoised on first use only).
+   */
+  warmableClasses(tenant: string): { readonly objectAttributes: readonly ('state' | 'objectType' | 'algorithm')[] | undefined } | undefined {
+    const p = (this.#tenants.get(tenant) ?? this.#defaultsState).projection;
+    if (p.full || p.principalId || p.resourceId) return undefined;
+    const used = ['objectType', 'group', 'groups', 'state', 'algorithm', 'owner'].filter((a) => p.attrs.has(a));
+    if (used.some((a) => a !== 'state' && a !== 'objectType' && a !== 'algorithm')) return { objectAttributes: undefined };
+    return { objectAttributes: used as ('state' | 'objectType' | 'algorithm')[] };
   }
 
   /** Releases the preparsed sets in the wasm module; every later decision is denied. */
@@ -371,7 +537,7 @@ export class PolicyEngine {
     for (const state of this.#tenants.values()) cedar.preparsePolicySet(state.setId, EMPTY_SET);
     this.#tenants.clear();
     cedar.preparsePolicySet(this.#defaultsState.setId, EMPTY_SET);
-    this.#memo.clear();
+    this.clearMemo();
   }
 
   #checkOpen(): void {
@@ -384,7 +550,7 @@ export class PolicyEngine {
     const r = cedar.preparsePolicySet(setId, { staticPolicies: policies });
     // Validated already; a failure here is an internal inconsistency, not a tenant error.
     if (r.type === 'failure') throw new PolicyError('INVALID_POLICY', `policy set ${name} could not be prepared`, r.errors.map((e) => describe(e)));
-    return { setId, memoPrefix: `${String(generation)}|`, text };
+    return { setId, memoPrefix: `${String(generation)}|`, text, projection: projectionOf(policies) };
   }
 
   static #parseAndValidate(text: string, prefix: string, reserved: ReadonlySet<string>): ParsedPolicies {
@@ -427,8 +593,19 @@ function checkTenant(tenant: string): void {
   if (!TENANT_NAME_PATTERN.test(tenant)) throw new PolicyError('INVALID_TENANT', `"${tenant}" is not a tenant name (${TENANT_NAME_PATTERN.source})`);
 }
 
-/** Every field of the request's entities and action: equal keys ⇔ equal Cedar requests. */
-function memoKey(req: AuthzRequest): string {
+/**
+ * The memo key of a request under a set's projection: equal keys ⇔ requests the set must decide alike. Every
+ * field that may matter is in it, length-prefixed (unambiguous); past MAX_MEMO_KEY_CHARS the key is its digest.
+ */
+function memoKey(req: AuthzRequest, projection: Projection): string {
+  const key = req.principal.type === 'Client' && !projection.full ? projectedKey(req as ClientRequest, projection) : fullKey(req);
+  return key.length <= MAX_MEMO_KEY_CHARS ? key : `#${createHash('sha256').update(key).digest('base64')}`;
+}
+
+type ClientRequest = Extract<AuthzRequest, { principal: ClientPrincipal }>;
+
+/** Every field of the request's entities and action (admin requests, and sets that could not be analysed). */
+function fullKey(req: AuthzRequest): string {
   const p = req.principal;
   let key = `${k(req.action)}${p.type === 'Client' ? 'C' : 'A'}${k(p.id)}${p.tenant === undefined ? '-' : k(p.tenant)}${String(p.roles.length)}`;
   for (const r of p.roles) key += k(r);
@@ -436,6 +613,31 @@ function memoKey(req: AuthzRequest): string {
   if (r.type === 'Tenant') return `${key}T${k(r.id)}`;
   key += `O${k(r.uid)}${k(r.tenant)}${k(r.objectType)}${k(r.group)}${k(r.state)}${k(r.algorithm)}${k(r.owner)}${String(r.groups.length)}`;
   for (const g of r.groups) key += k(g);
+  return key;
+}
+
+/** A client request's key with only what the projection says can matter (see Projection). */
+function projectedKey(req: ClientRequest, p: Projection): string {
+  const who = req.principal;
+  let key = `${k(req.action)}P${String(who.roles.length)}`;
+  for (const r of who.roles) key += k(r);
+  if (p.principalId) key += `I${k(who.id)}`;
+  const r = req.resource;
+  const resourceTenant = r.type === 'Tenant' ? r.id : r.tenant;
+  key += p.tenant || resourceTenant !== who.tenant ? `${k(who.tenant)}${k(resourceTenant)}` : '=';
+  if (r.type === 'Tenant') return `${key}T`;
+  key += 'O';
+  if (p.resourceId) key += k(r.uid);
+  const a = p.attrs;
+  if (a.has('objectType')) key += `t${k(r.objectType)}`;
+  if (a.has('state')) key += `s${k(r.state)}`;
+  if (a.has('algorithm')) key += `a${k(r.algorithm)}`;
+  if (a.has('owner')) key += `o${k(r.owner)}`;
+  if (a.has('group')) key += `g${k(r.group)}`;
+  if (a.has('groups')) {
+    key += `G${String(r.groups.length)}`;
+    for (const g of r.groups) key += k(g);
+  }
   return key;
 }
 

@@ -34,7 +34,7 @@ import type { ManagedObjectRecord } from '../../operations/model/store.js';
 import type { Principal, RequestContext } from '../../operations/types.js';
 import { ConfigError } from '../../server/config.js';
 import { ItemType } from '../../ttlv/types.js';
-import type { AuthzDecision, ClientPrincipal, ObjectResource, PolicyEngine, TenantResource } from './engine.js';
+import type { AuthzDecision, AuthzRequest, ClientPrincipal, ObjectResource, PolicyEngine, TenantResource } from './engine.js';
 import type { KmipActionName } from './schema.js';
 
 /** Roles of an identity the configuration does not list, unless configured otherwise. */
@@ -156,6 +156,38 @@ export function objectResource(tenant: string, rec: ManagedObjectRecord, owner =
     algorithm,
     owner,
   };
+}
+
+/**
+ * The client decisions of `tenant` worth computing before the first request needs them (PolicyEngine.warm): for
+ * each role set, every KMIP action on the tenant, then on each class of object the tenant's policies can tell apart
+ * (PolicyEngine.warmableClasses). Yields nothing when the policies decide per identity or per object.
+ */
+export function* warmRequests(engine: PolicyEngine, tenant: string, roleSets: Iterable<readonly string[]>): Generator<AuthzRequest> {
+  const classes = engine.warmableClasses(tenant);
+  if (classes === undefined) return;
+  const sets = [...roleSets];
+  const actions = [...ACTION_OF.values()];
+  for (const roles of sets) {
+    const principal: ClientPrincipal = { type: 'Client', id: '(warm-up)', tenant, roles };
+    for (const action of actions) yield { principal, action, resource: { type: 'Tenant', id: tenant } };
+  }
+  const attrs = classes.objectAttributes;
+  if (attrs === undefined) return;
+  const values = (a: 'state' | 'objectType' | 'algorithm'): string[] => (attrs.includes(a)
+    ? ['', ...(a === 'state' ? STATE_NAME : a === 'objectType' ? OBJECT_TYPE_NAME : ALGORITHM_NAME).values()]
+    : ['']);
+  for (const roles of sets) {
+    const principal: ClientPrincipal = { type: 'Client', id: '(warm-up)', tenant, roles };
+    for (const state of values('state')) {
+      for (const objectType of values('objectType')) {
+        for (const algorithm of values('algorithm')) {
+          const resource: ObjectResource = { type: 'ManagedObject', uid: '(warm-up)', tenant, objectType, group: '', groups: [], state, algorithm, owner: '' };
+          for (const action of actions) yield { principal, action, resource };
+        }
+      }
+    }
+  }
 }
 
 /** Builds the two KMIP hooks over `engine`. */
