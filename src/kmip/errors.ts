@@ -356,6 +356,11 @@ export const KMIP_ERROR_CATALOG = {
     description: "The tenant's root key (L1) cannot be reached right now; retry later",
     ref: 'ARCHITECTURE.md §2 recursive unsealing; a transient keystore failure, General Failure (KMIP 1.4 §11.1)',
   },
+  AUDIT_BACKLOGGED: {
+    reason1x: R.GeneralFailure, reason2x: R.ServerLimitExceeded,
+    description: "The tenant's audit trail is backlogged: operations that must be audited are refused for now; retry later",
+    ref: 'issue 15 item 4 (src/server/audit-gate.ts): refused rather than served unaudited; KMIP 2.1 §11.46 Server Limit Exceeded; no 1.x equivalent, General Failure',
+  },
   CONNECTION_CLOSED: {
     reason1x: R.GeneralFailure, reason2x: R.GeneralFailure,
     description: 'Client side only: the connection closed before a response arrived',

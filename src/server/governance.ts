@@ -34,9 +34,10 @@ import { startAdminApi } from '../cmk/api/server.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
 import type { ApprovableAction } from '../cmk/api/ports.js';
-import { AUDIT_QUEUE_MAX } from '../cmk/audit.js';
+import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit.js';
+import { auditMetricsRegistry } from '../cmk/api/metrics.js';
 import { PolicyEngine } from '../cmk/authz/engine.js';
-import { actionOfOperation, DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests } from '../cmk/authz/kmip.js';
+import { DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests } from '../cmk/authz/kmip.js';
 import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
 import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
 import type { Db } from '../cmk/db.js';
@@ -56,6 +57,7 @@ import { mac } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
 import type { Principal } from '../operations/types.js';
 import { DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
+import { auditAdmissionGate, kmipAuditHook } from './audit-gate.js';
 import { ConfigError, parseListen } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
 import { KEYLESS_OPERATIONS } from './gates.js';
@@ -88,6 +90,8 @@ export interface GovernanceSettings {
   readonly fourEyes?: FourEyesConfig;
   readonly l1HealthIntervalMs: number;
   readonly auditQueueMax: number;
+  /** Each tenant's audit queue quota (issue 15 item 4); at most auditQueueMax. */
+  readonly auditTenantQueueMax: number;
 }
 
 export interface AdminApiSettings {
@@ -147,15 +151,23 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
     throw new ConfigError(`${W}.l1HealthIntervalMs must be an integer of at least ${String(MIN_L1_HEALTH_INTERVAL_MS)}`);
   }
   let auditQueueMax = AUDIT_QUEUE_MAX;
+  let auditTenantQueueMax: number | undefined;
   if (g.audit !== undefined) {
     if (!isRecord(g.audit)) throw new ConfigError(`${W}.audit must be an object`);
-    checkKeys(`${W}.audit`, g.audit, ['queueMax']);
+    checkKeys(`${W}.audit`, g.audit, ['queueMax', 'tenantQueueMax']);
     const q = g.audit.queueMax;
     if (q !== undefined) {
       if (typeof q !== 'number' || !Number.isSafeInteger(q) || q < 1 || q > AUDIT_QUEUE_MAX) {
         throw new ConfigError(`${W}.audit.queueMax must be an integer 1..${String(AUDIT_QUEUE_MAX)}`);
       }
       auditQueueMax = q;
+    }
+    const t = g.audit.tenantQueueMax;
+    if (t !== undefined) {
+      if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 1 || t > auditQueueMax) {
+        throw new ConfigError(`${W}.audit.tenantQueueMax must be an integer 1..${String(auditQueueMax)} (at most audit.queueMax)`);
+      }
+      auditTenantQueueMax = t;
     }
   }
   let fourEyes: FourEyesConfig | undefined;
@@ -176,6 +188,7 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
   const adminApi = await adminApiSettings(loaded, g.adminApi);
   return {
     enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
+    auditTenantQueueMax: auditTenantQueueMax ?? Math.min(AUDIT_TENANT_QUEUE_MAX, auditQueueMax),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
     ...(adminApi === undefined ? {} : { adminApi }),
     ...(fourEyes === undefined ? {} : { fourEyes }),
@@ -359,6 +372,13 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       cryptoShred: (tenant) => ignoreUnknown(krypton.offboard(tenant)),
       auditSink: {
         queueMax: settings.auditQueueMax,
+        tenantQueueMax: settings.auditTenantQueueMax,
+        // Rate-limited by the sink: one line per tenant per AUDIT_DROP_REPORT_INTERVAL_MS, with counts.
+        onDrop: (r) => {
+          log.warn('audit queue full: records dropped and operations refused (a gap record follows in the chain)', {
+            tenant: r.tenant, dropped: r.dropped, refused: r.refused, cause: r.cause, since: new Date(r.since).toISOString(),
+          });
+        },
         onError: (err) => {
           if (err instanceof KmipError && err.code === 'SERVER_SEALED') {
             // Records stay queued and are written after the unseal; say so once per sealed period.
@@ -492,6 +512,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       rolesOf: roles,
       onDeny: (e) => { log.info('KMIP request denied by policy', { tenant: e.tenant, identity: e.identity, action: e.action, ...(e.uid === undefined ? {} : { uid: e.uid }) }); },
     });
+    // Issue 15 item 4: a tenant whose audit queue is full gets AUDIT_BACKLOGGED for what must be audited.
+    const refuseIfBacklogged = auditAdmissionGate(governance.auditSink);
     const refuseIfDark = (principal: Principal): void => {
       const s = states.get(principal.tenant);
       if (s !== undefined && DARK_STATES.has(s)) throw new KmipError('TENANT_REVOKED', `this tenant is ${s} in governance`);
@@ -502,6 +524,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       if (states.has(principal.tenant)) {
         refuseIfDark(principal);
         authz.authorize(principal, operation, version);
+        refuseIfBacklogged(principal, operation);
         return;
       }
       if (!TENANT_ID_PATTERN.test(principal.tenant)) {
@@ -512,6 +535,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
           if (!states.has(principal.tenant)) throw new KmipError('PERMISSION_DENIED', 'this tenant is not registered in governance');
           refuseIfDark(principal);
           authz.authorize(principal, operation, version);
+          refuseIfBacklogged(principal, operation);
         },
         (e: unknown) => {
           log.error('tenant registration failed', { tenant: principal.tenant, ...describeError(e) });
@@ -520,19 +544,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       );
     };
 
-    const opNames = new Map<number, string>();
-    const opName = (op: number): string => {
-      let n = opNames.get(op);
-      if (n === undefined) {
-        n = `kmip.${actionOfOperation(op) ?? `0x${op.toString(16)}`}`;
-        opNames.set(op, n);
-      }
-      return n;
-    };
-    const sink = governance.auditSink;
-    const audit = (e: KmipAuditEvent): void => {
-      sink.record({ principal: e.principal, tenant: e.tenant, operation: opName(e.operation), object: e.uid ?? '', result: e.result === 'success' ? 'ok' : e.result, time: e.at });
-    };
+    const audit = kmipAuditHook(governance.auditSink);
 
     // ---- after the unseal: audit key, start-up tenants, L1 checks, admin API ------------------------------
     let api: RunningAdminApi | undefined;
@@ -578,6 +590,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         },
         ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
         masterKeyStatus: () => masterKey.status(),
+        metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),

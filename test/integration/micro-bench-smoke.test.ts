@@ -39,6 +39,7 @@ describe('micro-benchmarks (quick mode)', () => {
     { name: 'envelope', count: 5 },
     { name: 'cedar', count: 6 },
     { name: 'vault', count: 1 }, // one vault size in quick mode
+    { name: 'audit', count: 2 }, // the audit sink over PGlite and PostgreSQL
   ];
   for (const c of cases) {
     test(`${c.name}.bench.js runs and writes ${c.name}.json`, async () => {

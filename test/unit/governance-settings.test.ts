@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AUDIT_QUEUE_MAX } from '../../src/cmk/audit.js';
+import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit.js';
 import { DEFAULT_L1_HEALTH_INTERVAL_MS, MIN_L1_HEALTH_INTERVAL_MS } from '../../src/krypton/l1-health.js';
 import { DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
 import { ConfigError } from '../../src/server/config.js';
@@ -92,5 +92,18 @@ describe('governance settings', () => {
     assert.equal((await governanceSettings(input({ audit: { queueMax: 1 } }))).auditQueueMax, 1);
     await refused({ audit: { queueMax: AUDIT_QUEUE_MAX + 1 } }, /queueMax/);
     await refused({ audit: { queueMax: 0 } }, /queueMax/);
+  });
+
+  test('audit.tenantQueueMax (issue 15 item 4): default AUDIT_TENANT_QUEUE_MAX, never above queueMax; 1 and queueMax are accepted, 0 and queueMax + 1 are refused', async () => {
+    assert.equal((await governanceSettings(input({}))).auditTenantQueueMax, AUDIT_TENANT_QUEUE_MAX);
+    assert.equal((await governanceSettings(input({ audit: { queueMax: 500 } }))).auditTenantQueueMax, 500);
+    assert.equal((await governanceSettings(input({ audit: { tenantQueueMax: AUDIT_QUEUE_MAX } }))).auditTenantQueueMax, AUDIT_QUEUE_MAX);
+    assert.equal((await governanceSettings(input({ audit: { queueMax: 500, tenantQueueMax: 500 } }))).auditTenantQueueMax, 500);
+    assert.equal((await governanceSettings(input({ audit: { tenantQueueMax: 1 } }))).auditTenantQueueMax, 1);
+    await refused({ audit: { queueMax: 500, tenantQueueMax: 501 } }, /tenantQueueMax/);
+    await refused({ audit: { tenantQueueMax: AUDIT_QUEUE_MAX + 1 } }, /tenantQueueMax/);
+    await refused({ audit: { tenantQueueMax: 0 } }, /tenantQueueMax/);
+    await refused({ audit: { tenantQueueMax: 1.5 } }, /tenantQueueMax/);
+    await refused({ audit: { perTenant: 1 } }, /governance\.audit\.perTenant/);
   });
 });

@@ -137,7 +137,8 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
     exportAudit: (id) => g.audit.exportLines(id),
     async verifyAudit(id) {
       const v = await g.audit.verify(id);
-      return v.ok ? { ok: true, count: v.count } : { ok: false, count: v.count, firstBroken: v.firstBadSeq, reason: v.reason };
+      if (!v.ok) return { ok: false, count: v.count, firstBroken: v.firstBadSeq, reason: v.reason };
+      return v.gaps === undefined ? { ok: true, count: v.count } : { ok: true, count: v.count, gaps: v.gaps };
     },
   };
 }

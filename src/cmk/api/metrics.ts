@@ -5,6 +5,7 @@
  * root injects (the KMIP server's operation counters).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditLosses, AuditSinkStats } from '../audit.js';
 
 /** Latency buckets in seconds: admin calls are mostly 1-50 ms database round trips; the tail catches L1 checks. */
 export const HTTP_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -70,4 +71,64 @@ export class AdminMetrics {
     this.requests.inc({ method, route, status: String(status) });
     this.latency.observe({ method, route }, seconds);
   }
+}
+
+/** What the audit metrics read at scrape time: the hot-path AuditSink (src/cmk/audit.ts). */
+export interface AuditMetricsSource {
+  stats(): AuditSinkStats;
+  tenantLosses(): ReadonlyMap<string, AuditLosses>;
+}
+
+/**
+ * The audit trail's metrics (issue 15 item 4: losses are visible), read from the sink at scrape time, for
+ * `deps.metrics.registries`. Per-tenant series exist only for tenants that lost records, so their number is
+ * bounded by the tenants (each needs a client certificate), not by traffic.
+ */
+export function auditMetricsRegistry(sink: AuditMetricsSource): Registry {
+  const registry = new Registry();
+  /** A counter whose value is read from the sink (prom-client counters only go up: reset, then add the total). */
+  const readCounter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name, help, registers: [registry],
+      collect(): void {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  readCounter('openkcm_audit_records_written_total', 'Hot-path audit records written to the chains', () => sink.stats().written);
+  readCounter('openkcm_audit_gap_records_total', 'Gap records written (each accounts for dropped records and refused operations)', () => sink.stats().gaps);
+  const perTenant = (name: string, help: string, pick: (l: AuditLosses) => number): void => {
+    new Counter({
+      name, help, labelNames: ['tenant'] as const, registers: [registry],
+      collect(): void {
+        this.reset();
+        for (const [tenant, l] of sink.tenantLosses()) {
+          const v = pick(l);
+          if (v > 0) this.inc({ tenant }, v);
+        }
+      },
+    });
+  };
+  perTenant('openkcm_audit_records_dropped_total', 'Audit records dropped because the tenant\'s queue (or the node\'s) was full', (l) => l.dropped);
+  perTenant('openkcm_audit_operations_refused_total', 'KMIP operations refused (AUDIT_BACKLOGGED) because the tenant\'s audit queue was full', (l) => l.refused);
+  new Gauge({
+    name: 'openkcm_audit_queued_records', help: 'Hot-path audit records waiting to be written', registers: [registry],
+    collect(): void {
+      this.set(sink.stats().queued);
+    },
+  });
+  new Gauge({
+    name: 'openkcm_audit_backlogged_tenants', help: 'Tenants whose audit queue is at its quota (their audited operations are refused)', registers: [registry],
+    collect(): void {
+      this.set(sink.stats().backloggedTenants);
+    },
+  });
+  new Gauge({
+    name: 'openkcm_audit_node_backlogged', help: '1 while the node-wide audit queue bound is reached (every tenant is refused)', registers: [registry],
+    collect(): void {
+      this.set(sink.stats().nodeBacklogged ? 1 : 0);
+    },
+  });
+  return registry;
 }

@@ -5,6 +5,7 @@
  * only through Postgres NOTIFY or injected functions — enforced by the lint rule on src/cmk).
  */
 import type { HealthStatus, ShadowReference } from '../../keystore/types.js';
+import type { AuditGapSummary } from '../audit.js';
 import type { AdminActionName } from '../authz/schema.js';
 
 /** Admin roles (docs/governance.md "Roles"). */
@@ -101,6 +102,9 @@ export interface AuditVerification {
   readonly count?: number;
   readonly firstBroken?: number;
   readonly reason?: string;
+  /** Present when the intact chain holds gap records: records dropped and operations refused while the tenant's
+   *  audit queue was full (src/cmk/audit.ts AuditGapSummary). */
+  readonly gaps?: AuditGapSummary;
 }
 
 /**

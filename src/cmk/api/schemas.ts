@@ -187,7 +187,17 @@ export const auditPageModel = {
 
 export const auditVerifyModel = {
   type: 'object', additionalProperties: true, required: ['ok'],
-  properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, firstBroken: { type: 'integer' }, reason: { type: 'string' } },
+  properties: {
+    ok: { type: 'boolean' }, count: { type: 'integer' }, firstBroken: { type: 'integer' }, reason: { type: 'string' },
+    gaps: {
+      type: 'object', additionalProperties: false, required: ['records', 'dropped', 'refused', 'firstSeq', 'lastSeq', 'from', 'to'],
+      description: 'Gap records of an intact chain: records dropped and operations refused while the audit queue was full',
+      properties: {
+        records: { type: 'integer' }, dropped: { type: 'integer' }, refused: { type: 'integer' }, firstSeq: { type: 'integer' },
+        lastSeq: { type: 'integer' }, from: { type: 'string' }, to: { type: 'string' },
+      },
+    },
+  },
 } as const;
 
 /** The error responses every authenticated route may give, for the OpenAPI document. */

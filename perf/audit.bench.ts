@@ -1,0 +1,226 @@
+/**
+ * The hot-path audit sink (src/cmk/audit.ts AuditSink; issue 14 deliverable 4, issue 15 item 4), over PGlite and
+ * the real PostgreSQL:
+ *
+ *   enqueue   what record() (and recordEntry(), the KMIP hook's call) costs the caller's thread, per record
+ *   flush     hash + HMAC + INSERTs + commit, per record, measured around sink.flush() of FLUSH_RECORDS records
+ *   slice     the longest stretch the event loop was held during the flushes (a setImmediate ping loop runs
+ *             beside them; the largest and the 99th-percentile gap between two pings)
+ *
+ *   npx tsc -p . && node dist/perf/audit.bench.js
+ *   AUDIT_BENCH_ENGINES=pglite   one engine only (default: pglite,postgres)
+ *   OPENKCM_BENCH_QUICK=1        a few hundred records (CI smoke; its figures mean nothing)
+ *
+ * PostgreSQL: 127.0.0.1:5432, user postgres, trust (OPENKCM_TEST_PG_URL overrides); a throwaway database is
+ * created and dropped. The HMAC is the server's: HMAC-SHA-256 in a native key slot. Results: perf/results/audit.json.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { AuditTrail } from '../src/cmk/audit.js';
+import type { AuditSink } from '../src/cmk/audit.js';
+import { openDb } from '../src/cmk/db.js';
+import type { Db } from '../src/cmk/db.js';
+import { migratePublic, migrateTenant } from '../src/cmk/migrations.js';
+import { initNative, mac, SecureKey } from '../src/native/index.js';
+import { createThrowawayDatabase } from '../test/helpers/governance-db.js';
+import { QUICK, resultsPath } from './common.js';
+
+/** Records per enqueue round (one flush batch) and rounds. The figure is the fastest round (least disturbed by
+ *  other processes on a shared machine) and the median round. */
+const ENQUEUE_RECORDS = QUICK ? 200 : 2_048;
+const ENQUEUE_ROUNDS = QUICK ? 2 : 40;
+/** Records per measured flush (four full batches) and flush rounds. */
+const FLUSH_RECORDS = QUICK ? 300 : 8_192;
+const FLUSH_ROUNDS = QUICK ? 1 : 5;
+
+type Engine = 'pglite' | 'postgres';
+
+interface EngineResult {
+  engine: Engine;
+  /** record(AuditRecord): the call the KMIP hook made before issue 14. */
+  enqueueNsPerRecord: { min: number; median: number };
+  /** recordEntry(tenant, AuditEntry): the hook's call since (absent on older code). */
+  enqueueEntryNsPerRecord?: { min: number; median: number };
+  flushUsPerRecord: number;
+  /** Largest gap between two setImmediate pings during the flushes (wall, and CPU time: see loopGaps), and the
+   *  largest per-flush 99th percentile (wall). */
+  longestSliceMs: number;
+  longestSliceCpuMs: number;
+  p99SliceMs: number;
+  flushRecords: number;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+function maxOf(xs: readonly number[]): number {
+  let m = 0;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? Number.NaN;
+}
+
+/** CPU time of the calling thread, ms: Linux's per-thread scheduler clock (ns resolution), else the process's
+ *  (which also counts the PGlite worker and V8's helper threads: an upper bound). */
+const threadCpuMs: () => number = (() => {
+  try {
+    readFileSync('/proc/thread-self/schedstat', 'utf8');
+    return () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1000;
+    };
+  }
+})();
+
+/**
+ * Gaps between consecutive setImmediate callbacks while `work` runs: how long the loop was held at once. On a
+ * shared machine a gap also holds the time the OS ran other processes, so each gap is measured twice: wall time,
+ * and the CPU time the event-loop thread itself used in it.
+ */
+async function loopGaps(work: () => Promise<void>): Promise<{ wallMax: number; cpuMax: number; wallP99: number }> {
+  const wall: number[] = [];
+  let cpuMax = 0;
+  let last = performance.now();
+  let lastCpu = threadCpuMs();
+  let running = true;
+  const ping = (): void => {
+    const t = performance.now();
+    const c = threadCpuMs();
+    wall.push(t - last);
+    if (c - lastCpu > cpuMax) cpuMax = c - lastCpu;
+    last = performance.now();
+    lastCpu = threadCpuMs();
+    if (running) setImmediate(ping);
+  };
+  setImmediate(ping);
+  try {
+    await work();
+    return { wallMax: maxOf(wall), cpuMax, wallP99: percentile(wall, 0.99) };
+  } finally {
+    running = false;
+  }
+}
+
+const uidOf = (i: number): string => `0f6b1c7e-5d3a-4c52-9a8e-${String(100_000_000_000 + i)}`;
+
+/** The record the KMIP audit hook built per batch item before issue 14 (src/server/governance.ts). */
+function enqueue(sink: AuditSink, tenant: string, n: number, at: Date): void {
+  for (let i = 0; i < n; i++) sink.record({ principal: 'client-a', tenant, operation: 'kmip.Get', object: uidOf(i), result: 'ok', time: at });
+}
+
+interface EntrySink {
+  recordEntry?: (tenant: string, e: { principal: string; operation: string; object: string; result: string; at: number; keep: boolean }) => boolean;
+}
+
+/** What the hook does since issue 14 (src/server/audit-gate.ts): one plain entry per batch item. */
+function enqueueEntries(sink: EntrySink, tenant: string, n: number, at: Date): void {
+  const rec = sink.recordEntry;
+  if (rec === undefined) return;
+  for (let i = 0; i < n; i++) rec.call(sink, tenant, { principal: 'client-a', operation: 'kmip.Get', object: uidOf(i), result: 'ok', at: at.getTime(), keep: true });
+}
+
+async function enqueueCost(sink: AuditSink, fill: (n: number, at: Date) => void): Promise<{ min: number; median: number }> {
+  const ns: number[] = [];
+  for (let r = 0; r < ENQUEUE_ROUNDS; r++) {
+    const at = new Date();
+    const t0 = process.hrtime.bigint();
+    fill(ENQUEUE_RECORDS, at);
+    ns.push(Number(process.hrtime.bigint() - t0) / ENQUEUE_RECORDS);
+    await sink.flush();
+  }
+  return { min: Math.round(Math.min(...ns)), median: Math.round(median(ns)) };
+}
+
+async function benchEngine(engine: Engine, db: Db, hmac: (d: Uint8Array) => Uint8Array): Promise<EngineResult> {
+  await migratePublic(db);
+  const tenant = `bench_${engine}`;
+  await migrateTenant(db, tenant);
+  const trail = new AuditTrail(db, hmac);
+  const sink = trail.createSink();
+  try {
+    const enqueueNsPerRecord = await enqueueCost(sink, (n, at) => { enqueue(sink, tenant, n, at); });
+    const entrySink = sink as unknown as EntrySink;
+    const enqueueEntryNsPerRecord = entrySink.recordEntry === undefined ? undefined : await enqueueCost(sink, (n, at) => { enqueueEntries(entrySink, tenant, n, at); });
+    const flushUs: number[] = [];
+    const longest: number[] = [];
+    const longestCpu: number[] = [];
+    const p99: number[] = [];
+    for (let r = 0; r < FLUSH_ROUNDS; r++) {
+      enqueue(sink, tenant, FLUSH_RECORDS, new Date());
+      const t0 = performance.now();
+      const g = await loopGaps(() => sink.flush());
+      longest.push(g.wallMax);
+      longestCpu.push(g.cpuMax);
+      p99.push(g.wallP99);
+      flushUs.push(((performance.now() - t0) * 1000) / FLUSH_RECORDS);
+    }
+    const v = await trail.verify(tenant);
+    if (!v.ok) throw new Error(`the bench chain does not verify: ${v.reason}`);
+    return {
+      engine,
+      enqueueNsPerRecord,
+      ...(enqueueEntryNsPerRecord === undefined ? {} : { enqueueEntryNsPerRecord }),
+      flushUsPerRecord: Math.round(median(flushUs) * 10) / 10,
+      longestSliceMs: Math.round(maxOf(longest) * 100) / 100,
+      longestSliceCpuMs: Math.round(maxOf(longestCpu) * 100) / 100,
+      p99SliceMs: Math.round(maxOf(p99) * 1000) / 1000,
+      flushRecords: FLUSH_RECORDS,
+    };
+  } finally {
+    await sink.close();
+  }
+}
+
+async function main(): Promise<void> {
+  initNative({ allowUnlocked: true });
+  const key = SecureKey.generate(32);
+  const hmac = (d: Uint8Array): Uint8Array => mac(key, 'HMAC-SHA256', d);
+  const engines = (process.env.AUDIT_BENCH_ENGINES ?? 'pglite,postgres').split(',').filter((e): e is Engine => e === 'pglite' || e === 'postgres');
+  const loadBefore = loadavg()[0];
+  const results: EngineResult[] = [];
+  for (const engine of engines) {
+    if (engine === 'pglite') {
+      const db = await openDb({});
+      try {
+        results.push(await benchEngine(engine, db, hmac));
+      } finally {
+        await db.close();
+      }
+    } else {
+      const tdb = await createThrowawayDatabase();
+      const db = await openDb({ url: tdb.url });
+      try {
+        results.push(await benchEngine(engine, db, hmac));
+      } finally {
+        await db.close();
+        await tdb.drop();
+      }
+    }
+  }
+  key.destroy();
+  for (const r of results) {
+    const e = r.enqueueEntryNsPerRecord;
+    process.stdout.write(`${r.engine}: enqueue record() ${String(r.enqueueNsPerRecord.min)} ns/record (median ${String(r.enqueueNsPerRecord.median)})` +
+      `${e === undefined ? '' : `, recordEntry() ${String(e.min)} ns/record (median ${String(e.median)})`}; ` +
+      `flush ${String(r.flushUsPerRecord)} µs/record (${String(r.flushRecords)} records per flush); ` +
+      `event-loop stretch during flushes: longest ${String(r.longestSliceMs)} ms wall, ${String(r.longestSliceCpuMs)} ms event-loop-thread CPU; p99 ${String(r.p99SliceMs)} ms\n`);
+  }
+  const out = resultsPath('audit.json');
+  await writeFile(out, JSON.stringify({
+    bench: 'audit', quick: QUICK, cpus: cpus().length, loadavg: { before: loadBefore, after: loadavg()[0] },
+    enqueueRecords: ENQUEUE_RECORDS, flushRecords: FLUSH_RECORDS, results,
+  }, null, 2) + '\n');
+  process.stdout.write(`results: ${out}\n`);
+}
+
+await main();
