@@ -8,7 +8,7 @@
  * server would — the seal, tenant states, policies, the audit backlog — and what the worker hands back: audit events,
  * lease and registration requests.
  */
-import type { KmipAuditEvent } from '../server/processor.js';
+import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
 
 /** A tenant's L3 lineage (`l3:<tenant>:kmip`), each version wrapped for one worker. */
 export interface Lease {
@@ -30,8 +30,8 @@ export interface Snapshot {
   readonly states: readonly (readonly [string, GovernanceState])[];
   /** Tenants with their own Cedar policies (the rest are decided by the defaults). */
   readonly policies: readonly (readonly [string, string])[];
-  /** Tenants whose audit queue is full: their audited operations are refused until it drains. */
-  readonly backlogged: readonly string[];
+  /** Whose audit queue is full: their audited operations are refused until it drains. */
+  readonly backlog: AuditBacklog;
 }
 
 export type ToWorker =
@@ -46,14 +46,15 @@ export type ToWorker =
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
   /** The tenant's L3 lineage changed (rotation, a dropped version): lease it again. */
   | { readonly t: 'rekey'; readonly tenant: string }
-  | { readonly t: 'backlog'; readonly tenant: string; readonly backlogged: boolean }
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
   | { readonly t: 'shutdown' };
 
 export type ToPrimary =
   | { readonly t: 'hello'; readonly workerPublicKey: Uint8Array }
   | { readonly t: 'ready'; readonly host: string; readonly port: number }
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
-  | { readonly t: 'audit'; readonly events: readonly KmipAuditEvent[] }
+  /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit.ts AuditEntry). */
+  | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }
   | { readonly t: 'fatal'; readonly message: string };
 
 function isObject(v: unknown): v is Record<string, unknown> {

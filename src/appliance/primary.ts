@@ -84,7 +84,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
     governance: governance?.enabled === true,
     states: governance?.tenantStates() ?? [],
     policies: governance?.tenantPolicies() ?? [],
-    backlogged: governance?.backloggedTenants() ?? [],
+    backlog: governance?.auditBacklog() ?? { node: false, tenants: [] },
   });
 
   // ---- what must reach every worker ---------------------------------------------------------------------------
@@ -160,11 +160,9 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
       case 'req':
         if (m.op === 'lease') return answer(w, m.id, lease(w, m.tenant));
         return answer(w, m.id, governance?.register(m.tenant) ?? Promise.resolve(null));
-      case 'audit': {
-        const hook = governance?.audit;
-        if (hook !== undefined) for (const e of m.events) hook(e);
+      case 'audit':
+        governance?.recordAudit(m.batches);
         return;
-      }
       case 'fatal':
         logger.error('KMIP worker failed to start', { worker: w.worker.id, reason: m.message });
         firstFailed?.(new Error(`a KMIP worker failed to start: ${m.message}`));

@@ -31,7 +31,10 @@ import { governanceGate } from '../server/governance-gate.js';
 import { KmipServer } from '../server/listener.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
-import type { KmipAuditEvent } from '../server/processor.js';
+import { AuditAdmission } from '../cmk/audit.js';
+import type { AuditEntry } from '../cmk/audit.js';
+import { auditAdmissionGate, kmipAuditHook } from '../server/audit-gate.js';
+import type { AuditEntryTarget } from '../server/audit-gate.js';
 import { NativeKekProvider, singleKek } from '../vault/kek.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
@@ -40,8 +43,8 @@ import type { GovernanceState, Lease, Snapshot, ToPrimary, ToWorker } from './ip
 import { LeaseResolver } from './lease-resolver.js';
 import { deriveTransportKey, ephemeralKeyPair } from './transport-key.js';
 
-/** Most audit events one IPC message carries; a larger turn sends several. */
-const AUDIT_EVENTS_PER_MESSAGE = 4096;
+/** Most audit records one IPC message carries; a busier turn sends several. */
+const AUDIT_ENTRIES_PER_MESSAGE = 4096;
 
 /** How long a worker waits for the primary's welcome before it gives up (the primary forks it, so this is slack). */
 const WELCOME_TIMEOUT_MS = 60_000;
@@ -77,24 +80,38 @@ class PrimaryLink {
   }
 }
 
-/** Audit events of this turn, sent to the primary in one message at the end of it. */
-class AuditForwarder {
-  #batch: KmipAuditEvent[] = [];
+/**
+ * The audit records of this event-loop turn, grouped per tenant and sent to the primary in one message at the end
+ * of the turn (src/server/audit-gate.ts kmipAuditHook builds each record; the primary's sink takes the batches).
+ */
+class AuditForwarder implements AuditEntryTarget {
+  #batches = new Map<string, AuditEntry[]>();
+  #count = 0;
   #scheduled = false;
 
-  record = (e: KmipAuditEvent): void => {
-    this.#batch.push(e);
-    if (!this.#scheduled) {
+  recordEntry(tenant: string, entry: AuditEntry): boolean {
+    let list = this.#batches.get(tenant);
+    if (list === undefined) {
+      list = [];
+      this.#batches.set(tenant, list);
+    }
+    list.push(entry);
+    this.#count++;
+    if (this.#count >= AUDIT_ENTRIES_PER_MESSAGE) this.flush();
+    else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.flush);
     }
-  };
+    return true;
+  }
 
-  flush = (): void => {
+  readonly flush = (): void => {
     this.#scheduled = false;
-    const all = this.#batch;
-    this.#batch = [];
-    for (let i = 0; i < all.length; i += AUDIT_EVENTS_PER_MESSAGE) send({ t: 'audit', events: all.slice(i, i + AUDIT_EVENTS_PER_MESSAGE) });
+    if (this.#count === 0) return;
+    const batches = [...this.#batches].map(([tenant, entries]) => ({ tenant, entries }));
+    this.#batches = new Map();
+    this.#count = 0;
+    send({ t: 'audit', batches });
   };
 }
 
@@ -151,7 +168,8 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   let sealed = snapshot.sealed;
   const dark = new Set(snapshot.dark);
   const states = new Map<string, GovernanceState>(snapshot.states);
-  const backlogged = new Set(snapshot.backlogged);
+  const admission = new AuditAdmission();
+  admission.update(snapshot.backlog);
   const sealedError = (): Error => new KmipError('SERVER_SEALED', 'the server is sealed: an operator must unseal it before it serves keys');
   const revokedError = (): Error => new KmipError('TENANT_REVOKED', 'this tenant\'s keys are revoked (kill-switch)');
 
@@ -200,6 +218,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
         if (state !== null) states.set(tenant, state);
       },
       authz,
+      admitAudit: auditAdmissionGate(admission),
       logger,
     });
   }
@@ -218,7 +237,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
       getHandler: getHandler as (op: number) => OperationHandler<unknown, unknown, typeof services> | undefined,
       services, logger, now: services.clock, maxBatchItems: config.limits.maxBatchItems,
       ...(authorize === undefined ? {} : { authorize }),
-      ...(audit === undefined ? {} : { audit: audit.record }),
+      ...(audit === undefined ? {} : { audit: kmipAuditHook(audit) }),
     },
   });
   // ---- messages from the primary ----------------------------------------------------------------------------
@@ -250,10 +269,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
         services.keyCache.evictTenant(m.tenant);
         void leases?.rekey(m.tenant);
         break;
-      case 'backlog':
-        if (m.backlogged) backlogged.add(m.tenant);
-        else backlogged.delete(m.tenant);
-        break;
+      case 'backlog': admission.update(m.backlog); break;
       case 'shutdown': break; // worker-main.ts closes and exits
       case 'welcome': break;
     }

@@ -35,6 +35,7 @@ import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/serve
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
 import type { ApprovableAction } from '../cmk/api/ports.js';
 import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit.js';
+import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
 import { auditMetricsRegistry } from '../cmk/api/metrics.js';
 import { PolicyEngine } from '../cmk/authz/engine.js';
 import { DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests } from '../cmk/authz/kmip.js';
@@ -55,12 +56,11 @@ import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListen
 import type { RevocationListener } from '../krypton/revocation-listener.js';
 import { mac } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
-import type { Principal } from '../operations/types.js';
 import { DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
 import { auditAdmissionGate, kmipAuditHook } from './audit-gate.js';
+import { governanceGate } from './governance-gate.js';
 import { ConfigError, parseListen } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
-import { KEYLESS_OPERATIONS } from './gates.js';
 import type { KmipGate } from './gates.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
@@ -268,8 +268,10 @@ export interface GovernancePlane {
   tenantStates(): [string, TenantState][];
   /** Every tenant's own Cedar policy text (tenants without one are decided by the defaults). */
   tenantPolicies(): [string, string][];
-  /** Tenants whose audit queue is full (their audited operations are refused until it drains). */
-  backloggedTenants(): string[];
+  /** Whose audit queue is full (their audited operations are refused until it drains). */
+  auditBacklog(): AuditBacklog;
+  /** Takes audit records a KMIP worker process forwarded (src/appliance), as if its own hook had produced them. */
+  recordAudit(batches: readonly AuditBatch[]): void;
   /** Calls `listener` on every change a KMIP worker must mirror; returns the unsubscribe function. */
   onChange(listener: (change: GovernanceChange) => void): () => void;
   /** Registers (or re-reads) a tenant on first use; resolves with its state, null when it is not governed. */
@@ -283,17 +285,16 @@ export type GovernanceChange =
   | { readonly t: 'state'; readonly tenant: string; readonly state: TenantState }
   /** `text` undefined: the defaults decide; `failed`: the policies could not be loaded, the tenant is denied. */
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
-  | { readonly t: 'backlog'; readonly tenant: string; readonly backlogged: boolean };
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog };
 
 const DISABLED: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
-  tenantStates: () => [], tenantPolicies: () => [], backloggedTenants: () => [], onChange: () => () => undefined,
-  register: () => Promise.resolve(null),
+  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
+  onChange: () => () => undefined, register: () => Promise.resolve(null),
 });
 
-const DARK_STATES: ReadonlySet<TenantState> = new Set(['revoked', 'suspended', 'terminated']);
 
 /** Starts the governance plane (see the module comment). Throws ConfigError for a bad `governance` section. */
 export async function startGovernancePlane(opts: GovernancePlaneOptions): Promise<GovernancePlane> {
@@ -354,6 +355,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
     });
     deriveAuditKey();
     let sealedNoticeShown = false;
+    let onBacklogChange: () => void = () => undefined;
     const engine = new PolicyEngine();
     cleanups.push(() => {
       engine.close();
@@ -373,6 +375,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       auditSink: {
         queueMax: settings.auditQueueMax,
         tenantQueueMax: settings.auditTenantQueueMax,
+        // KMIP worker processes mirror the backlog (src/appliance): set below, once the change fan-out exists.
+        onBacklogChange: () => { onBacklogChange(); },
         // Rate-limited by the sink: one line per tenant per AUDIT_DROP_REPORT_INTERVAL_MS, with counts.
         onDrop: (r) => {
           log.warn('audit queue full: records dropped and operations refused (a gap record follows in the chain)', {
@@ -410,6 +414,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         }
       }
     };
+    onBacklogChange = () => { changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); };
     const refreshPolicies = async (tenant: string): Promise<void> => {
       try {
         await engine.refreshTenant(tenant, loadPolicies);
@@ -513,36 +518,13 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       onDeny: (e) => { log.info('KMIP request denied by policy', { tenant: e.tenant, identity: e.identity, action: e.action, ...(e.uid === undefined ? {} : { uid: e.uid }) }); },
     });
     // Issue 15 item 4: a tenant whose audit queue is full gets AUDIT_BACKLOGGED for what must be audited.
-    const refuseIfBacklogged = auditAdmissionGate(governance.auditSink);
-    const refuseIfDark = (principal: Principal): void => {
-      const s = states.get(principal.tenant);
-      if (s !== undefined && DARK_STATES.has(s)) throw new KmipError('TENANT_REVOKED', `this tenant is ${s} in governance`);
-    };
-    const authorize: KmipGate = (principal, operation, version) => {
-      // Discover Versions and Query reveal nothing about a tenant (src/server/gates.ts): answered for everyone.
-      if (KEYLESS_OPERATIONS.has(operation)) return;
-      if (states.has(principal.tenant)) {
-        refuseIfDark(principal);
-        authz.authorize(principal, operation, version);
-        refuseIfBacklogged(principal, operation);
-        return;
-      }
-      if (!TENANT_ID_PATTERN.test(principal.tenant)) {
-        throw new KmipError('PERMISSION_DENIED', `tenant name "${principal.tenant}" cannot be governed (governed names match ${TENANT_ID_PATTERN.source})`);
-      }
-      return ensureRegistered(principal.tenant).then(
-        () => {
-          if (!states.has(principal.tenant)) throw new KmipError('PERMISSION_DENIED', 'this tenant is not registered in governance');
-          refuseIfDark(principal);
-          authz.authorize(principal, operation, version);
-          refuseIfBacklogged(principal, operation);
-        },
-        (e: unknown) => {
-          log.error('tenant registration failed', { tenant: principal.tenant, ...describeError(e) });
-          throw new KmipError('TENANT_UNAVAILABLE', 'the governance database cannot be reached; retry later');
-        },
-      );
-    };
+    const authorize = governanceGate({
+      stateOf: (tenant) => states.get(tenant),
+      register: ensureRegistered,
+      authz,
+      admitAudit: auditAdmissionGate(governance.auditSink),
+      logger: log,
+    });
 
     const audit = kmipAuditHook(governance.auditSink);
 
@@ -666,7 +648,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         const text = engine.tenantPolicies(t);
         return text === undefined ? [] : [[t, text] as [string, string]];
       }),
-      backloggedTenants: () => [],
+      auditBacklog: () => governance.auditSink.backlog(),
+      recordAudit: (batches) => { for (const b of batches) governance.auditSink.recordMany(b.tenant, b.entries); },
       onChange: (listener) => {
         changeListeners.add(listener);
         return () => { changeListeners.delete(listener); };
