@@ -57,7 +57,7 @@ async function register(d: ProcessorDeps<OperationServices>, pv: ProtocolVersion
   const r = decodeResponse(decodeTtlv(await send(d, pv, { operation: Operation.Register, payload })));
   const item = r.batchItems[0];
   assert.equal(item?.resultStatus, ResultStatus.Success, `Register failed: ${item?.resultMessage ?? ''}`);
-  return registerPayloads.decodeResponse(item.payload!, pv).uniqueIdentifier;
+  return registerPayloads.decodeResponse(item.payload, pv).uniqueIdentifier;
 }
 
 /** The Get response bytes with the splice on and off: the Fresh flag is not part of the object, so order is free. */
@@ -127,7 +127,7 @@ const certificate = fc.constantFrom(...certificates)
 const anyObject = fc.oneof(symmetric, secretData, opaque, wrapped, certificate);
 
 describe('Get: the stored bytes answered as they are equal the decode-and-encode path, byte for byte', () => {
-  after(() => disableGetSplice(false));
+  after(() => { disableGetSplice(false); });
 
   test('generated objects, registered in one version and fetched in every version 1.0–2.1', async () => {
     const d = deps();
@@ -147,7 +147,7 @@ describe('Get: the stored bytes answered as they are equal the decode-and-encode
     const wanted: unknown[] = [];
     const store = d.services.store;
     const content = store.content.bind(store);
-    store.content = ((tenant, r, want) => { wanted.push(want); return content(tenant, r, want); }) as typeof store.content;
+    store.content = ((tenant, r, want) => { wanted.push(want); return content(tenant, r, want); });
     const pv = VERSIONS[6]!;
     const uid = await register(d, pv, { objectType: ObjectType.SymmetricKey, keyBlock: symmetricKeyBlock(new Uint8Array(32).fill(1)) });
     await getBoth(d, pv, uid); // the first Get clears Fresh under the object lock; the ones after are pure reads
