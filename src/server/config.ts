@@ -77,9 +77,9 @@ export interface ServerLimits {
    */
   maxResponseBytesPerConnection: number;
   /**
-   * Response bytes all connections together may have waiting in their write buffers; past it no connection starts
-   * a new request until some of them drain. Stops: many slow readers each under the per-connection cap together
-   * exhausting server memory.
+   * Response bytes all connections together may have waiting in their write buffers; past it no connection that has
+   * unread responses of its own starts a new request until some of them drain (clients that read are served on).
+   * Stops: many slow readers each under the per-connection cap together exhausting server memory.
    */
   maxResponseBytesBuffered: number;
   /**
