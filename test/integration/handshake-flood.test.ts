@@ -57,7 +57,7 @@ describe('the KMIP port under a connect-and-close flood (openkcm serve, worker p
   test('150 connect-and-close calls per second for 5 s: a connected client and fresh clients keep being served', async () => {
     const steady = await srv.connect();
     try {
-      let flooding = true;
+      const run = { flooding: true };
       let sent = 0;
       const flood = (async (): Promise<void> => {
         // 3 every 20 ms = 150 per second.
@@ -68,12 +68,12 @@ describe('the KMIP port under a connect-and-close flood (openkcm serve, worker p
           sent += 3;
           await sleep(20);
         }
-        flooding = false;
+        run.flooding = false;
         await Promise.all(pending);
       })();
       let steadyServed = 0;
       const fresh: number[] = [];
-      while (flooding) {
+      while (run.flooding) {
         await steady.discoverVersions();
         steadyServed++;
         // A new connection every ~500 ms must get in (one attempt, generous timeouts: refusal is the failure).
@@ -121,20 +121,21 @@ describe('limit: maxHandshakingPerAddress', () => {
   });
 
   test(`${String(CAP)} idle sockets from one address stay; one more closes that address's oldest; other addresses are untouched`, async () => {
+    const server = srv.server!;
     const other = await idleSocket(srv.port, '127.0.0.3');
     idle.push(other);
     for (let i = 0; i < CAP; i++) idle.push(await idleSocket(srv.port, '127.0.0.2'));
-    await waitFor(() => srv.server?.handshakingCount === CAP + 1, 'the server to accept them');
+    await waitFor(() => server.handshakingCount === CAP + 1, 'the server to accept them');
     await sleep(300);
     assert.ok(idle.every((s) => !s.isClosed()), 'at the limit nothing is closed');
-    assert.equal(srv.server?.stats.handshakesEvictedPerAddress, 0);
+    assert.equal(server.stats.handshakesEvictedPerAddress, 0);
 
     idle.push(await idleSocket(srv.port, '127.0.0.2'));
     await idle[1]?.closed;
-    assert.equal(srv.server?.stats.handshakesEvictedPerAddress, 1);
+    assert.equal(server.stats.handshakesEvictedPerAddress, 1);
     await sleep(200);
     assert.deepEqual(idle.map((s) => s.isClosed()), [false, true, false, false, false], "one past: only that address's oldest closed");
-    assert.equal(srv.server?.handshakingCount, CAP + 1);
+    assert.equal(server.handshakingCount, CAP + 1);
   });
 });
 
@@ -151,22 +152,23 @@ describe('limit: maxHandshakingConnections', () => {
   });
 
   test(`${String(CAP)} idle sockets stay; one more closes the oldest; a real client gets in past a full budget`, async () => {
+    const server = srv.server!;
     for (let i = 0; i < CAP; i++) idle.push(await idleSocket(srv.port, `127.0.0.${String(10 + i)}`));
-    await waitFor(() => srv.server?.handshakingCount === CAP, 'the server to accept them');
+    await waitFor(() => server.handshakingCount === CAP, 'the server to accept them');
     await sleep(300);
     assert.ok(idle.every((s) => !s.isClosed()), 'at the limit nothing is closed');
-    assert.equal(srv.server?.stats.handshakesEvicted, 0);
+    assert.equal(server.stats.handshakesEvicted, 0);
 
     idle.push(await idleSocket(srv.port, '127.0.0.20'));
     await idle[0]?.closed;
-    assert.equal(srv.server?.stats.handshakesEvicted, 1);
+    assert.equal(server.stats.handshakesEvicted, 1);
     await sleep(200);
     assert.deepEqual(idle.map((s) => s.isClosed()), [true, false, false, false, false], 'one past: only the oldest closed');
 
     // The budget is full of idle sockets: a real client's connection takes the oldest one's place and is served.
     const raw = await rawConnect(srv.clientOptions());
-    assert.equal(srv.server?.stats.handshakesEvicted, 2);
-    await waitFor(() => srv.server?.connectionCount === 1, 'the real client to be established');
+    assert.equal(server.stats.handshakesEvicted, 2);
+    await waitFor(() => server.connectionCount === 1, 'the real client to be established');
     raw.destroy();
   });
 });

@@ -20,16 +20,16 @@ export interface AdminLimits {
   /** TCP accept to a finished TLS handshake, ms. Stops: slowloris in the handshake (Node's default is 120 s). */
   readonly handshakeTimeoutMs: number;
   /**
-   * Connection (or end of the previous response) to the last request header, ms. Checked every
+   * Connection (or the previous response) to the end of a request's headers, ms; checked every
    * {@link ADMIN_CONNECTIONS_CHECK_INTERVAL_MS}. Stops: a peer that completes the handshake (bearer-token clients
-   * need no certificate) and then sends nothing, or its headers a byte at a time.
+   * need no certificate) and then sends nothing, or its headers a byte at a time, holding one of maxConnections.
    */
   readonly headersTimeoutMs: number;
   /** Whole request received, ms. Stops: slow bodies. At least headersTimeoutMs (Node requires it). */
   readonly requestTimeoutMs: number;
   /** Idle keep-alive connection between requests, ms. Stops: abandoned keep-alive connections holding slots. */
   readonly keepAliveTimeoutMs: number;
-  /** No byte in either direction for this long closes the socket, ms. Stops: any stalled connection, as a backstop. */
+  /** No byte in either direction for this long closes the socket, ms. Stops: any stalled connection (backstop). */
   readonly idleTimeoutMs: number;
 }
 

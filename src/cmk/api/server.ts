@@ -173,7 +173,8 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   const log = deps.logger;
   const limits = resolveAdminLimits(deps.limits, 'adminApi.limits');
   // Issue 15 item 7: the same protections as the KMIP listener. headersTimeout bounds a connection that sends no
-  // request (Node checks it every connectionsCheckingInterval); connectionTimeout is the socket inactivity backstop.
+  // complete request headers, silent ones included (Node checks it every connectionsCheckingInterval);
+  // connectionTimeout is the socket inactivity backstop.
   const httpOptions = { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: ADMIN_CONNECTIONS_CHECK_INTERVAL_MS };
 
   const app = fastify({
