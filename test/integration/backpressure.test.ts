@@ -15,8 +15,9 @@ import { decodeTtlv } from '../../src/ttlv/decode.js';
 import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
 import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { ObjectType, Operation, ResultStatus } from '../../src/kmip/registry.js';
-import { rawConnect, startTestServer } from '../helpers/server.js';
-import type { RawConnection, TestServer } from '../helpers/server.js';
+import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
+import { rawConnect, startTestServer, tinyHandlers } from '../helpers/server.js';
+import type { RawConnection, TestServer, TinyServices } from '../helpers/server.js';
 
 const OBJECT_BYTES = 1_000_000;
 const CONNECTIONS = 10;
@@ -125,6 +126,53 @@ describe('backpressure: clients that never read (openkcm serve, worker processes
     } finally {
       await fresh.close();
       await c.close();
+    }
+  });
+});
+
+/** An RNG Retrieve of `n` bytes (the tiny handler answers n bytes). */
+function rngRequest(n: number): Buffer {
+  const pv = { major: 1, minor: 4 };
+  return encodeTtlv(encodeRequest(requestMessage({ protocolVersion: pv }, [
+    { operation: Operation.RNGRetrieve, payload: rngRetrievePayloads.encodeRequest({ dataLength: n }, pv) },
+  ])));
+}
+
+describe('limit: maxResponseBytesBuffered, with clients that read and clients that do not', () => {
+  test('once a non-reader has filled the server-wide budget it stops producing; a client that reads is still served; after the non-reader goes, all is normal', async () => {
+    const svc: TinyServices = { events: [], rng: { calls: 0, active: 0, maxActive: 0 } };
+    // The smallest budget: one connection that is behind exhausts it.
+    const srv = await startTestServer({ getHandler: tinyHandlers(), services: svc, limits: { maxResponseBytesBuffered: 1 } });
+    try {
+      const N = 40;
+      const SIZE = 512 * 1024;
+      const slow = await rawConnect(srv.clientOptions());
+      slow.socket.pause();
+      slow.send(Buffer.concat(Array.from({ length: N }, () => rngRequest(SIZE))));
+      // Wait until the non-reader stops making progress (its write buffer is full: budget used).
+      let calls = -1;
+      while (calls !== svc.rng?.calls) {
+        calls = svc.rng?.calls ?? 0;
+        await sleep(300);
+      }
+      assert.ok(calls < N, `the non-reader stopped being served (${String(calls)} of ${String(N)})`);
+
+      // A client that reads is not held up by someone else's unread responses.
+      const reader = await rawConnect(srv.clientOptions());
+      for (let i = 0; i < 3; i++) {
+        reader.send(rngRequest(16));
+        const r = decodeResponse(decodeTtlv(await reader.nextMessage(10_000)));
+        assert.equal(r.batchItems[0]?.resultStatus, ResultStatus.Success);
+      }
+      assert.equal(svc.rng.calls, calls + 3, 'the non-reader made no progress meanwhile');
+
+      slow.destroy();
+      await slow.closed;
+      reader.send(rngRequest(SIZE));
+      assert.equal(decodeResponse(decodeTtlv(await reader.nextMessage(10_000))).batchItems[0]?.resultStatus, ResultStatus.Success);
+      reader.destroy();
+    } finally {
+      await srv.stop();
     }
   });
 });
