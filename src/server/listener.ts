@@ -27,6 +27,9 @@ import { describeError } from './log.js';
 import type { Logger } from './log.js';
 import type { ProcessorDeps } from './processor.js';
 
+/** At most one log line per this interval about evicted pending handshakes (the count rides along). */
+const EVICTION_LOG_INTERVAL_MS = 10_000;
+
 export interface KmipServerOptions<S> {
   readonly config: ServerConfig;
   readonly deps: ProcessorDeps<S>;
@@ -63,6 +66,8 @@ export class KmipServer<S = unknown> {
   /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
   readonly #responseBudget: ResponseBudget;
   #nextId = 1;
+  #evictionLoggedAt = 0;
+  #evictionsUnlogged = 0;
   #address: ListenAddress | undefined;
   #closing: Promise<void> | undefined;
   readonly stats: KmipServerStats = {
@@ -102,10 +107,16 @@ export class KmipServer<S = unknown> {
     }, (reason, address) => {
       if (reason === 'budget') this.stats.handshakesEvicted++;
       else this.stats.handshakesEvictedPerAddress++;
-      this.#log.warn('pending TLS handshake closed to make room', {
-        reason, remote: address,
-        limit: reason === 'budget' ? limits.maxHandshakingConnections : limits.maxHandshakingPerAddress,
+      // A flood evicts thousands: one line per EVICTION_LOG_INTERVAL_MS, with the count since the last one.
+      this.#evictionsUnlogged++;
+      const now = Date.now();
+      if (now - this.#evictionLoggedAt < EVICTION_LOG_INTERVAL_MS) return;
+      this.#log.warn('pending TLS handshakes closed to make room', {
+        reason, remote: address, evicted: this.#evictionsUnlogged,
+        maxHandshakingConnections: limits.maxHandshakingConnections, maxHandshakingPerAddress: limits.maxHandshakingPerAddress,
       });
+      this.#evictionLoggedAt = now;
+      this.#evictionsUnlogged = 0;
     });
     this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       this.stats.dropped++;

@@ -206,8 +206,16 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     // fastify created an https.Server, which is a tls.Server: anonymous (pre-handshake) connections get their own
     // budget, oldest evicted (src/server/handshake-guard.ts), so idle sockets cannot fill maxConnections.
     const server = app.server as unknown as TlsServer;
+    // One log line per 10 s at most under a flood, with the count since the last one.
+    const evictions = { loggedAt: 0, unlogged: 0 };
     new HandshakeGuard(server, { maxHandshaking: limits.maxHandshakingConnections, maxHandshakingPerAddress: limits.maxHandshakingPerAddress },
-      (reason, address) => { log?.warn('admin api: pending TLS handshake closed to make room', { reason, remote: address }); });
+      (reason, address) => {
+        evictions.unlogged++;
+        if (Date.now() - evictions.loggedAt < 10_000) return;
+        log?.warn('admin api: pending TLS handshakes closed to make room', { reason, remote: address, evicted: evictions.unlogged });
+        evictions.loggedAt = Date.now();
+        evictions.unlogged = 0;
+      });
     // https.Server hands handshake errors to fastify's clientError handler, which leaves a reset socket alone:
     // a failed handshake must always free its slot.
     server.on('tlsClientError', (_err: Error, socket: TLSSocket) => { socket.destroy(); });
