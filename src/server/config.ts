@@ -28,7 +28,8 @@ export interface ServerLimits {
   /**
    * Time from TCP accept to a completed TLS handshake, ms. Stops: slowloris at the TLS
    * layer — peers that open a socket and never finish the handshake, each pinning a
-   * connection slot (and so, with maxConnections, locking out everyone else).
+   * connection slot (and so, with maxConnections, locking out everyone else). 5 s: a real
+   * client's handshake takes milliseconds; issue 15 item 1 found 10 s too generous.
    */
   handshakeTimeoutMs: number;
   /**
@@ -76,16 +77,30 @@ export interface ServerLimits {
    */
   maxResponseBytesPerConnection: number;
   /**
-   * Response bytes all connections together may have waiting in their write buffers; past it no connection starts
-   * a new request until some of them drain. Stops: many slow readers each under the per-connection cap together
-   * exhausting server memory.
+   * Response bytes all connections together may have waiting in their write buffers; past it no connection that has
+   * unread responses of its own starts a new request until some of them drain (clients that read are served on).
+   * Stops: many slow readers each under the per-connection cap together exhausting server memory.
    */
   maxResponseBytesBuffered: number;
+  /**
+   * Connections in the TLS handshake at once (no certificate seen yet), per listener process. When a new
+   * connection arrives at the cap the OLDEST pending handshake is closed, so anonymous peers can never hold more
+   * than this many of the maxConnections slots, and idle ones cannot keep a real client (whose handshake takes
+   * milliseconds) out. Stops: lock-out of the port by peers without a certificate (issue 15 item 1: 1,100
+   * connect-and-close calls held all 1,024 slots). src/server/handshake-guard.ts.
+   */
+  maxHandshakingConnections: number;
+  /**
+   * Connections in the TLS handshake from one remote IP address, per listener process (with `serve --workers N`
+   * one address may have up to N times this many). Past it that address's oldest pending handshake is closed.
+   * Stops: one address taking the whole maxHandshakingConnections budget.
+   */
+  maxHandshakingPerAddress: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxConnections: 1024,
-  handshakeTimeoutMs: 10_000,
+  handshakeTimeoutMs: 5_000,
   idleTimeoutMs: 300_000,
   maxMessageBytes: DEFAULT_TTLV_LIMITS.maxMessageBytes,
   maxInFlightPerConnection: 64,
@@ -94,6 +109,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBatchItems: 1024,
   maxResponseBytesPerConnection: 1024 * 1024,
   maxResponseBytesBuffered: 64 * 1024 * 1024,
+  maxHandshakingConnections: 256,
+  maxHandshakingPerAddress: 64,
 });
 
 const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
@@ -110,6 +127,8 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxBatchItems: 65_536,
   maxResponseBytesPerConnection: 1024 * 1024 * 1024,
   maxResponseBytesBuffered: 16 * 1024 * 1024 * 1024,
+  maxHandshakingConnections: 1_000_000,
+  maxHandshakingPerAddress: 1_000_000,
 };
 
 export class ConfigError extends Error {
@@ -516,7 +535,11 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Unread response bytes one connection may hold before the server stops answering it.
       "maxResponseBytesPerConnection": ${L.maxResponseBytesPerConnection},
       // Unread response bytes of all connections together.
-      "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered}
+      "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered},
+      // Connections still in the TLS handshake (no certificate yet), per process; at the cap the oldest is closed.
+      "maxHandshakingConnections": ${L.maxHandshakingConnections},
+      // The same from one IP address, per process; at the cap that address's oldest is closed.
+      "maxHandshakingPerAddress": ${L.maxHandshakingPerAddress}
     },
     "ttlv": {
       // Decoder limits on hostile input (src/ttlv/limits.ts).
