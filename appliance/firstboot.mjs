@@ -85,7 +85,8 @@ if (existsSync(path.join(DATA, 'seal.json'))) {
   try {
     fd = openSync(SHARES_FILE, 'wx', 0o600);
   } catch (e) {
-    fail(`${SHARES_FILE} already exists: move it away (after the custodians have their shares) and reboot`);
+    if (e?.code === 'EEXIST') fail(`${SHARES_FILE} already exists: move it away (after the custodians have their shares) and reboot`);
+    fail(`cannot create the shares file ${SHARES_FILE}: ${e?.code ?? e}`);
   }
   const out = run(['operator', 'init', '--shares', shares, '--threshold', threshold, '--data-dir', DATA]);
   writeSync(fd, out);
