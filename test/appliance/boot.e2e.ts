@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { accepts, defaultTenantCredentials, listenersOf, packageVersion, pidsInNamespaceOf, pykmip, repoRoot, run, sharesFrom,
+import { SCRATCH, accepts, defaultTenantCredentials, listenersOf, packageVersion, pidsInNamespaceOf, pykmip, repoRoot, run, sharesFrom,
   start, stop, unseal, waitFor } from './harness.js';
 
 const version = packageVersion();
@@ -24,7 +24,7 @@ const PORT = Number(process.env['OPENKCM_BOOT_TEST_PORT'] ?? 15696);
 /** First boot on a loaded 2-core CI machine: PGlite's first initialisation alone took ~26 s here. */
 const BOOT_TIMEOUT_MS = 240_000;
 
-const work = mkdtempSync('/var/tmp/openkcm-boot-');
+const work = mkdtempSync(path.join(SCRATCH, 'openkcm-boot-'));
 const root = path.join(work, 'root');
 let container: ReturnType<typeof start> | undefined;
 
@@ -148,8 +148,8 @@ test('the appliance image boots, first boot provisions it, and PyKMIP creates an
 
   // Shut down cleanly: openkcm.service drains and stops within its TimeoutStopSec.
   const tStop = Date.now();
-  const code = await stop(c.child, 60_000);
   container = undefined;
+  const code = await stop(c.child, 60_000);
   const stopMs = Date.now() - tStop;
   assert.equal(code, 0, `nspawn exits 0 after the container halts: ${c.out().slice(-1000)}`);
   const after2 = await run('journalctl', ['-D', path.join(root, 'var', 'log', 'journal'), '--no-pager', '-o', 'cat', '-u', 'openkcm.service']);

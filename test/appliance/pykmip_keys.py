@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import sys
 
 from kmip.core import enums
@@ -37,7 +38,7 @@ def main(argv=None):
     out = {}
     try:
         if a.op == "create":
-            uids = [c.create(enums.CryptographicAlgorithm.AES, 256, name="appliance-%d" % i,
+            uids = [c.create(enums.CryptographicAlgorithm.AES, 256, name="appliance-%d-%d-%s" % (os.getpid(), i, os.urandom(4).hex()),
                              cryptographic_usage_mask=[enums.CryptographicUsageMask.ENCRYPT,
                                                        enums.CryptographicUsageMask.DECRYPT])
                     for i in range(int(a.args[0]))]

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { accepts, defaultTenantCredentials, packageVersion, pykmip, repoRoot, run, sharesFrom, start, stop, unseal, waitFor } from './harness.js';
+import { SCRATCH, accepts, defaultTenantCredentials, packageVersion, pykmip, repoRoot, run, sharesFrom, start, stop, unseal, waitFor } from './harness.js';
 
 const version = packageVersion();
 const next = `${version}-upgrade`;
@@ -27,7 +27,7 @@ const ARTEFACT = process.env['OPENKCM_ARTEFACT'] ?? path.join(repoRoot, 'dist', 
 const PORT = Number(process.env['OPENKCM_UPGRADE_TEST_PORT'] ?? 15698);
 const START_TIMEOUT_MS = 180_000;
 
-const work = mkdtempSync('/var/tmp/openkcm-upgrade-');
+const work = mkdtempSync(path.join(SCRATCH, 'openkcm-upgrade-'));
 const R = path.join(work, 'root');
 const dataDir = path.join(R, 'var', 'lib', 'openkcm');
 const running = new Set<ReturnType<typeof start>>();
@@ -38,15 +38,14 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function install(artefact: string): Promise<string> {
-  const stage = path.join(work, `stage-${String(Date.now())}`);
-  mkdirSync(stage);
-  const x = await run('tar', ['-C', stage, '-xzf', artefact]);
+/** The documented install: unpack into /opt/openkcm, run the unpacked tree's libexec/install. */
+async function install(artefact: string, name: string): Promise<string> {
+  const opt = path.join(R, 'opt', 'openkcm');
+  mkdirSync(opt, { recursive: true });
+  const x = await run('tar', ['-C', opt, '-xzf', artefact]);
   assert.equal(x.code, 0, x.stderr);
-  const [top] = readdirSync(stage);
-  assert.ok(top !== undefined);
-  const r = await run(path.join(stage, top, 'libexec', 'install'), ['--root', R], { env: bare });
-  assert.equal(r.code, 0, `install ${top}: ${r.stdout}${r.stderr}`);
+  const r = await run(path.join(opt, name, 'libexec', 'install'), ['--root', R], { env: bare });
+  assert.equal(r.code, 0, `install ${name}: ${r.stdout}${r.stderr}`);
   return r.stdout;
 }
 
@@ -75,6 +74,8 @@ test('install N, create keys, upgrade to N+1, Get them all; roll back to N', { t
   assert.ok(existsSync(ARTEFACT), `${ARTEFACT} is missing: run npm run appliance first`);
   assert.equal(await accepts(PORT), false, `port ${String(PORT)} is in use; set OPENKCM_UPGRADE_TEST_PORT`);
 
+  const t0 = Date.now();
+  const phase = (what: string): void => { t.diagnostic(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`); };
   // N+1: the same tree under a new version, built by the same script.
   const outNext = path.join(work, 'next');
   const b = await run(process.execPath, [path.join(repoRoot, 'scripts', 'appliance.mjs')],
@@ -83,8 +84,9 @@ test('install N, create keys, upgrade to N+1, Get them all; roll back to N', { t
   const artefactNext = b.stdout.trim().split('\n').pop() ?? '';
   assert.ok(artefactNext.endsWith(`openkcm-${next}-linux-x64.tar.gz`) && existsSync(artefactNext), artefactNext);
 
+  phase('N+1 artefact built');
   // ---- version N: install, first boot, keys ----
-  await install(ARTEFACT);
+  await install(ARTEFACT, `openkcm-${version}`);
   assert.equal(readlinkSync(path.join(R, 'opt', 'openkcm', 'current')), `openkcm-${version}`);
   const conf = path.join(R, 'etc', 'openkcm', 'openkcm.conf');
   const shipped = readFileSync(conf, 'utf8');
@@ -98,13 +100,15 @@ test('install N, create keys, upgrade to N+1, Get them all; roll back to N', { t
   const shares = sharesFrom(sharesFile).slice(0, 3);
   const creds = defaultTenantCredentials(dataDir);
 
+  phase('N installed and provisioned');
   let s = await serveCurrent(shares);
   const keys = await pykmip(PORT, creds, 'create', ['5']);
   assert.equal(Object.keys(keys).length, 5);
   await halt(s);
+  phase('N served 5 keys');
 
   // ---- upgrade to N+1 ----
-  const out = await install(artefactNext);
+  const out = await install(artefactNext, `openkcm-${next}`);
   assert.match(out, new RegExp(`openkcm-${next.replace(/\./g, '\\.')} is current \\(was openkcm-${version.replace(/\./g, '\\.')}\\)`));
   assert.equal(readlinkSync(path.join(R, 'opt', 'openkcm', 'current')), `openkcm-${next}`);
   assert.equal(readlinkSync(path.join(R, 'opt', 'openkcm', 'previous')), `openkcm-${version}`);
@@ -120,6 +124,7 @@ test('install N, create keys, upgrade to N+1, Get them all; roll back to N', { t
   assert.deepEqual(got, keys, 'N+1 Gets every key N created');
   const more = await pykmip(PORT, creds, 'create', ['1']);
   await halt(s);
+  phase('N+1 served them');
 
   // ---- rollback (docs/appliance.md): current -> previous; same data (no migration happened between N and N+1) ----
   const opt = path.join(R, 'opt', 'openkcm');
