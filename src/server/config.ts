@@ -245,14 +245,24 @@ export interface ConfigFile {
   governance?: Record<string, unknown>;
 }
 
+/** 1-based line and column of a character offset in `text` (issue 17: errors name a line and column). */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const line = before.split('\n').length;
+  return { line, column: before.length - before.lastIndexOf('\n') };
+}
+
 /**
- * Strips JSONC comments and trailing commas, leaving string contents untouched, then
- * JSON.parse. A tiny state machine instead of a regex, so `"//"` inside a string survives.
+ * Blanks JSONC comments and trailing commas with spaces, leaving string contents untouched, then
+ * JSON.parse. A tiny state machine instead of a regex, so `"//"` inside a string survives. Every
+ * removed character becomes a space (newlines stay), so a JSON.parse position is a position in the
+ * file and a syntax error is reported as `line L, column C`.
  */
 export function parseJsonc(text: string): unknown {
   let out = '';
   let i = 0;
   const n = text.length;
+  const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
   while (i < n) {
     const c = text.charAt(i);
     const next = text.charAt(i + 1);
@@ -262,19 +272,23 @@ export function parseJsonc(text: string): unknown {
       out += text.slice(i, j + 1);
       i = j + 1;
     } else if (c === '/' && next === '/') {
+      const start = i;
       while (i < n && text[i] !== '\n') i++;
+      out += blank(text.slice(start, i));
     } else if (c === '/' && next === '*') {
       const end = text.indexOf('*/', i + 2);
-      if (end < 0) throw new ConfigError('unterminated /* comment');
-      // Keep line numbers stable for JSON.parse error positions.
-      out += text.slice(i, end + 2).replace(/[^\n]/g, ' ');
+      if (end < 0) {
+        const at = lineColumn(text, i);
+        throw new ConfigError(`unterminated /* comment starting at line ${String(at.line)}, column ${String(at.column)}`);
+      }
+      out += blank(text.slice(i, end + 2));
       i = end + 2;
     } else {
       out += c;
       i++;
     }
   }
-  // Second pass, also string-aware: drop a comma whose next non-space character closes an
+  // Second pass, also string-aware: blank a comma whose next non-space character closes an
   // object or array (trailing commas).
   let cleaned = '';
   for (let j = 0; j < out.length; j++) {
@@ -287,7 +301,7 @@ export function parseJsonc(text: string): unknown {
     } else if (c === ',') {
       let k = j + 1;
       while (k < out.length && /\s/.test(out[k] ?? '')) k++;
-      if (out[k] !== '}' && out[k] !== ']') cleaned += c;
+      cleaned += out[k] !== '}' && out[k] !== ']' ? c : ' ';
     } else {
       cleaned += c;
     }
@@ -295,7 +309,15 @@ export function parseJsonc(text: string): unknown {
   try {
     return JSON.parse(cleaned) as unknown;
   } catch (e) {
-    throw new ConfigError(`not valid JSON (with comments): ${e instanceof Error ? e.message : String(e)}`);
+    const msg = e instanceof Error ? e.message : String(e);
+    // V8 names a character offset ("... in JSON at position 123") or the end of input; say where that is.
+    const pos = /at position (\d+)/.exec(msg);
+    const offset = pos?.[1] !== undefined ? Number(pos[1]) : /end of JSON input/.test(msg) ? text.length : undefined;
+    if (offset === undefined) throw new ConfigError(`not valid JSON (with comments): ${msg}`);
+    const at = lineColumn(text, offset);
+    const what = msg.replace(/\s*in JSON at position \d+.*$/s, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of the file');
+    const lineText = text.split('\n')[at.line - 1] ?? '';
+    throw new ConfigError(`line ${String(at.line)}, column ${String(at.column)}: ${what} (not valid JSON with comments)\n  ${lineText.slice(0, 200)}\n  ${' '.repeat(Math.max(0, at.column - 1))}^`);
   }
 }
 

@@ -81,7 +81,7 @@ test('the appliance image boots, first boot provisions it, and PyKMIP creates an
       return (await accepts(PORT)) ? true : undefined;
     });
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}; the container's journal:\n${await journalTail()}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; the container's journal:\n${await journalTail()}`, { cause: e });
   }
   const acceptMs = Date.now() - t0;
 
