@@ -309,15 +309,90 @@ export function parseJsonc(text: string): unknown {
   try {
     return JSON.parse(cleaned) as unknown;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    // V8 names a character offset ("... in JSON at position 123") or the end of input; say where that is.
-    const pos = /at position (\d+)/.exec(msg);
-    const offset = pos?.[1] !== undefined ? Number(pos[1]) : /end of JSON input/.test(msg) ? text.length : undefined;
-    if (offset === undefined) throw new ConfigError(`not valid JSON (with comments): ${msg}`);
+    // Node 20's V8 does not always say where ("Unexpected token 't', ... is not valid JSON"), so find the first
+    // offending character with a small scanner over the same text; positions in `cleaned` are positions in the file.
+    const { offset, what } = jsonSyntaxError(cleaned);
     const at = lineColumn(text, offset);
-    const what = msg.replace(/\s*in JSON at position \d+.*$/s, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of the file');
     const lineText = text.split('\n')[at.line - 1] ?? '';
-    throw new ConfigError(`line ${String(at.line)}, column ${String(at.column)}: ${what} (not valid JSON with comments)\n  ${lineText.slice(0, 200)}\n  ${' '.repeat(Math.max(0, at.column - 1))}^`);
+    throw new ConfigError(`line ${String(at.line)}, column ${String(at.column)}: ${what} (not valid JSON with comments)\n  ${lineText.slice(0, 200)}\n  ${' '.repeat(Math.max(0, at.column - 1))}^`, { cause: e });
+  }
+}
+
+/**
+ * Where plain JSON text first goes wrong (RFC 8259 grammar), for error messages only: JSON.parse has already
+ * refused the text. Depth is bounded by the config file's size (a few KiB), and the scan is iterative over arrays
+ * and objects' members, recursive only per nesting level.
+ */
+export function jsonSyntaxError(t: string): { offset: number; what: string } {
+  let i = 0;
+  class Stop extends Error { constructor(readonly offset: number, readonly what: string) { super(what); } }
+  const ws = (): void => { while (i < t.length && ' \t\n\r'.includes(t.charAt(i))) i++; };
+  const bad = (expected: string): never => {
+    if (i >= t.length) throw new Stop(t.length, `unexpected end of the file (expected ${expected})`);
+    throw new Stop(i, `unexpected ${JSON.stringify(t.charAt(i))} (expected ${expected})`);
+  };
+  const str = (): void => {
+    if (t[i] !== '"') bad('a string');
+    i++;
+    while (i < t.length && t[i] !== '"') {
+      if (t.charCodeAt(i) < 0x20) bad('a closing quote');
+      if (t[i] === '\\') {
+        i++;
+        if (t[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(t.slice(i + 1, i + 5))) bad('4 hex digits after \\u'); i += 5; continue; }
+        if (!'"\\/bfnrt'.includes(t.charAt(i)) || i >= t.length) bad('an escape character');
+      }
+      i++;
+    }
+    if (i >= t.length) bad('a closing quote');
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = t.charAt(i);
+    if (c === '{') {
+      i++; ws();
+      if (t[i] === '}') { i++; return; }
+      for (;;) {
+        ws(); str(); ws();
+        if (t[i] !== ':') bad('":"');
+        i++; value(); ws();
+        if (t[i] === ',') { i++; continue; }
+        if (t[i] === '}') { i++; return; }
+        bad('"," or "}"');
+      }
+    } else if (c === '[') {
+      i++; ws();
+      if (t[i] === ']') { i++; return; }
+      for (;;) {
+        value(); ws();
+        if (t[i] === ',') { i++; continue; }
+        if (t[i] === ']') { i++; return; }
+        bad('"," or "]"');
+      }
+    } else if (c === '"') {
+      str();
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(t.slice(i));
+      if (m === null) { i++; bad('a digit'); }
+      i += m?.[0].length ?? 0;
+    } else {
+      for (const lit of ['true', 'false', 'null']) {
+        if (t.startsWith(lit, i)) { i += lit.length; return; }
+      }
+      // Point at the first character that does not continue a literal (e.g. the end of "tru").
+      for (const lit of ['true', 'false', 'null']) {
+        if (lit.startsWith(t.charAt(i))) { let k = 0; while (t[i + k] === lit[k]) k++; i += k; bad(`"${lit}"`); }
+      }
+      bad('a value');
+    }
+  };
+  try {
+    value(); ws();
+    if (i < t.length) bad('the end of the file');
+    return { offset: t.length, what: 'not valid JSON' };
+  } catch (e) {
+    if (e instanceof Stop) return { offset: e.offset, what: e.what };
+    throw e;
   }
 }
 
