@@ -134,6 +134,8 @@ for (const [from, to, mode] of [
   ['firstboot.mjs', 'libexec/firstboot.mjs', 0o644],
   ['install.sh', 'libexec/install', 0o755],
   ['ready.mjs', 'libexec/ready.mjs', 0o644],
+  ['container-entrypoint.sh', 'libexec/container-entrypoint', 0o755],
+  ['Containerfile', 'Containerfile', 0o644],
 ]) {
   mkdirSync(path.dirname(path.join(stage, to)), { recursive: true });
   cpSync(path.join(A, from), path.join(stage, to));
