@@ -22,7 +22,24 @@ async function runCompareCommand(argv: string[]): Promise<number> {
     process.stdout.write(COMPARE_USAGE + '\n');
     return 0;
   }
-  await runCompare(o);
+  // A bar over the load runs on a terminal only (src/cli/progress.ts): runCompare logs one "[rep/repeat] ..." line
+  // per finished run, which is what the bar counts; every other line is printed as before.
+  const runs = o.repeat * o.scenarios.reduce((n, sc) => n + sc.targets.filter((t) => o.targets.includes(t)).length, 0);
+  const bar = new Progress({ label: 'bench compare', total: runs, rateUnit: '' });
+  let finished = 0;
+  const timer = bar.enabled ? setInterval(() => { bar.update(finished, NaN); }, 500) : undefined;
+  timer?.unref();
+  try {
+    await runCompare({ ...o, log: (line: string) => {
+      bar.clear();
+      process.stdout.write(line + '\n');
+      if (/^\[\d+\/\d+\] /.test(line)) finished++;
+      bar.update(finished, NaN);
+    } });
+  } finally {
+    clearInterval(timer);
+    bar.done();
+  }
   return 0;
 }
 
