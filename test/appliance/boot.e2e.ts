@@ -12,7 +12,7 @@
  * The container is stopped and its root removed on every exit path, a failing assertion included.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { SCRATCH, accepts, defaultTenantCredentials, listenersOf, packageVersion, pidsInNamespaceOf, pykmip, repoRoot, run, sharesFrom,
@@ -109,7 +109,15 @@ test('the appliance image boots, first boot provisions it, and PyKMIP creates an
 
   // The artefact's own CLI (bundled runtime) from the host, with no Node on PATH, talks to the operator socket.
   const openkcm = path.join(root, 'opt', 'openkcm', `openkcm-${version}`, 'bin', 'openkcm');
-  const bare = { PATH: '/usr/sbin:/sbin:/bin:/nonexistent', LANG: 'C' };
+  // PATH holds only what the wrapper script uses (sh, dirname, readlink): no node anywhere on it. (/bin is /usr/bin
+  // on Debian 12, so a PATH of system directories would still find the host's node.)
+  const binDir = path.join(work, 'bin');
+  mkdirSync(binDir);
+  for (const [name, target] of [['sh', '/bin/sh'], ['dirname', '/usr/bin/dirname'], ['readlink', '/usr/bin/readlink']] as const) {
+    symlinkSync(target, path.join(binDir, name));
+  }
+  const bare = { PATH: binDir, LANG: 'C' };
+  assert.equal((await run('/bin/sh', ['-c', 'command -v node || echo none'], { env: bare })).stdout.trim(), 'none');
   const v = await run(openkcm, ['--version'], { env: bare });
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, new RegExp(`^openkcm ${version.replace(/\./g, '\\.')} `));
