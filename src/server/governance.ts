@@ -33,7 +33,8 @@ import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
 import { startAdminApi } from '../cmk/api/server.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
-import type { ApprovableAction } from '../cmk/api/ports.js';
+import type { ApprovableAction, BindL1 } from '../cmk/api/ports.js';
+import { L1_SHADOW_NAME } from '../cmk/api/governance-port.js';
 import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit.js';
 import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
 import { auditMetricsRegistry } from '../cmk/api/metrics.js';
@@ -49,7 +50,7 @@ import { KmipError } from '../kmip/errors.js';
 import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
 import { isKryptonError } from '../krypton/errors.js';
 import type { Krypton } from '../krypton/krypton.js';
-import { DEFAULT_L1_HEALTH_INTERVAL_MS, L1_HEALTH_PRINCIPAL, MIN_L1_HEALTH_INTERVAL_MS, startL1HealthChecks } from '../krypton/l1-health.js';
+import { DEFAULT_L1_HEALTH_INTERVAL_MS, L1_HEALTH_PRINCIPAL, MIN_L1_HEALTH_INTERVAL_MS, probeL1, startL1HealthChecks } from '../krypton/l1-health.js';
 import type { L1HealthChecker } from '../krypton/l1-health.js';
 import type { MasterKey } from '../krypton/master-key.js';
 import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListener } from '../krypton/revocation-listener.js';
@@ -241,6 +242,8 @@ export interface GovernancePlaneOptions {
   readonly tenantsOf?: () => Iterable<string>;
   /** Opens a keystore plugin for the admin API's L1 validation (health() only). Without it: 501 on validate. */
   readonly keystoreFor?: (shadow: ShadowReference) => Promise<KeystorePlugin>;
+  /** Binds a registered L1 to the tenant's keys (src/server/hierarchy.ts Hierarchy.bindL1). */
+  readonly bindL1?: BindL1;
 }
 
 export interface GovernancePlane {
@@ -276,6 +279,8 @@ export interface GovernancePlane {
   onChange(listener: (change: GovernanceChange) => void): () => void;
   /** Registers (or re-reads) a tenant on first use; resolves with its state, null when it is not governed. */
   register(tenant: string): Promise<TenantState | null>;
+  /** The L1 registered for the tenant through the admin API (issue 16 item 2); undefined when none or ungoverned. */
+  registeredShadow(tenant: string): Promise<ShadowReference | undefined>;
   /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
   close(): Promise<void>;
 }
@@ -292,7 +297,7 @@ const DISABLED: GovernancePlane = Object.freeze({
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
   tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
-  onChange: () => () => undefined, register: () => Promise.resolve(null),
+  onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
 });
 
 
@@ -570,7 +575,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
             setState(tenant, 'active');
           },
         },
-        ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
+        ...(keystoreFor === undefined ? {} : { validateShadow: (shadow: ShadowReference) => probeL1(keystoreFor, shadow) }),
+        ...(opts.bindL1 === undefined ? {} : { bindL1: opts.bindL1 }),
         masterKeyStatus: () => masterKey.status(),
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
@@ -657,6 +663,16 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       register: async (tenant) => {
         await ensureRegistered(tenant);
         return states.get(tenant) ?? null;
+      },
+      registeredShadow: async (tenant) => {
+        if (!isTenantId(tenant)) return undefined;
+        try {
+          return (await governance.getShadowRef(tenant, L1_SHADOW_NAME))?.shadow;
+        } catch (e) {
+          // No governance row (not registered yet, or terminated): nothing registered.
+          if (isGovernanceError(e, 'TENANT_NOT_FOUND')) return undefined;
+          throw e;
+        }
       },
     };
   } catch (e) {

@@ -87,6 +87,12 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
       if (t === undefined) throw new GovernanceError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
       return tenantView(t, shadow);
     },
+    async putShadow(id, shadow, actor) {
+      const { previous } = await g.putShadowRef(id, L1_SHADOW_NAME, shadow, actor);
+      const t = await g.getTenant(id);
+      if (t === undefined) throw new GovernanceError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
+      return { tenant: tenantView(t, shadow), previous };
+    },
     getShadow,
     async recordAudit(id, actor, action, details): Promise<void> {
       await g.audit.appendSync({ principal: actor, tenant: id, operation: action, object: JSON.stringify(details), result: details.ok === false ? 'failed' : 'ok' });

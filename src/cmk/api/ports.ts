@@ -53,6 +53,13 @@ export interface KillSwitchPort {
 /** L1 check through the keystore plugin's health() only (never unwrap); injected by the composition root. */
 export type ValidateShadow = (shadow: ShadowReference) => Promise<HealthStatus>;
 
+/**
+ * Binds the tenant's keys to a validated L1 (issue 16 item 2), in krypton on this node: onboards the tenant under it,
+ * or re-wraps its L2 under it when its keys live under another L1 (the old one must still unwrap), or nothing when
+ * they already live there. Throws KryptonError L1_CONFLICT when openkcm.conf names another L1 for the tenant.
+ */
+export type BindL1 = (tenant: string, shadow: ShadowReference) => Promise<'onboarded' | 'rewrapped' | 'unchanged'>;
+
 /** MasterKey state for /readyz (src/krypton/master-key.ts status()). */
 export type MasterKeyStatusFn = () => { readonly sealed: boolean; readonly initialized?: boolean };
 
@@ -124,6 +131,8 @@ export interface GovernancePort {
   revoke(id: string, actor: string, reason: string): Promise<TenantView>;
   restore(id: string, actor: string, reason: string): Promise<TenantView>;
   registerShadow(id: string, shadow: ShadowReference, actor: string): Promise<TenantView>;
+  /** Registers or corrects the L1 shadow reference (audited register/replace); returns the previous one. */
+  putShadow(id: string, shadow: ShadowReference, actor: string): Promise<{ tenant: TenantView; previous: ShadowReference | undefined }>;
   getShadow(id: string): Promise<ShadowReference | undefined>;
   /** Appends an audit record for an action that changes nothing else (e.g. an L1 validation). */
   recordAudit(id: string, actor: string, action: string, details: Readonly<Record<string, string | number | boolean>>): Promise<void>;

@@ -23,8 +23,9 @@ import type { Logger } from '../../server/log.js';
 import { createAuthenticator } from './auth.js';
 import type { AdminAuthConfig } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
-import { ApiError, errorBody, toApiError } from './errors.js';
+import { ApiError, errorBody, l1FailureCode, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
+import { checkShadowReference } from '../repository.js';
 import type { Governance } from '../repository.js';
 import { governancePort, isGovernance } from './governance-port.js';
 import { AdminMetrics } from './metrics.js';
@@ -32,7 +33,7 @@ import { policyEngineAdapter } from './policy-engine.js';
 import { checkPolicyComplexity } from './policy-guard.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type {
-  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, GovernancePort, KillSwitchPort,
+  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort,
   MasterKeyStatusFn, PolicyView, TenantView, ValidatePolicy, ValidateShadow,
 } from './ports.js';
 import {
@@ -87,6 +88,8 @@ export interface AdminApiDeps {
   readonly cryptoShred?: (tenant: string) => Promise<void>;
   /** Runs the keystore plugin's health() for a shadow reference (never unwrap). */
   readonly validateShadow?: ValidateShadow;
+  /** Binds a validated L1 to the tenant's keys in krypton (onboard or re-wrap); absent: recorded only. */
+  readonly bindL1?: BindL1;
   /** krypton on this node (immediate local effect); the NOTIFY listener covers the other nodes. */
   readonly killSwitch?: KillSwitchPort;
   readonly masterKeyStatus?: MasterKeyStatusFn;
@@ -327,11 +330,39 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
 
     // ---- L1 shadow reference ----------------------------------------------------------------------
     r.post<{ Params: TenantParams; Body: ShadowReference }>('/v1/tenants/:id/keystore', {
-      schema: { summary: 'Register the L1 shadow reference {plugin, keyRef, keyVersion}', tags: ['keystore'], params: tenantParams, body: shadowBody, response: { 201: tenantModel, ...errorResponses(404, 409) } },
+      schema: { summary: 'Register or correct the L1 shadow reference {plugin, keyRef, keyVersion}: validated at the source, then the keys are onboarded or re-wrapped under it', tags: ['keystore'], params: tenantParams, body: shadowBody, response: { 200: tenantModel, 201: tenantModel, ...errorResponses(404, 409, 422, 424, 501) } },
       config: { action: 'ShadowRefRegister' },
     }, async (req, reply) => {
-      const t = await gov.registerShadow(req.params.id, { plugin: req.body.plugin, keyRef: req.body.keyRef, keyVersion: req.body.keyVersion }, actorOf(req));
-      return reply.code(201).send(tenantJson(t));
+      // Issue 16 item 2 (safety): validate the L1 first (a health round trip at the source), then bind the tenant's
+      // keys to it (onboard, or re-wrap L2 from the L1 holding them), and only then record it. A refused L1 leaves
+      // the tenant as it was and is answered with the keystore's precise catalog code (4xx), never a 500.
+      const tenant = req.params.id;
+      const actor = actorOf(req);
+      const shadow = checkShadowReference({ plugin: req.body.plugin, keyRef: req.body.keyRef, keyVersion: req.body.keyVersion });
+      const t0 = await mustTenant(gov, tenant);
+      if (t0.state !== 'active' && t0.state !== 'suspended') throw new ApiError('CONFLICT', `tenant ${tenant} is ${t0.state}: restore it before registering an L1`);
+      if (deps.validateShadow === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no keystore validator: an L1 is registered only after a health round trip');
+      const h = await deps.validateShadow(shadow);
+      if (!h.ok) {
+        await gov.recordAudit(tenant, actor, 'keystore.register', { ok: false, plugin: shadow.plugin, keyRef: shadow.keyRef, code: h.code });
+        throw new ApiError(l1FailureCode(h.code), `L1 ${shadow.plugin} '${shadow.keyRef}' refused: ${h.message}; nothing was changed`, { details: { keystoreCode: h.code } });
+      }
+      const previous = t0.shadow;
+      const outcome = await deps.bindL1?.(tenant, shadow);
+      let put: { tenant: TenantView; previous: ShadowReference | undefined };
+      try {
+        put = await gov.putShadow(tenant, shadow, actor);
+      } catch (e) {
+        // Keys moved but the record did not: move them back under the L1 governance still names (best effort).
+        if (outcome === 'rewrapped' && previous !== undefined) {
+          await deps.bindL1?.(tenant, previous).catch((e2: unknown) => {
+            log?.error('L1 registration: could not move the keys back after the governance write failed', { tenant, errMessage: e2 instanceof Error ? e2.message : String(e2) });
+          });
+        }
+        throw e;
+      }
+      log?.info('L1 registered', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef, keys: outcome ?? 'not bound (no krypton on this node)', replaced: put.previous !== undefined });
+      return reply.code(put.previous === undefined ? 201 : 200).send(tenantJson(put.tenant));
     });
 
     r.post<{ Params: TenantParams }>('/v1/tenants/:id/keystore/validate', {
