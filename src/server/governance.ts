@@ -400,6 +400,18 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       },
     });
     cleanups.push(() => governance.close());
+    // Issue 16 item 1: every change of the node's secrets (operator socket, admin API) in the global chain: the
+    // name, the size and who asked; never the value.
+    const unwatchSecrets = masterKey.secrets.onChange((c) => {
+      governance.audit.appendSync({
+        principal: c.by, operation: `node-secret.${c.op}`, object: c.op === 'put' ? `${c.name} (${String(c.bytes)} bytes)` : c.name,
+        result: c.op === 'delete' && c.bytes === 0 ? 'not-found' : 'ok',
+      }, { global: true }).catch((e: unknown) => { log.error('audit: a node secret change could not be recorded', { name: c.name, op: c.op, ...describeError(e) }); });
+    });
+    cleanups.push(() => {
+      unwatchSecrets();
+      return Promise.resolve();
+    });
 
     // ---- tenant states ----------------------------------------------------------------------------------
     /** Governance state of every tenant this node has seen. */
