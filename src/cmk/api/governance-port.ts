@@ -71,6 +71,9 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
     async suspend(id, actor, reason): Promise<TenantView> {
       return tenantView(await g.suspendTenant(id, actor, reason));
     },
+    async resume(id, actor): Promise<TenantView> {
+      return tenantView(await g.resumeTenant(id, actor));
+    },
     async terminate(id, actor): Promise<TenantView> {
       if (opts.cryptoShred === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no crypto-shred hook (krypton) for terminate');
       return tenantView(await g.terminateTenant(id, actor, opts.cryptoShred));

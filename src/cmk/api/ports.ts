@@ -33,7 +33,7 @@ export type AdminAction = AdminActionName | 'HealthRead';
 
 
 /** The actions that four-eyes approval may cover (docs/governance.md "Four-eyes"). */
-export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate'] as const;
+export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate', 'suspend', 'resume'] as const;
 export type ApprovableAction = (typeof APPROVABLE_ACTIONS)[number];
 
 /**
@@ -127,6 +127,8 @@ export interface GovernancePort {
   getTenant(id: string): Promise<TenantView | undefined>;
   countByState(): Promise<Readonly<Record<string, number>>>;
   suspend(id: string, actor: string, reason: string): Promise<TenantView>;
+  /** Lifts a suspension (issue 16 item 5); NOTIFY 'resume'. */
+  resume(id: string, actor: string): Promise<TenantView>;
   terminate(id: string, actor: string, reason: string): Promise<TenantView>;
   revoke(id: string, actor: string, reason: string): Promise<TenantView>;
   restore(id: string, actor: string, reason: string): Promise<TenantView>;

@@ -146,7 +146,7 @@ function policyJson(p: PolicyView): Record<string, unknown> {
 }
 
 const APPROVAL_ACTION_TO_ADMIN: Readonly<Record<ApprovableAction, AdminAction>> = {
-  revoke: 'TenantRevoke', restore: 'TenantRestore', terminate: 'TenantTerminate',
+  revoke: 'TenantRevoke', restore: 'TenantRestore', terminate: 'TenantTerminate', suspend: 'TenantSuspend', resume: 'TenantResume',
 };
 
 function checkFourEyes(cfg: FourEyesConfig | undefined): void {
@@ -297,12 +297,6 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       config: { action: 'TenantRead' },
     }, async (req) => tenantJson(await mustTenant(gov, req.params.id)));
 
-    r.post<{ Params: TenantParams; Body: ReasonBody | undefined }>('/v1/tenants/:id/suspend', {
-      schema: { summary: 'Suspend a tenant (KMIP refused; keys kept)', tags: ['tenants'], params: tenantParams, body: reasonBody, response: { 200: tenantModel, ...errorResponses(404, 409) } },
-      config: { action: 'TenantSuspend' },
-      preValidation: emptyBodyAsObject,
-    }, async (req) => tenantJson(await gov.suspend(req.params.id, actorOf(req), req.body?.reason ?? 'admin')));
-
     const approvable = (action: ApprovableAction, summary: string, adminAction: AdminAction): void => {
       r.post<{ Params: TenantParams; Body: ReasonBody | undefined }>(`/v1/tenants/:id/${action}`, {
         schema: {
@@ -327,6 +321,9 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     approvable('revoke', 'Kill-switch: revoke a tenant (its L2/L3 are zeroised; KMIP answers Permission Denied)', 'TenantRevoke');
     approvable('restore', 'Undo a revoke when L1 is healthy again', 'TenantRestore');
     approvable('terminate', 'Terminate (offboard) a tenant: irreversible', 'TenantTerminate');
+    // Issue 16 item 5: suspend is under four-eyes like revoke, and a suspended tenant can be resumed.
+    approvable('suspend', 'Suspend a tenant (KMIP refused; keys kept)', 'TenantSuspend');
+    approvable('resume', 'Resume a suspended tenant (KMIP served again)', 'TenantResume');
 
     // ---- L1 shadow reference ----------------------------------------------------------------------
     r.post<{ Params: TenantParams; Body: ShadowReference }>('/v1/tenants/:id/keystore', {
@@ -549,6 +546,11 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       }
       case 'terminate':
         return gov.terminate(tenant, actor, reason);
+      case 'suspend':
+        // Keys stay; every node's governance gate refuses the tenant on the NOTIFY (and this node's at once below).
+        return gov.suspend(tenant, actor, reason);
+      case 'resume':
+        return gov.resume(tenant, actor);
     }
   }
 
