@@ -589,6 +589,11 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         },
         ...(keystoreFor === undefined ? {} : { validateShadow: (shadow: ShadowReference) => probeL1(keystoreFor, shadow) }),
         ...(opts.bindL1 === undefined ? {} : { bindL1: opts.bindL1 }),
+        nodeSecrets: {
+          list: () => sealedAsUnavailable(() => masterKey.secrets.entries()),
+          put: (name, value, by) => sealedAsUnavailableAsync(() => masterKey.secrets.put(name, value, by)),
+          delete: (name, by) => sealedAsUnavailableAsync(() => masterKey.secrets.delete(name, by)),
+        },
         masterKeyStatus: () => masterKey.status(),
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
@@ -699,5 +704,26 @@ async function ignoreUnknown(p: Promise<unknown>): Promise<void> {
     await p;
   } catch (e) {
     if (!isKryptonError(e, 'UNKNOWN_TENANT')) throw e;
+  }
+}
+
+const SEALED_SECRETS = 'the node is sealed: unseal it (openkcm operator unseal) before managing its secrets; they are sealed by the master key';
+
+/** A sealed MasterKey answers the admin API's node secret routes with 503 UNAVAILABLE and a clear message. */
+function sealedAsUnavailable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KmipError && e.code === 'SERVER_SEALED') throw new KmipError('SERVER_SEALED', SEALED_SECRETS, { cause: e });
+    throw e;
+  }
+}
+
+async function sealedAsUnavailableAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof KmipError && e.code === 'SERVER_SEALED') throw new KmipError('SERVER_SEALED', SEALED_SECRETS, { cause: e });
+    throw e;
   }
 }

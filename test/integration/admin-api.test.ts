@@ -530,7 +530,8 @@ for (const engine of ENGINES) {
       const expected = [
         'get /healthz', 'get /readyz', 'get /metrics',
         'post /v1/tenants', 'get /v1/tenants', 'get /v1/tenants/{id}', 'post /v1/tenants/{id}/suspend', 'post /v1/tenants/{id}/terminate',
-        'post /v1/tenants/{id}/revoke', 'post /v1/tenants/{id}/restore',
+        'post /v1/tenants/{id}/revoke', 'post /v1/tenants/{id}/restore', 'post /v1/tenants/{id}/resume',
+        'get /v1/node/secrets', 'put /v1/node/secrets/{name}', 'delete /v1/node/secrets/{name}',
         'post /v1/tenants/{id}/keystore', 'post /v1/tenants/{id}/keystore/validate',
         'get /v1/tenants/{id}/policies', 'put /v1/tenants/{id}/policies/{name}', 'get /v1/tenants/{id}/policies/{name}', 'delete /v1/tenants/{id}/policies/{name}',
         'get /v1/approvals', 'get /v1/approvals/{id}', 'post /v1/approvals/{id}/approve',

@@ -60,6 +60,17 @@ export type ValidateShadow = (shadow: ShadowReference) => Promise<HealthStatus>;
  */
 export type BindL1 = (tenant: string, shadow: ShadowReference) => Promise<'onboarded' | 'rewrapped' | 'unchanged'>;
 
+/**
+ * The node's secrets (src/krypton/master-key.ts NodeSecrets), write-only for the admin API (issue 16 item 1): names
+ * and sizes can be listed, values stored or deleted, never read back. Throws a SERVER_SEALED error while sealed.
+ */
+export interface NodeSecretsPort {
+  list(): readonly { readonly name: string; readonly bytes: number; readonly modifiedAt: Date }[];
+  /** `value` is not retained; the caller wipes it. `by` names the admin (audit). */
+  put(name: string, value: Uint8Array, by: string): Promise<void>;
+  delete(name: string, by: string): Promise<boolean>;
+}
+
 /** MasterKey state for /readyz (src/krypton/master-key.ts status()). */
 export type MasterKeyStatusFn = () => { readonly sealed: boolean; readonly initialized?: boolean };
 

@@ -33,7 +33,7 @@ import { policyEngineAdapter } from './policy-engine.js';
 import { checkPolicyComplexity } from './policy-guard.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type {
-  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort,
+  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort, NodeSecretsPort,
   MasterKeyStatusFn, PolicyView, TenantView, ValidatePolicy, ValidateShadow,
 } from './ports.js';
 import {
@@ -90,6 +90,8 @@ export interface AdminApiDeps {
   readonly validateShadow?: ValidateShadow;
   /** Binds a validated L1 to the tenant's keys in krypton (onboard or re-wrap); absent: recorded only. */
   readonly bindL1?: BindL1;
+  /** The node's secrets (write-only routes /v1/node/secrets); absent: those routes answer 501. */
+  readonly nodeSecrets?: NodeSecretsPort;
   /** krypton on this node (immediate local effect); the NOTIFY listener covers the other nodes. */
   readonly killSwitch?: KillSwitchPort;
   readonly masterKeyStatus?: MasterKeyStatusFn;
@@ -216,6 +218,9 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   void app.register(swagger, { openapi: openapi as unknown as NonNullable<FastifyDynamicSwaggerOptions['openapi']> });
 
   app.decorateRequest('admin', undefined);
+  // Node secret values (PUT /v1/node/secrets/:name) arrive as raw bytes, so they can be wiped after use (a JSON
+  // string could not be); bounded like every admin body.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ADMIN_BODY_LIMIT_BYTES }, (_req, body, done) => { done(null, body); });
 
   app.addHook('onRequest', async (req) => {
     const action = req.routeOptions.config.action;
@@ -374,6 +379,47 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       await gov.recordAudit(tenant, actorOf(req), 'keystore.validate', { ok: h.ok, plugin: h.plugin, ...(h.ok ? {} : { code: h.code }) });
       const body = { ok: h.ok, plugin: h.plugin, keyRef: h.keyRef, checkedAt: h.checkedAt.toISOString(), ...(h.ok ? {} : { code: h.code, message: h.message }) };
       return reply.code(h.ok ? 200 : 424).send(body);
+    });
+
+    // ---- node secrets (issue 16 item 1): platform admins store PINs and credentials, never read them back -------
+    const secretParams = {
+      type: 'object', additionalProperties: false, required: ['name'],
+      // The node secret alphabet (src/krypton/master-key.ts NODE_SECRET_NAME_PATTERN): names become file names.
+      properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } },
+    } as const;
+    const secretsPort = (): NodeSecretsPort => {
+      if (deps.nodeSecrets === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no secret store wired to the admin API');
+      return deps.nodeSecrets;
+    };
+    r.get('/v1/node/secrets', {
+      schema: {
+        summary: "The node's secrets: names, sizes and times only (values are never returned)", tags: ['node'],
+        response: { 200: { type: 'object', additionalProperties: false, required: ['secrets'], properties: { secrets: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['name', 'bytes', 'modifiedAt'], properties: { name: { type: 'string' }, bytes: { type: 'integer' }, modifiedAt: { type: 'string' } } } } } }, ...errorResponses(501, 503) },
+      },
+      config: { action: 'NodeSecretWrite' },
+    }, async () => ({ secrets: secretsPort().list().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })) }));
+
+    r.put<{ Params: { name: string } }>('/v1/node/secrets/:name', {
+      schema: { summary: 'Store (or replace) a node secret: the body is the value, application/octet-stream; write-only', tags: ['node'], params: secretParams, response: { 204: { type: 'null' }, ...errorResponses(415, 501, 503) } },
+      config: { action: 'NodeSecretWrite' },
+    }, async (req, reply) => {
+      const value = req.body;
+      if (!Buffer.isBuffer(value)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the secret value as application/octet-stream');
+      try {
+        if (value.length === 0) throw new ApiError('INVALID_REQUEST', 'the secret value is empty');
+        await secretsPort().put(req.params.name, value, actorOf(req));
+      } finally {
+        value.fill(0);
+      }
+      return reply.code(204).send();
+    });
+
+    r.delete<{ Params: { name: string } }>('/v1/node/secrets/:name', {
+      schema: { summary: 'Delete a node secret (its file is overwritten, then removed)', tags: ['node'], params: secretParams, response: { 204: { type: 'null' }, ...errorResponses(404, 501, 503) } },
+      config: { action: 'NodeSecretWrite' },
+    }, async (req, reply) => {
+      if (!await secretsPort().delete(req.params.name, actorOf(req))) throw new ApiError('NOT_FOUND', `no node secret named ${req.params.name}`);
+      return reply.code(204).send();
     });
 
     // ---- policies ----------------------------------------------------------------------------------
