@@ -90,6 +90,9 @@ function parseArgs(argv: readonly string[]): Parsed {
           p.secretAction = a;
         } else if (p.sub === 'secret' && p.secretAction !== 'list' && p.secretName === undefined) {
           p.secretName = a;
+        } else if (p.sub === 'secret') {
+          // Never echoed: it may be the secret value itself, typed where it does not belong.
+          throw new UsageError('a secret value is never taken from the command line (it would show in ps and shell history): pipe it on stdin or use --from-file F');
         } else {
           throw new UsageError(`unexpected argument ${a.slice(0, 16)}`);
         }
