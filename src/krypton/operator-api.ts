@@ -135,11 +135,11 @@ function buildApp(mk: MasterKey): FastifyInstance {
     const value = req.body;
     if (!Buffer.isBuffer(value)) return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the value as application/octet-stream');
     try {
-      if (value.length === 0) return sendError(reply, 400, 'INVALID_ARGUMENT', 'the secret value is empty');
+      if (value.length === 0) return await sendError(reply, 400, 'INVALID_ARGUMENT', 'the secret value is empty');
       await mk.secrets.put(name, value, 'operator-socket');
       return await reply.code(204).send();
     } catch (e) {
-      return secretFailure(reply, e);
+      return await secretFailure(reply, e);
     } finally {
       value.fill(0);
     }
@@ -147,7 +147,7 @@ function buildApp(mk: MasterKey): FastifyInstance {
   app.delete('/v1/sys/secrets/:name', { schema: nameParams }, async (req, reply) => {
     const { name } = req.params as { name: string };
     try {
-      if (!await mk.secrets.delete(name, 'operator-socket')) return sendError(reply, 404, 'SECRET_NOT_FOUND', `no node secret named ${name}`);
+      if (!await mk.secrets.delete(name, 'operator-socket')) return await sendError(reply, 404, 'SECRET_NOT_FOUND', `no node secret named ${name}`);
       return await reply.code(204).send();
     } catch (e) {
       return secretFailure(reply, e);

@@ -246,7 +246,7 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     await stopServer();
   });
 
-  test('no PIN and no client key material in the data directory, the logs or the database', async () => {
+  test('no PIN and no client key material in the data directory, the logs or the database', () => {
     const needles: [string, Buffer][] = [
       ['PIN', Buffer.from(PIN, 'utf8')],
       ...material.flatMap((m, i): [string, Buffer][] => [[`key ${String(i)} raw`, m], [`key ${String(i)} hex`, Buffer.from(m.toString('hex'), 'utf8')], [`key ${String(i)} base64`, Buffer.from(m.toString('base64'), 'utf8')]]),

@@ -397,7 +397,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
         response: { 200: { type: 'object', additionalProperties: false, required: ['secrets'], properties: { secrets: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['name', 'bytes', 'modifiedAt'], properties: { name: { type: 'string' }, bytes: { type: 'integer' }, modifiedAt: { type: 'string' } } } } } }, ...errorResponses(501, 503) },
       },
       config: { action: 'NodeSecretWrite' },
-    }, async () => ({ secrets: secretsPort().list().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })) }));
+    }, () => ({ secrets: secretsPort().list().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })) }));
 
     r.put<{ Params: { name: string } }>('/v1/node/secrets/:name', {
       schema: { summary: 'Store (or replace) a node secret: the body is the value, application/octet-stream; write-only', tags: ['node'], params: secretParams, response: { 204: { type: 'null' }, ...errorResponses(415, 501, 503) } },
