@@ -316,7 +316,15 @@ export class Hierarchy {
       this.#logger.info('tenant onboarded on first use', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef });
     } catch (e) {
       // Another request (or node) onboarded it meanwhile.
-      if (!isKryptonError(e, 'EXISTS')) throw e;
+      if (!isKryptonError(e, 'EXISTS')) {
+        // An L1 that cannot serve the onboarding (PIN not stored, HSM unreachable, key gone) is a precise, retryable
+        // condition for the KMIP client, not an internal error (issue 16 item 1); the log names the keystore code.
+        if (e instanceof KeystoreError) {
+          this.#logger.warn('tenant could not be onboarded: its L1 refused', { tenant, plugin: shadow.plugin, code: e.code, errMessage: e.message });
+          throw new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': L1 ${shadow.plugin} cannot onboard it (${e.code})`, { cause: e });
+        }
+        throw e;
+      }
     }
     await this.krypton.ensureActive(tenant);
   }

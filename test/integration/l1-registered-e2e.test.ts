@@ -44,6 +44,8 @@ const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 const PIN = `pin-${randomBytes(9).toString('hex')}`;
 const TENANTS = ['initech', 'hooli'] as const;
+/** A tenant whose L1 openkcm.conf names (keystores.tenants), beside the registered ones. */
+const CONFIGURED = 'umbrella';
 
 function pkcs11Tool(hsm: SoftHsm, args: string[]): string {
   return execFileSync('pkcs11-tool', ['--module', hsm.modulePath, ...args], { env: { ...process.env, SOFTHSM2_CONF: hsm.confPath }, encoding: 'utf8' });
@@ -113,7 +115,10 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
   const serve = async (): Promise<TestServer> => {
     const s = await startTestServer({
       mode: 'child', workers: 2, dataDir, startTimeoutMs: 120_000,
-      keystores: { connections: { pkcs11: { modulePath: hsm.modulePath, pinSecret: 'hsm-pin' } } },
+      keystores: {
+        connections: { pkcs11: { modulePath: hsm.modulePath, pinSecret: 'hsm-pin' } },
+        tenants: { [CONFIGURED]: { plugin: 'pkcs11', keyRef: `token=${CONFIGURED};object=${CONFIGURED}-l1` } },
+      },
       governance: { databaseUrl: tdb.url, l1HealthIntervalMs: HEALTH_INTERVAL_MS },
       env: { SOFTHSM2_CONF: hsm.confPath },
     });
@@ -150,13 +155,13 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
 
   before(async () => {
     hsm = setupSoftHsm();
-    for (const t of TENANTS) {
+    for (const t of [...TENANTS, CONFIGURED]) {
       initToken(hsm, t, PIN);
       makeKey(hsm, t, `${t}-l1`);
     }
     tdb = await createThrowawayDatabase();
     dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-l1e2e-'));
-    await initDataDir({ dataDir, tenants: [...TENANTS], force: true });
+    await initDataDir({ dataDir, tenants: [...TENANTS, CONFIGURED], force: true });
     srv = await serve();
   });
 
@@ -183,7 +188,13 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
   });
 
   test('register-l1 refuses precisely (4xx with the catalog code) and leaves the tenant as it was', async () => {
-    // No PIN stored yet.
+    // No PIN stored yet: KMIP for the configured HSM tenant says which secret is missing (not a bare General Failure).
+    await withClient(CONFIGURED, async (c) => {
+      const err = await c.createSymmetricKey(AES).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof KmipResultError, String(err));
+      assert.match(err.resultMessage ?? '', /L1 pkcs11 cannot onboard it \(SECRET_MISSING\)/);
+    });
+    assert.match(srv?.stderr() ?? '', /no node secret named hsm-pin: store it with `openkcm operator secret put hsm-pin`/);
     let r = await registerL1('initech', 'token=initech;object=initech-l1');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /424 NODE_SECRET_MISSING: .*hsm-pin/);
@@ -199,6 +210,12 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     assert.match(r.stderr, /424 L1_KEY_REVOKED_OR_DISABLED: /, r.stderr);
     r = await registerL1('initech', 'token=nowhere;object=initech-l1');
     assert.match(r.stderr, /424 L1_UNREACHABLE: /, r.stderr);
+    // The configured tenant is served once the PIN is there; registering another L1 for it is a conflict.
+    const cuid = await withClient(CONFIGURED, (c) => c.createSymmetricKey(AES));
+    uids.set(CONFIGURED, cuid);
+    assert.equal(await getCode(CONFIGURED), 'success');
+    r = await registerL1(CONFIGURED, 'token=hooli;object=hooli-l1');
+    assert.match(r.stderr, /409 L1_CONFLICT: .*keystores\.tenants\.umbrella/, r.stderr);
     r = await cli(['tenant', 'get', 'initech', '--json'], undefined, adminEnv);
     assert.equal(r.code, 0, r.stderr);
     const t = JSON.parse(r.stdout) as { state: string; shadow?: unknown };
@@ -230,6 +247,7 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     const darkMs = performance.now() - t0;
     console.log(`# initech dark ${darkMs.toFixed(0)} ms after its HSM key was deleted (health interval ${String(HEALTH_INTERVAL_MS)} ms)`);
     assert.equal(await getCode('hooli'), 'success', 'the bystander is served');
+    assert.equal(await getCode(CONFIGURED), 'success', 'the bystander under a configured L1 is served');
     const r = await cli(['tenant', 'get', 'initech', '--json'], undefined, adminEnv);
     const t = JSON.parse(r.stdout) as { state: string; stateReason?: string };
     assert.deepEqual([t.state, t.stateReason], ['revoked', 'l1-revoked-at-source']);
