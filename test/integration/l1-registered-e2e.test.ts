@@ -261,6 +261,11 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
       assert.equal(await codeOf(c.createSymmetricKey(AES)), 'PERMISSION_DENIED');
     });
     assert.equal(await getCode('hooli'), 'success');
+    // A deleted key stays dark by design: restore is refused (L1 not healthy), the tenant stays revoked.
+    const r = await cli(['tenant', 'restore', 'initech'], undefined, adminEnv);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /424 L1_UNHEALTHY: /);
+    assert.equal(await getCode('initech'), 'PERMISSION_DENIED');
     await stopServer();
   });
 
