@@ -1078,7 +1078,9 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       entry.failures += 1;
       const wait = Math.min(L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS * 2 ** Math.min(entry.failures - 1, 16));
       entry.retryAt = this.#clock().getTime() + wait;
-      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': L1 ${err.plugin} is unavailable (${err.code}); retry after ${String(wait)} ms`, { cause: err });
+      // A missing node secret names itself (its name is not secret) so the operator knows what to store.
+      const why = err.code === 'SECRET_MISSING' ? `${err.message} (SECRET_MISSING)` : `L1 ${err.plugin} is unavailable (${err.code})`;
+      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': ${why}; retry after ${String(wait)} ms`, { cause: err });
       entry.lastFailure = failure;
       this.#log.warn('krypton L1 unavailable', { tenant, code: err.code, retryInMs: wait });
       return failure;
