@@ -564,7 +564,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       if (isClosed()) return;
       health = startL1HealthChecks({
         krypton,
-        activeTenants: async () => (await governance.listTenants()).filter((t) => t.state === 'active' && krypton.status(t.id).state !== 'unknown').map((t) => t.id),
+        // Every active governance tenant, not only those activated on this node since the start (issue 16 item 2): an
+        // L1 deleted at the source while the node was down takes its tenant dark at the first round, before any
+        // client asks. A tenant without keys yet is skipped by checkL1 (UNKNOWN_TENANT).
+        activeTenants: async () => (await governance.listTenants()).filter((t) => t.state === 'active').map((t) => t.id),
         revokeInGovernance: async (tenant, reason) => { await governance.revokeTenant(tenant, L1_HEALTH_PRINCIPAL, reason); },
         intervalMs: settings.l1HealthIntervalMs,
         logger: log,

@@ -253,14 +253,22 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     assert.deepEqual([t.state, t.stateReason], ['revoked', 'l1-revoked-at-source']);
   });
 
-  test('restart: the tenant stays dark, the other is served', async () => {
+  test('restart: the tenant stays dark, the others are served; a key deleted while the node was down is found at once', async () => {
     await stopServer();
+    // While the node is down, hooli's customer deletes their key too.
+    pkcs11Tool(hsm, ['--token-label', 'hooli', '--login', '--pin', PIN, '--delete-object', '--type', 'secrkey', '--label', 'hooli-l1']);
     srv = await serve();
     assert.equal(await getCode('initech'), 'PERMISSION_DENIED');
+    assert.equal(await getCode(CONFIGURED), 'success', 'the tenant under its configured L1 is served');
+    // No client of hooli's asked anything yet: the health check finds the deleted key on its own.
+    await until('hooli revoked by the health check', async () => {
+      const g = await cli(['tenant', 'get', 'hooli', '--json'], undefined, adminEnv);
+      return (JSON.parse(g.stdout) as { state: string }).state === 'revoked' ? true : undefined;
+    });
+    assert.equal(await getCode('hooli'), 'PERMISSION_DENIED');
     await withClient('initech', async (c) => {
       assert.equal(await codeOf(c.createSymmetricKey(AES)), 'PERMISSION_DENIED');
     });
-    assert.equal(await getCode('hooli'), 'success');
     // A deleted key stays dark by design: restore is refused (L1 not healthy), the tenant stays revoked.
     const r = await cli(['tenant', 'restore', 'initech'], undefined, adminEnv);
     assert.equal(r.code, 1);
