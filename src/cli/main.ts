@@ -24,7 +24,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   bench: { summary: 'KMIP load generator and SLO check; `bench compare`: side by side with PyKMIP and a TLS floor', load: () => import('./commands/bench.js') },
   audit: { summary: 'verify an audit chain (names the first broken record) or export it as JSON lines', load: () => import('./commands/audit.js') },
   operator: {
-    summary: 'MasterKey ceremony: init (Shamir shares), unseal, seal, status of a node',
+    summary: 'MasterKey ceremony: init (Shamir shares), unseal, seal, status of a node; node secrets: secret put|list|delete',
     load: () => import('./commands/operator.js'),
   },
   doctor: {
@@ -32,7 +32,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     load: () => import('./commands/doctor.js'),
   },
   tenant: {
-    summary: 'governance over the admin API (mTLS): create, list, suspend, terminate, revoke, restore, register-l1, validate-l1, approve',
+    summary: 'governance over the admin API (mTLS): create, list, suspend, resume, terminate, revoke, restore, register-l1, validate-l1, approve',
     load: () => import('./commands/tenant.js'),
   },
 };

@@ -473,6 +473,47 @@ export class Governance {
     });
   }
 
+  /**
+   * Registers or corrects the shadow reference `name` (issue 16 item 2: a registered reference can be corrected).
+   * The caller (admin API) has validated the new L1 and bound the tenant's keys to it first. Audited as
+   * `shadow.register` or `shadow.replace` (old → new) in the tenant chain, in the same transaction. Returns the
+   * previous reference, if any.
+   */
+  async putShadowRef(tenant: string, name: string, shadow: ShadowReference, principal: string): Promise<{ record: ShadowRefRecord; previous: ShadowReference | undefined }> {
+    this.check();
+    const s = quoteIdent(tenantSchema(tenant));
+    checkObjectName(name, 'shadow reference name');
+    const ref = checkShadowReference(shadow);
+    checkPrincipal(principal);
+    const at = this.now();
+    return this.db.transaction(async (tx) => {
+      await this.lockTenant(tx, tenant, 'UPDATE');
+      const old = await tx.query<{ plugin: string; key_ref: string; key_version: string }>(`SELECT plugin, key_ref, key_version FROM ${s}.shadow_refs WHERE name = $1`, [name]);
+      const row = old.rows[0];
+      const previous = row === undefined ? undefined : { plugin: row.plugin, keyRef: row.key_ref, keyVersion: row.key_version };
+      if (previous === undefined) {
+        const n = await tx.query<{ n: unknown }>(`SELECT count(*) AS n FROM ${s}.shadow_refs`);
+        if (toNumber(n.rows[0]?.n ?? 0) >= MAX_SHADOW_REFS_PER_TENANT) {
+          throw new GovernanceError('LIMIT_EXCEEDED', `tenant ${tenant} has ${MAX_SHADOW_REFS_PER_TENANT} shadow references already`);
+        }
+        await tx.query(
+          `INSERT INTO ${s}.shadow_refs (name, plugin, key_ref, key_version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [name, ref.plugin, ref.keyRef, ref.keyVersion, at, principal],
+        );
+      } else {
+        await tx.query(
+          `UPDATE ${s}.shadow_refs SET plugin = $2, key_ref = $3, key_version = $4, created_at = $5, created_by = $6 WHERE name = $1`,
+          [name, ref.plugin, ref.keyRef, ref.keyVersion, at, principal],
+        );
+      }
+      const object = previous === undefined
+        ? `${name}=${ref.plugin}:${ref.keyRef}`
+        : `${name}=${previous.plugin}:${previous.keyRef} -> ${ref.plugin}:${ref.keyRef}`;
+      await this.audit.appendSync({ principal, tenant, operation: previous === undefined ? 'shadow.register' : 'shadow.replace', object, result: 'ok', time: at }, { tx });
+      return { record: { name, shadow: ref, createdAt: at, createdBy: principal }, previous };
+    });
+  }
+
   async listShadowRefs(tenant: string): Promise<ShadowRefRecord[]> {
     this.check();
     const s = quoteIdent(tenantSchema(tenant));

@@ -75,6 +75,11 @@ export const KeystoreErrorCode = {
   ACCESS_DENIED: 'ACCESS_DENIED',
   /** The source cannot be reached (module not loadable, token absent, network down). Possibly transient. */
   UNREACHABLE: 'UNREACHABLE',
+  /**
+   * A node secret the connection names (PIN, cloud credential) is not stored on this node: store it with
+   * `openkcm operator secret put NAME` (issue 16 item 1). Not transient, but fixed without touching L1.
+   */
+  SECRET_MISSING: 'SECRET_MISSING',
   /** The wrapped blob is malformed, tampered with, or bound to another context. */
   INVALID_CIPHERTEXT: 'INVALID_CIPHERTEXT',
   /** The caller passed something outside the contract (size, empty tenant, ...). */

@@ -24,6 +24,12 @@ export type KryptonErrorCode =
   | 'TAMPERED'
   /** restore: L1 is still not healthy at the source (revoked, disabled, deleted or unreachable). */
   | 'L1_UNHEALTHY'
+  /**
+   * The L1 registered through the admin API and the one named in openkcm.conf (`keystores.tenants`) disagree, or
+   * the L1 holding the tenant's keys is not the registered one (issue 16 item 2): the server refuses rather than
+   * silently using another root key than the one the customer believes holds the kill-switch.
+   */
+  | 'L1_CONFLICT'
   /** A named limit (services per tenant, L3 versions per service) would be exceeded. */
   | 'LIMIT'
   /** Krypton.close() was called. */

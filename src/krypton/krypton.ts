@@ -18,7 +18,7 @@
  * The kill-switch does NOT queue: revoke zeroises the slots synchronously before anything is awaited, so kek()
  * refuses from that instant; an activation or rotation that finishes after it discards what it opened (epoch).
  */
-import { randomFillSync } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { KmipError } from '../kmip/errors.js';
@@ -446,6 +446,77 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       if (health.code === 'KEY_REVOKED_OR_DISABLED' && rec.state === 'active') await this.revoke(tenant, L1_REVOKED_AT_SOURCE);
     }
     return health;
+  }
+
+  /** The shadow reference of the L1 holding the tenant's keys (its hierarchy record), or undefined without one. */
+  async shadowOf(tenant: string): Promise<ShadowReference | undefined> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const rec = await this.#store.get(tenant).catch((err: unknown) => {
+      throw this.#storeError(tenant, err);
+    });
+    return rec === undefined ? undefined : { ...rec.shadow };
+  }
+
+  /**
+   * Moves the tenant's keys to another L1 (issue 16 items 2 and 3: registering the customer's L1 for a tenant that
+   * already has keys, or replacing L1): every stored L2 version is unwrapped by the CURRENT L1 (proving it still
+   * unwraps), wrapped by `next`, and unwrapped back by `next` and compared, before the record (new shadow, new wrapped
+   * blobs) is written in one compare-and-swap. L2 plaintext exists in JS only in transit between the two plugins
+   * and is wiped at once; L3 blobs are untouched (they are sealed by L2, which does not change). Nothing is written
+   * when any step fails, so the tenant stays as it was. Returns false when `next` is already the tenant's L1.
+   * @throws KryptonError UNKNOWN_TENANT | INVALID (revoked or destroyed: restore first) | CONFLICT;
+   *         KeystoreError as either plugin reports it (the current L1 no longer unwraps, the new one refuses).
+   */
+  async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entry(tenant);
+    return await this.#serial(entry, async () => {
+      const t0 = performance.now();
+      const rec = await this.#mustGet(tenant);
+      if (rec.state !== 'active') throw new KryptonError('INVALID', `tenant '${tenant}' is ${rec.state}: its L1 cannot be replaced (restore it first)`, { tenant });
+      if (sameShadow(rec.shadow, next)) return false;
+      const oldPlugin = await this.#keystoreFor(rec.shadow);
+      const newPlugin = await this.#keystoreFor(next);
+      const rewrapped = new Map<number, Uint8Array>();
+      for (const e of rec.l2) {
+        const context = { tenant, purpose: l2Purpose(e.version) };
+        const bytes = await oldPlugin.unwrap(e.wrapped, context);
+        try {
+          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
+          const wrapped = await newPlugin.wrap(bytes, context);
+          const back = await newPlugin.unwrap(wrapped, context);
+          try {
+            if (back.length !== bytes.length || !timingSafeEqual(back, bytes)) {
+              throw new KryptonError('TAMPERED', `the new L1 ${next.plugin} '${next.keyRef}' did not give L2 v${String(e.version)} back unchanged`, { tenant });
+            }
+          } finally {
+            back.fill(0);
+          }
+          rewrapped.set(e.version, wrapped);
+        } finally {
+          bytes.fill(0);
+        }
+      }
+      const { after } = await this.#mutate(tenant, (r) => {
+        if (r.state !== 'active') throw revokedError(tenant, 'was revoked while its L1 was being replaced');
+        if (!sameShadow(r.shadow, rec.shadow) || r.l2.some((e) => !rewrapped.has(e.version))) {
+          throw new KryptonError('CONFLICT', `tenant '${tenant}' changed while its L1 was being replaced; try again`, { tenant });
+        }
+        return {
+          ...r,
+          shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion },
+          l2: r.l2.map((e) => ({ ...e, wrapped: rewrapped.get(e.version) ?? e.wrapped })),
+          revision: r.revision + 1,
+        };
+      });
+      if (after !== undefined && entry.record !== undefined) entry.record = after;
+      this.#log.info('krypton L1 replaced (L2 re-wrapped)', {
+        tenant, from: rec.shadow.plugin, to: next.plugin, keyRef: next.keyRef, l2Versions: rec.l2.length, ms: round(performance.now() - t0),
+      });
+      return true;
+    });
   }
 
   // ---- rotation and crypto-shredding -------------------------------------------------------------------------
@@ -1003,11 +1074,13 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   #keystoreFailure(entry: TenantEntry, err: unknown): unknown {
     if (!(err instanceof KeystoreError)) return err;
     const tenant = entry.tenant;
-    if (err.code === 'UNREACHABLE' || err.code === 'ACCESS_DENIED') {
+    if (err.code === 'UNREACHABLE' || err.code === 'ACCESS_DENIED' || err.code === 'SECRET_MISSING') {
       entry.failures += 1;
       const wait = Math.min(L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS * 2 ** Math.min(entry.failures - 1, 16));
       entry.retryAt = this.#clock().getTime() + wait;
-      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': L1 ${err.plugin} is unavailable (${err.code}); retry after ${String(wait)} ms`, { cause: err });
+      // A missing node secret names itself (its name is not secret) so the operator knows what to store.
+      const why = err.code === 'SECRET_MISSING' ? `${err.message} (SECRET_MISSING)` : `L1 ${err.plugin} is unavailable (${err.code})`;
+      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': ${why}; retry after ${String(wait)} ms`, { cause: err });
       entry.lastFailure = failure;
       this.#log.warn('krypton L1 unavailable', { tenant, code: err.code, retryInMs: wait });
       return failure;
@@ -1025,6 +1098,11 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       this.#log.error('krypton event listener threw', { event, tenant, ...describeError(err) });
     }
   }
+}
+
+/** Same L1: plugin, key reference and version, byte for byte. */
+export function sameShadow(a: ShadowReference, b: ShadowReference): boolean {
+  return a.plugin === b.plugin && a.keyRef === b.keyRef && a.keyVersion === b.keyVersion;
 }
 
 function round(ms: number): number {

@@ -12,7 +12,8 @@
  * Rounds never overlap (a slow HSM delays the next round instead of piling up checks), and at most
  * {@link MAX_CONCURRENT_L1_CHECKS} run at once so a node with many tenants does not hammer the customers' HSMs.
  */
-import type { HealthStatus } from '../keystore/types.js';
+import { isKeystoreError } from '../keystore/types.js';
+import type { HealthStatus, KeystorePlugin, ShadowReference } from '../keystore/types.js';
 import { silentLogger } from '../server/log.js';
 import type { Logger } from '../server/log.js';
 import { isKryptonError } from './errors.js';
@@ -26,6 +27,22 @@ export const MAX_CONCURRENT_L1_CHECKS = 4;
 /** The governance principal and reason of a revocation found by this module (audit trail). */
 export const L1_HEALTH_PRINCIPAL = 'system:l1-health';
 export const L1_REVOKED_AT_SOURCE_REASON = 'l1-revoked-at-source';
+
+/**
+ * One health round trip against an L1 that may not even open (issue 16 items 1 and 2): a plugin that cannot be
+ * opened — a node secret missing (SECRET_MISSING), a connection not configured (INVALID_ARGUMENT), a module that
+ * does not load (UNREACHABLE) — is reported as an unhealthy status with the keystore's code instead of an
+ * exception, so the admin API answers a precise 4xx and never a 500. Never throws.
+ */
+export async function probeL1(keystoreFor: (shadow: ShadowReference) => Promise<KeystorePlugin>, shadow: ShadowReference): Promise<HealthStatus> {
+  try {
+    return await (await keystoreFor(shadow)).health();
+  } catch (e) {
+    const code = isKeystoreError(e) ? e.code : 'UNREACHABLE';
+    const message = e instanceof Error ? e.message : String(e);
+    return { ok: false, plugin: shadow.plugin, keyRef: shadow.keyRef, checkedAt: new Date(), code, message };
+  }
+}
 
 export interface L1HealthOptions {
   readonly krypton: { checkL1(tenant: string): Promise<HealthStatus> };

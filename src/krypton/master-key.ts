@@ -25,14 +25,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { combine, split } from 'shamir-secret-sharing';
 import { KmipError } from '../kmip/errors.js';
 import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
 import { mac, SecureKey } from '../native/index.js';
 import { EnvelopeError } from '../vault/errors.js';
-import { open as openEnvelope, seal as sealEnvelope } from '../vault/envelope.js';
+import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from '../vault/envelope.js';
 import { NativeKekProvider } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 import { silentLogger } from '../server/log.js';
@@ -787,10 +787,64 @@ function readSealFileLenient(dir: string, force: boolean): SealFile | undefined 
  * renamed or copied to another name fails to open. Implements the keystore SecretSource. Every method throws
  * KmipError('SERVER_SEALED') while sealed.
  */
+/** One stored node secret as `secret list` shows it: never its value (issue 16 item 1). */
+export interface NodeSecretEntry {
+  readonly name: string;
+  /** Length of the value, bytes (the sealed file minus its envelope header and tag). */
+  readonly bytes: number;
+  readonly modifiedAt: Date;
+}
+
+/** A change of the node's secrets, for the audit trail (names and sizes only, never values). */
+export interface NodeSecretChange {
+  readonly op: 'put' | 'delete';
+  readonly name: string;
+  /** Who asked: `operator-socket`, `offline-cli`, or the admin identity of an admin API call. */
+  readonly by: string;
+  /** put: the value's length; delete: whether it existed (1) or not (0). */
+  readonly bytes: number;
+}
+
+/** AES-256-GCM tag length of a sealed node secret (src/vault/envelope.ts). */
+const SECRET_TAG_BYTES = 16;
+
 export class NodeSecrets {
   readonly #mk: MasterKey;
+  readonly #listeners = new Set<(change: NodeSecretChange) => void>();
   constructor(mk: MasterKey) {
     this.#mk = mk;
+  }
+
+  /** Calls `listener` after every put/delete (the governance plane audits them); returns the unsubscribe. */
+  onChange(listener: (change: NodeSecretChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => { this.#listeners.delete(listener); };
+  }
+
+  #changed(change: NodeSecretChange): void {
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch {
+        // An auditor's failure must not undo or fail the change itself; the auditor logs its own errors.
+      }
+    }
+  }
+
+  /** Names, value sizes and modification times, ascending by name; values are never opened. */
+  entries(): NodeSecretEntry[] {
+    return this.list().flatMap((name) => {
+      const file = path.join(this.dir, name);
+      const blob = readSmallFile(file, MAX_NODE_SECRET_BYTES + 1024, true);
+      if (blob === undefined) return [];
+      let bytes: number;
+      try {
+        bytes = blob.length - parseEnvelope(blob).headerLength - SECRET_TAG_BYTES;
+      } catch {
+        bytes = -1; // not an envelope: `get` reports it as CORRUPT
+      }
+      return [{ name, bytes, modifiedAt: lstatSync(file).mtime }];
+    });
   }
 
   get dir(): string {
@@ -818,8 +872,8 @@ export class NodeSecrets {
     }
   }
 
-  /** Stores (or replaces) a secret. `value` is not retained; the caller wipes it. */
-  async put(name: string, value: Uint8Array): Promise<void> {
+  /** Stores (or replaces) a secret. `value` is not retained; the caller wipes it. `by` names the caller (audit). */
+  async put(name: string, value: Uint8Array, by = 'node'): Promise<void> {
     const kek = this.#mk.kek();
     const file = this.#file(name);
     if (!(value instanceof Uint8Array) || value.length > MAX_NODE_SECRET_BYTES) {
@@ -828,6 +882,7 @@ export class NodeSecrets {
     const blob = await sealEnvelope(kek, value, secretAad(name));
     ensureDir(this.dir);
     writeFileAtomic(file, blob);
+    this.#changed({ op: 'put', name, by, bytes: value.length });
   }
 
   has(name: string): boolean {
@@ -843,12 +898,13 @@ export class NodeSecrets {
   }
 
   /** Overwrites and unlinks the secret's file; true if it existed. */
-  delete(name: string): Promise<boolean> {
+  delete(name: string, by = 'node'): Promise<boolean> {
     try {
       this.#mk.kek();
       const file = this.#file(name);
       const existed = readdirOrEmpty(this.dir).includes(name);
       if (existed) shredFile(file);
+      this.#changed({ op: 'delete', name, by, bytes: existed ? 1 : 0 });
       return Promise.resolve(existed);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));

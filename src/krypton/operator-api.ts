@@ -7,6 +7,10 @@
  *   GET  /v1/sys/seal-status  200 MasterKey.status()
  *   POST /v1/sys/unseal       {share} → 200 status | 400 {error, message}
  *   POST /v1/sys/seal         → 200 status
+ *   GET    /v1/sys/secrets        → 200 {secrets: [{name, bytes, modifiedAt}]} (never values; issue 16 item 1)
+ *   PUT    /v1/sys/secrets/:name  body = the value, application/octet-stream → 204 (write-only: never read back)
+ *   DELETE /v1/sys/secrets/:name  → 204 | 404
+ *   (the secret routes answer 503 SERVER_SEALED while sealed: the MasterKey seals them)
  *
  * Shares are never logged: fastify's request logging is off, and our own log lines carry progress counts only.
  */
@@ -15,7 +19,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KmipError } from '../kmip/errors.js';
-import { MasterKeyError, MAX_SHARE_TEXT_CHARS } from './master-key.js';
+import { MasterKeyError, MAX_NODE_SECRET_BYTES, MAX_SHARE_TEXT_CHARS, NODE_SECRET_NAME_PATTERN } from './master-key.js';
 import type { MasterKey } from './master-key.js';
 
 export const OPERATOR_SOCKET_FILE = 'operator.sock';
@@ -104,6 +108,50 @@ function buildApp(mk: MasterKey): FastifyInstance {
   app.post('/v1/sys/seal', () => {
     mk.seal();
     return mk.status();
+  });
+
+  // ---- node secrets (issue 16 item 1): write-only values, names and sizes readable ----------------------------
+  // The value travels as raw bytes (never a JS string, which could not be wiped) and is zero-filled after the put.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_NODE_SECRET_BYTES }, (_req, body, done) => { done(null, body); });
+  const sealed = (reply: FastifyReply): FastifyReply =>
+    sendError(reply, 503, 'SERVER_SEALED', 'the node is sealed: unseal it (openkcm operator unseal) before managing its secrets; they are sealed by the master key');
+  const secretFailure = (reply: FastifyReply, e: unknown): FastifyReply => {
+    if (isSealedError(e)) return sealed(reply);
+    if (e instanceof MasterKeyError && e.code === 'INVALID_ARGUMENT') return sendError(reply, 400, e.code, e.message);
+    throw e;
+  };
+  const nameParams = {
+    params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', pattern: NODE_SECRET_NAME_PATTERN.source } } },
+  } as const;
+  app.get('/v1/sys/secrets', (_req, reply) => {
+    try {
+      return { secrets: mk.secrets.entries().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })) };
+    } catch (e) {
+      return secretFailure(reply, e);
+    }
+  });
+  app.put('/v1/sys/secrets/:name', { schema: nameParams, bodyLimit: MAX_NODE_SECRET_BYTES }, async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const value = req.body;
+    if (!Buffer.isBuffer(value)) return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send the value as application/octet-stream');
+    try {
+      if (value.length === 0) return await sendError(reply, 400, 'INVALID_ARGUMENT', 'the secret value is empty');
+      await mk.secrets.put(name, value, 'operator-socket');
+      return await reply.code(204).send();
+    } catch (e) {
+      return await secretFailure(reply, e);
+    } finally {
+      value.fill(0);
+    }
+  });
+  app.delete('/v1/sys/secrets/:name', { schema: nameParams }, async (req, reply) => {
+    const { name } = req.params as { name: string };
+    try {
+      if (!await mk.secrets.delete(name, 'operator-socket')) return await sendError(reply, 404, 'SECRET_NOT_FOUND', `no node secret named ${name}`);
+      return await reply.code(204).send();
+    } catch (e) {
+      return secretFailure(reply, e);
+    }
   });
   return app;
 }

@@ -272,7 +272,11 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
     governance = await startGovernancePlane({
       loaded, logger, krypton: hierarchy.krypton, masterKey: hierarchy.masterKey,
       keystoreFor: hierarchy.keystores.keystoreFor, tenantsOf: () => vault.tenants(),
+      bindL1: (tenant, shadow) => hierarchy.bindL1(tenant, shadow),
     });
+    // Issue 16 item 2: the L1 registered through the admin API decides where a tenant's keys live.
+    const plane = governance;
+    if (plane.enabled) hierarchy.setRegisteredShadows((tenant) => plane.registeredShadow(tenant));
   } catch (e) {
     await vault.close();
     await hierarchy.close();

@@ -35,7 +35,8 @@ import { resolveAdminLimits } from '../cmk/api/limits.js';
 import type { AdminLimits } from '../cmk/api/limits.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
-import type { ApprovableAction } from '../cmk/api/ports.js';
+import type { ApprovableAction, BindL1 } from '../cmk/api/ports.js';
+import { L1_SHADOW_NAME } from '../cmk/api/governance-port.js';
 import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit.js';
 import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
 import { auditMetricsRegistry } from '../cmk/api/metrics.js';
@@ -51,7 +52,7 @@ import { KmipError } from '../kmip/errors.js';
 import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
 import { isKryptonError } from '../krypton/errors.js';
 import type { Krypton } from '../krypton/krypton.js';
-import { DEFAULT_L1_HEALTH_INTERVAL_MS, L1_HEALTH_PRINCIPAL, MIN_L1_HEALTH_INTERVAL_MS, startL1HealthChecks } from '../krypton/l1-health.js';
+import { DEFAULT_L1_HEALTH_INTERVAL_MS, L1_HEALTH_PRINCIPAL, MIN_L1_HEALTH_INTERVAL_MS, probeL1, startL1HealthChecks } from '../krypton/l1-health.js';
 import type { L1HealthChecker } from '../krypton/l1-health.js';
 import type { MasterKey } from '../krypton/master-key.js';
 import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListener } from '../krypton/revocation-listener.js';
@@ -251,6 +252,8 @@ export interface GovernancePlaneOptions {
   readonly tenantsOf?: () => Iterable<string>;
   /** Opens a keystore plugin for the admin API's L1 validation (health() only). Without it: 501 on validate. */
   readonly keystoreFor?: (shadow: ShadowReference) => Promise<KeystorePlugin>;
+  /** Binds a registered L1 to the tenant's keys (src/server/hierarchy.ts Hierarchy.bindL1). */
+  readonly bindL1?: BindL1;
 }
 
 export interface GovernancePlane {
@@ -286,6 +289,8 @@ export interface GovernancePlane {
   onChange(listener: (change: GovernanceChange) => void): () => void;
   /** Registers (or re-reads) a tenant on first use; resolves with its state, null when it is not governed. */
   register(tenant: string): Promise<TenantState | null>;
+  /** The L1 registered for the tenant through the admin API (issue 16 item 2); undefined when none or ungoverned. */
+  registeredShadow(tenant: string): Promise<ShadowReference | undefined>;
   /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
   close(): Promise<void>;
 }
@@ -302,7 +307,7 @@ const DISABLED: GovernancePlane = Object.freeze({
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
   tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
-  onChange: () => () => undefined, register: () => Promise.resolve(null),
+  onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
 });
 
 
@@ -405,6 +410,18 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       },
     });
     cleanups.push(() => governance.close());
+    // Issue 16 item 1: every change of the node's secrets (operator socket, admin API) in the global chain: the
+    // name, the size and who asked; never the value.
+    const unwatchSecrets = masterKey.secrets.onChange((c) => {
+      governance.audit.appendSync({
+        principal: c.by, operation: `node-secret.${c.op}`, object: c.op === 'put' ? `${c.name} (${String(c.bytes)} bytes)` : c.name,
+        result: c.op === 'delete' && c.bytes === 0 ? 'not-found' : 'ok',
+      }, { global: true }).catch((e: unknown) => { log.error('audit: a node secret change could not be recorded', { name: c.name, op: c.op, ...describeError(e) }); });
+    });
+    cleanups.push(() => {
+      unwatchSecrets();
+      return Promise.resolve();
+    });
 
     // ---- tenant states ----------------------------------------------------------------------------------
     /** Governance state of every tenant this node has seen. */
@@ -557,7 +574,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       if (isClosed()) return;
       health = startL1HealthChecks({
         krypton,
-        activeTenants: async () => (await governance.listTenants()).filter((t) => t.state === 'active' && krypton.status(t.id).state !== 'unknown').map((t) => t.id),
+        // Every active governance tenant, not only those activated on this node since the start (issue 16 item 2): an
+        // L1 deleted at the source while the node was down takes its tenant dark at the first round, before any
+        // client asks. A tenant without keys yet is skipped by checkL1 (UNKNOWN_TENANT).
+        activeTenants: async () => (await governance.listTenants()).filter((t) => t.state === 'active').map((t) => t.id),
         revokeInGovernance: async (tenant, reason) => { await governance.revokeTenant(tenant, L1_HEALTH_PRINCIPAL, reason); },
         intervalMs: settings.l1HealthIntervalMs,
         logger: log,
@@ -580,7 +600,13 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
             setState(tenant, 'active');
           },
         },
-        ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
+        ...(keystoreFor === undefined ? {} : { validateShadow: (shadow: ShadowReference) => probeL1(keystoreFor, shadow) }),
+        ...(opts.bindL1 === undefined ? {} : { bindL1: opts.bindL1 }),
+        nodeSecrets: {
+          list: () => sealedAsUnavailable(() => masterKey.secrets.entries()),
+          put: (name, value, by) => sealedAsUnavailableAsync(() => masterKey.secrets.put(name, value, by)),
+          delete: (name, by) => sealedAsUnavailableAsync(() => masterKey.secrets.delete(name, by)),
+        },
         masterKeyStatus: () => masterKey.status(),
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
@@ -669,6 +695,16 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         await ensureRegistered(tenant);
         return states.get(tenant) ?? null;
       },
+      registeredShadow: async (tenant) => {
+        if (!isTenantId(tenant)) return undefined;
+        try {
+          return (await governance.getShadowRef(tenant, L1_SHADOW_NAME))?.shadow;
+        } catch (e) {
+          // No governance row (not registered yet, or terminated): nothing registered.
+          if (isGovernanceError(e, 'TENANT_NOT_FOUND')) return undefined;
+          throw e;
+        }
+      },
     };
   } catch (e) {
     await closeAll();
@@ -682,5 +718,26 @@ async function ignoreUnknown(p: Promise<unknown>): Promise<void> {
     await p;
   } catch (e) {
     if (!isKryptonError(e, 'UNKNOWN_TENANT')) throw e;
+  }
+}
+
+const SEALED_SECRETS = 'the node is sealed: unseal it (openkcm operator unseal) before managing its secrets; they are sealed by the master key';
+
+/** A sealed MasterKey answers the admin API's node secret routes with 503 UNAVAILABLE and a clear message. */
+function sealedAsUnavailable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KmipError && e.code === 'SERVER_SEALED') throw new KmipError('SERVER_SEALED', SEALED_SECRETS, { cause: e });
+    throw e;
+  }
+}
+
+async function sealedAsUnavailableAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof KmipError && e.code === 'SERVER_SEALED') throw new KmipError('SERVER_SEALED', SEALED_SECRETS, { cause: e });
+    throw e;
   }
 }

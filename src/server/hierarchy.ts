@@ -3,9 +3,16 @@
  * factory (L1 plugins), krypton over the LMDB hierarchy store (`<dataDir>/krypton`), and the vault's KekResolver
  * — each tenant's L4 material sealed under its own L3 (`l3:<tenant>:kmip`), held by krypton.
  *
- * Onboarding on first use: a tenant with no hierarchy is onboarded when it first needs a key, under the shadow
- * reference the config file's `keystores.tenants.<tenant>` names, else under the default plugin: `local` creates a
+ * Onboarding on first use: a tenant with no hierarchy is onboarded when it first needs a key, under the L1 the
+ * customer registered through the admin API (`openkcm tenant register-l1`, governance's shadow reference), else the
+ * one the config file's `keystores.tenants.<tenant>` names, else under the default plugin: `local` creates a
  * local L1 key `local:<tenant>` sealed by the MasterKey (src/keystore/local.ts); `none` refuses unlisted tenants.
+ *
+ * The registered L1 is the truth (issue 16 item 2, a safety defect): the customer holds the kill-switch only if
+ * their keys really live under the L1 they registered. So a tenant whose registered and configured L1 disagree, or
+ * whose keys live under another L1 than the registered (or configured) one, is REFUSED (PERMISSION_DENIED naming
+ * both), never served under the other key. Registration through the admin API re-wraps existing keys under the new
+ * L1 ({@link Hierarchy.bindL1}), so the two agree again.
  *
  * The config file's `keystores` section (docs/keystores.md):
  *   { "connections": { "pkcs11": {...}, "aws-kms": {...}, "azure-keyvault": {...} },
@@ -17,12 +24,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KmipError } from '../kmip/errors.js';
 import { KeystoreFactory } from '../keystore/factory.js';
+import { KeystoreError } from '../keystore/types.js';
 import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
 import type { SecretSource, ShadowReference } from '../keystore/types.js';
 import { autoSealKeystores, autoSealSettings, noAutoSealConfigured } from '../krypton/auto-seal.js';
-import { isKryptonError, Krypton } from '../krypton/krypton.js';
+import { isKryptonError, Krypton, KryptonError, sameShadow } from '../krypton/krypton.js';
 import { LmdbHierarchyStore } from '../krypton/lmdb-store.js';
-import { MasterKey } from '../krypton/master-key.js';
+import { MasterKey, MasterKeyError } from '../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE, startOperatorApi } from '../krypton/operator-api.js';
 import type { OperatorApi } from '../krypton/operator-api.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
@@ -116,6 +124,8 @@ export class Hierarchy {
   readonly #settings: KeystoresSettings;
   readonly #logger: Logger;
   readonly #pending = new Map<string, Promise<void>>();
+  /** The L1 registered through the admin API (governance), once the governance plane is up. */
+  #registered: ((tenant: string) => Promise<ShadowReference | undefined>) | undefined;
   /** MasterKey 'sealed' → krypton's slots zeroised (see the constructor). */
   readonly #onSealed: () => void;
 
@@ -161,7 +171,19 @@ export class Hierarchy {
     // Secrets are read lazily: while sealed, `get` throws SERVER_SEALED (and plugins report UNREACHABLE).
     let mk: MasterKey | undefined;
     const secrets: SecretSource = {
-      get: (name) => (mk === undefined ? Promise.reject(new KmipError('SERVER_SEALED', 'the master key is not open yet')) : mk.secrets.get(name)),
+      get: async (name) => {
+        if (mk === undefined) throw new KmipError('SERVER_SEALED', 'the master key is not open yet');
+        try {
+          return await mk.secrets.get(name);
+        } catch (e) {
+          // Issue 16 item 1: a missing PIN/credential is a precise keystore condition (admin API 4xx
+          // NODE_SECRET_MISSING, KMIP "L1 unavailable"), not an internal error.
+          if (e instanceof MasterKeyError && e.code === 'SECRET_NOT_FOUND') {
+            throw new KeystoreError('SECRET_MISSING', 'node-secrets', `no node secret named ${name}: store it with \`openkcm operator secret put ${name}\``, { cause: e });
+          }
+          throw e;
+        }
+      },
     };
     let localFactory: ReturnType<typeof createLocalKeystoreFactory> | undefined;
     const keystores = new KeystoreFactory({
@@ -225,28 +247,90 @@ export class Hierarchy {
     return p;
   }
 
+  /**
+   * Where the registered L1 of a tenant comes from: the governance plane's shadow reference (src/server/governance.ts
+   * registeredShadow). Set once the plane is up; without it (governance disabled) only openkcm.conf counts.
+   */
+  setRegisteredShadows(lookup: (tenant: string) => Promise<ShadowReference | undefined>): void {
+    this.#registered = lookup;
+  }
+
+  /**
+   * The L1 this tenant's keys must live under: the registered one, else the configured one, else undefined (the
+   * default plugin decides at onboarding). Both present and different: KryptonError L1_CONFLICT naming both.
+   */
+  async expectedShadow(tenant: string): Promise<ShadowReference | undefined> {
+    const configured = this.#settings.tenants[tenant];
+    const registered = await this.#registered?.(tenant);
+    if (registered !== undefined && configured !== undefined && !sameShadow(registered, configured)) {
+      throw new KryptonError('L1_CONFLICT', `tenant '${tenant}': the registered L1 (${describeShadow(registered)}) and openkcm.conf keystores.tenants.${tenant} (${describeShadow(configured)}) disagree; remove or correct one of them`, { tenant });
+    }
+    return registered ?? configured;
+  }
+
+  /**
+   * Binds the tenant's keys to `shadow` after the caller validated it (admin API registration, issue 16 item 2):
+   * onboards the tenant under it when it has no keys yet, re-wraps its L2 under it when they live under another L1
+   * (krypton.replaceL1: the old L1 must still unwrap), and does nothing when they already live there. Refused
+   * (L1_CONFLICT) when openkcm.conf names another L1 for the tenant.
+   */
+  async bindL1(tenant: string, shadow: ShadowReference): Promise<'onboarded' | 'rewrapped' | 'unchanged'> {
+    const configured = this.#settings.tenants[tenant];
+    if (configured !== undefined && !sameShadow(configured, shadow)) {
+      throw new KryptonError('L1_CONFLICT', `tenant '${tenant}': openkcm.conf keystores.tenants.${tenant} names another L1 (${describeShadow(configured)}); change the config file or register that one`, { tenant });
+    }
+    if (this.masterKey.status().sealed) throw new KmipError('SERVER_SEALED', 'the server is sealed: an L1 cannot be bound');
+    const current = await this.krypton.shadowOf(tenant);
+    if (current === undefined) {
+      try {
+        await this.krypton.onboard(tenant, shadow);
+        this.#logger.info('tenant onboarded under its registered L1', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef });
+        return 'onboarded';
+      } catch (e) {
+        if (!isKryptonError(e, 'EXISTS')) throw e;
+      }
+    }
+    return (await this.krypton.replaceL1(tenant, shadow)) ? 'rewrapped' : 'unchanged';
+  }
+
   async #ensure(tenant: string): Promise<void> {
+    const expected = await this.expectedShadow(tenant).catch((e: unknown) => {
+      throw l1Refusal(e);
+    });
     try {
+      if (expected !== undefined) {
+        const holding = await this.krypton.shadowOf(tenant);
+        if (holding !== undefined && !sameShadow(holding, expected)) {
+          throw new KmipError('PERMISSION_DENIED', `tenant '${tenant}': its keys live under ${describeShadow(holding)}, not under its registered L1 ${describeShadow(expected)}; register the L1 again to re-wrap them (openkcm tenant register-l1)`);
+        }
+      }
       await this.krypton.ensureActive(tenant);
       return;
     } catch (e) {
       if (!isKryptonError(e, 'UNKNOWN_TENANT')) throw e;
     }
     if (this.masterKey.status().sealed) throw new KmipError('SERVER_SEALED', 'the server is sealed: a new tenant cannot be onboarded');
-    const shadow = await this.#shadowFor(tenant);
+    const shadow = expected ?? await this.#shadowFor(tenant);
     try {
       await this.krypton.onboard(tenant, shadow);
       this.#logger.info('tenant onboarded on first use', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef });
     } catch (e) {
       // Another request (or node) onboarded it meanwhile.
-      if (!isKryptonError(e, 'EXISTS')) throw e;
+      if (!isKryptonError(e, 'EXISTS')) {
+        // An L1 that cannot serve the onboarding (PIN not stored, HSM unreachable, key gone) is a precise, retryable
+        // condition for the KMIP client, not an internal error (issue 16 item 1); the log names the keystore code.
+        if (e instanceof KeystoreError) {
+          this.#logger.warn('tenant could not be onboarded: its L1 refused', { tenant, plugin: shadow.plugin, code: e.code, errMessage: e.message });
+          throw new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': L1 ${shadow.plugin} cannot onboard it (${e.code})`, { cause: e });
+        }
+        throw e;
+      }
     }
     await this.krypton.ensureActive(tenant);
   }
 
+  /** The default plugin's L1 for a tenant neither registered nor configured. */
   async #shadowFor(tenant: string): Promise<ShadowReference> {
-    const configured = this.#settings.tenants[tenant];
-    if (configured !== undefined) return configured;
     if (this.#settings.default === 'none') {
       throw new KmipError('PERMISSION_DENIED', 'this tenant has no key hierarchy and keystores.default is "none"');
     }
@@ -265,4 +349,15 @@ export class Hierarchy {
     await this.store.close();
     this.masterKey.seal();
   }
+}
+
+/** `plugin 'keyRef'` for messages (no secret: a shadow reference holds none). */
+function describeShadow(s: ShadowReference): string {
+  return `${s.plugin} '${s.keyRef}'${s.keyVersion === '' ? '' : ` v${s.keyVersion}`}`;
+}
+
+/** KMIP clients see a refused tenant; the log and the admin API see the L1_CONFLICT message. */
+function l1Refusal(e: unknown): unknown {
+  if (isKryptonError(e, 'L1_CONFLICT')) return new KmipError('PERMISSION_DENIED', e.message, { cause: e });
+  return e;
 }

@@ -418,13 +418,12 @@ for (const engine of ENGINES) {
       assert.equal(r.statusCode, 400);
       r = await app.inject({ method: 'POST', url: '/v1/tenants/ks/keystore', headers: bearer('admin'), payload: { plugin: 'aws-kms', keyRef: 'not-an-arn', keyVersion: '' } });
       assert.equal(r.statusCode, 400, 'the repository checks the per-plugin keyRef format');
+      // Issue 16 item 2: an L1 is registered only after a health round trip; a node that cannot run one refuses.
       r = await app.inject({ method: 'POST', url: '/v1/tenants/ks/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: 'token=tok;object=l1-ks', keyVersion: '01' } });
-      assert.equal(r.statusCode, 201, r.body);
-      assert.deepEqual(r.json<{ shadow: unknown }>().shadow, { plugin: 'pkcs11', keyRef: 'token=tok;object=l1-ks', keyVersion: '01' });
-      r = await app.inject({ method: 'POST', url: '/v1/tenants/ks/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: 'token=tok;object=other', keyVersion: '01' } });
-      assert.equal(r.statusCode, 409, 'shadow references are immutable');
+      assert.equal(r.statusCode, 501, r.body);
+      assert.equal(r.json<{ error: { code: string } }>().error.code, 'NOT_CONFIGURED');
       r = await app.inject({ method: 'POST', url: '/v1/tenants/ks/keystore/validate', headers: bearer('admin') });
-      assert.equal(r.statusCode, 501);
+      assert.equal(r.statusCode, 404, 'still nothing registered');
     });
 
     test('keystore validate runs the real plugin health(); restore is refused (424) while L1 is disabled at the source', async () => {
@@ -433,8 +432,17 @@ for (const engine of ENGINES) {
         const label = `l1-${engine}`;
         const id = generateL1Key(hsm, TOKEN, label);
         await app3.inject({ method: 'POST', url: '/v1/tenants', headers: bearer('admin'), payload: { id: 'hsmt' } });
-        let r = await app3.inject({ method: 'POST', url: '/v1/tenants/hsmt/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: `token=${TOKEN};object=${label}`, keyVersion: id.toString('hex') } });
+        // An unknown key is refused with the keystore's precise code, and nothing is registered (issue 16 item 2).
+        let r = await app3.inject({ method: 'POST', url: '/v1/tenants/hsmt/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: `token=${TOKEN};object=no-such-${label}`, keyVersion: '' } });
+        assert.equal(r.statusCode, 424, r.body);
+        assert.equal(r.json<{ error: { code: string } }>().error.code, 'L1_KEY_REVOKED_OR_DISABLED');
+        assert.equal((await gov.getShadowRef('hsmt', 'l1')), undefined);
+        r = await app3.inject({ method: 'POST', url: '/v1/tenants/hsmt/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: `token=${TOKEN};object=${label}`, keyVersion: '' } });
         assert.equal(r.statusCode, 201, r.body);
+        // A registered reference can be corrected (no longer 409): validated again, audited as a replacement.
+        r = await app3.inject({ method: 'POST', url: '/v1/tenants/hsmt/keystore', headers: bearer('admin'), payload: { plugin: 'pkcs11', keyRef: `token=${TOKEN};object=${label}`, keyVersion: id.toString('hex') } });
+        assert.equal(r.statusCode, 200, r.body);
+        assert.equal(r.json<{ shadow: { keyVersion: string } }>().shadow.keyVersion, id.toString('hex'));
         r = await app3.inject({ method: 'POST', url: '/v1/tenants/hsmt/keystore/validate', headers: bearer('so1') });
         assert.equal(r.statusCode, 200, r.body);
         assert.equal(r.json<{ ok: boolean }>().ok, true);
@@ -453,6 +461,7 @@ for (const engine of ENGINES) {
         assert.equal(r.statusCode, 200, r.body);
         const ops = (await gov.audit.list('hsmt')).map((x) => `${x.operation}:${x.result}`);
         assert.ok(ops.includes('keystore.validate:ok') && ops.includes('keystore.validate:failed'), ops.join(' '));
+        assert.ok(ops.includes('keystore.register:failed') && ops.includes('shadow.register:ok') && ops.includes('shadow.replace:ok'), ops.join(' '));
       } finally {
         await app3.close();
       }
@@ -521,7 +530,8 @@ for (const engine of ENGINES) {
       const expected = [
         'get /healthz', 'get /readyz', 'get /metrics',
         'post /v1/tenants', 'get /v1/tenants', 'get /v1/tenants/{id}', 'post /v1/tenants/{id}/suspend', 'post /v1/tenants/{id}/terminate',
-        'post /v1/tenants/{id}/revoke', 'post /v1/tenants/{id}/restore',
+        'post /v1/tenants/{id}/revoke', 'post /v1/tenants/{id}/restore', 'post /v1/tenants/{id}/resume',
+        'get /v1/node/secrets', 'put /v1/node/secrets/{name}', 'delete /v1/node/secrets/{name}',
         'post /v1/tenants/{id}/keystore', 'post /v1/tenants/{id}/keystore/validate',
         'get /v1/tenants/{id}/policies', 'put /v1/tenants/{id}/policies/{name}', 'get /v1/tenants/{id}/policies/{name}', 'delete /v1/tenants/{id}/policies/{name}',
         'get /v1/approvals', 'get /v1/approvals/{id}', 'post /v1/approvals/{id}/approve',
@@ -639,8 +649,11 @@ describe('admin API over HTTPS with admin client certificates', () => {
       let r = await cli(['create', 'clitenant', '--description', 'made by the CLI', ...common('admin')]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /tenant clitenant: active/);
+      // This API has no keystore validator: an L1 is registered only after a health round trip (issue 16 item 2;
+      // the successful CLI registration runs in test/integration/l1-registered-e2e.test.ts).
       r = await cli(['register-l1', 'clitenant', '--plugin', 'local', '--key-ref', 'local:clitenant', ...common('admin')]);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /501 NOT_CONFIGURED/);
       r = await cli(['list', ...common('op'), '--json']);
       assert.equal(r.status, 0, r.stderr);
       assert.ok((JSON.parse(r.stdout) as { tenants: { id: string }[] }).tenants.some((t) => t.id === 'clitenant'));

@@ -11,6 +11,7 @@ import type { DevPkiPaths } from '../../pki/dev-pki.js';
 import { writeDevAdminCert } from '../../pki/admin-cert.js';
 import type { DevAdminCertPaths } from '../../pki/admin-cert.js';
 import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
+import { TENANT_ID_PATTERN } from '../../cmk/db.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm init --data-dir DIR [--tenant NAME]... [--force]
@@ -118,6 +119,16 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof p === 'number') return p;
   const dataDir = requireDataDir('init', USAGE, p.dataDir);
   if (typeof dataDir === 'number') return dataDir;
+  // Issue 16 item 5: the configuration init writes runs the governance plane, which refuses a tenant it cannot
+  // govern (no kill-switch for it). Same rule as the admin API's tenant create (src/cmk/db.ts checkTenantId), so a
+  // name init accepts is never one the server then refuses.
+  const ungoverned = p.tenants.filter((t) => !TENANT_ID_PATTERN.test(t));
+  if (ungoverned.length > 0) {
+    const first = ungoverned[0] ?? '';
+    const suggestion = first.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^_+/, '').slice(0, 40);
+    process.stderr.write(`openkcm init: tenant name ${JSON.stringify(first)} cannot be governed (the admin API, four-eyes and the kill-switch need ${TENANT_ID_PATTERN.source}), so the server would refuse it${suggestion === '' ? '' : `; use e.g. ${JSON.stringify(suggestion)}`}\n`);
+    return 1;
+  }
   try {
     const r = await initDataDir({ dataDir, tenants: p.tenants, force: p.force });
     const lines = [

@@ -7,14 +7,14 @@
  * - `unseal`, `seal`, `status` talk to the running server through its operator socket `<dataDir>/operator.sock`.
  *   A share given as an argument is visible in `ps`; reading shares from stdin (no SHARE, or `-`) avoids that.
  */
-import { readFile } from 'node:fs/promises';
+import { open as openFile, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KeystoreFactory } from '../../keystore/factory.js';
 import { KeystoreError } from '../../keystore/types.js';
 import { autoSealKeystores, autoSealSettings } from '../../krypton/auto-seal.js';
-import { MasterKey, MasterKeyError, resolveSealSettings, shamirParamsProblem } from '../../krypton/master-key.js';
+import { MasterKey, MasterKeyError, MAX_NODE_SECRET_BYTES, NODE_SECRET_NAME_PATTERN, resolveSealSettings, shamirParamsProblem } from '../../krypton/master-key.js';
 import type { MasterKeyStatus } from '../../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
@@ -38,6 +38,15 @@ const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
   seal               seal the running server: zeroise the master key, every tenant's L2/L3
                      slot and the cached DEKs (not a revocation: tenants re-activate after unseal)
   status             print the seal status; exit 0 unsealed, 2 sealed, 1 error
+  secret put NAME [--from-file F]
+                     store a node secret (keystore PIN, cloud credential) sealed by the master key. The
+                     value is read from stdin (one trailing newline dropped) or, byte for byte, from F;
+                     never from the command line (visible in ps). Replaces an existing secret
+  secret list        names, sizes and modification times of the node secrets (never their values)
+  secret delete NAME overwrite and remove a node secret
+                     The secret commands go through the operator socket of the running server; with no
+                     server running they work offline when the master key opens without custodians (a
+                     development or auto-unseal node). A sealed node refuses them: unseal it first
 
   --data-dir DIR     data directory (default: $OPENKCM_DATA_DIR, else ./.openkcm)`;
 
@@ -46,8 +55,12 @@ function defaultDataDir(): string {
   return process.env['OPENKCM_DATA_DIR'] ?? './.openkcm';
 }
 
-type Sub = 'init' | 'unseal' | 'seal' | 'status';
-interface Parsed { sub?: Sub; dataDir?: string; shares?: number; threshold?: number; autoUnseal: boolean; force: boolean; share?: string; help: boolean }
+type Sub = 'init' | 'unseal' | 'seal' | 'status' | 'secret';
+type SecretAction = 'put' | 'list' | 'delete';
+interface Parsed {
+  sub?: Sub; dataDir?: string; shares?: number; threshold?: number; autoUnseal: boolean; force: boolean; share?: string; help: boolean;
+  secretAction?: SecretAction; secretName?: string; fromFile?: string;
+}
 
 function positiveInt(flag: string, v: string): number {
   if (!/^\d{1,3}$/.test(v)) throw new UsageError(`${flag} must be an integer from 1 to 255, got ${v}`);
@@ -64,13 +77,22 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--threshold': p.threshold = positiveInt('--threshold', value()); break;
       case '--force': p.force = true; break;
       case '--auto-unseal': p.autoUnseal = true; break;
+      case '--from-file': p.fromFile = value(); break;
       default:
         if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
         if (p.sub === undefined) {
-          if (a !== 'init' && a !== 'unseal' && a !== 'seal' && a !== 'status') throw new UsageError(`unknown subcommand ${a}`);
+          if (a !== 'init' && a !== 'unseal' && a !== 'seal' && a !== 'status' && a !== 'secret') throw new UsageError(`unknown subcommand ${a}`);
           p.sub = a;
         } else if (p.sub === 'unseal' && p.share === undefined) {
           p.share = a;
+        } else if (p.sub === 'secret' && p.secretAction === undefined) {
+          if (a !== 'put' && a !== 'list' && a !== 'delete') throw new UsageError(`unknown secret action ${a.slice(0, 16)} (put, list, delete)`);
+          p.secretAction = a;
+        } else if (p.sub === 'secret' && p.secretAction !== 'list' && p.secretName === undefined) {
+          p.secretName = a;
+        } else if (p.sub === 'secret') {
+          // Never echoed: it may be the secret value itself, typed where it does not belong.
+          throw new UsageError('a secret value is never taken from the command line (it would show in ps and shell history): pipe it on stdin or use --from-file F');
         } else {
           throw new UsageError(`unexpected argument ${a.slice(0, 16)}`);
         }
@@ -78,6 +100,14 @@ function parseArgs(argv: readonly string[]): Parsed {
   });
   if (p.help) return p;
   if (p.sub === undefined) throw new UsageError('a subcommand is required');
+  if (p.sub === 'secret') {
+    if (p.secretAction === undefined) throw new UsageError('secret needs an action: put NAME, list or delete NAME');
+    if (p.secretAction !== 'list' && p.secretName === undefined) throw new UsageError(`secret ${p.secretAction} needs a NAME`);
+    if (p.secretName !== undefined && !NODE_SECRET_NAME_PATTERN.test(p.secretName)) throw new UsageError(`secret name must match ${NODE_SECRET_NAME_PATTERN.source}`);
+    if (p.fromFile !== undefined && p.secretAction !== 'put') throw new UsageError('--from-file applies to secret put only');
+  } else if (p.fromFile !== undefined) {
+    throw new UsageError('--from-file applies to secret put only');
+  }
   if (p.sub === 'init' && p.autoUnseal) {
     if (p.shares !== undefined || p.threshold !== undefined) throw new UsageError('--auto-unseal and --shares/--threshold are exclusive: an auto-unseal node has no shares');
   } else if (p.sub === 'init') {
@@ -96,18 +126,25 @@ interface Reply { status: number; body: Record<string, unknown> }
 
 class SocketError extends Error {}
 
-function call(socketPath: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<Reply> {
+function call(socketPath: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', route: string, body?: unknown): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    // A Buffer body is a secret value: sent as raw bytes (the caller wipes it), never as a JSON string.
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body), 'utf8');
     const req = request({
       socketPath, method, path: route,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
+      headers: payload === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json', 'content-length': String(payload.length) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         try {
-          const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (text === '' && res.statusCode === 204) {
+            resolve({ status: 204, body: {} });
+            return;
+          }
+          const parsed: unknown = JSON.parse(text);
           resolve({ status: res.statusCode ?? 0, body: typeof parsed === 'object' && parsed !== null ? parsed as Record<string, unknown> : {} });
         } catch {
           reject(new SocketError(`unexpected reply from ${socketPath}`));
@@ -254,6 +291,155 @@ async function initAutoUnseal(dataDir: string, force: boolean): Promise<number> 
   }
 }
 
+// ---- node secrets (issue 16 item 1) --------------------------------------------------------------------------
+
+/** Reads at most MAX_NODE_SECRET_BYTES + 1 bytes (one more tells "too large" apart); the caller wipes the result. */
+async function readBounded(read: (buf: Buffer, offset: number) => Promise<number>): Promise<Buffer> {
+  const buf = Buffer.alloc(MAX_NODE_SECRET_BYTES + 1);
+  let n = 0;
+  for (;;) {
+    const got = await read(buf, n);
+    if (got === 0) break;
+    n += got;
+    if (n > MAX_NODE_SECRET_BYTES) {
+      buf.fill(0);
+      throw new SocketError(`the secret value is larger than ${String(MAX_NODE_SECRET_BYTES)} bytes (MAX_NODE_SECRET_BYTES)`);
+    }
+  }
+  const out = Buffer.from(buf.subarray(0, n));
+  buf.fill(0);
+  return out;
+}
+
+async function readSecretValue(fromFile: string | undefined): Promise<Buffer> {
+  if (fromFile !== undefined) {
+    const fh = await openFile(fromFile, 'r');
+    try {
+      return await readBounded(async (b, off) => (await fh.read(b, off, b.length - off, null)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+  if (process.stdin.isTTY) process.stderr.write('enter the secret value, then Ctrl-D (it is not echoed back by openkcm, but the terminal may show it)\n');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of process.stdin) {
+      const chunk = c as Buffer;
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size > MAX_NODE_SECRET_BYTES + 2) break;
+    }
+    let value = Buffer.concat(chunks);
+    // `echo PIN |` adds one newline that is not part of the PIN; --from-file keeps every byte.
+    let end = value.length;
+    if (value[end - 1] === 0x0a) end -= 1;
+    if (end > 0 && value[end - 1] === 0x0d && end === value.length - 1) end -= 1;
+    if (end !== value.length) {
+      const trimmed = Buffer.from(value.subarray(0, end));
+      value.fill(0);
+      value = trimmed;
+    }
+    if (value.length > MAX_NODE_SECRET_BYTES) {
+      value.fill(0);
+      throw new SocketError(`the secret value is larger than ${String(MAX_NODE_SECRET_BYTES)} bytes (MAX_NODE_SECRET_BYTES)`);
+    }
+    return value;
+  } finally {
+    for (const c of chunks) c.fill(0);
+  }
+}
+
+/** True when a server answers on the operator socket; false when none runs (then the offline path applies). */
+async function serverRuns(socketPath: string): Promise<boolean> {
+  try {
+    await call(socketPath, 'GET', '/v1/sys/seal-status');
+    return true;
+  } catch (e) {
+    if (e instanceof SocketError && e.message.includes('no server is running')) return false;
+    throw e;
+  }
+}
+
+function printEntries(list: readonly { name: string; bytes: number; modifiedAt: string }[]): void {
+  const rows = list.map((e) => `${e.name.padEnd(40)} ${String(e.bytes).padStart(7)} ${e.modifiedAt}`);
+  process.stdout.write(['NAME'.padEnd(40) + ' ' + 'BYTES'.padStart(7) + ' MODIFIED', ...rows].join('\n') + '\n');
+}
+
+async function secretOnline(socketPath: string, p: Parsed): Promise<number> {
+  const name = encodeURIComponent(p.secretName ?? '');
+  switch (p.secretAction) {
+    case 'list': {
+      const r = await call(socketPath, 'GET', '/v1/sys/secrets');
+      if (r.status !== 200) throw new SocketError(replyMessage(r));
+      printEntries(r.body['secrets'] as { name: string; bytes: number; modifiedAt: string }[]);
+      return 0;
+    }
+    case 'delete': {
+      const r = await call(socketPath, 'DELETE', `/v1/sys/secrets/${name}`);
+      if (r.status !== 204) throw new SocketError(replyMessage(r));
+      process.stdout.write(`deleted node secret ${p.secretName ?? ''}\n`);
+      return 0;
+    }
+    default: {
+      // Ask first, so a sealed node refuses before the operator types the value.
+      const st = await call(socketPath, 'GET', '/v1/sys/seal-status');
+      if (st.body['sealed'] === true) throw new SocketError('the node is sealed: unseal it (openkcm operator unseal) before storing secrets; they are sealed by the master key');
+      const value = await readSecretValue(p.fromFile);
+      try {
+        if (value.length === 0) throw new SocketError('the secret value is empty');
+        const r = await call(socketPath, 'PUT', `/v1/sys/secrets/${name}`, value);
+        if (r.status !== 204) throw new SocketError(replyMessage(r));
+        process.stdout.write(`stored node secret ${p.secretName ?? ''} (${String(value.length)} bytes)\n`);
+        return 0;
+      } finally {
+        value.fill(0);
+      }
+    }
+  }
+}
+
+/** No server runs: open the master key here, when it opens without custodians (dev or auto-unseal node). */
+async function secretOffline(dataDir: string, p: Parsed): Promise<number> {
+  initNative();
+  const cfg = await readSealConfig(dataDir);
+  const auto = autoSealSettings(cfg.seal);
+  const factory = auto === undefined ? undefined : autoSealKeystores(auto, keystoresSettings(cfg.keystores).connections, dataDir);
+  let mk: MasterKey | undefined;
+  try {
+    mk = await MasterKey.open(dataDir, cfg.seal, factory === undefined ? {} : { keystoreFor: factory.keystoreFor });
+    const st = mk.status();
+    if (!st.initialized) throw new SocketError(`${path.resolve(dataDir)} has no master key yet: run openkcm init (development) or openkcm operator init first`);
+    if (st.sealed) {
+      throw new SocketError(`no server runs on ${path.resolve(dataDir)} and its master key is sealed (${st.type}): start the server, unseal it (openkcm operator unseal), then run this again`);
+    }
+    const secrets = mk.secrets;
+    switch (p.secretAction) {
+      case 'list':
+        printEntries(secrets.entries().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })));
+        return 0;
+      case 'delete':
+        if (!await secrets.delete(p.secretName ?? '', 'offline-cli')) throw new SocketError(`no node secret named ${p.secretName ?? ''}`);
+        process.stdout.write(`deleted node secret ${p.secretName ?? ''}\n`);
+        return 0;
+      default: {
+        const value = await readSecretValue(p.fromFile);
+        try {
+          if (value.length === 0) throw new SocketError('the secret value is empty');
+          await secrets.put(p.secretName ?? '', value, 'offline-cli');
+          process.stdout.write(`stored node secret ${p.secretName ?? ''} (${String(value.length)} bytes, offline)\n`);
+          return 0;
+        } finally {
+          value.fill(0);
+        }
+      }
+    }
+  } finally {
+    mk?.seal();
+    await factory?.close();
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const p = parseCommandLine('operator', USAGE, argv, parseArgs);
   if (typeof p === 'number') return p;
@@ -267,6 +453,8 @@ export async function run(argv: string[]): Promise<number> {
       case 'unseal':
         if (p.share === undefined || p.share === '-') return await unsealFromStdin(socketPath);
         return (await submit(socketPath, p.share)).ok ? 0 : 1;
+      case 'secret':
+        return await serverRuns(socketPath) ? await secretOnline(socketPath, p) : await secretOffline(dataDir, p);
       case 'seal': {
         const r = await call(socketPath, 'POST', '/v1/sys/seal');
         if (r.status !== 200) throw new SocketError(replyMessage(r));
@@ -282,8 +470,12 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
   } catch (e) {
-    if (e instanceof SocketError) {
+    if (e instanceof SocketError || (p.sub === 'secret' && (e instanceof MasterKeyError || e instanceof ConfigError || e instanceof KeystoreError))) {
       process.stderr.write(`openkcm operator ${p.sub ?? ''}: ${e.message}\n`);
+      return 1;
+    }
+    if (p.sub === 'secret' && (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`openkcm operator secret: ${(e as Error).message}\n`);
       return 1;
     }
     throw e;

@@ -7,7 +7,7 @@
  *   openkcm tenant create <id> [--description TEXT]
  *   openkcm tenant list [--state active|suspended|revoked|terminated]
  *   openkcm tenant get <id>
- *   openkcm tenant suspend|terminate|revoke|restore <id> [--reason TEXT]
+ *   openkcm tenant suspend|resume|terminate|revoke|restore <id> [--reason TEXT]
  *   openkcm tenant register-l1 <id> --plugin KIND --key-ref REF [--key-version V]
  *   openkcm tenant validate-l1 <id>
  *   openkcm tenant approve <approval-id>
@@ -33,19 +33,22 @@ actions:
   create <id> [--description TEXT]     onboard a tenant
   list [--state STATE]                 list tenants
   get <id>                             one tenant
-  suspend <id> [--reason TEXT]         refuse its KMIP traffic, keep its keys
+  suspend <id> [--reason TEXT]         refuse its KMIP traffic, keep its keys (four-eyes if configured)
+  resume <id> [--reason TEXT]          serve a suspended tenant again (four-eyes if configured)
   terminate <id> [--reason TEXT]       offboard (crypto-shred; usually four-eyes)
   revoke <id> [--reason TEXT]          kill-switch: zeroise L2/L3, KMIP answers Permission Denied
   restore <id> [--reason TEXT]         undo a revoke (L1 must be healthy)
   register-l1 <id> --plugin KIND --key-ref REF [--key-version V]
-                                       register the L1 shadow reference (pkcs11, aws-kms, azure-keyvault, local)
+                                       register (or correct) the tenant's L1: validated at the source first,
+                                       then its keys are onboarded or re-wrapped under it (pkcs11, aws-kms,
+                                       azure-keyvault, local)
   validate-l1 <id>                     run the keystore's health check against the registered L1
   approve <approval-id>                approve a pending four-eyes request
 
 Environment: OPENKCM_ADMIN_URL, OPENKCM_ADMIN_CA, OPENKCM_ADMIN_CERT, OPENKCM_ADMIN_KEY stand in for the flags.
 Exit codes: 0 done, 1 error, 2 usage, ${EXIT_PENDING_APPROVAL} waiting for approval.`;
 
-const ACTIONS = ['create', 'list', 'get', 'suspend', 'terminate', 'revoke', 'restore', 'register-l1', 'validate-l1', 'approve'] as const;
+const ACTIONS = ['create', 'list', 'get', 'suspend', 'resume', 'terminate', 'revoke', 'restore', 'register-l1', 'validate-l1', 'approve'] as const;
 type Action = (typeof ACTIONS)[number];
 
 interface TenantArgs {
@@ -123,7 +126,7 @@ function callFor(a: TenantArgs): Call {
     case 'create': return { method: 'POST', path: '/v1/tenants', body: { id: a.target ?? '', ...(a.description === undefined ? {} : { description: a.description }) } };
     case 'list': return { method: 'GET', path: `/v1/tenants${a.state === undefined ? '' : `?state=${encodeURIComponent(a.state)}`}` };
     case 'get': return { method: 'GET', path: `/v1/tenants/${t}` };
-    case 'suspend': case 'terminate': case 'revoke': case 'restore':
+    case 'suspend': case 'resume': case 'terminate': case 'revoke': case 'restore':
       return { method: 'POST', path: `/v1/tenants/${t}/${a.action}`, body: reason };
     case 'register-l1':
       return { method: 'POST', path: `/v1/tenants/${t}/keystore`, body: { plugin: a.plugin ?? '', keyRef: a.keyRef ?? '', keyVersion: a.keyVersion ?? '' } };

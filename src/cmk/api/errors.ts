@@ -26,6 +26,13 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'Request bodies must be application/json' },
   INVALID_POLICY: { status: 422, description: 'The policy text does not parse or does not validate against the schema' },
   L1_UNHEALTHY: { status: 424, description: "The tenant's L1 key did not pass its keystore health check" },
+  // Issue 16 item 2: registering an L1 names why it was refused (the keystore's code), never a 500.
+  L1_KEY_REVOKED_OR_DISABLED: { status: 424, description: 'The L1 key is unknown at the source, disabled, scheduled for deletion or deleted' },
+  L1_ACCESS_DENIED: { status: 424, description: "The keystore refused this node's credentials (PIN, IAM policy, token) for the L1 key" },
+  L1_UNREACHABLE: { status: 424, description: 'The keystore of the L1 key cannot be reached (module not loadable, token absent, network down)' },
+  L1_INVALID: { status: 422, description: 'The keystore refused the reference or its connection settings (no connection configured for the plugin, malformed key reference)' },
+  NODE_SECRET_MISSING: { status: 424, description: 'A node secret the keystore connection names (PIN, credential) is not stored: openkcm operator secret put NAME' },
+  L1_CONFLICT: { status: 409, description: 'The registered L1 and the one openkcm.conf names for the tenant disagree' },
   NOT_CONFIGURED: { status: 501, description: 'This node has no component for the action (e.g. no keystore validator wired)' },
   UNAVAILABLE: { status: 503, description: 'The node is sealed or its database is unreachable' },
   INTERNAL: { status: 500, description: 'An unexpected error; details are in the server log only' },
@@ -84,6 +91,7 @@ const FOREIGN_CODE_MAP: Readonly<Record<string, ApiErrorCode>> = {
   EXISTS: 'CONFLICT',
   CONFLICT: 'CONFLICT',
   L1_UNHEALTHY: 'L1_UNHEALTHY',
+  L1_CONFLICT: 'L1_CONFLICT',
   INVALID: 'INVALID_REQUEST',
   // KmipError codes that can surface through krypton
   TENANT_UNAVAILABLE: 'L1_UNHEALTHY',
@@ -92,6 +100,17 @@ const FOREIGN_CODE_MAP: Readonly<Record<string, ApiErrorCode>> = {
   INVALID_POLICY: 'INVALID_POLICY',
   POLICY_INVALID: 'INVALID_POLICY',
 };
+
+/** The catalog code of an L1 that failed its health round trip, by the keystore's code (src/keystore/types.ts). */
+export function l1FailureCode(keystoreCode: string): ApiErrorCode {
+  switch (keystoreCode) {
+    case 'KEY_REVOKED_OR_DISABLED': return 'L1_KEY_REVOKED_OR_DISABLED';
+    case 'ACCESS_DENIED': return 'L1_ACCESS_DENIED';
+    case 'SECRET_MISSING': return 'NODE_SECRET_MISSING';
+    case 'INVALID_ARGUMENT': case 'INVALID_CIPHERTEXT': return 'L1_INVALID';
+    default: return 'L1_UNREACHABLE';
+  }
+}
 
 /** Converts anything thrown by a handler or a dependency to an ApiError. Unknown errors become INTERNAL. */
 export function toApiError(e: unknown): ApiError {

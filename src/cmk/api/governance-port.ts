@@ -71,6 +71,9 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
     async suspend(id, actor, reason): Promise<TenantView> {
       return tenantView(await g.suspendTenant(id, actor, reason));
     },
+    async resume(id, actor): Promise<TenantView> {
+      return tenantView(await g.resumeTenant(id, actor));
+    },
     async terminate(id, actor): Promise<TenantView> {
       if (opts.cryptoShred === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no crypto-shred hook (krypton) for terminate');
       return tenantView(await g.terminateTenant(id, actor, opts.cryptoShred));
@@ -86,6 +89,12 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
       const t = await g.getTenant(id);
       if (t === undefined) throw new GovernanceError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
       return tenantView(t, shadow);
+    },
+    async putShadow(id, shadow, actor) {
+      const { previous } = await g.putShadowRef(id, L1_SHADOW_NAME, shadow, actor);
+      const t = await g.getTenant(id);
+      if (t === undefined) throw new GovernanceError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
+      return { tenant: tenantView(t, shadow), previous };
     },
     getShadow,
     async recordAudit(id, actor, action, details): Promise<void> {

@@ -33,7 +33,7 @@ export type AdminAction = AdminActionName | 'HealthRead';
 
 
 /** The actions that four-eyes approval may cover (docs/governance.md "Four-eyes"). */
-export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate'] as const;
+export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate', 'suspend', 'resume'] as const;
 export type ApprovableAction = (typeof APPROVABLE_ACTIONS)[number];
 
 /**
@@ -52,6 +52,24 @@ export interface KillSwitchPort {
 
 /** L1 check through the keystore plugin's health() only (never unwrap); injected by the composition root. */
 export type ValidateShadow = (shadow: ShadowReference) => Promise<HealthStatus>;
+
+/**
+ * Binds the tenant's keys to a validated L1 (issue 16 item 2), in krypton on this node: onboards the tenant under it,
+ * or re-wraps its L2 under it when its keys live under another L1 (the old one must still unwrap), or nothing when
+ * they already live there. Throws KryptonError L1_CONFLICT when openkcm.conf names another L1 for the tenant.
+ */
+export type BindL1 = (tenant: string, shadow: ShadowReference) => Promise<'onboarded' | 'rewrapped' | 'unchanged'>;
+
+/**
+ * The node's secrets (src/krypton/master-key.ts NodeSecrets), write-only for the admin API (issue 16 item 1): names
+ * and sizes can be listed, values stored or deleted, never read back. Throws a SERVER_SEALED error while sealed.
+ */
+export interface NodeSecretsPort {
+  list(): readonly { readonly name: string; readonly bytes: number; readonly modifiedAt: Date }[];
+  /** `value` is not retained; the caller wipes it. `by` names the admin (audit). */
+  put(name: string, value: Uint8Array, by: string): Promise<void>;
+  delete(name: string, by: string): Promise<boolean>;
+}
 
 /** MasterKey state for /readyz (src/krypton/master-key.ts status()). */
 export type MasterKeyStatusFn = () => { readonly sealed: boolean; readonly initialized?: boolean };
@@ -120,10 +138,14 @@ export interface GovernancePort {
   getTenant(id: string): Promise<TenantView | undefined>;
   countByState(): Promise<Readonly<Record<string, number>>>;
   suspend(id: string, actor: string, reason: string): Promise<TenantView>;
+  /** Lifts a suspension (issue 16 item 5); NOTIFY 'resume'. */
+  resume(id: string, actor: string): Promise<TenantView>;
   terminate(id: string, actor: string, reason: string): Promise<TenantView>;
   revoke(id: string, actor: string, reason: string): Promise<TenantView>;
   restore(id: string, actor: string, reason: string): Promise<TenantView>;
   registerShadow(id: string, shadow: ShadowReference, actor: string): Promise<TenantView>;
+  /** Registers or corrects the L1 shadow reference (audited register/replace); returns the previous one. */
+  putShadow(id: string, shadow: ShadowReference, actor: string): Promise<{ tenant: TenantView; previous: ShadowReference | undefined }>;
   getShadow(id: string): Promise<ShadowReference | undefined>;
   /** Appends an audit record for an action that changes nothing else (e.g. an L1 validation). */
   recordAudit(id: string, actor: string, action: string, details: Readonly<Record<string, string | number | boolean>>): Promise<void>;

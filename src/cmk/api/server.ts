@@ -27,8 +27,9 @@ import type { AdminLimits } from './limits.js';
 import { createAuthenticator } from './auth.js';
 import type { AdminAuthConfig } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
-import { ApiError, errorBody, toApiError } from './errors.js';
+import { ApiError, errorBody, l1FailureCode, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
+import { checkShadowReference } from '../repository.js';
 import type { Governance } from '../repository.js';
 import { governancePort, isGovernance } from './governance-port.js';
 import { AdminMetrics } from './metrics.js';
@@ -36,7 +37,7 @@ import { policyEngineAdapter } from './policy-engine.js';
 import { checkPolicyComplexity } from './policy-guard.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type {
-  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, GovernancePort, KillSwitchPort,
+  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort, NodeSecretsPort,
   MasterKeyStatusFn, PolicyView, TenantView, ValidatePolicy, ValidateShadow,
 } from './ports.js';
 import {
@@ -86,6 +87,10 @@ export interface AdminApiDeps {
   readonly cryptoShred?: (tenant: string) => Promise<void>;
   /** Runs the keystore plugin's health() for a shadow reference (never unwrap). */
   readonly validateShadow?: ValidateShadow;
+  /** Binds a validated L1 to the tenant's keys in krypton (onboard or re-wrap); absent: recorded only. */
+  readonly bindL1?: BindL1;
+  /** The node's secrets (write-only routes /v1/node/secrets); absent: those routes answer 501. */
+  readonly nodeSecrets?: NodeSecretsPort;
   /** krypton on this node (immediate local effect); the NOTIFY listener covers the other nodes. */
   readonly killSwitch?: KillSwitchPort;
   readonly masterKeyStatus?: MasterKeyStatusFn;
@@ -144,7 +149,7 @@ function policyJson(p: PolicyView): Record<string, unknown> {
 }
 
 const APPROVAL_ACTION_TO_ADMIN: Readonly<Record<ApprovableAction, AdminAction>> = {
-  revoke: 'TenantRevoke', restore: 'TenantRestore', terminate: 'TenantTerminate',
+  revoke: 'TenantRevoke', restore: 'TenantRestore', terminate: 'TenantTerminate', suspend: 'TenantSuspend', resume: 'TenantResume',
 };
 
 function checkFourEyes(cfg: FourEyesConfig | undefined): void {
@@ -241,6 +246,9 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   void app.register(swagger, { openapi: openapi as unknown as NonNullable<FastifyDynamicSwaggerOptions['openapi']> });
 
   app.decorateRequest('admin', undefined);
+  // Node secret values (PUT /v1/node/secrets/:name) arrive as raw bytes, so they can be wiped after use (a JSON
+  // string could not be); bounded like every admin body.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ADMIN_BODY_LIMIT_BYTES }, (_req, body, done) => { done(null, body); });
 
   app.addHook('onRequest', async (req) => {
     const action = req.routeOptions.config.action;
@@ -322,12 +330,6 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       config: { action: 'TenantRead' },
     }, async (req) => tenantJson(await mustTenant(gov, req.params.id)));
 
-    r.post<{ Params: TenantParams; Body: ReasonBody | undefined }>('/v1/tenants/:id/suspend', {
-      schema: { summary: 'Suspend a tenant (KMIP refused; keys kept)', tags: ['tenants'], params: tenantParams, body: reasonBody, response: { 200: tenantModel, ...errorResponses(404, 409) } },
-      config: { action: 'TenantSuspend' },
-      preValidation: emptyBodyAsObject,
-    }, async (req) => tenantJson(await gov.suspend(req.params.id, actorOf(req), req.body?.reason ?? 'admin')));
-
     const approvable = (action: ApprovableAction, summary: string, adminAction: AdminAction): void => {
       r.post<{ Params: TenantParams; Body: ReasonBody | undefined }>(`/v1/tenants/:id/${action}`, {
         schema: {
@@ -352,14 +354,45 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     approvable('revoke', 'Kill-switch: revoke a tenant (its L2/L3 are zeroised; KMIP answers Permission Denied)', 'TenantRevoke');
     approvable('restore', 'Undo a revoke when L1 is healthy again', 'TenantRestore');
     approvable('terminate', 'Terminate (offboard) a tenant: irreversible', 'TenantTerminate');
+    // Issue 16 item 5: suspend is under four-eyes like revoke, and a suspended tenant can be resumed.
+    approvable('suspend', 'Suspend a tenant (KMIP refused; keys kept)', 'TenantSuspend');
+    approvable('resume', 'Resume a suspended tenant (KMIP served again)', 'TenantResume');
 
     // ---- L1 shadow reference ----------------------------------------------------------------------
     r.post<{ Params: TenantParams; Body: ShadowReference }>('/v1/tenants/:id/keystore', {
-      schema: { summary: 'Register the L1 shadow reference {plugin, keyRef, keyVersion}', tags: ['keystore'], params: tenantParams, body: shadowBody, response: { 201: tenantModel, ...errorResponses(404, 409) } },
+      schema: { summary: 'Register or correct the L1 shadow reference {plugin, keyRef, keyVersion}: validated at the source, then the keys are onboarded or re-wrapped under it', tags: ['keystore'], params: tenantParams, body: shadowBody, response: { 200: tenantModel, 201: tenantModel, ...errorResponses(404, 409, 422, 424, 501) } },
       config: { action: 'ShadowRefRegister' },
     }, async (req, reply) => {
-      const t = await gov.registerShadow(req.params.id, { plugin: req.body.plugin, keyRef: req.body.keyRef, keyVersion: req.body.keyVersion }, actorOf(req));
-      return reply.code(201).send(tenantJson(t));
+      // Issue 16 item 2 (safety): validate the L1 first (a health round trip at the source), then bind the tenant's
+      // keys to it (onboard, or re-wrap L2 from the L1 holding them), and only then record it. A refused L1 leaves
+      // the tenant as it was and is answered with the keystore's precise catalog code (4xx), never a 500.
+      const tenant = req.params.id;
+      const actor = actorOf(req);
+      const shadow = checkShadowReference({ plugin: req.body.plugin, keyRef: req.body.keyRef, keyVersion: req.body.keyVersion });
+      const t0 = await mustTenant(gov, tenant);
+      if (t0.state !== 'active' && t0.state !== 'suspended') throw new ApiError('CONFLICT', `tenant ${tenant} is ${t0.state}: restore it before registering an L1`);
+      if (deps.validateShadow === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no keystore validator: an L1 is registered only after a health round trip');
+      const h = await deps.validateShadow(shadow);
+      if (!h.ok) {
+        await gov.recordAudit(tenant, actor, 'keystore.register', { ok: false, plugin: shadow.plugin, keyRef: shadow.keyRef, code: h.code });
+        throw new ApiError(l1FailureCode(h.code), `L1 ${shadow.plugin} '${shadow.keyRef}' refused: ${h.message}; nothing was changed`, { details: { keystoreCode: h.code } });
+      }
+      const previous = t0.shadow;
+      const outcome = await deps.bindL1?.(tenant, shadow);
+      let put: { tenant: TenantView; previous: ShadowReference | undefined };
+      try {
+        put = await gov.putShadow(tenant, shadow, actor);
+      } catch (e) {
+        // Keys moved but the record did not: move them back under the L1 governance still names (best effort).
+        if (outcome === 'rewrapped' && previous !== undefined) {
+          await deps.bindL1?.(tenant, previous).catch((e2: unknown) => {
+            log?.error('L1 registration: could not move the keys back after the governance write failed', { tenant, errMessage: e2 instanceof Error ? e2.message : String(e2) });
+          });
+        }
+        throw e;
+      }
+      log?.info('L1 registered', { tenant, plugin: shadow.plugin, keyRef: shadow.keyRef, keys: outcome ?? 'not bound (no krypton on this node)', replaced: put.previous !== undefined });
+      return reply.code(put.previous === undefined ? 201 : 200).send(tenantJson(put.tenant));
     });
 
     r.post<{ Params: TenantParams }>('/v1/tenants/:id/keystore/validate', {
@@ -374,6 +407,47 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       await gov.recordAudit(tenant, actorOf(req), 'keystore.validate', { ok: h.ok, plugin: h.plugin, ...(h.ok ? {} : { code: h.code }) });
       const body = { ok: h.ok, plugin: h.plugin, keyRef: h.keyRef, checkedAt: h.checkedAt.toISOString(), ...(h.ok ? {} : { code: h.code, message: h.message }) };
       return reply.code(h.ok ? 200 : 424).send(body);
+    });
+
+    // ---- node secrets (issue 16 item 1): platform admins store PINs and credentials, never read them back -------
+    const secretParams = {
+      type: 'object', additionalProperties: false, required: ['name'],
+      // The node secret alphabet (src/krypton/master-key.ts NODE_SECRET_NAME_PATTERN): names become file names.
+      properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } },
+    } as const;
+    const secretsPort = (): NodeSecretsPort => {
+      if (deps.nodeSecrets === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no secret store wired to the admin API');
+      return deps.nodeSecrets;
+    };
+    r.get('/v1/node/secrets', {
+      schema: {
+        summary: "The node's secrets: names, sizes and times only (values are never returned)", tags: ['node'],
+        response: { 200: { type: 'object', additionalProperties: false, required: ['secrets'], properties: { secrets: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['name', 'bytes', 'modifiedAt'], properties: { name: { type: 'string' }, bytes: { type: 'integer' }, modifiedAt: { type: 'string' } } } } } }, ...errorResponses(501, 503) },
+      },
+      config: { action: 'NodeSecretWrite' },
+    }, () => ({ secrets: secretsPort().list().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })) }));
+
+    r.put<{ Params: { name: string } }>('/v1/node/secrets/:name', {
+      schema: { summary: 'Store (or replace) a node secret: the body is the value, application/octet-stream; write-only', tags: ['node'], params: secretParams, response: { 204: { type: 'null' }, ...errorResponses(415, 501, 503) } },
+      config: { action: 'NodeSecretWrite' },
+    }, async (req, reply) => {
+      const value = req.body;
+      if (!Buffer.isBuffer(value)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the secret value as application/octet-stream');
+      try {
+        if (value.length === 0) throw new ApiError('INVALID_REQUEST', 'the secret value is empty');
+        await secretsPort().put(req.params.name, value, actorOf(req));
+      } finally {
+        value.fill(0);
+      }
+      return reply.code(204).send();
+    });
+
+    r.delete<{ Params: { name: string } }>('/v1/node/secrets/:name', {
+      schema: { summary: 'Delete a node secret (its file is overwritten, then removed)', tags: ['node'], params: secretParams, response: { 204: { type: 'null' }, ...errorResponses(404, 501, 503) } },
+      config: { action: 'NodeSecretWrite' },
+    }, async (req, reply) => {
+      if (!await secretsPort().delete(req.params.name, actorOf(req))) throw new ApiError('NOT_FOUND', `no node secret named ${req.params.name}`);
+      return reply.code(204).send();
     });
 
     // ---- policies ----------------------------------------------------------------------------------
@@ -546,6 +620,11 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       }
       case 'terminate':
         return gov.terminate(tenant, actor, reason);
+      case 'suspend':
+        // Keys stay; every node's governance gate refuses the tenant on the NOTIFY (and this node's at once below).
+        return gov.suspend(tenant, actor, reason);
+      case 'resume':
+        return gov.resume(tenant, actor);
     }
   }
 

@@ -81,6 +81,8 @@ export const ADMIN_ACTIONS = [
   'PolicyPut', 'PolicyRead', 'PolicyDelete',
   'AuditRead', 'AuditVerify', 'AuditExport',
   'ApprovalRequest', 'ApprovalGrant',
+  // Issue 16 item 1: store, list (names and sizes) or delete a node secret. Platform scope only (resource "*").
+  'NodeSecretWrite',
 ] as const;
 export type AdminActionName = (typeof ADMIN_ACTIONS)[number];
 
