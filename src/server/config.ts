@@ -200,6 +200,44 @@ export interface ServerConfig {
   /** Codec limits other than maxMessageBytes (which comes from limits). */
   ttlv: TtlvLimits;
   identity: IdentityConfig;
+  /** KMIP over HTTPS (issue 20): absent = off (the default). Same TLS material, limits and identity mapping. */
+  https?: HttpsSettings;
+}
+
+// ---- KMIP over HTTPS (issue 20; KMIP Additional Message Encodings 1.0 §2, Profiles 2.1 §5) ------------------
+
+/** The HTTPS listener's own settings; everything else (TLS files, limits, identity) is shared with port 5696. */
+export interface HttpsSettings {
+  listen: ListenAddress;
+  /**
+   * Time from the first byte of a request to its last body byte, ms (Node's http requestTimeout, also the header
+   * timeout). Stops: slow-body attacks — a client that trickles a chunked body one byte at a time, holding a
+   * connection slot and a growing buffer for ever.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Largest JSON or XML request body, bytes. The text encodings are several times larger than TTLV (KMIP XML about
+   * five times), so they get their own cap; the converted message is still held to kmip.limits.maxMessageBytes and
+   * the TTLV decoder limits. A TTLV body is held to kmip.limits.maxMessageBytes itself. Stops: memory exhaustion by
+   * a huge text body (parsed into a DOM before any KMIP limit applies).
+   */
+  maxTextBodyBytes: number;
+}
+
+export const DEFAULT_HTTPS_SETTINGS = Object.freeze({ requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024 });
+const HTTPS_MAX = { requestTimeoutMs: 600_000, maxTextBodyBytes: 64 * 1024 * 1024 } as const;
+
+function resolveHttps(file: { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number } | undefined, listenOverride: string | undefined): HttpsSettings | undefined {
+  const listen = listenOverride ?? file?.listen;
+  if (listen === undefined) return undefined;
+  const out: HttpsSettings = { listen: parseListen(listen), ...DEFAULT_HTTPS_SETTINGS };
+  for (const name of ['requestTimeoutMs', 'maxTextBodyBytes'] as const) {
+    const v = file?.[name];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 1 || v > HTTPS_MAX[name]) throw new ConfigError(`kmip.https.${name} must be an integer from 1 to ${String(HTTPS_MAX[name])}, got ${String(v)}`);
+    out[name] = v;
+  }
+  return out;
 }
 
 /** Parses HOST:PORT, [IPv6]:PORT. Port 0 asks the OS for a free port. */
@@ -229,6 +267,8 @@ export interface ConfigFile {
     tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
+    /** KMIP over HTTPS; off unless `listen` is set (here or by `serve --kmip-https-listen`). */
+    https?: { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number };
   };
   /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
   identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
@@ -332,7 +372,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
   const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
-    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
+    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'https']);
     const kmip: NonNullable<ConfigFile['kmip']> = {};
     const listen = optString('kmip.listen', k.listen);
     if (listen !== undefined) {
@@ -366,6 +406,16 @@ export function validateConfigFile(raw: unknown): ConfigFile {
         throw new ConfigError(`kmip.ttlv: ${e instanceof Error ? e.message : String(e)}`);
       }
       kmip.ttlv = ttlv;
+    }
+    if (k.https !== undefined) {
+      const h = checkKeys('kmip.https', k.https, ['listen', 'requestTimeoutMs', 'maxTextBodyBytes']);
+      const https: NonNullable<NonNullable<ConfigFile['kmip']>['https']> = {};
+      const listen = optString('kmip.https.listen', h.listen);
+      if (listen !== undefined) https.listen = listen;
+      const nums = numbers('kmip.https', { ...(h.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: h.requestTimeoutMs }), ...(h.maxTextBodyBytes === undefined ? {} : { maxTextBodyBytes: h.maxTextBodyBytes }) });
+      Object.assign(https, nums);
+      resolveHttps({ listen: https.listen ?? '127.0.0.1:0', ...nums }, undefined);
+      kmip.https = https;
     }
     out.kmip = kmip;
   }
@@ -437,7 +487,7 @@ async function readPem(dataDir: string, rel: string, what: string): Promise<stri
 }
 
 /** Builds the server configuration from a validated file (paths relative to dataDir). */
-export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string; httpsListen?: string } = {}): Promise<LoadedConfig> {
   const tlsFile = file.kmip?.tls ?? {};
   const limits = resolveServerLimits(file.kmip?.limits);
   const server: ServerConfig = {
@@ -453,12 +503,14 @@ export async function resolveConfig(dataDir: string, file: ConfigFile, overrides
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
   };
+  const https = resolveHttps(file.kmip?.https, overrides.httpsListen);
+  if (https !== undefined) server.https = https;
   return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {},
     seal: file.seal ?? {}, keystores: file.keystores ?? {}, governance: file.governance ?? {} };
 }
 
 /** Reads DIR/openkcm.conf (absent file = all defaults) and resolves it. */
-export async function loadConfig(dataDir: string, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+export async function loadConfig(dataDir: string, overrides: { listen?: string; httpsListen?: string } = {}): Promise<LoadedConfig> {
   const file = path.join(dataDir, CONFIG_FILE_NAME);
   let text: string | undefined;
   try {
