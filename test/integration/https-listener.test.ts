@@ -13,6 +13,7 @@ import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.generated.js';
 import { loadConfig } from '../../src/server/config.js';
 import { KmipHttpsServer } from '../../src/server/https-listener.js';
+import { getHandler } from '../../src/operations/registry.js';
 import { silentLogger } from '../../src/server/log.js';
 import type { KmipAuditEvent } from '../../src/server/processor.js';
 import { formatResult, replayVector } from '../../src/conformance/replay.js';
@@ -109,20 +110,27 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
     assert.equal(kmipFailure(b), 'ObjectNotFound', 'Item Not Found, spelt as KMIP 2.1 names it');
   });
 
-  test('the MSGENC-HTTPS, -JSON and -XML test cases (v1.4 and v2.1) pass over POST /kmip in their encodings', async () => {
+  test('the MSGENC-HTTPS, -JSON and -XML test cases (v1.4 and v2.1) run over POST /kmip in their encodings', async () => {
+    // Each file: (1) Query with Maximum Response Size 256 → Response Too Large, (2) the same Query → the recording
+    // server's list of operations. (1) must pass in every encoding. (2) lists operations OpenKCM does not do (Poll,
+    // Certify, Sign, ...); a server's Query names what IT supports (KMIP 1.4 §4.25), so (2) stops at the first of
+    // them — a documented exception (docs/operations.md), checked here to be exactly that and nothing else.
     const files = (await listVectorFiles(vectorsDir())).filter((f) => /\/MSGENC-/.test(f));
     assert.equal(files.length, 6);
-    const failures: string[] = [];
     for (const relPath of files) {
       const transport = await connectHttps({ host: alice.host, port: alice.port, ca: alice.ca, cert: alice.cert ?? '', key: alice.key ?? '' }, encodingForVector(relPath));
       try {
         const r = await replayVector(await loadVector(vectorsDir(), relPath), transport, { rules: RULES, timeoutMs: 10_000 });
-        if (r.status !== 'pass') failures.push(formatResult(r));
+        if (r.status !== 'fail') assert.fail(`${relPath} ${r.status}: if it passes, remove it from the MSGENC exception in docs/operations.md`);
+        const m = /^ResponseMessage\[1\]\/BatchItem\[0\]\/ResponsePayload\/Operation\[\d+\]$/.exec(r.difference.path);
+        assert.ok(m !== null, formatResult(r));
+        const name = r.difference.expected;
+        const code = (Operation as Record<string, number>)[name];
+        assert.ok(code !== undefined && getHandler(code) === undefined, `${relPath}: ${name} is expected in Query; OpenKCM ${code === undefined ? 'does not know it' : 'does it, so it must be listed'}`);
       } finally {
         transport.close();
       }
     }
-    assert.deepEqual(failures, []);
   });
 
   test('a KMIP-level failure is HTTP 200 with the KMIP answer (Maximum Response Size, MSGENC test cases)', async () => {
@@ -257,7 +265,7 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
 
 describe('KMIP over HTTPS: the processor deps (gates, audit, identity mapping) are the TLS listener\'s', () => {
   let dir: string;
-  let server: KmipHttpsServer<{ events: string[] }>;
+  let server: KmipHttpsServer;
   let peer: HttpsPeer;
   let carol: HttpsPeer;
   const audit: KmipAuditEvent[] = [];
