@@ -14,6 +14,8 @@ import { Operation } from '../../src/kmip/registry.generated.js';
 import { loadConfig } from '../../src/server/config.js';
 import { KmipHttpsServer } from '../../src/server/https-listener.js';
 import { getHandler } from '../../src/operations/registry.js';
+import { runLoad } from '../../src/bench/load.js';
+import { BenchUsageError, parseBenchArgs } from '../../src/bench/options.js';
 import { silentLogger } from '../../src/server/log.js';
 import type { KmipAuditEvent } from '../../src/server/processor.js';
 import { formatResult, replayVector } from '../../src/conformance/replay.js';
@@ -241,6 +243,20 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
     // And the listener still serves the next client.
     const a = await httpsRequest(alice, xmlToTtlvBytes(QUERY), TTLV);
     assert.equal(a.status, 200);
+  });
+
+  test('the perf harness measures KMIP over HTTPS (openkcm bench --client https --https-port P)', async () => {
+    const base = ['--target', `127.0.0.1:${String(srv.port)}`, '--ca', 'a', '--cert', 'b', '--key', 'c', '--op', 'get', '--connections', '2', '--duration', '1'];
+    assert.equal(parseBenchArgs([...base, '--client', 'https', '--https-port', String(alice.port)]).httpsPort, alice.port);
+    assert.throws(() => parseBenchArgs([...base, '--client', 'https']), BenchUsageError);
+    assert.throws(() => parseBenchArgs([...base, '--https-port', '443']), BenchUsageError);
+    const r = await runLoad({
+      target: { host: '127.0.0.1', port: srv.port }, tls: { ca: alice.ca, cert: alice.cert ?? '', key: alice.key ?? '' },
+      op: 'get', connections: 2, durationS: 0.5, warmupS: 0, client: 'https', httpsPort: alice.port,
+    });
+    assert.equal(r.client, 'https');
+    assert.ok(r.ops > 0, 'some Gets were answered over HTTPS');
+    assert.equal(r.errors, 0, JSON.stringify(r.error_kinds));
   });
 
   test('keep-alive: several requests over one connection share the tenant', async () => {
