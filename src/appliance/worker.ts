@@ -20,6 +20,7 @@ import { kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests, DEFA
 import { KmipError, isKmipErrorCode } from '../kmip/errors.js';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
+import { compatSettings } from '../operations/model/compat.js';
 import { createServices } from '../operations/services.js';
 import { getHandler } from '../operations/registry.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -226,7 +227,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: logOperations(logger),
+    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
     ...(authorizeObject === undefined ? {} : { authorizeObject }),
   });
 

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
+import { compatSettings } from '../operations/model/compat.js';
 import type { VaultSettings } from './app-settings.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
@@ -160,7 +161,7 @@ async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, lo
     throw e;
   }
   logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
-  const services = createServices({ store: new VaultObjectStore(vault), config: logOperations(logger) });
+  const services = createServices({ store: new VaultObjectStore(vault), config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) } });
   return {
     services,
     close: async () => {
@@ -311,7 +312,7 @@ async function openHierarchyServices(loaded: LoadedConfig, logger: Logger): Prom
   if (hierarchy === undefined || governance === undefined) throw new Error('unreachable: openOwnerPlanes without a hierarchy');
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: logOperations(logger),
+    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
     ...(governance.authorizeObject === undefined ? {} : { authorizeObject: governance.authorizeObject }),
   });
   // The kill-switch reaches the DEK cache: a revoked tenant's keys are zeroised here too (ARCHITECTURE §5).

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
 import type { TtlvLimits } from '../ttlv/limits.js';
 import { isLogLevel } from './log.js';
+import { compatSettings, CompatSettingsError } from '../operations/model/compat.js';
 import type { LogLevel } from './log.js';
 
 // ---- limits ------------------------------------------------------------------------------
@@ -283,6 +284,8 @@ export interface ConfigFile {
   keystores?: Record<string, unknown>;
   /** The governance plane (src/cmk): database URL, admin API listener, authentication, audit. */
   governance?: Record<string, unknown>;
+  /** Client compatibility switches (src/operations/model/compat.ts): name policy per tenant, client profiles. */
+  compat?: Record<string, unknown>;
 }
 
 /**
@@ -369,7 +372,7 @@ function numbers(where: string, v: Record<string, unknown>): Record<string, numb
 
 /** Validates the parsed file against {@link ConfigFile}; throws ConfigError naming the bad setting. */
 export function validateConfigFile(raw: unknown): ConfigFile {
-  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance']);
+  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance', 'compat']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
     const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'https']);
@@ -452,6 +455,16 @@ export function validateConfigFile(raw: unknown): ConfigFile {
   if (top.vault !== undefined) {
     if (!isRecord(top.vault)) throw new ConfigError('vault must be an object');
     out.vault = top.vault;
+  }
+  if (top.compat !== undefined) {
+    // Client compatibility switches (issue 20): validated here so a bad one stops `serve` before it listens.
+    try {
+      compatSettings(top.compat);
+    } catch (e) {
+      if (e instanceof CompatSettingsError) throw new ConfigError(e.message);
+      throw e;
+    }
+    out.compat = top.compat as Record<string, unknown>;
   }
   // Free-form sections, each validated by the module that owns it.
   for (const section of ['native', 'seal', 'keystores', 'governance'] as const) {

@@ -101,6 +101,8 @@ export interface StartTestServerOptions {
   readonly workers?: number;
   /** Child only: more `serve` arguments (e.g. --kmip-https-listen). */
   readonly args?: readonly string[];
+  /** The config file's compat section (issue 20: name policy, client profiles). */
+  readonly compat?: Record<string, unknown>;
   /** KMIP over HTTPS (issue 20): the config file's kmip.https section; `listen` defaults to 127.0.0.1:0. */
   readonly https?: { readonly requestTimeoutMs?: number; readonly maxTextBodyBytes?: number };
 }
@@ -165,6 +167,7 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.ttlv !== undefined) file.kmip = { ...file.kmip, ttlv: opts.ttlv };
   if (opts.https !== undefined) file.kmip = { ...file.kmip, https: { listen: '127.0.0.1:0', ...opts.https } };
   if (opts.identity !== undefined) file.identity = opts.identity;
+  if (opts.compat !== undefined) file.compat = opts.compat;
   if (opts.vault !== undefined) file.vault = opts.vault;
   if (opts.seal !== undefined) file.seal = opts.seal;
   if (opts.keystores !== undefined) file.keystores = opts.keystores;
