@@ -23,6 +23,7 @@ import { connectHttps, encodingForVector } from '../../src/conformance/transport
 import { listVectorFiles, loadVector } from '../../src/conformance/vectors.js';
 import { startTestServer, tinyHandlers } from '../helpers/server.js';
 import { RULES, vectorsDir } from './operations-harness.js';
+import { run as conformanceCli } from '../../src/cli/commands/conformance.js';
 import type { TestServer } from '../helpers/server.js';
 import { answerAsXml, field, httpsRequest, parseRawAnswer, rawHttps, requestXml, xmlToJson, xmlToTtlvBytes } from '../helpers/https-kmip.js';
 import type { HttpsPeer } from '../helpers/https-kmip.js';
@@ -133,6 +134,20 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
         transport.close();
       }
     }
+  });
+
+  test('openkcm conformance --https replays over POST /kmip (auto encoding per file)', async () => {
+    const pki = path.join(srv.dataDir, 'pki');
+    let out = '';
+    let err = '';
+    const code = await conformanceCli(['--vectors', vectorsDir(), '--https', '--host', '127.0.0.1', '--port', String(alice.port),
+      '--ca', path.join(pki, 'ca.crt'), '--cert', path.join(pki, 'clients', 'alice.crt'), '--key', path.join(pki, 'clients', 'alice.key'),
+      '--filter', 'MSGENC-XML-M-1-21', 'SKLC-M-1-21'], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+    assert.equal(code, 1, out + err);
+    assert.match(out, /PASS v2\.1\/mandatory\/SKLC-M-1-21\.xml/);
+    assert.match(out, /FAIL v2\.1\/mandatory\/MSGENC-XML-M-1-21\.xml: ResponseMessage\[1\]\/BatchItem\[0\]\/ResponsePayload\/Operation/);
+    assert.match(out, /1 passed, 1 failed/);
+    assert.equal((await conformanceCli(['--https', '--encoding', 'yaml', '--host', 'h', '--port', '1'], { out: () => undefined, err: () => undefined })), 2);
   });
 
   test('a KMIP-level failure is HTTP 200 with the KMIP answer (Maximum Response Size, MSGENC test cases)', async () => {
