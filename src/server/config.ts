@@ -592,7 +592,7 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxBigIntegerBytes": ${T.maxBigIntegerBytes}
     }
     // KMIP over HTTPS (POST /kmip; TTLV, JSON, XML), off unless "listen" is set; same TLS, limits, identity:
-    // "https": { "listen": "0.0.0.0:5697", "requestTimeoutMs": ${String(DEFAULT_HTTPS_SETTINGS.requestTimeoutMs)}, "maxTextBodyBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxTextBodyBytes)} }
+    // "https": { "listen": "0.0.0.0:5699", "requestTimeoutMs": ${String(DEFAULT_HTTPS_SETTINGS.requestTimeoutMs)}, "maxTextBodyBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxTextBodyBytes)} }
   },
   "identity": {
     // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".
