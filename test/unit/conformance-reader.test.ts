@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runConformance } from '../../src/conformance/replay.js';
 import { loadVector } from '../../src/conformance/vectors.js';
-import { parseXml, XmlSyntaxError } from '../../src/ttlv/xml.js';
+import { parseXml, xmlStringToTtlv, XmlSyntaxError } from '../../src/ttlv/xml.js';
+import { ItemType } from '../../src/ttlv/types.js';
 
 const HEADER = (minor: number, major = 1): string => `<ProtocolVersion>\n\t\t\t\t<ProtocolVersionMajor type="Integer" value="${String(major)}" />\n\t\t\t\t<ProtocolVersionMinor type="Integer" value="${String(minor)}" />\n\t\t\t</ProtocolVersion>`;
 
@@ -122,5 +123,15 @@ describe('the test-case reader: other editions', () => {
   test('the leniency is the reader\'s only: a KMIP XML message with text is still refused', () => {
     assert.throws(() => parseXml('<KMIP># TIME 0\n<RequestMessage/></KMIP>'), XmlSyntaxError);
     assert.throws(() => parseXml('<RequestMessage># x<BatchCount type="Integer" value="1"/></RequestMessage>', undefined, { freeTextIn: ['KMIP'] }), XmlSyntaxError);
+  });
+});
+
+describe('mask bit names of other editions', () => {
+  test('ContentCommitment (2.0 spelling) reads as the 0x400 usage bit', () => {
+    const item = xmlStringToTtlv('<CryptographicUsageMask type="Integer" value="Sign ContentCommitment"/>');
+    assert.equal(item.type, ItemType.Integer);
+    assert.equal(item.value, 0x401);
+    assert.equal(xmlStringToTtlv('<CryptographicUsageMask type="Integer" value="ContentCommitmentNonRepudiation"/>').value, 0x400);
+    assert.throws(() => xmlStringToTtlv('<CryptographicUsageMask type="Integer" value="Commitment"/>'));
   });
 });
