@@ -223,19 +223,26 @@ export interface HttpsSettings {
    * a huge text body (parsed into a DOM before any KMIP limit applies).
    */
   maxTextBodyBytes: number;
+  /**
+   * Largest request line plus headers, bytes (Node's maxHeaderSize); past it the request is answered 431. Stops:
+   * memory and CPU spent on a flood of headers before any KMIP limit applies.
+   */
+  maxHeaderBytes: number;
 }
 
-export const DEFAULT_HTTPS_SETTINGS = Object.freeze({ requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024 });
-const HTTPS_MAX = { requestTimeoutMs: 600_000, maxTextBodyBytes: 64 * 1024 * 1024 } as const;
+export const DEFAULT_HTTPS_SETTINGS = Object.freeze({ requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024, maxHeaderBytes: 16 * 1024 });
+const HTTPS_MIN = { requestTimeoutMs: 1, maxTextBodyBytes: 1, maxHeaderBytes: 1024 } as const;
+const HTTPS_MAX = { requestTimeoutMs: 600_000, maxTextBodyBytes: 64 * 1024 * 1024, maxHeaderBytes: 1024 * 1024 } as const;
+export type HttpsFile = { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number; maxHeaderBytes?: number };
 
-function resolveHttps(file: { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number } | undefined, listenOverride: string | undefined): HttpsSettings | undefined {
+function resolveHttps(file: HttpsFile | undefined, listenOverride: string | undefined): HttpsSettings | undefined {
   const listen = listenOverride ?? file?.listen;
   if (listen === undefined) return undefined;
   const out: HttpsSettings = { listen: parseListen(listen), ...DEFAULT_HTTPS_SETTINGS };
-  for (const name of ['requestTimeoutMs', 'maxTextBodyBytes'] as const) {
+  for (const name of ['requestTimeoutMs', 'maxTextBodyBytes', 'maxHeaderBytes'] as const) {
     const v = file?.[name];
     if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v < 1 || v > HTTPS_MAX[name]) throw new ConfigError(`kmip.https.${name} must be an integer from 1 to ${String(HTTPS_MAX[name])}, got ${String(v)}`);
+    if (!Number.isSafeInteger(v) || v < HTTPS_MIN[name] || v > HTTPS_MAX[name]) throw new ConfigError(`kmip.https.${name} must be an integer from ${String(HTTPS_MIN[name])} to ${String(HTTPS_MAX[name])}, got ${String(v)}`);
     out[name] = v;
   }
   return out;
@@ -269,7 +276,7 @@ export interface ConfigFile {
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
     /** KMIP over HTTPS; off unless `listen` is set (here or by `serve --kmip-https-listen`). */
-    https?: { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number };
+    https?: HttpsFile;
   };
   /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
   identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
@@ -411,11 +418,11 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       kmip.ttlv = ttlv;
     }
     if (k.https !== undefined) {
-      const h = checkKeys('kmip.https', k.https, ['listen', 'requestTimeoutMs', 'maxTextBodyBytes']);
+      const h = checkKeys('kmip.https', k.https, ['listen', 'requestTimeoutMs', 'maxTextBodyBytes', 'maxHeaderBytes']);
       const https: NonNullable<NonNullable<ConfigFile['kmip']>['https']> = {};
       const listen = optString('kmip.https.listen', h.listen);
       if (listen !== undefined) https.listen = listen;
-      const nums = numbers('kmip.https', { ...(h.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: h.requestTimeoutMs }), ...(h.maxTextBodyBytes === undefined ? {} : { maxTextBodyBytes: h.maxTextBodyBytes }) });
+      const nums = numbers('kmip.https', Object.fromEntries(Object.entries(h).filter(([key]) => key !== 'listen')));
       Object.assign(https, nums);
       resolveHttps({ listen: https.listen ?? '127.0.0.1:0', ...nums }, undefined);
       kmip.https = https;
@@ -592,7 +599,7 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxBigIntegerBytes": ${T.maxBigIntegerBytes}
     }
     // KMIP over HTTPS (POST /kmip; TTLV, JSON, XML), off unless "listen" is set; same TLS, limits, identity:
-    // "https": { "listen": "0.0.0.0:5699", "requestTimeoutMs": ${String(DEFAULT_HTTPS_SETTINGS.requestTimeoutMs)}, "maxTextBodyBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxTextBodyBytes)} }
+    // "https": { "listen": "0.0.0.0:5699", "requestTimeoutMs": ${String(DEFAULT_HTTPS_SETTINGS.requestTimeoutMs)}, "maxTextBodyBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxTextBodyBytes)}, "maxHeaderBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxHeaderBytes)} }
   },
   "identity": {
     // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".

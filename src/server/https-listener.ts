@@ -23,6 +23,7 @@
  * - 400 a body that is not a KMIP message (TTLV that does not decode, JSON/XML that does not convert, a root other
  *   than Request Message), and HTTP the parser refuses (bad chunk framing, Content-Length with Transfer-Encoding);
  * - 408 a request that takes longer than kmip.https.requestTimeoutMs (slow body);
+ * - 431 a request line and headers over kmip.https.maxHeaderBytes;
  * - 403 a verified certificate whose identity the configuration refuses (identity.unmapped "reject");
  * - 404 another path, 405 another method.
  * A KMIP message that decodes is answered 200 whatever its Result Status: KMIP errors are KMIP's to report.
@@ -191,6 +192,7 @@ export class KmipHttpsServer<S = unknown> {
         // Node checks requestTimeout/headersTimeout on this period (default 30 s): keep it well inside the limit.
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(https.requestTimeoutMs / 4))),
         headersTimeout: https.requestTimeoutMs,
+        maxHeaderSize: https.maxHeaderBytes,
       },
       clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => { this.#onClientError(err, socket); },
     }) as unknown as FastifyInstance<HttpsServer>;

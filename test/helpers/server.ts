@@ -104,7 +104,7 @@ export interface StartTestServerOptions {
   /** The config file's compat section (issue 20: name policy, client profiles). */
   readonly compat?: Record<string, unknown>;
   /** KMIP over HTTPS (issue 20): the config file's kmip.https section; `listen` defaults to 127.0.0.1:0. */
-  readonly https?: { readonly requestTimeoutMs?: number; readonly maxTextBodyBytes?: number };
+  readonly https?: { readonly requestTimeoutMs?: number; readonly maxTextBodyBytes?: number; readonly maxHeaderBytes?: number };
 }
 
 export interface TestServer {

@@ -35,6 +35,7 @@ const XML = 'text/xml';
 const MAX_MESSAGE_BYTES = 8192;
 const MAX_TEXT_BODY_BYTES = 32_768;
 const REQUEST_TIMEOUT_MS = 2_000;
+const MAX_HEADER_BYTES = 4096;
 
 const CREATE_AES = requestXml('2.1', 'Create', '<ObjectType type="Enumeration" value="SymmetricKey"/><Attributes>'
   + '<CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="256"/>'
@@ -74,7 +75,7 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
     srv = await startTestServer({
       tenants: ['alice', 'bob'],
       limits: { maxMessageBytes: MAX_MESSAGE_BYTES },
-      https: { requestTimeoutMs: REQUEST_TIMEOUT_MS, maxTextBodyBytes: MAX_TEXT_BODY_BYTES },
+      https: { requestTimeoutMs: REQUEST_TIMEOUT_MS, maxTextBodyBytes: MAX_TEXT_BODY_BYTES, maxHeaderBytes: MAX_HEADER_BYTES },
     });
     alice = peerOf(srv, 'alice');
     bob = peerOf(srv, 'bob');
@@ -231,6 +232,19 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
       assert.equal(a.status, 400, `${type}: ${String(body).slice(0, 40)}`);
       assert.equal(kmipFailure(a), reason);
     }
+  });
+
+  test('maxHeaderBytes: headers just within it are served, headers past it are 431 with a KMIP body', async () => {
+    const body = xmlToTtlvBytes(QUERY);
+    const head = (pad: number): string => `POST /kmip HTTP/1.1\r\nHost: x\r\nContent-Type: ${TTLV}\r\nContent-Length: ${String(body.length)}\r\n`
+      + `X-Pad: ${'p'.repeat(pad)}\r\nConnection: close\r\n\r\n`;
+    const base = head(0).length;
+    // Node's parser counts the header section; 64 bytes either side of the limit keeps clear of its exact bookkeeping.
+    const within = parseRawAnswer(await rawHttps(alice, [head(MAX_HEADER_BYTES - base - 64), body]));
+    assert.equal(within.status, 200);
+    const past = parseRawAnswer(await rawHttps(alice, [head(MAX_HEADER_BYTES - base + 64), body]));
+    assert.equal(past.status, 431);
+    assert.equal(kmipFailure({ body: past.body, type: TTLV }), 'InvalidMessage');
   });
 
   test('another method is 405 (Allow: POST), another path 404, both with a KMIP body', async () => {

@@ -11,13 +11,13 @@ describe('kmip.https configuration', () => {
     assert.equal(validateConfigFile({ kmip: {} }).kmip?.https, undefined);
     const f = validateConfigFile({ kmip: { https: { listen: '127.0.0.1:5697', requestTimeoutMs: 1000, maxTextBodyBytes: 4096 } } });
     assert.deepEqual(f.kmip?.https, { listen: '127.0.0.1:5697', requestTimeoutMs: 1000, maxTextBodyBytes: 4096 });
-    assert.deepEqual(DEFAULT_HTTPS_SETTINGS, { requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024 });
+    assert.deepEqual(DEFAULT_HTTPS_SETTINGS, { requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024, maxHeaderBytes: 16 * 1024 });
   });
-  test('limits: 1 and the ceiling accepted, 0 and one past the ceiling refused', () => {
-    for (const [name, max] of [['requestTimeoutMs', 600_000], ['maxTextBodyBytes', 64 * 1024 * 1024]] as const) {
-      validateConfigFile({ kmip: { https: { [name]: 1 } } });
+  test('limits: the floor and the ceiling accepted, one below and one past refused', () => {
+    for (const [name, min, max] of [['requestTimeoutMs', 1, 600_000], ['maxTextBodyBytes', 1, 64 * 1024 * 1024], ['maxHeaderBytes', 1024, 1024 * 1024]] as const) {
+      validateConfigFile({ kmip: { https: { [name]: min } } });
       validateConfigFile({ kmip: { https: { [name]: max } } });
-      assert.throws(() => validateConfigFile({ kmip: { https: { [name]: 0 } } }), ConfigError);
+      assert.throws(() => validateConfigFile({ kmip: { https: { [name]: min - 1 } } }), ConfigError);
       assert.throws(() => validateConfigFile({ kmip: { https: { [name]: max + 1 } } }), ConfigError);
     }
   });
