@@ -184,4 +184,43 @@ describe('real-client request sequences', () => {
       c.destroy();
     }
   });
+
+  test('libmongocrypt (1.2): Register of 96 bytes of Secret Data with no usage mask, Activate, Get, Discover Versions', async () => {
+    const c = await open();
+    try {
+      const reg = await call(c, requestXml('1.2', 'Register', '<ObjectType type="Enumeration" value="SecretData"/><TemplateAttribute/>'
+        + `<SecretData><SecretDataType type="Enumeration" value="Password"/><KeyBlock><KeyFormatType type="Enumeration" value="Opaque"/><KeyValue><KeyMaterial type="ByteString" value="${'5a'.repeat(96)}"/></KeyValue></KeyBlock></SecretData>`));
+      ok(reg, 'Register without a usage mask');
+      const uid = field(reg, 'UniqueIdentifier') ?? '';
+      ok(await call(c, requestXml('1.2', 'Activate', uidXml(uid))), 'Activate');
+      const got = await call(c, requestXml('1.2', 'Get', uidXml(uid)));
+      ok(got, 'Get');
+      assert.equal(field(got, 'KeyMaterial'), '5a'.repeat(96));
+      ok(await call(c, requestXml('1.2', 'DiscoverVersions', '')), 'Discover Versions');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('Percona Server for MongoDB (1.0, Maximum Response Size and Time Stamp in the header): Register AES, Activate, Get; no 1.1 attribute in a 1.0 answer', async () => {
+    const c = await open();
+    try {
+      const header = '<MaximumResponseSize type="Integer" value="1000000"/><TimeStamp type="DateTime" value="2026-01-01T00:00:00+00:00"/>';
+      const reg = await call(c, requestXml('1.0', 'Register', `<ObjectType type="Enumeration" value="SymmetricKey"/><TemplateAttribute>${aes256}</TemplateAttribute>`
+        + `<SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue><KeyMaterial type="ByteString" value="${'3c'.repeat(32)}"/></KeyValue>`
+        + '<CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="256"/></KeyBlock></SymmetricKey>', header));
+      ok(reg, 'Register');
+      const uid = field(reg, 'UniqueIdentifier') ?? '';
+      ok(await call(c, requestXml('1.0', 'Activate', uidXml(uid), header)), 'Activate');
+      const got = await call(c, requestXml('1.0', 'Get', uidXml(uid), header));
+      assert.equal(field(got, 'KeyFormatType'), 'Raw');
+      const all = await call(c, requestXml('1.0', 'GetAttributes', uidXml(uid), header));
+      ok(all, 'Get Attributes (all)');
+      assert.equal(field(all, 'ProtocolVersionMinor'), '0');
+      assert.ok(!fields(all, 'AttributeName').includes('Fresh'), 'Fresh is a KMIP 1.1 attribute: never in a 1.0 answer');
+      assert.ok(fields(all, 'AttributeName').includes('State'));
+    } finally {
+      c.destroy();
+    }
+  });
 });
