@@ -145,6 +145,16 @@ function versionOfRequest(item: TtlvItem): ProtocolVersion {
   return FALLBACK_PROTOCOL_VERSION;
 }
 
+/**
+ * A Result Message built from a parser's complaint may quote the client's bytes (V8's JSON.parse does): control
+ * characters become "?" so the answer stays encodable in KMIP XML (which cannot carry U+0000) and the log stays one
+ * line. Capped, so a refusal never echoes much of the body back.
+ */
+function printable(message: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return message.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 300);
+}
+
 /** The HTTP status text of the statuses this listener writes by hand (client errors below fastify). */
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
 
@@ -325,16 +335,22 @@ export class KmipHttpsServer<S = unknown> {
         ? jsonStringToTtlv(body)
         : xmlStringToTtlv(body, { maxInputChars: this.#https.maxTextBodyBytes, maxDepth: this.#config.ttlv.maxDepth });
     } catch (e) {
-      if (e instanceof KmipEncodingError || e instanceof XmlSyntaxError || e instanceof RangeError) {
-        throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body is not KMIP ${encoding.toUpperCase()}: ${e.message.slice(0, 200)}`);
+      // Neither the parser's words nor the offending value are repeated: V8's JSON.parse quotes the body, and a bad
+      // value may be part of key material (never logged). The element path and the XML position locate the fault.
+      const syntax = e instanceof XmlSyntaxError ? e : e instanceof KmipEncodingError && e.cause instanceof XmlSyntaxError ? e.cause : undefined;
+      if (syntax !== undefined) throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body is not well-formed XML (line ${String(syntax.line)}, column ${String(syntax.column)})`);
+      if (e instanceof KmipEncodingError) {
+        const where = e.path === '' ? '' : ` at ${e.path}`;
+        throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body is not ${encoding === 'json' && e.message.startsWith('invalid JSON') ? 'valid JSON' : `KMIP ${encoding.toUpperCase()}${where}`}`);
       }
+      if (e instanceof RangeError) throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body is not KMIP ${encoding.toUpperCase()}`);
       throw e;
     }
     let bytes: Buffer;
     try {
       bytes = encodeTtlv(tree);
     } catch (e) {
-      throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body does not encode as TTLV: ${e instanceof Error ? e.message.slice(0, 200) : String(e)}`, versionOfRequest(tree));
+      throw new HttpRefusal(400, 'INVALID_MESSAGE', `the body does not encode as TTLV${e instanceof TtlvError ? ` (${e.code})` : ''}`, versionOfRequest(tree));
     }
     if (bytes.length > this.#config.limits.maxMessageBytes) {
       throw new HttpRefusal(413, 'CODEC_ERROR', `the message is ${String(bytes.length)} bytes as TTLV; the limit is ${String(this.#config.limits.maxMessageBytes)}`, versionOfRequest(tree));
@@ -344,9 +360,10 @@ export class KmipHttpsServer<S = unknown> {
 
   #refuse(reply: FastifyReply, encoding: Encoding, r: HttpRefusal): FastifyReply {
     this.stats.refused++;
-    this.#log.info('HTTPS: request refused', { status: r.status, code: r.code, reason: r.message });
+    const message = printable(r.message);
+    this.#log.info('HTTPS: request refused', { status: r.status, code: r.code, reason: message });
     return reply.code(r.status).header('content-type', CONTENT_TYPE_OF[encoding]).header('cache-control', 'no-store')
-      .send(errorBody(r.code, r.message, r.pv, encoding));
+      .send(errorBody(r.code, message, r.pv, encoding));
   }
 
   /** fastify's own refusals (content type, body size, content length) as KMIP error bodies. */

@@ -247,6 +247,17 @@ describe('KMIP over HTTPS, in-process (serve --workers 0 wiring)', () => {
     assert.equal(kmipFailure({ body: past.body, type: TTLV }), 'InvalidMessage');
   });
 
+  test('a refusal never echoes the body (it may carry key material) and stays encodable with control characters in it', async () => {
+    const json = `\u0000{"tag":"RequestMessage","value":[{"tag":"KeyMaterial","type":"ByteString","value":"5ec2e75ec2e7"}]`;
+    const a = await httpsRequest(alice, json, JSON_TYPE);
+    assert.equal(a.status, 400);
+    assert.equal(kmipFailure(a), 'InvalidMessage');
+    assert.doesNotMatch(a.body.toString('utf8'), /5ec2e7/);
+    const x = await httpsRequest(alice, '<RequestMessage><KeyMaterial type="ByteString" value="5ec2e7zz"/></RequestMessage>', XML);
+    assert.equal(x.status, 400);
+    assert.doesNotMatch(x.body.toString('utf8'), /5ec2e7/);
+  });
+
   test('another method is 405 (Allow: POST), another path 404, both with a KMIP body', async () => {
     const g = await httpsRequest(alice, '', TTLV, { method: 'GET' });
     assert.equal(g.status, 405);
