@@ -51,7 +51,8 @@ export type ToWorker =
 
 export type ToPrimary =
   | { readonly t: 'hello'; readonly workerPublicKey: Uint8Array }
-  | { readonly t: 'ready'; readonly host: string; readonly port: number }
+  /** `https`: the KMIP-over-HTTPS listener's address, when configured (issue 20). */
+  | { readonly t: 'ready'; readonly host: string; readonly port: number; readonly https?: { readonly host: string; readonly port: number } }
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
   /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit.ts AuditEntry). */
   | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }

@@ -49,6 +49,8 @@ export interface ClusterOptions {
 
 export interface ClusterApp {
   readonly address: ListenAddress;
+  /** The workers' KMIP-over-HTTPS address (kmip.https.listen), when configured (issue 20). */
+  readonly httpsAddress: ListenAddress | undefined;
   readonly planes: OwnerPlanes;
   /** Live worker processes (their pids). */
   workerPids(): number[];
@@ -139,7 +141,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
     (e: unknown) => { if (w.worker.isConnected()) w.worker.send({ t: 'res', id, ok: false, ...failure(e) } satisfies ToWorker); },
   );
 
-  let firstReady: ((a: ListenAddress) => void) | undefined;
+  let firstReady: ((a: ListenAddress, https: ListenAddress | undefined) => void) | undefined;
   let firstFailed: ((e: Error) => void) | undefined;
   const handle = async (w: WorkerState, m: ToPrimary): Promise<void> => {
     switch (m.t) {
@@ -155,7 +157,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
         w.ready = true;
         restartDelay = WORKER_RESTART_MIN_MS;
         logger.info('KMIP worker listening', { worker: w.worker.id, pid: w.worker.process.pid, host: m.host, port: m.port });
-        firstReady?.({ host: m.host, port: m.port });
+        firstReady?.({ host: m.host, port: m.port }, m.https === undefined ? undefined : { host: m.https.host, port: m.https.port });
         return;
       case 'req':
         if (m.op === 'lease') return answer(w, m.id, lease(w, m.tenant));
@@ -187,8 +189,12 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   };
 
   cluster.setupPrimary({ exec: WORKER_MAIN, serialization: 'advanced', silent: false });
+  let httpsAddress: ListenAddress | undefined;
   const ready = new Promise<ListenAddress>((resolve, reject) => {
-    firstReady = resolve;
+    firstReady = (a, https) => {
+      httpsAddress ??= https;
+      resolve(a);
+    };
     firstFailed = reject;
     setTimeout(() => { reject(new Error(`no KMIP worker listened within ${String(WORKER_START_TIMEOUT_MS)} ms`)); }, WORKER_START_TIMEOUT_MS).unref();
   });
@@ -224,6 +230,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   }
   return {
     address,
+    httpsAddress,
     planes,
     workerPids: () => [...workers.values()].flatMap((w) => (w.worker.process.pid === undefined ? [] : [w.worker.process.pid])),
     close,

@@ -20,6 +20,7 @@ import { kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests, DEFA
 import { KmipError, isKmipErrorCode } from '../kmip/errors.js';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
+import { compatSettings } from '../operations/model/compat.js';
 import { createServices } from '../operations/services.js';
 import { getHandler } from '../operations/registry.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -29,6 +30,7 @@ import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
 import type { KmipGate } from '../server/gates.js';
 import { governanceGate } from '../server/governance-gate.js';
 import { KmipServer } from '../server/listener.js';
+import { KmipHttpsServer } from '../server/https-listener.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
 import { AuditAdmission } from '../cmk/audit.js';
@@ -225,21 +227,21 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: logOperations(logger),
+    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
     ...(authorizeObject === undefined ? {} : { authorizeObject }),
   });
 
   const authorize = composeGates(sealedGate(() => sealed), tenantStateGate((t) => dark.has(t)), governance);
   const config = perWorker(loaded, workers);
-  const server = new KmipServer({
-    config,
-    deps: {
-      getHandler: getHandler as (op: number) => OperationHandler<unknown, unknown, typeof services> | undefined,
-      services, logger, now: services.clock, maxBatchItems: config.limits.maxBatchItems,
-      ...(authorize === undefined ? {} : { authorize }),
-      ...(audit === undefined ? {} : { audit: kmipAuditHook(audit) }),
-    },
-  });
+  const deps = {
+    getHandler: getHandler as (op: number) => OperationHandler<unknown, unknown, typeof services> | undefined,
+    services, logger, now: services.clock, maxBatchItems: config.limits.maxBatchItems,
+    ...(authorize === undefined ? {} : { authorize }),
+    ...(audit === undefined ? {} : { audit: kmipAuditHook(audit) }),
+  };
+  const server = new KmipServer({ config, deps });
+  // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
+  const https = config.https === undefined ? undefined : new KmipHttpsServer({ config, deps });
   // ---- messages from the primary ----------------------------------------------------------------------------
   let closing: Promise<void> | undefined;
   const onMessage = (raw: unknown): void => {
@@ -277,11 +279,12 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   process.on('message', onMessage);
 
   const address = await server.listen();
-  send({ t: 'ready', host: address.host, port: address.port });
+  const httpsAddress = await https?.listen();
+  send({ t: 'ready', host: address.host, port: address.port, ...(httpsAddress === undefined ? {} : { https: httpsAddress }) });
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await server.close();
+      await Promise.all([server.close(), https?.close()]);
       audit?.flush();
       services.keyCache.clear();
       leases?.close();

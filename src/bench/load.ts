@@ -23,6 +23,7 @@
  * runs; it is the price of on-time arrivals, and send_lag_ms shows how well it worked.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import https from 'node:https';
 import os from 'node:os';
 import { KmipClient, nameAttribute } from '../client/client.js';
 import type { BatchItemInput, KmipClientOptions, KmipVersionString } from '../client/client.js';
@@ -84,6 +85,8 @@ export interface LoadOptions {
   readonly requestTimeoutMs?: number;
   /** 'full' (default): KmipClient; 'wire': our transport with pre-encoded requests (see {@link ClientMode}). */
   readonly client?: ClientMode;
+  /** client 'https': the KMIP-over-HTTPS port on the target host. */
+  readonly httpsPort?: number;
 }
 
 /**
@@ -95,8 +98,11 @@ export interface LoadOptions {
  *   2-core machine where client and server share the CPU, every microsecond the generator
  *   spends is taken from the server, so this mode shows the server's capacity with the least
  *   client in the way (it is how the issue's TLS floor figures were taken: a minimal client).
+ * - https: the wire mode's pre-encoded frames, each sent as `POST /kmip` (application/octet-stream) over one
+ *   keep-alive mutual-TLS HTTPS connection per --connections (issue 20: KMIP over HTTPS measured beside TTLV over
+ *   TLS). HTTP/1.1 answers one request at a time per connection, so `pipeline` > 1 only queues on it.
  */
-export type ClientMode = 'full' | 'wire';
+export type ClientMode = 'full' | 'wire' | 'https';
 
 /** The JSON contract of issue 7 §2, plus what makes a run reproducible. */
 export interface BenchResult {
@@ -340,6 +346,52 @@ function wireSender(c: KmipConnection, frames: readonly Buffer[]): Sender {
   };
 }
 
+/** One keep-alive HTTPS connection carrying KMIP TTLV frames as POST /kmip bodies. */
+function httpsSender(o: LoadOptions, port: number, frames: readonly Buffer[]): Sender {
+  const agent = new https.Agent({
+    keepAlive: true, maxSockets: 1, ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key,
+    ...(o.tls.servername === undefined ? {} : { servername: o.tls.servername }),
+  });
+  let closed = false;
+  let i = 0;
+  const pick = (): Buffer => (frames.length === 1 ? frames[0] : frames[(i = (i + 1) % frames.length)]) ?? Buffer.alloc(0);
+  const timeout = o.requestTimeoutMs ?? 30_000;
+  return {
+    send: () => new Promise((resolve, reject) => {
+      const body = pick();
+      const req = https.request({
+        host: o.target.host, port, method: 'POST', path: '/kmip', agent,
+        ...(o.tls.servername === undefined ? { checkServerIdentity: () => undefined } : {}),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => { chunks.push(c); });
+        res.on('error', reject);
+        res.on('end', () => {
+          try {
+            resolve(scanResults(Buffer.concat(chunks)));
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
+      });
+      req.setTimeout(timeout, () => { req.destroy(new Error(`no HTTPS answer within ${String(timeout)} ms`)); });
+      req.on('error', reject);
+      req.end(body);
+    }),
+    get isClosed() { return closed; },
+    close: () => {
+      closed = true;
+      agent.destroy();
+      return Promise.resolve();
+    },
+    abort: () => {
+      closed = true;
+      agent.destroy();
+    },
+  };
+}
+
 async function connectAll<T extends { abort(): void }>(n: number, connect: () => Promise<T>): Promise<T[]> {
   const clients: T[] = [];
   let next = 0;
@@ -430,7 +482,13 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
     const workload = buildWorkload(o.op, version, fixture, o.uids);
     const items = (): BatchItemInput[] => Array.from({ length: batch }, () => workload.item());
     if (mode === 'full') clients = fullClients.map((c) => fullSender(c, items));
-    else {
+    else if (mode === 'https') {
+      const port = o.httpsPort;
+      if (port === undefined) throw new Error('client mode https needs httpsPort');
+      const distinct = o.op === 'get' && (o.uids?.length ?? 0) > 1 ? Math.min(WIRE_FRAMES, o.uids?.length ?? 1) : o.op === 'mix' ? WIRE_FRAMES : 1;
+      const frames = Array.from({ length: distinct }, () => probeMessage(version, items()));
+      clients = Array.from({ length: o.connections }, () => httpsSender(o, port, frames));
+    } else {
       const distinct = o.op === 'get' && (o.uids?.length ?? 0) > 1 ? Math.min(WIRE_FRAMES, o.uids?.length ?? 1) : o.op === 'mix' ? WIRE_FRAMES : 1;
       const frames = Array.from({ length: distinct }, () => probeMessage(version, items()));
       const conns = await connectAll(o.connections, async () => {
@@ -602,7 +660,7 @@ export function formatResult(r: BenchResult): string {
   const l = r.latency_ms;
   const mode = r.mode === 'open' ? `open ${String(r.rate_ops_s)}/s` : 'closed';
   const errs = r.errors === 0 ? '0 errors' : `${String(r.errors)} errors ${JSON.stringify(r.error_kinds)}`;
-  return `${r.target_label}${r.client === 'wire' ? ' (wire)' : ''} ${r.op} c=${String(r.connections)} d=${String(r.pipeline)} b=${String(r.batch)} ${mode}: ` +
+  return `${r.target_label}${r.client === 'full' ? '' : ` (${r.client})`} ${r.op} c=${String(r.connections)} d=${String(r.pipeline)} b=${String(r.batch)} ${mode}: ` +
     `${r.throughput_ops_s.toLocaleString('en')} ops/s  p50 ${l.p50.toFixed(3)} p90 ${l.p90.toFixed(3)} p99 ${l.p99.toFixed(3)} ` +
     `p99.9 ${l.p999.toFixed(3)} max ${l.max.toFixed(3)} ms  ${errs}  (req ${String(r.request_bytes)} B, resp ${String(r.response_bytes)} B)`;
 }

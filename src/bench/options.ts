@@ -58,8 +58,10 @@ export interface BenchArgs {
   readonly slo: readonly SloClause[];
   /** Servername checked against the server certificate (default: none, the IP SAN is checked). */
   readonly servername: string | undefined;
-  /** full (KmipClient) or wire (pre-encoded frames on our transport): src/bench/load.ts ClientMode. */
-  readonly client: 'full' | 'wire';
+  /** full (KmipClient), wire (pre-encoded frames on our transport) or https (the same frames as POST /kmip): src/bench/load.ts ClientMode. */
+  readonly client: 'full' | 'wire' | 'https';
+  /** --client https: the KMIP-over-HTTPS port of the target host (setup still runs over --target). */
+  readonly httpsPort: number | undefined;
   readonly quiet: boolean;
 }
 
@@ -161,8 +163,8 @@ export function evaluateSlo(clauses: readonly SloClause[], latency: LatencySumma
 export const BENCH_USAGE = `usage: openkcm bench --target HOST:PORT --ca FILE --cert FILE --key FILE
                      --op get|create|encrypt|locate|mix --connections N --duration S
                      [--kmip-version V] [--pipeline D] [--rate R] [--warmup S] [--batch B]
-                     [--json FILE] [--slo p99<1ms,p999<10ms] [--client full|wire]
-                     [--servername NAME] [--quiet]
+                     [--json FILE] [--slo p99<1ms,p999<10ms] [--client full|wire|https]
+                     [--https-port P] [--servername NAME] [--quiet]
        openkcm bench compare [options]     (run \`openkcm bench compare --help\`)
 
   --target HOST:PORT   KMIP server (mutual TLS)
@@ -185,7 +187,11 @@ export const BENCH_USAGE = `usage: openkcm bench --target HOST:PORT --ca FILE --
   --json FILE          write the result as JSON
   --client full|wire   full (default): every request through KmipClient (encode, decode, match);
                        wire: our TLS transport with requests encoded once and answers only checked
-                       for Result Status, so the generator takes less CPU from the server
+                       for Result Status, so the generator takes less CPU from the server;
+                       https: the same pre-encoded frames as POST /kmip (KMIP over HTTPS, TTLV body)
+                       on --https-port, one keep-alive HTTPS connection per --connections (HTTP/1.1
+                       carries one request at a time per connection: --pipeline workers queue on it)
+  --https-port P       with --client https: the server's KMIP-over-HTTPS port (kmip.https.listen)
   --slo CLAUSES        e.g. p99<1ms,p999<10ms: pass/fail per clause (plus errors=0); exit 1 on a violation
 
 Exit status: 0 done (and every SLO clause passed), 1 SLO violated, 2 usage error.`;
@@ -196,7 +202,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   let help = false;
   let quiet = false;
   const valued = new Set(['--target', '--ca', '--cert', '--key', '--kmip-version', '--op', '--connections', '--pipeline',
-    '--rate', '--duration', '--warmup', '--batch', '--json', '--slo', '--servername', '--client']);
+    '--rate', '--duration', '--warmup', '--batch', '--json', '--slo', '--servername', '--client', '--https-port']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const eq = a.indexOf('=');
@@ -215,7 +221,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   }
   const empty = {
     target: { host: '', port: 0 }, ca: '', cert: '', key: '', kmipVersion: undefined, op: 'get' as BenchOp, connections: 1,
-    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, quiet, help,
+    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, httpsPort: undefined, quiet, help,
   };
   if (help) return empty;
   const need = (flag: string): string => {
@@ -231,7 +237,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   }
   const rateText = p['--rate'];
   const client = p['--client'] ?? 'full';
-  if (client !== 'full' && client !== 'wire') throw new BenchUsageError(`--client must be full or wire, got ${JSON.stringify(client)}`);
+  if (client !== 'full' && client !== 'wire' && client !== 'https') throw new BenchUsageError(`--client must be full, wire or https, got ${JSON.stringify(client)}`);
+  const httpsPortText = p['--https-port'];
+  if ((client === 'https') !== (httpsPortText !== undefined)) throw new BenchUsageError('--client https and --https-port go together');
   return {
     target: parseTarget(need('--target')),
     ca: need('--ca'),
@@ -249,6 +257,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
     slo: p['--slo'] === undefined ? [] : parseSlo(p['--slo']),
     servername: p['--servername'],
     client,
+    httpsPort: httpsPortText === undefined ? undefined : intIn('--https-port', httpsPortText, 1, 65535),
     quiet,
     help,
   };

@@ -48,8 +48,8 @@ export interface RunSummary {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface LiveOptions {
-  /** Opens a fresh connection; called once per file. */
-  readonly connect: () => Promise<MessageTransport>;
+  /** Opens a fresh connection; called once per file (with the file's path, to pick an encoding by profile). */
+  readonly connect: (relPath: string) => Promise<MessageTransport>;
   readonly timeoutMs?: number;
   readonly timeToleranceSeconds?: number;
   /** Clock in seconds since the epoch (tests pin it). */
@@ -312,7 +312,7 @@ async function runOne(options: RunOptions, relPath: string): Promise<FileResult>
   if (live === undefined) return parseOnlyVector(vector);
   let transport: MessageTransport;
   try {
-    transport = await live.connect();
+    transport = await live.connect(relPath);
   } catch (e) {
     return fail(relPath, 'RequestMessage[0]', 'a connection', describeError(e));
   }

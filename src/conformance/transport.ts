@@ -4,9 +4,14 @@
  * its own). Deliberately independent of src/client's typed layer, so the replayer sends the
  * test case's bytes exactly, including requests a typed client would refuse to build.
  */
+import https from 'node:https';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
+import { decodeTtlv } from '../ttlv/decode.js';
+import { encodeTtlv } from '../ttlv/encode.js';
 import { TtlvFramer } from '../ttlv/framer.js';
+import { jsonStringToTtlv, ttlvToJsonString } from '../ttlv/json.js';
+import { ttlvToXmlString, xmlStringToTtlv } from '../ttlv/xml.js';
 
 /** Sends one encoded request and resolves with the one encoded response message. */
 export interface MessageTransport {
@@ -126,4 +131,86 @@ export function connectTls(target: TlsTarget, timeoutMs: number): Promise<Messag
       resolve(new TlsMessageTransport(socket));
     });
   });
+}
+
+// ---- KMIP over HTTPS (issue 20; KMIP Additional Message Encodings 1.0 §2, §4, §6) ------------------------------
+
+/** The body encoding of a KMIP-over-HTTPS exchange. */
+export type HttpsEncoding = 'ttlv' | 'json' | 'xml';
+
+const HTTPS_CONTENT_TYPE: Readonly<Record<HttpsEncoding, string>> = { ttlv: 'application/octet-stream', json: 'application/json', xml: 'text/xml' };
+
+/**
+ * The encoding a test case is written for: the MSGENC-JSON and MSGENC-XML profiles send KMIP JSON and KMIP XML,
+ * everything else (MSGENC-HTTPS included) binary TTLV.
+ */
+export function encodingForVector(relPath: string): HttpsEncoding {
+  if (/MSGENC-JSON-/i.test(relPath)) return 'json';
+  if (/MSGENC-XML-/i.test(relPath)) return 'xml';
+  return 'ttlv';
+}
+
+/**
+ * One `POST /kmip` per request over a keep-alive mTLS connection. The replayer's TTLV bytes are sent as they are,
+ * or turned into KMIP JSON / XML and the answer turned back, so the comparison is the same for every encoding. Any
+ * HTTP status is accepted as long as the body is a KMIP message: the profile's error answers carry one.
+ */
+class HttpsMessageTransport implements MessageTransport {
+  readonly #target: TlsTarget;
+  readonly #encoding: HttpsEncoding;
+  readonly #agent: https.Agent;
+
+  constructor(target: TlsTarget, encoding: HttpsEncoding) {
+    this.#target = target;
+    this.#encoding = encoding;
+    const servername = target.servername ?? (isIP(target.host) === 0 ? target.host : undefined);
+    this.#agent = new https.Agent({
+      keepAlive: true, maxSockets: 1, minVersion: 'TLSv1.2',
+      ...(target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(target.cert !== undefined ? { cert: target.cert } : {}),
+      ...(target.key !== undefined ? { key: target.key } : {}),
+      ...(servername !== undefined ? { servername } : {}),
+    });
+  }
+
+  exchange(request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const enc = this.#encoding;
+    let body: Buffer;
+    try {
+      const tree = decodeTtlv(request);
+      body = enc === 'ttlv' ? Buffer.from(request) : Buffer.from(enc === 'json' ? ttlvToJsonString(tree) : ttlvToXmlString(tree), 'utf8');
+    } catch (e) {
+      return Promise.reject(new TransportError(`the request cannot be sent as ${enc}: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    return new Promise((resolve, reject) => {
+      const req = https.request({
+        host: this.#target.host, port: this.#target.port, method: 'POST', path: '/kmip', agent: this.#agent,
+        headers: { 'content-type': HTTPS_CONTENT_TYPE[enc], 'content-length': String(body.length) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => { chunks.push(c); });
+        res.on('error', (e) => { reject(new TransportError(`HTTPS response failed: ${e.message}`, { cause: e })); });
+        res.on('end', () => {
+          const got = Buffer.concat(chunks);
+          try {
+            resolve(enc === 'ttlv' ? got : encodeTtlv(enc === 'json' ? jsonStringToTtlv(got.toString('utf8')) : xmlStringToTtlv(got.toString('utf8'))));
+          } catch (e) {
+            reject(new TransportError(`HTTP ${String(res.statusCode)}: the body is not KMIP ${enc}: ${e instanceof Error ? e.message : String(e)}`));
+          }
+        });
+      });
+      req.setTimeout(timeoutMs, () => { req.destroy(new TransportError(`no response within ${timeoutMs} ms`)); });
+      req.on('error', (e) => { reject(e instanceof TransportError ? e : new TransportError(`cannot reach ${this.#target.host}:${this.#target.port}: ${e.message}`, { cause: e })); });
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** A KMIP-over-HTTPS transport (connections are opened on the first exchange and kept alive). */
+export function connectHttps(target: TlsTarget, encoding: HttpsEncoding): Promise<MessageTransport> {
+  return Promise.resolve(new HttpsMessageTransport(target, encoding));
 }

@@ -11,7 +11,7 @@ import type { OperationHandler } from './types.js';
 import { checkInitialAttributes, checkNameUnique } from './model/client-attributes.js';
 import { insertObject, setIdPlaceholder } from './model/context.js';
 import { newObjectRecord } from './model/new-object.js';
-import { enumAttr, intAttr, setInt } from './model/record.js';
+import { boolAttr, enumAttr, intAttr, setInt } from './model/record.js';
 import { expandTemplates } from './model/templates.js';
 
 const A = CryptographicAlgorithm;
@@ -75,6 +75,16 @@ function keyLengthBits(algorithm: number, length: number | undefined): number {
   return bits;
 }
 
+/**
+ * Quantum Safe (KMIP 2.1 §4.45: the object "is required to be Quantum Safe"): Grover's search halves a symmetric
+ * key's strength, so only keys of 256 bits and more keep 128-bit security against a quantum adversary (AES-256, as
+ * NSA CNSA 2.0 requires; HMAC keys of 256 bits and more). Triple DES never qualifies.
+ */
+function quantumSafe(algorithm: number, bits: number): boolean {
+  if (algorithm === A.DES3) return false;
+  return bits >= 256;
+}
+
 export const createOperation: OperationHandler<CreateRequest, CreateResponse, OperationServices> = {
   operation: Operation.Create,
   since: '1.0',
@@ -92,6 +102,10 @@ export const createOperation: OperationHandler<CreateRequest, CreateResponse, Op
       throw new KmipError('INVALID_ATTRIBUTE_VALUE', 'Create supports AES, Triple DES and HMAC keys', { field: 'Cryptographic Algorithm' });
     }
     const { bits, bytes } = keySize(algorithm, intAttr(probe, 'Cryptographic Length'));
+    if (boolAttr(probe, 'Quantum Safe') === true && !quantumSafe(algorithm, bits)) {
+      // Test case QS-M-2-21 answers General Failure (Result Message "NOT_SAFE") for an AES-128 key asked to be safe.
+      throw new KmipError('GENERAL_FAILURE', `NOT_SAFE: a ${String(bits)}-bit key of this algorithm is not quantum safe; use AES-256`, { field: 'Quantum Safe' });
+    }
     if (intAttr(probe, 'Cryptographic Usage Mask') === undefined) {
       setInt(probe, 'Cryptographic Usage Mask', Tag.CryptographicUsageMask, defaultUsage(algorithm));
     }

@@ -12,6 +12,7 @@ import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
 import { loadObject, resolveUid } from './model/context.js';
 import { visibleAttributes } from './model/visible.js';
+import { trimAllAttributes } from './model/compat.js';
 
 export const getAttributesOperation: OperationHandler<GetAttributesRequest, GetAttributesResponse, OperationServices> = {
   operation: Operation.GetAttributes,
@@ -25,7 +26,8 @@ export const getAttributesOperation: OperationHandler<GetAttributesRequest, GetA
     }
     const rec = await loadObject(ctx, uid);
     let attributes: KmipAttribute[];
-    if (req.attributeNames.length === 0) attributes = visibleAttributes(rec, ctx.version);
+    // All attributes: trimmed to what the client's compatibility profile decodes (model/compat.ts; none by default).
+    if (req.attributeNames.length === 0) attributes = trimAllAttributes(ctx.services.config.compat, ctx.principal, ctx.version, visibleAttributes(rec, ctx.version));
     else attributes = req.attributeNames.flatMap((name) => visibleAttributes(rec, ctx.version, name));
     return { uniqueIdentifier: uid, attributes };
   },

@@ -9,6 +9,7 @@ import type { ProtocolVersion } from '../kmip/message.js';
 import { newUid as vaultUid } from '../vault/uid.js';
 import type { ObjectStore as VaultStore } from '../vault/store.js';
 import { KeyCache } from './model/key-cache.js';
+import type { CompatSettings } from './model/compat.js';
 import { KeyedLocks } from './model/locks.js';
 import { MemoryObjectStore } from './model/store.js';
 import { VaultObjectStore } from './model/vault-store.js';
@@ -50,6 +51,8 @@ export interface OperationsConfig {
   readonly rngSeedPolicy: RngSeedPolicy;
   /** Receives Log operation messages (KMIP 2.1 §6.1.29); the server wires its logger. */
   readonly onLog?: (entry: { tenant: string; identity: string; message: string }) => void;
+  /** Client compatibility switches (issue 20, model/compat.ts): name policy per tenant, client profiles. Absent = spec-strict. */
+  readonly compat?: CompatSettings;
 }
 
 export interface OperationServices {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
+import { compatSettings } from '../operations/model/compat.js';
 import type { VaultSettings } from './app-settings.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
@@ -32,6 +33,7 @@ import type { KmipAuditEvent } from './processor.js';
 import type { KmipGate } from './gates.js';
 import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
+import { KmipHttpsServer } from './https-listener.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 
@@ -58,6 +60,9 @@ export interface AppHierarchy {
 export interface KmipApp<S = OperationServices> {
   readonly server: KmipServer<S>;
   readonly address: ListenAddress;
+  /** KMIP over HTTPS (kmip.https.listen), when configured: the same deps as `server` (issue 20). */
+  readonly https: KmipHttpsServer<S> | undefined;
+  readonly httpsAddress: ListenAddress | undefined;
   readonly hierarchy: AppHierarchy | undefined;
   /** The governance plane (admin API address, repository, audit flush); undefined for injected services. */
   readonly governance: GovernancePlane | undefined;
@@ -94,27 +99,32 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   // Loaded only when needed, so tests with their own handler table do not load every operation.
   const getHandler = opts.getHandler
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
-  const server = new KmipServer<S>({
-    config: loaded.server,
-    deps: {
-      getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
-      ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
-    },
-  });
+  const deps = {
+    getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
+    ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
+  };
+  const server = new KmipServer<S>({ config: loaded.server, deps });
+  // Issue 20: KMIP over HTTPS, when configured, is a second transport over the same processor deps.
+  const https = loaded.server.https === undefined ? undefined : new KmipHttpsServer<S>({ config: loaded.server, deps });
   let address: ListenAddress;
+  let httpsAddress: ListenAddress | undefined;
   try {
     address = await server.listen();
+    httpsAddress = await https?.listen();
   } catch (e) {
+    await server.close();
     await closeStorage();
     throw e;
   }
   return {
     server,
     address,
+    https,
+    httpsAddress,
     hierarchy,
     governance,
     async close(): Promise<void> {
-      await server.close();
+      await Promise.all([server.close(), https?.close()]);
       await closeStorage();
     },
   };
@@ -151,7 +161,7 @@ async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, lo
     throw e;
   }
   logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
-  const services = createServices({ store: new VaultObjectStore(vault), config: logOperations(logger) });
+  const services = createServices({ store: new VaultObjectStore(vault), config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) } });
   return {
     services,
     close: async () => {
@@ -306,7 +316,7 @@ async function openHierarchyServices(loaded: LoadedConfig, logger: Logger): Prom
   if (hierarchy === undefined || governance === undefined) throw new Error('unreachable: openOwnerPlanes without a hierarchy');
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: logOperations(logger),
+    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
     ...(governance.authorizeObject === undefined ? {} : { authorizeObject: governance.authorizeObject }),
   });
   // The kill-switch reaches the DEK cache: a revoked tenant's keys are zeroised here too (ARCHITECTURE §5).

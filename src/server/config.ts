@@ -15,6 +15,7 @@ import path from 'node:path';
 import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
 import type { TtlvLimits } from '../ttlv/limits.js';
 import { isLogLevel } from './log.js';
+import { compatSettings, CompatSettingsError } from '../operations/model/compat.js';
 import type { LogLevel } from './log.js';
 
 // ---- limits ------------------------------------------------------------------------------
@@ -219,6 +220,51 @@ export interface ServerConfig {
   /** Codec limits other than maxMessageBytes (which comes from limits). */
   ttlv: TtlvLimits;
   identity: IdentityConfig;
+  /** KMIP over HTTPS (issue 20): absent = off (the default). Same TLS material, limits and identity mapping. */
+  https?: HttpsSettings;
+}
+
+// ---- KMIP over HTTPS (issue 20; KMIP Additional Message Encodings 1.0 §2, Profiles 2.1 §5) ------------------
+
+/** The HTTPS listener's own settings; everything else (TLS files, limits, identity) is shared with port 5696. */
+export interface HttpsSettings {
+  listen: ListenAddress;
+  /**
+   * Time from the first byte of a request to its last body byte, ms (Node's http requestTimeout, also the header
+   * timeout). Stops: slow-body attacks — a client that trickles a chunked body one byte at a time, holding a
+   * connection slot and a growing buffer for ever.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Largest JSON or XML request body, bytes. The text encodings are several times larger than TTLV (KMIP XML about
+   * five times), so they get their own cap; the converted message is still held to kmip.limits.maxMessageBytes and
+   * the TTLV decoder limits. A TTLV body is held to kmip.limits.maxMessageBytes itself. Stops: memory exhaustion by
+   * a huge text body (parsed into a DOM before any KMIP limit applies).
+   */
+  maxTextBodyBytes: number;
+  /**
+   * Largest request line plus headers, bytes (Node's maxHeaderSize); past it the request is answered 431. Stops:
+   * memory and CPU spent on a flood of headers before any KMIP limit applies.
+   */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_HTTPS_SETTINGS = Object.freeze({ requestTimeoutMs: 30_000, maxTextBodyBytes: 8 * 1024 * 1024, maxHeaderBytes: 16 * 1024 });
+const HTTPS_MIN = { requestTimeoutMs: 1, maxTextBodyBytes: 1, maxHeaderBytes: 1024 } as const;
+const HTTPS_MAX = { requestTimeoutMs: 600_000, maxTextBodyBytes: 64 * 1024 * 1024, maxHeaderBytes: 1024 * 1024 } as const;
+export type HttpsFile = { listen?: string; requestTimeoutMs?: number; maxTextBodyBytes?: number; maxHeaderBytes?: number };
+
+function resolveHttps(file: HttpsFile | undefined, listenOverride: string | undefined): HttpsSettings | undefined {
+  const listen = listenOverride ?? file?.listen;
+  if (listen === undefined) return undefined;
+  const out: HttpsSettings = { listen: parseListen(listen), ...DEFAULT_HTTPS_SETTINGS };
+  for (const name of ['requestTimeoutMs', 'maxTextBodyBytes', 'maxHeaderBytes'] as const) {
+    const v = file?.[name];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < HTTPS_MIN[name] || v > HTTPS_MAX[name]) throw new ConfigError(`kmip.https.${name} must be an integer from ${String(HTTPS_MIN[name])} to ${String(HTTPS_MAX[name])}, got ${String(v)}`);
+    out[name] = v;
+  }
+  return out;
 }
 
 /** Parses HOST:PORT, [IPv6]:PORT. Port 0 asks the OS for a free port. */
@@ -248,6 +294,8 @@ export interface ConfigFile {
     tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
+    /** KMIP over HTTPS; off unless `listen` is set (here or by `serve --kmip-https-listen`). */
+    https?: HttpsFile;
   };
   /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
   identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
@@ -262,6 +310,8 @@ export interface ConfigFile {
   keystores?: Record<string, unknown>;
   /** The governance plane (src/cmk): database URL, admin API listener, authentication, audit. */
   governance?: Record<string, unknown>;
+  /** Client compatibility switches (src/operations/model/compat.ts): name policy per tenant, client profiles. */
+  compat?: Record<string, unknown>;
 }
 
 /** 1-based line and column of a character offset in `text` (issue 17: errors name a line and column). */
@@ -445,10 +495,10 @@ function numbers(where: string, v: Record<string, unknown>): Record<string, numb
 
 /** Validates the parsed file against {@link ConfigFile}; throws ConfigError naming the bad setting. */
 export function validateConfigFile(raw: unknown): ConfigFile {
-  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance']);
+  const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance', 'compat']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
-    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
+    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'https']);
     const kmip: NonNullable<ConfigFile['kmip']> = {};
     const listen = optString('kmip.listen', k.listen);
     if (listen !== undefined) {
@@ -482,6 +532,16 @@ export function validateConfigFile(raw: unknown): ConfigFile {
         throw new ConfigError(`kmip.ttlv: ${e instanceof Error ? e.message : String(e)}`);
       }
       kmip.ttlv = ttlv;
+    }
+    if (k.https !== undefined) {
+      const h = checkKeys('kmip.https', k.https, ['listen', 'requestTimeoutMs', 'maxTextBodyBytes', 'maxHeaderBytes']);
+      const https: NonNullable<NonNullable<ConfigFile['kmip']>['https']> = {};
+      const listen = optString('kmip.https.listen', h.listen);
+      if (listen !== undefined) https.listen = listen;
+      const nums = numbers('kmip.https', Object.fromEntries(Object.entries(h).filter(([key]) => key !== 'listen')));
+      Object.assign(https, nums);
+      resolveHttps({ listen: https.listen ?? '127.0.0.1:0', ...nums }, undefined);
+      kmip.https = https;
     }
     out.kmip = kmip;
   }
@@ -519,6 +579,16 @@ export function validateConfigFile(raw: unknown): ConfigFile {
     if (!isRecord(top.vault)) throw new ConfigError('vault must be an object');
     out.vault = top.vault;
   }
+  if (top.compat !== undefined) {
+    // Client compatibility switches (issue 20): validated here so a bad one stops `serve` before it listens.
+    try {
+      compatSettings(top.compat);
+    } catch (e) {
+      if (e instanceof CompatSettingsError) throw new ConfigError(e.message);
+      throw e;
+    }
+    out.compat = top.compat as Record<string, unknown>;
+  }
   // Free-form sections, each validated by the module that owns it.
   for (const section of ['native', 'seal', 'keystores', 'governance'] as const) {
     const v = top[section];
@@ -553,7 +623,7 @@ async function readPem(dataDir: string, rel: string, what: string): Promise<stri
 }
 
 /** Builds the server configuration from a validated file (paths relative to dataDir). */
-export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string; httpsListen?: string } = {}): Promise<LoadedConfig> {
   const tlsFile = file.kmip?.tls ?? {};
   const limits = resolveServerLimits(file.kmip?.limits);
   const server: ServerConfig = {
@@ -569,12 +639,14 @@ export async function resolveConfig(dataDir: string, file: ConfigFile, overrides
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
   };
+  const https = resolveHttps(file.kmip?.https, overrides.httpsListen);
+  if (https !== undefined) server.https = https;
   return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {},
     seal: file.seal ?? {}, keystores: file.keystores ?? {}, governance: file.governance ?? {} };
 }
 
 /** Reads DIR/openkcm.conf (absent file = all defaults) and resolves it. */
-export async function loadConfig(dataDir: string, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
+export async function loadConfig(dataDir: string, overrides: { listen?: string; httpsListen?: string } = {}): Promise<LoadedConfig> {
   const file = path.join(dataDir, CONFIG_FILE_NAME);
   let text: string | undefined;
   try {
@@ -646,6 +718,8 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxByteStringBytes": ${T.maxByteStringBytes},
       "maxBigIntegerBytes": ${T.maxBigIntegerBytes}
     }
+    // KMIP over HTTPS (POST /kmip; TTLV, JSON, XML), off unless "listen" is set; same TLS, limits, identity:
+    // "https": { "listen": "0.0.0.0:5699", "requestTimeoutMs": ${String(DEFAULT_HTTPS_SETTINGS.requestTimeoutMs)}, "maxTextBodyBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxTextBodyBytes)}, "maxHeaderBytes": ${String(DEFAULT_HTTPS_SETTINGS.maxHeaderBytes)} }
   },
   "identity": {
     // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".

@@ -87,8 +87,18 @@ export function isXmlName(name: string): boolean {
  * Parse one XML document into its root element. Throws {@link XmlSyntaxError} for anything
  * outside the supported subset, or when a limit in {@link XmlParseLimits} is exceeded.
  */
-export function parseXml(text: string, limits?: Partial<XmlParseLimits>): XmlElement {
-  return new Parser(text, { ...DEFAULT_XML_LIMITS, ...limits }).parseDocument();
+export function parseXml(text: string, limits?: Partial<XmlParseLimits>, options: XmlParseOptions = {}): XmlElement {
+  return new Parser(text, { ...DEFAULT_XML_LIMITS, ...limits }, new Set(options.freeTextIn ?? [])).parseDocument();
+}
+
+/** Leniency for documents that are not KMIP messages themselves (test-case files). */
+export interface XmlParseOptions {
+  /**
+   * Element names whose direct content may carry free text between child elements, which is skipped (never
+   * interpreted: no entity in it is expanded). The OASIS test-case notes of KMIP 1.0-1.3 and 2.0 write `# TIME 0`
+   * lines and `#` remarks straight inside `<KMIP>` (issue 20); a KMIP message never has text content.
+   */
+  readonly freeTextIn?: readonly string[];
 }
 
 class Parser {
@@ -99,6 +109,7 @@ class Parser {
   constructor(
     src: string,
     private readonly limits: XmlParseLimits,
+    private readonly freeTextIn: ReadonlySet<string> = new Set(),
   ) {
     if (src.length > limits.maxInputChars) {
       throw new XmlSyntaxError(`document is ${src.length} characters, over the limit of ${limits.maxInputChars}`, 1, 1, 0);
@@ -181,7 +192,8 @@ class Parser {
       if (textEnd > this.pos) {
         const text = this.src.slice(this.pos, textEnd);
         const nonWs = text.search(/[^ \t\n]/);
-        if (nonWs >= 0) {
+        const open = stack[stack.length - 1];
+        if (nonWs >= 0 && !(open !== undefined && this.freeTextIn.has(open.name))) {
           this.pos += nonWs;
           this.fail('text content is not supported (KMIP XML carries values in the "value" attribute)');
         }

@@ -99,11 +99,19 @@ export interface StartTestServerOptions {
   readonly startTimeoutMs?: number;
   /** Child only: `serve --workers N` (default: the CLI's default, the number of CPUs). */
   readonly workers?: number;
+  /** Child only: more `serve` arguments (e.g. --kmip-https-listen). */
+  readonly args?: readonly string[];
+  /** The config file's compat section (issue 20: name policy, client profiles). */
+  readonly compat?: Record<string, unknown>;
+  /** KMIP over HTTPS (issue 20): the config file's kmip.https section; `listen` defaults to 127.0.0.1:0. */
+  readonly https?: { readonly requestTimeoutMs?: number; readonly maxTextBodyBytes?: number; readonly maxHeaderBytes?: number };
 }
 
 export interface TestServer {
   readonly host: string;
   readonly port: number;
+  /** The KMIP-over-HTTPS port, when `https` was given. */
+  readonly httpsPort: number | undefined;
   readonly dataDir: string;
   /** CA certificate PEM (trust anchor for the server certificate). */
   readonly ca: string;
@@ -157,7 +165,9 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   const file: ConfigFile = { kmip: { listen: '127.0.0.1:0' } };
   if (opts.limits !== undefined) file.kmip = { ...file.kmip, limits: opts.limits };
   if (opts.ttlv !== undefined) file.kmip = { ...file.kmip, ttlv: opts.ttlv };
+  if (opts.https !== undefined) file.kmip = { ...file.kmip, https: { listen: '127.0.0.1:0', ...opts.https } };
   if (opts.identity !== undefined) file.identity = opts.identity;
+  if (opts.compat !== undefined) file.compat = opts.compat;
   if (opts.vault !== undefined) file.vault = opts.vault;
   if (opts.seal !== undefined) file.seal = opts.seal;
   if (opts.keystores !== undefined) file.keystores = opts.keystores;
@@ -179,6 +189,7 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
   };
 
   let port: number;
+  let httpsPort: number | undefined;
   let app: KmipApp<unknown> | undefined;
   let child: ChildProcess | undefined;
   let out = '';
@@ -187,7 +198,7 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
   let exitCode: number | null = null;
 
   if (opts.mode === 'child') {
-    const args = [CLI_MAIN, 'serve', '--data-dir', dataDir, '--kmip-listen', '127.0.0.1:0', ...(opts.workers === undefined ? [] : ['--workers', String(opts.workers)])];
+    const args = [CLI_MAIN, 'serve', '--data-dir', dataDir, '--kmip-listen', '127.0.0.1:0', ...(opts.workers === undefined ? [] : ['--workers', String(opts.workers)]), ...(opts.args ?? [])];
     const proc = spawn(process.execPath, args, {
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -205,7 +216,9 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
       proc.stdout.on('data', (s: string) => {
         out += s;
         const m = /listening on \S*:(\d+)/.exec(out);
-        if (m !== null) {
+        const h = /KMIP over HTTPS at \S*:(\d+)/.exec(out);
+        if (h !== null) httpsPort = Number(h[1]);
+        if (m !== null && ((opts.https === undefined && !(opts.args ?? []).includes('--kmip-https-listen')) || h !== null)) {
           clearTimeout(timer);
           resolve(Number(m[1]));
         }
@@ -222,6 +235,7 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
       ...(opts.services === undefined ? {} : { services: opts.services }),
     });
     port = app.address.port;
+    httpsPort = app.httpsAddress?.port;
   }
 
   const clientOptions = (tenant?: string, extra: Partial<KmipClientOptions> = {}): KmipClientOptions => {
@@ -234,6 +248,7 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
   return {
     host: '127.0.0.1',
     port,
+    httpsPort,
     dataDir,
     ca,
     clientOptions,

@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     warmupS: a.warmupS,
     batch: a.batch,
     client: a.client,
+    ...(a.httpsPort === undefined ? {} : { httpsPort: a.httpsPort }),
   }).finally(() => { clearInterval(barTimer); bar.done(); });
   const out: Record<string, unknown> = { ...result };
   let failed = false;

@@ -10,13 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_TIME_TOLERANCE_SECONDS } from '../../conformance/placeholders.js';
 import { DEFAULT_TIMEOUT_MS, formatResult, formatSummary, runConformance, VectorsDirNotFoundError } from '../../conformance/replay.js';
 import type { LiveOptions } from '../../conformance/replay.js';
-import { connectTls } from '../../conformance/transport.js';
+import { connectHttps, connectTls, encodingForVector } from '../../conformance/transport.js';
+import type { HttpsEncoding } from '../../conformance/transport.js';
 import { defaultVectorsDir, isDirectory } from '../../conformance/vectors.js';
 import { forEachArg, UsageError } from '../args.js';
 import { Progress, progressEnabled } from '../progress.js';
 
 const USAGE = `usage: openkcm conformance [--vectors DIR] [--parse-only]
-                           [--host H --port P --ca F --cert F --key F]
+                           [--host H --port P --ca F --cert F --key F] [--https [--encoding E]]
                            [--filter SUBSTR ...] [--timeout MS] [--time-tolerance S] [--verbose]
 
   --vectors DIR        a vectors root or any folder below it (default: $OPENKCM_VECTORS,
@@ -24,6 +25,9 @@ const USAGE = `usage: openkcm conformance [--vectors DIR] [--parse-only]
   --parse-only         no server: check XML -> TTLV -> binary -> TTLV -> XML for every message
   --host, --port       the KMIP server (mutual TLS); --ca, --cert, --key are PEM files
   --servername NAME    name to check in the server certificate (default: --host)
+  --https              KMIP over HTTPS (POST /kmip) on --port instead of TTLV over TLS
+  --encoding E         with --https: ttlv | json | xml | auto (default auto: MSGENC-JSON files as
+                       KMIP JSON, MSGENC-XML files as KMIP XML, everything else as TTLV)
   --filter SUBSTR      only files whose relative path contains SUBSTR (repeatable)
   --timeout MS         wait per response and per TLS handshake (default ${DEFAULT_TIMEOUT_MS})
   --time-tolerance S   how far a $NOW in a response may be from this clock (default ${DEFAULT_TIME_TOLERANCE_SECONDS})
@@ -40,6 +44,8 @@ interface Parsed {
   cert?: string;
   key?: string;
   servername?: string;
+  https: boolean;
+  encoding: HttpsEncoding | 'auto';
   filters: string[];
   timeoutMs: number;
   toleranceS: number;
@@ -58,7 +64,7 @@ function positiveInt(flag: string, text: string | undefined, max: number): numbe
 }
 
 function parseArgs(argv: readonly string[]): Parsed {
-  const p: Parsed = { parseOnly: false, filters: [], timeoutMs: DEFAULT_TIMEOUT_MS, toleranceS: DEFAULT_TIME_TOLERANCE_SECONDS, verbose: false, help: false };
+  const p: Parsed = { parseOnly: false, https: false, encoding: 'auto', filters: [], timeoutMs: DEFAULT_TIMEOUT_MS, toleranceS: DEFAULT_TIME_TOLERANCE_SECONDS, verbose: false, help: false };
   forEachArg(argv, ({ arg: a, flag, value, nextBare }) => {
     switch (flag) {
       case '--help': case '-h': p.help = true; break;
@@ -70,6 +76,13 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--cert': p.cert = value(); break;
       case '--key': p.key = value(); break;
       case '--servername': p.servername = value(); break;
+      case '--https': p.https = true; break;
+      case '--encoding': {
+        const v = value();
+        if (v !== 'ttlv' && v !== 'json' && v !== 'xml' && v !== 'auto') throw new UsageError(`--encoding must be ttlv, json, xml or auto, got ${v}`);
+        p.encoding = v;
+        break;
+      }
       case '--filter': {
         p.filters.push(value());
         // `--filter A B C`: further bare words are more substrings.
@@ -103,7 +116,9 @@ async function liveOptions(p: Parsed, io: CommandIo): Promise<LiveOptions> {
     ...(p.servername !== undefined ? { servername: p.servername } : {}),
   };
   return {
-    connect: () => connectTls(target, p.timeoutMs),
+    connect: (relPath: string) => (p.https
+      ? connectHttps(target, p.encoding === 'auto' ? encodingForVector(relPath) : p.encoding)
+      : connectTls(target, p.timeoutMs)),
     timeoutMs: p.timeoutMs,
     timeToleranceSeconds: p.toleranceS,
     ...(p.verbose ? { trace: (line: string) => { io.err(line + '\n'); } } : {}),

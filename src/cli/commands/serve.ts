@@ -1,5 +1,5 @@
 /**
- * `openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL] [--workers N]`: run the KMIP
+ * `openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--kmip-https-listen HOST:PORT] [--log-level LEVEL] [--workers N]`: run the KMIP
  * server on a data directory prepared by `openkcm init`.
  *
  * `--workers N` (default: the number of CPUs) runs the KMIP request path in N worker processes behind one
@@ -24,21 +24,26 @@ import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../arg
 /** Most worker processes: far above any CPU count this runs on; stops a typo from forking thousands of processes. */
 export const MAX_WORKERS = 256;
 
-const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--log-level LEVEL] [--workers N]
+const USAGE = `usage: openkcm serve --data-dir DIR [--kmip-listen HOST:PORT] [--kmip-https-listen HOST:PORT]
+                    [--log-level LEVEL] [--workers N]
 
   --data-dir DIR           data directory made by \`openkcm init\`
   --kmip-listen HOST:PORT  KMIP listener address (default: the config file's, else 127.0.0.1:5696;
                            port 0 = any free port, printed in the listening line)
+  --kmip-https-listen HOST:PORT
+                           also serve KMIP over HTTPS (POST /kmip; TTLV, JSON, XML) here, with the same
+                           mutual TLS (default: the config file's kmip.https.listen, else off)
   --log-level LEVEL        debug | info | warn | error (default: the config file's, else info)
   --workers N              KMIP worker processes behind the one address (default: the number of CPUs,
                            ${String(availableParallelism())} here; 0 = serve KMIP in this process; at most ${String(MAX_WORKERS)})
 
-Prints one line "openkcm: KMIP listening on HOST:PORT" when ready. SIGTERM drains and exits 0.`;
+Prints one line "openkcm: KMIP listening on HOST:PORT" when ready (then, with HTTPS on, one line
+"openkcm: KMIP over HTTPS at HOST:PORT"). SIGTERM drains and exits 0.`;
 
 /** The whole shutdown must finish inside the 5 s SIGTERM contract; this is the last resort. */
 const HARD_EXIT_MS = 4_800;
 
-interface Parsed { dataDir?: string; listen?: string; logLevel?: LogLevel; workers?: number; help: boolean }
+interface Parsed { dataDir?: string; listen?: string; httpsListen?: string; logLevel?: LogLevel; workers?: number; help: boolean }
 
 
 
@@ -49,6 +54,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       case '--help': case '-h': p.help = true; break;
       case '--data-dir': p.dataDir = value(); break;
       case '--kmip-listen': p.listen = value(); break;
+      case '--kmip-https-listen': p.httpsListen = value(); break;
       case '--workers': {
         const v = value();
         const n = Number(v);
@@ -66,6 +72,11 @@ function parseArgs(argv: readonly string[]): Parsed {
     }
   });
   return p;
+}
+
+/** What the command line overrides in the config file (the workers load the same). */
+function overridesOf(p: Parsed): { listen?: string; httpsListen?: string } {
+  return { ...(p.listen === undefined ? {} : { listen: p.listen }), ...(p.httpsListen === undefined ? {} : { httpsListen: p.httpsListen }) };
 }
 
 function waitForSignal(): Promise<NodeJS.Signals> {
@@ -87,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof dataDir === 'number') return dataDir;
   let loaded;
   try {
-    loaded = await loadConfig(dataDir, p.listen === undefined ? {} : { listen: p.listen });
+    loaded = await loadConfig(dataDir, overridesOf(p));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`openkcm serve: ${e.message}\n`);
@@ -98,17 +109,19 @@ export async function run(argv: string[]): Promise<number> {
   // Installed before listening so a SIGTERM that races start-up still drains cleanly.
   const signal = waitForSignal();
   const workers = p.workers ?? availableParallelism();
-  let app: { readonly address: ListenAddress; close(): Promise<void> };
+  let app: { readonly address: ListenAddress; readonly httpsAddress: ListenAddress | undefined; close(): Promise<void> };
   try {
     app = workers === 0
       ? await startKmipApp(loaded, logger)
-      : await startCluster(loaded, logger, { workers, overrides: p.listen === undefined ? {} : { listen: p.listen }, logLevel });
+      : await startCluster(loaded, logger, { workers, overrides: overridesOf(p), logLevel });
   } catch (e) {
     logger.error('server failed to start', describeError(e));
     process.stderr.write(`openkcm serve: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   process.stdout.write(`openkcm: KMIP listening on ${formatListen(app.address)}\n`);
+  // Not "listening": tooling reads exactly one line with that word (the contract above).
+  if (app.httpsAddress !== undefined) process.stdout.write(`openkcm: KMIP over HTTPS at ${formatListen(app.httpsAddress)}\n`);
   const sig = await signal;
   logger.info('shutting down', { signal: sig });
   const hard = setTimeout(() => {

@@ -10,6 +10,7 @@ import { ItemType } from '../../ttlv/types.js';
 import type { TtlvItem } from '../../ttlv/types.js';
 import type { OpContext } from '../services.js';
 import { ruleFor } from './attribute-rules.js';
+import { namePolicyOf } from './compat.js';
 import { versioned } from './context.js';
 import { isDestroyedState } from './lifecycle.js';
 import { attrsOf, stateOf } from './record.js';
@@ -83,6 +84,8 @@ export function nameValueOf(value: TtlvItem): string | undefined {
 export async function checkNameUnique(ctx: OpContext, value: TtlvItem, opts: { selfUid?: string; op: 'create' | 'add' | 'modify' } ): Promise<void> {
   const wanted = nameValueOf(value);
   if (wanted === undefined) return;
+  // A tenant configured for shared names (PyKMIP's unnamed objects all say "Symmetric Key": model/compat.ts).
+  if (namePolicyOf(ctx.services.config.compat, ctx.principal) === 'shared') return;
   const tenant = ctx.principal.tenant;
   const store = ctx.services.store;
   for (const uid of await store.findUids(tenant, { name: wanted })) {
