@@ -81,6 +81,18 @@ export interface ServerLimits {
    * exhausting server memory.
    */
   maxResponseBytesBuffered: number;
+  /**
+   * Total size of one object's attributes, bytes as TTLV-encoded; a Register, Create or attribute change that would
+   * take an object past it is refused (src/operations/model/attribute-limits.ts). Stops: a tenant client growing an
+   * object's attributes (15 Object Groups of 60,000 characters) until every Add Attribute, read and policy decision
+   * on it costs a megabyte (issue 15: a 384 MiB heap died after 386 such calls).
+   */
+  maxAttributeBytes: number;
+  /**
+   * Instances of one attribute of one object (Name, Object Group, Link, ...); past it Add Attribute is refused with
+   * Index Out of Bounds (1.x) / Server Limit Exceeded (2.x). Stops: the same growth by count of small values.
+   */
+  maxAttributeValues: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -94,6 +106,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBatchItems: 1024,
   maxResponseBytesPerConnection: 1024 * 1024,
   maxResponseBytesBuffered: 64 * 1024 * 1024,
+  maxAttributeBytes: 128 * 1024,
+  maxAttributeValues: 64,
 });
 
 const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
@@ -110,6 +124,9 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxBatchItems: 65_536,
   maxResponseBytesPerConnection: 1024 * 1024 * 1024,
   maxResponseBytesBuffered: 16 * 1024 * 1024 * 1024,
+  // The vault refuses records whose attributes encode to more than 1 MiB / 1,024 attributes (src/vault/limits.ts).
+  maxAttributeBytes: 1024 * 1024,
+  maxAttributeValues: 1024,
 };
 
 export class ConfigError extends Error {
@@ -516,7 +533,11 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Unread response bytes one connection may hold before the server stops answering it.
       "maxResponseBytesPerConnection": ${L.maxResponseBytesPerConnection},
       // Unread response bytes of all connections together.
-      "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered}
+      "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered},
+      // Total bytes of one object's attributes; Register/Create/Add Attribute past it is refused.
+      "maxAttributeBytes": ${L.maxAttributeBytes},
+      // Values of one attribute of one object (Name, Object Group, ...).
+      "maxAttributeValues": ${L.maxAttributeValues}
     },
     "ttlv": {
       // Decoder limits on hostile input (src/ttlv/limits.ts).
