@@ -48,7 +48,7 @@ before(async () => {
   const real = new VaultObjectStore(vault);
   // Counts the records of tenant b that are read (Locate's reads); every call goes to the real store.
   const counting: ObjectStore = {
-    get: (t, u, o) => real.get(t, u, o),
+    get: (t, u, o) => { if (t === 'b') reads++; return real.get(t, u, o); },
     read: (t, u, o) => { if (t === 'b') reads++; return real.read(t, u, o); },
     content: (t, r, w) => real.content(t, r, w),
     create: (t, r) => real.create(t, r),
