@@ -17,6 +17,7 @@ import { startCluster } from '../../appliance/primary.js';
 import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import type { ListenAddress } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
+import { secureDataDir } from '../../server/data-dir.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
@@ -86,7 +87,10 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = requireDataDir('serve', USAGE, p.dataDir);
   if (typeof dataDir === 'number') return dataDir;
   let loaded;
+  let secured;
   try {
+    // Issue 15 Deliver 6: before anything opens the directory (src/server/data-dir.ts).
+    secured = secureDataDir(dataDir);
     loaded = await loadConfig(dataDir, p.listen === undefined ? {} : { listen: p.listen });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -95,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const logLevel = p.logLevel ?? loaded.logLevel;
   const logger = jsonLogger(logLevel);
+  if (secured !== undefined && secured.tightened > 0) logger.info('data directory made owner-only', { dir: dataDir, modeBefore: secured.modeBefore, entries: secured.tightened });
   // Installed before listening so a SIGTERM that races start-up still drains cleanly.
   const signal = waitForSignal();
   const workers = p.workers ?? availableParallelism();
