@@ -73,9 +73,19 @@ export function secureDataDir(dataDir: string): DataDirReport | undefined {
       + ' (serve then makes every file under it owner-only).',
     );
   }
-  // From here on nothing the server creates is readable by group or others (PGlite's 0666 files become 0600).
+  // From here on nothing the server creates is readable by group or others.
   process.umask(DATA_DIR_UMASK);
-  const modeBefore = octal(st.mode);
+  return { tightened: tightenDataDir(dir), modeBefore: octal(st.mode) };
+}
+
+/**
+ * Makes `dataDir` 0700 and every file and directory under it owner-only (symbolic links are not followed); returns
+ * how many entries changed. `serve` runs it again once it is listening, because the umask does not reach every file:
+ * PGlite lays out a new database's files 0666 whatever the umask (seen with PGlite 0.3 on a fresh governance-db),
+ * and the directory being 0700 is then what keeps them from other users until this pass.
+ */
+export function tightenDataDir(dataDir: string): number {
+  const dir = path.resolve(dataDir);
   let tightened = 0;
   let seen = 0;
   const tighten = (p: string, mode: number, want: number): void => {
@@ -87,12 +97,18 @@ export function secureDataDir(dataDir: string): DataDirReport | undefined {
     }
     tightened++;
   };
-  tighten(dir, st.mode, DATA_DIR_MODE);
+  tighten(dir, statSync(dir).mode, DATA_DIR_MODE);
   const walk = (d: string): void => {
     for (const name of readdirSync(d)) {
       if (++seen > MAX_DATA_DIR_ENTRIES) throw new DataDirPermissionError(`the data directory ${dir} holds more than ${String(MAX_DATA_DIR_ENTRIES)} entries; is it the right directory?`);
       const p = path.join(d, name);
-      const s = lstatSync(p);
+      let s;
+      try {
+        s = lstatSync(p);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'ENOENT') continue; // removed meanwhile (a database's temporary file)
+        throw e;
+      }
       if (s.isSymbolicLink()) continue;
       if (s.isDirectory()) {
         tighten(p, s.mode, DATA_DIR_MODE);
@@ -103,5 +119,5 @@ export function secureDataDir(dataDir: string): DataDirReport | undefined {
     }
   };
   walk(dir);
-  return { tightened, modeBefore };
+  return tightened;
 }

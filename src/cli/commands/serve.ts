@@ -17,7 +17,7 @@ import { startCluster } from '../../appliance/primary.js';
 import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import type { ListenAddress } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
-import { secureDataDir } from '../../server/data-dir.js';
+import { secureDataDir, tightenDataDir } from '../../server/data-dir.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
@@ -112,6 +112,13 @@ export async function run(argv: string[]): Promise<number> {
     logger.error('server failed to start', describeError(e));
     process.stderr.write(`openkcm serve: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
+  }
+  try {
+    // Files made while starting that the umask did not reach (PGlite's new governance-db): src/server/data-dir.ts.
+    const late = tightenDataDir(dataDir);
+    if (late > 0) logger.info('data directory entries created at start-up made owner-only', { dir: dataDir, entries: late });
+  } catch (e) {
+    logger.warn('could not make every data directory entry owner-only', describeError(e));
   }
   process.stdout.write(`openkcm: KMIP listening on ${formatListen(app.address)}\n`);
   const sig = await signal;
