@@ -37,6 +37,13 @@ export interface Scenario {
   readonly op: BenchOp;
   readonly connections: number;
   readonly pipeline?: number;
+  /** Batch items per request message (throughput counts items). */
+  readonly batch?: number;
+  /**
+   * Load-generator client for this scenario on every target, overriding --client. Batches use `wire`: the floor
+   * replays one captured response, whose Unique Batch Item IDs only a client that sends the captured IDs accepts.
+   */
+  readonly client?: ClientMode;
   /** Open loop, total ops/s. */
   readonly rate?: number;
   readonly targets: readonly TargetName[];
@@ -57,6 +64,7 @@ export const DEFAULT_SCENARIOS: readonly Scenario[] = [
   { id: 'get-open10k', title: 'Get, open loop 10,000/s over 16 connections', op: 'get', connections: 16, rate: 10_000, targets: NO_PYKMIP },
   { id: 'create-c1', title: 'Create, 1 connection, closed loop', op: 'create', connections: 1, targets: ALL },
   { id: 'create-c16', title: 'Create, 16 connections, closed loop', op: 'create', connections: 16, targets: ALL },
+  { id: 'encrypt-b10-c16', title: 'Encrypt 64 B, batches of 10, 16 connections, closed loop', op: 'encrypt', connections: 16, batch: 10, client: 'wire', targets: ALL },
 ];
 
 /** Small and fast: what the CI smoke test runs (it proves the plumbing and judges no number). */
@@ -77,6 +85,8 @@ export interface CompareOptions {
   readonly targets: readonly TargetName[];
   /** Load-generator client for every target (src/bench/load.ts ClientMode). */
   readonly client: ClientMode;
+  /** `openkcm serve --workers N` for our server; undefined = serve's default (one worker per CPU). */
+  readonly workers?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -90,7 +100,7 @@ export interface CompareReport {
 
 export const COMPARE_USAGE = `usage: openkcm bench compare [--out DIR] [--duration S] [--warmup S] [--repeat N]
                              [--kmip-version V] [--scenarios ID,...] [--targets openkcm,pykmip,floor]
-                             [--client full|wire] [--quick]
+                             [--client full|wire] [--workers N] [--quick]
 
 Starts OpenKCM (openkcm serve, fresh data dir), PyKMIP's server (python3-pykmip) and a TLS floor
 server (replays OpenKCM's response), runs the same loads against each, interleaved, and writes
@@ -104,6 +114,8 @@ DIR/compare.json, DIR/compare.md and DIR/compare.svg (latency vs throughput).
   --scenarios IDS    subset of: ${DEFAULT_SCENARIOS.map((s) => s.id).join(', ')}
   --targets LIST     subset of openkcm, pykmip, floor (default all)
   --client full|wire load-generator client for all targets (openkcm bench --help; default full)
+  --workers N        openkcm serve --workers N (default: serve's default, one worker per CPU;
+                     0 serves KMIP in the one process)
   --quick            the CI smoke set: ${QUICK_SCENARIOS.map((s) => s.id).join(', ')}`;
 
 export function parseCompareArgs(argv: readonly string[]): CompareOptions & { help: boolean } {
@@ -116,7 +128,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
     if (a === '--quick') { quick = true; continue; }
     const eq = a.indexOf('=');
     const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (!['--out', '--duration', '--warmup', '--repeat', '--kmip-version', '--scenarios', '--targets', '--client'].includes(flag)) {
+    if (!['--out', '--duration', '--warmup', '--repeat', '--kmip-version', '--scenarios', '--targets', '--client', '--workers'].includes(flag)) {
       throw new BenchUsageError(`unknown option ${a}`);
     }
     const val = eq > 0 ? a.slice(eq + 1) : argv[++i];
@@ -159,6 +171,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
     scenarios,
     targets,
     client,
+    ...(v['--workers'] === undefined ? {} : { workers: Math.round(num('--workers', 0, 0, 256)) }),
     help,
   };
 }
@@ -171,11 +184,11 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const wanted = new Set(o.scenarios.flatMap((s) => s.targets.filter((t) => o.targets.includes(t))));
   let ours: OpenKcmServer | undefined;
   let py: PyKmipServer | undefined;
-  const floors = new Map<BenchOp, { child: FloorChild; exchange: Exchange }>();
+  const floors = new Map<string, { child: FloorChild; exchange: Exchange }>();
   const loadStart = os.loadavg();
   try {
-    ours = await startOpenKcmServer();
-    log(`openkcm serve: pid ${String(ours.pid)}, port ${String(ours.port)}`);
+    ours = await startOpenKcmServer(o.workers === undefined ? {} : { workers: o.workers });
+    log(`openkcm serve: pid ${String(ours.pid)}, port ${String(ours.port)}, workers ${o.workers === undefined ? `default (${String(os.availableParallelism())})` : String(o.workers)}`);
     const oursEp: Endpoint = { target: { host: ours.host, port: ours.port }, tls: { ca: ours.ca, cert: ours.cert, key: ours.key } };
     if (wanted.has('pykmip')) {
       py = await startPyKmipServer();
@@ -184,19 +197,21 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
     const pyEp: Endpoint | undefined = py === undefined ? undefined
       : { target: { host: py.host, port: py.port }, tls: { ca: py.ca, cert: py.cert, key: py.key } };
     if (wanted.has('floor')) {
-      // One floor per op, each replaying our server's answer to that op's request.
-      for (const op of new Set(o.scenarios.filter((s) => s.targets.includes('floor')).map((s) => s.op))) {
-        const base = { ...oursEp, kmipVersion: o.kmipVersion, op, connections: 1, durationS: 0, warmupS: 0 };
+      // One floor per op and batch size, each replaying our server's answer to that very request.
+      for (const s of o.scenarios.filter((x) => x.targets.includes('floor'))) {
+        const key = floorKey(s);
+        if (floors.has(key)) continue;
+        const base = { ...oursEp, kmipVersion: o.kmipVersion, op: s.op, connections: 1, durationS: 0, warmupS: 0, ...(s.batch === undefined ? {} : { batch: s.batch }) };
         const client = await KmipClient.connect(clientOptions(base));
         let exchange: Exchange;
         try {
-          exchange = await captureExchange(base, await prepareFixture(client, op), client.protocolVersion);
+          exchange = await captureExchange(base, await prepareFixture(client, s.op), client.protocolVersion);
         } finally {
           await client.close();
         }
         const child = await spawnFloorServer({ cert: await serverCert(ours, 'crt'), key: await serverCert(ours, 'key'), ca: ours.ca, response: exchange.response });
-        floors.set(op, { child, exchange });
-        log(`floor for ${op}: pid ${String(child.pid)}, port ${String(child.port)}, replays ${String(exchange.response.length)}-byte response to ${String(exchange.request.length)}-byte request`);
+        floors.set(key, { child, exchange });
+        log(`floor for ${key}: pid ${String(child.pid)}, port ${String(child.port)}, replays ${String(exchange.response.length)}-byte response to ${String(exchange.request.length)}-byte request`);
       }
     }
     const runs = new Map<string, BenchResult[]>();
@@ -209,7 +224,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
           if (t === 'openkcm') ep = oursEp;
           else if (t === 'pykmip') ep = pyEp;
           else {
-            const f = floors.get(s.op);
+            const f = floors.get(floorKey(s));
             if (f !== undefined) {
               ep = { target: { host: f.child.host, port: f.child.port }, tls: oursEp.tls };
               fixture = f.exchange.fixture;
@@ -218,7 +233,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
           if (ep === undefined) continue;
           const r = await runLoad({
             ...ep, label: t, kmipVersion: o.kmipVersion, op: s.op, connections: s.connections, pipeline: s.pipeline,
-            rate: s.rate, durationS: o.durationS, warmupS: o.warmupS, fixture, client: o.client,
+            rate: s.rate, ...(s.batch === undefined ? {} : { batch: s.batch }), durationS: o.durationS, warmupS: o.warmupS, fixture, client: s.client ?? o.client,
           });
           log(`[${String(rep)}/${String(o.repeat)}] ${formatResult(r)}`);
           const key = `${s.id}\u0000${t}`;
@@ -249,6 +264,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       cores: os.cpus().length,
       kmip_version: o.kmipVersion,
       client: o.client,
+      openkcm_workers: o.workers ?? os.availableParallelism(),
       duration_s: o.durationS,
       warmup_s: o.warmupS,
       repeat: o.repeat,
@@ -257,7 +273,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       method: 'same client (src/bench/load.ts) against each target in its own process; runs interleaved; medians per figure',
     };
     await writeFile(files.json, JSON.stringify({ meta, scenarios: o.scenarios, cells, ratios }, null, 2) + '\n');
-    await writeFile(files.markdown, `# openkcm bench compare, ${meta.date}\n\nKMIP ${o.kmipVersion}; client ${o.client}; ${String(o.durationS)} s measured after ${String(o.warmupS)} s warm-up per run; load average ${meta.loadavg_start.join(' ')} → ${meta.loadavg_end.join(' ')}.\n\n${markdownReport(o.scenarios, cells, o.repeat)}`);
+    await writeFile(files.markdown, `# openkcm bench compare, ${meta.date}\n\nKMIP ${o.kmipVersion}; client ${o.client}; openkcm serve --workers ${String(meta.openkcm_workers)}; ${String(o.durationS)} s measured after ${String(o.warmupS)} s warm-up per run; load average ${meta.loadavg_start.join(' ')} → ${meta.loadavg_end.join(' ')}.\n\n${markdownReport(o.scenarios, cells, o.repeat)}`);
     await writeFile(files.svg, svgPlot(o.scenarios, cells, `KMIP latency vs throughput (${String(meta.cores)} cores, ${meta.date.slice(0, 10)})`));
     log(`wrote ${files.json}, ${files.markdown}, ${files.svg}`);
     return { meta, scenarios: o.scenarios, cells, ratios, files };
@@ -266,6 +282,10 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
     await py?.stop();
     await ours?.stop();
   }
+}
+
+function floorKey(s: Scenario): string {
+  return s.batch === undefined || s.batch === 1 ? s.op : `${s.op}×${String(s.batch)}`;
 }
 
 /** The floor presents our server's own certificate, so the client verifies the same chain. */

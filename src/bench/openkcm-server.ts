@@ -32,6 +32,8 @@ export interface OpenKcmServerOptions {
   readonly extraConfig?: Omit<ConfigFile, 'kmip'>;
   /** Server log level (default warn: per-connection info lines are not free at 10k handshakes/s). */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** `serve --workers N` (default: serve's own default, one worker per CPU; 0 serves in the one process). */
+  readonly workers?: number;
 }
 
 export interface OpenKcmServer {
@@ -60,7 +62,8 @@ export async function startOpenKcmServer(opts: OpenKcmServerOptions = {}): Promi
     readFile(path.join(pki, 'clients', `${BENCH_TENANT}.key`), 'utf8'),
   ]);
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_MAIN, 'serve', '--data-dir', dataDir,
-    '--kmip-listen', '127.0.0.1:0', '--log-level', opts.logLevel ?? 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--kmip-listen', '127.0.0.1:0', '--log-level', opts.logLevel ?? 'warn',
+    ...(opts.workers === undefined ? [] : ['--workers', String(opts.workers)])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => { if (err.length < 256 * 1024) err += s; });

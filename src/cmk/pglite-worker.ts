@@ -73,6 +73,24 @@ interface Queryable {
   exec(sql: string): Promise<unknown>;
 }
 
+/**
+ * The embedded database's memory (issue 14 "Memory": the default appliance idles at <= 300 MiB). PostgreSQL's defaults
+ * size shared_buffers at 128 MB; the governance database is a few MB of tenants, policies, approvals and audit records,
+ * written in small transactions, so 16 MB of buffers hold its working set. (PGlite's WebAssembly memory starts at the
+ * 128 MiB its module requires, reserved rather than touched, and grows on demand.) PGlite's own start parameters are kept in front.
+ * A production deployment uses PostgreSQL (governance.database.url), which these settings do not touch.
+ */
+const PGLITE_MEMORY = {
+  startParams: [
+    ...PGlite.defaultStartParams,
+    '-c', 'shared_buffers=16MB',
+    '-c', 'work_mem=1MB',
+    '-c', 'maintenance_work_mem=8MB',
+    '-c', 'temp_buffers=1MB',
+    '-c', 'wal_buffers=1MB',
+  ],
+};
+
 class Server {
   private pgl: PGlite | undefined;
   private readonly txs = new Map<number, OpenTx>();
@@ -84,7 +102,7 @@ class Server {
   async handle(req: WorkerRequest): Promise<unknown> {
     if (req.op === 'open') {
       if (this.pgl !== undefined) throw new GovernanceError('INVALID_STATE', 'database already open');
-      this.pgl = req.dir === undefined ? await PGlite.create() : await PGlite.create(req.dir);
+      this.pgl = await PGlite.create({ ...(req.dir === undefined ? {} : { dataDir: req.dir }), ...PGLITE_MEMORY });
       return undefined;
     }
     const pgl = this.pgl;
@@ -168,23 +186,38 @@ class Server {
   }
 }
 
+/**
+ * `node pglite-worker.js --initdb DIR`: initialise a new data directory in a process of its own, which then exits
+ * (db.ts PGliteDb.open explains why). Any other use outside a worker thread is a mistake.
+ */
+async function initdbProcess(argv: readonly string[]): Promise<void> {
+  const i = argv.indexOf('--initdb');
+  const dir = i < 0 ? undefined : argv[i + 1];
+  if (dir === undefined) throw new Error('pglite-worker.js is a worker_threads entry point (or: --initdb DIR), not a module to import');
+  const pgl = await PGlite.create({ dataDir: dir, ...PGLITE_MEMORY });
+  await pgl.close();
+}
+
 const port = parentPort;
-if (port === null) throw new Error('pglite-worker.js is a worker_threads entry point, not a module to import');
-const server = new Server((msg) => {
-  port.postMessage(msg);
-});
-port.on('message', (req: WorkerRequest) => {
-  server.handle(req).then(
-    (value) => {
-      try {
-        port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply);
-      } catch (e) {
-        // A value structured clone refuses: report it to the caller instead of leaving it waiting.
+if (port === null) {
+  await initdbProcess(process.argv);
+} else {
+  const server = new Server((msg) => {
+    port.postMessage(msg);
+  });
+  port.on('message', (req: WorkerRequest) => {
+    server.handle(req).then(
+      (value) => {
+        try {
+          port.postMessage({ id: req.id, ok: true, value } satisfies WorkerReply);
+        } catch (e) {
+          // A value structured clone refuses: report it to the caller instead of leaving it waiting.
+          port.postMessage({ id: req.id, ok: false, error: serializeError(e) } satisfies WorkerReply);
+        }
+      },
+      (e: unknown) => {
         port.postMessage({ id: req.id, ok: false, error: serializeError(e) } satisfies WorkerReply);
-      }
-    },
-    (e: unknown) => {
-      port.postMessage({ id: req.id, ok: false, error: serializeError(e) } satisfies WorkerReply);
-    },
-  );
-});
+      },
+    );
+  });
+}

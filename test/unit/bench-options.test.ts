@@ -118,8 +118,14 @@ describe('parseCompareArgs', () => {
     assert.throws(() => parseCompareArgs(['--scenarios', 'nope']), /unknown scenario/);
     assert.throws(() => parseCompareArgs(['--duration', '31']), /--duration/);
   });
+  test('--workers passes serve\'s worker count through; out of range is a usage error', () => {
+    assert.equal(parseCompareArgs([]).workers, undefined);
+    assert.equal(parseCompareArgs(['--workers', '1']).workers, 1);
+    assert.equal(parseCompareArgs(['--workers=0']).workers, 0);
+    assert.throws(() => parseCompareArgs(['--workers', '257']), /--workers/);
+  });
   test('every default scenario of the issue table is present', () => {
-    assert.deepEqual(DEFAULT_SCENARIOS.map((s) => s.id), ['get-c1', 'get-c16', 'get-open5k', 'get-open10k', 'create-c1', 'create-c16']);
+    assert.deepEqual(DEFAULT_SCENARIOS.map((s) => s.id), ['get-c1', 'get-c16', 'get-open5k', 'get-open10k', 'create-c1', 'create-c16', 'encrypt-b10-c16']);
     const open = DEFAULT_SCENARIOS.filter((s) => s.rate !== undefined);
     assert.ok(open.every((s) => !s.targets.includes('pykmip') && s.connections === 16));
   });

@@ -13,7 +13,8 @@ import type { Db, DbTx } from '../../src/cmk/db.js';
 import { GovernanceError, isGovernanceError } from '../../src/cmk/errors.js';
 
 /** Generous per-test bound: a broken proxy shows up as a hang, which must fail the test, not stall the run. */
-const T = { timeout: 30_000 };
+// Each test starts a PGlite worker thread (an initdb-sized WASM start: ~15-25 s of a loaded 2-core runner was seen).
+const T = { timeout: 120_000 };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
