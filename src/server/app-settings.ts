@@ -96,10 +96,13 @@ export function nativeSettings(section: Readonly<Record<string, unknown>>): Nati
 
 /**
  * The operations' configuration from the server's limits and logger: the Log operation's sink and the attribute
- * limits of issue 15 (kmip.limits.maxAttributeBytes / maxAttributeValues), one place for the server and its workers.
+ * limits of issue 15 (kmip.limits.maxAttributeBytes / maxAttributeValues / maxLocateItems), one place for the server and its workers.
  */
-export function operationsConfig(limits: Pick<ServerLimits, 'maxAttributeBytes' | 'maxAttributeValues'>, logger: Logger): Partial<OperationsConfig> {
-  return { ...logOperations(logger), maxAttributeBytes: limits.maxAttributeBytes, maxAttributeValues: limits.maxAttributeValues };
+export function operationsConfig(limits: Pick<ServerLimits, 'maxAttributeBytes' | 'maxAttributeValues' | 'maxLocateItems'>, logger: Logger): Partial<OperationsConfig> {
+  return {
+    ...logOperations(logger),
+    maxAttributeBytes: limits.maxAttributeBytes, maxAttributeValues: limits.maxAttributeValues, maxLocateItems: limits.maxLocateItems,
+  };
 }
 
 export function logOperations(logger: Logger): { onLog: (entry: { tenant: string; identity: string; message: string }) => void } {

@@ -93,6 +93,12 @@ export interface ServerLimits {
    * Index Out of Bounds (1.x) / Server Limit Exceeded (2.x). Stops: the same growth by count of small values.
    */
   maxAttributeValues: number;
+  /**
+   * Most Unique Identifiers one Locate answers, whatever its Maximum Items (KMIP 2.1 §6.1.28: the server "MAY impose
+   * an internal maximum limit due to resource limitations"); the scan stops once it has them. Stops: one request
+   * building a response of millions of identifiers, and scanning past what it can return.
+   */
+  maxLocateItems: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -108,6 +114,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxResponseBytesBuffered: 64 * 1024 * 1024,
   maxAttributeBytes: 128 * 1024,
   maxAttributeValues: 64,
+  maxLocateItems: 10_000,
 });
 
 const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
@@ -127,6 +134,7 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   // The vault refuses records whose attributes encode to more than 1 MiB / 1,024 attributes (src/vault/limits.ts).
   maxAttributeBytes: 1024 * 1024,
   maxAttributeValues: 1024,
+  maxLocateItems: 1_000_000,
 };
 
 export class ConfigError extends Error {
@@ -537,7 +545,9 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Total bytes of one object's attributes; Register/Create/Add Attribute past it is refused.
       "maxAttributeBytes": ${L.maxAttributeBytes},
       // Values of one attribute of one object (Name, Object Group, ...).
-      "maxAttributeValues": ${L.maxAttributeValues}
+      "maxAttributeValues": ${L.maxAttributeValues},
+      // Unique Identifiers one Locate answers at most, whatever its Maximum Items.
+      "maxLocateItems": ${L.maxLocateItems}
     },
     "ttlv": {
       // Decoder limits on hostile input (src/ttlv/limits.ts).

@@ -12,7 +12,8 @@ import { ObjectType, Operation, ResultReason } from '../../src/kmip/registry.js'
 import { attributeBytes, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from '../../src/operations/model/attribute-limits.js';
 import { DEFAULT_OPERATIONS_CONFIG } from '../../src/operations/services.js';
 import type { OperationsConfig } from '../../src/operations/services.js';
-import { vaultSettings } from '../../src/server/app-settings.js';
+import { operationsConfig, vaultSettings } from '../../src/server/app-settings.js';
+import { silentLogger } from '../../src/server/log.js';
 import { ConfigError, DEFAULT_SERVER_LIMITS, resolveServerLimits } from '../../src/server/config.js';
 import { DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_BYTES_MAX } from '../../src/vault/base-vault.js';
 import { MemoryVault } from '../../src/vault/index.js';
@@ -158,6 +159,24 @@ describe('maxAttributeValues: the number of values of one attribute', () => {
     await registerOpaque(f, [group('a'), group('b'), group('c')]);
     await rejectsWith(registerOpaque(f, [group('a'), group('b'), group('c'), group('d')]), 'SERVER_LIMIT_EXCEEDED');
     await rejectsWith(registerOpaque(f, [group('a'), group('b'), group('c'), group('d')], '1.4'), 'INDEX_OUT_OF_BOUNDS');
+  });
+});
+
+describe('kmip.limits.maxLocateItems: identifiers one Locate answers', () => {
+  test('configurable; the server\'s limit applies at it and one past it, whatever Maximum Items asks', async () => {
+    assert.equal(DEFAULT_SERVER_LIMITS.maxLocateItems, DEFAULT_OPERATIONS_CONFIG.maxLocateItems);
+    assert.throws(() => resolveServerLimits({ maxLocateItems: 1_000_001 }), ConfigError);
+    const limits = resolveServerLimits({ maxLocateItems: 3, maxAttributeBytes: 4096, maxAttributeValues: 2 });
+    const cfg = operationsConfig(limits, silentLogger);
+    assert.deepEqual([cfg.maxLocateItems, cfg.maxAttributeBytes, cfg.maxAttributeValues], [3, 4096, 2], 'the server hands its limits to the operations');
+    const f = new Fixture(cfg);
+    for (let i = 0; i < 3; i++) await registerOpaque(f, [group('same')]);
+    const locate = (maximumItems?: number): Promise<number> => f.call(Operation.Locate, { ...(maximumItems === undefined ? {} : { maximumItems }), attributes: [group('same')] }).then((r) => r.uniqueIdentifiers.length);
+    assert.equal(await locate(), 3, 'at the limit: all three');
+    await registerOpaque(f, [group('same')]);
+    assert.equal(await locate(), 3, 'one past it: still three');
+    assert.equal(await locate(10), 3, 'a larger Maximum Items does not lift it');
+    assert.equal(await locate(2), 2);
   });
 });
 
