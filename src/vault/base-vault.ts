@@ -468,7 +468,18 @@ export class BaseVault implements ObjectStore {
     const out: string[] = [];
     let skipped = 0;
     if (limit === 0) return out;
-    for (const key of engine.keys(driver.db, driver.prefix, prefixEnd(driver.prefix))) {
+    let start = driver.prefix;
+    if (page.after !== undefined) {
+      let after: Buffer;
+      try {
+        after = uidBytes(page.after);
+      } catch {
+        throw new VaultError('INVALID_RECORD', 'page.after is not a valid uid');
+      }
+      // The first key past `prefix + after` in byte order is `prefix + after + 0x00`.
+      start = Buffer.concat([driver.prefix, after, Buffer.from([0])]);
+    }
+    for (const key of engine.keys(driver.db, start, prefixEnd(driver.prefix))) {
       const u = key.subarray(driver.prefix.length);
       if (!probes.every((p) => engine.has(p.db, Buffer.concat([p.prefix, u])))) continue;
       if (skipped < offset) {

@@ -15,7 +15,7 @@ import { CryptographicAlgorithm, ObjectType, Operation, State, Tag } from '../..
 import { getHandler } from '../../src/operations/registry.js';
 import { createServices } from '../../src/operations/services.js';
 import type { OperationServices } from '../../src/operations/services.js';
-import { VaultObjectStore } from '../../src/operations/model/vault-store.js';
+import { FIND_UIDS_PAGE, VaultObjectStore } from '../../src/operations/model/vault-store.js';
 import type { ObjectStore } from '../../src/operations/model/store.js';
 import type { OperationHandler } from '../../src/operations/types.js';
 import { newSession } from '../../src/server/processor.js';
@@ -131,10 +131,19 @@ describe('Locate over a large tenant does not starve another tenant', () => {
     const page = await call('b', Operation.Locate, { maximumItems: 2, offsetItems: 3, attributes: [] });
     assert.deepEqual(page.uniqueIdentifiers, (all.uniqueIdentifiers as string[]).slice(3, 5));
     assert.ok(reads <= 10, `${String(reads)} records read for two small pages`);
-    // Maximum Items 0 asks only for the count: the whole scan, and Located Items.
+    // Maximum Items 0 asks only for the count: the whole scan, and Located Items. The candidates are listed in pages
+    // of FIND_UIDS_PAGE (5,000 keys span two): none is lost or repeated at the boundary.
     const count = await call('b', Operation.Locate, { maximumItems: 0, attributes: [] });
     assert.equal(count.locatedItems, B_KEYS);
     assert.deepEqual(count.uniqueIdentifiers, []);
+    const listed = await services.store.findUids('b', {});
+    assert.ok(listed.length > FIND_UIDS_PAGE);
+    assert.equal(new Set(listed).size, B_KEYS);
+    assert.deepEqual(listed, [...vault.findUids('b')].reverse(), 'newest first, as one listing would give');
+    // The vault's cursor: after a uid, in uid order.
+    const asc = vault.findUids('b');
+    assert.deepEqual(vault.findUids('b', {}, { after: asc[99] ?? '', limit: 5 }), asc.slice(100, 105));
+    assert.deepEqual(vault.findUids('b', {}, { after: asc[asc.length - 1] ?? '' }), []);
   });
 
   test('an indexed criterion (Name, Object Group, Object Type) reads only what the index names', async () => {
