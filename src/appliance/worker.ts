@@ -303,14 +303,19 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 }
 
 /**
- * The listener's configuration for one of `workers` processes: connection counts and the unread-response budget are
- * server-wide limits in the config file, so each worker takes its share (rounded up).
+ * The listener's configuration for one of `workers` processes: connection counts (pre-handshake ones too) and the
+ * unread-response budget are server-wide limits in the config file, so each worker takes its share (rounded up).
  */
 function perWorker(loaded: LoadedConfig, workers: number): LoadedConfig['server'] {
   const l = loaded.server.limits;
   const share = (n: number): number => Math.max(1, Math.ceil(n / workers));
   return {
     ...loaded.server,
-    limits: { ...l, maxConnections: share(l.maxConnections), maxResponseBytesBuffered: share(l.maxResponseBytesBuffered) },
+    // maxHandshakingPerAddress stays per process (docs/configuration.md): node:cluster hands connections out in
+    // turn, so one address's pending handshakes spread over the workers rather than landing in one.
+    limits: {
+      ...l, maxConnections: share(l.maxConnections), maxResponseBytesBuffered: share(l.maxResponseBytesBuffered),
+      maxHandshakingConnections: share(l.maxHandshakingConnections),
+    },
   };
 }

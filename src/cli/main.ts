@@ -27,6 +27,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'MasterKey ceremony: init (Shamir shares), unseal, seal, status of a node',
     load: () => import('./commands/operator.js'),
   },
+  doctor: {
+    summary: 'check a node before starting it: memlock, data directory, certificates, seal, database, keystores, ports',
+    load: () => import('./commands/doctor.js'),
+  },
   tenant: {
     summary: 'governance over the admin API (mTLS): create, list, suspend, terminate, revoke, restore, register-l1, validate-l1, approve',
     load: () => import('./commands/tenant.js'),
@@ -36,12 +40,17 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 function usage(): string {
   const lines = ['usage: openkcm <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
-  lines.push('', 'Run `openkcm <command> --help` for the options of one command.');
+  lines.push('', 'Run `openkcm <command> --help` for the options of one command; `openkcm --version` prints the version.');
   return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    const { versionLine } = await import('./version.js');
+    process.stdout.write(versionLine() + '\n');
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;

@@ -28,7 +28,8 @@ export interface ServerLimits {
   /**
    * Time from TCP accept to a completed TLS handshake, ms. Stops: slowloris at the TLS
    * layer — peers that open a socket and never finish the handshake, each pinning a
-   * connection slot (and so, with maxConnections, locking out everyone else).
+   * connection slot (and so, with maxConnections, locking out everyone else). 5 s: a real
+   * client's handshake takes milliseconds; issue 15 item 1 found 10 s too generous.
    */
   handshakeTimeoutMs: number;
   /**
@@ -76,9 +77,9 @@ export interface ServerLimits {
    */
   maxResponseBytesPerConnection: number;
   /**
-   * Response bytes all connections together may have waiting in their write buffers; past it no connection starts
-   * a new request until some of them drain. Stops: many slow readers each under the per-connection cap together
-   * exhausting server memory.
+   * Response bytes all connections together may have waiting in their write buffers; past it no connection that has
+   * unread responses of its own starts a new request until some of them drain (clients that read are served on).
+   * Stops: many slow readers each under the per-connection cap together exhausting server memory.
    */
   maxResponseBytesBuffered: number;
   /**
@@ -99,11 +100,25 @@ export interface ServerLimits {
    * building a response of millions of identifiers, and scanning past what it can return.
    */
   maxLocateItems: number;
+  /**
+   * Connections in the TLS handshake at once (no certificate seen yet), per listener process. When a new
+   * connection arrives at the cap the OLDEST pending handshake is closed, so anonymous peers can never hold more
+   * than this many of the maxConnections slots, and idle ones cannot keep a real client (whose handshake takes
+   * milliseconds) out. Stops: lock-out of the port by peers without a certificate (issue 15 item 1: 1,100
+   * connect-and-close calls held all 1,024 slots). src/server/handshake-guard.ts.
+   */
+  maxHandshakingConnections: number;
+  /**
+   * Connections in the TLS handshake from one remote IP address, per listener process (with `serve --workers N`
+   * one address may have up to N times this many). Past it that address's oldest pending handshake is closed.
+   * Stops: one address taking the whole maxHandshakingConnections budget.
+   */
+  maxHandshakingPerAddress: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxConnections: 1024,
-  handshakeTimeoutMs: 10_000,
+  handshakeTimeoutMs: 5_000,
   idleTimeoutMs: 300_000,
   maxMessageBytes: DEFAULT_TTLV_LIMITS.maxMessageBytes,
   maxInFlightPerConnection: 64,
@@ -112,6 +127,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBatchItems: 1024,
   maxResponseBytesPerConnection: 1024 * 1024,
   maxResponseBytesBuffered: 64 * 1024 * 1024,
+  maxHandshakingConnections: 256,
+  maxHandshakingPerAddress: 64,
   maxAttributeBytes: 128 * 1024,
   maxAttributeValues: 64,
   maxLocateItems: 10_000,
@@ -131,6 +148,8 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxBatchItems: 65_536,
   maxResponseBytesPerConnection: 1024 * 1024 * 1024,
   maxResponseBytesBuffered: 16 * 1024 * 1024 * 1024,
+  maxHandshakingConnections: 1_000_000,
+  maxHandshakingPerAddress: 1_000_000,
   // The vault refuses records whose attributes encode to more than 1 MiB / 1,024 attributes (src/vault/limits.ts).
   maxAttributeBytes: 1024 * 1024,
   maxAttributeValues: 1024,
@@ -270,14 +289,24 @@ export interface ConfigFile {
   governance?: Record<string, unknown>;
 }
 
+/** 1-based line and column of a character offset in `text` (issue 17: errors name a line and column). */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const line = before.split('\n').length;
+  return { line, column: before.length - before.lastIndexOf('\n') };
+}
+
 /**
- * Strips JSONC comments and trailing commas, leaving string contents untouched, then
- * JSON.parse. A tiny state machine instead of a regex, so `"//"` inside a string survives.
+ * Blanks JSONC comments and trailing commas with spaces, leaving string contents untouched, then
+ * JSON.parse. A tiny state machine instead of a regex, so `"//"` inside a string survives. Every
+ * removed character becomes a space (newlines stay), so a JSON.parse position is a position in the
+ * file and a syntax error is reported as `line L, column C`.
  */
 export function parseJsonc(text: string): unknown {
   let out = '';
   let i = 0;
   const n = text.length;
+  const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
   while (i < n) {
     const c = text.charAt(i);
     const next = text.charAt(i + 1);
@@ -287,19 +316,23 @@ export function parseJsonc(text: string): unknown {
       out += text.slice(i, j + 1);
       i = j + 1;
     } else if (c === '/' && next === '/') {
+      const start = i;
       while (i < n && text[i] !== '\n') i++;
+      out += blank(text.slice(start, i));
     } else if (c === '/' && next === '*') {
       const end = text.indexOf('*/', i + 2);
-      if (end < 0) throw new ConfigError('unterminated /* comment');
-      // Keep line numbers stable for JSON.parse error positions.
-      out += text.slice(i, end + 2).replace(/[^\n]/g, ' ');
+      if (end < 0) {
+        const at = lineColumn(text, i);
+        throw new ConfigError(`unterminated /* comment starting at line ${String(at.line)}, column ${String(at.column)}`);
+      }
+      out += blank(text.slice(i, end + 2));
       i = end + 2;
     } else {
       out += c;
       i++;
     }
   }
-  // Second pass, also string-aware: drop a comma whose next non-space character closes an
+  // Second pass, also string-aware: blank a comma whose next non-space character closes an
   // object or array (trailing commas).
   let cleaned = '';
   for (let j = 0; j < out.length; j++) {
@@ -312,7 +345,7 @@ export function parseJsonc(text: string): unknown {
     } else if (c === ',') {
       let k = j + 1;
       while (k < out.length && /\s/.test(out[k] ?? '')) k++;
-      if (out[k] !== '}' && out[k] !== ']') cleaned += c;
+      cleaned += out[k] !== '}' && out[k] !== ']' ? c : ' ';
     } else {
       cleaned += c;
     }
@@ -320,7 +353,90 @@ export function parseJsonc(text: string): unknown {
   try {
     return JSON.parse(cleaned) as unknown;
   } catch (e) {
-    throw new ConfigError(`not valid JSON (with comments): ${e instanceof Error ? e.message : String(e)}`);
+    // Node 20's V8 does not always say where ("Unexpected token 't', ... is not valid JSON"), so find the first
+    // offending character with a small scanner over the same text; positions in `cleaned` are positions in the file.
+    const { offset, what } = jsonSyntaxError(cleaned);
+    const at = lineColumn(text, offset);
+    const lineText = text.split('\n')[at.line - 1] ?? '';
+    throw new ConfigError(`line ${String(at.line)}, column ${String(at.column)}: ${what} (not valid JSON with comments)\n  ${lineText.slice(0, 200)}\n  ${' '.repeat(Math.max(0, at.column - 1))}^`, { cause: e });
+  }
+}
+
+/**
+ * Where plain JSON text first goes wrong (RFC 8259 grammar), for error messages only: JSON.parse has already
+ * refused the text. Depth is bounded by the config file's size (a few KiB), and the scan is iterative over arrays
+ * and objects' members, recursive only per nesting level.
+ */
+export function jsonSyntaxError(t: string): { offset: number; what: string } {
+  let i = 0;
+  class Stop extends Error { constructor(readonly offset: number, readonly what: string) { super(what); } }
+  const ws = (): void => { while (i < t.length && ' \t\n\r'.includes(t.charAt(i))) i++; };
+  const bad = (expected: string): never => {
+    if (i >= t.length) throw new Stop(t.length, `unexpected end of the file (expected ${expected})`);
+    throw new Stop(i, `unexpected ${JSON.stringify(t.charAt(i))} (expected ${expected})`);
+  };
+  const str = (): void => {
+    if (t[i] !== '"') bad('a string');
+    i++;
+    while (i < t.length && t[i] !== '"') {
+      if (t.charCodeAt(i) < 0x20) bad('a closing quote');
+      if (t[i] === '\\') {
+        i++;
+        if (t[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(t.slice(i + 1, i + 5))) bad('4 hex digits after \\u'); i += 5; continue; }
+        if (!'"\\/bfnrt'.includes(t.charAt(i)) || i >= t.length) bad('an escape character');
+      }
+      i++;
+    }
+    if (i >= t.length) bad('a closing quote');
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = t.charAt(i);
+    if (c === '{') {
+      i++; ws();
+      if (t[i] === '}') { i++; return; }
+      for (;;) {
+        ws(); str(); ws();
+        if (t[i] !== ':') bad('":"');
+        i++; value(); ws();
+        if (t[i] === ',') { i++; continue; }
+        if (t[i] === '}') { i++; return; }
+        bad('"," or "}"');
+      }
+    } else if (c === '[') {
+      i++; ws();
+      if (t[i] === ']') { i++; return; }
+      for (;;) {
+        value(); ws();
+        if (t[i] === ',') { i++; continue; }
+        if (t[i] === ']') { i++; return; }
+        bad('"," or "]"');
+      }
+    } else if (c === '"') {
+      str();
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(t.slice(i));
+      if (m === null) { i++; bad('a digit'); }
+      i += m?.[0].length ?? 0;
+    } else {
+      for (const lit of ['true', 'false', 'null']) {
+        if (t.startsWith(lit, i)) { i += lit.length; return; }
+      }
+      // Point at the first character that does not continue a literal (e.g. the end of "tru").
+      for (const lit of ['true', 'false', 'null']) {
+        if (lit.startsWith(t.charAt(i))) { let k = 0; while (t[i + k] === lit[k]) k++; i += k; bad(`"${lit}"`); }
+      }
+      bad('a value');
+    }
+  };
+  try {
+    value(); ws();
+    if (i < t.length) bad('the end of the file');
+    return { offset: t.length, what: 'not valid JSON' };
+  } catch (e) {
+    if (e instanceof Stop) return { offset: e.offset, what: e.what };
+    throw e;
   }
 }
 
@@ -542,6 +658,10 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxResponseBytesPerConnection": ${L.maxResponseBytesPerConnection},
       // Unread response bytes of all connections together.
       "maxResponseBytesBuffered": ${L.maxResponseBytesBuffered},
+      // Connections still in the TLS handshake (no certificate yet), per process; at the cap the oldest is closed.
+      "maxHandshakingConnections": ${L.maxHandshakingConnections},
+      // The same from one IP address, per process; at the cap that address's oldest is closed.
+      "maxHandshakingPerAddress": ${L.maxHandshakingPerAddress},
       // Total bytes of one object's attributes; Register/Create/Add Attribute past it is refused.
       "maxAttributeBytes": ${L.maxAttributeBytes},
       // Values of one attribute of one object (Name, Object Group, ...).

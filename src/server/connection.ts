@@ -51,7 +51,8 @@ export interface ServerConnectionOptions<S> {
  * Unread response bytes of all connections of one listener together (limits.maxResponseBytesBuffered, issue 15
  * Deliver 3). A connection reports how many bytes wait in its socket's write buffer when a write fills it past the
  * stream's high-water mark, and 0 when it drains (or closes); below the high-water mark a connection's few KiB are
- * not worth counting. While the total is at the cap no connection starts a new request; draining wakes them.
+ * not worth counting. While the total is at the cap no connection that is itself behind starts a new request;
+ * draining wakes them.
  */
 export class ResponseBudget {
   readonly max: number;
@@ -278,7 +279,11 @@ export class ServerConnection<S = unknown> {
     if (this.#running >= this.#opts.limits.maxConcurrentPerConnection) return false;
     if (this.#socket.writableLength >= this.#opts.limits.maxResponseBytesPerConnection) return false;
     const budget = this.#opts.responseBudget;
-    if (budget !== undefined && !budget.admits()) {
+    // Only a connection whose own client is behind (its write buffer past the high-water mark, so counted in the
+    // budget) waits for the server-wide budget. A client that reads its responses must not be stalled by others
+    // that do not: with the budget full of never-read responses, every other tenant's requests used to wait for the
+    // non-readers' idle timeout (issue 15: no client can deny service to other tenants).
+    if (budget !== undefined && this.#writeBlocked && !budget.admits()) {
       budget.whenAdmits(this.#resume);
       return false;
     }

@@ -31,6 +31,8 @@ import { parseAdminAuthConfig } from '../cmk/api/auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
 import { startAdminApi } from '../cmk/api/server.js';
+import { resolveAdminLimits } from '../cmk/api/limits.js';
+import type { AdminLimits } from '../cmk/api/limits.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
 import type { ApprovableAction } from '../cmk/api/ports.js';
@@ -98,6 +100,8 @@ export interface AdminApiSettings {
   readonly listen: ListenAddress;
   readonly tls: AdminTls;
   readonly auth: AdminAuthConfig;
+  /** `governance.adminApi.limits` (src/cmk/api/limits.ts; issue 15 item 7). */
+  readonly limits: AdminLimits;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -200,7 +204,7 @@ async function adminApiSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'server'>
   if (raw === false) return undefined;
   const a = raw ?? {};
   if (!isRecord(a)) throw new ConfigError(`${W} must be an object or false`);
-  checkKeys(W, a, ['listen', 'tls', 'auth']);
+  checkKeys(W, a, ['listen', 'tls', 'auth', 'limits']);
   let listen: ListenAddress;
   if (a.listen === undefined) {
     listen = { host: DEFAULT_ADMIN_API_HOST, port: loaded.server.listen.port === 0 ? 0 : DEFAULT_ADMIN_API_PORT };
@@ -229,7 +233,13 @@ async function adminApiSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'server'>
     }
     if (auth.mtls === undefined && auth.oidc === undefined) throw new ConfigError(`${W}.auth needs mtls and/or oidc`);
   }
-  return { listen, tls, auth };
+  let limits: AdminLimits;
+  try {
+    limits = resolveAdminLimits(a.limits, `${W}.limits`);
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e));
+  }
+  return { listen, tls, auth, limits };
 }
 
 export interface GovernancePlaneOptions {
@@ -575,6 +585,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,
+        limits: settings.adminApi.limits,
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
         logger: log,
       }, settings.adminApi.listen);

@@ -12,16 +12,23 @@
  *   refuses is closed right after the handshake, before any request is read.
  * - maxConnections (excess closed at once), handshakeTimeoutMs, idleTimeoutMs,
  *   maxMessageBytes and the per-connection pipelining caps.
+ * - Pre-handshake connections (no certificate seen yet) have their own budget, with a per-address
+ *   cap (./handshake-guard.ts), and a peer that closes before its handshake completes frees its slot
+ *   at once (issue 15 item 1: 1,100 connect-and-close calls used to hold every slot for 10 s).
  */
 import tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenAddress, ServerConfig } from './config.js';
 import { formatListen } from './config.js';
 import { ResponseBudget, ServerConnection } from './connection.js';
+import { HandshakeGuard } from './handshake-guard.js';
 import { IdentityError, principalOf } from './identity.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 import type { ProcessorDeps } from './processor.js';
+
+/** At most one log line per this interval about evicted pending handshakes (the count rides along). */
+const EVICTION_LOG_INTERVAL_MS = 10_000;
 
 export interface KmipServerOptions<S> {
   readonly config: ServerConfig;
@@ -42,6 +49,10 @@ export interface KmipServerStats {
   dropped: number;
   /** Verified certificates whose identity the configuration refused. */
   identityRejected: number;
+  /** Pending handshakes closed to make room because maxHandshakingConnections was reached. */
+  handshakesEvicted: number;
+  /** Pending handshakes closed because their address had maxHandshakingPerAddress of them. */
+  handshakesEvictedPerAddress: number;
 }
 
 export class KmipServer<S = unknown> {
@@ -50,14 +61,18 @@ export class KmipServer<S = unknown> {
   readonly #log: Logger;
   readonly #server: tls.Server;
   readonly #connections = new Set<ServerConnection<S>>();
-  /** TCP sockets whose TLS handshake has not completed, by remote address:port. */
-  readonly #handshaking = new Map<string, Socket>();
+  /** TCP sockets whose TLS handshake has not completed (limits.maxHandshakingConnections / PerAddress). */
+  readonly #handshaking: HandshakeGuard;
   /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
   readonly #responseBudget: ResponseBudget;
   #nextId = 1;
+  #evictionLoggedAt = 0;
+  #evictionsUnlogged = 0;
   #address: ListenAddress | undefined;
   #closing: Promise<void> | undefined;
-  readonly stats: KmipServerStats = { accepted: 0, established: 0, handshakeFailures: 0, dropped: 0, identityRejected: 0 };
+  readonly stats: KmipServerStats = {
+    accepted: 0, established: 0, handshakeFailures: 0, dropped: 0, identityRejected: 0, handshakesEvicted: 0, handshakesEvictedPerAddress: 0,
+  };
 
   constructor(opts: KmipServerOptions<S>) {
     this.#config = opts.config;
@@ -76,12 +91,33 @@ export class KmipServer<S = unknown> {
       ciphers: t.ciphers,
       honorCipherOrder: true,
       handshakeTimeout: limits.handshakeTimeoutMs,
-      // A client may half-close after its last request; it still gets its responses
-      // (src/server/connection.ts ends the connection once they are written).
-      allowHalfOpen: true,
+      // No half-open sockets BEFORE the handshake: a peer that sends FIN without finishing its handshake is closed
+      // at once instead of holding a slot until handshakeTimeoutMs (issue 15 item 1: 1,100 connect-and-close
+      // calls left 1,024 sockets in CLOSE-WAIT and refused every real client). An established connection
+      // allows half-close again (#onSecure): a client may half-close after its last request and still gets
+      // its responses (src/server/connection.ts ends the connection once they are written).
+      allowHalfOpen: false,
     });
     this.#server.maxConnections = limits.maxConnections;
     this.#server.on('connection', (raw: Socket) => { this.#onTcp(raw); });
+    // After #onTcp, so a connection refused while closing never enters the budget.
+    this.#handshaking = new HandshakeGuard(this.#server, {
+      maxHandshaking: limits.maxHandshakingConnections,
+      maxHandshakingPerAddress: limits.maxHandshakingPerAddress,
+    }, (reason, address) => {
+      if (reason === 'budget') this.stats.handshakesEvicted++;
+      else this.stats.handshakesEvictedPerAddress++;
+      // A flood evicts thousands: one line per EVICTION_LOG_INTERVAL_MS, with the count since the last one.
+      this.#evictionsUnlogged++;
+      const now = Date.now();
+      if (now - this.#evictionLoggedAt < EVICTION_LOG_INTERVAL_MS) return;
+      this.#log.warn('pending TLS handshakes closed to make room', {
+        reason, remote: address, evicted: this.#evictionsUnlogged,
+        maxHandshakingConnections: limits.maxHandshakingConnections, maxHandshakingPerAddress: limits.maxHandshakingPerAddress,
+      });
+      this.#evictionLoggedAt = now;
+      this.#evictionsUnlogged = 0;
+    });
     this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       this.stats.dropped++;
       this.#log.warn('connection refused: maxConnections reached', {
@@ -123,6 +159,11 @@ export class KmipServer<S = unknown> {
     return this.#address;
   }
 
+  /** Connections now in the TLS handshake. */
+  get handshakingCount(): number {
+    return this.#handshaking.pending;
+  }
+
   /** Established connections now open. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -153,8 +194,7 @@ export class KmipServer<S = unknown> {
       }
       this.#server.close(() => { resolve(); });
     });
-    for (const raw of this.#handshaking.values()) raw.destroy();
-    this.#handshaking.clear();
+    this.#handshaking.closeAll();
     const conns = [...this.#connections];
     for (const c of conns) c.beginClose();
     let timer: NodeJS.Timeout | undefined;
@@ -171,19 +211,10 @@ export class KmipServer<S = unknown> {
 
   #onTcp(raw: Socket): void {
     this.stats.accepted++;
-    const key = `${raw.remoteAddress ?? ''}:${String(raw.remotePort)}`;
-    if (this.#closing !== undefined) {
-      raw.destroy();
-      return;
-    }
-    this.#handshaking.set(key, raw);
-    raw.once('close', () => {
-      if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
-    });
+    if (this.#closing !== undefined) raw.destroy();
   }
 
   #onSecure(socket: tls.TLSSocket): void {
-    this.#handshaking.delete(`${socket.remoteAddress ?? ''}:${String(socket.remotePort)}`);
     if (this.#closing !== undefined || !socket.authorized) {
       socket.destroy();
       return;
@@ -199,6 +230,10 @@ export class KmipServer<S = unknown> {
       return;
     }
     this.stats.established++;
+    // The handshake is done: from here a half-close is a client's "no more requests" (see the constructor).
+    // 'secureConnection' is emitted synchronously from the handshake-done callback, before any later EOF of this
+    // socket is read, and Node reads allowHalfOpen when the EOF arrives.
+    socket.allowHalfOpen = true;
     const conn = new ServerConnection<S>(socket, {
       id: this.#nextId++,
       principal,

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { COMPARE_USAGE, parseCompareArgs, runCompare } from '../../bench/compare.js';
 import { formatResult, runLoad } from '../../bench/load.js';
 import { BENCH_USAGE, BenchUsageError, evaluateSlo, parseBenchArgs } from '../../bench/options.js';
+import { Progress } from '../progress.js';
 
 async function runCompareCommand(argv: string[]): Promise<number> {
   let o;
@@ -21,7 +22,24 @@ async function runCompareCommand(argv: string[]): Promise<number> {
     process.stdout.write(COMPARE_USAGE + '\n');
     return 0;
   }
-  await runCompare(o);
+  // A bar over the load runs on a terminal only (src/cli/progress.ts): runCompare logs one "[rep/repeat] ..." line
+  // per finished run, which is what the bar counts; every other line is printed as before.
+  const runs = o.repeat * o.scenarios.reduce((n, sc) => n + sc.targets.filter((t) => o.targets.includes(t)).length, 0);
+  const bar = new Progress({ label: 'bench compare', total: runs, rateUnit: '' });
+  let finished = 0;
+  const timer = bar.enabled ? setInterval(() => { bar.update(finished, NaN); }, 500) : undefined;
+  timer?.unref();
+  try {
+    await runCompare({ ...o, log: (line: string) => {
+      bar.clear();
+      process.stdout.write(line + '\n');
+      if (/^\[\d+\/\d+\] /.test(line)) finished++;
+      bar.update(finished, NaN);
+    } });
+  } finally {
+    clearInterval(timer);
+    bar.done();
+  }
   return 0;
 }
 
@@ -40,6 +58,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [ca, cert, key] = await Promise.all([readFile(a.ca, 'utf8'), readFile(a.cert, 'utf8'), readFile(a.key, 'utf8')]);
+  // Time-driven bar on a terminal only (src/cli/progress.ts): warm-up plus measurement, with an ETA.
+  const bar = new Progress({ label: `bench ${a.op}`, total: (a.warmupS + a.durationS) * 1000, rateUnit: '',
+    show: (ms) => `${(ms / 1000).toFixed(0)}s` });
+  const barTimer = bar.enabled ? setInterval(() => { bar.update(Math.min(bar.elapsedMs(), (a.warmupS + a.durationS) * 1000), NaN); }, 250) : undefined;
+  barTimer?.unref();
   const result = await runLoad({
     target: a.target,
     tls: { ca, cert, key, ...(a.servername === undefined ? {} : { servername: a.servername }) },
@@ -52,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     warmupS: a.warmupS,
     batch: a.batch,
     client: a.client,
-  });
+  }).finally(() => { clearInterval(barTimer); bar.done(); });
   const out: Record<string, unknown> = { ...result };
   let failed = false;
   if (!a.quiet) process.stdout.write(formatResult(result) + '\n');

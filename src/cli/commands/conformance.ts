@@ -13,6 +13,7 @@ import type { LiveOptions } from '../../conformance/replay.js';
 import { connectTls } from '../../conformance/transport.js';
 import { defaultVectorsDir, isDirectory } from '../../conformance/vectors.js';
 import { forEachArg, UsageError } from '../args.js';
+import { Progress, progressEnabled } from '../progress.js';
 
 const USAGE = `usage: openkcm conformance [--vectors DIR] [--parse-only]
                            [--host H --port P --ca F --cert F --key F]
@@ -152,17 +153,21 @@ export async function run(argv: string[], io: CommandIo = PROCESS_IO): Promise<n
     }
     throw e;
   }
+  // A live bar on a terminal only (src/cli/progress.ts); piped output stays exactly the result lines.
+  const bar = new Progress({ label: 'conformance', rateUnit: ' cases/s', enabled: io === PROCESS_IO && progressEnabled() });
   try {
     const summary = await runConformance({
       vectorsDir,
       filters: parsed.filters,
       ...(live !== undefined ? { live } : {}),
-      onResult: (r) => { io.out(formatResult(r) + '\n'); },
+      onResult: (r) => { bar.clear(); io.out(formatResult(r) + '\n'); bar.tick(); },
     });
+    bar.done();
     io.out(formatSummary(summary) + '\n');
     return summary.failed > 0 ? 1 : 0;
   } catch (e) {
     // The directory vanished between the check and the run.
+    bar.done();
     if (e instanceof VectorsDirNotFoundError) {
       io.out(`vectors directory not found: ${parsed.vectors ?? vectorsDir} (nothing to replay)\n`);
       return 0;

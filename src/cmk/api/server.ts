@@ -13,6 +13,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -20,6 +21,9 @@ import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { ShadowReference } from '../../keystore/types.js';
 import type { Logger } from '../../server/log.js';
+import { HandshakeGuard } from '../../server/handshake-guard.js';
+import { ADMIN_CONNECTIONS_CHECK_INTERVAL_MS, resolveAdminLimits } from './limits.js';
+import type { AdminLimits } from './limits.js';
 import { createAuthenticator } from './auth.js';
 import type { AdminAuthConfig } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
@@ -47,11 +51,6 @@ export const DEFAULT_APPROVAL_TTL_MS = 60 * 60 * 1000;
 export const MAX_REQUIRED_APPROVALS = 5;
 /** Longest actor string handed to the repository (its PRINCIPAL_MAX). */
 const MAX_ACTOR_LENGTH = 256;
-/** Upper bound on concurrent connections of the admin listener: the admin plane is a handful of humans and scripts. */
-export const ADMIN_MAX_CONNECTIONS = 256;
-/** Idle keep-alive and request timeouts (ms): slowloris connections must not pin the admin listener. */
-export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
-export const ADMIN_KEEPALIVE_TIMEOUT_MS = 5_000;
 
 export interface FourEyesConfig {
   /** Actions that need approval. */
@@ -96,6 +95,8 @@ export interface AdminApiDeps {
   readonly logger?: Logger;
   /** Serve HTTPS (required for client-certificate authentication). Without it: plain HTTP, for inject() tests. */
   readonly tls?: AdminTls;
+  /** Connection limits of the listener (./limits.ts); absent ones take their defaults. */
+  readonly limits?: Partial<AdminLimits>;
 }
 
 export type AdminApi = FastifyInstance<Server | HttpsServer, IncomingMessage, ServerResponse>;
@@ -170,6 +171,11 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     ...(deps.metrics?.registries === undefined ? {} : { registries: deps.metrics.registries }),
   });
   const log = deps.logger;
+  const limits = resolveAdminLimits(deps.limits, 'adminApi.limits');
+  // Issue 15 item 7: the same protections as the KMIP listener. headersTimeout bounds a connection that sends no
+  // complete request headers, silent ones included (Node checks it every connectionsCheckingInterval);
+  // connectionTimeout is the socket inactivity backstop.
+  const httpOptions = { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: ADMIN_CONNECTIONS_CHECK_INTERVAL_MS };
 
   const app = fastify({
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,
@@ -179,10 +185,14 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: ADMIN_KEEPALIVE_TIMEOUT_MS,
-    ...(deps.tls === undefined ? {} : {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    ...(deps.tls === undefined ? { http: httpOptions } : {
       https: {
+        ...httpOptions,
+        // Node's default is 120 s, which let idle sockets hold the listener (issue 15 item 7).
+        handshakeTimeout: limits.handshakeTimeoutMs,
         key: deps.tls.key, cert: deps.tls.cert,
         ...(deps.tls.ca === undefined ? {} : { ca: deps.tls.ca }),
         // Ask for a certificate but let bearer-token clients without one connect; the auth hook decides
@@ -191,7 +201,25 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       },
     }),
   }) as unknown as AdminApi;
-  app.server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  app.server.maxConnections = limits.maxConnections;
+  if (deps.tls !== undefined) {
+    // fastify created an https.Server, which is a tls.Server: anonymous (pre-handshake) connections get their own
+    // budget, oldest evicted (src/server/handshake-guard.ts), so idle sockets cannot fill maxConnections.
+    const server = app.server as unknown as TlsServer;
+    // One log line per 10 s at most under a flood, with the count since the last one.
+    const evictions = { loggedAt: 0, unlogged: 0 };
+    new HandshakeGuard(server, { maxHandshaking: limits.maxHandshakingConnections, maxHandshakingPerAddress: limits.maxHandshakingPerAddress },
+      (reason, address) => {
+        evictions.unlogged++;
+        if (Date.now() - evictions.loggedAt < 10_000) return;
+        log?.warn('admin api: pending TLS handshakes closed to make room', { reason, remote: address, evicted: evictions.unlogged });
+        evictions.loggedAt = Date.now();
+        evictions.unlogged = 0;
+      });
+    // https.Server hands handshake errors to fastify's clientError handler, which leaves a reset socket alone:
+    // a failed handshake must always free its slot.
+    server.on('tlsClientError', (_err: Error, socket: TLSSocket) => { socket.destroy(); });
+  }
 
   // OpenAPI 3.1's `mutualTLS` security scheme is not in the openapi-types union @fastify/swagger uses: the document
   // is built here and typed as the plugin's option at the one place it is handed over.
