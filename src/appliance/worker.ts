@@ -20,11 +20,10 @@ import { kmipAuthorizer, parseIdentityRoles, rolesFromConfig, warmRequests, DEFA
 import { KmipError, isKmipErrorCode } from '../kmip/errors.js';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
-import { compatSettings } from '../operations/model/compat.js';
 import { createServices } from '../operations/services.js';
 import { getHandler } from '../operations/registry.js';
 import type { OperationHandler } from '../operations/types.js';
-import { logOperations, nativeSettings, vaultSettings } from '../server/app-settings.js';
+import { nativeSettings, operationsConfig, vaultSettings } from '../server/app-settings.js';
 import type { LoadedConfig } from '../server/config.js';
 import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
 import type { KmipGate } from '../server/gates.js';
@@ -164,7 +163,8 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
     leases = new LeaseResolver((tenant) => link.request('lease', tenant) as Promise<Lease>, () => transport, legacy);
     resolver = leases;
   }
-  const vault = await Vault.open({ path: path.resolve(loaded.dataDir, settings.path), kek: resolver, logger, ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }) });
+  const vault = await Vault.open({ path: path.resolve(loaded.dataDir, settings.path), kek: resolver, logger, ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),
+    ...(settings.decodedCacheBytes === undefined ? {} : { decodedCacheBytes: settings.decodedCacheBytes }) });
 
   // ---- mirrored state ---------------------------------------------------------------------------------------
   let sealed = snapshot.sealed;
@@ -227,7 +227,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
+    config: operationsConfig(loaded.server.limits, logger, loaded.file.compat),
     ...(authorizeObject === undefined ? {} : { authorizeObject }),
   });
 

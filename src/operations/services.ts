@@ -8,6 +8,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { ProtocolVersion } from '../kmip/message.js';
 import { newUid as vaultUid } from '../vault/uid.js';
 import type { ObjectStore as VaultStore } from '../vault/store.js';
+import { DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from './model/attribute-limits.js';
 import { KeyCache } from './model/key-cache.js';
 import type { CompatSettings } from './model/compat.js';
 import { KeyedLocks } from './model/locks.js';
@@ -48,6 +49,13 @@ export interface OperationsConfig {
    * limitations"). Stops one request from building a response of millions of identifiers.
    */
   readonly maxLocateItems: number;
+  /**
+   * Largest total size of one object's attributes, bytes as TTLV-encoded (model/attribute-limits.ts). Stops a tenant
+   * client growing an object's attributes until every read and policy decision on it costs megabytes (issue 15).
+   */
+  readonly maxAttributeBytes: number;
+  /** Most instances of one attribute of one object (Name, Object Group, Link, ...); the same attack by count. */
+  readonly maxAttributeValues: number;
   readonly rngSeedPolicy: RngSeedPolicy;
   /** Receives Log operation messages (KMIP 2.1 §6.1.29); the server wires its logger. */
   readonly onLog?: (entry: { tenant: string; identity: string; message: string }) => void;
@@ -88,6 +96,8 @@ export const DEFAULT_OPERATIONS_CONFIG: OperationsConfig = {
   defaultLeaseTimeSeconds: 3600,
   maxRngRetrieveBytes: 64 * 1024,
   maxLocateItems: 10_000,
+  maxAttributeBytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
+  maxAttributeValues: DEFAULT_MAX_ATTRIBUTE_VALUES,
   rngSeedPolicy: 'accept-none',
 };
 

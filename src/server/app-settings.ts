@@ -5,7 +5,11 @@
  * (issue 14: a worker's start-up time and resident memory).
  */
 import type { NativeOptions } from '../native/index.js';
+import { DECODED_RECORD_CACHE_BYTES_MAX } from '../vault/base-vault.js';
+import type { OperationsConfig } from '../operations/services.js';
+import { compatSettings } from '../operations/model/compat.js';
 import { ConfigError } from './config.js';
+import type { ServerLimits } from './config.js';
 import type { Logger } from './log.js';
 
 /** Vault settings read from the config file's free-form `vault` section (docs/configuration.md). */
@@ -21,11 +25,19 @@ export interface VaultSettings {
    * KEK file, the wiring before the hierarchy; development and migration tests only).
    */
   readonly kek: 'hierarchy' | 'dev';
+  /**
+   * Stored bytes the vault's decoded-record cache may hold (src/vault/base-vault.ts DECODED_RECORD_CACHE_BYTES,
+   * 32 MiB by default; 0 turns the cache off). Issue 15: the cache is capped in bytes so that a tenant reading many
+   * large records cannot grow the server's memory past it.
+   */
+  readonly decodedCacheBytes?: number;
 }
 
 export function vaultSettings(section: Readonly<Record<string, unknown>>): VaultSettings {
   for (const k of Object.keys(section)) {
-    if (k !== 'path' && k !== 'kekFile' && k !== 'mapSize' && k !== 'kek') throw new ConfigError(`unknown setting vault.${k} (allowed: path, kekFile, mapSize, kek)`);
+    if (k !== 'path' && k !== 'kekFile' && k !== 'mapSize' && k !== 'kek' && k !== 'decodedCacheBytes') {
+      throw new ConfigError(`unknown setting vault.${k} (allowed: path, kekFile, mapSize, kek, decodedCacheBytes)`);
+    }
   }
   const kek = section.kek ?? 'hierarchy';
   if (kek !== 'hierarchy' && kek !== 'dev') throw new ConfigError('vault.kek must be "hierarchy" or "dev"');
@@ -39,7 +51,16 @@ export function vaultSettings(section: Readonly<Record<string, unknown>>): Vault
   if (mapSize !== undefined && (typeof mapSize !== 'number' || !Number.isSafeInteger(mapSize) || mapSize < 1024 * 1024)) {
     throw new ConfigError('vault.mapSize must be an integer of at least 1048576 bytes');
   }
-  return { path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), kek, ...(mapSize === undefined ? {} : { mapSize }) };
+  const decodedCacheBytes = section.decodedCacheBytes;
+  if (decodedCacheBytes !== undefined && (typeof decodedCacheBytes !== 'number' || !Number.isSafeInteger(decodedCacheBytes)
+    || decodedCacheBytes < 0 || decodedCacheBytes > DECODED_RECORD_CACHE_BYTES_MAX)) {
+    throw new ConfigError(`vault.decodedCacheBytes must be an integer from 0 to ${String(DECODED_RECORD_CACHE_BYTES_MAX)}`);
+  }
+  return {
+    path: str('path', 'vault'), kekFile: str('kekFile', 'kek.key'), kek,
+    ...(mapSize === undefined ? {} : { mapSize }),
+    ...(decodedCacheBytes === undefined ? {} : { decodedCacheBytes }),
+  };
 }
 
 /**
@@ -71,6 +92,22 @@ export function nativeSettings(section: Readonly<Record<string, unknown>>): Nati
     ...(cacheContexts === undefined ? {} : { cacheContexts }),
     ...(smallSlots === undefined ? {} : { smallSlots }),
     ...(largeSlots === undefined ? {} : { largeSlots }),
+  };
+}
+
+/**
+ * The operations' configuration from the server's limits and logger: the Log operation's sink and the attribute
+ * limits of issue 15 (kmip.limits.maxAttributeBytes / maxAttributeValues / maxLocateItems), one place for the server and its workers.
+ */
+export function operationsConfig(
+  limits: Pick<ServerLimits, 'maxAttributeBytes' | 'maxAttributeValues' | 'maxLocateItems'>,
+  logger: Logger,
+  compat?: Parameters<typeof compatSettings>[0],
+): Partial<OperationsConfig> {
+  return {
+    ...logOperations(logger),
+    maxAttributeBytes: limits.maxAttributeBytes, maxAttributeValues: limits.maxAttributeValues, maxLocateItems: limits.maxLocateItems,
+    compat: compatSettings(compat),
   };
 }
 

@@ -15,8 +15,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
-import { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
-import { compatSettings } from '../operations/model/compat.js';
+import { nativeSettings, operationsConfig, vaultSettings } from './app-settings.js';
 import type { VaultSettings } from './app-settings.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
@@ -145,8 +144,11 @@ async function openServices(loaded: LoadedConfig, logger: Logger): Promise<Built
   return settings.kek === 'dev' ? openDevServices(loaded, settings, logger) : openHierarchyServices(loaded, logger);
 }
 
-function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: string; mapSize?: number } {
-  return { path: path.resolve(loaded.dataDir, settings.path), ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }) };
+function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: string; mapSize?: number; decodedCacheBytes?: number } {
+  return {
+    path: path.resolve(loaded.dataDir, settings.path), ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),
+    ...(settings.decodedCacheBytes === undefined ? {} : { decodedCacheBytes: settings.decodedCacheBytes }),
+  };
 }
 
 /** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
@@ -161,7 +163,7 @@ async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, lo
     throw e;
   }
   logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
-  const services = createServices({ store: new VaultObjectStore(vault), config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) } });
+  const services = createServices({ store: new VaultObjectStore(vault), config: operationsConfig(loaded.server.limits, logger, loaded.file.compat) });
   return {
     services,
     close: async () => {
@@ -316,7 +318,7 @@ async function openHierarchyServices(loaded: LoadedConfig, logger: Logger): Prom
   if (hierarchy === undefined || governance === undefined) throw new Error('unreachable: openOwnerPlanes without a hierarchy');
   const services = createServices({
     store: new VaultObjectStore(vault),
-    config: { ...logOperations(logger), compat: compatSettings(loaded.file.compat) },
+    config: operationsConfig(loaded.server.limits, logger, loaded.file.compat),
     ...(governance.authorizeObject === undefined ? {} : { authorizeObject: governance.authorizeObject }),
   });
   // The kill-switch reaches the DEK cache: a revoked tenant's keys are zeroised here too (ARCHITECTURE §5).

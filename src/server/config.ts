@@ -84,6 +84,24 @@ export interface ServerLimits {
    */
   maxResponseBytesBuffered: number;
   /**
+   * Total size of one object's attributes, bytes as TTLV-encoded; a Register, Create or attribute change that would
+   * take an object past it is refused (src/operations/model/attribute-limits.ts). Stops: a tenant client growing an
+   * object's attributes (15 Object Groups of 60,000 characters) until every Add Attribute, read and policy decision
+   * on it costs a megabyte (issue 15: a 384 MiB heap died after 386 such calls).
+   */
+  maxAttributeBytes: number;
+  /**
+   * Instances of one attribute of one object (Name, Object Group, Link, ...); past it Add Attribute is refused with
+   * Index Out of Bounds (1.x) / Server Limit Exceeded (2.x). Stops: the same growth by count of small values.
+   */
+  maxAttributeValues: number;
+  /**
+   * Most Unique Identifiers one Locate answers, whatever its Maximum Items (KMIP 2.1 §6.1.28: the server "MAY impose
+   * an internal maximum limit due to resource limitations"); the scan stops once it has them. Stops: one request
+   * building a response of millions of identifiers, and scanning past what it can return.
+   */
+  maxLocateItems: number;
+  /**
    * Connections in the TLS handshake at once (no certificate seen yet), per listener process. When a new
    * connection arrives at the cap the OLDEST pending handshake is closed, so anonymous peers can never hold more
    * than this many of the maxConnections slots, and idle ones cannot keep a real client (whose handshake takes
@@ -112,6 +130,9 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxResponseBytesBuffered: 64 * 1024 * 1024,
   maxHandshakingConnections: 256,
   maxHandshakingPerAddress: 64,
+  maxAttributeBytes: 128 * 1024,
+  maxAttributeValues: 64,
+  maxLocateItems: 10_000,
 });
 
 const LIMIT_NAMES = Object.keys(DEFAULT_SERVER_LIMITS) as (keyof ServerLimits)[];
@@ -130,6 +151,10 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxResponseBytesBuffered: 16 * 1024 * 1024 * 1024,
   maxHandshakingConnections: 1_000_000,
   maxHandshakingPerAddress: 1_000_000,
+  // The vault refuses records whose attributes encode to more than 1 MiB / 1,024 attributes (src/vault/limits.ts).
+  maxAttributeBytes: 1024 * 1024,
+  maxAttributeValues: 1024,
+  maxLocateItems: 1_000_000,
 };
 
 export class ConfigError extends Error {
@@ -708,7 +733,13 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Connections still in the TLS handshake (no certificate yet), per process; at the cap the oldest is closed.
       "maxHandshakingConnections": ${L.maxHandshakingConnections},
       // The same from one IP address, per process; at the cap that address's oldest is closed.
-      "maxHandshakingPerAddress": ${L.maxHandshakingPerAddress}
+      "maxHandshakingPerAddress": ${L.maxHandshakingPerAddress},
+      // Total bytes of one object's attributes; Register/Create/Add Attribute past it is refused.
+      "maxAttributeBytes": ${L.maxAttributeBytes},
+      // Values of one attribute of one object (Name, Object Group, ...).
+      "maxAttributeValues": ${L.maxAttributeValues},
+      // Unique Identifiers one Locate answers at most, whatever its Maximum Items.
+      "maxLocateItems": ${L.maxLocateItems}
     },
     "ttlv": {
       // Decoder limits on hostile input (src/ttlv/limits.ts).

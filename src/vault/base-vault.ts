@@ -89,6 +89,9 @@ export const DECODED_RECORD_CACHE_ENTRIES = 4_096;
  */
 export const DECODED_RECORD_CACHE_BYTES = 32 * 1024 * 1024;
 
+/** Ceiling of `vault.decodedCacheBytes`, so a typo cannot turn the byte cap into no cap (the decoded form is ~3x). */
+export const DECODED_RECORD_CACHE_BYTES_MAX = 1024 * 1024 * 1024;
+
 /** Larger records are decoded on every read, never cached: one of them would evict hundreds of small ones. */
 export const DECODED_RECORD_CACHE_MAX_RECORD_BYTES = 1024 * 1024;
 
@@ -178,6 +181,11 @@ export interface RewrapOptions {
 export interface BaseVaultOptions {
   /** Receives lazy re-wrap failures (warn) and skips (debug). Default: silent. */
   readonly logger?: Logger;
+  /**
+   * Stored bytes the decoded-record cache may hold ({@link DECODED_RECORD_CACHE_BYTES} by default; config file
+   * `vault.decodedCacheBytes`). 0 turns the cache off. Outside 0..{@link DECODED_RECORD_CACHE_BYTES_MAX}: INVALID_RECORD.
+   */
+  readonly decodedCacheBytes?: number;
 }
 
 /** True when `h` is sealed under the provider's current key version: nothing to re-wrap. */
@@ -217,11 +225,18 @@ export class BaseVault implements ObjectStore {
   #decodedNext = 0;
   /** Stored bytes held by the cache ({@link DECODED_RECORD_CACHE_BYTES}). */
   #decodedBytes = 0;
+  /** The byte cap in force (BaseVaultOptions.decodedCacheBytes). */
+  readonly #decodedCap: number;
 
   protected constructor(engine: VaultEngine, kek: KekProvider | KekResolver, options: BaseVaultOptions = {}) {
     this.#engine = engine;
     this.resolver = toKekResolver(kek);
     this.#logger = options.logger;
+    const cap = options.decodedCacheBytes ?? DECODED_RECORD_CACHE_BYTES;
+    if (!Number.isSafeInteger(cap) || cap < 0 || cap > DECODED_RECORD_CACHE_BYTES_MAX) {
+      throw new VaultError('INVALID_RECORD', `decodedCacheBytes must be an integer from 0 to ${String(DECODED_RECORD_CACHE_BYTES_MAX)}, got ${String(cap)}`);
+    }
+    this.#decodedCap = cap;
   }
 
   #alive(): VaultEngine {
@@ -383,7 +398,7 @@ export class BaseVault implements ObjectStore {
       this.#decoded.delete(ck);
       this.#decodedBytes -= stale.bytes.length;
     }
-    if (value.length > DECODED_RECORD_CACHE_MAX_RECORD_BYTES) return;
+    if (value.length > DECODED_RECORD_CACHE_MAX_RECORD_BYTES || value.length > this.#decodedCap) return;
     if (stale === undefined) {
       // A new key takes the ring's next position and evicts whatever key held it (possibly already replaced).
       this.#evictRingSlot(this.#decodedNext);
@@ -391,7 +406,7 @@ export class BaseVault implements ObjectStore {
       this.#decodedNext = (this.#decodedNext + 1) % DECODED_RECORD_CACHE_ENTRIES;
     }
     // Over the byte cap: the oldest entries go, in ring order (the new entry is the newest, so it is reached last).
-    for (let n = 0; this.#decodedBytes + value.length > DECODED_RECORD_CACHE_BYTES && n < DECODED_RECORD_CACHE_ENTRIES; n++) {
+    for (let n = 0; this.#decodedBytes + value.length > this.#decodedCap && n < DECODED_RECORD_CACHE_ENTRIES; n++) {
       const at = (this.#decodedNext + n) % DECODED_RECORD_CACHE_ENTRIES;
       if (this.#decodedRing[at] !== ck) this.#evictRingSlot(at);
     }
@@ -453,7 +468,18 @@ export class BaseVault implements ObjectStore {
     const out: string[] = [];
     let skipped = 0;
     if (limit === 0) return out;
-    for (const key of engine.keys(driver.db, driver.prefix, prefixEnd(driver.prefix))) {
+    let start = driver.prefix;
+    if (page.after !== undefined) {
+      let after: Buffer;
+      try {
+        after = uidBytes(page.after);
+      } catch {
+        throw new VaultError('INVALID_RECORD', 'page.after is not a valid uid');
+      }
+      // The first key past `prefix + after` in byte order is `prefix + after + 0x00`.
+      start = Buffer.concat([driver.prefix, after, Buffer.from([0])]);
+    }
+    for (const key of engine.keys(driver.db, start, prefixEnd(driver.prefix))) {
       const u = key.subarray(driver.prefix.length);
       if (!probes.every((p) => engine.has(p.db, Buffer.concat([p.prefix, u])))) continue;
       if (skipped < offset) {

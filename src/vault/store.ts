@@ -93,6 +93,11 @@ export interface VaultFilter {
 export interface VaultPage {
   readonly offset?: number;
   readonly limit?: number;
+  /**
+   * Start after this uid (exclusive), in uid order: a cursor, so that a caller can list a large tenant in pages
+   * without the O(offset) skip of `offset` (issue 15: Locate lists its candidates a page per event-loop turn).
+   */
+  readonly after?: string;
 }
 
 export interface VersionCondition {

@@ -17,6 +17,7 @@ import { startCluster } from '../../appliance/primary.js';
 import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import type { ListenAddress } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
+import { secureDataDir, tightenDataDir } from '../../server/data-dir.js';
 import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
 import type { LogLevel } from '../../server/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
@@ -97,7 +98,10 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = requireDataDir('serve', USAGE, p.dataDir);
   if (typeof dataDir === 'number') return dataDir;
   let loaded;
+  let secured;
   try {
+    // Issue 15 Deliver 6: before anything opens the directory (src/server/data-dir.ts).
+    secured = secureDataDir(dataDir);
     loaded = await loadConfig(dataDir, overridesOf(p));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -106,6 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const logLevel = p.logLevel ?? loaded.logLevel;
   const logger = jsonLogger(logLevel);
+  if (secured !== undefined && secured.tightened > 0) logger.info('data directory made owner-only', { dir: dataDir, modeBefore: secured.modeBefore, entries: secured.tightened });
   // Installed before listening so a SIGTERM that races start-up still drains cleanly.
   const signal = waitForSignal();
   const workers = p.workers ?? availableParallelism();
@@ -118,6 +123,13 @@ export async function run(argv: string[]): Promise<number> {
     logger.error('server failed to start', describeError(e));
     process.stderr.write(`openkcm serve: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
+  }
+  try {
+    // Files made while starting that the umask did not reach (PGlite's new governance-db): src/server/data-dir.ts.
+    const late = tightenDataDir(dataDir);
+    if (late > 0) logger.info('data directory entries created at start-up made owner-only', { dir: dataDir, entries: late });
+  } catch (e) {
+    logger.warn('could not make every data directory entry owner-only', describeError(e));
   }
   process.stdout.write(`openkcm: KMIP listening on ${formatListen(app.address)}\n`);
   // Not "listening": tooling reads exactly one line with that word (the contract above).

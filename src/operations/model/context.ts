@@ -8,6 +8,7 @@ import type { KmipErrorCode } from '../../kmip/errors.js';
 import type { OpContext } from '../services.js';
 import type { SessionState } from '../types.js';
 import { advanceByDates } from './lifecycle.js';
+import { checkAttributeLimits } from './attribute-limits.js';
 import { attributeValuesEqual } from '../../kmip/attributes.js';
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import { nameValueOf } from './client-attributes.js';
@@ -130,6 +131,7 @@ async function mutateUnlocked<R>(ctx: OpContext, uid: string, change: (rec: Mana
     const before = cloneRecord(rec);
     const result = await change(rec);
     if (sameRecord(before, rec)) return result;
+    checkAttributeLimits(ctx, rec.attributes, before.attributes);
     try {
       await store.update(tenant, rec);
     } catch (e) {
@@ -152,6 +154,7 @@ export async function insertObject(ctx: OpContext, rec: ManagedObjectRecord, bef
   const store = ctx.services.store;
   const names = rec.attributes.filter((a) => a.name === 'Name').map((a) => nameValueOf(a.value)).filter((n): n is string => n !== undefined);
   return ctx.services.locks.run(names.map((n) => nameKey(tenant, n)), async () => {
+    checkAttributeLimits(ctx, rec.attributes);
     await beforeInsert();
     const stored = await store.create(tenant, rec);
     ctx.undo?.record(() => store.remove(tenant, rec.uid));

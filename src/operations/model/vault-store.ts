@@ -31,6 +31,12 @@ import type { ObjectStore as VaultStore, VaultRecord } from '../../vault/store.j
 import { fromStoredForm, StoreConflictError, storedForm } from './store.js';
 import type { ContentWanted, LocateHint, ManagedObjectRecord, ObjectStore, ReadOptions } from './store.js';
 
+/** UIDs listed per vault call when Locate lists its candidates (a few milliseconds of index walking). */
+export const FIND_UIDS_PAGE = 4096;
+
+/** Listing time after which the candidates' listing gives the event loop back (as Locate's scan, src/operations/locate.ts). */
+const FIND_UIDS_SLICE_MS = 4;
+
 /** Attributes the vault keeps as record fields. */
 const RECORD_FIELDS = new Set(['Unique Identifier', 'Object Type', 'State']);
 
@@ -198,14 +204,29 @@ export class VaultObjectStore implements ObjectStore {
     await this.#vault.delete(tenant, uid);
   }
 
-  findUids(tenant: string, hint: LocateHint): Promise<string[]> {
+  async findUids(tenant: string, hint: LocateHint): Promise<string[]> {
     const filter = {
       ...(hint.name === undefined ? {} : { name: hint.name }),
       ...(hint.group === undefined ? {} : { objectGroup: hint.group }),
       ...(hint.objectType === undefined ? {} : { objectType: hint.objectType }),
     };
+    // A page of the index at a time, giving the event loop back between pages once a slice has passed: listing a
+    // tenant of a million objects in one turn would hold every other tenant for a large part of a second (issue 15).
+    const all: string[] = [];
+    let sliceStart = performance.now();
+    for (;;) {
+      const last = all[all.length - 1];
+      const page = this.#vault.findUids(tenant, filter, { limit: FIND_UIDS_PAGE, ...(last === undefined ? {} : { after: last }) });
+      for (const u of page) all.push(u);
+      if (page.length < FIND_UIDS_PAGE) break;
+      if (performance.now() - sliceStart >= FIND_UIDS_SLICE_MS) {
+        await new Promise<void>((resolve) => { setImmediate(resolve); });
+        sliceStart = performance.now();
+      }
+    }
     // The vault answers in uid order, which is creation order for its UUIDv7 UIDs; Locate
     // wants the most recently created first (KMIP 2.1 §6.1.28).
-    return Promise.resolve(this.#vault.findUids(tenant, filter).reverse());
+    return all.reverse();
   }
+
 }
