@@ -142,11 +142,15 @@ export interface IdentityConfig {
   source: IdentitySource;
   /** Explicit identity → tenant map; consulted first. */
   tenants: Readonly<Record<string, string>>;
-  /** Identity not in the map: 'same-name' (default) uses the identity as the tenant name; 'reject' closes the connection. */
-  unmapped: 'same-name' | 'reject';
+  /**
+   * Identity not in the map: 'same-name' uses the identity as the tenant name; 'reject' closes the connection.
+   * Unset (the default): 'reject' once any identity is mapped (here or at run time), 'same-name' while none is
+   * (issue 15 item 8; src/server/identity.ts unmappedMode).
+   */
+  unmapped?: 'same-name' | 'reject';
 }
 
-export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {}, unmapped: 'same-name' });
+export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {} });
 
 /** Tenant names are storage keys and file names: a conservative alphabet (as src/pki). */
 export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -530,8 +534,10 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
   "identity": {
     // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".
     "source": "cn",
-    // Identities not listed below: "same-name" = tenant named like the identity; "reject".
-    "unmapped": "same-name",
+    // Identities not listed below: "reject" (the default once any identity is mapped, here or with
+    // \`openkcm identity map\`); "same-name" = tenant named like the identity (any certificate of the client CA
+    // becomes a tenant of its own).
+    "unmapped": "reject",
     // Explicit identity -> tenant map, e.g. "spiffe://example.org/app": "acme".
     "tenants": {${tenants.map((t) => `\n      ${JSON.stringify(t)}: ${JSON.stringify(t)}`).join(',')}${tenants.length > 0 ? '\n    ' : ''}}
   },

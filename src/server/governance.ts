@@ -56,7 +56,7 @@ import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListen
 import type { RevocationListener } from '../krypton/revocation-listener.js';
 import { mac } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
-import { DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
+import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
 import { auditAdmissionGate, kmipAuditHook } from './audit-gate.js';
 import { governanceGate } from './governance-gate.js';
 import { ConfigError, parseListen } from './config.js';
@@ -124,7 +124,8 @@ async function readPem(dataDir: string, rel: unknown, where: string): Promise<st
 /**
  * Validates the config file's `governance` section. Every unknown key is a ConfigError naming it.
  * Admin API defaults: listen 127.0.0.1:5697 — port 0 (ephemeral) when the KMIP listener itself uses port 0, so
- * parallel test servers never collide —, TLS = the KMIP server certificate, client CA = the KMIP client CA, and
+ * parallel test servers never collide —, TLS = the KMIP server certificate, client CA = the admin CA
+ * `pki/admin-ca.crt` (never the KMIP client CA: issue 15 item 8), and
  * mutual-TLS admins = {@link DEV_ADMIN_IDENTITY} (SAN URI) → role admin. `"adminApi": false` turns it off.
  */
 export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>): Promise<GovernanceSettings> {
@@ -208,16 +209,24 @@ async function adminApiSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'server'>
     if (typeof a.listen !== 'string') throw new ConfigError(`${W}.listen must be "HOST:PORT"`);
     listen = parseListen(a.listen);
   }
-  let tls: AdminTls = { cert: loaded.server.tls.cert, key: loaded.server.tls.key, ca: loaded.server.tls.ca };
-  if (a.tls !== undefined) {
-    if (!isRecord(a.tls)) throw new ConfigError(`${W}.tls must be an object {cert, key, clientCa}`);
-    checkKeys(`${W}.tls`, a.tls, ['cert', 'key', 'clientCa']);
-    tls = {
-      cert: a.tls.cert === undefined ? tls.cert : await readPem(loaded.dataDir, a.tls.cert, `${W}.tls.cert`),
-      key: a.tls.key === undefined ? tls.key : await readPem(loaded.dataDir, a.tls.key, `${W}.tls.key`),
-      ca: a.tls.clientCa === undefined ? tls.ca ?? '' : await readPem(loaded.dataDir, a.tls.clientCa, `${W}.tls.clientCa`),
-    };
-  }
+  // The admin CA (issue 15 item 8): never the KMIP client CA, so whoever issues tenant certificates cannot mint an
+  // admin. Read only when the admin API uses client certificates (the default); an OIDC-only API needs no anchor.
+  const adminCa = async (): Promise<string> => {
+    try {
+      return await readPem(loaded.dataDir, `pki/${ADMIN_CA_CERT_FILE}`, `${W}.tls.clientCa (default)`);
+    } catch (e) {
+      throw new ConfigError(`${e instanceof Error ? e.message : String(e)}: the admin API trusts its own CA, not the KMIP client CA; create it with \`openkcm pki admin-ca --data-dir ${loaded.dataDir}\` (it re-issues pki/admin.crt) or set ${W}.tls.clientCa`);
+    }
+  };
+  const t = a.tls ?? {};
+  if (!isRecord(t)) throw new ConfigError(`${W}.tls must be an object {cert, key, clientCa}`);
+  checkKeys(`${W}.tls`, t, ['cert', 'key', 'clientCa']);
+  const tls: AdminTls = {
+    cert: t.cert === undefined ? loaded.server.tls.cert : await readPem(loaded.dataDir, t.cert, `${W}.tls.cert`),
+    key: t.key === undefined ? loaded.server.tls.key : await readPem(loaded.dataDir, t.key, `${W}.tls.key`),
+    ...(t.clientCa !== undefined ? { ca: await readPem(loaded.dataDir, t.clientCa, `${W}.tls.clientCa`) }
+      : a.auth !== undefined && isRecord(a.auth) && a.auth.mtls === undefined ? {} : { ca: await adminCa() }),
+  };
   let auth: AdminAuthConfig;
   if (a.auth === undefined) {
     auth = { mtls: { identitySource: 'uri', identities: { [DEV_ADMIN_IDENTITY]: ['admin'] } } };

@@ -15,7 +15,7 @@
 import type { TLSSocket } from 'node:tls';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
-import { certCommonName, certSanUris } from '../../server/identity.js';
+import { certCommonName, certCommonNames, certSanUris } from '../../server/identity.js';
 import { ApiError } from './errors.js';
 import { isAdminRole } from './ports.js';
 import type { AdminPrincipal, AdminRole } from './ports.js';
@@ -201,6 +201,8 @@ function certPrincipal(socket: unknown, cfg: MtlsAuthConfig): AdminPrincipal | u
   if (tlsSocket === null || typeof tlsSocket.getPeerCertificate !== 'function' || tlsSocket.authorized !== true) return undefined;
   const cert = tlsSocket.getPeerCertificate();
   if (Object.keys(cert).length === 0) return undefined;
+  // A subject naming two principals is not one admin (issue 15 item 8), whichever field names the identity.
+  if (certCommonNames(cert).length > 1) throw new ApiError('UNAUTHENTICATED', 'the client certificate has more than one subject CN');
   const uri = cfg.identitySource === 'cn' ? undefined : certSanUris(cert)[0];
   const cn = cfg.identitySource === 'uri' ? undefined : certCommonName(cert);
   const identity = uri ?? cn;
