@@ -16,6 +16,8 @@ import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
 import type { TtlvLimits } from '../ttlv/limits.js';
 import { isLogLevel } from './log.js';
 import type { LogLevel } from './log.js';
+import { resolveTrustAnchors } from './trust.js';
+import type { TrustAnchor } from './trust.js';
 
 // ---- limits ------------------------------------------------------------------------------
 
@@ -204,6 +206,8 @@ export interface ServerConfig {
   /** Codec limits other than maxMessageBytes (which comes from limits). */
   ttlv: TtlvLimits;
   identity: IdentityConfig;
+  /** Enterprise trust anchors (`kmip.trust`, issue 18; src/server/trust.ts); their CAs are in `tls.ca` too. */
+  trust?: readonly TrustAnchor[];
 }
 
 /** Parses HOST:PORT, [IPv6]:PORT. Port 0 asks the OS for a free port. */
@@ -233,6 +237,8 @@ export interface ConfigFile {
     tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
+    /** Enterprise trust anchors, validated by src/server/trust.ts resolveTrustAnchors. */
+    trust?: unknown;
   };
   /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
   identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
@@ -336,7 +342,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
   const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
-    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv']);
+    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'trust']);
     const kmip: NonNullable<ConfigFile['kmip']> = {};
     const listen = optString('kmip.listen', k.listen);
     if (listen !== undefined) {
@@ -371,6 +377,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       }
       kmip.ttlv = ttlv;
     }
+    if (k.trust !== undefined) kmip.trust = k.trust;
     out.kmip = kmip;
   }
   if (top.identity !== undefined) {
@@ -444,18 +451,22 @@ async function readPem(dataDir: string, rel: string, what: string): Promise<stri
 export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string } = {}): Promise<LoadedConfig> {
   const tlsFile = file.kmip?.tls ?? {};
   const limits = resolveServerLimits(file.kmip?.limits);
+  // Issue 18 "bring your own CA": enterprise anchors are trusted by the handshake like the client CA; what they may
+  // do (tenants, CRL) is decided by src/server/trust.ts.
+  const anchors = await resolveTrustAnchors(dataDir, file.kmip?.trust);
   const server: ServerConfig = {
     listen: parseListen(overrides.listen ?? file.kmip?.listen ?? DEFAULT_KMIP_LISTEN),
     tls: {
       cert: await readPem(dataDir, tlsFile.cert ?? 'pki/server.crt', 'server certificate'),
       key: await readPem(dataDir, tlsFile.key ?? 'pki/server.key', 'server key'),
-      ca: await readPem(dataDir, tlsFile.clientCa ?? 'pki/ca.crt', 'client CA certificate'),
+      ca: [await readPem(dataDir, tlsFile.clientCa ?? 'pki/ca.crt', 'client CA certificate'), ...anchors.map((a) => a.caPem)].join('\n'),
       minVersion: tlsFile.minVersion ?? 'TLSv1.2',
       ciphers: tlsFile.ciphers ?? DEFAULT_CIPHERS,
     },
     limits,
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
+    ...(anchors.length === 0 ? {} : { trust: anchors }),
   };
   return { dataDir, file, server, logLevel: file.logLevel ?? 'info', vault: file.vault ?? {}, native: file.native ?? {},
     seal: file.seal ?? {}, keystores: file.keystores ?? {}, governance: file.governance ?? {} };

@@ -22,12 +22,19 @@ import { IdentityError, principalOf } from './identity.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 import type { ProcessorDeps } from './processor.js';
+import type { ClientTrust } from './trust.js';
 
 export interface KmipServerOptions<S> {
   readonly config: ServerConfig;
   readonly deps: ProcessorDeps<S>;
   /** Default: deps.logger. */
   readonly logger?: Logger;
+  /**
+   * Run-time client trust (issue 18: revocation, identity mapping, enterprise anchors; src/server/trust.ts). Without
+   * it the static `config.identity` decides. On every change the open connections are re-checked and those it now
+   * refuses are closed.
+   */
+  readonly trust?: ClientTrust;
 }
 
 /** Counters for operations and tests. */
@@ -54,6 +61,9 @@ export class KmipServer<S = unknown> {
   readonly #handshaking = new Map<string, Socket>();
   /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
   readonly #responseBudget: ResponseBudget;
+  readonly #trust: ClientTrust | undefined;
+  /** Peer certificate of each open connection: re-checked when the trust changes (a revocation closes it). */
+  readonly #peers = new Map<ServerConnection<S>, tls.PeerCertificate>();
   #nextId = 1;
   #address: ListenAddress | undefined;
   #closing: Promise<void> | undefined;
@@ -63,6 +73,8 @@ export class KmipServer<S = unknown> {
     this.#config = opts.config;
     this.#deps = opts.deps;
     this.#log = opts.logger ?? opts.deps.logger;
+    this.#trust = opts.trust;
+    this.#trust?.onChange(() => { this.#recheck(); });
     const { tls: t, limits } = this.#config;
     this.#responseBudget = new ResponseBudget(limits.maxResponseBytesBuffered);
     this.#server = tls.createServer({
@@ -169,6 +181,28 @@ export class KmipServer<S = unknown> {
     this.#log.info('KMIP listener stopped');
   }
 
+  /**
+   * The trust changed (a revocation, a mapping, a CRL): every open connection whose certificate it now refuses, or
+   * maps to another tenant, is closed at once (issue 18 "its open connections are closed"); the rest are untouched.
+   */
+  #recheck(): void {
+    const trust = this.#trust;
+    if (trust === undefined) return;
+    for (const [conn, peer] of this.#peers) {
+      let reason: string | undefined;
+      try {
+        if (trust.principalOf(peer).tenant !== conn.principal.tenant) reason = 'identity now maps to another tenant';
+      } catch (e) {
+        reason = e instanceof Error ? e.message : String(e);
+      }
+      if (reason === undefined) continue;
+      this.#peers.delete(conn);
+      this.stats.identityRejected++;
+      this.#log.warn('open connection closed: client no longer trusted', { conn: conn.id, identity: conn.principal.identity, tenant: conn.principal.tenant, reason });
+      conn.destroy();
+    }
+  }
+
   #onTcp(raw: Socket): void {
     this.stats.accepted++;
     const key = `${raw.remoteAddress ?? ''}:${String(raw.remotePort)}`;
@@ -189,8 +223,9 @@ export class KmipServer<S = unknown> {
       return;
     }
     let principal;
+    const peer = socket.getPeerCertificate(true);
     try {
-      principal = principalOf(socket.getPeerCertificate(), this.#config.identity);
+      principal = this.#trust === undefined ? principalOf(peer, this.#config.identity) : this.#trust.principalOf(peer);
     } catch (e) {
       if (!(e instanceof IdentityError)) throw e;
       this.stats.identityRejected++;
@@ -209,7 +244,11 @@ export class KmipServer<S = unknown> {
       responseBudget: this.#responseBudget,
     });
     this.#connections.add(conn);
-    void conn.closed.then(() => { this.#connections.delete(conn); });
+    if (this.#trust !== undefined) this.#peers.set(conn, peer);
+    void conn.closed.then(() => {
+      this.#connections.delete(conn);
+      this.#peers.delete(conn);
+    });
     this.#log.info('connection established', {
       conn: conn.id, identity: principal.identity, tenant: principal.tenant,
       tls: socket.getProtocol() ?? undefined, cipher: socket.getCipher().name, remote: socket.remoteAddress,
