@@ -29,6 +29,7 @@ import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
 import type { KmipGate } from '../server/gates.js';
 import { governanceGate } from '../server/governance-gate.js';
 import { KmipServer } from '../server/listener.js';
+import { ClientTrust } from '../server/trust.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
 import { AuditAdmission } from '../cmk/audit.js';
@@ -231,8 +232,13 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 
   const authorize = composeGates(sealedGate(() => sealed), tenantStateGate((t) => dark.has(t)), governance);
   const config = perWorker(loaded, workers);
+  // Issue 18: revocations and identity mappings from the primary, enterprise CRLs read by this process itself.
+  const trust = new ClientTrust({ identity: loaded.server.identity, anchors: loaded.server.trust ?? [], logger });
+  trust.update(snapshot.trust);
+  await trust.start();
   const server = new KmipServer({
     config,
+    trust,
     deps: {
       getHandler: getHandler as (op: number) => OperationHandler<unknown, unknown, typeof services> | undefined,
       services, logger, now: services.clock, maxBatchItems: config.limits.maxBatchItems,
@@ -270,6 +276,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
         void leases?.rekey(m.tenant);
         break;
       case 'backlog': admission.update(m.backlog); break;
+      case 'trust': trust.update(m.trust); break;
       case 'shutdown': break; // worker-main.ts closes and exits
       case 'welcome': break;
     }
@@ -282,6 +289,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await server.close();
+      trust.stop();
       audit?.flush();
       services.keyCache.clear();
       leases?.close();

@@ -27,7 +27,8 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
  * `governance.pki.maxCsrBytes`.
  */
 export const DEFAULT_MAX_CSR_BYTES = 16 * 1024;
-export const MAX_MAX_CSR_BYTES = 1024 * 1024;
+/** Upper bound of maxCsrBytes: the CSR travels in an admin API JSON body (ADMIN_BODY_LIMIT_BYTES, 64 KiB). */
+export const MAX_MAX_CSR_BYTES = 48 * 1024;
 /** Default validity of an issued client certificate, days; at most MAX_CLIENT_DAYS (CA/B-style bound). */
 export const DEFAULT_CLIENT_DAYS = 397;
 export const MAX_CLIENT_DAYS = 3650;

@@ -32,6 +32,7 @@ import type { KmipAuditEvent } from './processor.js';
 import type { KmipGate } from './gates.js';
 import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
+import { ClientTrust } from './trust.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 
@@ -94,8 +95,15 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   // Loaded only when needed, so tests with their own handler table do not load every operation.
   const getHandler = opts.getHandler
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
+  // Issue 18: revocations and the run-time identity map from the governance plane; enterprise anchors' CRLs.
+  const trust = new ClientTrust({ identity: loaded.server.identity, anchors: loaded.server.trust ?? [], logger });
+  const plane = governance;
+  if (plane !== undefined) trust.update(plane.trust());
+  const unfollow = plane?.onChange((c) => { if (c.t === 'trust') trust.update(c.trust); });
+  await trust.start();
   const server = new KmipServer<S>({
     config: loaded.server,
+    trust,
     deps: {
       getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
       ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
@@ -105,6 +113,8 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   try {
     address = await server.listen();
   } catch (e) {
+    unfollow?.();
+    trust.stop();
     await closeStorage();
     throw e;
   }
@@ -115,6 +125,8 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     governance,
     async close(): Promise<void> {
       await server.close();
+      unfollow?.();
+      trust.stop();
       await closeStorage();
     },
   };

@@ -56,6 +56,11 @@ import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListen
 import type { RevocationListener } from '../krypton/revocation-listener.js';
 import { mac } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
+import { pkiRoutes } from '../pki/api-routes.js';
+import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
+import { PkiRegistry } from '../pki/registry.js';
+import { EMPTY_TRUST } from './trust.js';
+import type { TrustSnapshot } from './trust.js';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
 import { auditAdmissionGate, kmipAuditHook } from './audit-gate.js';
 import { governanceGate } from './governance-gate.js';
@@ -92,6 +97,8 @@ export interface GovernanceSettings {
   readonly auditQueueMax: number;
   /** Each tenant's audit queue quota (issue 15 item 4); at most auditQueueMax. */
   readonly auditTenantQueueMax: number;
+  /** Largest CSR `openkcm client issue --csr` accepts, bytes (issue 18; src/pki/enrol.ts). */
+  readonly maxCsrBytes: number;
 }
 
 export interface AdminApiSettings {
@@ -131,7 +138,7 @@ async function readPem(dataDir: string, rel: unknown, where: string): Promise<st
 export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>): Promise<GovernanceSettings> {
   const g = loaded.governance;
   const W = 'governance';
-  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit']);
+  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit', 'pki']);
   const bool = (k: string, dflt: boolean): boolean => {
     const v = g[k];
     if (v === undefined) return dflt;
@@ -186,8 +193,22 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
     if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new ConfigError(`${W}.fourEyes.ttlMs must be a positive integer`);
     fourEyes = { actions, approvals, ...(ttlMs === undefined ? {} : { ttlMs }) };
   }
+  // Issue 18: client enrolment (src/pki/registry.ts).
+  let maxCsrBytes = DEFAULT_MAX_CSR_BYTES;
+  if (g.pki !== undefined) {
+    if (!isRecord(g.pki)) throw new ConfigError(`${W}.pki must be an object {maxCsrBytes}`);
+    checkKeys(`${W}.pki`, g.pki, ['maxCsrBytes']);
+    const m = g.pki.maxCsrBytes;
+    if (m !== undefined) {
+      if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 256 || m > MAX_MAX_CSR_BYTES) {
+        throw new ConfigError(`${W}.pki.maxCsrBytes must be an integer 256..${String(MAX_MAX_CSR_BYTES)}`);
+      }
+      maxCsrBytes = m;
+    }
+  }
   const adminApi = await adminApiSettings(loaded, g.adminApi);
   return {
+    maxCsrBytes,
     enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
     auditTenantQueueMax: auditTenantQueueMax ?? Math.min(AUDIT_TENANT_QUEUE_MAX, auditQueueMax),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
@@ -285,6 +306,10 @@ export interface GovernancePlane {
   onChange(listener: (change: GovernanceChange) => void): () => void;
   /** Registers (or re-reads) a tenant on first use; resolves with its state, null when it is not governed. */
   register(tenant: string): Promise<TenantState | null>;
+  /** What every KMIP listener applies (issue 18): the run-time identity map and the revoked serials. */
+  trust(): TrustSnapshot;
+  /** The certificate registry (clients, admins, identities, CRL); undefined with the plane off. */
+  readonly pki: PkiRegistry | undefined;
   /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
   close(): Promise<void>;
 }
@@ -294,14 +319,16 @@ export type GovernanceChange =
   | { readonly t: 'state'; readonly tenant: string; readonly state: TenantState }
   /** `text` undefined: the defaults decide; `failed`: the policies could not be loaded, the tenant is denied. */
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
-  | { readonly t: 'backlog'; readonly backlog: AuditBacklog };
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
+  /** Issue 18: a revocation or identity mapping changed (src/server/trust.ts ClientTrust.update). */
+  | { readonly t: 'trust'; readonly trust: TrustSnapshot };
 
 const DISABLED: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
   tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
-  onChange: () => () => undefined, register: () => Promise.resolve(null),
+  onChange: () => () => undefined, register: () => Promise.resolve(null), trust: () => EMPTY_TRUST, pki: undefined,
 });
 
 
@@ -424,6 +451,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       }
     };
     onBacklogChange = () => { changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); };
+    // ---- certificate registry (issue 18): revocations and identity mappings reach every KMIP listener ----------
+    const pki = await PkiRegistry.open({ db, audit: governance.audit, pkiDir: path.join(loaded.dataDir, 'pki'), logger: log, maxCsrBytes: settings.maxCsrBytes });
+    cleanups.push(() => pki.close());
+    pki.onChange(() => { changed({ t: 'trust', trust: pki.snapshot() }); });
     const refreshPolicies = async (tenant: string): Promise<void> => {
       try {
         await engine.refreshTenant(tenant, loadPolicies);
@@ -584,6 +615,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,
+        adminDirectory: (identity) => pki.adminOf(identity),
+        extraRoutes: pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } }),
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
         logger: log,
       }, settings.adminApi.listen);
@@ -667,6 +700,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         await ensureRegistered(tenant);
         return states.get(tenant) ?? null;
       },
+      trust: () => pki.snapshot(),
+      pki,
     };
   } catch (e) {
     await closeAll();
