@@ -164,7 +164,7 @@ export async function checkCsr(input: string | Uint8Array, maxBytes = DEFAULT_MA
     if (e instanceof CsrError) throw e;
     throw new CsrError('not a PKCS#10 certificate signing request (PEM "CERTIFICATE REQUEST" or DER)');
   }
-  let verified = false;
+  let verified: boolean;
   try {
     verified = await csr.verify();
   } catch {

@@ -246,7 +246,7 @@ export class ClientTrust {
       const fp: string = c.fingerprint256;
       const a = this.#anchors.find((x) => x.fingerprint === fp);
       if (a !== undefined) return a;
-      const next: DetailedPeerCertificate | undefined = c.issuerCertificate as DetailedPeerCertificate | undefined;
+      const next: DetailedPeerCertificate | undefined = c.issuerCertificate;
       if (next === c || next?.fingerprint256 === fp) break;
       c = next;
     }

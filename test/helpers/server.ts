@@ -63,6 +63,8 @@ export interface StartTestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
   readonly identity?: Partial<IdentityConfig>;
+  /** The config file's `kmip.trust` section (enterprise trust anchors, src/server/trust.ts). */
+  readonly trust?: unknown;
   /**
    * The config file's vault section. `{ kek: 'dev' }` runs the wiring before the key hierarchy (one development
    * KEK for every tenant); the default is the hierarchy's embedded default (development MasterKey file in the data
@@ -158,6 +160,7 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.limits !== undefined) file.kmip = { ...file.kmip, limits: opts.limits };
   if (opts.ttlv !== undefined) file.kmip = { ...file.kmip, ttlv: opts.ttlv };
   if (opts.identity !== undefined) file.identity = opts.identity;
+  if (opts.trust !== undefined) file.kmip = { ...file.kmip, trust: opts.trust };
   if (opts.vault !== undefined) file.vault = opts.vault;
   if (opts.seal !== undefined) file.seal = opts.seal;
   if (opts.keystores !== undefined) file.keystores = opts.keystores;

@@ -488,7 +488,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   if (deps.extraRoutes !== undefined) {
     const extra = deps.extraRoutes;
     void app.register((r, _opts, done) => {
-      extra(r as AdminApi, { authenticate: (req) => authenticator.authenticate(req) });
+      extra(r, { authenticate: (req) => authenticator.authenticate(req) });
       done();
     });
   }
