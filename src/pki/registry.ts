@@ -425,7 +425,7 @@ export class PkiRegistry {
 
   /** Maps an identity (CN, SAN URI, SPIFFE ID) to a tenant at run time; replaces an existing mapping. */
   async mapIdentity(identity: string, tenant: string, actor: string): Promise<IdentityMapping> {
-    if (identity.length === 0 || identity.length > MAX_IDENTITY_LENGTH || [...identity].some((ch) => ch.charCodeAt(0) < 0x20)) {
+    if (identity.length === 0 || identity.length > MAX_IDENTITY_LENGTH || Array.from(identity, (ch) => ch.charCodeAt(0)).some((code) => code < 0x20)) {
       throw new RegistryError('INVALID', `identity must be 1..${String(MAX_IDENTITY_LENGTH)} printable characters`);
     }
     if (!TENANT_NAME_PATTERN.test(tenant)) throw new RegistryError('INVALID', `tenant must match ${TENANT_NAME_PATTERN.source}`);

@@ -240,14 +240,15 @@ export class ClientTrust {
   /** The enterprise anchor a verified chain ends in (undefined: the appliance's own CA). */
   #anchorOf(peer: PeerCertificate): TrustAnchor | undefined {
     if (this.#anchors.length === 0) return undefined;
-    let c: DetailedPeerCertificate | undefined = peer as DetailedPeerCertificate;
+    // Node's types promise issuerCertificate; a certificate not fetched with getPeerCertificate(true) has none.
+    let c: Partial<DetailedPeerCertificate> | undefined = peer;
     // The chain Node hands over ends with a self-reference at the root; bounded like any chain (RFC 5280 path).
-    for (let depth = 0; c !== undefined && depth < 16; depth++) {
-      const fp: string = c.fingerprint256;
+      if (next === undefined || next.fingerprint256 === fp) break;
+      const fp = c.fingerprint256 ?? '';
       const a = this.#anchors.find((x) => x.fingerprint === fp);
       if (a !== undefined) return a;
-      const next: DetailedPeerCertificate | undefined = c.issuerCertificate;
-      if (next === c || next?.fingerprint256 === fp) break;
+      const next: Partial<DetailedPeerCertificate> | undefined = c.issuerCertificate;
+      if (next === undefined || next === c || next.fingerprint256 === fp) break;
       c = next;
     }
     return undefined;
