@@ -243,12 +243,12 @@ export class ClientTrust {
     // Node's types promise issuerCertificate; a certificate not fetched with getPeerCertificate(true) has none.
     let c: Partial<DetailedPeerCertificate> | undefined = peer;
     // The chain Node hands over ends with a self-reference at the root; bounded like any chain (RFC 5280 path).
-      if (next === undefined || next.fingerprint256 === fp) break;
+    for (let depth = 0; c !== undefined && depth < 16; depth++) {
       const fp = c.fingerprint256 ?? '';
       const a = this.#anchors.find((x) => x.fingerprint === fp);
       if (a !== undefined) return a;
       const next: Partial<DetailedPeerCertificate> | undefined = c.issuerCertificate;
-      if (next === undefined || next === c || next.fingerprint256 === fp) break;
+      if (next === undefined || next.fingerprint256 === fp) break;
       c = next;
     }
     return undefined;
