@@ -241,9 +241,9 @@ export class ClientTrust {
   #anchorOf(peer: PeerCertificate): TrustAnchor | undefined {
     if (this.#anchors.length === 0) return undefined;
     // Node's types promise issuerCertificate; a certificate not fetched with getPeerCertificate(true) has none.
-    let c: Partial<DetailedPeerCertificate> | undefined = peer;
+    let c: Partial<DetailedPeerCertificate> = peer;
     // The chain Node hands over ends with a self-reference at the root; bounded like any chain (RFC 5280 path).
-    for (let depth = 0; c !== undefined && depth < 16; depth++) {
+    for (let depth = 0; depth < 16; depth++) {
       const fp = c.fingerprint256 ?? '';
       const a = this.#anchors.find((x) => x.fingerprint === fp);
       if (a !== undefined) return a;
