@@ -30,6 +30,7 @@ import type { KmipGate } from '../server/gates.js';
 import { governanceGate } from '../server/governance-gate.js';
 import { KmipServer } from '../server/listener.js';
 import { ClientTrust } from '../server/trust.js';
+import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
 import { AuditAdmission } from '../cmk/audit.js';
@@ -284,10 +285,17 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   process.on('message', onMessage);
 
   const address = await server.listen();
+  // Issue 18 item 5: each worker swaps in a replaced server certificate itself (no restart, no dropped connection).
+  const reloader = watchServerCert({
+    files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
+    ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+    apply: (cert, key) => { server.reloadTls(cert, key); },
+  });
   send({ t: 'ready', host: address.host, port: address.port });
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      reloader.stop();
       await server.close();
       trust.stop();
       audit?.flush();

@@ -33,6 +33,8 @@ import type { KmipGate } from './gates.js';
 import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
 import { ClientTrust } from './trust.js';
+import { serverCertFiles, watchServerCert } from './tls-reload.js';
+import type { TlsReloader } from './tls-reload.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 
@@ -62,6 +64,8 @@ export interface KmipApp<S = OperationServices> {
   readonly hierarchy: AppHierarchy | undefined;
   /** The governance plane (admin API address, repository, audit flush); undefined for injected services. */
   readonly governance: GovernancePlane | undefined;
+  /** Watches the server certificate files (issue 18 item 5); `check()` looks now. */
+  readonly tlsReloader: TlsReloader;
   /** Graceful: drain the listener, then close storage. */
   close(): Promise<void>;
 }
@@ -118,12 +122,20 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     await closeStorage();
     throw e;
   }
+  // Issue 18 item 5: a replaced server certificate is served without a restart.
+  const reloader = watchServerCert({
+    files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
+    ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+    apply: (cert, key) => { server.reloadTls(cert, key); },
+  });
   return {
     server,
     address,
     hierarchy,
     governance,
+    tlsReloader: reloader,
     async close(): Promise<void> {
+      reloader.stop();
       await server.close();
       unfollow?.();
       trust.stop();

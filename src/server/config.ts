@@ -17,6 +17,7 @@ import type { TtlvLimits } from '../ttlv/limits.js';
 import { isLogLevel } from './log.js';
 import type { LogLevel } from './log.js';
 import { resolveTrustAnchors } from './trust.js';
+import { MAX_TLS_RELOAD_INTERVAL_MS, MIN_TLS_RELOAD_INTERVAL_MS } from './tls-reload.js';
 import type { TrustAnchor } from './trust.js';
 
 // ---- limits ------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ export const CONFIG_FILE_NAME = 'openkcm.conf';
 export interface ConfigFile {
   kmip?: {
     listen?: string;
-    tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
+    tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string; reloadIntervalMs?: number };
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
     /** Enterprise trust anchors, validated by src/server/trust.ts resolveTrustAnchors. */
@@ -350,7 +351,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       kmip.listen = listen;
     }
     if (k.tls !== undefined) {
-      const t = checkKeys('kmip.tls', k.tls, ['cert', 'key', 'clientCa', 'minVersion', 'ciphers']);
+      const t = checkKeys('kmip.tls', k.tls, ['cert', 'key', 'clientCa', 'minVersion', 'ciphers', 'reloadIntervalMs']);
       const tls: NonNullable<NonNullable<ConfigFile['kmip']>['tls']> = {};
       for (const f of ['cert', 'key', 'clientCa', 'ciphers'] as const) {
         const s = optString(`kmip.tls.${f}`, t[f]);
@@ -359,6 +360,14 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       if (t.minVersion !== undefined) {
         if (t.minVersion !== 'TLSv1.2' && t.minVersion !== 'TLSv1.3') throw new ConfigError('kmip.tls.minVersion must be "TLSv1.2" or "TLSv1.3"');
         tls.minVersion = t.minVersion;
+      }
+      // Issue 18 item 5: how often a replaced server certificate is looked for (src/server/tls-reload.ts).
+      const r = t.reloadIntervalMs;
+      if (r !== undefined) {
+        if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < MIN_TLS_RELOAD_INTERVAL_MS || r > MAX_TLS_RELOAD_INTERVAL_MS) {
+          throw new ConfigError(`kmip.tls.reloadIntervalMs must be an integer from ${String(MIN_TLS_RELOAD_INTERVAL_MS)} to ${String(MAX_TLS_RELOAD_INTERVAL_MS)}`);
+        }
+        tls.reloadIntervalMs = r;
       }
       kmip.tls = tls;
     }

@@ -113,6 +113,15 @@ export class KmipServer<S = unknown> {
     });
   }
 
+  /**
+   * Swaps the server certificate and key (issue 18 item 5, src/server/tls-reload.ts): new handshakes use them,
+   * established connections are untouched. Throws when the TLS stack refuses the pair (the old one stays).
+   */
+  reloadTls(cert: string, key: string): void {
+    const t = this.#config.tls;
+    this.#server.setSecureContext({ cert, key, ca: t.ca, minVersion: t.minVersion, maxVersion: 'TLSv1.3', ciphers: t.ciphers, honorCipherOrder: true });
+  }
+
   /** Bind and start accepting. Resolves with the bound address (port 0 → the chosen port). */
   async listen(): Promise<ListenAddress> {
     const { host, port } = this.#config.listen;
