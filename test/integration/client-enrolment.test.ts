@@ -13,7 +13,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -26,10 +28,42 @@ import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/r
 import { createCa, issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import { buildCrl } from '../../src/pki/enrol.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
+import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
+/** The PyKMIP client driver of the interop suite (run from the source tree: tsc does not copy .py files). */
+function driverPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const p = path.join(dir, 'test', 'interop', 'pykmip_client_driver.py');
+    if (existsSync(p) && existsSync(path.join(dir, 'package.json'))) return p;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find test/interop/pykmip_client_driver.py');
+    dir = up;
+  }
+}
+
+/** Runs PyKMIP's real client (one lifecycle at KMIP 1.2, the "pie" layer); resolves with its summary line. */
+function runPyKmip(args: string[]): Promise<{ code: number | null; summary: Record<string, unknown> | undefined; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [driverPath(), ...args, '--kmip-version', '1.2', '--layer', 'proxy', '--timeout', '10', '--run-id', `enrol-${Date.now().toString(36)}`],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' } });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => { out += d; });
+    child.stderr.resume();
+    const killer = setTimeout(() => { child.kill('SIGKILL'); }, 90_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(killer);
+      const last = out.trim().split('\n').map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return undefined; } }).filter((x) => x?.step === 'summary').pop();
+      resolve({ code, summary: last, out });
+    });
+  });
+}
+
 /** Issue 18: a revoked client's new handshakes fail within 5 s. */
 const REVOCATION_BOUND_MS = 5_000;
 
@@ -138,6 +172,12 @@ describe('client enrolment over the admin API (issue 18)', () => {
     const uid = await c.createSymmetricKey(AES);
     assert.ok(uid.length > 0);
     await c.close();
+    // PyKMIP's real client, with the key `openssl req` made and the certificate the appliance signed.
+    assertPyKmipInstalled();
+    const py = await runPyKmip(['--host', '127.0.0.1', '--port', String(srv.port), '--ca', path.join(srv.dataDir, 'pki', 'ca.crt'),
+      '--cert', path.join(work, 'array1.crt'), '--key', path.join(work, 'array1.key')]);
+    assert.equal(py.code, 0, `PyKMIP's client failed with the enrolled certificate:\n${py.out}`);
+    assert.equal(py.summary?.ok, true);
     const list = await admin('GET', '/v1/clients?tenant=alpha');
     assert.deepEqual(((list.body as { clients: { name: string }[] }).clients).map((x) => x.name), ['array1']);
     const shown = await admin('GET', '/v1/clients/array1');

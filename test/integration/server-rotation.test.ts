@@ -36,9 +36,9 @@ describe('server certificate rotation (issue 18 item 5)', () => {
     const clients: KmipClient[] = await Promise.all([0, 1, 2, 3].map(() => srv.connect('alpha')));
     let ok = 0;
     const failures: string[] = [];
-    let stop = false;
+    const run = { stop: false };
     const loops = clients.map(async (c) => {
-      while (!stop) {
+      while (!run.stop) {
         try {
           await c.rngRetrieve(16);
           ok++;
@@ -50,7 +50,7 @@ describe('server certificate rotation (issue 18 item 5)', () => {
     // New connections keep arriving during the rotation too.
     const dialer = (async () => {
       let n = 0;
-      while (!stop) {
+      while (!run.stop) {
         try {
           const c = await srv.connect('alpha');
           await c.rngRetrieve(8);
@@ -67,7 +67,7 @@ describe('server certificate rotation (issue 18 item 5)', () => {
     assert.equal(code, 0);
     assert.equal(await srv.app?.tlsReloader.check(), true, 'the replaced pair is installed');
     await new Promise((r) => setTimeout(r, 300));
-    stop = true;
+    run.stop = true;
     await Promise.all(loops);
     const dialled = await dialer;
     assert.deepEqual(failures, [], 'no request failed during the rotation');
