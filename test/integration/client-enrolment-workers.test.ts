@@ -80,7 +80,10 @@ for (const workers of [2, 0]) {
       env.OPENKCM_ADMIN_KEY = path.join(pki, 'admin.key');
     });
     after(async () => {
-      for (const k of ['OPENKCM_ADMIN_URL', 'OPENKCM_ADMIN_CA', 'OPENKCM_ADMIN_CERT', 'OPENKCM_ADMIN_KEY']) delete env[k];
+      delete env.OPENKCM_ADMIN_URL;
+      delete env.OPENKCM_ADMIN_CA;
+      delete env.OPENKCM_ADMIN_CERT;
+      delete env.OPENKCM_ADMIN_KEY;
       await srv.stop();
       await tdb.drop();
       await rm(work, { recursive: true, force: true });
