@@ -59,6 +59,8 @@ import type { SecureKey } from '../native/index.js';
 import { pkiRoutes } from '../pki/api-routes.js';
 import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
 import { PkiRegistry } from '../pki/registry.js';
+import { pkiMetricsRegistry } from '../pki/metrics.js';
+import { serverCertFiles } from './tls-reload.js';
 import { EMPTY_TRUST } from './trust.js';
 import type { TrustSnapshot } from './trust.js';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
@@ -612,7 +614,7 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         },
         ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
         masterKeyStatus: () => masterKey.status(),
-        metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
+        metrics: { registries: [auditMetricsRegistry(governance.auditSink), pkiMetricsRegistry(loaded.dataDir, serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls).cert, pki)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,
         adminDirectory: (identity) => pki.adminOf(identity),

@@ -178,6 +178,10 @@ describe('client enrolment over the admin API (issue 18)', () => {
       '--cert', path.join(work, 'array1.crt'), '--key', path.join(work, 'array1.key')]);
     assert.equal(py.code, 0, `PyKMIP's client failed with the enrolled certificate:\n${py.out}`);
     assert.equal(py.summary?.ok, true);
+    // Expiry in the metrics (issue 18 item 5).
+    const metrics = (await admin('GET', '/metrics')).raw.toString('utf8');
+    assert.match(metrics, /openkcm_certificate_expiry_seconds\{certificate="server"\} \d+/);
+    assert.match(metrics, /openkcm_certificate_expiring\{certificate="server"\} 0/);
     const list = await admin('GET', '/v1/clients?tenant=alpha');
     assert.deepEqual(((list.body as { clients: { name: string }[] }).clients).map((x) => x.name), ['array1']);
     const shown = await admin('GET', '/v1/clients/array1');
