@@ -27,6 +27,8 @@ import { ADMIN_CA_CERT_FILE, DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import type { DevCa, IssuedCert } from '../../src/pki/dev-pki.js';
 import { loadConfig } from '../../src/server/config.js';
+import { governanceSettings } from '../../src/server/governance.js';
+import { run as pkiCli } from '../../src/cli/commands/pki.js';
 import { IdentityError, tenantOf } from '../../src/server/identity.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { rawConnect, startTestServer, tinyHandlers } from '../helpers/server.js';
@@ -125,6 +127,26 @@ describe('the config init writes', () => {
       // An empty map (no config file at all) keeps the quick start's same-name behaviour.
       assert.equal(tenantOf('mallory', { tenants: {} }), 'mallory');
       assert.equal(tenantOf('mallory', { tenants: { alpha: 'alpha' }, unmapped: 'same-name' }), 'mallory', 'an explicit same-name still applies');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a data directory from before the admin CA', () => {
+  test('serve refuses to trust the KMIP client CA for admins and names the fix; `openkcm pki admin-ca` makes the admin CA', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'openkcm-idh-old-'));
+    try {
+      await initDataDir({ dataDir: dir, tenants: ['alpha'] });
+      await rm(path.join(dir, 'pki', ADMIN_CA_CERT_FILE));
+      await rm(path.join(dir, 'pki', 'admin-ca.key'));
+      const loaded = await loadConfig(dir);
+      await assert.rejects(governanceSettings(loaded), /openkcm pki admin-ca/);
+      assert.equal(await pkiCli(['admin-ca', '--data-dir', dir]), 0);
+      const adminCa = await readFile(path.join(dir, 'pki', ADMIN_CA_CERT_FILE), 'utf8');
+      assert.equal((await governanceSettings(loaded)).adminApi?.tls.ca, adminCa);
+      const adminCert = new x509.X509Certificate(await readFile(path.join(dir, 'pki', 'admin.crt'), 'utf8'));
+      assert.equal(adminCert.issuer, new x509.X509Certificate(adminCa).subject, 'admin.crt re-issued from the admin CA');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
