@@ -90,7 +90,7 @@ describe('identity', () => {
     assert.equal(certCommonName({ subject: { CN: 'alice' } }), 'alice');
     // Issue 15 item 8: two CNs are ambiguous, not "the last one wins".
     assert.equal(certCommonName({ subject: { CN: ['a', 'b'] } }), undefined);
-    assert.throws(() => principalOf({ subject: { CN: ['a', 'b'] } as never, subjectaltname: 'URI:spiffe://e.org/a' }, { source: 'uri-or-cn', tenants: { 'spiffe://e.org/a': 'acme' } }), /more than one subject CN/);
+    assert.throws(() => principalOf({ subject: { CN: ['a', 'b'] }, subjectaltname: 'URI:spiffe://e.org/a' }, { source: 'uri-or-cn', tenants: { 'spiffe://e.org/a': 'acme' } }), /more than one subject CN/);
     assert.equal(certCommonName({ subject: {} }), undefined);
     assert.deepEqual(certSanUris({ subjectaltname: 'DNS:x, URI:spiffe://e.org/a, IP Address:1.2.3.4, URI:"urn:x, y"' }), ['spiffe://e.org/a', 'urn:x, y']);
     assert.deepEqual(certSanUris({ subjectaltname: '' }), []);
