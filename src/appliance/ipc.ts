@@ -9,6 +9,7 @@
  * lease and registration requests.
  */
 import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
+import type { TrustSnapshot } from '../server/trust.js';
 
 /** A tenant's L3 lineage (`l3:<tenant>:kmip`), each version wrapped for one worker. */
 export interface Lease {
@@ -32,6 +33,8 @@ export interface Snapshot {
   readonly policies: readonly (readonly [string, string])[];
   /** Whose audit queue is full: their audited operations are refused until it drains. */
   readonly backlog: AuditBacklog;
+  /** Issue 18: the run-time identity map and the revoked client certificates (src/server/trust.ts). */
+  readonly trust: TrustSnapshot;
 }
 
 export type ToWorker =
@@ -47,6 +50,8 @@ export type ToWorker =
   /** The tenant's L3 lineage changed (rotation, a dropped version): lease it again. */
   | { readonly t: 'rekey'; readonly tenant: string }
   | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
+  /** A revocation or an identity mapping changed: applied at once, open connections re-checked (issue 18). */
+  | { readonly t: 'trust'; readonly trust: TrustSnapshot }
   | { readonly t: 'shutdown' };
 
 export type ToPrimary =

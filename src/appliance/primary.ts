@@ -26,6 +26,7 @@ import type { OwnerPlanes } from '../server/app.js';
 import type { ListenAddress, LoadedConfig } from '../server/config.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
+import { EMPTY_TRUST } from '../server/trust.js';
 import { asToPrimary } from './ipc.js';
 import type { Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { deriveTransportKey, ephemeralKeyPair, transportSalt, wrapForTransport } from './transport-key.js';
@@ -87,6 +88,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
     states: governance?.tenantStates() ?? [],
     policies: governance?.tenantPolicies() ?? [],
     backlog: governance?.auditBacklog() ?? { node: false, tenants: [] },
+    trust: governance?.trust() ?? EMPTY_TRUST,
   });
 
   // ---- what must reach every worker ---------------------------------------------------------------------------

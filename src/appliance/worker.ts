@@ -30,6 +30,8 @@ import type { KmipGate } from '../server/gates.js';
 import { governanceGate } from '../server/governance-gate.js';
 import { KmipServer } from '../server/listener.js';
 import { KmipHttpsServer } from '../server/https-listener.js';
+import { ClientTrust } from '../server/trust.js';
+import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
 import { describeError } from '../server/log.js';
 import type { Logger } from '../server/log.js';
 import { AuditAdmission } from '../cmk/audit.js';
@@ -233,13 +235,17 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 
   const authorize = composeGates(sealedGate(() => sealed), tenantStateGate((t) => dark.has(t)), governance);
   const config = perWorker(loaded, workers);
+  // Issue 18: revocations and identity mappings from the primary, enterprise CRLs read by this process itself.
+  const trust = new ClientTrust({ identity: loaded.server.identity, anchors: loaded.server.trust ?? [], logger });
+  trust.update(snapshot.trust);
+  await trust.start();
   const deps = {
     getHandler: getHandler as (op: number) => OperationHandler<unknown, unknown, typeof services> | undefined,
     services, logger, now: services.clock, maxBatchItems: config.limits.maxBatchItems,
     ...(authorize === undefined ? {} : { authorize }),
     ...(audit === undefined ? {} : { audit: kmipAuditHook(audit) }),
   };
-  const server = new KmipServer({ config, deps });
+  const server = new KmipServer({ config, trust, deps });
   // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
   const https = config.https === undefined ? undefined : new KmipHttpsServer({ config, deps });
   // ---- messages from the primary ----------------------------------------------------------------------------
@@ -272,6 +278,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
         void leases?.rekey(m.tenant);
         break;
       case 'backlog': admission.update(m.backlog); break;
+      case 'trust': trust.update(m.trust); break;
       case 'shutdown': break; // worker-main.ts closes and exits
       case 'welcome': break;
     }
@@ -279,12 +286,20 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   process.on('message', onMessage);
 
   const address = await server.listen();
+  // Issue 18 item 5: each worker swaps in a replaced server certificate itself (no restart, no dropped connection).
+  const reloader = watchServerCert({
+    files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
+    ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+    apply: (cert, key) => { server.reloadTls(cert, key); },
+  });
   const httpsAddress = await https?.listen();
   send({ t: 'ready', host: address.host, port: address.port, ...(httpsAddress === undefined ? {} : { https: httpsAddress }) });
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      reloader.stop();
       await Promise.all([server.close(), https?.close()]);
+      trust.stop();
       audit?.flush();
       services.keyCache.clear();
       leases?.close();

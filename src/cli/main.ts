@@ -35,6 +35,11 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'governance over the admin API (mTLS): create, list, suspend, resume, terminate, revoke, restore, register-l1, validate-l1, approve',
     load: () => import('./commands/tenant.js'),
   },
+  // Issue 18: client enrolment and the certificate lifecycle (docs/clients.md).
+  client: { summary: 'enrol KMIP clients over the admin API: issue (sign a CSR), list, show, revoke', load: () => import('./commands/client.js') },
+  admin: { summary: 'admin certificates over the admin API: issue (never above your role), list, revoke', load: () => import('./commands/admin.js') },
+  identity: { summary: 'the run-time identity -> tenant map over the admin API: map, unmap, list', load: () => import('./commands/identity.js') },
+  pki: { summary: "the appliance's own certificates: server --san, rotate-server, status, admin-ca", load: () => import('./commands/pki.js') },
 };
 
 function usage(): string {

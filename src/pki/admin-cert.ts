@@ -3,12 +3,17 @@
  * docs/governance.md "Running it in the appliance") can be used from the first start, like the KMIP endpoint.
  *
  * The admin identity is a SAN URI, {@link DEV_ADMIN_IDENTITY}, and the appliance's default admin authentication
- * reads identities from SAN URIs only. KMIP client certificates of the same development CA carry a CN (the tenant
- * name) and no URI, so no tenant certificate — not even one for a tenant named "admin" — is ever an admin.
+ * reads identities from SAN URIs only.
+ *
+ * The admin certificate comes from its OWN CA, `admin-ca.crt` / `admin-ca.key` (issue 15 item 8), which is the
+ * admin API's only trust anchor by default. Before, the admin API trusted the KMIP client CA, so whoever could issue
+ * tenant certificates (an operator enrolling a storage array) could mint an admin certificate by adding the SAN URI
+ * `urn:openkcm:admin`. Trust model: docs/security.md "Trust model".
  */
-import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { access, readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { issueClientCert, loadCa } from './dev-pki.js';
+import { createCa, issueClientCert, loadCa } from './dev-pki.js';
+import type { DevCa } from './dev-pki.js';
 
 /** SAN URI of the development admin certificate; mapped to the `admin` role by the default admin API config. */
 export const DEV_ADMIN_IDENTITY = 'urn:openkcm:admin';
@@ -17,6 +22,32 @@ export const DEV_ADMIN_COMMON_NAME = 'openkcm-admin';
 /** File names under the PKI directory. */
 export const DEV_ADMIN_CERT_FILE = 'admin.crt';
 export const DEV_ADMIN_KEY_FILE = 'admin.key';
+/** The admin CA under the PKI directory: the admin API's trust anchor, apart from the KMIP client CA `ca.crt`. */
+export const ADMIN_CA_CERT_FILE = 'admin-ca.crt';
+export const ADMIN_CA_KEY_FILE = 'admin-ca.key';
+/** Subject CN of the admin CA. */
+export const ADMIN_CA_COMMON_NAME = 'OpenKCM Admin CA';
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The admin CA of `pkiDir`, created (and written, key mode 0600) when it does not exist yet. */
+export async function ensureAdminCa(pkiDir: string): Promise<DevCa> {
+  const certFile = path.join(pkiDir, ADMIN_CA_CERT_FILE);
+  const keyFile = path.join(pkiDir, ADMIN_CA_KEY_FILE);
+  if (await exists(certFile)) return loadCa(await readFile(certFile, 'utf8'), await readFile(keyFile, 'utf8'));
+  const ca = await createCa(ADMIN_CA_COMMON_NAME);
+  await writeFile(certFile, ca.certPem, { mode: 0o644 });
+  await writeFile(keyFile, ca.keyPem, { mode: 0o600 });
+  await chmod(keyFile, 0o600);
+  return ca;
+}
 
 export interface DevAdminCertPaths {
   readonly cert: string;
@@ -24,11 +55,11 @@ export interface DevAdminCertPaths {
 }
 
 /**
- * Issues `admin.crt` / `admin.key` (mode 0600) in `pkiDir` from the development CA there (`ca.crt`, `ca.key`, as
- * written by writeDevPki). Overwrites an existing pair.
+ * Issues `admin.crt` / `admin.key` (mode 0600) in `pkiDir` from the admin CA there (`admin-ca.crt`, created by
+ * {@link ensureAdminCa} when missing) — never from the KMIP client CA. Overwrites an existing pair.
  */
 export async function writeDevAdminCert(pkiDir: string): Promise<DevAdminCertPaths> {
-  const ca = await loadCa(await readFile(path.join(pkiDir, 'ca.crt'), 'utf8'), await readFile(path.join(pkiDir, 'ca.key'), 'utf8'));
+  const ca = await ensureAdminCa(pkiDir);
   const issued = await issueClientCert(ca, DEV_ADMIN_COMMON_NAME, { uris: [DEV_ADMIN_IDENTITY] });
   const out = { cert: path.join(pkiDir, DEV_ADMIN_CERT_FILE), key: path.join(pkiDir, DEV_ADMIN_KEY_FILE) };
   await writeFile(out.cert, issued.certPem, { mode: 0o644 });

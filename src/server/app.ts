@@ -33,6 +33,9 @@ import type { KmipGate } from './gates.js';
 import { Hierarchy, keystoresSettings } from './hierarchy.js';
 import { KmipServer } from './listener.js';
 import { KmipHttpsServer } from './https-listener.js';
+import { ClientTrust } from './trust.js';
+import { serverCertFiles, watchServerCert } from './tls-reload.js';
+import type { TlsReloader } from './tls-reload.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 
@@ -65,6 +68,8 @@ export interface KmipApp<S = OperationServices> {
   readonly hierarchy: AppHierarchy | undefined;
   /** The governance plane (admin API address, repository, audit flush); undefined for injected services. */
   readonly governance: GovernancePlane | undefined;
+  /** Watches the server certificate files (issue 18 item 5); `check()` looks now. */
+  readonly tlsReloader: TlsReloader;
   /** Graceful: drain the listener, then close storage. */
   close(): Promise<void>;
 }
@@ -98,11 +103,17 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   // Loaded only when needed, so tests with their own handler table do not load every operation.
   const getHandler = opts.getHandler
     ?? ((await import('../operations/registry.js')).getHandler as (op: number) => OperationHandler<unknown, unknown, S> | undefined);
+  // Issue 18: revocations and the run-time identity map from the governance plane; enterprise anchors' CRLs.
+  const trust = new ClientTrust({ identity: loaded.server.identity, anchors: loaded.server.trust ?? [], logger });
+  const plane = governance;
+  if (plane !== undefined) trust.update(plane.trust());
+  const unfollow = plane?.onChange((c) => { if (c.t === 'trust') trust.update(c.trust); });
+  await trust.start();
   const deps = {
     getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
     ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
   };
-  const server = new KmipServer<S>({ config: loaded.server, deps });
+  const server = new KmipServer<S>({ config: loaded.server, trust, deps });
   // Issue 20: KMIP over HTTPS, when configured, is a second transport over the same processor deps.
   const https = loaded.server.https === undefined ? undefined : new KmipHttpsServer<S>({ config: loaded.server, deps });
   let address: ListenAddress;
@@ -111,10 +122,18 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     address = await server.listen();
     httpsAddress = await https?.listen();
   } catch (e) {
-    await server.close();
+    await Promise.all([server.close(), https?.close()]);
+    unfollow?.();
+    trust.stop();
     await closeStorage();
     throw e;
   }
+  // Issue 18 item 5: a replaced server certificate is served without a restart.
+  const reloader = watchServerCert({
+    files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
+    ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+    apply: (cert, key) => { server.reloadTls(cert, key); },
+  });
   return {
     server,
     address,
@@ -122,8 +141,12 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     httpsAddress,
     hierarchy,
     governance,
+    tlsReloader: reloader,
     async close(): Promise<void> {
+      reloader.stop();
       await Promise.all([server.close(), https?.close()]);
+      unfollow?.();
+      trust.stop();
       await closeStorage();
     },
   };

@@ -17,6 +17,9 @@ import type { TtlvLimits } from '../ttlv/limits.js';
 import { isLogLevel } from './log.js';
 import { compatSettings, CompatSettingsError } from '../operations/model/compat.js';
 import type { LogLevel } from './log.js';
+import { resolveTrustAnchors } from './trust.js';
+import { MAX_TLS_RELOAD_INTERVAL_MS, MIN_TLS_RELOAD_INTERVAL_MS } from './tls-reload.js';
+import type { TrustAnchor } from './trust.js';
 
 // ---- limits ------------------------------------------------------------------------------
 
@@ -187,11 +190,15 @@ export interface IdentityConfig {
   source: IdentitySource;
   /** Explicit identity → tenant map; consulted first. */
   tenants: Readonly<Record<string, string>>;
-  /** Identity not in the map: 'same-name' (default) uses the identity as the tenant name; 'reject' closes the connection. */
-  unmapped: 'same-name' | 'reject';
+  /**
+   * Identity not in the map: 'same-name' uses the identity as the tenant name; 'reject' closes the connection.
+   * Unset (the default): 'reject' once any identity is mapped (here or at run time), 'same-name' while none is
+   * (issue 15 item 8; src/server/identity.ts unmappedMode).
+   */
+  unmapped?: 'same-name' | 'reject';
 }
 
-export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {}, unmapped: 'same-name' });
+export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {} });
 
 /** Tenant names are storage keys and file names: a conservative alphabet (as src/pki). */
 export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -245,6 +252,8 @@ export interface ServerConfig {
   /** Codec limits other than maxMessageBytes (which comes from limits). */
   ttlv: TtlvLimits;
   identity: IdentityConfig;
+  /** Enterprise trust anchors (`kmip.trust`, issue 18; src/server/trust.ts); their CAs are in `tls.ca` too. */
+  trust?: readonly TrustAnchor[];
   /** KMIP over HTTPS (issue 20): absent = off (the default). Same TLS material, limits and identity mapping. */
   https?: HttpsSettings;
 }
@@ -316,11 +325,13 @@ export const CONFIG_FILE_NAME = 'openkcm.conf';
 export interface ConfigFile {
   kmip?: {
     listen?: string;
-    tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string };
+    tls?: { cert?: string; key?: string; clientCa?: string; minVersion?: TlsVersionFloor; ciphers?: string; reloadIntervalMs?: number };
     limits?: Partial<ServerLimits>;
     ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
     /** KMIP over HTTPS; off unless `listen` is set (here or by `serve --kmip-https-listen`). */
     https?: HttpsFile;
+    /** Enterprise trust anchors, validated by src/server/trust.ts resolveTrustAnchors. */
+    trust?: unknown;
   };
   /** `roles` / `defaultRoles` (identity → Cedar role names) are validated by src/cmk/authz parseIdentityRoles. */
   identity?: Partial<IdentityConfig> & { roles?: unknown; defaultRoles?: unknown };
@@ -523,7 +534,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
   const top = checkKeys('config', raw, ['kmip', 'identity', 'logLevel', 'vault', 'native', 'seal', 'keystores', 'governance', 'compat']);
   const out: ConfigFile = {};
   if (top.kmip !== undefined) {
-    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'https']);
+    const k = checkKeys('kmip', top.kmip, ['listen', 'tls', 'limits', 'ttlv', 'https', 'trust']);
     const kmip: NonNullable<ConfigFile['kmip']> = {};
     const listen = optString('kmip.listen', k.listen);
     if (listen !== undefined) {
@@ -531,7 +542,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       kmip.listen = listen;
     }
     if (k.tls !== undefined) {
-      const t = checkKeys('kmip.tls', k.tls, ['cert', 'key', 'clientCa', 'minVersion', 'ciphers']);
+      const t = checkKeys('kmip.tls', k.tls, ['cert', 'key', 'clientCa', 'minVersion', 'ciphers', 'reloadIntervalMs']);
       const tls: NonNullable<NonNullable<ConfigFile['kmip']>['tls']> = {};
       for (const f of ['cert', 'key', 'clientCa', 'ciphers'] as const) {
         const s = optString(`kmip.tls.${f}`, t[f]);
@@ -540,6 +551,14 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       if (t.minVersion !== undefined) {
         if (t.minVersion !== 'TLSv1.2' && t.minVersion !== 'TLSv1.3') throw new ConfigError('kmip.tls.minVersion must be "TLSv1.2" or "TLSv1.3"');
         tls.minVersion = t.minVersion;
+      }
+      // Issue 18 item 5: how often a replaced server certificate is looked for (src/server/tls-reload.ts).
+      const r = t.reloadIntervalMs;
+      if (r !== undefined) {
+        if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < MIN_TLS_RELOAD_INTERVAL_MS || r > MAX_TLS_RELOAD_INTERVAL_MS) {
+          throw new ConfigError(`kmip.tls.reloadIntervalMs must be an integer from ${String(MIN_TLS_RELOAD_INTERVAL_MS)} to ${String(MAX_TLS_RELOAD_INTERVAL_MS)}`);
+        }
+        tls.reloadIntervalMs = r;
       }
       kmip.tls = tls;
     }
@@ -568,6 +587,7 @@ export function validateConfigFile(raw: unknown): ConfigFile {
       resolveHttps({ listen: https.listen ?? '127.0.0.1:0', ...nums }, undefined);
       kmip.https = https;
     }
+    if (k.trust !== undefined) kmip.trust = k.trust;
     out.kmip = kmip;
   }
   if (top.identity !== undefined) {
@@ -651,18 +671,22 @@ async function readPem(dataDir: string, rel: string, what: string): Promise<stri
 export async function resolveConfig(dataDir: string, file: ConfigFile, overrides: { listen?: string; httpsListen?: string } = {}): Promise<LoadedConfig> {
   const tlsFile = file.kmip?.tls ?? {};
   const limits = resolveServerLimits(file.kmip?.limits);
+  // Issue 18 "bring your own CA": enterprise anchors are trusted by the handshake like the client CA; what they may
+  // do (tenants, CRL) is decided by src/server/trust.ts.
+  const anchors = await resolveTrustAnchors(dataDir, file.kmip?.trust);
   const server: ServerConfig = {
     listen: parseListen(overrides.listen ?? file.kmip?.listen ?? DEFAULT_KMIP_LISTEN),
     tls: {
       cert: await readPem(dataDir, tlsFile.cert ?? 'pki/server.crt', 'server certificate'),
       key: await readPem(dataDir, tlsFile.key ?? 'pki/server.key', 'server key'),
-      ca: await readPem(dataDir, tlsFile.clientCa ?? 'pki/ca.crt', 'client CA certificate'),
+      ca: [await readPem(dataDir, tlsFile.clientCa ?? 'pki/ca.crt', 'client CA certificate'), ...anchors.map((a) => a.caPem)].join('\n'),
       minVersion: tlsFile.minVersion ?? 'TLSv1.2',
       ciphers: tlsFile.ciphers ?? DEFAULT_CIPHERS,
     },
     limits,
     ttlv: resolveLimits({ ...file.kmip?.ttlv, maxMessageBytes: limits.maxMessageBytes }),
     identity: { ...DEFAULT_IDENTITY_CONFIG, ...file.identity },
+    ...(anchors.length === 0 ? {} : { trust: anchors }),
   };
   const https = resolveHttps(file.kmip?.https, overrides.httpsListen);
   if (https !== undefined) server.https = https;
@@ -755,8 +779,10 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
   "identity": {
     // Client identity from the certificate: "cn", "uri" (first SAN URI) or "uri-or-cn".
     "source": "cn",
-    // Identities not listed below: "same-name" = tenant named like the identity; "reject".
-    "unmapped": "same-name",
+    // Identities not listed below: "reject" (the default once any identity is mapped, here or with
+    // \`openkcm identity map\`); "same-name" = tenant named like the identity (any certificate of the client CA
+    // becomes a tenant of its own).
+    "unmapped": "reject",
     // Explicit identity -> tenant map, e.g. "spiffe://example.org/app": "acme".
     "tenants": {${tenants.map((t) => `\n      ${JSON.stringify(t)}: ${JSON.stringify(t)}`).join(',')}${tenants.length > 0 ? '\n    ' : ''}}
   },

@@ -59,7 +59,14 @@ import { GOVERNANCE_REVOKE_REASON, MAX_TENANT_EVENT_BYTES, startRevocationListen
 import type { RevocationListener } from '../krypton/revocation-listener.js';
 import { mac } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
-import { DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
+import { pkiRoutes } from '../pki/api-routes.js';
+import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
+import { PkiRegistry } from '../pki/registry.js';
+import { pkiMetricsRegistry } from '../pki/metrics.js';
+import { serverCertFiles } from './tls-reload.js';
+import { EMPTY_TRUST } from './trust.js';
+import type { TrustSnapshot } from './trust.js';
+import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
 import { auditAdmissionGate, kmipAuditHook } from './audit-gate.js';
 import { governanceGate } from './governance-gate.js';
 import { ConfigError, parseListen } from './config.js';
@@ -95,6 +102,8 @@ export interface GovernanceSettings {
   readonly auditQueueMax: number;
   /** Each tenant's audit queue quota (issue 15 item 4); at most auditQueueMax. */
   readonly auditTenantQueueMax: number;
+  /** Largest CSR `openkcm client issue --csr` accepts, bytes (issue 18; src/pki/enrol.ts). */
+  readonly maxCsrBytes: number;
 }
 
 export interface AdminApiSettings {
@@ -129,13 +138,14 @@ async function readPem(dataDir: string, rel: unknown, where: string): Promise<st
 /**
  * Validates the config file's `governance` section. Every unknown key is a ConfigError naming it.
  * Admin API defaults: listen 127.0.0.1:5697 — port 0 (ephemeral) when the KMIP listener itself uses port 0, so
- * parallel test servers never collide —, TLS = the KMIP server certificate, client CA = the KMIP client CA, and
+ * parallel test servers never collide —, TLS = the KMIP server certificate, client CA = the admin CA
+ * `pki/admin-ca.crt` (never the KMIP client CA: issue 15 item 8), and
  * mutual-TLS admins = {@link DEV_ADMIN_IDENTITY} (SAN URI) → role admin. `"adminApi": false` turns it off.
  */
 export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>): Promise<GovernanceSettings> {
   const g = loaded.governance;
   const W = 'governance';
-  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit']);
+  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit', 'pki']);
   const bool = (k: string, dflt: boolean): boolean => {
     const v = g[k];
     if (v === undefined) return dflt;
@@ -190,8 +200,22 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
     if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new ConfigError(`${W}.fourEyes.ttlMs must be a positive integer`);
     fourEyes = { actions, approvals, ...(ttlMs === undefined ? {} : { ttlMs }) };
   }
+  // Issue 18: client enrolment (src/pki/registry.ts).
+  let maxCsrBytes = DEFAULT_MAX_CSR_BYTES;
+  if (g.pki !== undefined) {
+    if (!isRecord(g.pki)) throw new ConfigError(`${W}.pki must be an object {maxCsrBytes}`);
+    checkKeys(`${W}.pki`, g.pki, ['maxCsrBytes']);
+    const m = g.pki.maxCsrBytes;
+    if (m !== undefined) {
+      if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 256 || m > MAX_MAX_CSR_BYTES) {
+        throw new ConfigError(`${W}.pki.maxCsrBytes must be an integer 256..${String(MAX_MAX_CSR_BYTES)}`);
+      }
+      maxCsrBytes = m;
+    }
+  }
   const adminApi = await adminApiSettings(loaded, g.adminApi);
   return {
+    maxCsrBytes,
     enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
     auditTenantQueueMax: auditTenantQueueMax ?? Math.min(AUDIT_TENANT_QUEUE_MAX, auditQueueMax),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
@@ -213,16 +237,24 @@ async function adminApiSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'server'>
     if (typeof a.listen !== 'string') throw new ConfigError(`${W}.listen must be "HOST:PORT"`);
     listen = parseListen(a.listen);
   }
-  let tls: AdminTls = { cert: loaded.server.tls.cert, key: loaded.server.tls.key, ca: loaded.server.tls.ca };
-  if (a.tls !== undefined) {
-    if (!isRecord(a.tls)) throw new ConfigError(`${W}.tls must be an object {cert, key, clientCa}`);
-    checkKeys(`${W}.tls`, a.tls, ['cert', 'key', 'clientCa']);
-    tls = {
-      cert: a.tls.cert === undefined ? tls.cert : await readPem(loaded.dataDir, a.tls.cert, `${W}.tls.cert`),
-      key: a.tls.key === undefined ? tls.key : await readPem(loaded.dataDir, a.tls.key, `${W}.tls.key`),
-      ca: a.tls.clientCa === undefined ? tls.ca ?? '' : await readPem(loaded.dataDir, a.tls.clientCa, `${W}.tls.clientCa`),
-    };
-  }
+  // The admin CA (issue 15 item 8): never the KMIP client CA, so whoever issues tenant certificates cannot mint an
+  // admin. Read only when the admin API uses client certificates (the default); an OIDC-only API needs no anchor.
+  const adminCa = async (): Promise<string> => {
+    try {
+      return await readPem(loaded.dataDir, `pki/${ADMIN_CA_CERT_FILE}`, `${W}.tls.clientCa (default)`);
+    } catch (e) {
+      throw new ConfigError(`${e instanceof Error ? e.message : String(e)}: the admin API trusts its own CA, not the KMIP client CA; create it with \`openkcm pki admin-ca --data-dir ${loaded.dataDir}\` (it re-issues pki/admin.crt) or set ${W}.tls.clientCa`);
+    }
+  };
+  const t = a.tls ?? {};
+  if (!isRecord(t)) throw new ConfigError(`${W}.tls must be an object {cert, key, clientCa}`);
+  checkKeys(`${W}.tls`, t, ['cert', 'key', 'clientCa']);
+  const tls: AdminTls = {
+    cert: t.cert === undefined ? loaded.server.tls.cert : await readPem(loaded.dataDir, t.cert, `${W}.tls.cert`),
+    key: t.key === undefined ? loaded.server.tls.key : await readPem(loaded.dataDir, t.key, `${W}.tls.key`),
+    ...(t.clientCa !== undefined ? { ca: await readPem(loaded.dataDir, t.clientCa, `${W}.tls.clientCa`) }
+      : a.auth !== undefined && isRecord(a.auth) && a.auth.mtls === undefined ? {} : { ca: await adminCa() }),
+  };
   let auth: AdminAuthConfig;
   if (a.auth === undefined) {
     auth = { mtls: { identitySource: 'uri', identities: { [DEV_ADMIN_IDENTITY]: ['admin'] } } };
@@ -291,6 +323,10 @@ export interface GovernancePlane {
   register(tenant: string): Promise<TenantState | null>;
   /** The L1 registered for the tenant through the admin API (issue 16 item 2); undefined when none or ungoverned. */
   registeredShadow(tenant: string): Promise<ShadowReference | undefined>;
+  /** What every KMIP listener applies (issue 18): the run-time identity map and the revoked serials. */
+  trust(): TrustSnapshot;
+  /** The certificate registry (clients, admins, identities, CRL); undefined with the plane off. */
+  readonly pki: PkiRegistry | undefined;
   /** Stops everything, flushes the audit trail, closes the database. Call BEFORE the hierarchy closes. */
   close(): Promise<void>;
 }
@@ -300,7 +336,9 @@ export type GovernanceChange =
   | { readonly t: 'state'; readonly tenant: string; readonly state: TenantState }
   /** `text` undefined: the defaults decide; `failed`: the policies could not be loaded, the tenant is denied. */
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
-  | { readonly t: 'backlog'; readonly backlog: AuditBacklog };
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
+  /** Issue 18: a revocation or identity mapping changed (src/server/trust.ts ClientTrust.update). */
+  | { readonly t: 'trust'; readonly trust: TrustSnapshot };
 
 const DISABLED: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
@@ -308,6 +346,7 @@ const DISABLED: GovernancePlane = Object.freeze({
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
   tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
   onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
+  trust: () => EMPTY_TRUST, pki: undefined,
 });
 
 
@@ -442,6 +481,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       }
     };
     onBacklogChange = () => { changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); };
+    // ---- certificate registry (issue 18): revocations and identity mappings reach every KMIP listener ----------
+    const pki = await PkiRegistry.open({ db, audit: governance.audit, pkiDir: path.join(loaded.dataDir, 'pki'), logger: log, maxCsrBytes: settings.maxCsrBytes });
+    cleanups.push(() => pki.close());
+    pki.onChange(() => { changed({ t: 'trust', trust: pki.snapshot() }); });
     const refreshPolicies = async (tenant: string): Promise<void> => {
       try {
         await engine.refreshTenant(tenant, loadPolicies);
@@ -608,10 +651,12 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
           delete: (name, by) => sealedAsUnavailableAsync(() => masterKey.secrets.delete(name, by)),
         },
         masterKeyStatus: () => masterKey.status(),
-        metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
+        metrics: { registries: [auditMetricsRegistry(governance.auditSink), pkiMetricsRegistry(loaded.dataDir, serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls).cert, pki)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,
         limits: settings.adminApi.limits,
+        adminDirectory: (identity) => pki.adminOf(identity),
+        extraRoutes: pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } }),
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
         logger: log,
       }, settings.adminApi.listen);
@@ -705,6 +750,8 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
           throw e;
         }
       },
+      trust: () => pki.snapshot(),
+      pki,
     };
   } catch (e) {
     await closeAll();

@@ -9,12 +9,22 @@ import type { Principal } from '../operations/types.js';
 import { TENANT_NAME_PATTERN } from './config.js';
 import type { IdentityConfig } from './config.js';
 
-/** The subject CN of a peer certificate (the last one when the subject has several). */
-export function certCommonName(cert: Pick<PeerCertificate, 'subject'>): string | undefined {
-  // Node types say string, but a subject with repeated CNs yields string[] at run time.
+/** Every subject CN of a peer certificate, in certificate order. */
+export function certCommonNames(cert: Pick<PeerCertificate, 'subject'>): string[] {
+  // Node types say string, but a subject with repeated CNs (`CN=a, CN=b` or `CN=a+CN=b`) yields string[] at run time.
   const cn = (cert.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
-  if (Array.isArray(cn)) return cn[cn.length - 1];
-  return typeof cn === 'string' && cn.length > 0 ? cn : undefined;
+  if (Array.isArray(cn)) return cn.filter((c) => c.length > 0);
+  return typeof cn === 'string' && cn.length > 0 ? [cn] : [];
+}
+
+/**
+ * The subject CN of a peer certificate; undefined when it has none or SEVERAL. A subject with two CNs is ambiguous
+ * (issue 15 item 8: `CN=a, CN=b` used to map to tenant b because the last one won, while tools that read the first
+ * one showed a): callers refuse such a certificate ({@link identityOf}) rather than pick one.
+ */
+export function certCommonName(cert: Pick<PeerCertificate, 'subject'>): string | undefined {
+  const all = certCommonNames(cert);
+  return all.length === 1 ? all[0] : undefined;
 }
 
 /**
@@ -48,6 +58,8 @@ export class IdentityError extends Error {
 
 /** The identity of `cert` under `cfg.source`; throws IdentityError when it has none. */
 export function identityOf(cert: Pick<PeerCertificate, 'subject' | 'subjectaltname'>, cfg: Pick<IdentityConfig, 'source'>): string {
+  // Refused whatever the source: a certificate whose subject names two principals is not one identity (issue 15).
+  if (certCommonNames(cert).length > 1) throw new IdentityError('client certificate has more than one subject CN');
   const uri = cfg.source === 'cn' ? undefined : certSanUris(cert)[0];
   const cn = cfg.source === 'uri' ? undefined : certCommonName(cert);
   const id = uri ?? cn;
@@ -57,11 +69,21 @@ export function identityOf(cert: Pick<PeerCertificate, 'subject' | 'subjectaltna
   return id;
 }
 
+/**
+ * What happens to an identity the map does not name: the configured `unmapped`, else (issue 15 item 8) `reject` as
+ * soon as any identity is mapped — a map that restricts nothing would let every certificate of the client CA become
+ * a tenant of its own — and `same-name` only while there is no map at all (a fresh quick start).
+ */
+export function unmappedMode(cfg: Pick<IdentityConfig, 'tenants' | 'unmapped'>): 'same-name' | 'reject' {
+  if (cfg.unmapped !== undefined) return cfg.unmapped;
+  return Object.keys(cfg.tenants).length > 0 ? 'reject' : 'same-name';
+}
+
 /** Maps an identity to its tenant; throws IdentityError when the configuration refuses it. */
 export function tenantOf(identity: string, cfg: Pick<IdentityConfig, 'tenants' | 'unmapped'>): string {
   const mapped = Object.hasOwn(cfg.tenants, identity) ? cfg.tenants[identity] : undefined;
   if (mapped !== undefined) return mapped;
-  if (cfg.unmapped === 'reject') throw new IdentityError(`identity ${JSON.stringify(identity)} is not mapped to a tenant`);
+  if (unmappedMode(cfg) === 'reject') throw new IdentityError(`identity ${JSON.stringify(identity)} is not mapped to a tenant`);
   if (!TENANT_NAME_PATTERN.test(identity)) {
     throw new IdentityError(`identity ${JSON.stringify(identity)} is not a valid tenant name; map it in identity.tenants`);
   }

@@ -26,6 +26,7 @@ import { IdentityError, principalOf } from './identity.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 import type { ProcessorDeps } from './processor.js';
+import type { ClientTrust } from './trust.js';
 
 /** At most one log line per this interval about evicted pending handshakes (the count rides along). */
 const EVICTION_LOG_INTERVAL_MS = 10_000;
@@ -35,6 +36,12 @@ export interface KmipServerOptions<S> {
   readonly deps: ProcessorDeps<S>;
   /** Default: deps.logger. */
   readonly logger?: Logger;
+  /**
+   * Run-time client trust (issue 18: revocation, identity mapping, enterprise anchors; src/server/trust.ts). Without
+   * it the static `config.identity` decides. On every change the open connections are re-checked and those it now
+   * refuses are closed.
+   */
+  readonly trust?: ClientTrust;
 }
 
 /** Counters for operations and tests. */
@@ -65,6 +72,9 @@ export class KmipServer<S = unknown> {
   readonly #handshaking: HandshakeGuard;
   /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
   readonly #responseBudget: ResponseBudget;
+  readonly #trust: ClientTrust | undefined;
+  /** Peer certificate of each open connection: re-checked when the trust changes (a revocation closes it). */
+  readonly #peers = new Map<ServerConnection<S>, tls.PeerCertificate>();
   #nextId = 1;
   #evictionLoggedAt = 0;
   #evictionsUnlogged = 0;
@@ -78,6 +88,8 @@ export class KmipServer<S = unknown> {
     this.#config = opts.config;
     this.#deps = opts.deps;
     this.#log = opts.logger ?? opts.deps.logger;
+    this.#trust = opts.trust;
+    this.#trust?.onChange(() => { this.#recheck(); });
     const { tls: t, limits } = this.#config;
     this.#responseBudget = new ResponseBudget(limits.maxResponseBytesBuffered);
     this.#server = tls.createServer({
@@ -135,6 +147,15 @@ export class KmipServer<S = unknown> {
     this.#server.on('error', (err: Error) => {
       this.#log.error('listener error', describeError(err));
     });
+  }
+
+  /**
+   * Swaps the server certificate and key (issue 18 item 5, src/server/tls-reload.ts): new handshakes use them,
+   * established connections are untouched. Throws when the TLS stack refuses the pair (the old one stays).
+   */
+  reloadTls(cert: string, key: string): void {
+    const t = this.#config.tls;
+    this.#server.setSecureContext({ cert, key, ca: t.ca, minVersion: t.minVersion, maxVersion: 'TLSv1.3', ciphers: t.ciphers, honorCipherOrder: true });
   }
 
   /** Bind and start accepting. Resolves with the bound address (port 0 → the chosen port). */
@@ -209,6 +230,28 @@ export class KmipServer<S = unknown> {
     this.#log.info('KMIP listener stopped');
   }
 
+  /**
+   * The trust changed (a revocation, a mapping, a CRL): every open connection whose certificate it now refuses, or
+   * maps to another tenant, is closed at once (issue 18 "its open connections are closed"); the rest are untouched.
+   */
+  #recheck(): void {
+    const trust = this.#trust;
+    if (trust === undefined) return;
+    for (const [conn, peer] of this.#peers) {
+      let reason: string | undefined;
+      try {
+        if (trust.principalOf(peer).tenant !== conn.principal.tenant) reason = 'identity now maps to another tenant';
+      } catch (e) {
+        reason = e instanceof Error ? e.message : String(e);
+      }
+      if (reason === undefined) continue;
+      this.#peers.delete(conn);
+      this.stats.identityRejected++;
+      this.#log.warn('open connection closed: client no longer trusted', { conn: conn.id, identity: conn.principal.identity, tenant: conn.principal.tenant, reason });
+      conn.destroy();
+    }
+  }
+
   #onTcp(raw: Socket): void {
     this.stats.accepted++;
     if (this.#closing !== undefined) raw.destroy();
@@ -220,8 +263,9 @@ export class KmipServer<S = unknown> {
       return;
     }
     let principal;
+    const peer = socket.getPeerCertificate(true);
     try {
-      principal = principalOf(socket.getPeerCertificate(), this.#config.identity);
+      principal = this.#trust === undefined ? principalOf(peer, this.#config.identity) : this.#trust.principalOf(peer);
     } catch (e) {
       if (!(e instanceof IdentityError)) throw e;
       this.stats.identityRejected++;
@@ -244,7 +288,11 @@ export class KmipServer<S = unknown> {
       responseBudget: this.#responseBudget,
     });
     this.#connections.add(conn);
-    void conn.closed.then(() => { this.#connections.delete(conn); });
+    if (this.#trust !== undefined) this.#peers.set(conn, peer);
+    void conn.closed.then(() => {
+      this.#connections.delete(conn);
+      this.#peers.delete(conn);
+    });
     this.#log.info('connection established', {
       conn: conn.id, identity: principal.identity, tenant: principal.tenant,
       tls: socket.getProtocol() ?? undefined, cipher: socket.getCipher().name, remote: socket.remoteAddress,

@@ -63,6 +63,8 @@ export interface StartTestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly ttlv?: Partial<Omit<TtlvLimits, 'maxMessageBytes'>>;
   readonly identity?: Partial<IdentityConfig>;
+  /** The config file's `kmip.trust` section (enterprise trust anchors, src/server/trust.ts). */
+  readonly trust?: unknown;
   /**
    * The config file's vault section. `{ kek: 'dev' }` runs the wiring before the key hierarchy (one development
    * KEK for every tenant); the default is the hierarchy's embedded default (development MasterKey file in the data
@@ -168,6 +170,7 @@ async function writeConfig(dataDir: string, opts: StartTestServerOptions): Promi
   if (opts.https !== undefined) file.kmip = { ...file.kmip, https: { listen: '127.0.0.1:0', ...opts.https } };
   if (opts.identity !== undefined) file.identity = opts.identity;
   if (opts.compat !== undefined) file.compat = opts.compat;
+  if (opts.trust !== undefined) file.kmip = { ...file.kmip, trust: opts.trust };
   if (opts.vault !== undefined) file.vault = opts.vault;
   if (opts.seal !== undefined) file.seal = opts.seal;
   if (opts.keystores !== undefined) file.keystores = opts.keystores;

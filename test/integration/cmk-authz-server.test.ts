@@ -83,7 +83,8 @@ describe('Cedar authorization over mTLS', () => {
     await initDataDir({ dataDir, tenants: Object.keys(IDENTITIES), force: true });
     const file: ConfigFile = {
       kmip: { listen: '127.0.0.1:0' },
-      identity: { tenants: { 'acme-admin': 'acme', 'acme-reader': 'acme', 'acme-app': 'acme' } },
+      // bolt is deliberately unmapped: with a map, only an explicit same-name lets it in (issue 15 item 8).
+      identity: { tenants: { 'acme-admin': 'acme', 'acme-reader': 'acme', 'acme-app': 'acme' }, unmapped: 'same-name' },
       native: { allowUnlocked: true },
     };
     await writeFile(path.join(dataDir, CONFIG_FILE_NAME), JSON.stringify(file));

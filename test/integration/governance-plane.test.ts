@@ -85,7 +85,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
     }
     await writeFile(path.join(dataDir, CONFIG_FILE_NAME), JSON.stringify({
       kmip: { listen: '127.0.0.1:0' },
-      identity: { tenants: Object.fromEntries(TENANTS.map((t) => [t, t])) },
+      identity: { tenants: Object.fromEntries(TENANTS.map((t) => [t, t])), unmapped: 'same-name' }, // first-use registration of unmapped names (issue 15 item 8: not the default once a map exists)
       native: { allowUnlocked: true },
       governance,
     }));

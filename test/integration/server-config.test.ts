@@ -88,7 +88,9 @@ describe('config file (JSONC)', () => {
 describe('identity', () => {
   test('CN and SAN URIs from a peer certificate', () => {
     assert.equal(certCommonName({ subject: { CN: 'alice' } }), 'alice');
-    assert.equal(certCommonName({ subject: { CN: ['a', 'b'] } }), 'b');
+    // Issue 15 item 8: two CNs are ambiguous, not "the last one wins".
+    assert.equal(certCommonName({ subject: { CN: ['a', 'b'] } }), undefined);
+    assert.throws(() => principalOf({ subject: { CN: ['a', 'b'] }, subjectaltname: 'URI:spiffe://e.org/a' }, { source: 'uri-or-cn', tenants: { 'spiffe://e.org/a': 'acme' } }), /more than one subject CN/);
     assert.equal(certCommonName({ subject: {} }), undefined);
     assert.deepEqual(certSanUris({ subjectaltname: 'DNS:x, URI:spiffe://e.org/a, IP Address:1.2.3.4, URI:"urn:x, y"' }), ['spiffe://e.org/a', 'urn:x, y']);
     assert.deepEqual(certSanUris({ subjectaltname: '' }), []);

@@ -3,7 +3,7 @@
  * defaults, every unknown key refused by name, and each numeric bound at the limit and one past it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,8 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'openkcm-govsettings-'));
   await writeFile(path.join(dir, 'admin-ca.pem'), 'ADMIN CA PEM');
+  await mkdir(path.join(dir, 'pki'));
+  await writeFile(path.join(dir, 'pki', 'admin-ca.crt'), 'DEFAULT ADMIN CA');
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -38,7 +40,7 @@ async function refused(governance: Record<string, unknown>, pattern: RegExp): Pr
 }
 
 describe('governance settings', () => {
-  test('defaults: on, auto-registration, admin API on loopback:5697 with the KMIP TLS material and the dev admin identity', async () => {
+  test('defaults: on, auto-registration, admin API on loopback:5697 with the KMIP server certificate, the ADMIN CA and the dev admin identity', async () => {
     const s = await governanceSettings(input({}));
     assert.equal(s.enabled, true);
     assert.equal(s.autoRegisterTenants, true);
@@ -46,7 +48,8 @@ describe('governance settings', () => {
     assert.equal(s.l1HealthIntervalMs, DEFAULT_L1_HEALTH_INTERVAL_MS);
     assert.equal(s.auditQueueMax, AUDIT_QUEUE_MAX);
     assert.deepEqual(s.adminApi?.listen, { host: DEFAULT_ADMIN_API_HOST, port: DEFAULT_ADMIN_API_PORT });
-    assert.deepEqual(s.adminApi.tls, { cert: 'SERVER CERT', key: 'SERVER KEY', ca: 'CLIENT CA' });
+    // Issue 15 item 8: the admin API trusts pki/admin-ca.crt, never the KMIP client CA.
+    assert.deepEqual(s.adminApi.tls, { cert: 'SERVER CERT', key: 'SERVER KEY', ca: 'DEFAULT ADMIN CA' });
     assert.deepEqual(s.adminApi.auth, { mtls: { identitySource: 'uri', identities: { [DEV_ADMIN_IDENTITY]: ['admin'] } } });
   });
 

@@ -4,11 +4,11 @@
  * Contract and examples: docs/cli.md. Refuses to overwrite existing material without --force,
  * because a new CA silently invalidates every client certificate issued from the old one.
  */
-import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeDevPki } from '../../pki/dev-pki.js';
 import type { DevPkiPaths } from '../../pki/dev-pki.js';
-import { writeDevAdminCert } from '../../pki/admin-cert.js';
+import { ADMIN_CA_CERT_FILE, ADMIN_CA_KEY_FILE, writeDevAdminCert } from '../../pki/admin-cert.js';
 import type { DevAdminCertPaths } from '../../pki/admin-cert.js';
 import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
 import { TENANT_ID_PATTERN } from '../../cmk/db.js';
@@ -21,7 +21,8 @@ const USAGE = `usage: openkcm init --data-dir DIR [--tenant NAME]... [--force]
   --force          overwrite an existing PKI and configuration (the vault is never touched)
 
 Writes DIR/pki/{ca.crt,ca.key,server.crt,server.key}, DIR/pki/clients/NAME.{crt,key} per
-tenant (keys mode 0600) and DIR/${CONFIG_FILE_NAME}.`;
+tenant, the admin CA DIR/pki/{admin-ca.crt,admin-ca.key} with DIR/pki/admin.{crt,key} (keys
+mode 0600) and DIR/${CONFIG_FILE_NAME}.`;
 
 export const DEFAULT_TENANT = 'default';
 
@@ -90,7 +91,9 @@ export async function initDataDir(opts: InitOptions): Promise<InitResult> {
   // mkdir's mode only applies to directories it creates.
   await chmod(pkiDir, 0o700);
   const pki = await writeDevPki(pkiDir, tenants);
-  // The admin API's client certificate (SAN URI urn:openkcm:admin): a tenant certificate is never an admin.
+  // The admin API's client certificate (SAN URI urn:openkcm:admin) from the admin CA, a CA of its own: whoever
+  // issues tenant certificates cannot mint an admin (issue 15 item 8). --force replaces the admin CA too.
+  for (const f of [ADMIN_CA_CERT_FILE, ADMIN_CA_KEY_FILE]) await rm(path.join(pkiDir, f), { force: true });
   const admin = await writeDevAdminCert(pkiDir);
   const configFile = path.join(dataDir, CONFIG_FILE_NAME);
   await writeFile(configFile, renderDefaultConfigFile(tenants), { mode: 0o644 });
@@ -137,6 +140,7 @@ export async function run(argv: string[]): Promise<number> {
       `  CA             ${r.pki.caCert}`,
       `  server         ${r.pki.serverCert} (SAN 127.0.0.1, localhost)`,
       ...r.tenants.map((t) => `  tenant ${t.padEnd(8)} ${r.pki.clients[t]?.cert ?? ''}`),
+      `  admin CA       ${path.join(r.dataDir, 'pki', ADMIN_CA_CERT_FILE)} (admin API only; apart from the KMIP client CA)`,
       `  admin          ${r.admin.cert} (admin API, https://127.0.0.1:5697)`,
       `Start the server with: openkcm serve --data-dir ${r.dataDir}`,
     ];

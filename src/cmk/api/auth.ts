@@ -15,7 +15,7 @@
 import type { TLSSocket } from 'node:tls';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
-import { certCommonName, certSanUris } from '../../server/identity.js';
+import { certCommonName, certCommonNames, certSanUris } from '../../server/identity.js';
 import { ApiError } from './errors.js';
 import { isAdminRole } from './ports.js';
 import type { AdminPrincipal, AdminRole } from './ports.js';
@@ -169,8 +169,14 @@ export interface AdminAuthenticator {
   authenticate(req: AuthRequest): Promise<AdminPrincipal>;
 }
 
+/**
+ * Admins issued at run time (issue 18 `openkcm admin issue`, src/pki/registry.ts): roles and tenant scope of an
+ * identity the configuration does not list. Consulted only for certificates verified against the admin CA.
+ */
+export type AdminDirectory = (identity: string) => { readonly roles: readonly string[]; readonly tenant: string | undefined } | undefined;
+
 /** Builds the authenticator for a config; throws AuthConfigError when no method is configured. */
-export function createAuthenticator(cfg: AdminAuthConfig): AdminAuthenticator {
+export function createAuthenticator(cfg: AdminAuthConfig, directory?: AdminDirectory): AdminAuthenticator {
   if (cfg.mtls === undefined && cfg.oidc === undefined) throw new AuthConfigError('admin API authentication needs mtls and/or oidc configured');
   const oidc = cfg.oidc;
   let keys: JWTVerifyGetKey | undefined;
@@ -186,7 +192,7 @@ export function createAuthenticator(cfg: AdminAuthConfig): AdminAuthenticator {
         return verifyBearer(authz, oidc, keys);
       }
       if (cfg.mtls !== undefined) {
-        const p = certPrincipal(req.raw.socket, cfg.mtls);
+        const p = certPrincipal(req.raw.socket, cfg.mtls, directory);
         if (p !== undefined) return p;
       }
       throw new ApiError('UNAUTHENTICATED', cfg.mtls === undefined ? 'a bearer token is required' : 'a valid admin client certificate or bearer token is required');
@@ -194,19 +200,25 @@ export function createAuthenticator(cfg: AdminAuthConfig): AdminAuthenticator {
   };
 }
 
-function certPrincipal(socket: unknown, cfg: MtlsAuthConfig): AdminPrincipal | undefined {
+function certPrincipal(socket: unknown, cfg: MtlsAuthConfig, directory?: AdminDirectory): AdminPrincipal | undefined {
   const tlsSocket = socket as Partial<TLSSocket> | null;
   // `authorized` is true only when the chain verified against the admin CA and the cert is in its validity
   // window (the server runs with rejectUnauthorized false so bearer clients without a cert still connect).
   if (tlsSocket === null || typeof tlsSocket.getPeerCertificate !== 'function' || tlsSocket.authorized !== true) return undefined;
   const cert = tlsSocket.getPeerCertificate();
   if (Object.keys(cert).length === 0) return undefined;
+  // A subject naming two principals is not one admin (issue 15 item 8), whichever field names the identity.
+  if (certCommonNames(cert).length > 1) throw new ApiError('UNAUTHENTICATED', 'the client certificate has more than one subject CN');
   const uri = cfg.identitySource === 'cn' ? undefined : certSanUris(cert)[0];
   const cn = cfg.identitySource === 'uri' ? undefined : certCommonName(cert);
   const identity = uri ?? cn;
   if (identity === undefined) throw new ApiError('UNAUTHENTICATED', 'the client certificate names no admin identity');
-  const roles = Object.hasOwn(cfg.identities, identity) ? cfg.identities[identity] ?? [] : [];
-  return { identity, roles, via: 'mtls' };
+  if (Object.hasOwn(cfg.identities, identity)) return { identity, roles: cfg.identities[identity] ?? [], via: 'mtls' };
+  const issued = directory?.(identity);
+  if (issued !== undefined) {
+    return { identity, roles: issued.roles.filter(isAdminRole), via: 'mtls', ...(issued.tenant === undefined ? {} : { tenant: issued.tenant }) };
+  }
+  return { identity, roles: [], via: 'mtls' };
 }
 
 async function verifyBearer(header: string, cfg: OidcAuthConfig, keys: JWTVerifyGetKey): Promise<AdminPrincipal> {

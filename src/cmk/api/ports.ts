@@ -22,6 +22,11 @@ export interface AdminPrincipal {
   readonly identity: string;
   readonly roles: readonly AdminRole[];
   readonly via: 'mtls' | 'oidc';
+  /**
+   * A tenant admin (issue 18, `openkcm admin issue --tenant T`): every action is limited to this tenant; routes that
+   * are not about one tenant are refused. Absent: a platform-wide principal.
+   */
+  readonly tenant?: string;
 }
 
 /**

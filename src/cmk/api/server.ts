@@ -25,7 +25,7 @@ import { HandshakeGuard } from '../../server/handshake-guard.js';
 import { ADMIN_CONNECTIONS_CHECK_INTERVAL_MS, resolveAdminLimits } from './limits.js';
 import type { AdminLimits } from './limits.js';
 import { createAuthenticator } from './auth.js';
-import type { AdminAuthConfig } from './auth.js';
+import type { AdminAuthConfig, AdminDirectory } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
 import { ApiError, errorBody, l1FailureCode, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
@@ -102,6 +102,13 @@ export interface AdminApiDeps {
   readonly tls?: AdminTls;
   /** Connection limits of the listener (./limits.ts); absent ones take their defaults. */
   readonly limits?: Partial<AdminLimits>;
+  /** Admins issued at run time (issue 18, src/pki/registry.ts): roles and tenant scope of their identities. */
+  readonly adminDirectory?: AdminDirectory;
+  /**
+   * More routes (issue 18: clients, admins, identities, the CRL; src/pki/api-routes.ts), registered beside these
+   * with the same error handling. Routes without `config.action` authenticate through `authenticate` themselves.
+   */
+  readonly extraRoutes?: (app: AdminApi, ctx: { authenticate(req: FastifyRequest): Promise<AdminPrincipal> }) => void;
 }
 
 export type AdminApi = FastifyInstance<Server | HttpsServer, IncomingMessage, ServerResponse>;
@@ -169,7 +176,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   const engine: AdminPolicyEngine | undefined = deps.policyEngine instanceof PolicyEngine
     ? policyEngineAdapter(deps.policyEngine, isGovernance(deps.governance) ? deps.governance : undefined)
     : deps.policyEngine;
-  const authenticator = createAuthenticator(deps.auth);
+  const authenticator = createAuthenticator(deps.auth, deps.adminDirectory);
   const authorizer = engine?.authorizer ?? roleTableAuthorizer;
   const metrics = new AdminMetrics({
     tenantsByState: () => gov.countByState(),
@@ -263,6 +270,9 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     if (principal === undefined) throw new ApiError('UNAUTHENTICATED', 'not authenticated');
     const params = req.params as Partial<TenantParams> | undefined;
     const tenant = typeof params?.id === 'string' && req.routeOptions.url?.startsWith('/v1/tenants/') === true ? params.id : undefined;
+    // A tenant admin (issue 18) acts on its own tenant only; routes about no one tenant (list, create, approvals,
+    // metrics) are platform actions.
+    if (principal.tenant !== undefined && tenant !== principal.tenant) throw new ApiError('FORBIDDEN', `${principal.identity} administers tenant ${principal.tenant} only`);
     // HealthRead is not a Cedar action: the role table decides it.
     const allowed = action === 'HealthRead' ? roleAllows(principal.roles, action) : await authorizer.isAuthorized(principal, action, tenant);
     if (!allowed) throw new ApiError('FORBIDDEN', `${principal.identity} may not ${action}`);
@@ -577,6 +587,13 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
     });
     done();
   });
+  if (deps.extraRoutes !== undefined) {
+    const extra = deps.extraRoutes;
+    void app.register((r, _opts, done) => {
+      extra(r, { authenticate: (req) => authenticator.authenticate(req) });
+      done();
+    });
+  }
 
   /** The change is committed; a failed engine refresh leaves the tenant fail-closed in the engine (logged). */
   async function policiesChanged(tenant: string): Promise<void> {
