@@ -31,7 +31,9 @@ async function tempDir(): Promise<string> {
 /** Resolves with the first stdout line containing `listening`, and every stdout line seen so far. */
 function listeningLine(child: ChildProcess, stdout: { text: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error('no listening line within 30 s')); }, 30_000);
+    // A first start initialises the PKI, the MasterKey and the embedded governance database (PGlite's initdb, in a
+    // process of its own): 5-10 s on a quiet runner, but up to 77 s was seen on a 2-core runner at load average 18.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('no listening line within 120 s')); }, 120_000);
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (s: string) => {
       stdout.text += s;
