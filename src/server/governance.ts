@@ -42,6 +42,7 @@ import { DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConf
 import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
 import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
 import type { Db } from '../cmk/db.js';
+import { holdEmbeddedDb } from '../cmk/embedded-db-holder.js';
 import { isGovernanceError } from '../cmk/errors.js';
 import { Governance, parseTenantEvent } from '../cmk/repository.js';
 import type { TenantState } from '../cmk/repository.js';
@@ -336,6 +337,15 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       }
     },
   });
+  if (db.kind === 'pglite') {
+    // Readers of the embedded database (`openkcm audit`) must know a live node holds it (src/cmk/embedded-db-holder.ts);
+    // released after the database closed (cleanups run in reverse).
+    const release = holdEmbeddedDb(loaded.dataDir);
+    cleanups.push(() => {
+      release();
+      return Promise.resolve();
+    });
+  }
   cleanups.push(() => db.close());
   log.info('governance database open', { kind: db.kind, ...(db.kind === 'pglite' ? { dir: path.join(loaded.dataDir, 'governance-db') } : {}) });
 

@@ -142,9 +142,10 @@ export interface GovernancePort {
   /** Records the outcome of an `approved` request; exactly once (a second call fails with INVALID_STATE). */
   completeApproval(id: string, outcome: 'executed' | 'failed', detail?: string): Promise<ApprovalView>;
   readAudit(id: string, from: number, limit: number): Promise<AuditPage>;
-  /** The whole trail as JSON lines, in order. */
-  exportAudit(id: string): AsyncIterable<string>;
-  verifyAudit(id: string): Promise<AuditVerification>;
+  /** The whole trail as JSON lines, in order; `id` undefined: the global chain. */
+  exportAudit(id: string | undefined): AsyncIterable<string>;
+  /** `id` undefined: the global chain (admin actions). */
+  verifyAudit(id: string | undefined): Promise<AuditVerification>;
 }
 
 /** Decides whether a policy text is acceptable (H7's PolicyEngine validation). Throws with code INVALID_POLICY. */

@@ -23,6 +23,7 @@ import type { Logger } from '../../server/log.js';
 import { createAuthenticator } from './auth.js';
 import type { AdminAuthConfig } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
+import { registerGlobalAuditRoutes } from './audit-routes.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
 import type { Governance } from '../repository.js';
@@ -473,6 +474,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       await mustTenant(gov, req.params.id);
       return gov.verifyAudit(req.params.id);
     });
+    registerGlobalAuditRoutes(r, gov);
     done();
   });
 
