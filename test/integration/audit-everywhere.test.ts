@@ -189,7 +189,7 @@ describe('openkcm audit on a Shamir node (running and stopped)', () => {
     const exOff = await cli(['audit', 'export', '--tenant', 'alpha'], { env: { OPENKCM_DATA_DIR: dataDir } });
     assert.equal(exOff.code, 0, exOff.stderr);
     assert.ok(exOff.stdout.trim().split('\n').length >= 1);
-    assert.equal(JSON.parse(exOff.stdout.split('\n')[0] ?? '{}').seq, 1);
+    assert.equal((JSON.parse(exOff.stdout.split('\n')[0] ?? '{}') as { seq: number }).seq, 1);
   });
 });
 
