@@ -18,7 +18,7 @@
  * The kill-switch does NOT queue: revoke zeroises the slots synchronously before anything is awaited, so kek()
  * refuses from that instant; an activation or rotation that finishes after it discards what it opened (epoch).
  */
-import { randomFillSync } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { KmipError } from '../kmip/errors.js';
@@ -583,6 +583,92 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       this.#log.info('krypton L3 version dropped (crypto-shred)', { tenant, service, l3Version: version });
       this.#emit('changed', tenant);
     });
+  }
+
+  /**
+   * L1 replacement (issue 16 item 3: the customer moves to a new root key). Every stored L2 version is unwrapped
+   * through the CURRENT L1 — which proves the old key still opens what it wrapped, so nothing is re-wrapped from a
+   * copy that L1 no longer stands behind —, wrapped under `next`, unwrapped back through `next` and compared (a new
+   * L1 that cannot return what it wrapped is refused before anything is written), and then the record's shadow
+   * reference and wrapped L2 blobs are replaced in one compare-and-swap write. L2/L3 slots and every L4 envelope are
+   * unchanged: only the outermost wrap moves. Plaintext L2 exists in JS only inside the plugin call buffers, wiped
+   * when each call returns.
+   *
+   * Idempotent: when the record already names `next`, nothing is done (false), so an interrupted replacement can be
+   * retried after the governance side failed. Refused for a revoked tenant (KMIP TENANT_REVOKED): restore first.
+   * @returns true when the record was rewritten.
+   */
+  async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entry(tenant);
+    return await this.#serial(entry, async () => {
+      const t0 = performance.now();
+      const rec0 = await this.#mustGet(tenant);
+      if (rec0.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch): restore it before replacing its L1');
+      const same = (a: ShadowReference): boolean => a.plugin === next.plugin && a.keyRef === next.keyRef && a.keyVersion === next.keyVersion;
+      if (same(rec0.shadow)) return false;
+      const oldPlugin = await this.#keystoreFor(rec0.shadow);
+      const newPlugin = await this.#keystoreFor(next);
+      const rewrapped = new Map<number, Uint8Array>();
+      for (const e of rec0.l2) {
+        const context = { tenant, purpose: l2Purpose(e.version) };
+        const bytes = await oldPlugin.unwrap(e.wrapped, context).catch((err: unknown) => {
+          throw new KryptonError('L1_UNHEALTHY', `the current L1 of '${tenant}' (${rec0.shadow.plugin} ${rec0.shadow.keyRef}) did not unwrap L2 v${String(e.version)} (${describeError(err).errMessage}): the old key must still work to move to a new one`, { tenant, cause: err });
+        });
+        try {
+          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
+          const wrapped = await newPlugin.wrap(bytes, context).catch((err: unknown) => {
+            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not wrap: ${describeError(err).errMessage}`, { tenant, cause: err });
+          });
+          const back = await newPlugin.unwrap(wrapped, context).catch((err: unknown) => {
+            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not unwrap what it wrapped: ${describeError(err).errMessage}`, { tenant, cause: err });
+          });
+          try {
+            if (back.length !== bytes.length || !timingSafeEqual(back, bytes)) {
+              throw new KryptonError('TAMPERED', `the new L1 (${next.plugin} ${next.keyRef}) returned a different L2 v${String(e.version)}`, { tenant });
+            }
+          } finally {
+            back.fill(0);
+          }
+          rewrapped.set(e.version, wrapped);
+        } finally {
+          bytes.fill(0);
+        }
+      }
+      const { after } = await this.#mutate(tenant, (rec) => {
+        if (rec.state !== 'active') throw revokedError(tenant, 'was revoked during L1 replacement');
+        if (rec.revision !== rec0.revision) throw new KryptonError('CONFLICT', `tenant '${tenant}' changed during L1 replacement; retry`, { tenant });
+        const l2 = rec.l2.map((e): StoredL2 => {
+          const w = rewrapped.get(e.version);
+          if (w === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 v${String(e.version)} appeared during L1 replacement; retry`, { tenant });
+          return { ...e, wrapped: w };
+        });
+        return { ...rec, shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion }, l2, revision: rec.revision + 1 };
+      });
+      if (after !== undefined && entry.record !== undefined) entry.record = after;
+      this.#log.info('krypton L1 replaced: L2 re-wrapped under the new root key', {
+        tenant, from: `${rec0.shadow.plugin}:${rec0.shadow.keyRef}`, to: `${next.plugin}:${next.keyRef}`, l2Versions: rec0.l2.length, ms: round(performance.now() - t0),
+      });
+      this.#emit('changed', tenant);
+      return true;
+    });
+  }
+
+  /** The stored lineage (public data only: the L1 reference, states and versions; no blob); undefined without one. */
+  async lineage(tenant: string): Promise<{ shadow: ShadowReference; state: TenantKeyState; currentL2: number; l2Versions: number[]; services: { service: string; current: number; versions: number[] }[] } | undefined> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const rec = await this.#store.get(tenant).catch((err: unknown) => {
+      throw this.#storeError(tenant, err);
+    });
+    if (rec === undefined) return undefined;
+    return {
+      shadow: { ...rec.shadow }, state: rec.state, currentL2: rec.currentL2, l2Versions: rec.l2.map((e) => e.version).sort((a, b) => a - b),
+      services: Object.entries(rec.currentL3).map(([service, current]) => ({
+        service, current, versions: rec.l3.filter((e) => e.service === service).map((e) => e.version).sort((a, b) => a - b),
+      })),
+    };
   }
 
   /**

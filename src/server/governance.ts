@@ -43,6 +43,8 @@ import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
 import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
 import type { Db } from '../cmk/db.js';
 import { holdEmbeddedDb } from '../cmk/embedded-db-holder.js';
+import { L1_SHADOW_NAME } from '../cmk/api/governance-port.js';
+import { recordL1Replacement } from '../cmk/shadow-replace.js';
 import { isGovernanceError } from '../cmk/errors.js';
 import { Governance, parseTenantEvent } from '../cmk/repository.js';
 import type { TenantState } from '../cmk/repository.js';
@@ -582,6 +584,21 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         },
         ...(keystoreFor === undefined ? {} : { validateShadow: async (shadow: ShadowReference) => (await keystoreFor(shadow)).health() }),
         masterKeyStatus: () => masterKey.status(),
+        // Issue 16 item 3: rotation and L1 replacement through krypton on this (owner) node; workers follow its
+        // 'changed' event (src/appliance/primary.ts).
+        rotation: {
+          rotateL2: (tenant) => krypton.rotateL2(tenant),
+          rotateL3: (tenant, service) => krypton.rotateL3(tenant, service),
+          dropL3Version: (tenant, service, version) => krypton.dropL3Version(tenant, service, version),
+          replaceL1: async (tenant, shadow, actor) => {
+            await krypton.replaceL1(tenant, shadow);
+            await recordL1Replacement(governance, tenant, L1_SHADOW_NAME, shadow, actor);
+          },
+          describe: async (tenant) => {
+            const l = await krypton.lineage(tenant);
+            return l === undefined ? undefined : { l1: l.shadow, state: l.state, currentL2: l.currentL2, l2Versions: l.l2Versions, services: l.services };
+          },
+        },
         metrics: { registries: [auditMetricsRegistry(governance.auditSink)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,

@@ -5,6 +5,7 @@
  * an explicit maxLength. The same schemas generate the OpenAPI document (GET /openapi.json).
  */
 import { TENANT_ID_PATTERN } from '../db.js';
+import { APPROVABLE_ACTIONS } from './ports.js';
 
 /**
  * Largest request body. The biggest legitimate body is a policy (MAX_POLICY_TEXT_BYTES plus JSON quoting);
@@ -145,8 +146,9 @@ export const approvalModel = {
   properties: {
     id: { type: 'string' },
     tenant: { type: 'string' },
-    action: { type: 'string', enum: ['revoke', 'restore', 'terminate'] },
+    action: { type: 'string', enum: [...APPROVABLE_ACTIONS] },
     reason: { type: 'string' },
+    params: { type: 'object', additionalProperties: { type: 'string' } },
     requestedBy: { type: 'string' },
     approvers: { type: 'array', items: { type: 'string' } },
     required: { type: 'integer' },
