@@ -47,9 +47,7 @@ function approvalView(a: Approval): ApprovalView {
 }
 
 export function governancePort(g: Governance, opts: GovernancePortOptions = {}): GovernancePort {
-  // The repository must know replace-l1 to accept a request for it; the admin API executes it itself
-  // (approve with execute: false), so the repository's own runner is never the one that runs.
-  g.registerAction('replace-l1', () => Promise.reject(new GovernanceError('INVALID_STATE', 'replace-l1 is executed by the admin API')));
+
   const getShadow = async (id: string): Promise<TenantView['shadow']> => (await g.getShadowRef(id, L1_SHADOW_NAME))?.shadow;
   const mustApproval = async (id: string): Promise<Approval> => {
     const a = await g.getApproval(id);
@@ -117,6 +115,9 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
       }
     },
     async requestApproval({ tenant, action, reason, requestedBy, required, ttlMs, params }): Promise<ApprovalView> {
+      // The repository must know replace-l1 to accept a request for it; the admin API executes it itself
+      // (approve with execute: false), so the repository's own runner is never the one that runs.
+      if (action === 'replace-l1') g.registerAction(action, () => Promise.reject(new GovernanceError('INVALID_STATE', 'replace-l1 is executed by the admin API')));
       const id = await g.requestApproval(action, tenant, requestedBy, { ...params, reason }, { required, ttlMs });
       return approvalView(await mustApproval(id));
     },
