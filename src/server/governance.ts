@@ -30,7 +30,7 @@ import path from 'node:path';
 import { parseAdminAuthConfig } from '../cmk/api/auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
-import { startAdminApi } from '../cmk/api/server.js';
+import { MAX_REQUIRED_APPROVALS, startAdminApi } from '../cmk/api/server.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
 import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
 import type { ApprovableAction } from '../cmk/api/ports.js';
@@ -183,7 +183,9 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
       throw new ConfigError(`${W}.fourEyes.actions must be a list of ${APPROVABLE_ACTIONS.join(', ')}`);
     }
     const approvals = f.approvals ?? 1;
-    if (typeof approvals !== 'number' || !Number.isInteger(approvals) || approvals < 1) throw new ConfigError(`${W}.fourEyes.approvals must be a positive integer`);
+    if (typeof approvals !== 'number' || !Number.isInteger(approvals) || approvals < 1 || approvals > MAX_REQUIRED_APPROVALS) {
+      throw new ConfigError(`${W}.fourEyes.approvals must be an integer 1..${String(MAX_REQUIRED_APPROVALS)}`);
+    }
     const ttlMs = f.ttlMs;
     if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new ConfigError(`${W}.fourEyes.ttlMs must be a positive integer`);
     fourEyes = { actions, approvals, ...(ttlMs === undefined ? {} : { ttlMs }) };
