@@ -31,6 +31,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'check a node before starting it: memlock, data directory, certificates, seal, database, keystores, ports',
     load: () => import('./commands/doctor.js'),
   },
+  keys: {
+    summary: 'key rotation over the admin API (mTLS): show, rotate-l2, rotate-l3, drop-l3 (crypto-shred), replace-l1',
+    load: () => import('./commands/keys.js'),
+  },
   tenant: {
     summary: 'governance over the admin API (mTLS): create, list, suspend, resume, terminate, revoke, restore, register-l1, validate-l1, approve',
     load: () => import('./commands/tenant.js'),

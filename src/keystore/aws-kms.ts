@@ -85,7 +85,12 @@ export interface AwsKmsKeystoreConfig {
   readonly endpoint?: string;
   /** PEM CA certificates the endpoint must chain to. When given, it REPLACES the system trust store. */
   readonly ca?: string;
-  readonly credentials: AwsCredentials;
+  /**
+   * Static credentials (from a node secret), or `'default-chain'`: the AWS SDK's default provider chain
+   * (environment, shared config/SSO, web identity token file, ECS/EC2 instance role), for a node that runs with a
+   * role instead of a stored key (issue 16 item 4).
+   */
+  readonly credentials: AwsCredentials | 'default-chain';
   readonly requestTimeoutMs?: number;
   readonly maxAttempts?: number;
 }
@@ -218,7 +223,7 @@ export class AwsKmsKeystore implements KeystorePlugin {
       // The SDK signs for and talks to one region; a key in another region would only fail later and obscurely.
       throw invalid(`the key ARN is in region ${String(arn[2])}, the connection is for ${config.region}`);
     }
-    checkCredentials(config.credentials);
+    if (config.credentials !== 'default-chain') checkCredentials(config.credentials);
     const requestTimeoutMs = checkIntInRange(
       'requestTimeoutMs',
       config.requestTimeoutMs ?? AWS_KMS_DEFAULT_REQUEST_TIMEOUT_MS,
@@ -233,8 +238,9 @@ export class AwsKmsKeystore implements KeystorePlugin {
 
     this.keyRef = config.keyArn;
     this.region = config.region;
-    const { accessKeyId, secretAccessKey, sessionToken } = config.credentials;
-    const hidden = [secretAccessKey, ...(sessionToken === undefined ? [] : [sessionToken])];
+    const stat = config.credentials === 'default-chain' ? undefined : config.credentials;
+    // The default chain's secrets never pass through our code: nothing of ours to redact then.
+    const hidden = stat === undefined ? [] : [stat.secretAccessKey, ...(stat.sessionToken === undefined ? [] : [stat.sessionToken])];
     // Defence in depth: no SDK message we know of echoes a secret, but error text ends up in logs and audit.
     this.#redact = (text) => hidden.reduce((acc, secret) => acc.split(secret).join('[redacted]'), text);
 
@@ -246,7 +252,8 @@ export class AwsKmsKeystore implements KeystorePlugin {
     this.#client = new KMSClient({
       region: config.region,
       ...(endpoint === undefined ? {} : { endpoint }),
-      credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) },
+      // Without `credentials` the SDK resolves its default provider chain on first use.
+      ...(stat === undefined ? {} : { credentials: { accessKeyId: stat.accessKeyId, secretAccessKey: stat.secretAccessKey, ...(stat.sessionToken === undefined ? {} : { sessionToken: stat.sessionToken }) } }),
       maxAttempts,
       requestHandler: new NodeHttpHandler({
         httpsAgent: agent,
@@ -391,7 +398,7 @@ export class AwsKmsKeystore implements KeystorePlugin {
 // ---------------------------------------------------------------------------------------------------------------
 // Factory (notes/contracts.md): settings = config `keystores.connections.aws-kms`; the key ARN is shadow.keyRef.
 
-const SETTINGS = new Set(['region', 'endpoint', 'caFile', 'credentialsSecret', 'requestTimeoutMs', 'maxAttempts']);
+const SETTINGS = new Set(['region', 'endpoint', 'caFile', 'credentialsSecret', 'credentials', 'requestTimeoutMs', 'maxAttempts']);
 
 async function readCaFile(caFile: string): Promise<string> {
   let size: number;
@@ -453,8 +460,13 @@ export async function openAwsKmsKeystore(
   }
   const { region, endpoint, caFile, credentialsSecret, requestTimeoutMs, maxAttempts } = settings;
   if (typeof region !== 'string') throw invalid('setting region is required (e.g. "eu-central-1")');
-  if (typeof credentialsSecret !== 'string' || credentialsSecret.length === 0) {
-    throw invalid('setting credentialsSecret (the name of a node secret) is required');
+  // `"credentials": "default-chain"` (a role: instance profile, web identity...) and credentialsSecret are exclusive,
+  // so a config never silently uses the other one.
+  const source = settings['credentials'];
+  if (source !== undefined && source !== 'default-chain') throw invalid('setting credentials must be "default-chain" (or absent: credentialsSecret)');
+  if (source === 'default-chain' && credentialsSecret !== undefined) throw invalid('settings credentials "default-chain" and credentialsSecret are exclusive');
+  if (source === undefined && (typeof credentialsSecret !== 'string' || credentialsSecret.length === 0)) {
+    throw invalid('setting credentialsSecret (the name of a node secret) is required, or credentials "default-chain"');
   }
   if (endpoint !== undefined && typeof endpoint !== 'string') throw invalid('setting endpoint must be a string');
   if (caFile !== undefined && (typeof caFile !== 'string' || caFile.length === 0)) throw invalid('setting caFile must be a path');
@@ -462,12 +474,14 @@ export async function openAwsKmsKeystore(
   if (maxAttempts !== undefined && typeof maxAttempts !== 'number') throw invalid('setting maxAttempts must be a number');
 
   const ca = caFile === undefined ? undefined : await readCaFile(caFile);
-  const raw = await secrets.get(credentialsSecret);
-  let credentials: AwsCredentials;
-  try {
-    credentials = parseAwsCredentialsSecret(raw);
-  } finally {
-    raw.fill(0);
+  let credentials: AwsCredentials | 'default-chain' = 'default-chain';
+  if (typeof credentialsSecret === 'string') {
+    const raw = await secrets.get(credentialsSecret);
+    try {
+      credentials = parseAwsCredentialsSecret(raw);
+    } finally {
+      raw.fill(0);
+    }
   }
   return new AwsKmsKeystore({
     keyArn: shadow.keyRef,

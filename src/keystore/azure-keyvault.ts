@@ -35,6 +35,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
@@ -226,7 +227,17 @@ export interface AzureSecretCredentialOptions {
   /** Carries the CA bundle and is destroyed by the owning keystore's close(). */
   readonly agent: HttpsAgent;
   readonly timeoutMs: number;
+  /**
+   * Managed identity (issue 16 item 4): tokens come from the Azure Instance Metadata Service of the machine the node
+   * runs on, not from a node secret (`secretName` is then unused). `clientId` selects a user-assigned identity.
+   */
+  readonly managedIdentity?: { readonly endpoint: string; readonly clientId?: string };
 }
+
+/** The Azure Instance Metadata Service token endpoint (link-local, plain HTTP by design: it never leaves the host). */
+export const AZURE_IMDS_TOKEN_ENDPOINT = 'http://169.254.169.254/metadata/identity/oauth2/token';
+/** IMDS API version of the managed-identity token call. */
+const IMDS_API_VERSION = '2018-02-01';
 
 /**
  * A TokenCredential over a node secret: OAuth2 client credentials (RFC 6749 §4.4, Entra v2 endpoint
@@ -300,6 +311,14 @@ export class AzureSecretCredential implements TokenCredential {
   }
 
   async #fetch(scope: string): Promise<AccessToken> {
+    const mi = this.#options.managedIdentity;
+    if (mi !== undefined) {
+      const issuedAt = Date.now();
+      const token = await this.#imds(mi, scope);
+      this.#tokens.set(scope, { ...token, issuedAt });
+      this.fetches += 1;
+      return token;
+    }
     let raw: Buffer;
     try {
       raw = await this.#options.secrets.get(this.#options.secretName);
@@ -329,6 +348,16 @@ export class AzureSecretCredential implements TokenCredential {
     return token;
   }
 
+  /** A managed-identity token from IMDS: GET with `Metadata: true` (which a server-side request forgery cannot add). */
+  async #imds(mi: { readonly endpoint: string; readonly clientId?: string }, scope: string): Promise<AccessToken> {
+    const url = new URL(mi.endpoint);
+    url.searchParams.set('api-version', IMDS_API_VERSION);
+    url.searchParams.set('resource', scope.replace(/\/\.default$/u, ''));
+    if (mi.clientId !== undefined) url.searchParams.set('client_id', mi.clientId);
+    const response = await getImds(url, this.#options.timeoutMs);
+    return tokenFromResponse(response, url.host);
+  }
+
   async #clientCredentials(secret: { tenantId: string; clientId: string; clientSecret: string }, scope: string): Promise<AccessToken> {
     const url = new URL(`${this.#options.authorityHost.replace(/\/+$/u, '')}/${encodeURIComponent(secret.tenantId)}/oauth2/v2.0/token`);
     const form = Buffer.from(
@@ -346,37 +375,43 @@ export class AzureSecretCredential implements TokenCredential {
     } finally {
       form.fill(0);
     }
-    let json: Record<string, unknown> = {};
-    try {
-      const parsed: unknown = JSON.parse(response.body.toString('utf8'));
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
-    } catch {
-      // Not JSON: classified by status below.
-    } finally {
-      response.body.fill(0);
-    }
-    if (response.status !== 200) {
-      const error = typeof json['error'] === 'string' ? json['error'].slice(0, 64) : 'unknown_error';
-      const aadsts = typeof json['error_description'] === 'string' ? /AADSTS\d+/u.exec(json['error_description'])?.[0] : undefined;
-      // RFC 6749 §5.2: 400/401 with an error code is a refusal of OUR credentials; anything else is the authority.
-      const code: KeystoreErrorCode = response.status === 400 || response.status === 401 ? 'ACCESS_DENIED' : 'UNREACHABLE';
-      throw new KeystoreError(
-        code,
-        AZURE_KEYVAULT_PLUGIN_KIND,
-        `token request to ${url.host} refused: HTTP ${String(response.status)} ${error}${aadsts === undefined ? '' : ` (${aadsts})`}`,
-      );
-    }
-    const accessToken = json['access_token'];
-    const expiresIn = Number(json['expires_in']);
-    if (typeof accessToken !== 'string' || accessToken.length === 0 || accessToken.length > MAX_ACCESS_TOKEN_CHARS || /[\s"]/u.test(accessToken)) {
-      throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `token response from ${url.host} has no usable access_token`);
-    }
-    if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
-      throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `token response from ${url.host} has no usable expires_in`);
-    }
-    return { token: accessToken, tokenType: 'Bearer', expiresOnTimestamp: Date.now() + expiresIn * 1000 };
+    return tokenFromResponse(response, url.host);
   }
 }
+
+/** An OAuth2 token answer (Entra v2 endpoint or IMDS) → AccessToken; refusals classified (RFC 6749 §5.2). */
+function tokenFromResponse(response: { status: number; body: Buffer }, host: string): AccessToken {
+  let json: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(response.body.toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: classified by status below.
+  } finally {
+    response.body.fill(0);
+  }
+  if (response.status !== 200) {
+    const error = typeof json['error'] === 'string' ? json['error'].slice(0, 64) : 'unknown_error';
+    const aadsts = typeof json['error_description'] === 'string' ? /AADSTS\d+/u.exec(json['error_description'])?.[0] : undefined;
+    // RFC 6749 §5.2: 400/401 with an error code is a refusal of OUR credentials; anything else is the authority.
+    const code: KeystoreErrorCode = response.status === 400 || response.status === 401 ? 'ACCESS_DENIED' : 'UNREACHABLE';
+    throw new KeystoreError(
+      code,
+      AZURE_KEYVAULT_PLUGIN_KIND,
+      `token request to ${host} refused: HTTP ${String(response.status)} ${error}${aadsts === undefined ? '' : ` (${aadsts})`}`,
+    );
+  }
+  const accessToken = json['access_token'];
+  const expiresIn = Number(json['expires_in']);
+  if (typeof accessToken !== 'string' || accessToken.length === 0 || accessToken.length > MAX_ACCESS_TOKEN_CHARS || /[\s"]/u.test(accessToken)) {
+    throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `token response from ${host} has no usable access_token`);
+  }
+  if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
+    throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `token response from ${host} has no usable expires_in`);
+  }
+  return { token: accessToken, tokenType: 'Bearer', expiresOnTimestamp: Date.now() + expiresIn * 1000 };
+}
+
 
 function placeholderToken(): AccessToken {
   // Short-lived so the SDK asks again on its next request rather than caching the failure.
@@ -396,6 +431,35 @@ function jwtExpiry(token: string): number | undefined {
     // Opaque token.
   }
   return undefined;
+}
+
+/** GET an IMDS-style token endpoint (http or https), bounded like postForm. */
+function getImds(url: URL, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const unreachable = (why: string, cause?: unknown): KeystoreError =>
+      new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `managed identity endpoint ${url.host}: ${why}`, cause === undefined ? undefined : { cause });
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { Metadata: 'true', accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_TOKEN_RESPONSE_BYTES) {
+          for (const c of chunks) c.fill(0);
+          chunks.length = 0;
+          reject(unreachable(`response larger than ${String(MAX_TOKEN_RESPONSE_BYTES)} bytes`));
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }); });
+      res.on('error', (e) => { reject(unreachable(e.message, e)); });
+    });
+    req.on('timeout', () => { req.destroy(unreachable(`no answer within ${String(timeoutMs)} ms`)); });
+    req.on('error', (e) => { reject(e instanceof KeystoreError ? e : unreachable(e.message, e)); });
+    req.end();
+  });
 }
 
 function postForm(url: URL, body: Buffer, agent: HttpsAgent, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
@@ -989,7 +1053,13 @@ const SETTINGS = new Set([
   'requestTimeoutMs',
   'retries',
   'disableChallengeResourceVerification',
+  'identity',
+  'managedIdentityClientId',
+  'imdsEndpoint',
 ]);
+
+/** Longest managed identity client id accepted (a GUID is 36 characters). */
+const MAX_MI_CLIENT_ID_CHARS = 64;
 
 /**
  * Opens the plugin for a shadow reference with the `keystores.connections.azure-keyvault` settings:
@@ -1011,8 +1081,25 @@ export async function openAzureKeyVaultKeystore(
   for (const field of Object.keys(settings)) {
     if (!SETTINGS.has(field)) throw bad(`unknown setting ${JSON.stringify(field)}`);
   }
+  // Issue 16 item 4: `"identity": "managed"` takes tokens from the host's managed identity (IMDS) instead of a
+  // node secret; the two are exclusive so a config never silently uses the other.
+  const identity = settings['identity'];
+  if (identity !== undefined && identity !== 'managed') throw bad('identity must be "managed" (or absent: credentialSecret)');
   const credentialSecret = settings['credentialSecret'];
-  if (typeof credentialSecret !== 'string' || credentialSecret.length === 0) throw bad('credentialSecret must name a node secret');
+  let managedIdentity: { endpoint: string; clientId?: string } | undefined;
+  if (identity === 'managed') {
+    if (credentialSecret !== undefined) throw bad('identity "managed" and credentialSecret are exclusive');
+    const endpoint = settings['imdsEndpoint'] ?? AZURE_IMDS_TOKEN_ENDPOINT;
+    if (typeof endpoint !== 'string' || !isHttpBase(endpoint)) throw bad('imdsEndpoint must be an http(s) URL without credentials, query or fragment');
+    const clientId = settings['managedIdentityClientId'];
+    if (clientId !== undefined && (typeof clientId !== 'string' || !/^[\w-]{1,64}$/u.test(clientId))) {
+      throw bad(`managedIdentityClientId must be 1..${String(MAX_MI_CLIENT_ID_CHARS)} word characters or dashes`);
+    }
+    managedIdentity = { endpoint, ...(clientId === undefined ? {} : { clientId }) };
+  } else {
+    if (settings['imdsEndpoint'] !== undefined || settings['managedIdentityClientId'] !== undefined) throw bad('imdsEndpoint and managedIdentityClientId need identity "managed"');
+    if (typeof credentialSecret !== 'string' || credentialSecret.length === 0) throw bad('credentialSecret must name a node secret');
+  }
   const algorithm = settings['algorithm'] ?? 'RSA-OAEP-256';
   if (typeof algorithm !== 'string' || !(AZURE_WRAP_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw bad(`algorithm must be one of ${AZURE_WRAP_ALGORITHMS.join(', ')}`);
@@ -1034,20 +1121,25 @@ export async function openAzureKeyVaultKeystore(
     caPem = await readCaFile(caFile);
   }
 
-  let raw: Buffer;
-  try {
-    raw = await secrets.get(credentialSecret);
-  } catch (err) {
-    throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `credential secret ${credentialSecret} is not available`, { cause: err });
-  }
-  try {
-    parseCredentialSecret(raw);
-  } finally {
-    raw.fill(0);
+  if (typeof credentialSecret === 'string') {
+    let raw: Buffer;
+    try {
+      raw = await secrets.get(credentialSecret);
+    } catch (err) {
+      throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `credential secret ${credentialSecret} is not available`, { cause: err });
+    }
+    try {
+      parseCredentialSecret(raw);
+    } finally {
+      raw.fill(0);
+    }
   }
 
   const agent = createAzureAgent(caPem);
-  const credential = new AzureSecretCredential({ secrets, secretName: credentialSecret, authorityHost, agent, timeoutMs: timeout });
+  const credential = new AzureSecretCredential({
+    secrets, secretName: typeof credentialSecret === 'string' ? credentialSecret : '', authorityHost, agent, timeoutMs: timeout,
+    ...(managedIdentity === undefined ? {} : { managedIdentity }),
+  });
   return new AzureKeyVaultKeystore({
     keyRef: shadow.keyRef,
     credential,
@@ -1057,6 +1149,15 @@ export async function openAzureKeyVaultKeystore(
     disableChallengeResourceVerification: disableVerification,
     agent,
   });
+}
+
+function isHttpBase(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+  } catch {
+    return false;
+  }
 }
 
 function isHttpsBase(value: string): boolean {

@@ -458,67 +458,6 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     return rec === undefined ? undefined : { ...rec.shadow };
   }
 
-  /**
-   * Moves the tenant's keys to another L1 (issue 16 items 2 and 3: registering the customer's L1 for a tenant that
-   * already has keys, or replacing L1): every stored L2 version is unwrapped by the CURRENT L1 (proving it still
-   * unwraps), wrapped by `next`, and unwrapped back by `next` and compared, before the record (new shadow, new wrapped
-   * blobs) is written in one compare-and-swap. L2 plaintext exists in JS only in transit between the two plugins
-   * and is wiped at once; L3 blobs are untouched (they are sealed by L2, which does not change). Nothing is written
-   * when any step fails, so the tenant stays as it was. Returns false when `next` is already the tenant's L1.
-   * @throws KryptonError UNKNOWN_TENANT | INVALID (revoked or destroyed: restore first) | CONFLICT;
-   *         KeystoreError as either plugin reports it (the current L1 no longer unwraps, the new one refuses).
-   */
-  async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
-    this.#checkOpen();
-    this.#checkTenant(tenant);
-    const entry = this.#entry(tenant);
-    return await this.#serial(entry, async () => {
-      const t0 = performance.now();
-      const rec = await this.#mustGet(tenant);
-      if (rec.state !== 'active') throw new KryptonError('INVALID', `tenant '${tenant}' is ${rec.state}: its L1 cannot be replaced (restore it first)`, { tenant });
-      if (sameShadow(rec.shadow, next)) return false;
-      const oldPlugin = await this.#keystoreFor(rec.shadow);
-      const newPlugin = await this.#keystoreFor(next);
-      const rewrapped = new Map<number, Uint8Array>();
-      for (const e of rec.l2) {
-        const context = { tenant, purpose: l2Purpose(e.version) };
-        const bytes = await oldPlugin.unwrap(e.wrapped, context);
-        try {
-          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
-          const wrapped = await newPlugin.wrap(bytes, context);
-          const back = await newPlugin.unwrap(wrapped, context);
-          try {
-            if (back.length !== bytes.length || !timingSafeEqual(back, bytes)) {
-              throw new KryptonError('TAMPERED', `the new L1 ${next.plugin} '${next.keyRef}' did not give L2 v${String(e.version)} back unchanged`, { tenant });
-            }
-          } finally {
-            back.fill(0);
-          }
-          rewrapped.set(e.version, wrapped);
-        } finally {
-          bytes.fill(0);
-        }
-      }
-      const { after } = await this.#mutate(tenant, (r) => {
-        if (r.state !== 'active') throw revokedError(tenant, 'was revoked while its L1 was being replaced');
-        if (!sameShadow(r.shadow, rec.shadow) || r.l2.some((e) => !rewrapped.has(e.version))) {
-          throw new KryptonError('CONFLICT', `tenant '${tenant}' changed while its L1 was being replaced; try again`, { tenant });
-        }
-        return {
-          ...r,
-          shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion },
-          l2: r.l2.map((e) => ({ ...e, wrapped: rewrapped.get(e.version) ?? e.wrapped })),
-          revision: r.revision + 1,
-        };
-      });
-      if (after !== undefined && entry.record !== undefined) entry.record = after;
-      this.#log.info('krypton L1 replaced (L2 re-wrapped)', {
-        tenant, from: rec.shadow.plugin, to: next.plugin, keyRef: next.keyRef, l2Versions: rec.l2.length, ms: round(performance.now() - t0),
-      });
-      return true;
-    });
-  }
-
   // ---- rotation and crypto-shredding -------------------------------------------------------------------------
 
   /**
@@ -654,6 +593,92 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       this.#log.info('krypton L3 version dropped (crypto-shred)', { tenant, service, l3Version: version });
       this.#emit('changed', tenant);
     });
+  }
+
+  /**
+   * L1 replacement (issue 16 item 3: the customer moves to a new root key). Every stored L2 version is unwrapped
+   * through the CURRENT L1 — which proves the old key still opens what it wrapped, so nothing is re-wrapped from a
+   * copy that L1 no longer stands behind —, wrapped under `next`, unwrapped back through `next` and compared (a new
+   * L1 that cannot return what it wrapped is refused before anything is written), and then the record's shadow
+   * reference and wrapped L2 blobs are replaced in one compare-and-swap write. L2/L3 slots and every L4 envelope are
+   * unchanged: only the outermost wrap moves. Plaintext L2 exists in JS only inside the plugin call buffers, wiped
+   * when each call returns.
+   *
+   * Idempotent: when the record already names `next`, nothing is done (false), so an interrupted replacement can be
+   * retried after the governance side failed. Refused for a revoked tenant (KMIP TENANT_REVOKED): restore first.
+   * @returns true when the record was rewritten.
+   */
+  async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const entry = this.#entry(tenant);
+    return await this.#serial(entry, async () => {
+      const t0 = performance.now();
+      const rec0 = await this.#mustGet(tenant);
+      if (rec0.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch): restore it before replacing its L1');
+      const same = (a: ShadowReference): boolean => a.plugin === next.plugin && a.keyRef === next.keyRef && a.keyVersion === next.keyVersion;
+      if (same(rec0.shadow)) return false;
+      const oldPlugin = await this.#keystoreFor(rec0.shadow);
+      const newPlugin = await this.#keystoreFor(next);
+      const rewrapped = new Map<number, Uint8Array>();
+      for (const e of rec0.l2) {
+        const context = { tenant, purpose: l2Purpose(e.version) };
+        const bytes = await oldPlugin.unwrap(e.wrapped, context).catch((err: unknown) => {
+          throw new KryptonError('L1_UNHEALTHY', `the current L1 of '${tenant}' (${rec0.shadow.plugin} ${rec0.shadow.keyRef}) did not unwrap L2 v${String(e.version)} (${describeError(err).errMessage}): the old key must still work to move to a new one`, { tenant, cause: err });
+        });
+        try {
+          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
+          const wrapped = await newPlugin.wrap(bytes, context).catch((err: unknown) => {
+            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not wrap: ${describeError(err).errMessage}`, { tenant, cause: err });
+          });
+          const back = await newPlugin.unwrap(wrapped, context).catch((err: unknown) => {
+            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not unwrap what it wrapped: ${describeError(err).errMessage}`, { tenant, cause: err });
+          });
+          try {
+            if (back.length !== bytes.length || !timingSafeEqual(back, bytes)) {
+              throw new KryptonError('TAMPERED', `the new L1 (${next.plugin} ${next.keyRef}) returned a different L2 v${String(e.version)}`, { tenant });
+            }
+          } finally {
+            back.fill(0);
+          }
+          rewrapped.set(e.version, wrapped);
+        } finally {
+          bytes.fill(0);
+        }
+      }
+      const { after } = await this.#mutate(tenant, (rec) => {
+        if (rec.state !== 'active') throw revokedError(tenant, 'was revoked during L1 replacement');
+        if (rec.revision !== rec0.revision) throw new KryptonError('CONFLICT', `tenant '${tenant}' changed during L1 replacement; retry`, { tenant });
+        const l2 = rec.l2.map((e): StoredL2 => {
+          const w = rewrapped.get(e.version);
+          if (w === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 v${String(e.version)} appeared during L1 replacement; retry`, { tenant });
+          return { ...e, wrapped: w };
+        });
+        return { ...rec, shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion }, l2, revision: rec.revision + 1 };
+      });
+      if (after !== undefined && entry.record !== undefined) entry.record = after;
+      this.#log.info('krypton L1 replaced: L2 re-wrapped under the new root key', {
+        tenant, from: `${rec0.shadow.plugin}:${rec0.shadow.keyRef}`, to: `${next.plugin}:${next.keyRef}`, l2Versions: rec0.l2.length, ms: round(performance.now() - t0),
+      });
+      this.#emit('changed', tenant);
+      return true;
+    });
+  }
+
+  /** The stored lineage (public data only: the L1 reference, states and versions; no blob); undefined without one. */
+  async lineage(tenant: string): Promise<{ shadow: ShadowReference; state: TenantKeyState; currentL2: number; l2Versions: number[]; services: { service: string; current: number; versions: number[] }[] } | undefined> {
+    this.#checkOpen();
+    this.#checkTenant(tenant);
+    const rec = await this.#store.get(tenant).catch((err: unknown) => {
+      throw this.#storeError(tenant, err);
+    });
+    if (rec === undefined) return undefined;
+    return {
+      shadow: { ...rec.shadow }, state: rec.state, currentL2: rec.currentL2, l2Versions: rec.l2.map((e) => e.version).sort((a, b) => a - b),
+      services: Object.entries(rec.currentL3).map(([service, current]) => ({
+        service, current, versions: rec.l3.filter((e) => e.service === service).map((e) => e.version).sort((a, b) => a - b),
+      })),
+    };
   }
 
   /**

@@ -11,11 +11,15 @@
  *   PUT    /v1/sys/secrets/:name  body = the value, application/octet-stream → 204 (write-only: never read back)
  *   DELETE /v1/sys/secrets/:name  → 204 | 404
  *   (the secret routes answer 503 SERVER_SEALED while sealed: the MasterKey seals them)
+ *   GET  /v1/sys/audit/verify[?tenant=T]  200 {ok, count, ...} (issue 16 item 5: `openkcm audit verify` on a live
+ *                             node, whatever its seal type), 503 while sealed or before the governance plane is up
+ *   GET  /v1/sys/audit/export[?tenant=T]  200 JSON lines of the chain (same conditions)
  *
  * Shares are never logged: fastify's request logging is off, and our own log lines carry progress counts only.
  */
 import { connect } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KmipError } from '../kmip/errors.js';
@@ -33,8 +37,30 @@ const STALE_PROBE_MS = 500;
 
 export interface OperatorApi {
   readonly socketPath: string;
+  /** Serves the audit routes from now on (the governance plane starts after the hierarchy that owns this socket). */
+  attachAudit(audit: OperatorAuditPort): void;
   close(): Promise<void>;
 }
+
+/**
+ * The audit chains, as the operator socket serves them: verification and export run inside the node that holds the
+ * HMAC key (derived from its MasterKey) and the database, so a Shamir or auto-unseal node needs no key outside it
+ * and an embedded database is never read behind its holder's back. `tenant` undefined: the global chain.
+ */
+export interface OperatorAuditPort {
+  verify(tenant: string | undefined): Promise<Readonly<Record<string, unknown>>>;
+  exportLines(tenant: string | undefined): AsyncIterable<string>;
+}
+
+/** Longest tenant name in an audit query: the governance pattern's bound (src/cmk/db.ts TENANT_ID_PATTERN). */
+const AUDIT_TENANT_MAX_CHARS = 40;
+const auditQuerySchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { tenant: { type: 'string', minLength: 1, maxLength: AUDIT_TENANT_MAX_CHARS, pattern: '^[a-z0-9][a-z0-9_]*$' } },
+  },
+} as const;
 
 const unsealSchema = {
   body: {
@@ -77,7 +103,7 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   unlinkSync(socketPath);
 }
 
-function buildApp(mk: MasterKey): FastifyInstance {
+function buildApp(mk: MasterKey, audit: () => OperatorAuditPort | undefined): FastifyInstance {
   const app = Fastify({
     logger: false, // no request logging at all: a request body may carry a share
     bodyLimit: OPERATOR_BODY_LIMIT_BYTES,
@@ -153,6 +179,56 @@ function buildApp(mk: MasterKey): FastifyInstance {
       return secretFailure(reply, e);
     }
   });
+
+  /** The audit port when it can answer: the HMAC key needs an unsealed MasterKey. */
+  const auditOr503 = (reply: FastifyReply): OperatorAuditPort | undefined => {
+    const port = audit();
+    if (mk.status().sealed) {
+      sendError(reply, 503, 'SEALED', 'the node is sealed: unseal it (openkcm operator unseal) before verifying its audit chains');
+      return undefined;
+    }
+    if (port === undefined) {
+      sendError(reply, 503, 'NO_GOVERNANCE', 'this node runs no governance plane (governance.enabled false, or still starting)');
+      return undefined;
+    }
+    return port;
+  };
+  /** A chain that does not exist (unknown tenant) is a 404 with the repository's message, not a 500. */
+  const missing = (e: unknown): string | undefined => {
+    const code = typeof e === 'object' && e !== null && 'code' in e ? String((e).code) : '';
+    return code === 'TENANT_NOT_FOUND' || code === '42P01' || code === '3F000' ? (e instanceof Error ? e.message : code) : undefined;
+  };
+  app.get('/v1/sys/audit/verify', { schema: auditQuerySchema }, async (req, reply) => {
+    const port = auditOr503(reply);
+    if (port === undefined) return reply;
+    try {
+      return await port.verify((req.query as { tenant?: string }).tenant);
+    } catch (e) {
+      const m = missing(e);
+      if (m !== undefined) return sendError(reply, 404, 'NOT_FOUND', m);
+      throw e;
+    }
+  });
+  app.get('/v1/sys/audit/export', { schema: auditQuerySchema }, async (req, reply) => {
+    const port = auditOr503(reply);
+    if (port === undefined) return reply;
+    const lines = port.exportLines((req.query as { tenant?: string }).tenant)[Symbol.asyncIterator]();
+    // The first line is read before the 200 goes out, so an unknown chain is still a clean 404.
+    let first: IteratorResult<string>;
+    try {
+      first = await lines.next();
+    } catch (e) {
+      const m = missing(e);
+      if (m !== undefined) return sendError(reply, 404, 'NOT_FOUND', m);
+      throw e;
+    }
+    async function* rest(): AsyncGenerator<string> {
+      if (first.done === true) return;
+      yield first.value;
+      for (let r = await lines.next(); r.done !== true; r = await lines.next()) yield r.value;
+    }
+    return reply.type('application/x-ndjson').send(Readable.from(rest()));
+  });
   return app;
 }
 
@@ -163,7 +239,8 @@ function buildApp(mk: MasterKey): FastifyInstance {
  */
 export async function startOperatorApi(masterKey: MasterKey, socketPath: string): Promise<OperatorApi> {
   await clearStaleSocket(socketPath);
-  const app = buildApp(masterKey);
+  let audit: OperatorAuditPort | undefined;
+  const app = buildApp(masterKey, () => audit);
   await app.ready();
   await new Promise<void>((resolve, reject) => {
     const server = app.server;
@@ -185,6 +262,9 @@ export async function startOperatorApi(masterKey: MasterKey, socketPath: string)
   let closed = false;
   return {
     socketPath,
+    attachAudit(port: OperatorAuditPort): void {
+      audit = port;
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

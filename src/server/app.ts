@@ -318,6 +318,14 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
     legacy?.destroy();
     throw e;
   }
+  // `openkcm audit verify|export` on this live node goes through the operator socket (issue 16 item 5).
+  const chains = governance.governance?.audit;
+  if (chains !== undefined) {
+    hierarchy.operatorApi?.attachAudit({
+      verify: (tenant) => chains.verify(tenant),
+      exportLines: (tenant) => chains.exportLines(tenant),
+    });
+  }
   const stop = new AbortController();
   const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
   return {

@@ -30,7 +30,7 @@ import path from 'node:path';
 import { parseAdminAuthConfig } from '../cmk/api/auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
-import { startAdminApi } from '../cmk/api/server.js';
+import { MAX_REQUIRED_APPROVALS, startAdminApi } from '../cmk/api/server.js';
 import { resolveAdminLimits } from '../cmk/api/limits.js';
 import type { AdminLimits } from '../cmk/api/limits.js';
 import type { AdminTls, FourEyesConfig, RunningAdminApi } from '../cmk/api/server.js';
@@ -45,6 +45,8 @@ import { DEFAULT_CLIENT_ROLES, kmipAuthorizer, parseIdentityRoles, rolesFromConf
 import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
 import { dbOptionsFrom, isTenantId, openDb, TENANT_CHANNEL, TENANT_ID_PATTERN } from '../cmk/db.js';
 import type { Db } from '../cmk/db.js';
+import { holdEmbeddedDb } from '../cmk/embedded-db-holder.js';
+import { recordL1Replacement } from '../cmk/shadow-replace.js';
 import { isGovernanceError } from '../cmk/errors.js';
 import { Governance, parseTenantEvent } from '../cmk/repository.js';
 import type { TenantState } from '../cmk/repository.js';
@@ -195,7 +197,9 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
       throw new ConfigError(`${W}.fourEyes.actions must be a list of ${APPROVABLE_ACTIONS.join(', ')}`);
     }
     const approvals = f.approvals ?? 1;
-    if (typeof approvals !== 'number' || !Number.isInteger(approvals) || approvals < 1) throw new ConfigError(`${W}.fourEyes.approvals must be a positive integer`);
+    if (typeof approvals !== 'number' || !Number.isInteger(approvals) || approvals < 1 || approvals > MAX_REQUIRED_APPROVALS) {
+      throw new ConfigError(`${W}.fourEyes.approvals must be an integer 1..${String(MAX_REQUIRED_APPROVALS)}`);
+    }
     const ttlMs = f.ttlMs;
     if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new ConfigError(`${W}.fourEyes.ttlMs must be a positive integer`);
     fourEyes = { actions, approvals, ...(ttlMs === undefined ? {} : { ttlMs }) };
@@ -390,6 +394,15 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       }
     },
   });
+  if (db.kind === 'pglite') {
+    // Readers of the embedded database (`openkcm audit`) must know a live node holds it (src/cmk/embedded-db-holder.ts);
+    // released after the database closed (cleanups run in reverse).
+    const release = holdEmbeddedDb(loaded.dataDir);
+    cleanups.push(() => {
+      release();
+      return Promise.resolve();
+    });
+  }
   cleanups.push(() => db.close());
   log.info('governance database open', { kind: db.kind, ...(db.kind === 'pglite' ? { dir: path.join(loaded.dataDir, 'governance-db') } : {}) });
 
@@ -651,6 +664,21 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
           delete: (name, by) => sealedAsUnavailableAsync(() => masterKey.secrets.delete(name, by)),
         },
         masterKeyStatus: () => masterKey.status(),
+        // Issue 16 item 3: rotation and L1 replacement through krypton on this (owner) node; workers follow its
+        // 'changed' event (src/appliance/primary.ts).
+        rotation: {
+          rotateL2: (tenant) => krypton.rotateL2(tenant),
+          rotateL3: (tenant, service) => krypton.rotateL3(tenant, service),
+          dropL3Version: (tenant, service, version) => krypton.dropL3Version(tenant, service, version),
+          replaceL1: async (tenant, shadow, actor) => {
+            await krypton.replaceL1(tenant, shadow);
+            await recordL1Replacement(governance, tenant, L1_SHADOW_NAME, shadow, actor);
+          },
+          describe: async (tenant) => {
+            const l = await krypton.lineage(tenant);
+            return l === undefined ? undefined : { l1: l.shadow, state: l.state, currentL2: l.currentL2, l2Versions: l.l2Versions, services: l.services };
+          },
+        },
         metrics: { registries: [auditMetricsRegistry(governance.auditSink), pkiMetricsRegistry(loaded.dataDir, serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls).cert, pki)] },
         auth: settings.adminApi.auth,
         tls: settings.adminApi.tls,

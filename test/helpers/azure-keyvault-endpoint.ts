@@ -486,3 +486,52 @@ export async function startAzureKeyVaultEndpoint(options: { tokenTtlSeconds?: nu
   endpoint.url = url;
   return endpoint;
 }
+
+/**
+ * A local Azure Instance Metadata Service token endpoint (issue 16 item 4: managed identity), as the real one answers
+ * `GET /metadata/identity/oauth2/token?api-version=...&resource=...[&client_id=...]` with the header `Metadata: true`:
+ * 400 without the header, the api-version or a known resource; 400 `invalid_request` ("Identity not found") for an
+ * unknown user-assigned client id; else 200 `{access_token, expires_in, expires_on, resource, token_type}` with
+ * `expires_in` as a STRING, as IMDS sends it. Tokens are the vault endpoint's, for the identity's client id.
+ */
+export interface ImdsEndpoint {
+  readonly tokenUrl: string;
+  requests: number;
+  /** client ids of the requests, in order (undefined: the system-assigned identity). */
+  readonly clientIds: (string | undefined)[];
+  close(): Promise<void>;
+}
+
+export async function startImdsEndpoint(vault: AzureKeyVaultEndpoint, identities: { system: string; userAssigned?: readonly string[] }): Promise<ImdsEndpoint> {
+  const { createServer } = await import('node:http');
+  const state = { requests: 0, clientIds: [] as (string | undefined)[] };
+  const server = createServer((req, res) => {
+    state.requests += 1;
+    const url = new URL(req.url ?? '/', 'http://imds');
+    const clientId = url.searchParams.get('client_id') ?? undefined;
+    state.clientIds.push(clientId);
+    if (url.pathname !== '/metadata/identity/oauth2/token' || req.method !== 'GET') { send(res, 404, { error: 'not_found' }); return; }
+    if (req.headers['metadata'] !== 'true') { send(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' }); return; }
+    if (url.searchParams.get('api-version') === null) { send(res, 400, { error: 'invalid_request', error_description: 'Required query variable api-version is missing' }); return; }
+    if (url.searchParams.get('resource') !== VAULT_RESOURCE) { send(res, 400, { error: 'invalid_resource' }); return; }
+    const id = clientId ?? identities.system;
+    if (clientId !== undefined && !(identities.userAssigned ?? []).includes(clientId)) {
+      send(res, 400, { error: 'invalid_request', error_description: 'Identity not found' });
+      return;
+    }
+    const ttl = vault.tokenTtlSeconds;
+    send(res, 200, {
+      access_token: vault.issueToken(id, ttl), expires_in: String(ttl), expires_on: String(Math.floor(Date.now() / 1000) + ttl),
+      resource: VAULT_RESOURCE, token_type: 'Bearer',
+    });
+  });
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  const port = (server.address() as { port: number }).port;
+  return {
+    tokenUrl: `http://127.0.0.1:${String(port)}/metadata/identity/oauth2/token`,
+    get requests() { return state.requests; },
+    set requests(n: number) { state.requests = n; },
+    clientIds: state.clientIds,
+    close: () => new Promise<void>((resolve) => { server.close(() => { resolve(); }); }),
+  };
+}

@@ -536,6 +536,10 @@ for (const engine of ENGINES) {
         'get /v1/tenants/{id}/policies', 'put /v1/tenants/{id}/policies/{name}', 'get /v1/tenants/{id}/policies/{name}', 'delete /v1/tenants/{id}/policies/{name}',
         'get /v1/approvals', 'get /v1/approvals/{id}', 'post /v1/approvals/{id}/approve',
         'get /v1/tenants/{id}/audit', 'get /v1/tenants/{id}/audit/export', 'get /v1/tenants/{id}/audit/verify',
+        // Issue 16: the global chain, rotation and L1 replacement.
+        'get /v1/audit/verify', 'get /v1/audit/export',
+        'get /v1/tenants/{id}/keys', 'post /v1/tenants/{id}/keys/rotate-l2', 'post /v1/tenants/{id}/keys/rotate-l3',
+        'post /v1/tenants/{id}/keys/drop-l3', 'post /v1/tenants/{id}/keystore/replace',
       ];
       const actual: string[] = [];
       for (const [p, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops)) actual.push(`${m} ${p}`);

@@ -5,7 +5,7 @@
  * - the tenant's L2 moves to the new L1: the old L1 is no longer needed (deleting it does not darken the tenant on a
  *   fresh node), the new one is (deleting it does), and the L4 data stays readable (L3 untouched);
  * - nothing is written when the new L1 refuses (absent key), or the old one no longer unwraps (deleted);
- * - replacing with the same L1 is a no-op (false); a revoked tenant is refused (INVALID).
+ * - replacing with the same L1 is a no-op (false); a revoked tenant is refused (TENANT_REVOKED).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { KmipError } from '../../src/kmip/errors.js';
 import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import { isKeystoreError } from '../../src/keystore/types.js';
 import type { KeystorePlugin, ShadowReference } from '../../src/keystore/types.js';
-import { Krypton, KryptonError } from '../../src/krypton/krypton.js';
+import { Krypton } from '../../src/krypton/krypton.js';
 import { LmdbHierarchyStore } from '../../src/krypton/lmdb-store.js';
 import { initNative } from '../../src/native/index.js';
 import { open as openEnvelope, seal as sealEnvelope } from '../../src/vault/envelope.js';
@@ -89,7 +89,7 @@ describe('Krypton.replaceL1 on SoftHSM2 + LMDB', () => {
     assert.throws(() => k.kek('acme'), (e: unknown) => e instanceof KmipError && e.code === 'TENANT_REVOKED');
     // A revoked tenant's L1 is not replaced.
     const c = newL1();
-    await assert.rejects(k.replaceL1('acme', c.shadow), (e: unknown) => e instanceof KryptonError && e.code === 'INVALID');
+    await assert.rejects(k.replaceL1('acme', c.shadow), (e: unknown) => e instanceof KmipError && e.code === 'TENANT_REVOKED');
     await k.close();
     await store.close();
   });

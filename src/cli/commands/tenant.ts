@@ -117,7 +117,7 @@ export function parseTenantArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   return a;
 }
 
-interface Call { method: 'GET' | 'POST'; path: string; body?: Record<string, string> }
+export interface Call { method: 'GET' | 'POST'; path: string; body?: Record<string, string | number> }
 
 function callFor(a: TenantArgs): Call {
   const t = encodeURIComponent(a.target ?? '');
@@ -138,7 +138,7 @@ function callFor(a: TenantArgs): Call {
 
 interface Reply { status: number; body: string }
 
-async function send(a: TenantArgs, call: Call): Promise<Reply> {
+export async function send(a: Pick<TenantArgs, 'url' | 'ca' | 'cert' | 'key'>, call: Call): Promise<Reply> {
   const [ca, cert, key] = await Promise.all([readFile(a.ca ?? ''), readFile(a.cert ?? ''), readFile(a.key ?? '')]);
   const url = new URL(call.path, a.url);
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);

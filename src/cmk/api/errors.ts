@@ -93,6 +93,12 @@ const FOREIGN_CODE_MAP: Readonly<Record<string, ApiErrorCode>> = {
   L1_UNHEALTHY: 'L1_UNHEALTHY',
   L1_CONFLICT: 'L1_CONFLICT',
   INVALID: 'INVALID_REQUEST',
+  // ... and through rotation (issue 16 item 3)
+  UNKNOWN_SERVICE: 'NOT_FOUND',
+  UNKNOWN_VERSION: 'NOT_FOUND',
+  LIMIT: 'LIMIT_EXCEEDED',
+  TAMPERED: 'L1_UNHEALTHY',
+  TENANT_REVOKED: 'CONFLICT',
   // KmipError codes that can surface through krypton
   TENANT_UNAVAILABLE: 'L1_UNHEALTHY',
   SERVER_SEALED: 'UNAVAILABLE',

@@ -41,10 +41,13 @@ function approvalView(a: Approval): ApprovalView {
   return {
     id: a.id, tenant: a.tenant, action: a.action as ApprovableAction, requestedBy: a.requestedBy, approvers: a.approvers,
     required: a.required, status: a.state, expiresAt: a.expiresAt, ...(reason === undefined ? {} : { reason }),
+    // replace-l1 carries the new L1 (issue 16 item 3); the reason is shown on its own.
+    ...(Object.keys(a.params).some((k) => k !== 'reason') ? { params: Object.fromEntries(Object.entries(a.params).filter(([k]) => k !== 'reason')) } : {}),
   };
 }
 
 export function governancePort(g: Governance, opts: GovernancePortOptions = {}): GovernancePort {
+
   const getShadow = async (id: string): Promise<TenantView['shadow']> => (await g.getShadowRef(id, L1_SHADOW_NAME))?.shadow;
   const mustApproval = async (id: string): Promise<Approval> => {
     const a = await g.getApproval(id);
@@ -120,8 +123,11 @@ export function governancePort(g: Governance, opts: GovernancePortOptions = {}):
         throw e;
       }
     },
-    async requestApproval({ tenant, action, reason, requestedBy, required, ttlMs }): Promise<ApprovalView> {
-      const id = await g.requestApproval(action, tenant, requestedBy, { reason }, { required, ttlMs });
+    async requestApproval({ tenant, action, reason, requestedBy, required, ttlMs, params }): Promise<ApprovalView> {
+      // The repository must know replace-l1 to accept a request for it; the admin API executes it itself
+      // (approve with execute: false), so the repository's own runner is never the one that runs.
+      if (action === 'replace-l1') g.registerAction(action, () => Promise.reject(new GovernanceError('INVALID_STATE', 'replace-l1 is executed by the admin API')));
+      const id = await g.requestApproval(action, tenant, requestedBy, { ...params, reason }, { required, ttlMs });
       return approvalView(await mustApproval(id));
     },
     async approve(id, approver): Promise<ApprovalView> {

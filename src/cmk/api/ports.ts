@@ -38,7 +38,7 @@ export type AdminAction = AdminActionName | 'HealthRead';
 
 
 /** The actions that four-eyes approval may cover (docs/governance.md "Four-eyes"). */
-export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate', 'suspend', 'resume'] as const;
+export const APPROVABLE_ACTIONS = ['revoke', 'restore', 'terminate', 'suspend', 'resume', 'replace-l1'] as const;
 export type ApprovableAction = (typeof APPROVABLE_ACTIONS)[number];
 
 /**
@@ -105,6 +105,8 @@ export interface ApprovalView {
   /** `approved`: complete, the API is executing it (exactly one approver's call gets this state). */
   readonly status: 'pending' | 'approved' | 'executing' | 'executed' | 'expired' | 'failed';
   readonly expiresAt: Date;
+  /** What the approved action needs besides the reason (replace-l1: the new L1's plugin, keyRef, keyVersion). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface PolicyView {
@@ -159,7 +161,7 @@ export interface GovernancePort {
   listPolicies(id: string): Promise<PolicyView[]>;
   /** false when there was no such policy. */
   deletePolicy(id: string, name: string, actor: string): Promise<boolean>;
-  requestApproval(input: { tenant: string; action: ApprovableAction; reason: string; requestedBy: string; required: number; ttlMs: number }): Promise<ApprovalView>;
+  requestApproval(input: { tenant: string; action: ApprovableAction; reason: string; requestedBy: string; required: number; ttlMs: number; params?: Readonly<Record<string, string>> }): Promise<ApprovalView>;
   /** Adds `approver` (never the requester, never twice: GovernanceError APPROVER_NOT_ALLOWED; expired:
    *  APPROVAL_EXPIRED; not pending: INVALID_STATE). The vote that completes it returns status `approved`: that
    *  caller executes the action and then calls completeApproval. */
@@ -169,9 +171,35 @@ export interface GovernancePort {
   /** Records the outcome of an `approved` request; exactly once (a second call fails with INVALID_STATE). */
   completeApproval(id: string, outcome: 'executed' | 'failed', detail?: string): Promise<ApprovalView>;
   readAudit(id: string, from: number, limit: number): Promise<AuditPage>;
-  /** The whole trail as JSON lines, in order. */
-  exportAudit(id: string): AsyncIterable<string>;
-  verifyAudit(id: string): Promise<AuditVerification>;
+  /** The whole trail as JSON lines, in order; `id` undefined: the global chain. */
+  exportAudit(id: string | undefined): AsyncIterable<string>;
+  /** `id` undefined: the global chain (admin actions). */
+  verifyAudit(id: string | undefined): Promise<AuditVerification>;
+}
+
+/**
+ * Key rotation and L1 replacement (issue 16 item 3), on the node that owns krypton; injected by the composition root
+ * (the API never imports krypton). Every call is audited by the caller with the acting admin.
+ */
+export interface RotationPort {
+  /** A new L2 version wrapped by L1; every L3 re-sealed under it. Returns the new version. */
+  rotateL2(tenant: string): Promise<number>;
+  /** A new current L3 version of `service`; older versions stay readable until dropped. Returns the new version. */
+  rotateL3(tenant: string, service: string): Promise<number>;
+  /** Crypto-shred depth 2: every DEK sealed under that L3 version becomes unreadable. */
+  dropL3Version(tenant: string, service: string, version: number): Promise<void>;
+  /** Re-wraps L2 under `shadow` after the current L1 proved it still unwraps; then records it in governance. */
+  replaceL1(tenant: string, shadow: ShadowReference, actor: string): Promise<void>;
+  /** The tenant's key lineage (versions only, never material); undefined when it has no hierarchy on this node. */
+  describe(tenant: string): Promise<KeyLineageView | undefined>;
+}
+
+export interface KeyLineageView {
+  readonly l1: ShadowReference;
+  readonly state: string;
+  readonly currentL2: number;
+  readonly l2Versions: readonly number[];
+  readonly services: readonly { readonly service: string; readonly current: number; readonly versions: readonly number[] }[];
 }
 
 /** Decides whether a policy text is acceptable (H7's PolicyEngine validation). Throws with code INVALID_POLICY. */

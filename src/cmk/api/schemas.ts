@@ -148,6 +148,7 @@ export const approvalModel = {
     tenant: { type: 'string' },
     action: { type: 'string', enum: [...APPROVABLE_ACTIONS] },
     reason: { type: 'string' },
+    params: { type: 'object', additionalProperties: { type: 'string' } },
     requestedBy: { type: 'string' },
     approvers: { type: 'array', items: { type: 'string' } },
     required: { type: 'integer' },

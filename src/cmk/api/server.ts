@@ -27,6 +27,8 @@ import type { AdminLimits } from './limits.js';
 import { createAuthenticator } from './auth.js';
 import type { AdminAuthConfig, AdminDirectory } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
+import { registerGlobalAuditRoutes } from './audit-routes.js';
+import { registerRotationRoutes, shadowFromParams } from './rotation-routes.js';
 import { ApiError, errorBody, l1FailureCode, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
 import { checkShadowReference } from '../repository.js';
@@ -38,7 +40,7 @@ import { checkPolicyComplexity } from './policy-guard.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type {
   AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort, NodeSecretsPort,
-  MasterKeyStatusFn, PolicyView, TenantView, ValidatePolicy, ValidateShadow,
+  MasterKeyStatusFn, PolicyView, RotationPort, TenantView, ValidatePolicy, ValidateShadow,
 } from './ports.js';
 import {
   ADMIN_BODY_LIMIT_BYTES, DEFAULT_AUDIT_PAGE, approvalModel, approvalParams, approvalsQuery, auditPageModel, auditQuery,
@@ -109,6 +111,8 @@ export interface AdminApiDeps {
    * with the same error handling. Routes without `config.action` authenticate through `authenticate` themselves.
    */
   readonly extraRoutes?: (app: AdminApi, ctx: { authenticate(req: FastifyRequest): Promise<AdminPrincipal> }) => void;
+  /** L2/L3 rotation, L3 drop and L1 replacement (./rotation-routes.ts). Without it: those routes answer 501. */
+  readonly rotation?: RotationPort;
 }
 
 export type AdminApi = FastifyInstance<Server | HttpsServer, IncomingMessage, ServerResponse>;
@@ -148,6 +152,7 @@ function approvalJson(a: ApprovalView): Record<string, unknown> {
     id: a.id, tenant: a.tenant, action: a.action, requestedBy: a.requestedBy, approvers: [...a.approvers],
     required: a.required, needed: Math.max(0, a.required - a.approvers.length), status: a.status,
     expiresAt: a.expiresAt.toISOString(), ...(a.reason === undefined || a.reason === '' ? {} : { reason: a.reason }),
+    ...(a.params === undefined ? {} : { params: a.params }),
   };
 }
 
@@ -157,6 +162,7 @@ function policyJson(p: PolicyView): Record<string, unknown> {
 
 const APPROVAL_ACTION_TO_ADMIN: Readonly<Record<ApprovableAction, AdminAction>> = {
   revoke: 'TenantRevoke', restore: 'TenantRestore', terminate: 'TenantTerminate', suspend: 'TenantSuspend', resume: 'TenantResume',
+  'replace-l1': 'TenantRotate',
 };
 
 function checkFourEyes(cfg: FourEyesConfig | undefined): void {
@@ -545,7 +551,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       const actor = `${a.requestedBy} (approved by ${a.approvers.join(', ')})`.slice(0, MAX_ACTOR_LENGTH);
       let t: TenantView;
       try {
-        t = await execute(a.action, a.tenant, actor, a.reason ?? 'approved');
+        t = await execute(a.action, a.tenant, actor, a.reason ?? 'approved', a.params);
       } catch (e) {
         const ae = toApiError(e);
         log?.warn('approved action failed', { approval: a.id, action: a.action, tenant: a.tenant, errCode: ae.code });
@@ -585,6 +591,11 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
       await mustTenant(gov, req.params.id);
       return gov.verifyAudit(req.params.id);
     });
+    registerGlobalAuditRoutes(r, gov);
+    registerRotationRoutes(r, {
+      gov, rotation: deps.rotation, validateShadow: deps.validateShadow, fourEyes: deps.fourEyes, actorOf,
+      approvalJson: (a) => approvalJson(a), tenantJson: (t) => tenantJson(t), execute: (tenant, actor, reason, params) => execute('replace-l1', tenant, actor, reason, params),
+    });
     done();
   });
   if (deps.extraRoutes !== undefined) {
@@ -606,8 +617,19 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   }
 
   /** Runs an (approved or not-gated) kill-switch/termination action. */
-  async function execute(action: ApprovableAction, tenant: string, actor: string, reason: string): Promise<TenantView> {
+  async function execute(action: ApprovableAction, tenant: string, actor: string, reason: string, params?: Readonly<Record<string, string>>): Promise<TenantView> {
     switch (action) {
+      case 'replace-l1': {
+        // Issue 16 item 3: the new L1 is checked (health) here, the old one proves it still unwraps in krypton.
+        if (deps.rotation === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no key hierarchy to re-wrap');
+        const shadow = shadowFromParams(params);
+        if (deps.validateShadow !== undefined) {
+          const h = await deps.validateShadow(shadow);
+          if (!h.ok) throw new ApiError('L1_UNHEALTHY', `the new L1 (${shadow.plugin} ${shadow.keyRef}) is not healthy (${h.code}): ${h.message}; nothing changed`, { details: { code: h.code } });
+        }
+        await deps.rotation.replaceL1(tenant, shadow, actor);
+        return mustTenant(gov, tenant);
+      }
       case 'revoke': {
         // Commit first (durable, audited, NOTIFY to every node), then the local fast path.
         const t = await gov.revoke(tenant, actor, reason);
