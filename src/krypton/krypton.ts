@@ -657,7 +657,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         return { ...rec, shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion }, l2, revision: rec.revision + 1 };
       });
       if (after !== undefined && entry.record !== undefined) entry.record = after;
-      this.#log.info('krypton L1 replaced: L2 re-wrapped under the new root key', {
+      this.#log.info('krypton L1 replaced (L2 re-wrapped)', {
         tenant, from: `${rec0.shadow.plugin}:${rec0.shadow.keyRef}`, to: `${next.plugin}:${next.keyRef}`, l2Versions: rec0.l2.length, ms: round(performance.now() - t0),
       });
       this.#emit('changed', tenant);

@@ -15,6 +15,12 @@ import path from 'node:path';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import { isKeystoreError } from '../../src/keystore/types.js';
+import { isKryptonError } from '../../src/krypton/errors.js';
+
+/** replaceL1 names which L1 failed (L1_UNHEALTHY) and keeps the plugin's own error as its cause. */
+function l1Unhealthy(e: unknown, cause: Parameters<typeof isKeystoreError>[1]): boolean {
+  return isKryptonError(e, 'L1_UNHEALTHY') && isKeystoreError((e as Error & { cause?: unknown }).cause, cause);
+}
 import type { KeystorePlugin, ShadowReference } from '../../src/keystore/types.js';
 import { Krypton } from '../../src/krypton/krypton.js';
 import { LmdbHierarchyStore } from '../../src/krypton/lmdb-store.js';
@@ -100,11 +106,11 @@ describe('Krypton.replaceL1 on SoftHSM2 + LMDB', () => {
     await k.onboard('acme', a.shadow);
     const before = await store.get('acme');
     await assert.rejects(k.replaceL1('acme', { plugin: 'pkcs11', keyRef: `token=${TOKEN};object=absent`, keyVersion: '' }),
-      (e: unknown) => isKeystoreError(e, 'KEY_REVOKED_OR_DISABLED'));
+      (e: unknown) => l1Unhealthy(e, 'KEY_REVOKED_OR_DISABLED'));
     assert.deepEqual(await store.get('acme'), before, 'record unchanged');
     const b = newL1();
     destroyL1Key(hsm, TOKEN, a.label);
-    await assert.rejects(k.replaceL1('acme', b.shadow), (e: unknown) => isKeystoreError(e, 'KEY_REVOKED_OR_DISABLED'));
+    await assert.rejects(k.replaceL1('acme', b.shadow), (e: unknown) => l1Unhealthy(e, 'KEY_REVOKED_OR_DISABLED'));
     assert.deepEqual(await store.get('acme'), before, 'record unchanged: without the old L1 there is nothing to move');
     await k.close();
     await store.close();
