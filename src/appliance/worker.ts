@@ -247,7 +247,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   };
   const server = new KmipServer({ config, trust, deps });
   // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
-  const https = config.https === undefined ? undefined : new KmipHttpsServer({ config, deps });
+  const https = config.https === undefined ? undefined : new KmipHttpsServer({ config, deps, trust });
   // ---- messages from the primary ----------------------------------------------------------------------------
   let closing: Promise<void> | undefined;
   const onMessage = (raw: unknown): void => {

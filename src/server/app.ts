@@ -115,7 +115,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   };
   const server = new KmipServer<S>({ config: loaded.server, trust, deps });
   // Issue 20: KMIP over HTTPS, when configured, is a second transport over the same processor deps.
-  const https = loaded.server.https === undefined ? undefined : new KmipHttpsServer<S>({ config: loaded.server, deps });
+  const https = loaded.server.https === undefined ? undefined : new KmipHttpsServer<S>({ config: loaded.server, deps, trust });
   let address: ListenAddress;
   let httpsAddress: ListenAddress | undefined;
   try {

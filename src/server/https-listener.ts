@@ -50,6 +50,7 @@ import type { Principal, SessionState } from '../operations/types.js';
 import type { HttpsSettings, ListenAddress, ServerConfig } from './config.js';
 import { formatListen } from './config.js';
 import { IdentityError, principalOf } from './identity.js';
+import type { ClientTrust } from './trust.js';
 import { describeError } from './log.js';
 import type { Logger } from './log.js';
 import {
@@ -86,6 +87,12 @@ export interface KmipHttpsServerOptions<S> {
   readonly config: ServerConfig;
   readonly deps: ProcessorDeps<S>;
   readonly logger?: Logger;
+  /**
+   * Run-time client trust (issue 18: revocations, the run-time identity map, enterprise anchors; src/server/trust.ts).
+   * With it, every request re-resolves its principal, so a certificate revoked while a keep-alive connection is open
+   * is refused from its next request on, as port 5696 closes such connections.
+   */
+  readonly trust?: ClientTrust;
 }
 
 export interface KmipHttpsServerStats {
@@ -162,6 +169,7 @@ export class KmipHttpsServer<S = unknown> {
   readonly #config: ServerConfig;
   readonly #https: HttpsSettings;
   readonly #deps: ProcessorDeps<S>;
+  readonly #trust: ClientTrust | undefined;
   readonly #log: Logger;
   readonly #app: FastifyInstance<HttpsServer>;
   /** Principal and session per TLS connection (keep-alive carries many requests over one handshake). */
@@ -174,6 +182,7 @@ export class KmipHttpsServer<S = unknown> {
     const https = opts.config.https;
     if (https === undefined) throw new Error('KmipHttpsServer needs config.https');
     this.#config = opts.config;
+    this.#trust = opts.trust;
     this.#https = https;
     this.#deps = opts.deps;
     this.#log = opts.logger ?? opts.deps.logger;
@@ -266,9 +275,27 @@ export class KmipHttpsServer<S = unknown> {
     // Always a TLSSocket on this https server; the check keeps a plain socket from ever being read as verified.
     if (!(socket instanceof TLSSocket)) throw new HttpRefusal(403, 'AUTHENTICATION_NOT_SUCCESSFUL', 'a client certificate is required');
     let peer = this.#peers.get(socket);
+    if (this.#trust !== undefined && peer !== undefined && !(peer instanceof IdentityError)) {
+      // Revocations and mapping changes apply to open keep-alive connections too (see KmipHttpsServerOptions.trust).
+      try {
+        const now = this.#trust.principalOf(socket.getPeerCertificate(true));
+        if (now.tenant !== peer.principal.tenant || now.identity !== peer.principal.identity) peer = new IdentityError('identity now maps to another tenant');
+      } catch (e) {
+        if (!(e instanceof IdentityError)) throw e;
+        peer = e;
+      }
+      if (peer instanceof IdentityError) {
+        this.stats.identityRejected++;
+        this.#log.warn('HTTPS: client identity refused', { remote: socket.remoteAddress, reason: peer.message });
+        this.#peers.set(socket, peer);
+      }
+    }
     if (peer === undefined) {
       try {
-        peer = { principal: principalOf(socket.getPeerCertificate(), this.#config.identity), session: newSession() };
+        const principal = this.#trust === undefined
+          ? principalOf(socket.getPeerCertificate(), this.#config.identity)
+          : this.#trust.principalOf(socket.getPeerCertificate(true));
+        peer = { principal, session: newSession() };
       } catch (e) {
         if (!(e instanceof IdentityError)) throw e;
         this.stats.identityRejected++;

@@ -17,14 +17,17 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipClient } from '../../src/client/client.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
-import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
+import { CryptographicAlgorithm, CryptographicUsageMask, Operation, Tag } from '../../src/kmip/registry.js';
+import { encodeRequest, requestMessage } from '../../src/kmip/message.js';
+import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { ItemType } from '../../src/ttlv/types.js';
 import { createCa, issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import { buildCrl } from '../../src/pki/enrol.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
@@ -127,6 +130,23 @@ async function refused(opts: Parameters<typeof KmipClient.connect>[0]): Promise<
   return code !== 'success';
 }
 
+/** POST /kmip with a TTLV Discover Versions on `agent` (its client certificate); resolves with the HTTP status. */
+function kmipOverHttps(port: number | undefined, agent: HttpsAgent): Promise<number> {
+  assert.ok(port !== undefined, 'the server runs KMIP over HTTPS');
+  const body = encodeTtlv(encodeRequest(requestMessage({ protocolVersion: { major: 1, minor: 4 } }, [
+    { operation: Operation.DiscoverVersions, payload: { tag: Tag.RequestPayload, type: ItemType.Structure, value: [] } },
+  ])));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/kmip', method: 'POST', agent, servername: 'localhost',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => { resolve(res.statusCode ?? 0); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe('client enrolment over the admin API (issue 18)', () => {
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let srv: TestServer;
@@ -137,7 +157,7 @@ describe('client enrolment over the admin API (issue 18)', () => {
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'openkcm-enrol-'));
     tdb = await createThrowawayDatabase();
-    srv = await startTestServer({ tenants: ['alpha', 'beta'], identity: { tenants: { alpha: 'alpha', beta: 'beta' } }, governance: { databaseUrl: tdb.url, pki: { maxCsrBytes: 4096 } } });
+    srv = await startTestServer({ tenants: ['alpha', 'beta'], identity: { tenants: { alpha: 'alpha', beta: 'beta' } }, governance: { databaseUrl: tdb.url, pki: { maxCsrBytes: 4096 } }, https: {} });
     await srv.app?.governance?.started;
     const a = srv.app?.governance?.adminApiAddress();
     assert.ok(a !== undefined);
@@ -200,6 +220,11 @@ describe('client enrolment over the admin API (issue 18)', () => {
     const sibling = await issue('array3');
     const live = await KmipClient.connect(kmipAs(doomed.cert, doomed.key));
     const other = await KmipClient.connect(kmipAs(sibling.cert, sibling.key));
+    // KMIP over HTTPS (issue 20) on one keep-alive connection per client: the revocation reaches it too.
+    const doomedHttps = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: srv.ca, cert: doomed.cert, key: doomed.key });
+    const siblingHttps = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: srv.ca, cert: sibling.cert, key: sibling.key });
+    assert.equal(await kmipOverHttps(srv.httpsPort, doomedHttps), 200);
+    assert.equal(await kmipOverHttps(srv.httpsPort, siblingHttps), 200);
     assert.equal(await codeOf(live.rngRetrieve(8)), 'success');
     assert.equal(await codeOf(other.rngRetrieve(8)), 'success');
 
@@ -209,6 +234,10 @@ describe('client enrolment over the admin API (issue 18)', () => {
     await until('the live connection of the revoked client is closed', REVOCATION_BOUND_MS, async () => ((await codeOf(live.rngRetrieve(8))) === 'success' ? undefined : true));
     await until('a new handshake of the revoked client is refused', REVOCATION_BOUND_MS, async () => ((await refused(kmipAs(doomed.cert, doomed.key))) ? true : undefined));
     console.log(`# revocation bit ${(performance.now() - t0).toFixed(0)} ms after the revoke call`);
+    await until('the revoked client is refused over HTTPS on its open keep-alive connection', REVOCATION_BOUND_MS, async () => ((await kmipOverHttps(srv.httpsPort, doomedHttps)) === 403 ? true : undefined));
+    assert.equal(await kmipOverHttps(srv.httpsPort, siblingHttps), 200, 'the sibling over HTTPS');
+    doomedHttps.destroy();
+    siblingHttps.destroy();
     assert.equal(await codeOf(other.rngRetrieve(8)), 'success', 'the sibling on its open connection');
     const again = await KmipClient.connect(kmipAs(sibling.cert, sibling.key));
     assert.equal(await codeOf(again.rngRetrieve(8)), 'success', 'the sibling on a new connection');
