@@ -311,6 +311,8 @@ export class KmipHttpsServer<S = unknown> {
   async #onKmip(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const encoding = encodingOf(req.headers['content-type']) ?? 'ttlv';
     try {
+      // An enterprise anchor's certificate may need its OCSP status first (src/server/trust.ts checkStatus).
+      if (this.#trust !== undefined && req.raw.socket instanceof TLSSocket) await this.#trust.checkStatus(req.raw.socket.getPeerCertificate(true));
       const { principal, session } = this.#peer(req.raw);
       const body = req.body;
       let item: TtlvItem;
