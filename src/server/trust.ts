@@ -23,7 +23,7 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -181,18 +181,38 @@ interface CrlState {
   readonly nextUpdate: number | undefined;
 }
 
-async function readSource(source: string, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads one CRL source, at most `maxBytes` (the anchor's maxCrlBytes): a file, or an http(s) download whose declared
+ * Content-Length is checked first and whose body is counted while it streams (a chunked body has no length to check),
+ * so a hostile distribution point never makes this process buffer more than the limit.
+ */
+export async function readCrlSource(source: string, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): Error => new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
   if (/^https?:\/\//.test(source)) {
-    const res = await fetch(source, { signal: AbortSignal.timeout(CRL_FETCH_TIMEOUT_MS) });
+    const ac = new AbortController();
+    const res = await fetch(source, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(CRL_FETCH_TIMEOUT_MS)]) });
     if (!res.ok) throw new Error(`HTTP ${String(res.status)}`);
-    const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
-    return body;
+    if (Number(res.headers.get('content-length') ?? '0') > maxBytes) {
+      ac.abort();
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    if (res.body !== null) {
+      for await (const chunk of res.body) {
+        n += chunk.length;
+        if (n > maxBytes) {
+          ac.abort();
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
+    }
+    return Buffer.concat(chunks);
   }
+  if ((await stat(source)).size > maxBytes) throw tooLarge();
   const body = await readFile(source);
-  if (body.length > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
+  if (body.length > maxBytes) throw tooLarge();
   return body;
 }
 
@@ -418,7 +438,7 @@ export class ClientTrust {
   async #refresh(a: TrustAnchor): Promise<void> {
     for (const source of a.crl) {
       try {
-        const state = await verifiedCrl(await readSource(source, a.maxCrlBytes), a.caPem);
+        const state = await verifiedCrl(await readCrlSource(source, a.maxCrlBytes), a.caPem);
         this.#crls.set(a.name, state);
         this.#changed();
         return;
