@@ -132,7 +132,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   const reloader = watchServerCert({
     files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
     ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
-    apply: (cert, key) => { server.reloadTls(cert, key); },
+    apply: (cert, key) => { server.reloadTls(cert, key); https?.reloadTls(cert, key); },
   });
   return {
     server,

@@ -27,6 +27,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { parseAdminAuthConfig } from '../cmk/api/auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
@@ -65,7 +66,7 @@ import { pkiRoutes } from '../pki/api-routes.js';
 import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
 import { PkiRegistry } from '../pki/registry.js';
 import { pkiMetricsRegistry } from '../pki/metrics.js';
-import { serverCertFiles } from './tls-reload.js';
+import { adminCertFiles, serverCertFiles, swapSecureContext, watchServerCert } from './tls-reload.js';
 import { EMPTY_TRUST } from './trust.js';
 import type { TrustSnapshot } from './trust.js';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
@@ -694,6 +695,14 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         await late.close();
         return;
       }
+      // Issue 18 item 5: a replaced certificate is served by the admin API without a restart, like the KMIP listener.
+      const adminTls = settings.adminApi.tls;
+      const reloader = watchServerCert({
+        files: adminCertFiles(loaded.dataDir, isRecord(loaded.governance.adminApi) ? loaded.governance.adminApi.tls : undefined, loaded.file.kmip?.tls), logger: log,
+        ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+        apply: swapSecureContext(api.app.server as unknown as TlsServer, { minVersion: 'TLSv1.2', ...(adminTls.ca === undefined ? {} : { ca: adminTls.ca }) }),
+      });
+      cleanups.push(() => { reloader.stop(); return Promise.resolve(); });
       log.info('admin API ready', { host: api.address.host, port: api.address.port, devAdminCert: path.join(loaded.dataDir, 'pki', DEV_ADMIN_CERT_FILE) });
     };
     let keyed: Promise<void> | undefined;
