@@ -66,6 +66,9 @@ import { pkiRoutes } from '../pki/api-routes.js';
 import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
 import { PkiRegistry } from '../pki/registry.js';
 import { pkiMetricsRegistry } from '../pki/metrics.js';
+import { rewrapRoutes } from '../cmk/api/rewrap-routes.js';
+import type { RewrapPort } from '../cmk/api/rewrap-routes.js';
+import type { RewrapJobs } from './rewrap-jobs.js';
 import { adminCertFiles, serverCertFiles, swapSecureContext, watchServerCert } from './tls-reload.js';
 import { EMPTY_TRUST } from './trust.js';
 import type { TrustSnapshot } from './trust.js';
@@ -291,6 +294,8 @@ export interface GovernancePlaneOptions {
   readonly keystoreFor?: (shadow: ShadowReference) => Promise<KeystorePlugin>;
   /** Binds a registered L1 to the tenant's keys (src/server/hierarchy.ts Hierarchy.bindL1). */
   readonly bindL1?: BindL1;
+  /** The node's background re-wrap jobs (src/server/rewrap-jobs.ts): their routes on the admin API. */
+  readonly rewrap?: RewrapJobs;
 }
 
 export interface GovernancePlane {
@@ -356,6 +361,20 @@ const DISABLED: GovernancePlane = Object.freeze({
 
 
 /** Starts the governance plane (see the module comment). Throws ConfigError for a bad `governance` section. */
+/** The admin API's view of the re-wrap jobs; a start is audited in the tenant's chain. */
+function rewrapPort(jobs: RewrapJobs, governance: Governance): RewrapPort {
+  return {
+    start: async (tenant, actor) => {
+      const started = jobs.status(tenant)?.state !== 'running';
+      const job = jobs.start(tenant);
+      if (started) await governance.audit.appendSync({ principal: actor, tenant, operation: 'keys.rewrap', object: JSON.stringify({ total: job.total }), result: 'ok' });
+      return { job, started };
+    },
+    status: (tenant) => jobs.status(tenant),
+    exists: async (tenant) => (await governance.getTenant(tenant)) !== undefined,
+  };
+}
+
 export async function startGovernancePlane(opts: GovernancePlaneOptions): Promise<GovernancePlane> {
   const { loaded, logger: log, krypton, masterKey } = opts;
   const settings = await governanceSettings(loaded);
@@ -685,7 +704,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         tls: settings.adminApi.tls,
         limits: settings.adminApi.limits,
         adminDirectory: (identity) => pki.adminOf(identity),
-        extraRoutes: pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } }),
+        extraRoutes: (r, ctx) => {
+          pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } })(r, ctx);
+          if (opts.rewrap !== undefined) rewrapRoutes(rewrapPort(opts.rewrap, governance))(r, ctx);
+        },
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
         logger: log,
       }, settings.adminApi.listen);
