@@ -2,8 +2,8 @@
  * Issue 17 item 8: the background re-wrap's progress through the admin API and the CLI. After an L3 rotation,
  * `openkcm keys rewrap T --watch` starts the job and follows it to the end (plain lines when piped, no control
  * characters), `keys rewrap-status T --json` reports done = total with the records re-wrapped, and on a terminal
- * (OPENKCM_PROGRESS=1 stands in for one) the watch draws the bar on stderr. A tenant admin of another tenant may not
- * read it; a tenant with no job gets 404.
+ * (OPENKCM_PROGRESS=1 stands in for one) the watch draws the bar on stderr. A tenant with no job, and an unknown
+ * tenant, get 404.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
