@@ -4,10 +4,10 @@
  * repository: each fixture below is our own, written in the shape of those editions (`# TIME` lines, a 1.3 or 2.0
  * header), and exercises one behaviour:
  * - Result Reason per protocol version for a key used in a state that forbids it (src/kmip/errors.ts
- *   RESULT_REASON_OVERRIDES): 1.x and 2.0 Permission Denied, 2.1 Wrong Key Lifecycle State;
+ *   RESULT_REASON_BY_VERSION): 1.x and 2.0 Permission Denied, 2.1 Wrong Key Lifecycle State;
  * - 2.x Vendor Attributes (KMIP 2.1 §4.60: `Attribute` with Vendor Identification inside `Attributes`) through Create,
  *   Get Attributes by Attribute Reference and Locate;
- * - Batch Order Option (KMIP 1.4 §6.12 / 2.1 §9.13) with the ID Placeholder (1.4 §4, 2.1 §7.3): later batch items
+ * - Batch Order Option (KMIP 1.4 §6.12 / 2.1 §9.8) with the ID Placeholder (1.4 §4, 2.1 §6.1): later batch items
  *   without a Unique Identifier act on the object an earlier item created or located;
  * - the 2.0 mask bit name ContentCommitment in a Cryptographic Usage Mask;
  * - Triple DES keys registered with Cryptographic Length 168 (or 112): the length without parity bits (NIST SP
@@ -20,6 +20,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatResult, replayVector } from '../../src/conformance/replay.js';
+import { RESULT_REASON_BY_VERSION, resultReasonFor } from '../../src/kmip/errors.js';
+import type { KmipErrorCode } from '../../src/kmip/errors.js';
+import { enumValueExistsIn, ResultReason } from '../../src/kmip/registry.js';
+import type { KmipVersion } from '../../src/kmip/registry.js';
+import { jsonStringToTtlv } from '../../src/ttlv/json.js';
 import { loadVector } from '../../src/conformance/vectors.js';
 import { createServices } from '../../src/operations/services.js';
 import { inProcessTransport } from '../integration/operations-harness.js';
@@ -116,8 +121,13 @@ function des3File(major: number, minor: number, bits: number, material: string):
       ok('Get', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}<SymmetricKey>${keyBlock}</SymmetricKey>`),
       ok('GetAttributes', `${uid(0)}${lengthAttr}`),
     ]),
-    request(major, minor, [item('Destroy', uid(0))]),
-    response(major, minor, [ok('Destroy', uid(0))]),
+    // The documented exception (docs/operations.md): Triple DES Encrypt is refused, Unsupported Cryptographic
+    // Parameters (1.x: Feature Not Supported), never a crash or a wrong answer.
+    request(major, minor, [
+      item('Activate', uid(0)),
+      item('Encrypt', `${uid(0)}<CryptographicParameters><BlockCipherMode type="Enumeration" value="CBC"/><PaddingMethod type="Enumeration" value="PKCS5"/></CryptographicParameters><Data type="ByteString" value="0011223344556677"/><IVCounterNonce type="ByteString" value="0001020304050607"/>`),
+    ]),
+    response(major, minor, [ok('Activate', uid(0)), failed('Encrypt', major === 1 ? 'FeatureNotSupported' : 'UnsupportedCryptographicParameters')]),
   ].join('\n')}\n</KMIP>\n`;
 }
 
@@ -152,4 +162,31 @@ describe('other editions: version-specific behaviour, replayed in-process', () =
       assert.equal(r.status, 'pass', formatResult(r));
     });
   }
+});
+
+describe('version-specific tables', () => {
+  test('Result Reason per version: a key in a forbidding state is Permission Denied in 1.x and 2.0, Wrong Key Lifecycle State in 2.1', () => {
+    const code: KmipErrorCode = 'WRONG_KEY_LIFECYCLE_STATE';
+    assert.equal(resultReasonFor(code, { major: 1, minor: 4 }), ResultReason.PermissionDenied);
+    assert.equal(resultReasonFor(code, { major: 2, minor: 0 }), ResultReason.PermissionDenied);
+    assert.equal(resultReasonFor(code, { major: 2, minor: 1 }), ResultReason.WrongKeyLifecycleState);
+    // Without a minor the catalog's 2.x column applies (the client reading a reason it cannot place).
+    assert.equal(resultReasonFor(code, { major: 2 }), ResultReason.WrongKeyLifecycleState);
+    // Other codes are untouched by the 2.0 row.
+    assert.equal(resultReasonFor('OBJECT_DESTROYED', { major: 2, minor: 0 }), ResultReason.ObjectDestroyed);
+  });
+
+  test('every per-version Result Reason exists in that version', () => {
+    for (const [version, row] of Object.entries(RESULT_REASON_BY_VERSION)) {
+      for (const [code, reason] of Object.entries(row)) {
+        assert.ok(enumValueExistsIn('ResultReason', reason, version as KmipVersion), `${version} ${code}: 0x${reason.toString(16)}`);
+      }
+    }
+  });
+
+  test('the 2.0 mask name ContentCommitment reads in the JSON encoding too', () => {
+    const item = jsonStringToTtlv('{"tag":"CryptographicUsageMask","type":"Integer","value":"Encrypt|ContentCommitment"}');
+    assert.equal(item.value, 0x404);
+    assert.throws(() => jsonStringToTtlv('{"tag":"CryptographicUsageMask","type":"Integer","value":"Encrypt|Commitment"}'));
+  });
 });
