@@ -25,6 +25,7 @@ import type { KmipErrorCode } from '../../src/kmip/errors.js';
 import { enumValueExistsIn, ResultReason } from '../../src/kmip/registry.js';
 import type { KmipVersion } from '../../src/kmip/registry.js';
 import { jsonStringToTtlv } from '../../src/ttlv/json.js';
+import { xmlStringToTtlv } from '../../src/ttlv/xml.js';
 import { loadVector } from '../../src/conformance/vectors.js';
 import { createServices } from '../../src/operations/services.js';
 import { inProcessTransport } from '../integration/operations-harness.js';
@@ -188,5 +189,11 @@ describe('version-specific tables', () => {
     const item = jsonStringToTtlv('{"tag":"CryptographicUsageMask","type":"Integer","value":"Encrypt|ContentCommitment"}');
     assert.equal(item.value, 0x404);
     assert.throws(() => jsonStringToTtlv('{"tag":"CryptographicUsageMask","type":"Integer","value":"Encrypt|Commitment"}'));
+  });
+
+  test('the other usage bits added in 2.0 read by name in XML and JSON (KMIP 2.1 §12.1)', () => {
+    const all = 0x00100000 | 0x00200000 | 0x00400000 | 0x00800000;
+    assert.equal(xmlStringToTtlv('<CryptographicUsageMask type="Integer" value="Authenticate Unrestricted FPEEncrypt FPEDecrypt"/>').value, all);
+    assert.equal(jsonStringToTtlv('{"tag":"CryptographicUsageMask","type":"Integer","value":"Authenticate|Unrestricted|FPEEncrypt|FPEDecrypt"}').value, all);
   });
 });
