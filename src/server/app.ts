@@ -37,8 +37,8 @@ import { ClientTrust } from './trust.js';
 import { serverCertFiles, watchServerCert } from './tls-reload.js';
 import { RewrapJobs } from './rewrap-jobs.js';
 import type { TlsReloader } from './tls-reload.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 export { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
 export type { VaultSettings } from './app-settings.js';

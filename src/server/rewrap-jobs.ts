@@ -7,8 +7,8 @@
  */
 import type { RewrapJobView } from '../cmk/api/rewrap-routes.js';
 import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 interface Job {
   readonly tenant: string;

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipClient } from '../../src/client/client.js';
-import { jsonLogger } from '../../src/server/log.js';
+import { jsonLogger } from '../../src/common/log.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
