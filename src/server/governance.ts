@@ -67,7 +67,7 @@ import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
 import { PkiRegistry } from '../pki/registry.js';
 import { pkiMetricsRegistry } from '../pki/metrics.js';
 import { rewrapRoutes } from '../cmk/api/rewrap-routes.js';
-import type { RewrapPort } from '../cmk/api/rewrap-routes.js';
+import { rewrapPort } from './rewrap-jobs.js';
 import type { RewrapJobs } from './rewrap-jobs.js';
 import { adminCertFiles, serverCertFiles, swapSecureContext, watchServerCert } from './tls-reload.js';
 import { EMPTY_TRUST } from './trust.js';
@@ -358,20 +358,6 @@ const DISABLED: GovernancePlane = Object.freeze({
 
 
 /** Starts the governance plane (see the module comment). Throws ConfigError for a bad `governance` section. */
-/** The admin API's view of the re-wrap jobs; a start is audited in the tenant's chain. */
-function rewrapPort(jobs: RewrapJobs, governance: Governance): RewrapPort {
-  return {
-    start: async (tenant, actor) => {
-      const started = jobs.status(tenant)?.state !== 'running';
-      const job = jobs.start(tenant);
-      if (started) await governance.audit.appendSync({ principal: actor, tenant, operation: 'keys.rewrap', object: JSON.stringify({ total: job.total }), result: 'ok' });
-      return { job, started };
-    },
-    status: (tenant) => jobs.status(tenant),
-    exists: async (tenant) => (await governance.getTenant(tenant)) !== undefined,
-  };
-}
-
 export async function startGovernancePlane(opts: GovernancePlaneOptions): Promise<GovernancePlane> {
   const { loaded, logger: log, krypton, masterKey } = opts;
   const settings = await governanceSettings(loaded);

@@ -5,7 +5,8 @@
  * development KEK (src/server/app.ts). One job per tenant at a time; the last job of each tenant is kept for
  * `GET /v1/tenants/:id/keys/rewrap` (src/cmk/api/rewrap-routes.ts) and `openkcm keys rewrap-status`.
  */
-import type { RewrapJobView } from '../cmk/api/rewrap-routes.js';
+import type { RewrapJobView, RewrapPort } from '../cmk/api/rewrap-routes.js';
+import type { Governance } from '../cmk/repository.js';
 import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
@@ -101,4 +102,18 @@ export class RewrapJobs {
       ...(j.error === undefined ? {} : { error: j.error }),
     };
   }
+}
+
+/** The admin API's view of the re-wrap jobs; a start is audited in the tenant's chain. */
+export function rewrapPort(jobs: RewrapJobs, governance: Governance): RewrapPort {
+  return {
+    start: async (tenant, actor) => {
+      const started = jobs.status(tenant)?.state !== 'running';
+      const job = jobs.start(tenant);
+      if (started) await governance.audit.appendSync({ principal: actor, tenant, operation: 'keys.rewrap', object: JSON.stringify({ total: job.total }), result: 'ok' });
+      return { job, started };
+    },
+    status: (tenant) => jobs.status(tenant),
+    exists: async (tenant) => (await governance.getTenant(tenant)) !== undefined,
+  };
 }
