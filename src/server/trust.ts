@@ -196,7 +196,7 @@ export async function readCrlSource(source: string, maxBytes: number): Promise<B
     const chunks: Uint8Array[] = [];
     let n = 0;
     if (res.body !== null) {
-      for await (const chunk of res.body) {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
         n += chunk.length;
         if (n > maxBytes) {
           ac.abort();

@@ -10,7 +10,7 @@ import { Agent, request } from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { run as pki } from '../../src/cli/commands/pki.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';
@@ -23,7 +23,8 @@ function get(port: number, agent: Agent, urlPath: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
       // Read now: a keep-alive socket goes back to the agent (res.socket null) once the body has ended.
-      const socket = res.socket as TLSSocket;
+      const socket = res.socket;
+      assert.ok(socket instanceof TLSSocket);
       const serial = socket.getPeerCertificate().serialNumber;
       res.resume();
       res.on('end', () => {

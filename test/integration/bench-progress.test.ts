@@ -52,6 +52,7 @@ describe('openkcm bench: live rate on a terminal, quiet when piped (issue 17 ite
   test('terminal: the bar carries the live ops/s rate', async () => {
     const r = await bench(args, { OPENKCM_PROGRESS: '1' });
     assert.equal(r.code, 0, r.stderr);
+    // eslint-disable-next-line no-control-regex
     assert.match(r.stderr, /\r\x1b\[Kbench get \[[#-]{24}\] +\d+% \d+s\/2s [\d.k?]+ ops\/s ETA/);
     assert.match(r.stderr, / [1-9][\d.k]* ops\/s/, 'a non-zero rate once operations complete');
   });

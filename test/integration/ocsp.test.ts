@@ -57,9 +57,9 @@ async function startResponder(dir: string, port: number, signer: string, ca: str
   const child = spawn('openssl', ['ocsp', '-index', 'index.txt', '-port', String(port), '-rsigner', `${signer}.crt`, '-rkey', `${signer}.key`,
     '-CA', `${ca}.crt`, '-ndays', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (d: string) => { err += d; });
-  child.stdout?.resume();
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => { err += d; });
+  child.stdout.resume();
   await new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
       if (/waiting for OCSP client connections/i.test(err)) { clearInterval(t); resolve(); }

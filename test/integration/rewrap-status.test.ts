@@ -71,6 +71,7 @@ describe('re-wrap progress through the CLI (issue 17 item 8)', () => {
   test('on a terminal the watch draws the bar with rate and ETA on stderr', async () => {
     const tty = await cli(['rewrap-status', 'alpha', '--watch'], { OPENKCM_PROGRESS: '1' });
     assert.equal(tty.code, 0, tty.stderr);
+    // eslint-disable-next-line no-control-regex
     assert.match(tty.stderr, /\r\x1b\[Kre-wrap alpha \[#{24}\] 100% (\d+)\/\1 \S+\/s ETA 0s/);
     assert.match(tty.stdout, /re-wrap done/);
   });
