@@ -57,6 +57,20 @@ export interface KekProvider {
 }
 
 /**
+ * A KEK that wraps native key slots slot to slot (src/vault/envelope.ts sealKeyEnvelope): what the local keystore
+ * is handed by the composition root (the node's MasterKey), so that a keystore plugin imports no engine (issue 19).
+ * Envelopes bind `uid`, the item's name, in their AAD: a file renamed to another item does not open.
+ */
+export interface SlotWrappingKek {
+  /** The key id its envelopes carry. @throws KmipError SERVER_SEALED while the key is not available */
+  keyId(): string;
+  /** Seals the key in slot `key`; counts against the wrapping key's seal counter. @throws EnvelopeError KEY_EXHAUSTED */
+  wrapKey(key: SecureKey, uid: string): Buffer;
+  /** Opens into a new slot the caller owns. @throws EnvelopeError WRONG_KEY | TAMPERED | MALFORMED */
+  unwrapKey(envelope: Uint8Array, uid: string): SecureKey;
+}
+
+/**
  * Which KekProvider seals and opens a tenant's material (issue 4 §1, ARCHITECTURE §2): with the
  * key hierarchy every tenant has its own L3 lineage (`l3:<tenant>:kmip`, held by krypton), and a
  * vault written before the hierarchy still holds envelopes under the development KEK. The vault

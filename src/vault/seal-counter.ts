@@ -41,11 +41,17 @@ export class SealCounter {
   /** Names the key in the refusal (a key id and version, never key material). */
   readonly key: string;
   #count: number;
+  readonly #persist: ((count: number) => void) | undefined;
 
-  constructor(key: string, initial = 0) {
+  /**
+   * `initial` is the count persisted with the key (0 for a new key); `persist`, when the key outlives the process,
+   * stores the new count durably before the seal proceeds (if it throws, the seal is refused).
+   */
+  constructor(key: string, initial = 0, persist?: (count: number) => void) {
     if (!Number.isSafeInteger(initial) || initial < 0) throw new RangeError(`a seal count must be a non-negative integer, got ${String(initial)}`);
     this.key = key;
     this.#count = initial;
+    this.#persist = persist;
   }
 
   /** Invocations counted so far (including ones whose cipher call then failed: a nonce may have been used). */
@@ -63,6 +69,7 @@ export class SealCounter {
       throw new EnvelopeError('KEY_EXHAUSTED', `key ${this.key} has sealed ${String(this.#count)} times; the limit is ${String(max)} AES-GCM invocations with random nonces per key (NIST SP 800-38D §8.3): rotate it`);
     }
     this.#count += n;
+    this.#persist?.(this.#count);
   }
 }
 
