@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sealL3 } from '../../src/krypton/hierarchy-blobs.js';
@@ -84,6 +84,27 @@ describe('seal counters', () => {
         assert.deepEqual(await again.secrets.get('c'), Buffer.from('3'));
         again.seal();
       });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a seal.json written before the counter (no `seals`) opens, counts from 0, and keeps its secrets', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'openkcm-mk-old-seal-'));
+    try {
+      const mk = await MasterKey.open(dir);
+      await mk.secrets.put('before', Buffer.from('kept'));
+      mk.seal();
+      const file = path.join(dir, SEAL_FILE);
+      const old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      delete old['seals'];
+      writeFileSync(file, JSON.stringify(old, null, 2) + '\n', { mode: 0o600 });
+      const again = await MasterKey.open(dir);
+      assert.equal(again.sealCount, 0);
+      assert.deepEqual(await again.secrets.get('before'), Buffer.from('kept'));
+      await again.secrets.put('after', Buffer.from('x'));
+      assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { seals: number }).seals, 1);
+      again.seal();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
