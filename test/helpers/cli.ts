@@ -11,7 +11,7 @@ export interface CliOptions {
   /** Added to this process's environment. */
   readonly env?: Readonly<Record<string, string>>;
   /** Written to the CLI's stdin, which is then closed (empty by default). */
-  readonly stdin?: string;
+  readonly stdin?: string | Buffer;
 }
 
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -23,6 +23,8 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
     child.on('error', reject);
     child.on('close', (code) => { resolve({ code, stdout, stderr }); });
+    // A CLI that exits before reading its stdin must not fail the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.stdin ?? '');
   });
 }
