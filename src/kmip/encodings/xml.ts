@@ -33,7 +33,7 @@ import { ItemType, ItemTypeName } from '../../ttlv/types.js';
 import type { TtlvItem } from '../../ttlv/types.js';
 import { parseXml, serializeXml, XmlSyntaxError } from './xmldom.js';
 import type { XmlElement, XmlParseLimits } from './xmldom.js';
-import { tagByCode } from '../registry.js';
+import { tagByCode, tagByName } from '../registry.js';
 import type { KmipVersion } from '../registry.js';
 import {
   KmipEncodingError,
@@ -41,10 +41,13 @@ import {
   NO_CONTEXT,
   ValueSyntaxError,
   checkItemValue,
+  clip,
   formatTagHex,
   formatTypedValue,
   isAttributeNameTag,
+  itemTypeByName,
   joinPath,
+  parseTagText,
   parseTypedValue,
   pathSegments,
   siblingContextOfItems,
