@@ -80,9 +80,11 @@ export function parseConnections(raw: unknown, fail: (message: string) => Error)
       throw fail(`${at}.kind must be one of ${CONNECTION_KINDS.join(', ')}`);
     }
     if (declared !== undefined && implied !== undefined && declared !== implied) {
-      throw fail(`${at}.kind is ${String(declared)}, but a connection named after a kind must be of that kind`);
+      throw fail(`${at}.kind is ${declared}, but a connection named after a kind must be of that kind`);
     }
-    out[name] = { kind: (declared as string | undefined) ?? (implied as string), settings };
+    const kind = declared ?? implied;
+    if (kind === undefined) throw fail(`${at}.kind is required`);
+    out[name] = { kind, settings };
   }
   return out;
 }

@@ -106,8 +106,7 @@ describe('AWS KMS through named connections with AssumeRole and web identity', (
       // The customer disables their key: the L1 check takes that tenant dark, the other one keeps working.
       await adminClient.send(new DisableKeyCommand({ KeyId: acmeKey }));
       const health = await krypton.checkL1('acme');
-      assert.equal(health.ok, false);
-      assert.equal(health.ok ? '' : health.code, 'KEY_REVOKED_OR_DISABLED');
+      assert.equal(health.ok ? 'ok' : health.code, 'KEY_REVOKED_OR_DISABLED');
       assert.throws(() => krypton.kek('acme'), (e: unknown) => e instanceof KmipError && e.code === 'TENANT_REVOKED');
       assert.equal((await krypton.checkL1('initech')).ok, true);
       assert.ok(krypton.isActive('initech'));

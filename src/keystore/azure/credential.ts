@@ -2,6 +2,7 @@
  * The Azure plugin's TokenCredential (see ./keystore.ts, "Authentication"): OAuth2 client credentials or a static
  * token from a node secret, or a managed identity through IMDS.
  */
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
@@ -18,7 +19,7 @@ import {
 import { errorText } from './errors.js';
 
 /** Entra tenant ids are GUIDs or domain names; client ids are GUIDs. The pattern keeps them out of URL paths' syntax. */
-const DIRECTORY_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.-]{0,127}$/u;
+export const DIRECTORY_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.-]{0,127}$/u;
 /** Stands in for a token we could not obtain (see AzureSecretCredential.getToken). Not a secret. */
 const UNAVAILABLE_TOKEN = 'openkcm-token-unavailable';
 
@@ -77,7 +78,22 @@ export interface AzureSecretCredentialOptions {
    * runs on, not from a node secret (`secretName` is then unused). `clientId` selects a user-assigned identity.
    */
   readonly managedIdentity?: { readonly endpoint: string; readonly clientId?: string };
+  /**
+   * Workload identity (issue 16 item 4; AKS workload identity, or any OIDC federation): the token in `tokenFile`
+   * (projected and rotated by the kubelet) is presented as a client assertion (RFC 7521/7523 jwt-bearer) in the
+   * client-credentials grant of `clientId` in `tenantId`. The file is re-read at every token fetch.
+   */
+  readonly workloadIdentity?: AzureWorkloadIdentity;
 }
+
+export interface AzureWorkloadIdentity {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly tokenFile: string;
+}
+
+/** RFC 7523 §2.2: the client assertion type of a JWT bearer assertion. */
+const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** The Azure Instance Metadata Service token endpoint (link-local, plain HTTP by design: it never leaves the host). */
 export const AZURE_IMDS_TOKEN_ENDPOINT = 'http://169.254.169.254/metadata/identity/oauth2/token';
@@ -164,6 +180,15 @@ export class AzureSecretCredential implements TokenCredential {
       this.fetches += 1;
       return token;
     }
+    const wi = this.#options.workloadIdentity;
+    if (wi !== undefined) {
+      const issuedAt = Date.now();
+      const assertion = await readAssertion(wi.tokenFile);
+      const token = await this.#tokenRequest(wi.tenantId, { client_id: wi.clientId, client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: assertion }, scope);
+      this.#tokens.set(scope, { ...token, issuedAt });
+      this.fetches += 1;
+      return token;
+    }
     let raw: Buffer;
     try {
       raw = await this.#options.secrets.get(this.#options.secretName);
@@ -186,7 +211,7 @@ export class AzureSecretCredential implements TokenCredential {
         expiresOnTimestamp: exp ?? issuedAt + STATIC_TOKEN_ASSUMED_LIFETIME_MS,
       };
     } else {
-      token = await this.#clientCredentials(secret, scope);
+      token = await this.#tokenRequest(secret.tenantId, { client_id: secret.clientId, client_secret: secret.clientSecret }, scope);
     }
     this.#tokens.set(scope, { ...token, issuedAt });
     this.fetches += 1;
@@ -203,17 +228,10 @@ export class AzureSecretCredential implements TokenCredential {
     return tokenFromResponse(response, url.host);
   }
 
-  async #clientCredentials(secret: { tenantId: string; clientId: string; clientSecret: string }, scope: string): Promise<AccessToken> {
-    const url = new URL(`${this.#options.authorityHost.replace(/\/+$/u, '')}/${encodeURIComponent(secret.tenantId)}/oauth2/v2.0/token`);
-    const form = Buffer.from(
-      new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: secret.clientId,
-        client_secret: secret.clientSecret,
-        scope,
-      }).toString(),
-      'utf8',
-    );
+  /** The client-credentials grant with a client secret or a client assertion (workload identity). */
+  async #tokenRequest(tenantId: string, client: Readonly<Record<string, string>>, scope: string): Promise<AccessToken> {
+    const url = new URL(`${this.#options.authorityHost.replace(/\/+$/u, '')}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`);
+    const form = Buffer.from(new URLSearchParams({ grant_type: 'client_credentials', ...client, scope }).toString(), 'utf8');
     let response: { status: number; body: Buffer };
     try {
       response = await postForm(url, form, this.#options.agent, this.#options.timeoutMs);
@@ -222,6 +240,22 @@ export class AzureSecretCredential implements TokenCredential {
     }
     return tokenFromResponse(response, url.host);
   }
+}
+
+/** The federated token of a workload identity, bounded like a credential secret; its content is never echoed. */
+async function readAssertion(tokenFile: string): Promise<string> {
+  let data: Buffer;
+  try {
+    data = await readFile(tokenFile);
+  } catch (err) {
+    throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `workload identity token file ${tokenFile} cannot be read`, { cause: err });
+  }
+  const assertion = data.toString('utf8').trim();
+  data.fill(0);
+  if (assertion.length === 0 || assertion.length > MAX_CREDENTIAL_SECRET_BYTES || /[\s"]/u.test(assertion)) {
+    throw new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `workload identity token file ${tokenFile} holds no usable token (1..${String(MAX_CREDENTIAL_SECRET_BYTES)} characters, no whitespace)`);
+  }
+  return assertion;
 }
 
 /** An OAuth2 token answer (Entra v2 endpoint or IMDS) → AccessToken; refusals classified (RFC 6749 §5.2). */

@@ -13,7 +13,7 @@ import {
   MIN_REQUEST_TIMEOUT_MS,
   type AzureWrapAlgorithm,
 } from './constants.js';
-import { AZURE_IMDS_TOKEN_ENDPOINT, AzureSecretCredential, parseCredentialSecret } from './credential.js';
+import { AZURE_IMDS_TOKEN_ENDPOINT, AzureSecretCredential, DIRECTORY_ID_PATTERN, parseCredentialSecret, type AzureWorkloadIdentity } from './credential.js';
 import { parseAzureKeyRef } from './key-ref.js';
 import { AzureKeyVaultKeystore, createAzureAgent, validateNumber } from './keystore.js';
 
@@ -28,15 +28,19 @@ const SETTINGS = new Set([
   'identity',
   'managedIdentityClientId',
   'imdsEndpoint',
+  'tenantId',
+  'clientId',
+  'federatedTokenFile',
 ]);
 
 /** Longest managed identity client id accepted (a GUID is 36 characters). */
 const MAX_MI_CLIENT_ID_CHARS = 64;
 
 /**
- * Opens the plugin for a shadow reference with the `keystores.connections.azure-keyvault` settings:
- * `{credentialSecret, algorithm?, caFile?, authorityHost?, requestTimeoutMs?, retries?,
- *   disableChallengeResourceVerification?}`. The credential secret is read once here to fail fast on a bad one,
+ * Opens the plugin for a shadow reference with its connection's settings (`keystores.connections.<name>`):
+ * `{credentialSecret | identity: "managed" (imdsEndpoint?, managedIdentityClientId?) | identity: "workload"
+ * (tenantId?, clientId?, federatedTokenFile?), algorithm?, caFile?, authorityHost?, requestTimeoutMs?, retries?,
+ * disableChallengeResourceVerification?}`. The credential secret is read once here to fail fast on a bad one,
  * then again whenever a token is needed.
  */
 export async function openAzureKeyVaultKeystore(
@@ -53,13 +57,22 @@ export async function openAzureKeyVaultKeystore(
   for (const field of Object.keys(settings)) {
     if (!SETTINGS.has(field)) throw bad(`unknown setting ${JSON.stringify(field)}`);
   }
-  // Issue 16 item 4: `"identity": "managed"` takes tokens from the host's managed identity (IMDS) instead of a
-  // node secret; the two are exclusive so a config never silently uses the other.
+  // Issue 16 item 4: `"identity": "managed"` takes tokens from the host's managed identity (IMDS), `"workload"`
+  // from a federated token file, instead of a node secret; they are exclusive so a config never silently uses
+  // another one.
   const identity = settings['identity'];
-  if (identity !== undefined && identity !== 'managed') throw bad('identity must be "managed" (or absent: credentialSecret)');
+  if (identity !== undefined && identity !== 'managed' && identity !== 'workload') throw bad('identity must be "managed" or "workload" (or absent: credentialSecret)');
   const credentialSecret = settings['credentialSecret'];
   let managedIdentity: { endpoint: string; clientId?: string } | undefined;
-  if (identity === 'managed') {
+  let workloadIdentity: AzureWorkloadIdentity | undefined;
+  if (identity !== 'workload' && ['tenantId', 'clientId', 'federatedTokenFile'].some((k) => settings[k] !== undefined)) {
+    throw bad('tenantId, clientId and federatedTokenFile need identity "workload"');
+  }
+  if (identity === 'workload') {
+    if (credentialSecret !== undefined) throw bad('identity "workload" and credentialSecret are exclusive');
+    workloadIdentity = workloadSettings(settings, bad);
+    if (settings['imdsEndpoint'] !== undefined || settings['managedIdentityClientId'] !== undefined) throw bad('imdsEndpoint and managedIdentityClientId need identity "managed"');
+  } else if (identity === 'managed') {
     if (credentialSecret !== undefined) throw bad('identity "managed" and credentialSecret are exclusive');
     const endpoint = settings['imdsEndpoint'] ?? AZURE_IMDS_TOKEN_ENDPOINT;
     if (typeof endpoint !== 'string' || !isHttpBase(endpoint)) throw bad('imdsEndpoint must be an http(s) URL without credentials, query or fragment');
@@ -76,7 +89,8 @@ export async function openAzureKeyVaultKeystore(
   if (typeof algorithm !== 'string' || !(AZURE_WRAP_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw bad(`algorithm must be one of ${AZURE_WRAP_ALGORITHMS.join(', ')}`);
   }
-  const authorityHost = settings['authorityHost'] ?? DEFAULT_AUTHORITY_HOST;
+  // The AKS workload identity webhook injects AZURE_AUTHORITY_HOST beside the token file (sovereign clouds).
+  const authorityHost = settings['authorityHost'] ?? (identity === 'workload' ? process.env['AZURE_AUTHORITY_HOST'] : undefined) ?? DEFAULT_AUTHORITY_HOST;
   if (typeof authorityHost !== 'string' || !isHttpsBase(authorityHost)) throw bad('authorityHost must be an https URL');
   const timeout = settings['requestTimeoutMs'] ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const retries = settings['retries'] ?? DEFAULT_RETRIES;
@@ -111,6 +125,7 @@ export async function openAzureKeyVaultKeystore(
   const credential = new AzureSecretCredential({
     secrets, secretName: typeof credentialSecret === 'string' ? credentialSecret : '', authorityHost, agent, timeoutMs: timeout,
     ...(managedIdentity === undefined ? {} : { managedIdentity }),
+    ...(workloadIdentity === undefined ? {} : { workloadIdentity }),
   });
   return new AzureKeyVaultKeystore({
     keyRef: shadow.keyRef,
@@ -121,6 +136,22 @@ export async function openAzureKeyVaultKeystore(
     disableChallengeResourceVerification: disableVerification,
     agent,
   });
+}
+
+/**
+ * Workload identity settings; each falls back to the variable the AKS workload identity webhook injects
+ * (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE), so one pod identity needs no settings and
+ * several connections (customers) can each name their own application.
+ */
+function workloadSettings(settings: Readonly<Record<string, unknown>>, bad: (why: string) => KeystoreError): AzureWorkloadIdentity {
+  const pick = (key: string, env: string): unknown => settings[key] ?? process.env[env];
+  const tenantId = pick('tenantId', 'AZURE_TENANT_ID');
+  const clientId = pick('clientId', 'AZURE_CLIENT_ID');
+  const tokenFile = pick('federatedTokenFile', 'AZURE_FEDERATED_TOKEN_FILE');
+  if (typeof tenantId !== 'string' || !DIRECTORY_ID_PATTERN.test(tenantId)) throw bad('identity "workload" needs tenantId (or AZURE_TENANT_ID): a tenant GUID or domain');
+  if (typeof clientId !== 'string' || !DIRECTORY_ID_PATTERN.test(clientId)) throw bad('identity "workload" needs clientId (or AZURE_CLIENT_ID): an application (client) id');
+  if (typeof tokenFile !== 'string' || tokenFile.length === 0) throw bad('identity "workload" needs federatedTokenFile (or AZURE_FEDERATED_TOKEN_FILE): the path of the federated token');
+  return { tenantId, clientId, tokenFile };
 }
 
 function isHttpBase(value: string): boolean {
