@@ -40,7 +40,7 @@ import { createServices } from '../src/operations/services.js';
 import { VaultObjectStore } from '../src/operations/model/vault-store.js';
 import { DEFAULT_SERVER_LIMITS } from '../src/server/config.js';
 import { ServerConnection } from '../src/server/connection.js';
-import { silentLogger } from '../src/server/log.js';
+import { silentLogger } from '../src/common/log.js';
 import type { ProcessorDeps } from '../src/server/processor.js';
 import { decodeTtlv } from '../src/ttlv/decode.js';
 import { encodeTtlv } from '../src/ttlv/encode.js';

@@ -5,7 +5,7 @@
  */
 import cluster from 'node:cluster';
 import { loadConfig } from '../server/config.js';
-import { isLogLevel, jsonLogger, withFields } from '../server/log.js';
+import { isLogLevel, jsonLogger, withFields } from '../common/log.js';
 import { startWorker } from './worker.js';
 import type { ToPrimary } from './ipc.js';
 

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { KeystoreFactory } from '../keystore/factory.js';
 import type { KeystorePlugin, SecretSource, ShadowReference } from '../keystore/types.js';
 import { MasterKeyError, MAX_NODE_SECRET_BYTES, NODE_SECRET_NAME_PATTERN } from './master-key.js';
+import { isRecord } from '../common/guards.js';
 
 /** Plugin kinds that can wrap the MasterKey. `local` cannot: its keys are sealed by the MasterKey itself. */
 export const AUTO_SEAL_PLUGINS: readonly string[] = ['pkcs11', 'aws-kms', 'azure-keyvault'];
@@ -45,10 +46,6 @@ export interface AutoSealSettings {
   readonly connection: Readonly<Record<string, unknown>> | undefined;
   /** Secret name → where its value comes from (environment variable or owner-only file). */
   readonly secrets: ReadonlyMap<string, SealSecretSpec>;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function invalid(message: string): MasterKeyError {

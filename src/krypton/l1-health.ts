@@ -14,8 +14,8 @@
  */
 import { isKeystoreError } from '../keystore/types.js';
 import type { HealthStatus, KeystorePlugin, ShadowReference } from '../keystore/types.js';
-import { silentLogger } from '../server/log.js';
-import type { Logger } from '../server/log.js';
+import { silentLogger } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import { isKryptonError } from './errors.js';
 
 /** Default interval between rounds (configurable; tests use small values). */

@@ -35,8 +35,9 @@ import { EnvelopeError } from '../vault/errors.js';
 import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from '../vault/envelope.js';
 import { NativeKekProvider } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
-import { silentLogger } from '../server/log.js';
-import type { Logger } from '../server/log.js';
+import { silentLogger } from '../common/log.js';
+import type { Logger } from '../common/log.js';
+import { isRecord } from '../common/guards.js';
 
 /** AES-256: the MasterKey is 32 bytes. */
 export const MASTER_KEY_BYTES = 32;
@@ -159,10 +160,6 @@ interface SealFile {
   shares?: number;
   threshold?: number;
   autoUnseal?: { shadow: ShadowReference; wrappedKey: string };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseSealFile(text: string, file: string): SealFile {

@@ -19,8 +19,8 @@
 import { TENANT_CHANNEL } from '../cmk/db.js';
 import { parseTenantEvent } from '../cmk/repository.js';
 import type { TenantEvent, TenantState } from '../cmk/repository.js';
-import { silentLogger } from '../server/log.js';
-import type { Logger } from '../server/log.js';
+import { silentLogger } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import { isKryptonError } from './errors.js';
 
 /** Longest NOTIFY payload we parse (Postgres caps payloads at 8000 bytes; anything longer is not ours). */

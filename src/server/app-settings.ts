@@ -10,7 +10,7 @@ import type { OperationsConfig } from '../operations/services.js';
 import { compatSettings } from '../operations/model/compat.js';
 import { ConfigError } from './config.js';
 import type { ServerLimits } from './config.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 
 /** Vault settings read from the config file's free-form `vault` section (docs/configuration.md). */
 export interface VaultSettings {

@@ -36,8 +36,8 @@ import { KmipHttpsServer } from './https-listener.js';
 import { ClientTrust } from './trust.js';
 import { serverCertFiles, watchServerCert } from './tls-reload.js';
 import type { TlsReloader } from './tls-reload.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 export { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
 export type { VaultSettings } from './app-settings.js';

@@ -14,12 +14,15 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
 import type { TtlvLimits } from '../ttlv/limits.js';
-import { isLogLevel } from './log.js';
+import { isLogLevel } from '../common/log.js';
 import { compatSettings, CompatSettingsError } from '../operations/model/compat.js';
-import type { LogLevel } from './log.js';
+import type { LogLevel } from '../common/log.js';
 import { resolveTrustAnchors } from './trust.js';
 import { MAX_TLS_RELOAD_INTERVAL_MS, MIN_TLS_RELOAD_INTERVAL_MS } from './tls-reload.js';
 import type { TrustAnchor } from './trust.js';
+import { ConfigError } from '../common/config-error.js';
+import { isRecord } from '../common/guards.js';
+import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
 
 // ---- limits ------------------------------------------------------------------------------
 
@@ -160,9 +163,7 @@ const LIMIT_MAX: Readonly<Record<keyof ServerLimits, number>> = {
   maxLocateItems: 1_000_000,
 };
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 export function resolveServerLimits(p: Partial<ServerLimits> = {}): ServerLimits {
   const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
@@ -200,8 +201,7 @@ export interface IdentityConfig {
 
 export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({ source: 'cn', tenants: {} });
 
-/** Tenant names are storage keys and file names: a conservative alphabet (as src/pki). */
-export const TENANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export { TENANT_NAME_PATTERN };
 
 // ---- TLS -------------------------------------------------------------------------------------
 
@@ -499,10 +499,6 @@ export function jsonSyntaxError(t: string): { offset: number; what: string } {
     if (e instanceof Stop) return { offset: e.offset, what: e.what };
     throw e;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function checkKeys(where: string, v: unknown, allowed: readonly string[]): Record<string, unknown> {

@@ -19,8 +19,8 @@ import { KmipError } from '../kmip/errors.js';
 import type { Principal } from '../operations/types.js';
 import { KEYLESS_OPERATIONS } from './gates.js';
 import type { KmipGate } from './gates.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 /** Governance states that refuse every keyed operation. */
 export const DARK_GOVERNANCE_STATES: ReadonlySet<string> = new Set(['revoked', 'suspended', 'terminated']);

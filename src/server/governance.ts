@@ -74,10 +74,11 @@ import { governanceGate } from './governance-gate.js';
 import { ConfigError, parseListen } from './config.js';
 import type { ListenAddress, LoadedConfig } from './config.js';
 import type { KmipGate } from './gates.js';
-import { describeError } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import { OFFLINE_SECRET_JOURNAL, replayOfflineChanges } from '../krypton/secret-journal.js';
-import type { Logger } from './log.js';
 import type { KmipAuditEvent } from './processor.js';
+import { isRecord } from '../common/guards.js';
 
 /** Default admin API port: the one after KMIP's IANA port 5696. */
 export const DEFAULT_ADMIN_API_PORT = 5697;
@@ -115,10 +116,6 @@ export interface AdminApiSettings {
   readonly auth: AdminAuthConfig;
   /** `governance.adminApi.limits` (src/cmk/api/limits.ts; issue 15 item 7). */
   readonly limits: AdminLimits;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function checkKeys(where: string, obj: Record<string, unknown>, allowed: readonly string[]): void {

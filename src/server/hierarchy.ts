@@ -36,7 +36,8 @@ import { OPERATOR_SOCKET_FILE, startOperatorApi } from '../krypton/operator-api.
 import type { OperatorApi } from '../krypton/operator-api.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
+import { isRecord } from '../common/guards.js';
 
 /** Directory of the hierarchy store under the data directory. */
 export const HIERARCHY_STORE_DIR = 'krypton';
@@ -53,10 +54,6 @@ export interface KeystoresSettings {
   readonly tenants: Readonly<Record<string, ShadowReference>>;
   /** Plugin for tenants not listed: 'local' (embedded default) or 'none' (refuse them). */
   readonly default: 'local' | 'none';
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Validates the config file's `keystores` section; every unknown key is a ConfigError naming it. */

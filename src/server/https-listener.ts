@@ -51,8 +51,8 @@ import type { HttpsSettings, ListenAddress, ServerConfig } from './config.js';
 import { formatListen } from './config.js';
 import { IdentityError, principalOf } from './identity.js';
 import type { ClientTrust } from './trust.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import {
   FALLBACK_PROTOCOL_VERSION, kmipVersionOf, messageErrorResponse, newSession, processMessage, processMessageBytes, sniffProtocolVersion,
 } from './processor.js';

@@ -40,5 +40,5 @@ export type {
   ServerLimits, IdentityConfig, IdentitySource, TlsMaterial, TlsVersionFloor, ListenAddress, ServerConfig, ConfigFile, LoadedConfig,
 } from './config.js';
 export { certCommonName, certSanUris, identityOf, tenantOf, principalOf, IdentityError } from './identity.js';
-export { jsonLogger, silentLogger, describeError, isLogLevel } from './log.js';
-export type { Logger, LogLevel, LogFields } from './log.js';
+export { jsonLogger, silentLogger, describeError, isLogLevel } from '../common/log.js';
+export type { Logger, LogLevel, LogFields } from '../common/log.js';

@@ -23,8 +23,8 @@ import { formatListen } from './config.js';
 import { ResponseBudget, ServerConnection } from './connection.js';
 import { HandshakeGuard } from './handshake-guard.js';
 import { IdentityError, principalOf } from './identity.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import type { ProcessorDeps } from './processor.js';
 import type { ClientTrust } from './trust.js';
 

@@ -42,8 +42,8 @@ import { BatchErrorContinuationOption, ResultStatus, Tag } from '../kmip/registr
 import type { KmipVersion } from '../kmip/registry.generated.js';
 import { enumValueExistsIn } from '../kmip/registry.js';
 import type { OperationHandler, Principal, RequestContext, SessionState, UndoJournal } from '../operations/types.js';
-import { describeError, logEnabled } from './log.js';
-import type { Logger } from './log.js';
+import { describeError, logEnabled } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 /** Every protocol version the server speaks, lowest first (also the Discover Versions answer, reversed). */
 export const SERVER_KMIP_VERSIONS: readonly KmipVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'];

@@ -10,8 +10,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 
 /** Default poll interval, ms; bounds below. Stops: a busy loop of stat calls, and a rotation that takes hours. */
 export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 5_000;

@@ -26,8 +26,9 @@ import type { Principal } from '../operations/types.js';
 import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
 import type { IdentityConfig } from './config.js';
 import { IdentityError, identityOf, tenantOf } from './identity.js';
-import { describeError } from './log.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/log.js';
+import type { Logger } from '../common/log.js';
+import { isRecord } from '../common/guards.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -81,10 +82,6 @@ export function normalizeSerial(hex: string): string {
 /** Node's fingerprint256 (`AA:BB:…`) of a PEM or DER certificate. */
 export function fingerprintOf(cert: string | Buffer): string {
   return new X509Certificate(cert).fingerprint256;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function intIn(where: string, v: unknown, dflt: number, min: number, max: number): number {

@@ -9,7 +9,7 @@ import { Tag } from '../kmip/registry.generated.js';
 import { ItemType } from '../ttlv/types.js';
 import { decodeRecordValue, encodeRecordValue } from './codec.js';
 import type { RecordValue } from './codec.js';
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../common/log.js';
 import { open as openEnvelope, openParsed, parseEnvelope, seal as sealEnvelope } from './envelope.js';
 import type { EnvelopeHeader } from './envelope.js';
 import { VaultError } from './errors.js';

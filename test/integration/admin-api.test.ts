@@ -34,7 +34,7 @@ import { issueClientCert } from '../../src/pki/dev-pki.js';
 import type { IssuedCert } from '../../src/pki/dev-pki.js';
 import { ENGINES, openTestDatabase, testAuditHmac, userSchemas } from '../helpers/governance-db.js';
 import type { TestDatabase } from '../helpers/governance-db.js';
-import { jsonLogger } from '../../src/server/log.js';
+import { jsonLogger } from '../../src/common/log.js';
 import { testPki } from '../helpers/pki.js';
 import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';

@@ -16,7 +16,7 @@ import { KmipResultError } from '../../src/kmip/errors.js';
 import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { queryPayloads } from '../../src/kmip/payloads/query.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, QueryFunction, ResultStatus } from '../../src/kmip/registry.js';
-import { jsonLogger } from '../../src/server/log.js';
+import { jsonLogger } from '../../src/common/log.js';
 import { until } from '../helpers/audit.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';

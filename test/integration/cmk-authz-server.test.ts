@@ -29,7 +29,7 @@ import type { OperationServices } from '../../src/operations/services.js';
 import { CONFIG_FILE_NAME, loadConfig } from '../../src/server/config.js';
 import type { ConfigFile } from '../../src/server/config.js';
 import { KmipServer } from '../../src/server/listener.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { NativeKekProvider } from '../../src/vault/kek.js';
 import { Vault } from '../../src/vault/vault.js';
 import { PolicyEngine, kmipAuthorizer, parseIdentityRoles, rolesFromConfig } from '../../src/cmk/authz/index.js';

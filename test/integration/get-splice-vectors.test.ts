@@ -17,7 +17,7 @@ import { getHandler } from '../../src/operations/registry.js';
 import { createServices } from '../../src/operations/services.js';
 import type { OperationServices } from '../../src/operations/services.js';
 import type { OperationHandler } from '../../src/operations/types.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { newSession, processMessageBytes } from '../../src/server/processor.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
 import { decodeTtlv } from '../../src/ttlv/decode.js';

@@ -39,7 +39,7 @@ import { AUTO_REGISTER_PRINCIPAL, POLICY_CHANNEL, startGovernancePlane } from '.
 import type { GovernancePlane } from '../../src/server/governance.js';
 import { Hierarchy, keystoresSettings } from '../../src/server/hierarchy.js';
 import { KmipServer } from '../../src/server/listener.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
 import { Vault } from '../../src/vault/vault.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';

@@ -16,7 +16,7 @@ import { KmipHttpsServer } from '../../src/server/https-listener.js';
 import { getHandler } from '../../src/operations/registry.js';
 import { runLoad } from '../../src/bench/load.js';
 import { BenchUsageError, parseBenchArgs } from '../../src/bench/options.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import type { KmipAuditEvent } from '../../src/server/processor.js';
 import { formatResult, replayVector } from '../../src/conformance/replay.js';
 import { connectHttps, encodingForVector } from '../../src/conformance/transport.js';

@@ -13,7 +13,7 @@ import type { VariationRule } from '../../src/conformance/compare.js';
 import type { MessageTransport } from '../../src/conformance/transport.js';
 import { listVectorFiles } from '../../src/conformance/vectors.js';
 import { processMessage, newSession } from '../../src/server/processor.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { getHandler } from '../../src/operations/registry.js';
 import type { OperationServices } from '../../src/operations/services.js';
 import type { OperationHandler, Principal } from '../../src/operations/types.js';

@@ -15,7 +15,7 @@ import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
 import { BatchErrorContinuationOption, Operation, ResultReason, ResultStatus, Tag } from '../../src/kmip/registry.generated.js';
 import { kmipVersionOf, newSession, processMessage, sniffProtocolVersion } from '../../src/server/processor.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
-import type { Logger } from '../../src/server/log.js';
+import type { Logger } from '../../src/common/log.js';
 import { tinyHandlers } from '../helpers/server.js';
 import type { TinyServices } from '../helpers/server.js';
 

@@ -21,7 +21,7 @@ import { reKeyPayloads } from '../../src/kmip/payloads/rekey.js';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
 import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType } from '../../src/kmip/registry.js';
 import { TenantKeyring } from '../../src/krypton/tenant-keyring.js';
-import { jsonLogger } from '../../src/server/log.js';
+import { jsonLogger } from '../../src/common/log.js';
 import { startTestServer } from '../helpers/server.js';
 
 const TENANTS = ['alice', 'bob'] as const;

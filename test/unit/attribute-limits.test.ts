@@ -13,7 +13,7 @@ import { attributeBytes, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALU
 import { DEFAULT_OPERATIONS_CONFIG } from '../../src/operations/services.js';
 import type { OperationsConfig } from '../../src/operations/services.js';
 import { operationsConfig, vaultSettings } from '../../src/server/app-settings.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { ConfigError, DEFAULT_SERVER_LIMITS, resolveServerLimits } from '../../src/server/config.js';
 import { DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_BYTES_MAX } from '../../src/vault/base-vault.js';
 import { MemoryVault } from '../../src/vault/index.js';

@@ -20,7 +20,7 @@ import type { OperationsConfig, OperationServices } from '../../src/operations/s
 import { MemoryObjectStore } from '../../src/operations/model/store.js';
 import type { OperationHandler, RequestContext, SessionState, UndoJournal } from '../../src/operations/types.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { enumeration, text } from '../../src/ttlv/build.js';
 import { decodeTtlv } from '../../src/ttlv/decode.js';
 import { encodeTtlv } from '../../src/ttlv/encode.js';

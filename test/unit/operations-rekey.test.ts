@@ -19,7 +19,7 @@ import { dateTime, enumeration, long } from '../../src/ttlv/build.js';
 import { decodeResponse, encodeRequest } from '../../src/kmip/message.js';
 import { PAYLOAD_CODECS } from '../../src/kmip/payloads/index.js';
 import { getHandler } from '../../src/operations/registry.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
 import { ItemType } from '../../src/ttlv/types.js';
 import { Fixture, nameAttr, rejectsWith, T0 } from './operations-fixture.js';

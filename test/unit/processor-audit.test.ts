@@ -10,7 +10,7 @@ import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/me
 import type { ProtocolVersion, RequestBatchItem } from '../../src/kmip/message.js';
 import { activatePayloads } from '../../src/kmip/payloads/activate.js';
 import { BatchErrorContinuationOption, Operation, ResultStatus } from '../../src/kmip/registry.generated.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
 import type { KmipAuditEvent, ProcessorDeps } from '../../src/server/processor.js';
 import { tinyHandlers } from '../helpers/server.js';

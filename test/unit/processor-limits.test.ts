@@ -10,7 +10,7 @@ import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/me
 import type { ProtocolVersion, RequestBatchItem } from '../../src/kmip/message.js';
 import { activatePayloads } from '../../src/kmip/payloads/activate.js';
 import { Operation, ResultReason, ResultStatus } from '../../src/kmip/registry.generated.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { BATCH_YIELD_SLICE_MS, DEFAULT_MAX_BATCH_ITEMS, newSession, processMessage } from '../../src/server/processor.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
 import type { OperationHandler } from '../../src/operations/types.js';

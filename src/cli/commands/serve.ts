@@ -18,8 +18,8 @@ import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
 import type { ListenAddress } from '../../server/config.js';
 import { startKmipApp } from '../../server/app.js';
 import { secureDataDir, tightenDataDir } from '../../server/data-dir.js';
-import { describeError, isLogLevel, jsonLogger } from '../../server/log.js';
-import type { LogLevel } from '../../server/log.js';
+import { describeError, isLogLevel, jsonLogger } from '../../common/log.js';
+import type { LogLevel } from '../../common/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 /** Most worker processes: far above any CPU count this runs on; stops a typo from forking thousands of processes. */

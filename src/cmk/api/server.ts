@@ -20,7 +20,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { ShadowReference } from '../../keystore/types.js';
-import type { Logger } from '../../server/log.js';
+import type { Logger } from '../../common/log.js';
 import { HandshakeGuard } from '../../server/handshake-guard.js';
 import { ADMIN_CONNECTIONS_CHECK_INTERVAL_MS, resolveAdminLimits } from './limits.js';
 import type { AdminLimits } from './limits.js';

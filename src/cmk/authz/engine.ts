@@ -35,7 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { policyComplexityProblem } from './policy-guard.js';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarValueJson, DetailedError, EntityJson, StatefulAuthorizationCall, TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
-import { TENANT_NAME_PATTERN } from '../../server/config.js';
+import { TENANT_NAME_PATTERN } from '../../common/tenant-name.js';
 import { DEFAULT_POLICIES_TEXT, DEFAULT_POLICY_ID_PREFIX } from './policies.js';
 import { ACTION_PARENTS, CEDAR_SCHEMA_TEXT, ENTITY } from './schema.js';
 import type { AdminActionName, KmipActionName } from './schema.js';

@@ -32,7 +32,7 @@ import { CryptographicAlgorithm, ObjectType, Operation, State } from '../../kmip
 import type { KmipVersion } from '../../kmip/registry.generated.js';
 import type { ManagedObjectRecord } from '../../operations/model/store.js';
 import type { Principal, RequestContext } from '../../operations/types.js';
-import { ConfigError } from '../../server/config.js';
+import { ConfigError } from '../../common/config-error.js';
 import { ItemType } from '../../ttlv/types.js';
 import type { AuthzDecision, AuthzRequest, ClientPrincipal, ObjectResource, PolicyEngine, TenantResource } from './engine.js';
 import type { KmipActionName } from './schema.js';

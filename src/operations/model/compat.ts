@@ -21,6 +21,7 @@
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import type { KmipVersion } from '../../kmip/registry.generated.js';
 import type { Principal } from '../types.js';
+import { isRecord } from '../../common/guards.js';
 
 export type NamePolicy = 'unique' | 'shared';
 export const NAME_POLICIES: readonly NamePolicy[] = ['unique', 'shared'];
@@ -68,10 +69,6 @@ export const DEFAULT_COMPAT_SETTINGS: CompatSettings = Object.freeze({
 
 export class CompatSettingsError extends Error {
   override readonly name = 'CompatSettingsError';
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function namePolicy(where: string, v: unknown): NamePolicy {
