@@ -3,7 +3,7 @@
  * token from a node secret, or a managed identity through IMDS.
  */
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type RequestOptions } from 'node:http';
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { KeystoreError, type KeystoreErrorCode, type SecretSource } from '../types.js';
@@ -312,13 +312,26 @@ function jwtExpiry(token: string): number | undefined {
   return undefined;
 }
 
-/** GET an IMDS-style token endpoint (http or https), bounded like postForm. */
+/** GET an IMDS-style token endpoint (http or https), with `Metadata: true`. */
 function getImds(url: URL, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+  return tokenHttp(url, { method: 'GET', timeout: timeoutMs, headers: { Metadata: 'true', accept: 'application/json' } }, undefined, 'managed identity endpoint');
+}
+
+function postForm(url: URL, body: Buffer, agent: HttpsAgent, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length), accept: 'application/json' };
+  return tokenHttp(url, { method: 'POST', agent, timeout: timeoutMs, headers }, body, 'token authority');
+}
+
+/**
+ * One token request; the answer is buffered up to MAX_TOKEN_RESPONSE_BYTES (a hostile or broken endpoint cannot
+ * make us buffer more) and every chunk is wiped once copied. Failures are UNREACHABLE naming `what` and the host.
+ */
+function tokenHttp(url: URL, options: RequestOptions, body: Buffer | undefined, what: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const unreachable = (why: string, cause?: unknown): KeystoreError =>
-      new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `managed identity endpoint ${url.host}: ${why}`, cause === undefined ? undefined : { cause });
+      new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `${what} ${url.host}: ${why}`, cause === undefined ? undefined : { cause });
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { Metadata: 'true', accept: 'application/json' } }, (res) => {
+    const req = request(url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -332,56 +345,16 @@ function getImds(url: URL, timeoutMs: number): Promise<{ status: number; body: B
         }
         chunks.push(chunk);
       });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }); });
-      res.on('error', (e) => { reject(unreachable(e.message, e)); });
+      res.on('end', () => {
+        const all = Buffer.concat(chunks);
+        for (const c of chunks) c.fill(0);
+        resolve({ status: res.statusCode ?? 0, body: all });
+      });
+      res.on('error', (err) => {
+        reject(err instanceof KeystoreError ? err : unreachable('response failed', err));
+      });
     });
-    req.on('timeout', () => { req.destroy(unreachable(`no answer within ${String(timeoutMs)} ms`)); });
-    req.on('error', (e) => { reject(e instanceof KeystoreError ? e : unreachable(e.message, e)); });
-    req.end();
-  });
-}
-
-function postForm(url: URL, body: Buffer, agent: HttpsAgent, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const unreachable = (why: string, cause?: unknown): KeystoreError =>
-      new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `token authority ${url.host}: ${why}`, cause === undefined ? undefined : { cause });
-    const req = httpsRequest(
-      url,
-      {
-        method: 'POST',
-        agent,
-        timeout: timeoutMs,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': String(body.length),
-          accept: 'application/json',
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_TOKEN_RESPONSE_BYTES) {
-            for (const c of chunks) c.fill(0);
-            chunks.length = 0;
-            reject(unreachable(`response larger than ${String(MAX_TOKEN_RESPONSE_BYTES)} bytes`));
-            req.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          const all = Buffer.concat(chunks);
-          for (const c of chunks) c.fill(0);
-          resolve({ status: res.statusCode ?? 0, body: all });
-        });
-        res.on('error', (err) => {
-          reject(err instanceof KeystoreError ? err : unreachable('response failed', err));
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(unreachable(`no answer within ${String(timeoutMs)} ms`)));
+    req.on('timeout', () => req.destroy(unreachable(`no answer within ${String(options.timeout ?? 0)} ms`)));
     req.on('error', (err) => {
       reject(err instanceof KeystoreError ? err : unreachable(errorText(err), err));
     });
