@@ -5,3 +5,4 @@
 export * from './client/index.js';
 export * as ttlv from './ttlv/index.js';
 export * as kmip from './kmip/index.js';
+export * as encodings from './kmip/encodings/index.js';
