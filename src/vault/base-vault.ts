@@ -6,7 +6,7 @@
  */
 import type { KmipAttribute } from '../kmip/attributes.js';
 import { Tag } from '../kmip/registry.generated.js';
-import { ItemType } from '../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { decodeRecordValue, encodeRecordValue } from './codec.js';
 import type { RecordValue } from './codec.js';
 import type { Logger } from '../common/log.js';

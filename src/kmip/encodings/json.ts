@@ -25,8 +25,8 @@
  * (VALUE_CONTEXT_RULES in ./xml.ts: e.g. a 1.x Attribute Value takes its enumeration from the
  * sibling Attribute Name).
  */
-import { ItemType, ItemTypeName } from '../../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import {
   KmipEncodingError,
   MAX_ENCODING_DEPTH,

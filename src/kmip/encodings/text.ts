@@ -4,8 +4,8 @@
  * forms per Item Type are tabled in ./xml.ts (XML) and ./json.ts (JSON). These need the registry (tag and
  * enumeration names), which is why the encodings live beside the model and not in the binary codec (issue 19).
  */
-import { ItemType, ItemTypeName } from '../../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import { attributeByName, enumByName, enumForTag, enumValue, enumValueName, tagByCode, tagByName } from '../registry.js';
 import type { EnumDef, KmipVersion } from '../registry.js';
 

@@ -29,8 +29,8 @@
  * Some Enumeration/Integer items take their enumeration from their context rather than from
  * their tag; see {@link VALUE_CONTEXT_RULES}.
  */
-import { ItemType, ItemTypeName } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { parseXml, serializeXml, XmlSyntaxError } from './xmldom.js';
 import type { XmlElement, XmlParseLimits } from './xmldom.js';
 import { tagByCode, tagByName } from '../registry.js';
