@@ -80,6 +80,7 @@ import type { ListenAddress, LoadedConfig } from './config.js';
 import type { KmipGate } from './gates.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
+import { OFFLINE_SECRET_JOURNAL, replayOfflineChanges } from '../krypton/secret-journal.js';
 import type { KmipAuditEvent } from './processor.js';
 import { isRecord } from '../common/guards.js';
 
@@ -477,6 +478,16 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       unwatchSecrets();
       return Promise.resolve();
     });
+    // Changes made with the node stopped (`operator secret … --data-dir`) were journaled by the CLI: into the chain.
+    if (!masterKey.status().sealed) {
+      const replayed = await replayOfflineChanges(masterKey.secrets.dir, async (e) => {
+        await governance.audit.appendSync(e === undefined
+          ? { principal: 'offline-cli', operation: 'node-secret.journal-unreadable', object: OFFLINE_SECRET_JOURNAL, result: 'unknown' }
+          : { principal: e.by, operation: `node-secret.${e.op}`, object: e.op === 'put' ? `${e.name} (${String(e.bytes)} bytes)` : e.name,
+            result: e.op === 'delete' && e.bytes === 0 ? 'not-found' : 'ok', time: e.at }, { global: true });
+      }).catch((e: unknown) => { log.error('audit: offline node secret changes could not be recorded (kept for the next start)', describeError(e)); return 0; });
+      if (replayed > 0) log.info('audit: node secret changes made offline recorded', { entries: replayed });
+    }
 
     // ---- tenant states ----------------------------------------------------------------------------------
     /** Governance state of every tenant this node has seen. */
