@@ -19,7 +19,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey as JoseKey, JWK } from 'jose';
 
 type CryptoKey = webcrypto.CryptoKey;
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { PolicyEngine } from '../../src/cmk/authz/engine.js';
 import { buildAdminApi, startAdminApi } from '../../src/cmk/api/server.js';
 import type { AdminApi, AdminApiDeps, RunningAdminApi } from '../../src/cmk/api/server.js';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import type { KeystorePlugin, ShadowReference } from '../../src/keystore/types.js';

@@ -5,7 +5,7 @@
  * bearer token (./auth.ts), authorization by role table or Cedar policy engine (./authz.ts), four-eyes
  * approval of the kill-switch and of termination, health/readiness probes and Prometheus metrics.
  *
- * The API changes governance state only through the repository (src/cmk/repository.ts), which writes the
+ * The API changes governance state only through the repository (src/cmk/repository/), which writes the
  * audit record in the same transaction and NOTIFYs `openkcm_tenant`; krypton reacts to that notification
  * (src/krypton/revocation-listener.ts). When krypton runs in this process the composition root also injects
  * `killSwitch` so a revoke takes effect locally without waiting for the notification round trip.
@@ -31,8 +31,8 @@ import { registerGlobalAuditRoutes } from './audit-routes.js';
 import { registerRotationRoutes, shadowFromParams } from './rotation-routes.js';
 import { ApiError, errorBody, l1FailureCode, toApiError } from './errors.js';
 import { PolicyEngine } from '../authz/engine.js';
-import { checkShadowReference } from '../repository.js';
-import type { Governance } from '../repository.js';
+import { checkShadowReference } from '../repository/index.js';
+import type { Governance } from '../repository/index.js';
 import { governancePort, isGovernance } from './governance-port.js';
 import { AdminMetrics } from './metrics.js';
 import { policyEngineAdapter } from './policy-engine.js';
