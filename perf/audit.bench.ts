@@ -1,5 +1,5 @@
 /**
- * The hot-path audit sink (src/cmk/audit.ts AuditSink; issue 14 deliverable 4, issue 15 item 4), over PGlite and
+ * The hot-path audit sink (src/cmk/audit/sink.ts AuditSink; issue 14 deliverable 4, issue 15 item 4), over PGlite and
  * the real PostgreSQL:
  *
  *   enqueue   what record() (and recordEntry(), the KMIP hook's call) costs the caller's thread, per record
@@ -18,8 +18,8 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { AuditTrail } from '../src/cmk/audit.js';
-import type { AuditSink } from '../src/cmk/audit.js';
+import { AuditTrail } from '../src/cmk/audit/index.js';
+import type { AuditSink } from '../src/cmk/audit/index.js';
 import { openDb } from '../src/cmk/db.js';
 import type { Db } from '../src/cmk/db.js';
 import { migratePublic, migrateTenant } from '../src/cmk/migrations.js';

@@ -14,7 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AuditTrail } from '../cmk/audit.js';
+import type { AuditTrail } from '../cmk/audit/index.js';
 import type { Db, DbTx } from '../cmk/db.js';
 import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
 import { describeError } from '../common/log.js';

@@ -12,15 +12,15 @@
  * crypto-shred. Deny by default, so an operation added later is gated until someone argues otherwise. What stays
  * served while a tenant's queue is full are read-only lookups of metadata (Locate, Get Attributes, ...), Query and
  * Discover Versions, random bytes and hashes: their records are the ones dropped, counted, and written as one gap
- * record when the flood ends (src/cmk/audit.ts). A refused operation is audited once: its record is queued if the
+ * record when the flood ends (src/cmk/audit/). A refused operation is audited once: its record is queued if the
  * queue has room by then, or counted as refused in the gap record.
  *
  * The gate asks `admits(tenant)`: the AuditSink itself in the process that owns the chains, or an AuditAdmission
  * fed with the owner's backlog in a KMIP worker process. The hook marks the records of served gated operations
  * `keep`: they are queued even past the quota, because they were admitted and served.
  */
-import { AUDIT_REFUSED_RESULT } from '../cmk/audit.js';
-import type { AuditEntry } from '../cmk/audit.js';
+import { AUDIT_REFUSED_RESULT } from '../cmk/audit/index.js';
+import type { AuditEntry } from '../cmk/audit/index.js';
 import { actionOfOperation } from '../cmk/authz/kmip.js';
 import { KmipError } from '../kmip/errors.js';
 import type { KmipErrorCode } from '../kmip/errors.js';

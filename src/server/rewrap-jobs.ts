@@ -6,7 +6,7 @@
  * `GET /v1/tenants/:id/keys/rewrap` (src/cmk/api/rewrap-routes.ts) and `openkcm keys rewrap-status`.
  */
 import type { RewrapJobView, RewrapPort } from '../cmk/api/rewrap-routes.js';
-import type { Governance } from '../cmk/repository.js';
+import type { Governance } from '../cmk/repository/index.js';
 import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +41,7 @@ import { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
 import { Vault } from '../../src/vault/vault.js';
+import { adminClient, readDevAdminPem } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 
 /** A wait that has not seen its condition after this long is a failure, not a slow result. */
@@ -128,7 +128,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
     assert.equal(db.kind, engine);
     const pki = path.join(dataDir, 'pki');
     const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
-    const adminPem = { cert: await readFile(path.join(pki, 'admin.crt'), 'utf8'), key: await readFile(path.join(pki, 'admin.key'), 'utf8') };
+    const adminPem = await readDevAdminPem(pki);
     const apiPort = (): number => {
       const a = plane.adminApiAddress();
       assert.ok(a !== undefined, 'the admin API listens');
@@ -147,26 +147,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
         const c = await issueClientCert(caPem, cn);
         return { cert: c.certPem, key: c.keyPem };
       },
-      admin(method, urlPath, body) {
-        return new Promise((resolve, reject) => {
-          const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-          const req = httpsRequest({
-            host: '127.0.0.1', port: apiPort(), method, path: urlPath, ca, cert: adminPem.cert, key: adminPem.key,
-            headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
-          }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              let parsed: unknown = text;
-              try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-              resolve({ status: res.statusCode ?? 0, body: parsed });
-            });
-          });
-          req.on('error', reject);
-          req.end(payload);
-        });
-      },
+      admin: adminClient({ port: apiPort, ca, ...adminPem }),
     };
   } catch (e) {
     await close();

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { checkShadowReference } from '../../src/cmk/repository.js';
+import { checkShadowReference } from '../../src/cmk/repository/index.js';
 import { GovernanceError } from '../../src/cmk/errors.js';
 import { CONNECTION_NAME_PATTERN, parsePluginRef } from '../../src/keystore/connections.js';
 import { KeystoreFactory } from '../../src/keystore/factory.js';

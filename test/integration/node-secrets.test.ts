@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +28,8 @@ import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import type { AdminCall } from '../helpers/admin-client.js';
 
 const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
@@ -149,7 +150,7 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
   let share: string;
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let srv: TestServer;
-  let admin: (method: string, urlPath: string, body?: Buffer | object) => Promise<{ status: number; body: unknown }>;
+  let admin: AdminCall;
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openkcm-secrets-'));
@@ -182,31 +183,8 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stored node secret hsm-pin \(7 bytes\)/);
 
-    const port = await until('the admin API address in the log', () => {
-      const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(srv.stderr());
-      return m === null ? undefined : Number(m[1]);
-    });
-    const cert = await readFile(path.join(dir, 'pki', 'admin.crt'), 'utf8');
-    const key = await readFile(path.join(dir, 'pki', 'admin.key'), 'utf8');
-    admin = (method, urlPath, body) => new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-      const type = Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json';
-      const req = httpsRequest({
-        host: '127.0.0.1', port, method, path: urlPath, ca: srv.ca, cert, key,
-        headers: payload === undefined ? {} : { 'content-type': type, 'content-length': String(payload.length) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()));
+    admin = adminClient({ port, ca: srv.ca, ...await readDevAdminPem(path.join(dir, 'pki')) });
     let a = await admin('PUT', '/v1/node/secrets/aws-cred', Buffer.from('value-two'));
     assert.equal(a.status, 204, JSON.stringify(a.body));
     a = await admin('PUT', '/v1/node/secrets/aws-cred', { value: 'json is refused' });

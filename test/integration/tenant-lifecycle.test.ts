@@ -21,7 +21,7 @@ import { buildAdminApi } from '../../src/cmk/api/server.js';
 import type { AdminApi } from '../../src/cmk/api/server.js';
 import { parseTenantArgs } from '../../src/cli/commands/tenant.js';
 import { TENANT_ID_PATTERN } from '../../src/cmk/db.js';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { openTestDatabase, testAuditHmac } from '../helpers/governance-db.js';
 import type { TestDatabase } from '../helpers/governance-db.js';
 import { CLI_MAIN } from '../helpers/server.js';

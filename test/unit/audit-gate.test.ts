@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AUDIT_REFUSED_RESULT, AuditAdmission } from '../../src/cmk/audit.js';
-import type { AuditEntry } from '../../src/cmk/audit.js';
+import { AUDIT_REFUSED_RESULT, AuditAdmission } from '../../src/cmk/audit/index.js';
+import type { AuditEntry } from '../../src/cmk/audit/index.js';
 import { KMIP_ERROR_CATALOG, KmipError, resultReasonFor } from '../../src/kmip/errors.js';
 import { Operation, ResultReason } from '../../src/kmip/registry.js';
 import { AUDIT_UNGATED_OPERATIONS, auditAdmissionGate, isAuditGated, kmipAuditHook } from '../../src/server/audit-gate.js';

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit.js';
+import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit/index.js';
 import { DEFAULT_L1_HEALTH_INTERVAL_MS, MIN_L1_HEALTH_INTERVAL_MS } from '../../src/krypton/l1-health.js';
 import { DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
 import { ConfigError } from '../../src/server/config.js';

@@ -1,9 +1,9 @@
 /**
  * `openkcm audit verify|export`: prove an audit chain intact (naming the first broken record) or write it out as
- * JSON lines (src/cmk/audit.ts; format in docs/governance.md "Audit trail"). Issue 16 item 5: audit everywhere.
+ * JSON lines (src/cmk/audit/; format in docs/governance.md "Audit trail"). Issue 16 item 5: audit everywhere.
  *
  * Where the chain comes from, in order:
- * - `verify --file F`: an exported JSON lines file, offline (src/cmk/audit-file.ts);
+ * - `verify --file F`: an exported JSON lines file, offline (src/cmk/audit/export-file.ts);
  * - a RUNNING node on the data directory (its operator socket `<dataDir>/operator.sock` answers): the node verifies
  *   or exports inside itself, with its own key and database, whatever its seal type (Shamir, auto-unseal, dev);
  * - offline: --database-url URL (PostgreSQL), else the data directory's database (its config's
@@ -31,9 +31,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { AuditTrail } from '../../cmk/audit.js';
-import type { AuditGapSummary, AuditHmac } from '../../cmk/audit.js';
-import { verifyAuditExport } from '../../cmk/audit-file.js';
+import { AuditTrail, verifyAuditExport } from '../../cmk/audit/index.js';
+import type { AuditGapSummary, AuditHmac } from '../../cmk/audit/index.js';
 import { dbOptionsFrom, openDb } from '../../cmk/db.js';
 import { EMBEDDED_DB_PID_FILE, embeddedDbHolder } from '../../cmk/embedded-db-holder.js';
 import { isGovernanceError } from '../../cmk/errors.js';

@@ -5,7 +5,7 @@
  * only through Postgres NOTIFY or injected functions — enforced by the lint rule on src/cmk).
  */
 import type { HealthStatus, ShadowReference } from '../../keystore/types.js';
-import type { AuditGapSummary } from '../audit.js';
+import type { AuditGapSummary } from '../audit/index.js';
 import type { AdminActionName } from '../authz/schema.js';
 
 /** Admin roles (docs/governance.md "Roles"). */
@@ -128,7 +128,7 @@ export interface AuditVerification {
   readonly firstBroken?: number;
   readonly reason?: string;
   /** Present when the intact chain holds gap records: records dropped and operations refused while the tenant's
-   *  audit queue was full (src/cmk/audit.ts AuditGapSummary). */
+   *  audit queue was full (src/cmk/audit/gap.ts AuditGapSummary). */
   readonly gaps?: AuditGapSummary;
 }
 

@@ -35,7 +35,7 @@ export const TENANT_ID = { type: 'string', pattern: TENANT_ID_PATTERN.source, ma
 /** Policy names: a file-name-like token. */
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const POLICY_NAME = { type: 'string', pattern: POLICY_NAME_PATTERN.source, maxLength: 64 } as const;
-/** Approval ids are `<tenant>:<uuid>` (src/cmk/repository.ts parseApprovalId). */
+/** Approval ids are `<tenant>:<uuid>` (src/cmk/repository/approvals.ts parseApprovalId). */
 export const APPROVAL_ID = { type: 'string', pattern: `^${TENANT_ID_PATTERN.source.slice(1, -1)}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, maxLength: 80 } as const;
 const REASON = { type: 'string', pattern: PRINTABLE, maxLength: MAX_REASON_LENGTH } as const;
 /** `<kind>` or `<kind>@<connection>` (a named keystore connection, src/keystore/connections.ts). */
@@ -181,7 +181,7 @@ export const healthModel = {
 
 export const auditRecordModel = {
   type: 'object', additionalProperties: true,
-  description: 'One audit record (fields as stored by src/cmk/audit.ts: seq, at, actor, action, details, prevHash, hmac)',
+  description: 'One audit record (fields as stored by src/cmk/audit/: seq, at, actor, action, details, prevHash, hmac)',
 } as const;
 
 export const auditPageModel = {

@@ -1,7 +1,7 @@
 /**
  * Offline verification of an exported audit chain (issue 16 item 5: "It can also verify an exported JSONL file
- * offline"). The export (src/cmk/audit.ts exportLine, `openkcm audit export`, GET .../audit/export) carries every
- * stored field, so the same checks as AuditTrail.verify run on the file: consecutive seq from 1, each prev_hash the
+ * offline"). The export (./record.ts exportLine, `openkcm audit export`, GET .../audit/export) carries every
+ * stored field, so the same checks as AuditTrail.verify run on the file (./chain-check.ts): consecutive seq from 1, each prev_hash the
  * previous record's hash (genesis: 32 zero bytes), each hash recomputed from the content, and each HMAC under the
  * audit key when the key is given.
  *
@@ -10,9 +10,11 @@
  * matters. Without the key only the hash links are checked, which anyone who rewrote the file could recompute: the
  * result says so (`hmacChecked: false`).
  */
-import { timingSafeEqual } from 'node:crypto';
-import { AUDIT_FIELD_MAX, auditHash, GapTally } from './audit.js';
-import type { AuditGapSummary, AuditHmac } from './audit.js';
+import { ChainCheck } from './chain-check.js';
+import type { ChainLink } from './chain-check.js';
+import type { AuditGapSummary } from './gap.js';
+import { AUDIT_FIELD_MAX } from './record.js';
+import type { AuditHmac } from './record.js';
 
 /**
  * Longest line accepted. A record has six text fields of at most AUDIT_FIELD_MAX characters, each at most 6 bytes
@@ -25,23 +27,9 @@ export type AuditFileResult =
   | { readonly ok: true; readonly count: number; readonly hmacChecked: boolean; readonly gaps?: AuditGapSummary }
   | { readonly ok: false; readonly count: number; readonly hmacChecked: boolean; readonly firstBadSeq: number; readonly reason: string };
 
-const GENESIS = new Uint8Array(32);
 const HEX32 = /^[0-9a-f]{64}$/;
 
-interface Line {
-  seq: number;
-  at: Date;
-  principal: string;
-  tenant: string;
-  operation: string;
-  object: string;
-  result: string;
-  prevHash: Uint8Array;
-  hash: Uint8Array;
-  hmac: Uint8Array;
-}
-
-function parseLine(text: string): Line | string {
+function parseLine(text: string): ChainLink | string {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -68,10 +56,6 @@ function parseLine(text: string): Line | string {
   };
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Splits a byte stream into lines, refusing one longer than {@link AUDIT_EXPORT_LINE_MAX_BYTES}. */
 async function* linesOf(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
   let pending = Buffer.alloc(0);
@@ -91,34 +75,21 @@ async function* linesOf(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<
 /** Verifies an export read from `input` (e.g. a file stream); `hmac` undefined: hash links only. */
 export async function verifyAuditExport(input: AsyncIterable<Buffer | string>, hmac: AuditHmac | undefined): Promise<AuditFileResult> {
   const hmacChecked = hmac !== undefined;
-  let expect = 1;
-  let prev: Uint8Array = GENESIS;
-  let count = 0;
-  const gaps = new GapTally();
-  const bad = (firstBadSeq: number, reason: string): AuditFileResult => ({ ok: false, count, hmacChecked, firstBadSeq, reason });
+  const walk = new ChainCheck(hmac);
+  const bad = (firstBadSeq: number, reason: string): AuditFileResult => ({ ok: false, count: walk.count, hmacChecked, firstBadSeq, reason });
   try {
     for await (const text of linesOf(input)) {
       if (text.trim() === '') continue;
       const r = parseLine(text);
-      if (typeof r === 'string') return bad(expect, `line of record ${String(expect)}: ${r}`);
-      if (r.seq !== expect) {
-        return bad(expect, r.seq > expect ? `record ${String(expect)} is missing (deleted); the next record is ${String(r.seq)}` : `record ${String(r.seq)} is out of order`);
-      }
-      if (!bytesEqual(r.prevHash, prev)) return bad(r.seq, `record ${String(r.seq)}: prev_hash is not the hash of record ${String(r.seq - 1)} (reordered or replaced)`);
-      const hash = auditHash(r.seq, r, prev);
-      if (!bytesEqual(hash, r.hash)) return bad(r.seq, `record ${String(r.seq)}: content does not match its hash (edited)`);
-      if (hmac !== undefined && !bytesEqual(new Uint8Array(hmac(hash)), r.hmac)) {
-        return bad(r.seq, `record ${String(r.seq)}: HMAC does not match (hash recomputed without the audit key)`);
-      }
-      gaps.add(r);
-      prev = hash;
-      count++;
-      expect++;
+      if (typeof r === 'string') return bad(walk.expect, `line of record ${String(walk.expect)}: ${r}`);
+      const broken = walk.next(r);
+      if (broken !== undefined) return bad(broken.firstBadSeq, broken.reason);
     }
   } catch (e) {
-    if (e instanceof RangeError) return bad(expect, e.message);
+    if (e instanceof RangeError) return bad(walk.expect, e.message);
     throw e;
   }
-  const summary = gaps.summary();
+  const { count } = walk;
+  const summary = walk.gapSummary();
   return summary === undefined ? { ok: true, count, hmacChecked } : { ok: true, count, hmacChecked, gaps: summary };
 }
