@@ -28,7 +28,8 @@ import { gcmOpen, gcmSeal, NativeError, openKey, sealKey, SecureKey } from '../n
 import { encodeAadIdentity, ENVELOPE_FORMAT_V1, parseEnvelope } from '../vault/envelope.js';
 import { EnvelopeError } from '../vault/errors.js';
 import { KmipError } from '../kmip/errors.js';
-import { NODE_AAD_TENANT, shredFile, writeFileAtomic } from '../krypton/master-key.js';
+import { NODE_AAD_TENANT } from '../krypton/master-key.js';
+import { shredFile, writeFileAtomic } from '../common/secure-fs.js';
 import type { MasterKey } from '../krypton/master-key.js';
 import {
   KeystoreError,

@@ -24,9 +24,10 @@
  * and returns bytes) and the dev key file. Between those moments the key lives only in the locked slot.
  */
 import { EventEmitter } from 'node:events';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
+import { shredFile, writeFileAtomic } from '../common/secure-fs.js';
 import { combine, split } from 'shamir-secret-sharing';
 import { KmipError } from '../kmip/errors.js';
 import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
@@ -234,57 +235,6 @@ function readSmallFile(file: string, max: number, requirePrivate: boolean): Buff
   } finally {
     closeSync(fd);
   }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, fsConstants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Atomic, durable write: temp file (O_EXCL, 0600) → write → fsync → rename over `file` → fsync the directory.
- * A crash leaves either the old file or the new one, never a torn one.
- */
-export function writeFileAtomic(file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
-  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
-
-/** Overwrites a file's bytes with zeros, fsyncs, then unlinks it (best effort on journaling/flash media: docs). */
-export function shredFile(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const zeros = Buffer.alloc(Math.max(size, 1));
-    writeSync(fd, zeros, 0, size, 0);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  unlinkSync(file);
-  fsyncDir(path.dirname(file));
 }
 
 function readSealFile(dataDir: string): SealFile | undefined {

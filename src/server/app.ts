@@ -15,8 +15,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
-import { nativeSettings, operationsConfig, vaultSettings } from './app-settings.js';
-import type { VaultSettings } from './app-settings.js';
+import { operationsConfig } from './app-settings.js';
+import { nativeSettings, vaultSettings } from '../config/index.js';
+import type { VaultSettings } from '../config/index.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -24,13 +25,14 @@ import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { NativeKekProvider } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
-import type { ListenAddress, LoadedConfig } from './config.js';
+import type { ListenAddress, LoadedConfig } from '../config/index.js';
 import { composeGates, sealedGate, tenantStateGate } from './gates.js';
 import { startGovernancePlane } from './governance.js';
 import type { GovernancePlane } from './governance.js';
 import type { KmipAuditEvent } from './processor.js';
 import type { KmipGate } from './gates.js';
-import { Hierarchy, keystoresSettings } from './hierarchy.js';
+import { Hierarchy } from './hierarchy.js';
+import { keystoresSettings } from '../config/index.js';
 import { KmipServer } from './listener.js';
 import { KmipHttpsServer } from './https-listener.js';
 import { ClientTrust } from './trust.js';
@@ -39,8 +41,7 @@ import type { TlsReloader } from './tls-reload.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 
-export { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
-export type { VaultSettings } from './app-settings.js';
+export { logOperations } from './app-settings.js';
 
 export interface KmipAppOptions<S> {
   /** Replace the operation registry (tests with a tiny local handler table). */

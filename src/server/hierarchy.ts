@@ -14,10 +14,7 @@
  * both), never served under the other key. Registration through the admin API re-wraps existing keys under the new
  * L1 ({@link Hierarchy.bindL1}), so the two agree again.
  *
- * The config file's `keystores` section (docs/keystores.md):
- *   { "connections": { "pkcs11": {...}, "aws-kms": {...}, "azure-keyvault": {...} },
- *     "tenants": { "<tenant>": { "plugin": "...", "keyRef": "...", "keyVersion": "..." } },
- *     "default": "local" | "none" }
+ * The config file's `keystores` section is parsed by src/config/keystores.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -34,9 +31,9 @@ import { MasterKey, MasterKeyError } from '../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE, startOperatorApi } from '../krypton/operator-api.js';
 import type { OperatorApi } from '../krypton/operator-api.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
-import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
+import { ConfigError } from '../common/config-error.js';
 import type { Logger } from '../common/log.js';
-import { isRecord } from '../common/guards.js';
+import type { KeystoresSettings } from '../config/keystores.js';
 
 /** Directory of the hierarchy store under the data directory. */
 export const HIERARCHY_STORE_DIR = 'krypton';
@@ -47,49 +44,6 @@ export const HIERARCHY_STORE_DIR = 'krypton';
  * unsealed), an unsealed one starts without the socket and says so.
  */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
-
-export interface KeystoresSettings {
-  readonly connections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  readonly tenants: Readonly<Record<string, ShadowReference>>;
-  /** Plugin for tenants not listed: 'local' (embedded default) or 'none' (refuse them). */
-  readonly default: 'local' | 'none';
-}
-
-/** Validates the config file's `keystores` section; every unknown key is a ConfigError naming it. */
-export function keystoresSettings(section: Readonly<Record<string, unknown>>): KeystoresSettings {
-  for (const k of Object.keys(section)) {
-    if (k !== 'connections' && k !== 'tenants' && k !== 'default') throw new ConfigError(`unknown setting keystores.${k} (allowed: connections, tenants, default)`);
-  }
-  const connections: Record<string, Readonly<Record<string, unknown>>> = {};
-  const c = section.connections ?? {};
-  if (!isRecord(c)) throw new ConfigError('keystores.connections must be an object of plugin kind → settings');
-  for (const [kind, settings] of Object.entries(c)) {
-    if (kind === 'local' || !KeystoreFactory.KINDS.includes(kind)) {
-      throw new ConfigError(`unknown keystore connection kind keystores.connections.${kind} (allowed: ${KeystoreFactory.KINDS.filter((x) => x !== 'local').join(', ')})`);
-    }
-    if (!isRecord(settings)) throw new ConfigError(`keystores.connections.${kind} must be an object`);
-    connections[kind] = settings;
-  }
-  const tenants: Record<string, ShadowReference> = {};
-  const t = section.tenants ?? {};
-  if (!isRecord(t)) throw new ConfigError('keystores.tenants must be an object of tenant → {plugin, keyRef, keyVersion?}');
-  for (const [tenant, ref] of Object.entries(t)) {
-    const where = `keystores.tenants.${tenant}`;
-    if (!TENANT_NAME_PATTERN.test(tenant)) throw new ConfigError(`${where}: tenant name must match ${TENANT_NAME_PATTERN.source}`);
-    if (!isRecord(ref)) throw new ConfigError(`${where} must be {plugin, keyRef, keyVersion?}`);
-    for (const k of Object.keys(ref)) {
-      if (k !== 'plugin' && k !== 'keyRef' && k !== 'keyVersion') throw new ConfigError(`unknown setting ${where}.${k} (allowed: plugin, keyRef, keyVersion)`);
-    }
-    const { plugin, keyRef, keyVersion } = ref;
-    if (typeof plugin !== 'string' || !KeystoreFactory.KINDS.includes(plugin)) throw new ConfigError(`${where}.plugin must be one of ${KeystoreFactory.KINDS.join(', ')}`);
-    if (typeof keyRef !== 'string' || keyRef.length === 0) throw new ConfigError(`${where}.keyRef must be a non-empty string`);
-    if (keyVersion !== undefined && typeof keyVersion !== 'string') throw new ConfigError(`${where}.keyVersion must be a string`);
-    tenants[tenant] = { plugin, keyRef, keyVersion: keyVersion ?? '' };
-  }
-  const d = section.default ?? 'local';
-  if (d !== 'local' && d !== 'none') throw new ConfigError('keystores.default must be "local" or "none"');
-  return { connections, tenants, default: d };
-}
 
 /** The local L1 key name of a tenant: the tenant name when it is a valid key name, else a hash of it. */
 export function localKeyNameFor(tenant: string): string {

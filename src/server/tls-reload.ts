@@ -12,11 +12,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
+import { DEFAULT_TLS_RELOAD_INTERVAL_MS } from '../config/tls.js';
 
-/** Default poll interval, ms; bounds below. Stops: a busy loop of stat calls, and a rotation that takes hours. */
-export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 5_000;
-export const MIN_TLS_RELOAD_INTERVAL_MS = 500;
-export const MAX_TLS_RELOAD_INTERVAL_MS = 3_600_000;
 
 export interface ServerCertFiles {
   readonly cert: string;

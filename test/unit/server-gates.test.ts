@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.js';
-import { vaultSettings } from '../../src/server/app.js';
-import { ConfigError } from '../../src/server/config.js';
+import { vaultSettings } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 import { composeGates, sealedGate, tenantStateGate } from '../../src/server/gates.js';
-import { keystoresSettings, localKeyNameFor } from '../../src/server/hierarchy.js';
+import { localKeyNameFor } from '../../src/server/hierarchy.js';
+import { keystoresSettings } from '../../src/config/index.js';
 
 const alice = { identity: 'alice', tenant: 'alice' };
 const bob = { identity: 'bob', tenant: 'bob' };

@@ -14,8 +14,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { startCluster } from '../../appliance/primary.js';
-import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
-import type { ListenAddress } from '../../server/config.js';
+import { formatListen, loadConfig } from '../../config/index.js';
+import { ConfigError } from '../../common/config-error.js';
+import type { ListenAddress } from '../../config/index.js';
 import { startKmipApp } from '../../server/app.js';
 import { secureDataDir, tightenDataDir } from '../../server/data-dir.js';
 import { describeError, isLogLevel, jsonLogger } from '../../common/log.js';
