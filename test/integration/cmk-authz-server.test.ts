@@ -8,7 +8,7 @@
  * applies to the next request.
  *
  * The server is built here rather than with startTestServer because startKmipApp does not
- * take an `authorize` hook yet (the lead wires it into src/server/app.ts).
+ * take an `authorize` hook yet (the lead wires it into src/appliance/kmip-app.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

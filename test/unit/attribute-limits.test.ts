@@ -12,7 +12,7 @@ import { ObjectType, Operation, ResultReason } from '../../src/kmip/registry.js'
 import { attributeBytes, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from '../../src/operations/model/attribute-limits.js';
 import { DEFAULT_OPERATIONS_CONFIG } from '../../src/operations/services.js';
 import type { OperationsConfig } from '../../src/operations/services.js';
-import { operationsConfig } from '../../src/server/app-settings.js';
+import { operationsConfig } from '../../src/appliance/operations-config.js';
 import { vaultSettings } from '../../src/config/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { DEFAULT_SERVER_LIMITS, resolveServerLimits } from '../../src/config/index.js';

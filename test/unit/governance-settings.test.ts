@@ -1,5 +1,5 @@
 /**
- * The config file's `governance` section (src/server/governance.ts governanceSettings; docs/configuration.md):
+ * The config file's `governance` section (src/appliance/governance/plane.ts governanceSettings; docs/configuration.md):
  * defaults, every unknown key refused by name, and each numeric bound at the limit and one past it.
  */
 import assert from 'node:assert/strict';

@@ -156,14 +156,14 @@ async function* sharesFrom(input: Readable): AsyncGenerator<string> {
 }
 
 /**
- * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/server/governance.ts
+ * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/appliance/governance/plane.ts
  * AUDIT_HMAC_PURPOSE), computed in a native slot. The MasterKey opens the way `serve` opens it: a development key
  * file at once, an auto-unseal node through the keystore of its seal.auto section, a Shamir node with `shares`
  * (custodians unsealing in this process). The MasterKey is sealed again as soon as the key is derived.
  */
 export async function hmacFromMasterKey(dataDir: string, shares?: AsyncIterable<string>): Promise<{ hmac: AuditHmac; close: () => void }> {
   const [{ keystoresSettings, loadConfig, nativeSettings }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal] = await Promise.all([
-    import('../../config/index.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../server/governance.js'),
+    import('../../config/index.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../appliance/governance/plane.js'),
     import('../../krypton/auto-seal.js'),
   ]);
   const loaded = await loadConfig(dataDir);

@@ -95,7 +95,7 @@ export class Hierarchy {
     const legacy = new Map(parts.legacy.map((k) => [k.id, k]));
     // Sealing the node (operator seal) must not leave tenants' L2/L3 in memory: zeroise every slot here, locally and
     // without persisting a revocation; the first use after the unseal re-activates the tenant (ARCHITECTURE §2
-    // "MasterKey"). The DEK cache is cleared by the app (src/server/app.ts) on the same event.
+    // "MasterKey"). The DEK cache is cleared by the app (src/appliance/kmip-app.ts) on the same event.
     this.#onSealed = (): void => {
       const n = this.krypton.deactivateAll(() => new KmipError('SERVER_SEALED', 'the server is sealed: an operator must unseal it before it serves keys'));
       this.#logger.info('node sealed: tenant key slots zeroised', { tenants: n });
@@ -199,7 +199,7 @@ export class Hierarchy {
   }
 
   /**
-   * Where the registered L1 of a tenant comes from: the governance plane's shadow reference (src/server/governance.ts
+   * Where the registered L1 of a tenant comes from: the governance plane's shadow reference (src/appliance/governance/plane.ts
    * registeredShadow). Set once the plane is up; without it (governance disabled) only openkcm.conf counts.
    */
   setRegisteredShadows(lookup: (tenant: string) => Promise<ShadowReference | undefined>): void {
