@@ -94,16 +94,17 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
   auditKey.derive();
   const engine = new PolicyEngine();
   cleanups.pushSync(() => { engine.close(); });
-  let tenants: TenantStates | undefined;
+  /** The change fan-out, once it exists (the repository opens first). */
+  const fanOut: { states?: TenantStates } = {};
   const governance: Governance = await openRepository({
     db, settings, krypton, masterKey, engine, auditKey, log, cleanups,
     // KMIP worker processes mirror the backlog (src/appliance): once the change fan-out exists.
-    onBacklogChange: () => { tenants?.changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); },
+    onBacklogChange: () => { fanOut.states?.changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); },
   });
 
   // ---- tenant states and policies; certificate registry (issue 18) -------------------------------------------
   const states = new TenantStates({ governance, engine, autoRegister: settings.autoRegisterTenants, roleSets: [...roleSets.values()], log });
-  tenants = states;
+  fanOut.states = states;
   // Revocations and identity mappings reach every KMIP listener.
   const pki = await PkiRegistry.open({ db, audit: governance.audit, pkiDir: path.join(loaded.dataDir, 'pki'), logger: log, maxCsrBytes: settings.maxCsrBytes });
   cleanups.push(() => pki.close());
@@ -152,7 +153,7 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
     governance,
     db,
     engine,
-    adminApiAddress: keyed.adminApiAddress,
+    adminApiAddress: () => keyed.adminApiAddress(),
     started: keyed.started,
     policiesChanged: notifyPolicies,
     flushAudit: () => governance.auditSink.flush(),

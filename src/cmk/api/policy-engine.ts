@@ -12,7 +12,7 @@ import { PolicyError } from '../authz/engine.js';
 import type { PolicyEngine } from '../authz/engine.js';
 import type { Governance } from '../repository.js';
 import { roleAllows } from './authz.js';
-import type { AdminPolicyEngine } from './server.js';
+import type { AdminPolicyEngine } from './ports.js';
 import type { AdminAction, AdminPrincipal, AdminRole } from './ports.js';
 
 /** API role → Cedar role of the default policies. */

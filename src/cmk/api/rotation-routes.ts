@@ -21,7 +21,7 @@ import type { ShadowReference } from '../../keystore/types.js';
 import { ApiError, toApiError } from './errors.js';
 import type { ApprovalView, GovernancePort, RotationPort, TenantView, ValidateShadow } from './ports.js';
 import { errorResponses, KEYSTORE_PLUGINS, MAX_KEY_REF_LENGTH, pendingApprovalResponse, shadowBody, tenantModel, tenantParams } from './schemas.js';
-import type { FourEyesConfig } from './server.js';
+import type { FourEyesConfig } from './ports.js';
 
 /** The L3 lineage the KMIP path uses (src/krypton/krypton.ts DEFAULT_SERVICE). */
 export const DEFAULT_ROTATION_SERVICE = 'kmip';

@@ -38,9 +38,10 @@ import { AdminMetrics } from './metrics.js';
 import { policyEngineAdapter } from './policy-engine.js';
 import { checkPolicyComplexity } from './policy-guard.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
+export type { AdminPolicyEngine, FourEyesConfig } from './ports.js';
 import type {
-  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort, NodeSecretsPort,
-  MasterKeyStatusFn, PolicyView, RotationPort, TenantView, ValidatePolicy, ValidateShadow,
+  AdminAction, AdminPrincipal, ApprovableAction, ApprovalView, BindL1, GovernancePort, KillSwitchPort, NodeSecretsPort,
+  MasterKeyStatusFn, PolicyView, RotationPort, TenantView, ValidateShadow, AdminPolicyEngine, FourEyesConfig,
 } from './ports.js';
 import {
   ADMIN_BODY_LIMIT_BYTES, DEFAULT_AUDIT_PAGE, approvalModel, approvalParams, approvalsQuery, auditPageModel, auditQuery,
@@ -54,23 +55,6 @@ export const DEFAULT_APPROVAL_TTL_MS = 60 * 60 * 1000;
 export const MAX_REQUIRED_APPROVALS = 5;
 /** Longest actor string handed to the repository (its PRINCIPAL_MAX). */
 const MAX_ACTOR_LENGTH = 256;
-
-export interface FourEyesConfig {
-  /** Actions that need approval. */
-  readonly actions: readonly ApprovableAction[];
-  /** Distinct approvers needed besides the requester (≥ 1). */
-  readonly approvals: number;
-  /** Default {@link DEFAULT_APPROVAL_TTL_MS}. */
-  readonly ttlMs?: number;
-}
-
-/** H7's PolicyEngine, as far as the API uses it (both parts optional so an engine of any shape can be adapted). */
-export interface AdminPolicyEngine {
-  readonly authorizer?: AdminAuthorizer;
-  readonly validatePolicy?: ValidatePolicy;
-  /** After a policy PUT/DELETE committed: re-install the tenant's policies in the engine. */
-  readonly policiesChanged?: (tenant: string) => Promise<void>;
-}
 
 export interface AdminTls {
   readonly key: string | Buffer;

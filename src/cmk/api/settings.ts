@@ -20,7 +20,7 @@ import type { AdminAuthConfig } from './auth.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type { ApprovableAction } from './ports.js';
 import { MAX_REQUIRED_APPROVALS } from './server.js';
-import type { FourEyesConfig } from './server.js';
+import type { FourEyesConfig } from './ports.js';
 
 /** Default admin listener: loopback only; exposing the admin plane is an explicit choice. */
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8443';
