@@ -175,8 +175,8 @@ function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: st
   };
 }
 
-/** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
-async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+/** The vault under the development KEK file (vault.kek "dev"), for the in-process server and the owner process. */
+async function openDevVault(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<{ vault: Vault; kek: NativeKekProvider }> {
   // Issue 3 §5: the envelope seals and opens through the addon; the KEK lives in a locked slot.
   const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
   let vault: Vault;
@@ -187,6 +187,12 @@ async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, lo
     throw e;
   }
   logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+  return { vault, kek };
+}
+
+/** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
+async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+  const { vault, kek } = await openDevVault(loaded, settings, logger);
   const services = createServices({ store: new VaultObjectStore(vault), config: operationsConfig(loaded.server.limits, logger, loaded.file.compat) });
   return {
     services,
@@ -263,15 +269,7 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
   initNative(nativeSettings(loaded.native));
   const settings = vaultSettings(loaded.vault);
   if (settings.kek === 'dev') {
-    const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
-    let vault: Vault;
-    try {
-      vault = await Vault.open({ ...vaultOptions(loaded, settings), kek, logger });
-    } catch (e) {
-      kek.destroy();
-      throw e;
-    }
-    logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+    const { vault, kek } = await openDevVault(loaded, settings, logger);
     return {
       hierarchy: undefined, vault, governance: undefined, devKek: kek, migration: Promise.resolve(),
       knownTenants: () => vault.tenants(),
