@@ -381,8 +381,30 @@ export function isKmipErrorCode(s: string): s is KmipErrorCode {
   return Object.hasOwn(KMIP_ERROR_CATALOG, s);
 }
 
-/** Result Reason for `code` in the given protocol version (major 1 → 1.x column). */
-export function resultReasonFor(code: KmipErrorCode, version: { readonly major: number }): number {
+/**
+ * Result Reasons that one protocol version answers differently from its column of the catalog, keyed by
+ * "major.minor" (issue 20: version-specific behaviour in one table, next to the catalog it amends).
+ *
+ * 2.0: a key used in a state that forbids the operation. KMIP 2.0 defines Wrong Key Lifecycle State (0x43) but its
+ * published profile test cases (kmip-profiles v2.0, SKLC / CS-BC) still answer Permission Denied, as the 1.4 ones
+ * do (SKLC-M-2-14); the 2.1 edition (SKLC-M-2-21, CS-BC-M-14-21) is the first to answer Wrong Key Lifecycle State.
+ * A 2.0 client is answered as its edition's test cases expect, a 2.1 client with the precise reason.
+ */
+export const RESULT_REASON_BY_VERSION: Readonly<Record<string, Readonly<Partial<Record<KmipErrorCode, number>>>>> = {
+  '2.0': {
+    WRONG_KEY_LIFECYCLE_STATE: R.PermissionDenied,
+  },
+};
+
+/**
+ * Result Reason for `code` in the given protocol version: the version's entry in {@link RESULT_REASON_BY_VERSION},
+ * else the catalog's 1.x column for major 1 and 2.x column for major 2. Without a minor, the column decides.
+ */
+export function resultReasonFor(code: KmipErrorCode, version: { readonly major: number; readonly minor?: number }): number {
+  if (version.minor !== undefined) {
+    const override = RESULT_REASON_BY_VERSION[`${String(version.major)}.${String(version.minor)}`]?.[code];
+    if (override !== undefined) return override;
+  }
   const entry: KmipErrorCatalogEntry = KMIP_ERROR_CATALOG[code];
   return version.major >= 2 ? entry.reason2x : entry.reason1x;
 }
@@ -392,7 +414,7 @@ export function resultReasonFor(code: KmipErrorCode, version: { readonly major: 
  * for `version` is `reason`. Extension reasons (0x8XXXXXXX) and unknown values map to
  * GENERAL_FAILURE; the raw reason stays available on {@link KmipResultError}.
  */
-export function codeForResultReason(reason: number | undefined, version: { readonly major: number }): KmipErrorCode {
+export function codeForResultReason(reason: number | undefined, version: { readonly major: number; readonly minor?: number }): KmipErrorCode {
   if (reason === undefined) return 'GENERAL_FAILURE';
   for (const code of KMIP_ERROR_CODES) {
     if (resultReasonFor(code, version) === reason) return code;
@@ -425,7 +447,7 @@ export class KmipError extends Error {
     this.field = options.field;
   }
 
-  resultReasonFor(version: { readonly major: number }): number {
+  resultReasonFor(version: { readonly major: number; readonly minor?: number }): number {
     return resultReasonFor(this.code, version);
   }
 }
@@ -467,7 +489,7 @@ export class KmipResultError extends Error {
     resultMessage?: string | undefined;
     operation?: number | undefined;
     /** Protocol version of the response, to interpret the reason; defaults to 2.x. */
-    version?: { readonly major: number };
+    version?: { readonly major: number; readonly minor?: number };
   }) {
     const reasonText = init.resultReason === undefined ? 'no reason' : `reason 0x${init.resultReason.toString(16)}`;
     const statusText = init.resultStatus === ResultStatus.OperationPending ? 'pending'

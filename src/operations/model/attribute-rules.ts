@@ -20,7 +20,7 @@
  */
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import { attributeTag } from '../../kmip/attributes.js';
-import { enumForTag, maskForTag, enumValueExistsIn, tagByCode, tagExistsIn, State } from '../../kmip/registry.js';
+import { enumForTag, maskBitsDefinedIn, maskForTag, enumValueExistsIn, tagByCode, tagExistsIn, State } from '../../kmip/registry.js';
 import type { KmipVersion } from '../../kmip/registry.js';
 import { ItemType } from '../../ttlv/types.js';
 import type { TtlvItem } from '../../ttlv/types.js';
@@ -207,10 +207,8 @@ export function valueForVersion(item: TtlvItem, version: KmipVersion, top = true
     case ItemType.Integer: {
       const m = maskForTag(item.tag);
       if (m === undefined) return item;
-      let mask = 0;
-      for (const entry of m.entries) {
-        if ((item.value & entry.value) !== 0 && entry.versions.includes(version)) mask |= entry.value;
-      }
+      // The bits this edition defines (src/kmip/registry.ts EDITION_MASK_BITS: 2.0 keeps 0x400 Content Commitment).
+      const mask = item.value & maskBitsDefinedIn(m.xmlName, version);
       // Bits beyond the table (extensions, 0x00100000 and up) pass through unchanged.
       const known = m.entries.reduce((acc, e) => acc | e.value, 0);
       return { ...item, value: mask | (item.value & ~known) };

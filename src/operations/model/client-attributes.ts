@@ -5,7 +5,7 @@
  */
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import { KmipError } from '../../kmip/errors.js';
-import { CryptographicUsageMask, enumForTag, enumValueExistsIn, maskForTag, Tag } from '../../kmip/registry.js';
+import { CryptographicUsageMask, enumForTag, enumValueExistsIn, maskBitsDefinedIn, Tag } from '../../kmip/registry.js';
 import { ItemType } from '../../ttlv/types.js';
 import type { TtlvItem } from '../../ttlv/types.js';
 import type { OpContext } from '../services.js';
@@ -39,8 +39,8 @@ export function checkValue(ctx: OpContext, name: string, item: TtlvItem): void {
     const known = Object.values(CryptographicUsageMask).reduce((a, b) => a | b, 0);
     // Bits above the table are extensions (KMIP 2.1 §12.1: 0x?0000000 "Extensions"); bits
     // below it that this version does not define are an error.
-    const m = maskForTag(item.tag);
-    const defined = m?.entries.filter((e) => e.versions.includes(ctx.version)).reduce((a, e) => a | e.value, 0) ?? known;
+    // Per edition (src/kmip/registry.ts EDITION_MASK_BITS: 2.0 still defines 0x400 Content Commitment).
+    const defined = maskBitsDefinedIn('CryptographicUsageMask', ctx.version);
     if ((item.value & known & ~defined) !== 0 || item.value < 0) {
       throw new KmipError('INVALID_ATTRIBUTE_VALUE', `'${name}': mask bits 0x${(item.value & ~defined).toString(16)} are not defined in KMIP ${ctx.version}`, { field: name });
     }
