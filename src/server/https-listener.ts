@@ -48,7 +48,7 @@ import type { ProtocolVersion } from '../kmip/message.js';
 import { Tag } from '../kmip/registry.generated.js';
 import type { Principal, SessionState } from '../operations/types.js';
 import type { HttpsSettings, ListenAddress, ServerConfig } from '../config/index.js';
-import { formatListen } from '../config/index.js';
+import { formatListen } from '../config/listen.js';
 import { IdentityError, principalOf } from './identity.js';
 import type { ClientTrust } from './trust.js';
 import { describeError } from '../common/log.js';

@@ -19,7 +19,7 @@
 import tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenAddress, ServerConfig } from '../config/index.js';
-import { formatListen } from '../config/index.js';
+import { formatListen } from '../config/listen.js';
 import { ResponseBudget, ServerConnection } from './connection.js';
 import { HandshakeGuard } from '../common/tls/handshake-guard.js';
 import { IdentityError, principalOf } from './identity.js';
