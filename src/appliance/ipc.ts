@@ -9,7 +9,7 @@
  * lease and registration requests.
  */
 import type { AuditBacklog, AuditBatch } from '../cmk/audit/index.js';
-import type { TrustSnapshot } from '../server/trust.js';
+import type { TrustSnapshot } from '../common/x509.js';
 
 /** A tenant's L3 lineage (`l3:<tenant>:kmip`), each version wrapped for one worker. */
 export interface Lease {

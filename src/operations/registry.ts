@@ -28,7 +28,7 @@ import { logOperation } from './log.js';
 import { macOperation } from './mac.js';
 import { macVerifyOperation } from './mac-verify.js';
 import { modifyAttributeOperation } from './modify-attribute.js';
-import { queryOperation } from './query.js';
+import { queryOperationOver } from './query.js';
 import { recoverOperation } from './recover.js';
 import { registerOperation } from './register.js';
 import { reKeyOperation } from './rekey.js';
@@ -42,6 +42,8 @@ export { resetIdPlaceholder } from './model/context.js';
 /** A handler over typed payloads; the processor passes the codec's decoded request. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler has its own Req/Resp; the codec table pairs them.
 export type AnyOperationHandler = OperationHandler<any, any, OperationServices>;
+
+const queryOperation = queryOperationOver((version) => supportedOperations(version));
 
 /** In Query Operations order: the order the OASIS test cases list them in. */
 const HANDLERS: readonly AnyOperationHandler[] = [

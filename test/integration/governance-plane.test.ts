@@ -1,8 +1,8 @@
 /**
- * The governance plane inside the KMIP server (src/server/governance.ts; issue 5 wiring), over BOTH database engines:
+ * The governance plane inside the KMIP server (src/appliance/governance/plane.ts; issue 5 wiring), over BOTH database engines:
  * the embedded PGlite default (`<dataDir>/governance-db`) and the real PostgreSQL (a throwaway database).
  *
- * The server is composed here the way src/server/app.ts composes it (key hierarchy on the data directory, LMDB
+ * The server is composed here the way src/appliance/kmip-app.ts composes it (key hierarchy on the data directory, LMDB
  * vault sealed under each tenant's L3, gates, Cedar, audit hook) with real mutual-TLS KMIP clients and the real
  * HTTPS admin API authenticated by the development admin certificate (src/pki/admin-cert.ts).
  */
@@ -32,11 +32,12 @@ import type { OperationServices } from '../../src/operations/services.js';
 import type { OperationHandler } from '../../src/operations/types.js';
 import { writeDevAdminCert } from '../../src/pki/admin-cert.js';
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
-import { CONFIG_FILE_NAME, loadConfig } from '../../src/server/config.js';
+import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/index.js';
 import { composeGates, sealedGate, tenantStateGate } from '../../src/server/gates.js';
-import { AUTO_REGISTER_PRINCIPAL, POLICY_CHANNEL, startGovernancePlane } from '../../src/server/governance.js';
-import type { GovernancePlane } from '../../src/server/governance.js';
-import { Hierarchy, keystoresSettings } from '../../src/server/hierarchy.js';
+import { AUTO_REGISTER_PRINCIPAL, POLICY_CHANNEL, startGovernancePlane } from '../../src/appliance/governance/plane.js';
+import type { GovernancePlane } from '../../src/appliance/governance/plane.js';
+import { Hierarchy } from '../../src/appliance/hierarchy.js';
+import { keystoresSettings } from '../../src/config/index.js';
 import { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';

@@ -24,7 +24,7 @@ import {
 import { MasterKey } from '../../src/krypton/master-key.js';
 import { nativeInfo } from '../../src/native/index.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
-import type { AppHierarchy } from '../../src/server/app.js';
+import type { AppHierarchy } from '../../src/appliance/kmip-app.js';
 import { parseEnvelope } from '../../src/vault/envelope.js';
 import { ItemType } from '@openkcm/ttlv';
 import { startTestServer } from '../helpers/server.js';

@@ -14,8 +14,8 @@ import { CONNECTION_NAME_PATTERN, parsePluginRef } from '../../src/keystore/conn
 import { KeystoreFactory } from '../../src/keystore/factory.js';
 import { KeystoreError } from '../../src/keystore/types.js';
 import type { SecretSource } from '../../src/keystore/types.js';
-import { ConfigError } from '../../src/server/config.js';
-import { keystoresSettings } from '../../src/server/hierarchy.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { keystoresSettings } from '../../src/config/index.js';
 import { generateL1Key, initToken, setupSoftHsm } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
 

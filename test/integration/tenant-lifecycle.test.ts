@@ -49,7 +49,7 @@ describe('tenant lifecycle: resume, suspend and resume under four-eyes, one tena
     gov = await Governance.open({ db: tdb.db, auditHmac: testAuditHmac() });
     const auth = { oidc: { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [jwk] } } };
     app = buildAdminApi({ governance: gov, auth });
-    // fourEyes without `actions`: the server's default is every approvable action (src/server/governance.ts).
+    // fourEyes without `actions`: the server's default is every approvable action (src/appliance/governance/plane.ts).
     gated = buildAdminApi({ governance: gov, auth, fourEyes: { actions: ['revoke', 'restore', 'terminate', 'suspend', 'resume'], approvals: 1 } });
     await app.ready();
     await gated.ready();

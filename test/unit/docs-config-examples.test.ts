@@ -22,10 +22,11 @@ import { KeystoreFactory } from '../../src/keystore/factory.js';
 import { KeystoreError } from '../../src/keystore/types.js';
 import { autoSealSettings } from '../../src/krypton/auto-seal.js';
 import { resolveSealSettings } from '../../src/krypton/master-key.js';
-import { nativeSettings, vaultSettings } from '../../src/server/app-settings.js';
-import { CONFIG_FILE_NAME, ConfigError, loadConfig, parseJsonc } from '../../src/server/config.js';
-import { governanceSettings } from '../../src/server/governance.js';
-import { keystoresSettings } from '../../src/server/hierarchy.js';
+import { nativeSettings, vaultSettings } from '../../src/config/index.js';
+import { CONFIG_FILE_NAME, loadConfig, parseJsonc } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { governanceSettings } from '../../src/config/index.js';
+import { keystoresSettings } from '../../src/config/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/unit → the repository root. */

@@ -155,15 +155,15 @@ async function* sharesFrom(input: Readable): AsyncGenerator<string> {
 }
 
 /**
- * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/server/governance.ts
+ * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/appliance/governance/plane.ts
  * AUDIT_HMAC_PURPOSE), computed in a native slot. The MasterKey opens the way `serve` opens it: a development key
  * file at once, an auto-unseal node through the keystore of its seal.auto section, a Shamir node with `shares`
  * (custodians unsealing in this process). The MasterKey is sealed again as soon as the key is derived.
  */
 export async function hmacFromMasterKey(dataDir: string, shares?: AsyncIterable<string>): Promise<{ hmac: AuditHmac; close: () => void }> {
-  const [{ loadConfig }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal, { keystoresSettings }, { nativeSettings }] = await Promise.all([
-    import('../../server/config.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../server/governance.js'),
-    import('../../krypton/auto-seal.js'), import('../../server/hierarchy.js'), import('../../server/app-settings.js'),
+  const [{ keystoresSettings, loadConfig, nativeSettings }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal] = await Promise.all([
+    import('../../config/index.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../appliance/governance/plane.js'),
+    import('../../krypton/auto-seal.js'),
   ]);
   const loaded = await loadConfig(dataDir);
   native.initNative(nativeSettings(loaded.native));
@@ -345,7 +345,7 @@ export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Pro
   let url = p.databaseUrl;
   if (url === undefined && dataDir !== undefined) {
     try {
-      const { loadConfig } = await import('../../server/config.js');
+      const { loadConfig } = await import('../../config/index.js');
       const configured = (await loadConfig(dataDir)).governance.databaseUrl;
       if (typeof configured === 'string' && configured !== '') url = configured;
     } catch (e) {

@@ -18,8 +18,9 @@ import { MasterKey, MasterKeyError, MAX_NODE_SECRET_BYTES, NODE_SECRET_NAME_PATT
 import type { MasterKeyStatus } from '../../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
-import { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } from '../../server/config.js';
-import { keystoresSettings } from '../../server/hierarchy.js';
+import { CONFIG_FILE_NAME, parseJsonc, validateConfigFile } from '../../config/index.js';
+import { ConfigError } from '../../common/config-error.js';
+import { keystoresSettings } from '../../config/index.js';
 import { journalOfflineChanges } from '../../krypton/secret-journal.js';
 import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 

@@ -16,7 +16,7 @@ import fastify from 'fastify';
 import type { FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
-import { HandshakeGuard } from '../../server/handshake-guard.js';
+import { HandshakeGuard } from '../../common/tls/handshake-guard.js';
 import { ADMIN_CONNECTIONS_CHECK_INTERVAL_MS, resolveAdminLimits } from './limits.js';
 import { createAuthenticator } from './auth.js';
 import { roleAllows, roleTableAuthorizer } from './authz.js';
@@ -116,7 +116,7 @@ export function buildAdminApi(deps: AdminApiDeps): AdminApi {
   app.server.maxConnections = limits.maxConnections;
   if (deps.tls !== undefined) {
     // fastify created an https.Server, which is a tls.Server: anonymous (pre-handshake) connections get their own
-    // budget, oldest evicted (src/server/handshake-guard.ts), so idle sockets cannot fill maxConnections.
+    // budget, oldest evicted (src/common/tls/handshake-guard.ts), so idle sockets cannot fill maxConnections.
     const server = app.server as unknown as TlsServer;
     // One log line per 10 s at most under a flood, with the count since the last one.
     const evictions = { loggedAt: 0, unlogged: 0 };

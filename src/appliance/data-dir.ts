@@ -15,7 +15,8 @@
  */
 import { chmodSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../common/config-error.js';
+import { modeString } from '../common/secure-fs.js';
 
 /** The umask `serve` runs under: group and others get no bits on anything the server creates. */
 export const DATA_DIR_UMASK = 0o077;
@@ -29,9 +30,6 @@ export const MAX_DATA_DIR_ENTRIES = 1_000_000;
 /** A data directory `serve` will not use. */
 export class DataDirPermissionError extends ConfigError {}
 
-function octal(mode: number): string {
-  return (mode & 0o777).toString(8).padStart(4, '0');
-}
 
 function writableBy(mode: number): string {
   const group = (mode & 0o020) !== 0;
@@ -68,14 +66,14 @@ export function secureDataDir(dataDir: string): DataDirReport | undefined {
   if (!st.isDirectory()) throw new DataDirPermissionError(`the data directory ${dir} is not a directory`);
   if ((st.mode & 0o022) !== 0) {
     throw new DataDirPermissionError(
-      `the data directory ${dir} is ${writableBy(st.mode)}-writable (mode ${octal(st.mode)}): another local user could `
+      `the data directory ${dir} is ${writableBy(st.mode)}-writable (mode ${modeString(st.mode)}): another local user could `
       + `have changed its keys, policies or audit trail. Check its contents, then make it private to the service user: chmod 700 ${dir}`
       + ' (serve then makes every file under it owner-only).',
     );
   }
   // From here on nothing the server creates is readable by group or others.
   process.umask(DATA_DIR_UMASK);
-  return { tightened: tightenDataDir(dir), modeBefore: octal(st.mode) };
+  return { tightened: tightenDataDir(dir), modeBefore: modeString(st.mode) };
 }
 
 /**
@@ -93,7 +91,7 @@ export function tightenDataDir(dataDir: string): number {
     try {
       chmodSync(p, mode & want);
     } catch (e) {
-      throw new DataDirPermissionError(`cannot make ${p} owner-only (mode ${octal(mode)}): ${e instanceof Error ? e.message : String(e)}; fix it with chmod go-rwx ${p}`);
+      throw new DataDirPermissionError(`cannot make ${p} owner-only (mode ${modeString(mode)}): ${e instanceof Error ? e.message : String(e)}; fix it with chmod go-rwx ${p}`);
     }
     tightened++;
   };

@@ -19,14 +19,14 @@
  * fed with the owner's backlog in a KMIP worker process. The hook marks the records of served gated operations
  * `keep`: they are queued even past the quota, because they were admitted and served.
  */
-import { AUDIT_REFUSED_RESULT } from '../cmk/audit/index.js';
-import type { AuditEntry } from '../cmk/audit/index.js';
-import { actionOfOperation } from '../cmk/authz/kmip.js';
-import { KmipError } from '../kmip/errors.js';
-import type { KmipErrorCode } from '../kmip/errors.js';
-import { Operation } from '../kmip/registry.js';
-import type { Principal } from '../operations/types.js';
-import type { KmipAuditEvent } from './processor.js';
+import { AUDIT_REFUSED_RESULT } from '../../cmk/audit/index.js';
+import type { AuditEntry } from '../../cmk/audit/index.js';
+import { actionOfOperation } from '../../cmk/authz/kmip.js';
+import { KmipError } from '../../kmip/errors.js';
+import type { KmipErrorCode } from '../../kmip/errors.js';
+import { Operation } from '../../kmip/registry.js';
+import type { Principal } from '../../operations/types.js';
+import type { KmipAuditEvent } from '../../server/processor.js';
 
 /** The refusal's catalog code is the result the sink counts as refused. */
 const REFUSED: KmipErrorCode = AUDIT_REFUSED_RESULT;

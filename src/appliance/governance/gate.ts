@@ -1,6 +1,6 @@
 /**
  * The governance gate on the KMIP path (ARCHITECTURE §6; issue 5), in one place for both ways the server runs it:
- * inside the process that owns the governance database (src/server/governance.ts) and inside a KMIP worker process
+ * inside the process that owns the governance database (src/appliance/governance/plane.ts) and inside a KMIP worker process
  * that mirrors the primary's state over IPC (src/appliance/worker.ts, issue 14 Deliver 6). Per batch item, before
  * the payload is decoded:
  *
@@ -13,14 +13,14 @@
  *
  * Synchronous for a known tenant: the gate returns nothing and the processor awaits nothing (issue 14).
  */
-import { TENANT_ID_PATTERN } from '../cmk/db.js';
-import type { KmipAuthorizer } from '../cmk/authz/kmip.js';
-import { KmipError } from '../kmip/errors.js';
-import type { Principal } from '../operations/types.js';
-import { KEYLESS_OPERATIONS } from './gates.js';
-import type { KmipGate } from './gates.js';
-import { describeError } from '../common/log.js';
-import type { Logger } from '../common/log.js';
+import { TENANT_ID_PATTERN } from '../../cmk/db.js';
+import type { KmipAuthorizer } from '../../cmk/authz/kmip.js';
+import { KmipError } from '../../kmip/errors.js';
+import type { Principal } from '../../operations/types.js';
+import { KEYLESS_OPERATIONS } from '../../server/gates.js';
+import type { KmipGate } from '../../server/gates.js';
+import { describeError } from '../../common/log.js';
+import type { Logger } from '../../common/log.js';
 
 /** Governance states that refuse every keyed operation. */
 export const DARK_GOVERNANCE_STATES: ReadonlySet<string> = new Set(['revoked', 'suspended', 'terminated']);
@@ -31,7 +31,7 @@ export interface GovernanceGateOptions {
   /** Registers (or re-reads) the tenant; afterwards stateOf answers for it when it is governed. */
   readonly register: (tenant: string) => Promise<void>;
   readonly authz: Pick<KmipAuthorizer, 'authorize'>;
-  /** The audit admission check (src/server/audit-gate.ts), when the audit trail can refuse. */
+  /** The audit admission check (src/appliance/governance/audit-gate.ts), when the audit trail can refuse. */
   readonly admitAudit?: (principal: Principal, operation: number) => void;
   readonly logger: Logger;
 }

@@ -5,7 +5,7 @@
  * so they run the same wiring.
  *
  * Key hierarchy (ARCHITECTURE §2, issue 4): the vault seals each tenant's material under the tenant's L3
- * (krypton, src/server/hierarchy.ts). The embedded default — a development MasterKey file and the `local`
+ * (krypton, src/appliance/hierarchy.ts). The embedded default — a development MasterKey file and the `local`
  * L1 plugin — needs no configuration, so the quick start works on a fresh clone. A vault written before the
  * hierarchy (under the development KEK file) is migrated: its envelopes open under the old key, are
  * re-sealed under L3 lazily on access and by a background job at start, and the server logs when the old
@@ -15,8 +15,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
-import { nativeSettings, operationsConfig, vaultSettings } from './app-settings.js';
-import type { VaultSettings } from './app-settings.js';
+import { operationsConfig } from './operations-config.js';
+import { nativeSettings, vaultSettings } from '../config/index.js';
+import type { VaultSettings } from '../config/index.js';
 import { createServices } from '../operations/services.js';
 import type { OperationServices } from '../operations/services.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -24,24 +25,24 @@ import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { NativeKekProvider } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
-import type { ListenAddress, LoadedConfig } from './config.js';
-import { composeGates, sealedGate, tenantStateGate } from './gates.js';
-import { startGovernancePlane } from './governance.js';
-import type { GovernancePlane } from './governance.js';
-import type { KmipAuditEvent } from './processor.js';
-import type { KmipGate } from './gates.js';
-import { Hierarchy, keystoresSettings } from './hierarchy.js';
-import { KmipServer } from './listener.js';
-import { KmipHttpsServer } from './https-listener.js';
-import { ClientTrust } from './trust.js';
-import { serverCertFiles, watchServerCert } from './tls-reload.js';
-import { RewrapJobs } from './rewrap-jobs.js';
-import type { TlsReloader } from './tls-reload.js';
+import type { ListenAddress, LoadedConfig } from '../config/index.js';
+import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
+import { startGovernancePlane } from './governance/plane.js';
+import type { GovernancePlane } from './governance/plane.js';
+import type { KmipAuditEvent } from '../server/processor.js';
+import type { KmipGate } from '../server/gates.js';
+import { Hierarchy } from './hierarchy.js';
+import { keystoresSettings } from '../config/index.js';
+import { KmipServer } from '../server/listener.js';
+import { KmipHttpsServer } from '../server/https-listener.js';
+import { ClientTrust } from '../server/trust.js';
+import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
+import { RewrapJobs } from '../server/rewrap-jobs.js';
+import type { TlsReloader } from '../server/tls-reload.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 
-export { logOperations, nativeSettings, vaultSettings } from './app-settings.js';
-export type { VaultSettings } from './app-settings.js';
+export { logOperations } from './operations-config.js';
 
 export interface KmipAppOptions<S> {
   /** Replace the operation registry (tests with a tiny local handler table). */
@@ -175,8 +176,8 @@ function vaultOptions(loaded: LoadedConfig, settings: VaultSettings): { path: st
   };
 }
 
-/** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
-async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+/** The vault under the development KEK file (vault.kek "dev"), for the in-process server and the owner process. */
+async function openDevVault(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<{ vault: Vault; kek: NativeKekProvider }> {
   // Issue 3 §5: the envelope seals and opens through the addon; the KEK lives in a locked slot.
   const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
   let vault: Vault;
@@ -187,6 +188,12 @@ async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, lo
     throw e;
   }
   logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+  return { vault, kek };
+}
+
+/** The wiring before the hierarchy: one development KEK for every tenant (vault.kek "dev"). */
+async function openDevServices(loaded: LoadedConfig, settings: VaultSettings, logger: Logger): Promise<BuiltServices> {
+  const { vault, kek } = await openDevVault(loaded, settings, logger);
   const services = createServices({ store: new VaultObjectStore(vault), config: operationsConfig(loaded.server.limits, logger, loaded.file.compat) });
   return {
     services,
@@ -264,15 +271,7 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
   initNative(nativeSettings(loaded.native));
   const settings = vaultSettings(loaded.vault);
   if (settings.kek === 'dev') {
-    const kek = NativeKekProvider.openDevKeyFile(path.resolve(loaded.dataDir, settings.kekFile));
-    let vault: Vault;
-    try {
-      vault = await Vault.open({ ...vaultOptions(loaded, settings), kek, logger });
-    } catch (e) {
-      kek.destroy();
-      throw e;
-    }
-    logger.warn('DEVELOPMENT ONLY: vault.kek is "dev": every tenant\'s material is sealed under one key file', { path: vault.path, objects: vault.count() });
+    const { vault, kek } = await openDevVault(loaded, settings, logger);
     return {
       hierarchy: undefined, vault, governance: undefined, devKek: kek, migration: Promise.resolve(),
       knownTenants: () => vault.tenants(),
@@ -366,7 +365,7 @@ async function openHierarchyServices(loaded: LoadedConfig, logger: Logger): Prom
   // A dropped L3 version or an offboarding shreds what was sealed under it: DEKs opened from it must go too.
   const onChanged = (tenant: string): void => { services.keyCache.evictTenant(tenant); };
   hierarchy.krypton.on('changed', onChanged);
-  // Sealing the node zeroises the DEK cache too (krypton's slots: src/server/hierarchy.ts); nothing is persisted.
+  // Sealing the node zeroises the DEK cache too (krypton's slots: src/appliance/hierarchy.ts); nothing is persisted.
   const onSealed = (): void => {
     services.keyCache.clear();
   };

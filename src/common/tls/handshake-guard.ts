@@ -1,6 +1,6 @@
 /**
  * The pre-handshake budget of a TLS listener (issue 15 item 1 and item 7): both the KMIP listener
- * (./listener.ts) and the admin API's HTTPS server (src/cmk/api/server.ts) attach one.
+ * (src/server/listener.ts) and the admin API's HTTPS server (src/cmk/api/server.ts) attach one.
  *
  * A TCP peer needs no certificate to open a socket, so until its TLS handshake completes a connection
  * is anonymous and must not be able to take capacity that authenticated clients need. The review of

@@ -14,10 +14,7 @@
  * both), never served under the other key. Registration through the admin API re-wraps existing keys under the new
  * L1 ({@link Hierarchy.bindL1}), so the two agree again.
  *
- * The config file's `keystores` section (docs/keystores.md):
- *   { "connections": { "pkcs11": {...}, "acme-hsm": { "kind": "pkcs11", ... }, "aws-kms": {...} },
- *     "tenants": { "<tenant>": { "plugin": "<kind>[@<connection>]", "keyRef": "...", "keyVersion": "..." } },
- *     "default": "local" | "none" }
+ * The config file's `keystores` section is parsed by src/config/keystores.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -25,7 +22,6 @@ import path from 'node:path';
 import { KmipError } from '../kmip/errors.js';
 import { KeystoreFactory } from '../keystore/factory.js';
 import { KeystoreError } from '../keystore/types.js';
-import { parseConnections, parsePluginRef } from '../keystore/connections.js';
 import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
 import type { SecretSource, ShadowReference } from '../keystore/types.js';
 import { autoSealKeystores, autoSealSettings, noAutoSealConfigured } from '../krypton/auto-seal.js';
@@ -35,9 +31,9 @@ import { MasterKey, MasterKeyError } from '../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE, startOperatorApi } from '../krypton/operator-api.js';
 import type { OperatorApi } from '../krypton/operator-api.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
-import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
+import { ConfigError } from '../common/config-error.js';
 import type { Logger } from '../common/log.js';
-import { isRecord } from '../common/guards.js';
+import type { KeystoresSettings } from '../config/keystores.js';
 
 /** Directory of the hierarchy store under the data directory. */
 export const HIERARCHY_STORE_DIR = 'krypton';
@@ -48,47 +44,6 @@ export const HIERARCHY_STORE_DIR = 'krypton';
  * unsealed), an unsealed one starts without the socket and says so.
  */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
-
-export interface KeystoresSettings {
-  readonly connections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  readonly tenants: Readonly<Record<string, ShadowReference>>;
-  /** Plugin for tenants not listed: 'local' (embedded default) or 'none' (refuse them). */
-  readonly default: 'local' | 'none';
-}
-
-/** Validates the config file's `keystores` section; every unknown key is a ConfigError naming it. */
-export function keystoresSettings(section: Readonly<Record<string, unknown>>): KeystoresSettings {
-  for (const k of Object.keys(section)) {
-    if (k !== 'connections' && k !== 'tenants' && k !== 'default') throw new ConfigError(`unknown setting keystores.${k} (allowed: connections, tenants, default)`);
-  }
-  // Named connections (issue 16 item 4, src/keystore/connections.ts); the factory parses the same section again.
-  const c = section.connections ?? {};
-  const parsed = parseConnections(c, (message) => new ConfigError(message));
-  const connections = c as Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  const tenants: Record<string, ShadowReference> = {};
-  const t = section.tenants ?? {};
-  if (!isRecord(t)) throw new ConfigError('keystores.tenants must be an object of tenant → {plugin, keyRef, keyVersion?}');
-  for (const [tenant, ref] of Object.entries(t)) {
-    const where = `keystores.tenants.${tenant}`;
-    if (!TENANT_NAME_PATTERN.test(tenant)) throw new ConfigError(`${where}: tenant name must match ${TENANT_NAME_PATTERN.source}`);
-    if (!isRecord(ref)) throw new ConfigError(`${where} must be {plugin, keyRef, keyVersion?}`);
-    for (const k of Object.keys(ref)) {
-      if (k !== 'plugin' && k !== 'keyRef' && k !== 'keyVersion') throw new ConfigError(`unknown setting ${where}.${k} (allowed: plugin, keyRef, keyVersion)`);
-    }
-    const { plugin, keyRef, keyVersion } = ref;
-    const pref = typeof plugin === 'string' ? parsePluginRef(plugin, KeystoreFactory.KINDS) : undefined;
-    if (typeof plugin !== 'string' || pref === undefined) throw new ConfigError(`${where}.plugin must be one of ${KeystoreFactory.KINDS.join(', ')}, or <kind>@<connection>`);
-    const conn = pref.connection === undefined ? undefined : parsed[pref.connection];
-    if (pref.connection !== undefined && conn === undefined) throw new ConfigError(`${where}.plugin names connection '${pref.connection}', which keystores.connections does not define`);
-    if (conn !== undefined && conn.kind !== pref.kind) throw new ConfigError(`${where}.plugin says ${pref.kind}, but keystores.connections.${String(pref.connection)} is of kind ${conn.kind}`);
-    if (typeof keyRef !== 'string' || keyRef.length === 0) throw new ConfigError(`${where}.keyRef must be a non-empty string`);
-    if (keyVersion !== undefined && typeof keyVersion !== 'string') throw new ConfigError(`${where}.keyVersion must be a string`);
-    tenants[tenant] = { plugin, keyRef, keyVersion: keyVersion ?? '' };
-  }
-  const d = section.default ?? 'local';
-  if (d !== 'local' && d !== 'none') throw new ConfigError('keystores.default must be "local" or "none"');
-  return { connections, tenants, default: d };
-}
 
 /** The local L1 key name of a tenant: the tenant name when it is a valid key name, else a hash of it. */
 export function localKeyNameFor(tenant: string): string {
@@ -140,7 +95,7 @@ export class Hierarchy {
     const legacy = new Map(parts.legacy.map((k) => [k.id, k]));
     // Sealing the node (operator seal) must not leave tenants' L2/L3 in memory: zeroise every slot here, locally and
     // without persisting a revocation; the first use after the unseal re-activates the tenant (ARCHITECTURE §2
-    // "MasterKey"). The DEK cache is cleared by the app (src/server/app.ts) on the same event.
+    // "MasterKey"). The DEK cache is cleared by the app (src/appliance/kmip-app.ts) on the same event.
     this.#onSealed = (): void => {
       const n = this.krypton.deactivateAll(() => new KmipError('SERVER_SEALED', 'the server is sealed: an operator must unseal it before it serves keys'));
       this.#logger.info('node sealed: tenant key slots zeroised', { tenants: n });
@@ -244,7 +199,7 @@ export class Hierarchy {
   }
 
   /**
-   * Where the registered L1 of a tenant comes from: the governance plane's shadow reference (src/server/governance.ts
+   * Where the registered L1 of a tenant comes from: the governance plane's shadow reference (src/appliance/governance/plane.ts
    * registeredShadow). Set once the plane is up; without it (governance disabled) only openkcm.conf counts.
    */
   setRegisteredShadows(lookup: (tenant: string) => Promise<ShadowReference | undefined>): void {
