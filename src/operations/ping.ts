@@ -16,7 +16,7 @@
  */
 import { Operation } from '../kmip/registry.js';
 import type { PingRequest, PingResponse } from '../kmip/payloads/ping.js';
-import type { OperationServices, OpContext } from './services.js';
+import type { OperationServices } from './services.js';
 import type { OperationHandler } from './types.js';
 
 /** The one answer: nothing to compute, and a synchronous handler costs the processor no await (issue 14). */
@@ -26,7 +26,7 @@ export const pingOperation: OperationHandler<PingRequest, PingResponse, Operatio
   operation: Operation.Ping,
   since: '2.1',
   mutating: false,
-  handle(_ctx: OpContext, _req: PingRequest): PingResponse {
+  handle(): PingResponse {
     return PONG;
   },
 };
