@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'build/**', '.tmp/**', '**/*.mjs', '**/*.cjs', '**/*.js', '**/*.py'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', 'build/**', '.tmp/**', '**/*.mjs', '**/*.cjs', '**/*.js', '**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -18,10 +18,17 @@ export default tseslint.config(
     },
   },
   {
-    // The codec is a pure function of bytes (STYLE.md rule 1): it never touches sockets.
-    files: ['src/ttlv/**/*.ts'],
+    // The codec is a pure function of bytes (STYLE.md rule 1): it never touches sockets. It is also a leaf (issue 19,
+    // ARCHITECTURE §7 "the codec imports no model"): nothing of src/kmip or any other folder, so the @openkcm/ttlv
+    // package and `openkcm/ttlv` load nothing else (test/unit/ttlv-purity.test.ts checks the built entry).
+    files: ['packages/ttlv/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ['net', 'tls', 'node:net', 'node:tls', 'fs', 'node:fs'] }],
+      'no-restricted-imports': ['error', {
+        paths: ['net', 'tls', 'node:net', 'node:tls', 'fs', 'node:fs'],
+        patterns: [
+          { group: ['../*', '**/src/**', '**/kmip/**', '**/kmip', 'openkcm', 'openkcm/*', '@openkcm/*'], message: 'the TTLV codec imports only its own folder (issue 19: the codec imports no model)' },
+        ],
+      }],
     },
   },
   {

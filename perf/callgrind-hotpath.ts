@@ -42,11 +42,11 @@ import { DEFAULT_SERVER_LIMITS } from '../src/server/config.js';
 import { ServerConnection } from '../src/server/connection.js';
 import { silentLogger } from '../src/common/log.js';
 import type { ProcessorDeps } from '../src/server/processor.js';
-import { decodeTtlv } from '../src/ttlv/decode.js';
-import { encodeTtlv } from '../src/ttlv/encode.js';
-import { DEFAULT_TTLV_LIMITS } from '../src/ttlv/limits.js';
-import { ItemType } from '../src/ttlv/types.js';
-import type { TtlvItem } from '../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { DEFAULT_TTLV_LIMITS } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { NativeKekProvider } from '../src/vault/kek.js';
 import { Vault } from '../src/vault/vault.js';
 

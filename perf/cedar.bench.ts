@@ -20,7 +20,7 @@ import { Bench } from 'tinybench';
 import { CryptographicAlgorithm, ObjectType, Operation, State, Tag } from '../src/kmip/registry.generated.js';
 import type { ManagedObjectRecord } from '../src/operations/model/store.js';
 import type { Principal, RequestContext } from '../src/operations/types.js';
-import { enumeration, int, text } from '../src/ttlv/build.js';
+import { enumeration, int, text } from '@openkcm/ttlv';
 import { PolicyEngine, kmipAuthorizer, parseIdentityRoles, rolesFromConfig } from '../src/cmk/authz/index.js';
 import type { KmipAuthorizer } from '../src/cmk/authz/index.js';
 import { benchTiming, resultsPath, samples } from './common.js';

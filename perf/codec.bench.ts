@@ -12,9 +12,9 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Bench } from 'tinybench';
-import { decodeTtlv } from '../src/ttlv/decode.js';
-import { encodeTtlv } from '../src/ttlv/encode.js';
-import { TtlvFramer } from '../src/ttlv/framer.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
 import { getRequest, getResponseAes256 } from '../test/helpers/ttlv-vectors.js';
 import { benchTiming, resultsPath } from './common.js';
 

@@ -28,7 +28,7 @@ import { createServices } from '../src/operations/services.js';
 import type { OperationServices } from '../src/operations/services.js';
 import type { OperationHandler } from '../src/operations/types.js';
 import { newSession } from '../src/server/processor.js';
-import { enumeration, text } from '../src/ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { NodeCryptoKekProvider } from '../src/vault/kek.js';
 import type { NewVaultObject } from '../src/vault/store.js';
 import { newUid } from '../src/vault/uid.js';

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { KmipAttribute } from '../src/kmip/attributes.js';
 import { ObjectType, State, Tag } from '../src/kmip/registry.generated.js';
-import { dateTime, enumeration, int, structure, text } from '../src/ttlv/build.js';
+import { dateTime, enumeration, int, structure, text } from '@openkcm/ttlv';
 import { NodeCryptoKekProvider } from '../src/vault/kek.js';
 import type { NewVaultObject, VaultRecord } from '../src/vault/store.js';
 import { Vault } from '../src/vault/vault.js';

@@ -8,7 +8,8 @@
  *   bin/openkcm              sh wrapper: the bundled runtime runs the compiled CLI; no Node needed on PATH
  *   node/bin/node            the Node runtime this build runs on (its licence in node/LICENSE)
  *   app/                     package.json, dist/src (compiled application, no tests), build/Release/*.node
- *                            (the native addon), node_modules (production dependencies only)
+ *                            (the native addon), node_modules (production dependencies only, with the
+ *                            workspace packages @openkcm/ttlv and @openkcm/client as `npm pack` would publish them)
  *   systemd/                 openkcm.service, openkcm-firstboot.service
  *   sysusers.d/, tmpfiles.d/ the service user and the config directory's mode
  *   etc/openkcm.conf         the appliance's default configuration (installed as /etc/openkcm/openkcm.conf)
@@ -23,7 +24,7 @@
  * OPENKCM_APPLIANCE_OUT overrides the output directory.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,8 +91,21 @@ const devOnly = (file) => {
   if (/^(licen[cs]e|copying|notice)/i.test(base)) return false;
   return /\.(d\.[cm]?ts|map|md|markdown|ts|mts|cts)$/i.test(base) && !statSync(file).isDirectory();
 };
+// The workspace packages (@openkcm/ttlv, @openkcm/client; issue 19) are links into packages/: copy what `npm pack`
+// would publish of them (their package.json "files"), not their sources and build state.
+const workspaceFiles = (dir) => JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8' }))[0]
+  .files.map((f) => f.path);
 for (const rel of top) {
-  cpSync(path.join(root, rel), path.join(app, rel), { recursive: true, dereference: true, filter: (src) => !devOnly(src) });
+  const real = realpathSync(path.join(root, rel));
+  if (!real.startsWith(path.join(root, 'packages') + path.sep)) {
+    cpSync(path.join(root, rel), path.join(app, rel), { recursive: true, dereference: true, filter: (src) => !devOnly(src) });
+    continue;
+  }
+  for (const f of workspaceFiles(real)) {
+    if (devOnly(path.join(real, f))) continue;
+    mkdirSync(path.dirname(path.join(app, rel, f)), { recursive: true });
+    cpSync(path.join(real, f), path.join(app, rel, f));
+  }
 }
 for (const rel of sorted) {
   const dir = path.join(root, rel);

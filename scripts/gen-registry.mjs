@@ -744,7 +744,7 @@ function render(model) {
       } else if (t.type === null || t.type === 'Enumeration') t.enumName = e.xmlName;
     }
   }
-  p('/** Item type codes as in src/ttlv/types.ts ItemType (KMIP 1.4 §9.1.1.2, 2.1 §9.1.1.2). */');
+  p('/** Item type codes as in packages/ttlv/src/types.ts ItemType (KMIP 1.4 §9.1.1.2, 2.1 §9.1.1.2). */');
   const typeCode = {
     Structure: 'S', Integer: 'I', LongInteger: 'L', BigInteger: 'B', Enumeration: 'E', Boolean: 'O',
     TextString: 'T', ByteString: 'Y', DateTime: 'D', Interval: 'V', DateTimeExtended: 'X',

@@ -23,7 +23,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TtlvFramer } from '../ttlv/framer.js';
+import { TtlvFramer } from '@openkcm/ttlv';
 
 export interface FloorConfig {
   readonly host?: string;
@@ -36,7 +36,7 @@ export interface FloorConfig {
   readonly response: Buffer;
 }
 
-/** Largest request frame accepted: the server's own default (src/ttlv/limits.ts); a bigger announced length is a broken peer. */
+/** Largest request frame accepted: the server's own default (packages/ttlv/src/limits.ts); a bigger announced length is a broken peer. */
 const FLOOR_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 export interface FloorServer {

@@ -41,9 +41,9 @@ import { locatePayloads } from '../kmip/payloads/locate.js';
 import {
   BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, PaddingMethod, ResultReason, ResultStatus, Tag,
 } from '../kmip/registry.generated.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem } from '../ttlv/types.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
 import { LatencyHistogram } from './histogram.js';
 import type { LatencySummary } from './histogram.js';
 import { OPEN_LOOP_DEFAULT_PIPELINE } from './options.js';

@@ -17,12 +17,12 @@
  * - A server that cannot parse the message answers with one batch item without Operation
  *   (KMIP 1.4 §11.1): that failure applies to every item of the request.
  */
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { TtlvError } from '../ttlv/errors.js';
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem } from '../ttlv/types.js';
-import { enumeration, text } from '../ttlv/build.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvError } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
+import { enumeration, text } from '@openkcm/ttlv';
 import { KmipError, KmipResultError } from '../kmip/errors.js';
 import {
   compareVersions, decodeResponse, encodeRequest, formatVersion, KMIP_1_0, KMIP_1_1, KMIP_2_0, requestMessage,

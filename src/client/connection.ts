@@ -15,8 +15,8 @@
  */
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import { TtlvFramer } from '../ttlv/framer.js';
-import { DEFAULT_TTLV_LIMITS } from '../ttlv/limits.js';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { DEFAULT_TTLV_LIMITS } from '@openkcm/ttlv';
 import { KmipClientError } from './errors.js';
 
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -44,7 +44,7 @@ export interface ConnectionOptions {
    * Largest response accepted, in bytes. The framer rejects a larger header before buffering
    * the body, so a hostile or broken server cannot make the client allocate without bound.
    * Also the largest request we will send. Default: the codec default (1 MiB,
-   * src/ttlv/limits.ts); raise it for bulk Encrypt/Decrypt.
+   * packages/ttlv/src/limits.ts); raise it for bulk Encrypt/Decrypt.
    */
   readonly maxMessageBytes?: number;
   /**

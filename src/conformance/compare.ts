@@ -13,11 +13,11 @@
  *  - the permitted variations of the KMIP profiles, ALL listed in {@link PERMITTED_VARIATIONS}.
  * Result Status and Result Reason are never relaxed.
  */
-import { ItemType, ItemTypeName } from '../ttlv/types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
 import { Tag } from '../kmip/registry.generated.js';
-import type { TtlvItem } from '../ttlv/types.js';
-import { joinPath, pathSegments } from '../ttlv/xml.js';
-import type { XmlElement } from '../ttlv/xml.js';
+import type { TtlvItem } from '@openkcm/ttlv';
+import { joinPath, pathSegments } from '../kmip/encodings/xml.js';
+import type { XmlElement } from '../kmip/encodings/xml.js';
 import { isPlaceholder, nowOffsetSeconds, placeholderForm, isoSeconds, toHex } from './placeholders.js';
 import type { ReplayState } from './placeholders.js';
 
@@ -233,7 +233,7 @@ function isOptional(el: XmlElement, ttlv: TtlvItem, ctx: CompareContext): boolea
 
 /**
  * The path of `siblings[index]` below `parentPath`, spelled like the encodings' error paths
- * (src/ttlv/xml.ts pathSegments): `[n]`, counted from 0, after a name that repeats among its
+ * (src/kmip/encodings/xml.ts pathSegments): `[n]`, counted from 0, after a name that repeats among its
  * siblings, and always after BatchItem.
  */
 /** An element's name; an extension tag written `<TTLV tag="0x54xxxx">` is named by its tag. */

@@ -8,7 +8,7 @@
  * requests. Every form used by the 168 files is in {@link PLACEHOLDER_FORMS}; anything else that
  * starts with `$` is reported, never silently sent to a server.
  */
-import type { XmlElement } from '../ttlv/xml.js';
+import type { XmlElement } from '../kmip/encodings/xml.js';
 
 /** How one placeholder form behaves. Kept as a table so the docs and the code cannot drift. */
 export interface PlaceholderForm {

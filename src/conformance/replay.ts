@@ -4,17 +4,17 @@
  * Two modes:
  *  - parse-only: every message of every file survives XML → TTLV → binary → TTLV → XML (and
  *    serialized XML text back to TTLV) unchanged, modulo the canonical spellings of
- *    src/ttlv/xml.ts (mask bit order, hex case, `Z` vs `+00:00`): values are compared as TTLV.
+ *    src/kmip/encodings/xml.ts (mask bit order, hex case, `Z` vs `+00:00`): values are compared as TTLV.
  *  - live: for each file a fresh connection (placeholder bindings are session-scoped), each
  *    RequestMessage sent in order, each answer compared with the expected ResponseMessage
  *    (compare.ts). The first difference fails the file and ends its replay.
  */
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { ItemType } from '../ttlv/types.js';
-import type { TtlvItem } from '../ttlv/types.js';
-import { parseXml, serializeXml, ttlvToXml, xmlToTtlv } from '../ttlv/xml.js';
-import type { XmlElement } from '../ttlv/xml.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
+import { parseXml, serializeXml, ttlvToXml, xmlToTtlv } from '../kmip/encodings/xml.js';
+import type { XmlElement } from '../kmip/encodings/xml.js';
 import { compareResponseMessage, compareTree, PERMITTED_VARIATIONS } from './compare.js';
 import type { BatchItemContext, Difference, Side, VariationRule } from './compare.js';
 import {

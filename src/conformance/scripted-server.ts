@@ -13,11 +13,11 @@
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { TtlvFramer } from '../ttlv/framer.js';
-import { ttlvToXml, xmlToTtlv } from '../ttlv/xml.js';
-import type { XmlElement } from '../ttlv/xml.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { ttlvToXml, xmlToTtlv } from '../kmip/encodings/xml.js';
+import type { XmlElement } from '../kmip/encodings/xml.js';
 import { compareTree } from './compare.js';
 import {
   instantiateRequest,

@@ -7,11 +7,11 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { TtlvFramer } from '../ttlv/framer.js';
-import { jsonStringToTtlv, ttlvToJsonString } from '../ttlv/json.js';
-import { ttlvToXmlString, xmlStringToTtlv } from '../ttlv/xml.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { jsonStringToTtlv, ttlvToJsonString } from '../kmip/encodings/json.js';
+import { ttlvToXmlString, xmlStringToTtlv } from '../kmip/encodings/xml.js';
 
 /** Sends one encoded request and resolves with the one encoded response message. */
 export interface MessageTransport {

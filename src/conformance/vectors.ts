@@ -4,8 +4,8 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseXml } from '../ttlv/xml.js';
-import type { XmlElement } from '../ttlv/xml.js';
+import { parseXml } from '../kmip/encodings/xml.js';
+import type { XmlElement } from '../kmip/encodings/xml.js';
 
 /** One request and the response the test case expects for it. */
 export interface VectorExchange {

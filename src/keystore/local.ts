@@ -16,7 +16,8 @@
  * MasterKey sealed → UNREACHABLE (the source exists but cannot be used right now). A key file the MasterKey cannot
  * open (copied from another node, or sealed before a forced re-init) → ACCESS_DENIED.
  *
- * Wiring: the plugin needs the MasterKey, which is not a setting, so instead of an `openLocalKeystore(shadow,
+ * Wiring: the plugin needs a KEK, the node's MasterKey, which is not a setting: the composition root hands it in as
+ * a SlotWrappingKek (src/vault/kek.ts; the plugin imports no engine), so instead of an `openLocalKeystore(shadow,
  * settings, secrets)` this module exports {@link createLocalKeystoreFactory}`(masterKey, dataDir)` returning
  * `(shadow) => Promise<KeystorePlugin>`; the app's keystore factory delegates `plugin: 'local'` to it. Keys are
  * created explicitly ({@link createLocalKey}), never on first use, so a deleted key is not silently re-created.
@@ -24,12 +25,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gcmOpen, gcmSeal, NativeError, openKey, sealKey, SecureKey } from '../native/index.js';
-import { encodeAadIdentity, ENVELOPE_FORMAT_V1, parseEnvelope } from '../vault/envelope.js';
+import { gcmOpen, gcmSeal, NativeError, SecureKey } from '../native/index.js';
+import { parseEnvelope } from '../vault/envelope.js';
 import { EnvelopeError } from '../vault/errors.js';
+import type { SlotWrappingKek } from '../vault/kek.js';
 import { KmipError } from '../kmip/errors.js';
-import { NODE_AAD_TENANT, shredFile, writeFileAtomic } from '../krypton/master-key.js';
-import type { MasterKey } from '../krypton/master-key.js';
+import { shredFile, writeFileAtomic } from '../common/secure-file.js';
 import {
   KeystoreError,
   checkUnwrapInput,
@@ -72,14 +73,15 @@ function keyDir(dataDir: string): string {
   return path.join(path.resolve(dataDir), LOCAL_L1_DIR);
 }
 
-/** The AAD of the sealed key file: bound to the key's name, so a file renamed to another key fails to open. */
-function fileAad(name: string): Buffer {
-  return encodeAadIdentity({ tenant: NODE_AAD_TENANT, uid: `local-l1/${name}`, version: 1 });
+/** The item the sealed key file is bound to (the envelope AAD): a file renamed to another key fails to open. */
+function fileUid(name: string): string {
+  return `local-l1/${name}`;
 }
 
-function requireUnsealedKek(mk: MasterKey): { slot: SecureKey; id: string } {
+/** The KEK's id, or UNREACHABLE while the MasterKey is sealed. */
+function requireUnsealedKek(mk: SlotWrappingKek): string {
   try {
-    return { slot: mk.slot(), id: mk.kek().id };
+    return mk.keyId();
   } catch (e) {
     if (e instanceof KmipError && e.code === 'SERVER_SEALED') throw fail('UNREACHABLE', 'the node is sealed (MasterKey): unseal it to use local keys', e);
     throw e;
@@ -90,26 +92,17 @@ function requireUnsealedKek(mk: MasterKey): { slot: SecureKey; id: string } {
  * Generates a new local L1 key in a slot and stores it sealed under the MasterKey. Returns its shadow reference.
  * Refuses an existing name (INVALID_ARGUMENT): replacing L1 would orphan every L2 wrapped under it.
  */
-export function createLocalKey(masterKey: MasterKey, dataDir: string, name: string): Promise<ShadowReference> {
+export function createLocalKey(masterKey: SlotWrappingKek, dataDir: string, name: string): Promise<ShadowReference> {
   try {
     if (!LOCAL_KEY_NAME_PATTERN.test(name)) throw fail('INVALID_ARGUMENT', `local key name must match ${LOCAL_KEY_NAME_PATTERN.source}`);
-    const { slot, id } = requireUnsealedKek(masterKey);
+    requireUnsealedKek(masterKey);
     const dir = keyDir(dataDir);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, name);
     if (exists(file)) throw fail('INVALID_ARGUMENT', `local key ${name} already exists`);
     const key = SecureKey.generate(KEY_BYTES);
     try {
-      const idBytes = Buffer.from(id, 'utf8');
-      const header = Buffer.alloc(2 + idBytes.length + 4 + GCM_IV_BYTES);
-      header[0] = ENVELOPE_FORMAT_V1;
-      header[1] = idBytes.length;
-      idBytes.copy(header, 2);
-      header.writeUInt32BE(1, 2 + idBytes.length);
-      const nonce = randomBytes(GCM_IV_BYTES);
-      nonce.copy(header, 6 + idBytes.length);
-      const sealed = sealKey(slot, key, nonce, Buffer.concat([header, fileAad(name)]), GCM_TAG_BYTES);
-      writeFileAtomic(file, Buffer.concat([header, sealed]));
+      writeFileAtomic(file, masterKey.wrapKey(key, fileUid(name)));
     } finally {
       key.destroy();
     }
@@ -181,12 +174,12 @@ function aadFor(name: string, context: WrapContext): Buffer {
 
 export class LocalKeystore implements KeystorePlugin {
   readonly kind = LOCAL_PLUGIN_KIND;
-  readonly #mk: MasterKey;
+  readonly #mk: SlotWrappingKek;
   readonly #dir: string;
   readonly #name: string;
   #closed = false;
 
-  constructor(masterKey: MasterKey, dataDir: string, keyRef: string) {
+  constructor(masterKey: SlotWrappingKek, dataDir: string, keyRef: string) {
     this.#mk = masterKey;
     this.#dir = keyDir(dataDir);
     this.#name = localKeyName(keyRef);
@@ -264,7 +257,7 @@ export class LocalKeystore implements KeystorePlugin {
   async #withKey<T>(body: (key: SecureKey) => T): Promise<T> {
     await Promise.resolve();
     if (this.#closed) throw fail('UNREACHABLE', 'keystore is closed');
-    const { slot } = requireUnsealedKek(this.#mk);
+    const kekId = requireUnsealedKek(this.#mk);
     const file = path.join(this.#dir, this.#name);
     if (exists(file + DISABLED_SUFFIX)) throw fail('KEY_REVOKED_OR_DISABLED', `local key ${this.#name} is disabled`);
     const blob = readKeyFile(file);
@@ -272,8 +265,8 @@ export class LocalKeystore implements KeystorePlugin {
     let key: SecureKey;
     try {
       const h = parseEnvelope(blob);
-      if (h.keyId !== this.#mk.kek().id) throw fail('ACCESS_DENIED', `local key ${this.#name} is sealed under another master key (${h.keyId})`);
-      key = openKey(slot, h.nonce, blob.subarray(h.headerLength), Buffer.concat([blob.subarray(0, h.headerLength), fileAad(this.#name)]), GCM_TAG_BYTES);
+      if (h.keyId !== kekId) throw fail('ACCESS_DENIED', `local key ${this.#name} is sealed under another master key (${h.keyId})`);
+      key = this.#mk.unwrapKey(blob, fileUid(this.#name));
     } catch (e) {
       if (e instanceof KeystoreError) throw e;
       if (e instanceof EnvelopeError || (e instanceof NativeError && e.code === 'AUTHENTICATION_FAILED')) {
@@ -294,7 +287,7 @@ export class LocalKeystore implements KeystorePlugin {
  * `<dataDir>/local-l1`. The key must exist ({@link createLocalKey}); the plugin reports a missing one as
  * KEY_REVOKED_OR_DISABLED on first use.
  */
-export function createLocalKeystoreFactory(masterKey: MasterKey, dataDir: string): (shadow: ShadowReference) => Promise<KeystorePlugin> {
+export function createLocalKeystoreFactory(masterKey: SlotWrappingKek, dataDir: string): (shadow: ShadowReference) => Promise<KeystorePlugin> {
   return (shadow) => {
     try {
       if (shadow.plugin !== LOCAL_PLUGIN_KIND) throw fail('INVALID_ARGUMENT', `shadow reference is for plugin ${shadow.plugin}, not ${LOCAL_PLUGIN_KIND}`);

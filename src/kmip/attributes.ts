@@ -31,9 +31,9 @@
  * - Attribute Index exists only in 1.x; 2.x writing drops it (2.x addresses instances by
  *   value: Current Attribute / New Attribute, 2.1 §5.6-5.7).
  */
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../ttlv/types.js';
-import { bigInt, bool, bytes, dateTime, dateTimeExtended, enumeration, int, interval, long, text } from '../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { bigInt, bool, bytes, dateTime, dateTimeExtended, enumeration, int, interval, long, text } from '@openkcm/ttlv';
 import { KmipError } from './errors.js';
 import { isKmip2 } from './message.js';
 import type { ProtocolVersion } from './message.js';

@@ -16,7 +16,7 @@
  * sync.
  */
 import { ResultReason, ResultStatus } from './registry.generated.js';
-import { TtlvError } from '../ttlv/errors.js';
+import { TtlvError } from '@openkcm/ttlv';
 import { NativeArgumentError, NativeError } from '../native/errors.js';
 import type { NativeErrorCode } from '../native/errors.js';
 

@@ -9,9 +9,9 @@
  * Field order on encode follows the spec tables, which is also what strict peers (and the
  * OASIS vectors) expect.
  */
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../ttlv/types.js';
-import { bool, bytes, dateTime, enumeration, int, text } from '../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { bool, bytes, dateTime, enumeration, int, text } from '@openkcm/ttlv';
 import { KmipError } from './errors.js';
 import { Operation, Tag } from './registry.generated.js';
 import {

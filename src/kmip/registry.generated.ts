@@ -1583,7 +1583,7 @@ export const WrappingMethod = {
   TR_31: 0x05,
 } as const;
 
-/** Item type codes as in src/ttlv/types.ts ItemType (KMIP 1.4 §9.1.1.2, 2.1 §9.1.1.2). */
+/** Item type codes as in packages/ttlv/src/types.ts ItemType (KMIP 1.4 §9.1.1.2, 2.1 §9.1.1.2). */
 const S = 0x01, I = 0x02, L = 0x03, B = 0x04, E = 0x05, O = 0x06, T = 0x07, Y = 0x08, D = 0x09, V = 0x0a, X = 0x0b;
 
 /** One row per tag: [code, spec name, XML name, item type | null, first version, last version, enum xmlName | null, mask xmlName | null, alias spec names]. */

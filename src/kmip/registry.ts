@@ -15,7 +15,7 @@
  * item of every message (XML/JSON encode, enum validation), so each lookup must be O(1).
  */
 
-import type { ItemType } from '../ttlv/types.js';
+import type { ItemType } from '@openkcm/ttlv';
 import { ATTRIBUTE_NAME_ROWS, ENUM_ROWS, KMIP_VERSIONS, TAG_ROWS } from './registry.generated.js';
 import type { KmipVersion } from './registry.generated.js';
 

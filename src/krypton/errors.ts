@@ -50,3 +50,26 @@ export class KryptonError extends Error {
 export function isKryptonError(err: unknown, code?: KryptonErrorCode): err is KryptonError {
   return err instanceof KryptonError && (code === undefined || err.code === code);
 }
+
+/** The MasterKey's catalog (src/krypton/master-key.ts, seal-file.ts, shamir.ts, node-secrets.ts). */
+export type MasterKeyErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_CONFIG'
+  | 'NOT_INITIALIZED'
+  | 'ALREADY_INITIALIZED'
+  | 'INVALID_SHARE'
+  | 'DUPLICATE_SHARE'
+  | 'WRONG_SHARES'
+  | 'NOT_SHAMIR'
+  | 'CORRUPT'
+  | 'AUTO_UNSEAL_FAILED'
+  | 'SECRET_NOT_FOUND';
+
+export class MasterKeyError extends Error {
+  override readonly name = 'MasterKeyError';
+  readonly code: MasterKeyErrorCode;
+  constructor(code: MasterKeyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

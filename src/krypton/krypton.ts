@@ -18,26 +18,33 @@
  * The kill-switch does NOT queue: revoke zeroises the slots synchronously before anything is awaited, so kek()
  * refuses from that instant; an activation or rotation that finishes after it discards what it opened (epoch).
  */
-import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { KmipError } from '../kmip/errors.js';
 import { isKeystoreError, KeystoreError } from '../keystore/types.js';
 import type { HealthStatus, KeystorePlugin, ShadowReference } from '../keystore/types.js';
-import { NativeError, openKey, sealKey, SecureKey } from '../native/index.js';
+import { SecureKey } from '../native/index.js';
 import { describeError, silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { encodeAadIdentity, ENVELOPE_FORMAT_V1, parseEnvelope } from '../vault/envelope.js';
-import { AES_256_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../vault/kek.js';
+import { AES_256_KEY_BYTES } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
 import { KryptonError } from './errors.js';
-import { MAX_L3_VERSIONS, MAX_SERVICES_PER_TENANT, MAX_STATE_REASON_BYTES, serviceNameProblem, tenantNameProblem } from './record.js';
-import { TenantKeyring } from './tenant-keyring.js';
+import { destroyUnsealed, newL2, openL3, rewrapL2s, unsealRecord, unwrapL2 } from './hierarchy-blobs.js';
+import type { Unsealed } from './hierarchy-blobs.js';
+import { MAX_SERVICES_PER_TENANT, MAX_STATE_REASON_BYTES, serviceNameProblem, tenantNameProblem } from './record.js';
+import { newHierarchy, withReplacedL1, withRotatedL2, withRotatedL3, withoutL3Version } from './record-edits.js';
+import { dropL2NotIn, revokedError, TenantSlots } from './tenant-slots.js';
+import type { ActivationResult, TenantEntry, TenantStatus } from './tenant-slots.js';
+import { HierarchyRecords, keystoreFailure, storeError } from './hierarchy-records.js';
+import type { Lineage } from './hierarchy-records.js';
 import { HierarchyStoreError } from './types.js';
-import type { HierarchyStore, StoredL2, StoredL3, TenantHierarchy, TenantKeyState } from './types.js';
+import type { HierarchyStore, TenantHierarchy } from './types.js';
 
 export { KryptonError, isKryptonError } from './errors.js';
 export type { KryptonErrorCode } from './errors.js';
+export type { ActivationResult, TenantStatus } from './tenant-slots.js';
+export { L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS, MAX_CAS_RETRIES } from './hierarchy-records.js';
+export type { Lineage } from './hierarchy-records.js';
 
 /** The service whose L3 is the vault's KEK for KMIP objects. */
 export const DEFAULT_SERVICE = 'kmip';
@@ -45,17 +52,6 @@ export const DEFAULT_SERVICE = 'kmip';
 export const L1_REVOKED_AT_SOURCE = 'l1-revoked-at-source';
 /** stateReason written by a successful restore. */
 export const RESTORED_REASON = 'restored';
-/**
- * Backoff after L1 was unreachable or refused our credentials: the first retry is allowed after
- * L1_RETRY_BACKOFF_MS, doubling per consecutive failure up to L1_RETRY_BACKOFF_MAX_MS. Until then activations
- * fail fast with TENANT_UNAVAILABLE. Stops a storm of client requests for a dark tenant from hammering the
- * customer's HSM/KMS (and our own event loop) while it is down.
- */
-export const L1_RETRY_BACKOFF_MS = 250;
-export const L1_RETRY_BACKOFF_MAX_MS = 5_000;
-/** Compare-and-swap retries when another writer (another node) changed the record; beyond it: CONFLICT. */
-export const MAX_CAS_RETRIES = 8;
-
 /** Events: the tenant name is the only argument (no key material ever travels on events). */
 export interface KryptonEvents {
   activated: [tenant: string];
@@ -78,129 +74,19 @@ export interface KryptonOptions {
   readonly clock?: () => Date;
 }
 
-export interface ActivationResult {
-  /** true when L1 was called (the tenant was not active on this node). */
-  readonly cold: boolean;
-  /** Wall time of the call, milliseconds (performance.now()). */
-  readonly ms: number;
-}
-
-export interface TenantStatus {
-  readonly state: TenantKeyState | 'unknown';
-  readonly active: boolean;
-  readonly l2Version: number;
-  readonly l3Versions: Readonly<Record<string, number[]>>;
-}
-
-type LocalState = 'inactive' | 'active' | 'revoked' | 'destroyed';
-
-/** Everything this node holds about one tenant. */
-interface TenantEntry {
-  readonly tenant: string;
-  state: LocalState;
-  /** The record as last read or written by this node (public data and ciphertext only). */
-  record: TenantHierarchy | undefined;
-  /** L2 slots by version (only versions the record still holds). */
-  readonly l2: Map<number, SecureKey>;
-  /** One live keyring per service; stable across revoke/restore so held references fail closed, then recover. */
-  readonly keyrings: Map<string, TenantKeyring>;
-  activation: Promise<ActivationResult> | undefined;
-  /** Bumped by every zeroisation: work started in an older epoch discards its slots instead of installing them. */
-  epoch: number;
-  failures: number;
-  retryAt: number;
-  lastFailure: KmipError | undefined;
-  /** Serialises this tenant's mutations on this node. */
-  queue: Promise<unknown>;
-}
-
-const l2KeyId = (tenant: string): string => `l2:${tenant}`;
-const l2Purpose = (version: number): string => `l2:v${String(version)}`;
-const l3Uid = (service: string): string => `l3:${service}`;
-
-function revokedError(tenant: string, why: string, cause?: unknown): KmipError {
-  return new KmipError('TENANT_REVOKED', `tenant '${tenant}' ${why}`, cause === undefined ? {} : { cause });
-}
-
-/** Prunes L2 versions no L3 refers to (the current one always stays): rotation step "old L2 dropped". */
-function pruneL2(l2: readonly StoredL2[], l3: readonly StoredL3[], current: number): StoredL2[] {
-  return l2.filter((e) => e.version === current || l3.some((x) => x.l2Version === e.version));
-}
-
-/**
- * Seals the L3 key in `l3` under the L2 slot `l2`, slot to slot (the L3 bytes never enter JS), in the vault's
- * envelope format v1 (src/vault/envelope.ts): key id `l2:<tenant>`, key version = L2 version, fresh 96-bit nonce,
- * AAD = header ‖ identity(tenant, `l3:<service>`, L3 version). A blob copied into another tenant's record, another
- * service or another version does not open.
- */
-function sealL3(tenant: string, l2: SecureKey, l2Version: number, l3: SecureKey, service: string, version: number): Uint8Array {
-  const keyId = Buffer.from(l2KeyId(tenant), 'utf8');
-  const headerLength = 2 + keyId.length + 4 + GCM_NONCE_BYTES;
-  const header = Buffer.alloc(headerLength);
-  header[0] = ENVELOPE_FORMAT_V1;
-  header[1] = keyId.length;
-  keyId.copy(header, 2);
-  header.writeUInt32BE(l2Version, 2 + keyId.length);
-  const nonce = header.subarray(6 + keyId.length);
-  randomFillSync(nonce);
-  const aad = Buffer.concat([header, encodeAadIdentity({ tenant, uid: l3Uid(service), version })]);
-  const sealed = sealKey(l2, l3, nonce, aad, GCM_TAG_BYTES);
-  return new Uint8Array(Buffer.concat([header, sealed]));
-}
-
-/** Opens a stored L3 into a new slot. KryptonError TAMPERED if it does not authenticate for this identity. */
-function openL3(tenant: string, l2Slots: ReadonlyMap<number, SecureKey>, e: StoredL3): SecureKey {
-  const tampered = (why: string, cause?: unknown): KryptonError =>
-    new KryptonError('TAMPERED', `tenant '${tenant}' L3 ${e.service} v${String(e.version)}: ${why}`, { tenant, cause });
-  let header: ReturnType<typeof parseEnvelope>;
-  try {
-    header = parseEnvelope(e.sealed);
-  } catch (cause) {
-    throw tampered('the stored blob is not an envelope', cause);
-  }
-  if (header.keyId !== l2KeyId(tenant) || header.keyVersion !== e.l2Version) {
-    throw tampered(`sealed under '${header.keyId}' v${String(header.keyVersion)}, not this tenant's L2 v${String(e.l2Version)} (moved from another record?)`);
-  }
-  const l2 = l2Slots.get(e.l2Version);
-  if (l2 === undefined) throw tampered(`L2 v${String(e.l2Version)} is not in the record`);
-  const aad = Buffer.concat([e.sealed.subarray(0, header.headerLength), encodeAadIdentity({ tenant, uid: l3Uid(e.service), version: e.version })]);
-  let key: SecureKey;
-  try {
-    key = openKey(l2, header.nonce, e.sealed.subarray(header.headerLength), aad, GCM_TAG_BYTES);
-  } catch (cause) {
-    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') throw tampered('authentication failed (tampered, or bound to another tenant/service/version)', cause);
-    throw cause;
-  }
-  if (key.length !== AES_256_KEY_BYTES) {
-    key.destroy();
-    throw tampered(`holds a ${String(key.length)}-byte key, not AES-256`);
-  }
-  return key;
-}
-
-interface Unsealed {
-  readonly l2: Map<number, SecureKey>;
-  readonly l3: Map<string, Map<number, SecureKey>>;
-}
-
-function destroyUnsealed(u: Unsealed): void {
-  for (const k of u.l2.values()) k.destroy();
-  for (const m of u.l3.values()) for (const k of m.values()) k.destroy();
-}
-
 export class Krypton extends EventEmitter<KryptonEvents> {
-  readonly #store: HierarchyStore;
+  readonly #records: HierarchyRecords;
   readonly #keystoreFor: (shadow: ShadowReference) => Promise<KeystorePlugin>;
   readonly #log: Logger;
   readonly #clock: () => Date;
-  readonly #entries = new Map<string, TenantEntry>();
+  readonly #slots = new TenantSlots(() => this.#closed);
   #closed = false;
   /** The error of the last deactivateAll (node sealed), for activations it overtook. */
   #deactivated: (() => Error) | undefined;
 
   private constructor(opts: KryptonOptions) {
     super();
-    this.#store = opts.store;
+    this.#records = new HierarchyRecords(opts.store);
     this.#keystoreFor = (shadow) => opts.keystoreFor(shadow);
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? (() => new Date());
@@ -232,41 +118,25 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     }
     if (new Set(services).size !== services.length) throw new KryptonError('INVALID', 'services must be distinct', { tenant });
     for (const s of services) this.#checkService(tenant, s);
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
       const t0 = performance.now();
-      if ((await this.#store.get(tenant)) !== undefined) throw new KryptonError('EXISTS', `tenant '${tenant}' already has a key hierarchy`, { tenant });
+      if ((await this.#records.store.get(tenant)) !== undefined) throw new KryptonError('EXISTS', `tenant '${tenant}' already has a key hierarchy`, { tenant });
       const plugin = await this.#keystoreFor(shadow);
       const now = this.#clock();
-      const { key: l2, wrapped } = await this.#newL2(plugin, tenant, 1);
+      const { key: l2, wrapped } = await newL2(plugin, tenant, 1);
       const l3 = new Map<string, SecureKey>();
       try {
-        const stored: StoredL3[] = [];
-        for (const service of services) {
-          const k = SecureKey.generate(AES_256_KEY_BYTES);
-          l3.set(service, k);
-          stored.push({ service, version: 1, l2Version: 1, sealed: sealL3(tenant, l2, 1, k, service, 1), createdAt: now });
-        }
-        const record: TenantHierarchy = {
-          tenant,
-          shadow: { plugin: shadow.plugin, keyRef: shadow.keyRef, keyVersion: shadow.keyVersion },
-          state: 'active',
-          stateReason: 'onboarded',
-          stateChangedAt: now,
-          currentL2: 1,
-          l2: [{ version: 1, wrapped, createdAt: now }],
-          currentL3: Object.fromEntries(services.map((s) => [s, 1])),
-          l3: stored,
-          revision: 1,
-        };
-        await this.#store.create(record).catch((err: unknown) => {
-          throw this.#storeError(tenant, err);
+        for (const service of services) l3.set(service, SecureKey.generate(AES_256_KEY_BYTES));
+        const record = newHierarchy(tenant, shadow, l2, wrapped, l3, now);
+        await this.#records.store.create(record).catch((err: unknown) => {
+          throw storeError(tenant, err);
         });
         // A fresh entry: a tombstone of an earlier offboarded tenant of that name must not leak into this one.
-        const fresh = this.#resetEntry(tenant);
+        const fresh = this.#slots.reset(tenant);
         fresh.l2.set(1, l2);
         for (const [service, k] of l3) {
-          const ring = this.#keyring(fresh, service);
+          const ring = this.#slots.keyring(fresh, service);
           ring.install(1, k);
           ring.setCurrent(1);
         }
@@ -297,7 +167,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     if (entry.state === 'active') return Promise.resolve({ cold: false, ms: performance.now() - t0 });
     if (entry.state === 'revoked') return Promise.reject(revokedError(tenant, 'is revoked (kill-switch)'));
     if (entry.state === 'destroyed') return Promise.reject(revokedError(tenant, 'was offboarded (crypto-shredded)'));
@@ -316,7 +186,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   }
 
   isActive(tenant: string): boolean {
-    return this.#entries.get(tenant)?.state === 'active';
+    return this.#slots.get(tenant)?.state === 'active';
   }
 
   /**
@@ -326,15 +196,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   kek(tenant: string, service: string = DEFAULT_SERVICE): KekProvider {
     this.#checkOpen();
-    const entry = this.#entries.get(tenant);
-    if (entry === undefined || entry.state === 'inactive') {
-      throw new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node; await ensureActive() first`, { tenant });
-    }
-    if (entry.state === 'revoked') throw revokedError(tenant, 'is revoked (kill-switch)');
-    if (entry.state === 'destroyed') throw revokedError(tenant, 'was offboarded (crypto-shredded)');
-    const ring = entry.keyrings.get(service);
-    if (ring === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
-    return ring;
+    return this.#slots.kek(tenant, service);
   }
 
   /**
@@ -348,21 +210,21 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       throw new KryptonError('INVALID', `reason must be 1..${String(MAX_STATE_REASON_BYTES)} UTF-8 bytes`, { tenant });
     }
     const t0 = performance.now();
-    const known = this.#entries.has(tenant);
-    const entry = this.#entry(tenant);
+    const known = this.#slots.has(tenant);
+    const entry = this.#slots.entry(tenant);
     const wasRevoked = entry.state === 'revoked';
-    if (entry.state !== 'destroyed') this.#zeroise(entry, 'revoked');
+    if (entry.state !== 'destroyed') this.#slots.zeroise(entry, 'revoked');
     const zeroisedMs = performance.now() - t0;
     let persisted: boolean;
     try {
-      const { after } = await this.#mutate(tenant, (rec) => {
+      const { after } = await this.#records.mutate(tenant, (rec) => {
         if (rec.state !== 'active') return undefined;
         return { ...rec, state: 'revoked', stateReason: reason, stateChangedAt: this.#clock(), revision: rec.revision + 1 };
       });
       persisted = after !== undefined;
       if (after !== undefined) entry.record = after;
     } catch (err) {
-      if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && !known) this.#entries.delete(tenant);
+      if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && !known) this.#slots.forget(tenant);
       throw err;
     }
     this.#log.info('krypton tenant revoked', { tenant, reason, zeroisedMs: round(zeroisedMs), ms: round(performance.now() - t0), persisted });
@@ -378,10 +240,10 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async restore(tenant: string): Promise<void> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
       const t0 = performance.now();
-      const rec = await this.#store.get(tenant);
+      const rec = await this.#records.store.get(tenant);
       if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
       if (rec.state === 'destroyed') throw new KryptonError('INVALID', `tenant '${tenant}' is destroyed; it cannot be restored`, { tenant });
       if (rec.state === 'active' && entry.state === 'active') return;
@@ -398,7 +260,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       const epoch = entry.epoch;
       let opened: Unsealed;
       try {
-        opened = await this.#unseal(plugin, rec);
+        opened = await unsealRecord(plugin, rec);
       } catch (cause) {
         if (cause instanceof KeystoreError) {
           throw unhealthy(cause.code === 'INVALID_CIPHERTEXT'
@@ -408,13 +270,13 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         throw cause;
       }
       try {
-        const { after } = await this.#mutate(tenant, (r) => {
+        const { after } = await this.#records.mutate(tenant, (r) => {
           if (r.state === 'destroyed') throw new KryptonError('INVALID', `tenant '${tenant}' is destroyed`, { tenant });
           if (r.state === 'active') return undefined;
           return { ...r, state: 'active', stateReason: RESTORED_REASON, stateChangedAt: this.#clock(), revision: r.revision + 1 };
         });
         if (entry.epoch !== epoch) throw revokedError(tenant, 'was revoked again while being restored');
-        this.#install(entry, after ?? (await this.#store.get(tenant)) ?? rec, opened);
+        this.#slots.install(entry, after ?? (await this.#records.store.get(tenant)) ?? rec, opened);
       } catch (err) {
         destroyUnsealed(opened);
         throw err;
@@ -432,7 +294,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async checkL1(tenant: string): Promise<HealthStatus> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const rec = await this.#store.get(tenant);
+    const rec = await this.#records.store.get(tenant);
     if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
     let health: HealthStatus;
     try {
@@ -452,9 +314,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async shadowOf(tenant: string): Promise<ShadowReference | undefined> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const rec = await this.#store.get(tenant).catch((err: unknown) => {
-      throw this.#storeError(tenant, err);
-    });
+    const rec = await this.#records.read(tenant);
     return rec === undefined ? undefined : { ...rec.shadow };
   }
 
@@ -468,32 +328,21 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async rotateL2(tenant: string): Promise<number> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       await this.ensureActive(tenant);
       const t0 = performance.now();
-      const rec0 = await this.#mustGet(tenant);
+      const rec0 = await this.#records.mustGet(tenant);
       await this.#sync(entry, rec0);
       const epoch = entry.epoch;
       const version = rec0.currentL2 + 1;
       const plugin = await this.#keystoreFor(rec0.shadow);
-      const { key: l2, wrapped } = await this.#newL2(plugin, tenant, version).catch((err: unknown) => {
-        throw this.#keystoreFailure(entry, err);
+      const { key: l2, wrapped } = await newL2(plugin, tenant, version).catch((err: unknown) => {
+        throw keystoreFailure(entry, err, this.#clock().getTime(), this.#log);
       });
       let next: TenantHierarchy;
       try {
-        const result = await this.#mutate(tenant, (rec) => {
-          if (rec.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch)');
-          if (rec.currentL2 + 1 !== version) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 was rotated concurrently`, { tenant });
-          const now = this.#clock();
-          const l3 = rec.l3.map((e): StoredL3 => {
-            const slot = entry.keyrings.get(e.service)?.slot(e.version);
-            if (slot === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L3 ${e.service} v${String(e.version)} is not active on this node`, { tenant });
-            return { ...e, l2Version: version, sealed: sealL3(tenant, l2, version, slot, e.service, e.version) };
-          });
-          const l2s = [...rec.l2, { version, wrapped, createdAt: now }];
-          return { ...rec, currentL2: version, l2: pruneL2(l2s, l3, version), l3, revision: rec.revision + 1 };
-        });
+        const result = await this.#records.mutate(tenant, (rec) => withRotatedL2(rec, entry, version, l2, wrapped, this.#clock()));
         if (result.after === undefined) throw new Error('unreachable: rotateL2 always writes');
         next = result.after;
         if (entry.epoch !== epoch || entry.state !== 'active') throw revokedError(tenant, 'was revoked during L2 rotation');
@@ -501,12 +350,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         l2.destroy();
         throw err;
       }
-      for (const [v, k] of entry.l2) {
-        if (!next.l2.some((e) => e.version === v)) {
-          k.destroy();
-          entry.l2.delete(v);
-        }
-      }
+      dropL2NotIn(entry, next);
       entry.l2.set(version, l2);
       entry.record = next;
       this.#log.info('krypton L2 rotated', { tenant, l2Version: version, resealed: next.l3.length, ms: round(performance.now() - t0) });
@@ -521,30 +365,22 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     this.#checkOpen();
     this.#checkTenant(tenant);
     this.#checkService(tenant, service);
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       await this.ensureActive(tenant);
       const t0 = performance.now();
-      await this.#sync(entry, await this.#mustGet(tenant));
+      await this.#sync(entry, await this.#records.mustGet(tenant));
       const epoch = entry.epoch;
       const l3 = SecureKey.generate(AES_256_KEY_BYTES);
       let version = 0;
       try {
-        const { after } = await this.#mutate(tenant, (rec) => {
-          if (rec.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch)');
-          const current = rec.currentL3[service];
-          if (current === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
-          if (rec.l3.filter((e) => e.service === service).length >= MAX_L3_VERSIONS) {
-            throw new KryptonError('LIMIT', `service '${service}' of tenant '${tenant}' already holds ${String(MAX_L3_VERSIONS)} L3 versions (MAX_L3_VERSIONS); drop old versions first`, { tenant });
-          }
-          const l2 = entry.l2.get(rec.currentL2);
-          if (l2 === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 v${String(rec.currentL2)} is not active on this node`, { tenant });
-          version = current + 1;
-          const stored: StoredL3 = { service, version, l2Version: rec.currentL2, sealed: sealL3(tenant, l2, rec.currentL2, l3, service, version), createdAt: this.#clock() };
-          return { ...rec, currentL3: { ...rec.currentL3, [service]: version }, l3: [...rec.l3, stored], revision: rec.revision + 1 };
+        const { after } = await this.#records.mutate(tenant, (rec) => {
+          const r = withRotatedL3(rec, entry, service, l3, this.#clock());
+          version = r.version;
+          return r.rec;
         });
         if (entry.epoch !== epoch || entry.state !== 'active') throw revokedError(tenant, 'was revoked during L3 rotation');
-        const ring = this.#keyring(entry, service);
+        const ring = this.#slots.keyring(entry, service);
         ring.install(version, l3);
         ring.setCurrent(version);
         entry.record = after;
@@ -568,26 +404,12 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     this.#checkTenant(tenant);
     this.#checkService(tenant, service);
     if (!Number.isInteger(version) || version < 1) throw new KryptonError('INVALID', `version must be an integer >= 1, got ${String(version)}`, { tenant });
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
-      const { after } = await this.#mutate(tenant, (rec) => {
-        const current = rec.currentL3[service];
-        if (current === undefined) throw new KryptonError('UNKNOWN_SERVICE', `tenant '${tenant}' has no service '${service}'`, { tenant });
-        if (version === current) throw new KryptonError('INVALID', `L3 v${String(version)} is the current version of '${service}'; rotate before dropping it`, { tenant });
-        if (!rec.l3.some((e) => e.service === service && e.version === version)) {
-          throw new KryptonError('UNKNOWN_VERSION', `tenant '${tenant}' service '${service}' has no L3 v${String(version)}`, { tenant });
-        }
-        const l3 = rec.l3.filter((e) => !(e.service === service && e.version === version));
-        return { ...rec, l3, l2: pruneL2(rec.l2, l3, rec.currentL2), revision: rec.revision + 1 };
-      });
+      const { after } = await this.#records.mutate(tenant, (rec) => withoutL3Version(rec, service, version));
       entry.keyrings.get(service)?.drop(version);
       if (after !== undefined) {
-        for (const [v, k] of entry.l2) {
-          if (!after.l2.some((e) => e.version === v)) {
-            k.destroy();
-            entry.l2.delete(v);
-          }
-        }
+        dropL2NotIn(entry, after);
         if (entry.record !== undefined) entry.record = after;
       }
       this.#log.info('krypton L3 version dropped (crypto-shred)', { tenant, service, l3Version: version });
@@ -611,51 +433,16 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const entry = this.#entry(tenant);
+    const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       const t0 = performance.now();
-      const rec0 = await this.#mustGet(tenant);
+      const rec0 = await this.#records.mustGet(tenant);
       if (rec0.state !== 'active') throw revokedError(tenant, 'is revoked (kill-switch): restore it before replacing its L1');
-      const same = (a: ShadowReference): boolean => a.plugin === next.plugin && a.keyRef === next.keyRef && a.keyVersion === next.keyVersion;
-      if (same(rec0.shadow)) return false;
+      if (sameShadow(rec0.shadow, next)) return false;
       const oldPlugin = await this.#keystoreFor(rec0.shadow);
       const newPlugin = await this.#keystoreFor(next);
-      const rewrapped = new Map<number, Uint8Array>();
-      for (const e of rec0.l2) {
-        const context = { tenant, purpose: l2Purpose(e.version) };
-        const bytes = await oldPlugin.unwrap(e.wrapped, context).catch((err: unknown) => {
-          throw new KryptonError('L1_UNHEALTHY', `the current L1 of '${tenant}' (${rec0.shadow.plugin} ${rec0.shadow.keyRef}) did not unwrap L2 v${String(e.version)} (${describeError(err).errMessage}): the old key must still work to move to a new one`, { tenant, cause: err });
-        });
-        try {
-          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
-          const wrapped = await newPlugin.wrap(bytes, context).catch((err: unknown) => {
-            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not wrap: ${describeError(err).errMessage}`, { tenant, cause: err });
-          });
-          const back = await newPlugin.unwrap(wrapped, context).catch((err: unknown) => {
-            throw new KryptonError('L1_UNHEALTHY', `the new L1 (${next.plugin} ${next.keyRef}) did not unwrap what it wrapped: ${describeError(err).errMessage}`, { tenant, cause: err });
-          });
-          try {
-            if (back.length !== bytes.length || !timingSafeEqual(back, bytes)) {
-              throw new KryptonError('TAMPERED', `the new L1 (${next.plugin} ${next.keyRef}) returned a different L2 v${String(e.version)}`, { tenant });
-            }
-          } finally {
-            back.fill(0);
-          }
-          rewrapped.set(e.version, wrapped);
-        } finally {
-          bytes.fill(0);
-        }
-      }
-      const { after } = await this.#mutate(tenant, (rec) => {
-        if (rec.state !== 'active') throw revokedError(tenant, 'was revoked during L1 replacement');
-        if (rec.revision !== rec0.revision) throw new KryptonError('CONFLICT', `tenant '${tenant}' changed during L1 replacement; retry`, { tenant });
-        const l2 = rec.l2.map((e): StoredL2 => {
-          const w = rewrapped.get(e.version);
-          if (w === undefined) throw new KryptonError('CONFLICT', `tenant '${tenant}' L2 v${String(e.version)} appeared during L1 replacement; retry`, { tenant });
-          return { ...e, wrapped: w };
-        });
-        return { ...rec, shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion }, l2, revision: rec.revision + 1 };
-      });
+      const rewrapped = await rewrapL2s(rec0, oldPlugin, newPlugin, next);
+      const { after } = await this.#records.mutate(tenant, (rec) => withReplacedL1(rec, rec0.revision, next, rewrapped));
       if (after !== undefined && entry.record !== undefined) entry.record = after;
       this.#log.info('krypton L1 replaced (L2 re-wrapped)', {
         tenant, from: `${rec0.shadow.plugin}:${rec0.shadow.keyRef}`, to: `${next.plugin}:${next.keyRef}`, l2Versions: rec0.l2.length, ms: round(performance.now() - t0),
@@ -666,19 +453,10 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   }
 
   /** The stored lineage (public data only: the L1 reference, states and versions; no blob); undefined without one. */
-  async lineage(tenant: string): Promise<{ shadow: ShadowReference; state: TenantKeyState; currentL2: number; l2Versions: number[]; services: { service: string; current: number; versions: number[] }[] } | undefined> {
+  async lineage(tenant: string): Promise<Lineage | undefined> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const rec = await this.#store.get(tenant).catch((err: unknown) => {
-      throw this.#storeError(tenant, err);
-    });
-    if (rec === undefined) return undefined;
-    return {
-      shadow: { ...rec.shadow }, state: rec.state, currentL2: rec.currentL2, l2Versions: rec.l2.map((e) => e.version).sort((a, b) => a - b),
-      services: Object.entries(rec.currentL3).map(([service, current]) => ({
-        service, current, versions: rec.l3.filter((e) => e.service === service).map((e) => e.version).sort((a, b) => a - b),
-      })),
-    };
+    return this.#records.lineage(tenant);
   }
 
   /**
@@ -688,15 +466,15 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async offboard(tenant: string): Promise<void> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const known = this.#entries.has(tenant);
-    const entry = this.#entry(tenant);
-    this.#zeroise(entry, 'destroyed');
+    const known = this.#slots.has(tenant);
+    const entry = this.#slots.entry(tenant);
+    this.#slots.zeroise(entry, 'destroyed');
     entry.record = undefined;
-    const existed = await this.#store.delete(tenant).catch((err: unknown) => {
-      throw this.#storeError(tenant, err);
+    const existed = await this.#records.store.delete(tenant).catch((err: unknown) => {
+      throw storeError(tenant, err);
     });
     if (!existed && !known) {
-      this.#entries.delete(tenant);
+      this.#slots.forget(tenant);
       throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
     }
     this.#log.info('krypton tenant offboarded (crypto-shred)', { tenant, existed });
@@ -714,15 +492,15 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   async refresh(tenant: string): Promise<void> {
     this.#checkOpen();
     this.#checkTenant(tenant);
-    const entry = this.#entries.get(tenant);
+    const entry = this.#slots.get(tenant);
     if (entry === undefined) return;
     await this.#serial(entry, async () => {
-      const rec = await this.#store.get(tenant).catch((err: unknown) => {
-        throw this.#storeError(tenant, err);
+      const rec = await this.#records.store.get(tenant).catch((err: unknown) => {
+        throw storeError(tenant, err);
       });
       if (rec === undefined) {
         if (entry.state !== 'destroyed' && entry.state !== 'inactive') {
-          this.#zeroise(entry, 'destroyed');
+          this.#slots.zeroise(entry, 'destroyed');
           entry.record = undefined;
           this.#log.info('krypton tenant offboarded elsewhere: zeroised', { tenant });
         }
@@ -744,30 +522,17 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    * request, so it builds nothing (issue 14; {@link status} builds the whole TenantStatus).
    */
   isRevokedOrDestroyed(tenant: string): boolean {
-    const entry = this.#entries.get(tenant);
-    if (entry === undefined) return false;
-    if (entry.state === 'destroyed' || entry.state === 'revoked') return true;
-    const s = entry.record?.state;
-    return s === 'revoked' || s === 'destroyed';
+    return this.#slots.isRevokedOrDestroyed(tenant);
   }
 
   /** Tenants this node has an entry for (activated, revoked or offboarded here, or asked about). */
   tenants(): string[] {
-    return [...this.#entries.keys()];
+    return this.#slots.tenants();
   }
 
   /** What this node knows about the tenant (no store read: synchronous). */
   status(tenant: string): TenantStatus {
-    const entry = this.#entries.get(tenant);
-    if (entry === undefined) return { state: 'unknown', active: false, l2Version: 0, l3Versions: {} };
-    const rec = entry.record;
-    const state: TenantKeyState | 'unknown' =
-      entry.state === 'destroyed' ? 'destroyed' : entry.state === 'revoked' ? 'revoked' : rec?.state ?? 'unknown';
-    const l3Versions: Record<string, number[]> = {};
-    for (const svc of Object.keys(rec?.currentL3 ?? {})) {
-      l3Versions[svc] = (rec?.l3 ?? []).filter((e) => e.service === svc).map((e) => e.version).sort((a, b) => a - b);
-    }
-    return { state, active: entry.state === 'active', l2Version: rec?.currentL2 ?? 0, l3Versions };
+    return this.#slots.status(tenant);
   }
 
   /**
@@ -781,20 +546,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   deactivateAll(blocked?: () => Error): number {
     if (this.#closed) return 0;
     this.#deactivated = blocked ?? ((): Error => new KryptonError('NOT_ACTIVE', 'the tenant was deactivated on this node during its activation; activate it again'));
-    let n = 0;
-    for (const entry of this.#entries.values()) {
-      if (entry.state !== 'active' && entry.activation === undefined) continue;
-      entry.epoch += 1;
-      for (const k of entry.l2.values()) k.destroy();
-      entry.l2.clear();
-      const tenant = entry.tenant;
-      const err = blocked ?? ((): Error => new KryptonError('NOT_ACTIVE', `tenant '${tenant}' was deactivated on this node; activate it again`, { tenant }));
-      for (const ring of entry.keyrings.values()) ring.zeroise(err);
-      if (entry.state === 'active') {
-        entry.state = 'inactive';
-        n += 1;
-      }
-    }
+    const n = this.#slots.deactivateAll((tenant) => blocked ?? ((): Error => new KryptonError('NOT_ACTIVE', `tenant '${tenant}' was deactivated on this node; activate it again`, { tenant })));
     this.#log.info('krypton: every tenant deactivated on this node (slots zeroised, nothing persisted)', { tenants: n });
     return n;
   }
@@ -803,13 +555,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    for (const entry of this.#entries.values()) {
-      entry.epoch += 1;
-      for (const k of entry.l2.values()) k.destroy();
-      entry.l2.clear();
-      for (const ring of entry.keyrings.values()) ring.zeroise(() => new KryptonError('CLOSED', 'krypton is closed'));
-      if (entry.state === 'active') entry.state = 'inactive';
-    }
+    this.#slots.closeAll();
     this.removeAllListeners();
     return Promise.resolve();
   }
@@ -830,135 +576,10 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     if (p !== undefined) throw new KryptonError('INVALID', p, { tenant });
   }
 
-  #entry(tenant: string): TenantEntry {
-    return this.#entries.get(tenant) ?? this.#resetEntry(tenant);
-  }
-
-  #resetEntry(tenant: string): TenantEntry {
-    const old = this.#entries.get(tenant);
-    if (old !== undefined) this.#zeroise(old, 'destroyed');
-    const entry: TenantEntry = {
-      tenant, state: 'inactive', record: undefined, l2: new Map(), keyrings: new Map(), activation: undefined,
-      epoch: (old?.epoch ?? 0) + 1, failures: 0, retryAt: 0, lastFailure: undefined, queue: old?.queue ?? Promise.resolve(),
-    };
-    this.#entries.set(tenant, entry);
-    return entry;
-  }
-
-  #keyring(entry: TenantEntry, service: string): TenantKeyring {
-    let ring = entry.keyrings.get(service);
-    if (ring === undefined) {
-      const tenant = entry.tenant;
-      ring = new TenantKeyring(tenant, service, () => (this.#closed
-        ? new KryptonError('CLOSED', 'krypton is closed')
-        : new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node`, { tenant })));
-      entry.keyrings.set(service, ring);
-    }
-    return ring;
-  }
-
-  /** Zeroises the tenant's slots now (synchronously) and moves it to `state`. */
-  #zeroise(entry: TenantEntry, state: 'revoked' | 'destroyed'): void {
-    entry.epoch += 1;
-    entry.state = state;
-    for (const k of entry.l2.values()) k.destroy();
-    entry.l2.clear();
-    const tenant = entry.tenant;
-    const err = state === 'revoked'
-      ? (): Error => revokedError(tenant, 'is revoked (kill-switch)')
-      : (): Error => revokedError(tenant, 'was offboarded (crypto-shredded)');
-    for (const ring of entry.keyrings.values()) ring.zeroise(err);
-  }
-
   #serial<T>(entry: TenantEntry, fn: () => Promise<T>): Promise<T> {
     const run = entry.queue.then(fn, fn);
     entry.queue = run.then(() => undefined, () => undefined);
     return run;
-  }
-
-  async #mustGet(tenant: string): Promise<TenantHierarchy> {
-    const rec = await this.#store.get(tenant);
-    if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
-    return rec;
-  }
-
-  /** Read-modify-write with compare-and-swap on `revision`; `build` returning undefined means "nothing to write". */
-  async #mutate(tenant: string, build: (rec: TenantHierarchy) => TenantHierarchy | undefined): Promise<{ before: TenantHierarchy; after: TenantHierarchy | undefined }> {
-    for (let attempt = 0; ; attempt += 1) {
-      const rec = await this.#mustGet(tenant);
-      const next = build(rec);
-      if (next === undefined) return { before: rec, after: undefined };
-      try {
-        await this.#store.update(next);
-        return { before: rec, after: next };
-      } catch (err) {
-        if (err instanceof HierarchyStoreError && err.code === 'CONFLICT' && attempt < MAX_CAS_RETRIES) continue;
-        throw this.#storeError(tenant, err);
-      }
-    }
-  }
-
-  #storeError(tenant: string, err: unknown): unknown {
-    if (!(err instanceof HierarchyStoreError)) return err;
-    switch (err.code) {
-      case 'EXISTS': return new KryptonError('EXISTS', `tenant '${tenant}' already has a key hierarchy`, { tenant, cause: err });
-      case 'NOT_FOUND': return new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant, cause: err });
-      case 'CONFLICT': return new KryptonError('CONFLICT', `tenant '${tenant}' kept changing under us (${String(MAX_CAS_RETRIES)} retries)`, { tenant, cause: err });
-      case 'INVALID': return new KryptonError('INVALID', err.message, { tenant, cause: err });
-      case 'CLOSED': return new KryptonError('CLOSED', err.message, { tenant, cause: err });
-    }
-  }
-
-  /**
-   * A new L2 version: generated in a slot, exported ONLY into the buffer given to plugin.wrap and wiped when the call
-   * returns; then unwrapped back and imported, so the slot we keep is exactly what L1 will return on activation.
-   */
-  async #newL2(plugin: KeystorePlugin, tenant: string, version: number): Promise<{ key: SecureKey; wrapped: Uint8Array }> {
-    const context = { tenant, purpose: l2Purpose(version) };
-    const generated = SecureKey.generate(AES_256_KEY_BYTES);
-    let wrapped: Uint8Array;
-    const bytes = generated.export();
-    try {
-      wrapped = await plugin.wrap(bytes, context);
-    } finally {
-      bytes.fill(0);
-      generated.destroy();
-    }
-    const back = await plugin.unwrap(wrapped, context);
-    try {
-      if (back.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(back.length)}-byte L2`, { tenant });
-      return { key: SecureKey.import(back), wrapped };
-    } finally {
-      back.fill(0);
-    }
-  }
-
-  /** L1.unwrap every L2 version into slots, then open every L3 slot-to-slot. Nothing is installed. */
-  async #unseal(plugin: KeystorePlugin, rec: TenantHierarchy): Promise<Unsealed> {
-    const out: Unsealed = { l2: new Map(), l3: new Map() };
-    try {
-      for (const e of rec.l2) {
-        const bytes = await plugin.unwrap(e.wrapped, { tenant: rec.tenant, purpose: l2Purpose(e.version) });
-        try {
-          if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant: rec.tenant });
-          out.l2.set(e.version, SecureKey.import(bytes)); // import zero-fills `bytes`
-        } finally {
-          bytes.fill(0);
-        }
-      }
-      for (const e of rec.l3) {
-        let m = out.l3.get(e.service);
-        if (m === undefined) {
-          m = new Map();
-          out.l3.set(e.service, m);
-        }
-        m.set(e.version, openL3(rec.tenant, out.l2, e));
-      }
-      return out;
-    } catch (err) {
-      destroyUnsealed(out);
-      throw err;
-    }
   }
 
   /**
@@ -970,7 +591,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     const tenant = entry.tenant;
     if (entry.state !== 'active') return;
     if (rec.state !== 'active') {
-      this.#zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
+      this.#slots.zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
       entry.record = rec;
       this.#log.info('krypton tenant revoked elsewhere: zeroised', { tenant, reason: rec.stateReason });
       this.#emit('revoked', tenant);
@@ -983,15 +604,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       const missing = rec.l2.filter((e) => !entry.l2.has(e.version));
       if (missing.length > 0) {
         const plugin = await this.#keystoreFor(rec.shadow);
-        for (const e of missing) {
-          const bytes = await plugin.unwrap(e.wrapped, { tenant, purpose: l2Purpose(e.version) });
-          try {
-            if (bytes.length !== AES_256_KEY_BYTES) throw new KryptonError('TAMPERED', `L1 returned a ${String(bytes.length)}-byte L2 v${String(e.version)}`, { tenant });
-            newL2.set(e.version, SecureKey.import(bytes));
-          } finally {
-            bytes.fill(0);
-          }
-        }
+        for (const e of missing) newL2.set(e.version, await unwrapL2(plugin, tenant, e));
       }
       if (entry.epoch !== epoch) throw revokedError(tenant, 'was revoked while being refreshed');
       const l2All = new Map([...entry.l2, ...newL2]);
@@ -1004,38 +617,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       for (const x of newL3) x.key.destroy();
       throw await this.#activationFailure(entry, epoch, err);
     }
-    for (const [v, k] of newL2) entry.l2.set(v, k);
-    for (const [v, k] of entry.l2) {
-      if (!rec.l2.some((e) => e.version === v)) {
-        k.destroy();
-        entry.l2.delete(v);
-      }
-    }
-    for (const x of newL3) this.#keyring(entry, x.service).install(x.version, x.key);
-    for (const [service, ring] of entry.keyrings) {
-      for (const v of ring.versions) if (!rec.l3.some((e) => e.service === service && e.version === v)) ring.drop(v);
-      const current = rec.currentL3[service];
-      if (current !== undefined) ring.setCurrent(current);
-    }
-    entry.record = rec;
+    this.#slots.follow(entry, rec, newL2, newL3);
     if (newL2.size > 0 || newL3.length > 0) this.#log.debug('krypton tenant refreshed', { tenant, l2Opened: newL2.size, l3Opened: newL3.length });
-  }
-
-  #install(entry: TenantEntry, rec: TenantHierarchy, opened: Unsealed): void {
-    for (const k of entry.l2.values()) k.destroy();
-    entry.l2.clear();
-    for (const [v, k] of opened.l2) entry.l2.set(v, k);
-    for (const [service, versions] of opened.l3) {
-      const ring = this.#keyring(entry, service);
-      for (const v of ring.versions) if (!versions.has(v)) ring.drop(v);
-      for (const [v, k] of versions) ring.install(v, k);
-      ring.setCurrent(rec.currentL3[service] ?? 0);
-    }
-    entry.record = rec;
-    entry.state = 'active';
-    entry.failures = 0;
-    entry.retryAt = 0;
-    entry.lastFailure = undefined;
   }
 
   async #coldActivate(entry: TenantEntry, t0: number): Promise<ActivationResult> {
@@ -1043,17 +626,17 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     const epoch = entry.epoch;
     let l1Ms: number;
     try {
-      const rec = await this.#mustGet(tenant);
+      const rec = await this.#records.mustGet(tenant);
       if (rec.state !== 'active') {
         if (entry.epoch === epoch) {
-          this.#zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
+          this.#slots.zeroise(entry, rec.state === 'destroyed' ? 'destroyed' : 'revoked');
           entry.record = rec;
         }
         throw revokedError(tenant, `is ${rec.state} (${rec.stateReason})`);
       }
       const plugin = await this.#keystoreFor(rec.shadow);
       const tl1 = performance.now();
-      const opened = await this.#unseal(plugin, rec);
+      const opened = await unsealRecord(plugin, rec);
       l1Ms = performance.now() - tl1;
       if (entry.epoch !== epoch || this.#closed || entry.state !== 'inactive') {
         destroyUnsealed(opened);
@@ -1062,7 +645,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
         if (entry.state === 'inactive' && this.#deactivated !== undefined) throw this.#deactivated();
         throw revokedError(tenant, 'was revoked during activation');
       }
-      this.#install(entry, rec, opened);
+      this.#slots.install(entry, rec, opened);
     } catch (err) {
       throw await this.#activationFailure(entry, epoch, err);
     }
@@ -1075,9 +658,9 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   /** Maps an activation failure; L1 revoked at the source fires the kill-switch durably. */
   async #activationFailure(entry: TenantEntry, epoch: number, err: unknown): Promise<unknown> {
     const tenant = entry.tenant;
-    if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && entry.state === 'inactive' && entry.record === undefined && this.#entries.get(tenant) === entry) {
+    if (err instanceof KryptonError && err.code === 'UNKNOWN_TENANT' && entry.state === 'inactive' && entry.record === undefined && this.#slots.get(tenant) === entry) {
       // Do not keep an entry per unknown name a client tried.
-      this.#entries.delete(tenant);
+      this.#slots.forget(tenant);
     }
     if (isKeystoreError(err, 'KEY_REVOKED_OR_DISABLED')) {
       this.#log.warn('krypton L1 revoked at the source during activation', { tenant, ...describeError(err) });
@@ -1091,29 +674,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       }
       return revokedError(tenant, 'is revoked: its root key (L1) is revoked or disabled at the source', err);
     }
-    if (err instanceof HierarchyStoreError) return this.#storeError(tenant, err);
-    return this.#keystoreFailure(entry, err);
-  }
-
-  /** UNREACHABLE / ACCESS_DENIED → TENANT_UNAVAILABLE with backoff; a bad blob → TAMPERED; others unchanged. */
-  #keystoreFailure(entry: TenantEntry, err: unknown): unknown {
-    if (!(err instanceof KeystoreError)) return err;
-    const tenant = entry.tenant;
-    if (err.code === 'UNREACHABLE' || err.code === 'ACCESS_DENIED' || err.code === 'SECRET_MISSING') {
-      entry.failures += 1;
-      const wait = Math.min(L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS * 2 ** Math.min(entry.failures - 1, 16));
-      entry.retryAt = this.#clock().getTime() + wait;
-      // A missing node secret names itself (its name is not secret) so the operator knows what to store.
-      const why = err.code === 'SECRET_MISSING' ? `${err.message} (SECRET_MISSING)` : `L1 ${err.plugin} is unavailable (${err.code})`;
-      const failure = new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}': ${why}; retry after ${String(wait)} ms`, { cause: err });
-      entry.lastFailure = failure;
-      this.#log.warn('krypton L1 unavailable', { tenant, code: err.code, retryInMs: wait });
-      return failure;
-    }
-    if (err.code === 'INVALID_CIPHERTEXT' || err.code === 'INVALID_ARGUMENT') {
-      return new KryptonError('TAMPERED', `tenant '${tenant}': L1 refused the stored L2 (${err.code}): tampered, moved from another tenant, or L1 is not the original key`, { tenant, cause: err });
-    }
-    return err;
+    if (err instanceof HierarchyStoreError) return storeError(tenant, err);
+    return keystoreFailure(entry, err, this.#clock().getTime(), this.#log);
   }
 
   #emit(event: keyof KryptonEvents, tenant: string): void {

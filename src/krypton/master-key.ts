@@ -24,92 +24,38 @@
  * and returns bytes) and the dev key file. Between those moments the key lives only in the locked slot.
  */
 import { EventEmitter } from 'node:events';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { combine, split } from 'shamir-secret-sharing';
 import { KmipError } from '../kmip/errors.js';
 import type { KeystorePlugin, ShadowReference } from '../keystore/types.js';
 import { mac, SecureKey } from '../native/index.js';
-import { EnvelopeError } from '../vault/errors.js';
-import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from '../vault/envelope.js';
-import { NativeKekProvider } from '../vault/kek.js';
-import type { KekProvider } from '../vault/kek.js';
+import type { KekProvider, SlotWrappingKek } from '../vault/kek.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { isRecord } from '../common/guards.js';
+import { ensureDir, shredFile } from '../common/secure-file.js';
+import { MasterKeyError } from './errors.js';
+import { MasterKek } from './master-kek.js';
+import { NodeSecrets } from './node-secrets.js';
+import { DEV_KEY_FILE, readDevKey, readSealFile, readSealFileLenient, SEAL_FILE_VERSION, writeDevKey, writeSealFile } from './seal-file.js';
+import type { SealFile, SealType } from './seal-file.js';
+import { combineShares, decodeShare, MASTER_KEY_BYTES, shamirParamsProblem, splitKey } from './shamir.js';
 
-/** AES-256: the MasterKey is 32 bytes. */
-export const MASTER_KEY_BYTES = 32;
-/** Shamir share = 32 key bytes + the x coordinate (shamir-secret-sharing appends it). */
-const SHARE_BYTES = MASTER_KEY_BYTES + 1;
-/** Most shares one key is split into: x coordinates are the non-zero elements of GF(256). */
-export const MAX_SHARES = 255;
-export const SEAL_FILE = 'seal.json';
-export const DEV_KEY_FILE = 'master.key';
-export const SECRETS_DIR = 'secrets';
-export const SEAL_FILE_VERSION = 1;
-/**
- * Largest seal.json we read. It holds a few hundred bytes; the cap stops a replaced (or /dev/zero-linked) file
- * from making start-up read unbounded data.
- */
-const MAX_SEAL_FILE_BYTES = 16 * 1024;
-/**
- * Longest share text accepted (a share is 80 characters). Stops an operator-socket client from making the server
- * buffer and parse megabytes per "share".
- */
-export const MAX_SHARE_TEXT_CHARS = 256;
-/**
- * Largest node secret (a TLS private key in PEM, a cloud credential JSON). Stops a caller from using the node's
- * secret store as bulk storage, and bounds what a get() pulls into memory.
- */
-export const MAX_NODE_SECRET_BYTES = 64 * 1024;
-/**
- * Secret names become file names: a conservative alphabet (no `/`, no leading dot, no `..`) stops path traversal;
- * 128 characters bounds the AAD and the directory entry.
- */
-export const NODE_SECRET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+// The MasterKey's public surface, re-exported so that its users keep one import (the CLI, the server wiring).
+export { MasterKeyError } from './errors.js';
+export type { MasterKeyErrorCode } from './errors.js';
+export { NODE_AAD_TENANT } from './master-kek.js';
+export { MAX_NODE_SECRET_BYTES, NODE_SECRET_NAME_PATTERN, NodeSecrets, SECRETS_DIR } from './node-secrets.js';
+export type { NodeSecretChange, NodeSecretEntry } from './node-secrets.js';
+export { DEV_KEY_FILE, SEAL_FILE, SEAL_FILE_VERSION } from './seal-file.js';
+export type { SealType } from './seal-file.js';
+export { decodeShare, encodeShare, MASTER_KEY_BYTES, MAX_SHARE_TEXT_CHARS, MAX_SHARES, shamirParamsProblem } from './shamir.js';
+export { shredFile, writeFileAtomic } from '../common/secure-file.js';
+
 /** Purposes of derived keys: same alphabet, bounded so the HMAC input stays small. */
 export const DERIVE_PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
-
-/** Share text: `okcm1-` + 8 hex checksum + `-` + 66 hex (the 33 share bytes). */
-const SHARE_PREFIX = 'okcm1';
-const SHARE_PATTERN = /^okcm1-([0-9a-f]{8})-([0-9a-f]{66})$/;
-/** Domain labels: every MAC/AAD input made here is distinct from every other use of the key. */
-const SHARE_CHECKSUM_LABEL = 'openkcm/share-checksum/v1\0';
+/** Domain label: derived keys are distinct from every other use of the key. */
 const DERIVE_LABEL = 'openkcm/derive/v1\0';
-const KEY_ID_LABEL = 'openkcm/master-key/id/v1\0';
-const CHECK_PLAINTEXT = Buffer.from('openkcm master key check value v1', 'utf8');
-/** The envelope identity (AAD) of everything the MasterKey seals: "tenant" `_node`, uid names the item. */
-export const NODE_AAD_TENANT = '_node';
-const CHECK_AAD = { tenant: NODE_AAD_TENANT, uid: 'seal-check', version: 1 } as const;
 /** The context the auto-unseal plugin binds the wrapped MasterKey to. */
 const AUTO_WRAP_CONTEXT = { tenant: 'openkcm-node', purpose: 'master-key' } as const;
-const FORBIDDEN_FILE_MODE = 0o077;
-
-export type SealType = 'shamir' | 'auto' | 'dev';
-
-export type MasterKeyErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_CONFIG'
-  | 'NOT_INITIALIZED'
-  | 'ALREADY_INITIALIZED'
-  | 'INVALID_SHARE'
-  | 'DUPLICATE_SHARE'
-  | 'WRONG_SHARES'
-  | 'NOT_SHAMIR'
-  | 'CORRUPT'
-  | 'AUTO_UNSEAL_FAILED'
-  | 'SECRET_NOT_FOUND';
-
-export class MasterKeyError extends Error {
-  override readonly name = 'MasterKeyError';
-  readonly code: MasterKeyErrorCode;
-  constructor(code: MasterKeyErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
 
 export interface MasterKeyStatus {
   initialized: boolean;
@@ -149,328 +95,15 @@ export function resolveSealSettings(settings: Readonly<Record<string, unknown>>)
   return { allowDev };
 }
 
-// ---- seal.json --------------------------------------------------------------------------------------------------
-
-interface SealFile {
-  version: number;
-  type: SealType;
-  createdAt: string;
-  /** base64 envelope of CHECK_PLAINTEXT under the MasterKey. */
-  checkValue: string;
-  shares?: number;
-  threshold?: number;
-  autoUnseal?: { shadow: ShadowReference; wrappedKey: string };
-}
-
-function parseSealFile(text: string, file: string): SealFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (cause) {
-    throw new MasterKeyError('CORRUPT', `${file} is not valid JSON`, { cause });
-  }
-  const bad = (why: string): MasterKeyError => new MasterKeyError('CORRUPT', `${file}: ${why}`);
-  if (!isRecord(raw)) throw bad('not an object');
-  if (raw['version'] !== SEAL_FILE_VERSION) throw bad(`unsupported version ${JSON.stringify(raw['version'])}`);
-  const type = raw['type'];
-  if (type !== 'shamir' && type !== 'auto' && type !== 'dev') throw bad(`unknown type ${JSON.stringify(type)}`);
-  const checkValue = raw['checkValue'];
-  if (typeof checkValue !== 'string' || checkValue.length === 0) throw bad('checkValue missing');
-  const createdAt = typeof raw['createdAt'] === 'string' ? raw['createdAt'] : '';
-  const out: SealFile = { version: SEAL_FILE_VERSION, type, createdAt, checkValue };
-  if (type === 'shamir') {
-    const n = raw['shares'];
-    const k = raw['threshold'];
-    if (typeof n !== 'number' || typeof k !== 'number') throw bad('shares/threshold missing');
-    const why = shamirParamsProblem(n, k);
-    if (why !== undefined) throw bad(why);
-    out.shares = n;
-    out.threshold = k;
-  }
-  if (type === 'auto') {
-    const a = raw['autoUnseal'];
-    if (!isRecord(a) || !isRecord(a['shadow']) || typeof a['wrappedKey'] !== 'string') throw bad('autoUnseal {shadow, wrappedKey} missing');
-    const s = a['shadow'];
-    if (typeof s['plugin'] !== 'string' || typeof s['keyRef'] !== 'string' || typeof s['keyVersion'] !== 'string') throw bad('autoUnseal.shadow is malformed');
-    out.autoUnseal = { shadow: { plugin: s['plugin'], keyRef: s['keyRef'], keyVersion: s['keyVersion'] }, wrappedKey: a['wrappedKey'] };
-  }
-  return out;
-}
-
-/** Why (N, K) is not acceptable, or undefined. 1 <= K <= N <= 255; K >= 2 unless N = 1. */
-export function shamirParamsProblem(shares: number, threshold: number): string | undefined {
-  if (!Number.isInteger(shares) || shares < 1 || shares > MAX_SHARES) return `shares must be an integer in 1..${String(MAX_SHARES)}, got ${String(shares)}`;
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > shares) return `threshold must be an integer in 1..shares (${String(shares)}), got ${String(threshold)}`;
-  if (threshold === 1 && shares !== 1) return 'threshold 1 with several shares would make every share a full copy of the key; use threshold >= 2 (or shares 1)';
-  return undefined;
-}
-
-/** Reads a small regular file without following symlinks; undefined when absent. */
-function readSmallFile(file: string, max: number, requirePrivate: boolean): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new MasterKeyError('CORRUPT', `${file} is a symbolic link; refusing to follow it`, { cause: e });
-    throw e;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new MasterKeyError('CORRUPT', `${file} is not a regular file`);
-    if (st.size > max) throw new MasterKeyError('CORRUPT', `${file} is ${String(st.size)} bytes; at most ${String(max)} expected`);
-    if (requirePrivate && (st.mode & FORBIDDEN_FILE_MODE) !== 0) {
-      throw new MasterKeyError('CORRUPT', `${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 (run: chmod 600 ${file})`);
-    }
-    const out = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < out.length) {
-      const n = readSync(fd, out, off, out.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === out.length ? out : out.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, fsConstants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Atomic, durable write: temp file (O_EXCL, 0600) → write → fsync → rename over `file` → fsync the directory.
- * A crash leaves either the old file or the new one, never a torn one.
- */
-export function writeFileAtomic(file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
-  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
-
-/** Overwrites a file's bytes with zeros, fsyncs, then unlinks it (best effort on journaling/flash media: docs). */
-export function shredFile(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const zeros = Buffer.alloc(Math.max(size, 1));
-    writeSync(fd, zeros, 0, size, 0);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  unlinkSync(file);
-  fsyncDir(path.dirname(file));
-}
-
-function readSealFile(dataDir: string): SealFile | undefined {
-  const file = path.join(dataDir, SEAL_FILE);
-  const bytes = readSmallFile(file, MAX_SEAL_FILE_BYTES, false);
-  return bytes === undefined ? undefined : parseSealFile(bytes.toString('utf8'), file);
-}
-
-function writeSealFile(dataDir: string, seal: SealFile): void {
-  writeFileAtomic(path.join(dataDir, SEAL_FILE), Buffer.from(JSON.stringify(seal, null, 2) + '\n', 'utf8'));
-}
-
-// ---- the MasterKey as a KEK (for envelopes) --------------------------------------------------------------------
-
-/**
- * The MasterKey's lineage id: `mk-` + 16 hex of HMAC-SHA256(MK, label), computed in the slot. A different key
- * gives a different id, so an envelope sealed under another node's key fails with WRONG_KEY, not TAMPERED.
- */
-function masterKeyId(key: SecureKey): string {
-  const m = mac(key, 'HMAC-SHA256', Buffer.from(KEY_ID_LABEL, 'utf8'));
-  const id = 'mk-' + Buffer.from(m).toString('hex', 0, 8);
-  m.fill(0);
-  return id;
-}
-
-/** A KekProvider view of the slot that does not own it (the MasterKey destroys the slot itself). */
-class BorrowedKek implements KekProvider {
-  readonly id: string;
-  readonly currentVersion = 1;
-  readonly #inner: NativeKekProvider;
-  constructor(key: SecureKey) {
-    this.id = masterKeyId(key);
-    this.#inner = new NativeKekProvider(this.id, new Map([[1, key]]), 1);
-  }
-  hasVersion(version: number): boolean {
-    return version === 1;
-  }
-  seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return this.#inner.seal(version, nonce, plaintext, aad);
-  }
-  open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return this.#inner.open(version, nonce, sealed, aad);
-  }
-}
-
-async function makeCheckValue(key: SecureKey): Promise<string> {
-  return (await sealEnvelope(new BorrowedKek(key), CHECK_PLAINTEXT, CHECK_AAD)).toString('base64');
-}
-
-/** True when `key` opens the check value (constant-time compare of the label). */
-async function checkValueMatches(key: SecureKey, checkValue: string): Promise<boolean> {
-  try {
-    const plain = await openEnvelope(new BorrowedKek(key), Buffer.from(checkValue, 'base64'), CHECK_AAD);
-    const ok = plain.length === CHECK_PLAINTEXT.length && timingSafeEqual(plain, CHECK_PLAINTEXT);
-    plain.fill(0);
-    return ok;
-  } catch (e) {
-    if (e instanceof EnvelopeError) return false;
-    throw e;
-  }
-}
-
-// ---- shares -----------------------------------------------------------------------------------------------------
-
-function shareChecksum(share: Uint8Array): string {
-  return createHash('sha256').update(SHARE_CHECKSUM_LABEL).update(share).digest('hex').slice(0, 8);
-}
-
-/** Text form of a share: `okcm1-<8 hex checksum>-<66 hex>`. The checksum catches typos before combining. */
-export function encodeShare(share: Uint8Array): string {
-  return `${SHARE_PREFIX}-${shareChecksum(share)}-${Buffer.from(share).toString('hex')}`;
-}
-
-/** Parses a share's text form (surrounding blanks ignored). Throws INVALID_SHARE naming the problem. */
-export function decodeShare(text: string): Uint8Array {
-  if (typeof text !== 'string') throw new MasterKeyError('INVALID_SHARE', 'a share must be a string');
-  if (text.length > MAX_SHARE_TEXT_CHARS) throw new MasterKeyError('INVALID_SHARE', `a share is at most ${String(MAX_SHARE_TEXT_CHARS)} characters`);
-  const m = SHARE_PATTERN.exec(text.trim().toLowerCase());
-  if (m === null) throw new MasterKeyError('INVALID_SHARE', `malformed share: expected ${SHARE_PREFIX}-XXXXXXXX-<66 hex digits> as printed by openkcm operator init`);
-  // Copy into a plain Uint8Array: shamir-secret-sharing checks `constructor === Uint8Array` (a Buffer fails).
-  const hex = Buffer.from(m[2] ?? '', 'hex');
-  const share = new Uint8Array(SHARE_BYTES);
-  share.set(hex);
-  hex.fill(0);
-  const sum = Buffer.from(shareChecksum(share), 'utf8');
-  const given = Buffer.from(m[1] ?? '', 'utf8');
-  if (!timingSafeEqual(sum, given)) {
-    share.fill(0);
-    throw new MasterKeyError('INVALID_SHARE', 'share checksum mismatch: the share was mistyped or damaged');
-  }
-  if (share[MASTER_KEY_BYTES] === 0) {
-    share.fill(0);
-    throw new MasterKeyError('INVALID_SHARE', 'malformed share: index 0 is not a valid share');
-  }
-  return share;
-}
-
-/** Splits the key in `key` into N shares (text form). The exported bytes are wiped before returning. */
-async function splitKey(key: SecureKey, shares: number, threshold: number): Promise<string[]> {
-  const exported = key.export();
-  const secret = new Uint8Array(MASTER_KEY_BYTES);
-  secret.set(exported);
-  exported.fill(0);
-  let parts: Uint8Array[];
-  try {
-    if (shares === 1) {
-      // Threshold 1: the degree-0 polynomial's value at any x is the secret itself (the library needs N >= 2).
-      const only = new Uint8Array(SHARE_BYTES);
-      only.set(secret);
-      only[MASTER_KEY_BYTES] = 1;
-      parts = [only];
-    } else {
-      parts = await split(secret, shares, threshold);
-    }
-  } finally {
-    secret.fill(0);
-  }
-  const out = parts.map(encodeShare);
-  for (const p of parts) p.fill(0);
-  return out;
-}
-
-/** Combines shares into a new slot; every JS copy is wiped. */
-async function combineShares(parts: readonly Uint8Array[]): Promise<SecureKey> {
-  let secret: Uint8Array;
-  if (parts.length === 1) {
-    secret = new Uint8Array(MASTER_KEY_BYTES);
-    secret.set((parts[0] ?? new Uint8Array(SHARE_BYTES)).subarray(0, MASTER_KEY_BYTES));
-  } else {
-    secret = await combine([...parts]);
-  }
-  try {
-    return SecureKey.import(secret); // wipes `secret`
-  } finally {
-    secret.fill(0);
-  }
-}
-
-// ---- dev key file -----------------------------------------------------------------------------------------------
-
-function readDevKey(dataDir: string): SecureKey | undefined {
-  const file = path.join(dataDir, DEV_KEY_FILE);
-  const bytes = readSmallFile(file, MASTER_KEY_BYTES, true);
-  if (bytes === undefined) return undefined;
-  if (bytes.length !== MASTER_KEY_BYTES) {
-    bytes.fill(0);
-    throw new MasterKeyError('CORRUPT', `${file} is ${String(bytes.length)} bytes; expected exactly ${String(MASTER_KEY_BYTES)}`);
-  }
-  const uid = process.getuid?.();
-  if (uid !== undefined) {
-    // Owned by someone else: a planted key file would make us seal secrets under an attacker's key.
-    const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    try {
-      if (fstatSync(fd).uid !== uid) {
-        bytes.fill(0);
-        throw new MasterKeyError('CORRUPT', `${file} is not owned by this user (uid ${String(uid)})`);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return SecureKey.import(bytes); // wipes `bytes`
-}
-
-function writeDevKey(dataDir: string, key: SecureKey): void {
-  const bytes = key.export();
-  try {
-    writeFileAtomic(path.join(dataDir, DEV_KEY_FILE), bytes);
-  } finally {
-    bytes.fill(0);
-  }
-}
-
-function ensureDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
 // ---- the MasterKey ----------------------------------------------------------------------------------------------
 
-export class MasterKey extends EventEmitter {
+export class MasterKey extends EventEmitter implements SlotWrappingKek {
   readonly dataDir: string;
   readonly secrets: NodeSecrets;
   readonly #logger: Logger;
   #seal: SealFile | undefined;
   #key: SecureKey | undefined;
-  #kek: BorrowedKek | undefined;
+  #kek: MasterKek | undefined;
   /** Submitted shares, in memory only (never on disk), keyed by x coordinate. */
   readonly #shares = new Map<number, Uint8Array>();
   #combining = false;
@@ -528,13 +161,10 @@ export class MasterKey extends EventEmitter {
     if (why !== undefined) throw new MasterKeyError('INVALID_ARGUMENT', why);
     const dir = path.resolve(dataDir);
     ensureDir(dir);
-    const key = existingOrNewKey(dir, params.force === true);
+    const { key, seals } = existingOrNewKey(dir, params.force === true);
     try {
       const shares = await splitKey(key, params.shares, params.threshold);
-      writeSealFile(dir, {
-        version: SEAL_FILE_VERSION, type: 'shamir', createdAt: new Date().toISOString(),
-        checkValue: await makeCheckValue(key), shares: params.shares, threshold: params.threshold,
-      });
+      await writeNewSealFile(dir, key, seals, { type: 'shamir', shares: params.shares, threshold: params.threshold });
       shredFile(path.join(dir, DEV_KEY_FILE));
       return shares;
     } finally {
@@ -550,7 +180,7 @@ export class MasterKey extends EventEmitter {
     if (shadow.plugin !== plugin.kind) throw new MasterKeyError('INVALID_ARGUMENT', `shadow.plugin ${shadow.plugin} does not match the plugin kind ${plugin.kind}`);
     const dir = path.resolve(dataDir);
     ensureDir(dir);
-    const key = existingOrNewKey(dir, opts.force === true);
+    const { key, seals } = existingOrNewKey(dir, opts.force === true);
     try {
       const bytes = key.export();
       let wrapped: Uint8Array;
@@ -561,8 +191,8 @@ export class MasterKey extends EventEmitter {
       } finally {
         bytes.fill(0);
       }
-      writeSealFile(dir, {
-        version: SEAL_FILE_VERSION, type: 'auto', createdAt: new Date().toISOString(), checkValue: await makeCheckValue(key),
+      await writeNewSealFile(dir, key, seals, {
+        type: 'auto',
         autoUnseal: { shadow: { plugin: shadow.plugin, keyRef: shadow.keyRef, keyVersion: shadow.keyVersion }, wrappedKey: Buffer.from(wrapped).toString('base64') },
       });
       shredFile(path.join(dir, DEV_KEY_FILE));
@@ -622,13 +252,13 @@ export class MasterKey extends EventEmitter {
     try {
       const key = await combineShares([...this.#shares.values()]);
       this.#forgetShares();
-      if (!(await checkValueMatches(key, seal.checkValue))) {
+      if (!(await new MasterKek(key).opensCheckValue(seal.checkValue))) {
         key.destroy();
         this.#logger.warn('unseal failed: the shares do not reconstruct the master key; progress reset', {});
         throw new MasterKeyError('WRONG_SHARES', 'shares do not reconstruct the master key (shares from another initialisation, or a damaged share); progress reset, submit the shares again');
       }
       this.#key = key;
-      this.#kek = new BorrowedKek(key);
+      this.#kek = this.#kekOf(key, seal);
       this.#logger.info('master key unsealed', { type: 'shamir' });
       this.emit('unsealed');
       return this.status();
@@ -674,14 +304,46 @@ export class MasterKey extends EventEmitter {
 
   /** @internal The KEK view of the unsealed key (NodeSecrets, the local keystore). Throws SERVER_SEALED. */
   kek(): KekProvider {
+    return this.#unsealedKek();
+  }
+
+  /** @internal The slot itself. Throws SERVER_SEALED. */
+  slot(): SecureKey {
+    return this.#requireKey();
+  }
+
+  // SlotWrappingKek (src/vault/kek.ts): what the composition root hands the local keystore. Each throws SERVER_SEALED.
+  keyId(): string {
+    return this.#unsealedKek().id;
+  }
+
+  wrapKey(key: SecureKey, uid: string): Buffer {
+    return this.#unsealedKek().wrapKey(key, uid);
+  }
+
+  unwrapKey(envelope: Uint8Array, uid: string): SecureKey {
+    return this.#unsealedKek().unwrapKey(envelope, uid);
+  }
+
+  /** AES-GCM seals done under the MasterKey (seal.json `seals`; src/vault/seal-counter.ts). Throws SERVER_SEALED. */
+  get sealCount(): number {
+    return this.#unsealedKek().seals;
+  }
+
+  #unsealedKek(): MasterKek {
     this.#requireKey();
     if (this.#kek === undefined) throw new KmipError('SERVER_SEALED');
     return this.#kek;
   }
 
-  /** @internal The slot itself, for native seal/open of other slots (the local keystore). Throws SERVER_SEALED. */
-  slot(): SecureKey {
-    return this.#requireKey();
+  /** The KEK over `key`, its seal count read from and written back to seal.json before each seal proceeds. */
+  #kekOf(key: SecureKey, seal: SealFile): MasterKek {
+    return new MasterKek(key, seal.seals ?? 0, (seals) => {
+      const current = this.#seal ?? seal;
+      const next = { ...current, seals };
+      writeSealFile(this.dataDir, next);
+      this.#seal = next;
+    });
   }
 
   #requireKey(): SecureKey {
@@ -691,12 +353,12 @@ export class MasterKey extends EventEmitter {
 
   async #install(key: SecureKey, how: string): Promise<void> {
     const seal = this.#seal;
-    if (seal === undefined || !(await checkValueMatches(key, seal.checkValue))) {
+    if (seal === undefined || !(await new MasterKek(key).opensCheckValue(seal.checkValue))) {
       key.destroy();
       throw new MasterKeyError('CORRUPT', `the master key from the ${how} does not match seal.json's check value`);
     }
     this.#key = key;
-    this.#kek = new BorrowedKek(key);
+    this.#kek = this.#kekOf(key, seal);
     this.emit('unsealed');
   }
 
@@ -745,179 +407,37 @@ async function initDev(dir: string): Promise<SealFile> {
     writeDevKey(dir, key);
   }
   try {
-    const seal: SealFile = { version: SEAL_FILE_VERSION, type: 'dev', createdAt: new Date().toISOString(), checkValue: await makeCheckValue(key) };
-    writeSealFile(dir, seal);
-    return seal;
+    return await writeNewSealFile(dir, key, 0, { type: 'dev' });
   } finally {
     key.destroy();
   }
 }
 
-/** The key `init` splits/wraps: the dev key (conversion), or a fresh one (new dir, or force). */
-function existingOrNewKey(dir: string, force: boolean): SecureKey {
+/**
+ * seal.json for `key` (a new one, or the dev key converted): the check value is sealed under the key, so the seal
+ * count `seals` carried over from before goes up by one and is written with the file.
+ */
+async function writeNewSealFile(dir: string, key: SecureKey, seals: number, fields: Pick<SealFile, 'type' | 'shares' | 'threshold' | 'autoUnseal'>): Promise<SealFile> {
+  const kek = new MasterKek(key, seals);
+  const checkValue = await kek.makeCheckValue();
+  const { type, ...rest } = fields;
+  const seal: SealFile = { version: SEAL_FILE_VERSION, type, createdAt: new Date().toISOString(), checkValue, ...rest, seals: kek.seals };
+  writeSealFile(dir, seal);
+  return seal;
+}
+
+/**
+ * The key `init` splits/wraps: the dev key (conversion, with its seal count), or a fresh one (new dir, or force).
+ */
+function existingOrNewKey(dir: string, force: boolean): { key: SecureKey; seals: number } {
   const seal = readSealFileLenient(dir, force);
   if (seal !== undefined && seal.type !== 'dev' && !force) {
     throw new MasterKeyError('ALREADY_INITIALIZED', `${dir} is already initialised (${seal.type}); --force makes a NEW master key and everything sealed under the old one becomes unreadable`);
   }
   if (seal === undefined || seal.type === 'dev') {
     const dev = readDevKey(dir);
-    if (dev !== undefined) return dev;
+    if (dev !== undefined) return { key: dev, seals: seal?.seals ?? 0 };
     if (seal?.type === 'dev' && !force) throw new MasterKeyError('CORRUPT', `${dir} is a development node but ${DEV_KEY_FILE} is missing; use --force to start over with a new key`);
   }
-  return SecureKey.generate(MASTER_KEY_BYTES);
-}
-
-function readSealFileLenient(dir: string, force: boolean): SealFile | undefined {
-  try {
-    return readSealFile(dir);
-  } catch (e) {
-    if (force && e instanceof MasterKeyError) return undefined;
-    throw e;
-  }
-}
-
-// ---- node secrets -----------------------------------------------------------------------------------------------
-
-/**
- * Named secrets of the node (keystore PINs, cloud credentials, TLS keys at rest), each an envelope sealed under
- * the MasterKey in `<dataDir>/secrets/<name>` (0600, atomic write + fsync). The AAD binds the name, so a file
- * renamed or copied to another name fails to open. Implements the keystore SecretSource. Every method throws
- * KmipError('SERVER_SEALED') while sealed.
- */
-/** One stored node secret as `secret list` shows it: never its value (issue 16 item 1). */
-export interface NodeSecretEntry {
-  readonly name: string;
-  /** Length of the value, bytes (the sealed file minus its envelope header and tag). */
-  readonly bytes: number;
-  readonly modifiedAt: Date;
-}
-
-/** A change of the node's secrets, for the audit trail (names and sizes only, never values). */
-export interface NodeSecretChange {
-  readonly op: 'put' | 'delete';
-  readonly name: string;
-  /** Who asked: `operator-socket`, `offline-cli`, or the admin identity of an admin API call. */
-  readonly by: string;
-  /** put: the value's length; delete: whether it existed (1) or not (0). */
-  readonly bytes: number;
-}
-
-/** AES-256-GCM tag length of a sealed node secret (src/vault/envelope.ts). */
-const SECRET_TAG_BYTES = 16;
-
-export class NodeSecrets {
-  readonly #mk: MasterKey;
-  readonly #listeners = new Set<(change: NodeSecretChange) => void>();
-  constructor(mk: MasterKey) {
-    this.#mk = mk;
-  }
-
-  /** Calls `listener` after every put/delete (the governance plane audits them); returns the unsubscribe. */
-  onChange(listener: (change: NodeSecretChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => { this.#listeners.delete(listener); };
-  }
-
-  #changed(change: NodeSecretChange): void {
-    for (const l of this.#listeners) {
-      try {
-        l(change);
-      } catch {
-        // An auditor's failure must not undo or fail the change itself; the auditor logs its own errors.
-      }
-    }
-  }
-
-  /** Names, value sizes and modification times, ascending by name; values are never opened. */
-  entries(): NodeSecretEntry[] {
-    return this.list().flatMap((name) => {
-      const file = path.join(this.dir, name);
-      const blob = readSmallFile(file, MAX_NODE_SECRET_BYTES + 1024, true);
-      if (blob === undefined) return [];
-      let bytes: number;
-      try {
-        bytes = blob.length - parseEnvelope(blob).headerLength - SECRET_TAG_BYTES;
-      } catch {
-        bytes = -1; // not an envelope: `get` reports it as CORRUPT
-      }
-      return [{ name, bytes, modifiedAt: lstatSync(file).mtime }];
-    });
-  }
-
-  get dir(): string {
-    return path.join(this.#mk.dataDir, SECRETS_DIR);
-  }
-
-  #file(name: string): string {
-    if (typeof name !== 'string' || !NODE_SECRET_NAME_PATTERN.test(name)) {
-      throw new MasterKeyError('INVALID_ARGUMENT', `secret name must match ${NODE_SECRET_NAME_PATTERN.source}`);
-    }
-    return path.join(this.dir, name);
-  }
-
-  /** Returns a fresh buffer the caller wipes. @throws MasterKeyError SECRET_NOT_FOUND | CORRUPT */
-  async get(name: string): Promise<Buffer> {
-    const kek = this.#mk.kek();
-    const file = this.#file(name);
-    const blob = readSmallFile(file, MAX_NODE_SECRET_BYTES + 1024, true);
-    if (blob === undefined) throw new MasterKeyError('SECRET_NOT_FOUND', `no node secret named ${name}`);
-    try {
-      return await openEnvelope(kek, blob, secretAad(name));
-    } catch (cause) {
-      if (cause instanceof EnvelopeError) throw new MasterKeyError('CORRUPT', `node secret ${name} does not open under this master key (${cause.code}): tampered, renamed, or sealed by another node`, { cause });
-      throw cause;
-    }
-  }
-
-  /** Stores (or replaces) a secret. `value` is not retained; the caller wipes it. `by` names the caller (audit). */
-  async put(name: string, value: Uint8Array, by = 'node'): Promise<void> {
-    const kek = this.#mk.kek();
-    const file = this.#file(name);
-    if (!(value instanceof Uint8Array) || value.length > MAX_NODE_SECRET_BYTES) {
-      throw new MasterKeyError('INVALID_ARGUMENT', `secret value must be a Uint8Array of at most ${String(MAX_NODE_SECRET_BYTES)} bytes`);
-    }
-    const blob = await sealEnvelope(kek, value, secretAad(name));
-    ensureDir(this.dir);
-    writeFileAtomic(file, blob);
-    this.#changed({ op: 'put', name, by, bytes: value.length });
-  }
-
-  has(name: string): boolean {
-    this.#mk.kek();
-    this.#file(name);
-    return readdirOrEmpty(this.dir).includes(name);
-  }
-
-  /** Secret names, ascending. */
-  list(): string[] {
-    this.#mk.kek();
-    return readdirOrEmpty(this.dir).filter((n) => NODE_SECRET_NAME_PATTERN.test(n) && !n.includes('.tmp-')).sort();
-  }
-
-  /** Overwrites and unlinks the secret's file; true if it existed. */
-  delete(name: string, by = 'node'): Promise<boolean> {
-    try {
-      this.#mk.kek();
-      const file = this.#file(name);
-      const existed = readdirOrEmpty(this.dir).includes(name);
-      if (existed) shredFile(file);
-      this.#changed({ op: 'delete', name, by, bytes: existed ? 1 : 0 });
-      return Promise.resolve(existed);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-  }
-}
-
-function secretAad(name: string): { tenant: string; uid: string; version: number } {
-  return { tenant: NODE_AAD_TENANT, uid: `secret/${name}`, version: 1 };
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+  return { key: SecureKey.generate(MASTER_KEY_BYTES), seals: 0 };
 }

@@ -6,11 +6,17 @@
  * The object is LIVE and owned by Krypton: `currentVersion` follows rotateL3, versions appear (rotation) and
  * disappear (dropL3Version, crypto-shredding depth 2), and a kill-switch zeroises every slot at once. A caller that
  * kept a reference across a revocation gets KmipError TENANT_REVOKED from seal/open (fail closed), never stale keys.
+ *
+ * Seal counter (src/vault/seal-counter.ts): one per installed slot, starting at 0 when the slot is installed, in
+ * this process only. NOT persisted yet: an L3 outlives the process, and the KMIP worker processes seal under their
+ * own leased copies (src/appliance/lease-resolver.ts), so the count here is a lower bound of the key's invocations
+ * across the cluster. Persisting it needs a reservation kept in the hierarchy record (docs/vault.md "Seal counters").
  */
-import { gcmSeal, NativeError } from '../native/index.js';
+import { NativeError } from '../native/index.js';
 import type { SecureKey } from '../native/index.js';
-import { EnvelopeError, KekError } from '../vault/errors.js';
-import { GCM_NONCE_BYTES, GCM_TAG_BYTES, gcmOpenUnder, settle } from '../vault/kek.js';
+import { EnvelopeError } from '../vault/errors.js';
+import { gcmOpenUnder, gcmSealUnder, settle } from '../vault/kek.js';
+import { SealCounters } from '../vault/seal-counter.js';
 import type { KekProvider } from '../vault/kek.js';
 
 export function l3KeyId(tenant: string, service: string): string {
@@ -26,11 +32,13 @@ export class TenantKeyring implements KekProvider {
    *  caller reaches seal/open and gets TENANT_REVOKED, not a misleading WRONG_KEY. */
   readonly #known = new Set<number>();
   #current = 0;
+  readonly #seals: SealCounters;
   /** Set while the keyring must refuse (revoked, offboarded, closed); thrown by seal/open. */
   #blocked: () => Error;
 
   constructor(tenant: string, service: string, blocked: () => Error) {
     this.id = l3KeyId(tenant, service);
+    this.#seals = new SealCounters(this.id);
     this.tenant = tenant;
     this.service = service;
     this.#blocked = blocked;
@@ -53,6 +61,7 @@ export class TenantKeyring implements KekProvider {
   install(version: number, key: SecureKey): void {
     this.#keys.get(version)?.destroy();
     this.#keys.set(version, key);
+    this.#seals.reset(version);
     this.#known.add(version);
   }
 
@@ -71,6 +80,7 @@ export class TenantKeyring implements KekProvider {
   drop(version: number): void {
     this.#keys.get(version)?.destroy();
     this.#keys.delete(version);
+    this.#seals.reset(version);
     this.#known.delete(version);
   }
 
@@ -89,12 +99,7 @@ export class TenantKeyring implements KekProvider {
   }
 
   seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return settle(() => {
-      const key = this.#key(version);
-      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${String(GCM_NONCE_BYTES)} bytes`);
-      const out = gcmSeal(key, nonce, plaintext, aad, GCM_TAG_BYTES);
-      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-    });
+    return settle(() => gcmSealUnder(this.#key(version), nonce, plaintext, aad, this.#seals.of(version)));
   }
 
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {

@@ -9,7 +9,7 @@
 import { KmipError } from '../kmip/errors.js';
 import { ObjectType, Operation, Tag } from '../kmip/registry.js';
 import type { CheckRequest, CheckResponse } from '../kmip/payloads/check.js';
-import { ItemType } from '../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
 import { clearIdPlaceholder, loadObject, resolveUid } from './model/context.js';

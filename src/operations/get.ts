@@ -15,8 +15,8 @@
  * lock (issue 7: sixteen clients getting one hot key were serialised through mutateObject).
  */
 import { KmipError } from '../kmip/errors.js';
-import { ItemType } from '../ttlv/types.js';
-import { EncodedStructure } from '../ttlv/encoded.js';
+import { ItemType } from '@openkcm/ttlv';
+import { EncodedStructure } from '@openkcm/ttlv';
 import { KeyFormatType, KeyWrapType, ObjectType, Operation, Tag } from '../kmip/registry.js';
 import type { ProtocolVersion } from '../kmip/message.js';
 import type { GetRequest, GetResponse } from '../kmip/payloads/get.js';

@@ -13,7 +13,7 @@ import { isKmip2 } from '../kmip/message.js';
 import { ObjectGroupMember, Operation, StorageStatusMask, tagExistsIn, Tag } from '../kmip/registry.js';
 import type { LocateRequest, LocateResponse } from '../kmip/payloads/locate.js';
 import type { KmipAttribute } from '../kmip/attributes.js';
-import { ItemType } from '../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
 import { clearIdPlaceholder, isArchived, setIdPlaceholder } from './model/context.js';

@@ -8,7 +8,7 @@ import { isKmip2 } from '../kmip/message.js';
 import { enumValueExistsIn, ObjectType, Operation, ProtectionStorageMask, QueryFunction, Tag } from '../kmip/registry.js';
 import type { QueryRequest, QueryResponse } from '../kmip/payloads/query.js';
 import { struct } from '../kmip/payloads/fields.js';
-import { text } from '../ttlv/build.js';
+import { text } from '@openkcm/ttlv';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';
 import { rngParameters } from './model/new-object.js';

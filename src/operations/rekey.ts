@@ -28,9 +28,9 @@ import { CryptographicAlgorithm, LinkType, ObjectType, Operation, Tag } from '..
 import type { ReKeyRequest, ReKeyResponse } from '../kmip/payloads/rekey.js';
 import { struct } from '../kmip/payloads/fields.js';
 import { symmetricKeyBlock } from '../kmip/payloads/objects.js';
-import { enumeration, long, text } from '../ttlv/build.js';
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem } from '../ttlv/types.js';
+import { enumeration, long, text } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
 import { keySize, oddParity } from './create.js';
 import type { OperationServices, OpContext } from './services.js';
 import type { OperationHandler } from './types.js';

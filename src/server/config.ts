@@ -12,8 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { DEFAULT_TTLV_LIMITS, resolveLimits } from '../ttlv/limits.js';
-import type { TtlvLimits } from '../ttlv/limits.js';
+import { DEFAULT_TTLV_LIMITS, resolveLimits } from '@openkcm/ttlv';
+import type { TtlvLimits } from '@openkcm/ttlv';
 import { isLogLevel } from '../common/log.js';
 import { compatSettings, CompatSettingsError } from '../operations/model/compat.js';
 import type { LogLevel } from '../common/log.js';
@@ -762,7 +762,7 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxLocateItems": ${L.maxLocateItems}
     },
     "ttlv": {
-      // Decoder limits on hostile input (src/ttlv/limits.ts).
+      // Decoder limits on hostile input (packages/ttlv/src/limits.ts).
       "maxDepth": ${T.maxDepth},
       "maxItems": ${T.maxItems},
       "maxTextBytes": ${T.maxTextBytes},

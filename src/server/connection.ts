@@ -20,12 +20,12 @@
  * Message keeps the stream in sync, so it is answered and the connection stays open.
  */
 import type { TLSSocket } from 'node:tls';
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { TtlvError } from '../ttlv/errors.js';
-import { TtlvFramer } from '../ttlv/framer.js';
-import type { TtlvLimits } from '../ttlv/limits.js';
-import type { TtlvItem } from '../ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvError } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import type { TtlvLimits } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { fromTtlvError, KMIP_ERROR_CATALOG } from '../kmip/errors.js';
 import type { ProtocolVersion } from '../kmip/message.js';
 import type { Principal, SessionState } from '../operations/types.js';

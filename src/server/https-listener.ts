@@ -6,8 +6,8 @@
  * | Content-Type               | body                                   |
  * |----------------------------|----------------------------------------|
  * | application/octet-stream   | binary TTLV (what VAST Data sends)     |
- * | application/json           | KMIP JSON (src/ttlv/json.ts)           |
- * | text/xml, application/xml  | KMIP XML (src/ttlv/xml.ts)             |
+ * | application/json           | KMIP JSON (src/kmip/encodings/json.ts)           |
+ * | text/xml, application/xml  | KMIP XML (src/kmip/encodings/xml.ts)             |
  *
  * It is a second transport over the ONE core entry point (src/server/processor.ts): the same processor, gates
  * (sealed, kill-switch, Cedar, audit admission), audit hook, operation registry and limits as port 5696, and the same
@@ -34,14 +34,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { fastify } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeTtlv } from '../ttlv/decode.js';
-import { encodeTtlv } from '../ttlv/encode.js';
-import { TtlvError } from '../ttlv/errors.js';
-import { jsonStringToTtlv, ttlvToJsonString } from '../ttlv/json.js';
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../ttlv/types.js';
-import { KmipEncodingError, ttlvToXmlString, xmlStringToTtlv } from '../ttlv/xml.js';
-import { XmlSyntaxError } from '../ttlv/xmldom.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvError } from '@openkcm/ttlv';
+import { jsonStringToTtlv, ttlvToJsonString } from '../kmip/encodings/json.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { KmipEncodingError, ttlvToXmlString, xmlStringToTtlv } from '../kmip/encodings/xml.js';
+import { XmlSyntaxError } from '../kmip/encodings/xmldom.js';
 import { fromTtlvError, KMIP_ERROR_CATALOG } from '../kmip/errors.js';
 import type { KmipErrorCode } from '../kmip/errors.js';
 import type { ProtocolVersion } from '../kmip/message.js';

@@ -29,9 +29,9 @@
  *   internal leaks) and are logged.
  */
 import { performance } from 'node:perf_hooks';
-import { encodeTtlv, encodeTtlvWithin, measureTtlv } from '../ttlv/encode.js';
-import { ItemType } from '../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../ttlv/types.js';
+import { encodeTtlv, encodeTtlvWithin, measureTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import { KMIP_ERROR_CATALOG, KmipError, resultReasonFor, toKmipError } from '../kmip/errors.js';
 import type { KmipErrorCode } from '../kmip/errors.js';
 import { decodeRequest, encodeResponse, KMIP_1_0, KmipRequestDecodeError, responseMessage } from '../kmip/message.js';

@@ -6,7 +6,7 @@
  */
 import type { KmipAttribute } from '../kmip/attributes.js';
 import { Tag } from '../kmip/registry.generated.js';
-import { ItemType } from '../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { decodeRecordValue, encodeRecordValue } from './codec.js';
 import type { RecordValue } from './codec.js';
 import type { Logger } from '../common/log.js';
@@ -23,45 +23,15 @@ import type {
   NewVaultObject, ObjectStore, VaultChanges, VaultFilter, VaultMutator, VaultPage, VaultRecord, VersionCondition,
 } from './store.js';
 import { newUid } from './uid.js';
+import { DECODED_RECORD_CACHE_BYTES, DecodedRecordCache } from './decoded-cache.js';
+import { INDEX_DBS } from './engine.js';
+import type { EngineCondition, EngineOp, VaultDb, VaultEngine } from './engine.js';
 
-/** The databases of a vault: the records and one database per secondary index. */
-export type VaultDb = 'objects' | 'byName' | 'byGroup' | 'byType' | 'byState';
-export const INDEX_DBS = ['byName', 'byGroup', 'byType', 'byState'] as const satisfies readonly VaultDb[];
-
-export interface EngineEntry {
-  readonly value: Buffer;
-  readonly version: number;
-}
-
-export type EngineOp =
-  | { readonly db: VaultDb; readonly key: Buffer; readonly value: Buffer; readonly version?: number }
-  | { readonly db: VaultDb; readonly key: Buffer; readonly remove: true };
-
-/** A precondition on an `objects` key: at exactly `version`, or absent when version is undefined. */
-export interface EngineCondition {
-  readonly key: Buffer;
-  readonly version: number | undefined;
-}
-
-/**
- * Storage engine contract:
- * - keys are byte strings ordered by unsigned byte comparison; `objects` entries carry a version;
- * - `commit` applies all `ops` in one atomic, durable transaction if and only if every
- *   condition holds at commit time, and resolves true; otherwise applies nothing and resolves false;
- * - reads see every commit whose promise has resolved.
- */
-export interface VaultEngine {
-  /** The `objects` entry; its `value` may be a view that the next engine call overwrites: decode it at once. */
-  read(key: Buffer): EngineEntry | undefined;
-  has(db: VaultDb, key: Buffer): boolean;
-  /** Keys in [start, end), ascending. Returned buffers may be reused after the next step. */
-  keys(db: VaultDb, start: Buffer, end: Buffer | undefined): Iterable<Buffer>;
-  /** `objects` entries in [start, end), ascending. */
-  entries(start: Buffer, end: Buffer | undefined): Iterable<{ key: Buffer; value: Buffer; version: number }>;
-  count(db: VaultDb, start?: Buffer, end?: Buffer): number;
-  commit(conditions: readonly EngineCondition[], ops: readonly EngineOp[]): Promise<boolean>;
-  close(): Promise<void>;
-}
+export {
+  DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_BYTES_MAX, DECODED_RECORD_CACHE_ENTRIES, DECODED_RECORD_CACHE_MAX_RECORD_BYTES,
+} from './decoded-cache.js';
+export { INDEX_DBS } from './engine.js';
+export type { EngineCondition, EngineEntry, EngineOp, VaultDb, VaultEngine } from './engine.js';
 
 /**
  * Attributes that are record fields. Refused in `attributes` so that there is one source of
@@ -70,36 +40,6 @@ export interface VaultEngine {
 const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set(['Unique Identifier', 'Object Type', 'State']);
 const UINT32_MAX = 0xffffffff;
 const EMPTY = Buffer.alloc(0);
-
-/**
- * Decoded records the vault keeps, in the order they were decoded (issue 7: decoding the stored record was the largest
- * single cost of a KMIP Get, 9-16% of its CPU). An entry is reused only while the stored value is byte-for-byte
- * what was decoded and carries the same version, so no write path has to remember to invalidate it: a write, a
- * delete and re-create, or another process's commit all change the bytes the next read compares. Entries hold
- * only what LMDB holds (the sealed envelope, never plaintext). 4,096 records of ~2 KiB decoded stay under ~10 MiB;
- * beyond the bound the entry decoded first goes, so a scan of a large vault costs one Map update per read, not memory.
- */
-export const DECODED_RECORD_CACHE_ENTRIES = 4_096;
-
-/**
- * Stored bytes the decoded-record cache may hold in all (issue 15 Deliver 2: caps in bytes, not only in entries).
- * A record can be ~2 MiB (a large Opaque Object with many attributes), so 4,096 of them would be gigabytes; the
- * byte cap keeps the cache, decoded form included (about three times the stored bytes), near 100 MiB at worst.
- * A tenant client reading many large objects only evicts other entries; it cannot grow memory past the cap.
- */
-export const DECODED_RECORD_CACHE_BYTES = 32 * 1024 * 1024;
-
-/** Ceiling of `vault.decodedCacheBytes`, so a typo cannot turn the byte cap into no cap (the decoded form is ~3x). */
-export const DECODED_RECORD_CACHE_BYTES_MAX = 1024 * 1024 * 1024;
-
-/** Larger records are decoded on every read, never cached: one of them would evict hundreds of small ones. */
-export const DECODED_RECORD_CACHE_MAX_RECORD_BYTES = 1024 * 1024;
-
-interface DecodedEntry {
-  readonly bytes: Buffer;
-  readonly version: number;
-  readonly record: VaultRecord;
-}
 
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= UINT32_MAX;
@@ -214,29 +154,14 @@ export class BaseVault implements ObjectStore {
   /** Lazy re-wraps running in the background, by `tenant\0uid` (one per record at a time). */
   readonly #lazy = new Map<string, Promise<void>>();
   #lazySkipped = 0;
-  /** See {@link DECODED_RECORD_CACHE_ENTRIES}; keyed by `tenant\0uid`. */
-  readonly #decoded = new Map<string, DecodedEntry>();
-  /**
-   * Insertion order for eviction, as a ring of keys. Not `#decoded.keys().next()`: a Map that is evicted from its
-   * front keeps its deleted slots until it rehashes, and the iterator walks over all of them, which made a miss on
-   * a large vault cost more than the decode it was meant to save (vault.bench: get at 100k objects 10.6 → 20.8 µs).
-   */
-  readonly #decodedRing: (string | undefined)[] = new Array<string | undefined>(DECODED_RECORD_CACHE_ENTRIES).fill(undefined);
-  #decodedNext = 0;
-  /** Stored bytes held by the cache ({@link DECODED_RECORD_CACHE_BYTES}). */
-  #decodedBytes = 0;
-  /** The byte cap in force (BaseVaultOptions.decodedCacheBytes). */
-  readonly #decodedCap: number;
+  /** Decoded records by `tenant\0uid` (src/vault/decoded-cache.ts). */
+  readonly #decoded: DecodedRecordCache;
 
   protected constructor(engine: VaultEngine, kek: KekProvider | KekResolver, options: BaseVaultOptions = {}) {
     this.#engine = engine;
     this.resolver = toKekResolver(kek);
     this.#logger = options.logger;
-    const cap = options.decodedCacheBytes ?? DECODED_RECORD_CACHE_BYTES;
-    if (!Number.isSafeInteger(cap) || cap < 0 || cap > DECODED_RECORD_CACHE_BYTES_MAX) {
-      throw new VaultError('INVALID_RECORD', `decodedCacheBytes must be an integer from 0 to ${String(DECODED_RECORD_CACHE_BYTES_MAX)}, got ${String(cap)}`);
-    }
-    this.#decodedCap = cap;
+    this.#decoded = new DecodedRecordCache(options.decodedCacheBytes ?? DECODED_RECORD_CACHE_BYTES);
   }
 
   #alive(): VaultEngine {
@@ -371,6 +296,11 @@ export class BaseVault implements ObjectStore {
    * The record of (tenant, uid) as the cache holds it: SHARED, never to be changed by the caller. Decodes (and
    * caches) it when the stored bytes or version differ from the cached entry.
    */
+  /** Entries and stored bytes the decoded-record cache holds now (tests of the caps). */
+  get decodedCacheStats(): { readonly entries: number; readonly bytes: number } {
+    return this.#decoded.stats;
+  }
+
   #lookup(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
     const engine = this.#alive();
     const prefix = tenantPrefix(tenant); // a bad tenant is a caller bug: throw
@@ -388,46 +318,8 @@ export class BaseVault implements ObjectStore {
     const hit = this.#decoded.get(ck);
     if (hit !== undefined && hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: hit.record };
     const record = toRecord(tenant, uid, decodeRecordValue(e.value), e.version);
-    this.#remember(ck, hit, e.value, e.version, record);
+    this.#decoded.remember(ck, hit, e.value, e.version, record);
     return { key, record };
-  }
-
-  /** Caches a freshly decoded record ({@link DECODED_RECORD_CACHE_ENTRIES}, {@link DECODED_RECORD_CACHE_BYTES}). */
-  #remember(ck: string, stale: DecodedEntry | undefined, value: Buffer, version: number, record: VaultRecord): void {
-    if (stale !== undefined) {
-      this.#decoded.delete(ck);
-      this.#decodedBytes -= stale.bytes.length;
-    }
-    if (value.length > DECODED_RECORD_CACHE_MAX_RECORD_BYTES || value.length > this.#decodedCap) return;
-    if (stale === undefined) {
-      // A new key takes the ring's next position and evicts whatever key held it (possibly already replaced).
-      this.#evictRingSlot(this.#decodedNext);
-      this.#decodedRing[this.#decodedNext] = ck;
-      this.#decodedNext = (this.#decodedNext + 1) % DECODED_RECORD_CACHE_ENTRIES;
-    }
-    // Over the byte cap: the oldest entries go, in ring order (the new entry is the newest, so it is reached last).
-    for (let n = 0; this.#decodedBytes + value.length > this.#decodedCap && n < DECODED_RECORD_CACHE_ENTRIES; n++) {
-      const at = (this.#decodedNext + n) % DECODED_RECORD_CACHE_ENTRIES;
-      if (this.#decodedRing[at] !== ck) this.#evictRingSlot(at);
-    }
-    // e.value is the engine's shared read buffer: keep a copy to compare against.
-    this.#decoded.set(ck, { bytes: Buffer.from(value), version, record });
-    this.#decodedBytes += value.length;
-  }
-
-  #evictRingSlot(at: number): void {
-    const evicted = this.#decodedRing[at];
-    if (evicted === undefined) return;
-    this.#decodedRing[at] = undefined;
-    const e = this.#decoded.get(evicted);
-    if (e === undefined) return;
-    this.#decoded.delete(evicted);
-    this.#decodedBytes -= e.bytes.length;
-  }
-
-  /** Entries and stored bytes the decoded-record cache holds now (tests of the caps). */
-  get decodedCacheStats(): { readonly entries: number; readonly bytes: number } {
-    return { entries: this.#decoded.size, bytes: this.#decodedBytes };
   }
 
   /** {@link #lookup} with a copy the caller may change (the ObjectStore contract: returned records are copies). */
@@ -719,7 +611,6 @@ export class BaseVault implements ObjectStore {
       await this.rewrapIdle();
       this.#closed = true;
       this.#decoded.clear();
-      this.#decodedRing.fill(undefined);
       await this.#engine.close();
     })();
     return this.#closing;

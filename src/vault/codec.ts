@@ -9,8 +9,8 @@
  * 64-bit and big integers as decimal strings (no rounding, KMIP 1.4 §9.1.1.4 Long Integer is
  * signed 64-bit), byte strings as base64.
  */
-import { ItemType } from '../ttlv/types.js';
-import type { TtlvItem } from '../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import type { KmipAttribute } from '../kmip/attributes.js';
 import { VaultError } from './errors.js';
 import { MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTES_PER_RECORD, MAX_BIGINT_DIGITS, MAX_METADATA_BYTES } from './limits.js';

@@ -18,13 +18,20 @@
  * into another tenant's or object's record (or an older material version) from opening.
  *
  * Random 96-bit nonces are safe for up to 2^32 seals under one key version (NIST SP 800-38D
- * §8.3); the KEK lineage rotates long before that (hierarchy issue), and each L4 object is
- * sealed once per material version.
+ * §8.3): every sealing key counts its invocations and refuses past the limit (src/vault/seal-counter.ts).
+ *
+ * This module is the ONLY writer of the format: the vault's L4 envelopes ({@link seal}), krypton's L3 blobs under
+ * L2, the local keystore's L1 key files and the MasterKey's items all come from {@link newHeader}; the slot-to-slot
+ * variant ({@link sealKeyEnvelope} / {@link openKeyEnvelope}) wraps one native key slot under another, so the
+ * wrapped key never enters JS.
  */
 import { randomFillSync } from 'node:crypto';
+import { NativeError, openKey, sealKey } from '../native/index.js';
+import type { SecureKey } from '../native/index.js';
 import { EnvelopeError } from './errors.js';
 import { GCM_NONCE_BYTES, GCM_TAG_BYTES, MAX_KEK_ID_BYTES } from './kek.js';
 import type { KekProvider } from './kek.js';
+import type { SealCounter } from './seal-counter.js';
 
 export const ENVELOPE_FORMAT_V1 = 0x01;
 
@@ -117,25 +124,59 @@ export function parseEnvelope(envelope: Uint8Array): EnvelopeHeader {
   };
 }
 
+/** A fresh header for (keyId, keyVersion) with a new random nonce; `nonce` is a view into `header`. */
+export function newHeader(keyId: string, keyVersion: number): { header: Buffer; nonce: Buffer } {
+  const id = Buffer.from(keyId, 'utf8');
+  if (id.length === 0 || id.length > MAX_KEK_ID_BYTES) {
+    throw new EnvelopeError('MALFORMED', `KEK id must be 1..${MAX_KEK_ID_BYTES} bytes`);
+  }
+  const headerLength = 2 + id.length + 4 + GCM_NONCE_BYTES;
+  const header = Buffer.allocUnsafe(headerLength);
+  header[0] = ENVELOPE_FORMAT_V1;
+  header[1] = id.length;
+  id.copy(header, 2);
+  header.writeUInt32BE(keyVersion, 2 + id.length);
+  const nonce = header.subarray(6 + id.length, headerLength);
+  fillNonce(nonce);
+  return { header, nonce };
+}
+
 /**
  * Seals `plaintext` under the provider's current key version, bound to `aad`.
  * Does not copy the plaintext; the caller still owns (and wipes) it.
  */
 export async function seal(kek: KekProvider, plaintext: Uint8Array, aad: EnvelopeAad): Promise<Buffer> {
-  const keyId = Buffer.from(kek.id, 'utf8');
-  if (keyId.length === 0 || keyId.length > MAX_KEK_ID_BYTES) {
-    throw new EnvelopeError('MALFORMED', `KEK id must be 1..${MAX_KEK_ID_BYTES} bytes`);
-  }
-  const headerLength = 2 + keyId.length + 4 + GCM_NONCE_BYTES;
-  const header = Buffer.allocUnsafe(headerLength);
-  header[0] = ENVELOPE_FORMAT_V1;
-  header[1] = keyId.length;
-  keyId.copy(header, 2);
-  header.writeUInt32BE(kek.currentVersion, 2 + keyId.length);
-  const nonce = header.subarray(6 + keyId.length, headerLength);
-  fillNonce(nonce);
-  const sealed = await kek.seal(kek.currentVersion, nonce, plaintext, Buffer.concat([header, encodeAadIdentity(aad)]));
+  const { header, nonce } = newHeader(kek.id, kek.currentVersion);
+  const sealed = await kek.seal(kek.currentVersion, nonce, plaintext, aadOf(header, header.length, aad));
   return Buffer.concat([header, sealed]);
+}
+
+/**
+ * The slot-to-slot variant: seals the key in slot `key` under the slot `wrapping` (lineage `keyId`, version
+ * `keyVersion`) inside the addon, so the wrapped key never enters JS. `counter` is the wrapping key's seal counter
+ * (src/vault/seal-counter.ts), taken before the cipher runs.
+ * @throws EnvelopeError KEY_EXHAUSTED | MALFORMED
+ */
+export function sealKeyEnvelope(wrapping: SecureKey, keyId: string, keyVersion: number, key: SecureKey, aad: EnvelopeAad, counter: SealCounter): Buffer {
+  const { header, nonce } = newHeader(keyId, keyVersion);
+  const fullAad = aadOf(header, header.length, aad);
+  counter.take();
+  return Buffer.concat([header, sealKey(wrapping, key, nonce, fullAad, GCM_TAG_BYTES)]);
+}
+
+/**
+ * Opens a slot-to-slot envelope (already parsed: the caller checked its key id and version) into a new slot.
+ * @throws EnvelopeError TAMPERED when it does not authenticate for `aad` under `wrapping`
+ */
+export function openKeyEnvelope(wrapping: SecureKey, envelope: Uint8Array, h: EnvelopeHeader, aad: EnvelopeAad): SecureKey {
+  try {
+    return openKey(wrapping, h.nonce, envelope.subarray(h.headerLength), aadOf(envelope, h.headerLength, aad), GCM_TAG_BYTES);
+  } catch (cause) {
+    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
+      throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+    }
+    throw cause;
+  }
 }
 
 /**

@@ -43,7 +43,9 @@ export type EnvelopeErrorCode =
   /** The format version byte is not one this code can read. */
   | 'UNKNOWN_VERSION'
   /** The envelope is too short or its length fields are inconsistent. */
-  | 'MALFORMED';
+  | 'MALFORMED'
+  /** The sealing key reached its AES-GCM invocation limit (NIST SP 800-38D §8.3, src/vault/seal-counter.ts): rotate it. */
+  | 'KEY_EXHAUSTED';
 
 export class EnvelopeError extends Error {
   override readonly name = 'EnvelopeError';

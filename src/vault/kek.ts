@@ -17,6 +17,8 @@ import { closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, op
 import path from 'node:path';
 import { gcmOpen, gcmSeal, NativeError, SecureKey } from '../native/index.js';
 import { EnvelopeError, KekError } from './errors.js';
+import { SealCounters } from './seal-counter.js';
+import type { SealCounter } from './seal-counter.js';
 
 /** AES-256 key length (FIPS 197). */
 export const AES_256_KEY_BYTES = 32;
@@ -34,7 +36,9 @@ export const MAX_KEK_ID_BYTES = 255;
  * - `id` names the key lineage (stable across versions, ≤ 255 UTF-8 bytes, non-empty).
  * - `currentVersion` (uint32 ≥ 1) is the version new envelopes are sealed under; older
  *   versions that `hasVersion` still opens (rotation: re-wrap lazily, ARCHITECTURE §2).
- * - `seal` returns ciphertext ‖ 16-byte tag; the nonce is chosen by the caller (12 bytes).
+ * - `seal` returns ciphertext ‖ 16-byte tag; the nonce is chosen by the caller (12 bytes). Every seal counts against
+ *   the key version's seal counter (src/vault/seal-counter.ts) and is refused with EnvelopeError 'KEY_EXHAUSTED'
+ *   past the NIST SP 800-38D §8.3 limit.
  * - `open` returns a fresh plaintext buffer the caller owns and must wipe (`fill(0)`), or
  *   throws EnvelopeError 'TAMPERED' on authentication failure and 'WRONG_KEY' for an unknown version.
  */
@@ -50,6 +54,20 @@ export interface KekProvider {
    * and errors as `open`, thrown instead of rejected. Providers that must wait (a remote unwrap) leave it out.
    */
   openSync?(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer;
+}
+
+/**
+ * A KEK that wraps native key slots slot to slot (src/vault/envelope.ts sealKeyEnvelope): what the local keystore
+ * is handed by the composition root (the node's MasterKey), so that a keystore plugin imports no engine (issue 19).
+ * Envelopes bind `uid`, the item's name, in their AAD: a file renamed to another item does not open.
+ */
+export interface SlotWrappingKek {
+  /** The key id its envelopes carry. @throws KmipError SERVER_SEALED while the key is not available */
+  keyId(): string;
+  /** Seals the key in slot `key`; counts against the wrapping key's seal counter. @throws EnvelopeError KEY_EXHAUSTED */
+  wrapKey(key: SecureKey, uid: string): Buffer;
+  /** Opens into a new slot the caller owns. @throws EnvelopeError WRONG_KEY | TAMPERED | MALFORMED */
+  unwrapKey(envelope: Uint8Array, uid: string): SecureKey;
 }
 
 /**
@@ -124,6 +142,8 @@ export class NodeCryptoKekProvider implements KekProvider {
   readonly id: string;
   readonly currentVersion: number;
   readonly #keys: ReadonlyMap<number, KeyObject>;
+  /** Per process: see {@link NativeKekProvider} (a DevKekProvider's key file outlives it: docs/vault.md "Seal counters"). */
+  readonly #seals: SealCounters;
 
   constructor(id: string, keys: ReadonlyMap<number, Uint8Array>, currentVersion: number) {
     checkKeyId(id);
@@ -142,6 +162,7 @@ export class NodeCryptoKekProvider implements KekProvider {
     this.id = id;
     this.currentVersion = currentVersion;
     this.#keys = objects;
+    this.#seals = new SealCounters(id);
   }
 
   /** A provider with fresh random keys for versions 1..versions (tests, MemoryVault, tools). */
@@ -177,6 +198,7 @@ export class NodeCryptoKekProvider implements KekProvider {
   sealSync(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
     const key = this.#key(version);
     if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+    this.#seals.of(version).take();
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
     cipher.setAAD(aad);
     return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
@@ -205,6 +227,18 @@ export class NodeCryptoKekProvider implements KekProvider {
     tail.fill(0);
     return out;
   }
+}
+
+/**
+ * AES-256-GCM seal under a native slot (NativeKekProvider, krypton's TenantKeyring): the one copy of the checks and
+ * the count. Returns ciphertext ‖ tag in a fresh buffer.
+ * @throws KekError INVALID_ARGUMENT (nonce length) | EnvelopeError KEY_EXHAUSTED
+ */
+export function gcmSealUnder(key: SecureKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, counter: SealCounter): Buffer {
+  if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+  counter.take();
+  const out = gcmSeal(key, nonce, plaintext, aad, GCM_TAG_BYTES);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /**
@@ -245,6 +279,12 @@ export class NativeKekProvider implements KekProvider {
   readonly id: string;
   readonly currentVersion: number;
   readonly #keys: Map<number, SecureKey>;
+  /**
+   * Seal counters per key version, in this process. Enough for the keys this provider is made for: random keys of
+   * a test, tool or benchmark that die with the process. A key that outlives the process counts where it persists:
+   * the MasterKey in seal.json (src/krypton/master-key.ts); the development key file is development only.
+   */
+  readonly #seals: SealCounters;
 
   /** Takes ownership of `keys` (each a 32-byte SecureKey). */
   constructor(id: string, keys: ReadonlyMap<number, SecureKey>, currentVersion: number) {
@@ -260,6 +300,7 @@ export class NativeKekProvider implements KekProvider {
     this.id = id;
     this.currentVersion = currentVersion;
     this.#keys = new Map(keys);
+    this.#seals = new SealCounters(id);
   }
 
   /** Fresh random keys for versions 1..versions, generated inside the slots (never in JS). */
@@ -301,11 +342,7 @@ export class NativeKekProvider implements KekProvider {
   }
 
   seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return settle(() => {
-      if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
-      const out = gcmSeal(this.#key(version), nonce, plaintext, aad, GCM_TAG_BYTES);
-      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-    });
+    return settle(() => gcmSealUnder(this.#key(version), nonce, plaintext, aad, this.#seals.of(version)));
   }
 
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {

@@ -15,7 +15,7 @@ import {
   ReplayState,
   UnboundPlaceholderError,
 } from '../../src/conformance/placeholders.js';
-import { parseXml, ttlvToXml, xmlToTtlv } from '../../src/ttlv/xml.js';
+import { parseXml, ttlvToXml, xmlToTtlv } from '../../src/kmip/encodings/xml.js';
 
 const NOW = 1_700_000_000n;
 

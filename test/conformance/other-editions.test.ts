@@ -24,8 +24,8 @@ import { RESULT_REASON_BY_VERSION, resultReasonFor } from '../../src/kmip/errors
 import type { KmipErrorCode } from '../../src/kmip/errors.js';
 import { enumValueExistsIn, ResultReason } from '../../src/kmip/registry.js';
 import type { KmipVersion } from '../../src/kmip/registry.js';
-import { jsonStringToTtlv } from '../../src/ttlv/json.js';
-import { xmlStringToTtlv } from '../../src/ttlv/xml.js';
+import { jsonStringToTtlv } from '../../src/kmip/encodings/json.js';
+import { xmlStringToTtlv } from '../../src/kmip/encodings/xml.js';
 import { loadVector } from '../../src/conformance/vectors.js';
 import { createServices } from '../../src/operations/services.js';
 import { inProcessTransport } from '../integration/operations-harness.js';

@@ -23,8 +23,8 @@ import type { ScriptedServer } from '../../src/conformance/scripted-server.js';
 import { connectTls } from '../../src/conformance/transport.js';
 import { defaultVectorsDir, listVectorFiles, loadVector } from '../../src/conformance/vectors.js';
 import type { Vector } from '../../src/conformance/vectors.js';
-import { parseXml, serializeXml } from '../../src/ttlv/xml.js';
-import type { XmlElement } from '../../src/ttlv/xml.js';
+import { parseXml, serializeXml } from '../../src/kmip/encodings/xml.js';
+import type { XmlElement } from '../../src/kmip/encodings/xml.js';
 
 // dist/test/conformance/x.test.js → repository root.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

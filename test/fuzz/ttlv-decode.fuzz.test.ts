@@ -13,10 +13,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { TtlvError } from '../../src/ttlv/errors.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvError } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
 import { KMIP_1_1_MESSAGES, getRequest, getResponseAes256 } from '../helpers/ttlv-vectors.js';
 
 /** Per property; four properties, so ~5 s in all. */

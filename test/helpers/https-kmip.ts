@@ -5,10 +5,10 @@
  */
 import https from 'node:https';
 import tls from 'node:tls';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { jsonStringToTtlv, ttlvToJsonString } from '../../src/ttlv/json.js';
-import { ttlvToXmlString, xmlStringToTtlv } from '../../src/ttlv/xml.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { jsonStringToTtlv, ttlvToJsonString } from '../../src/kmip/encodings/json.js';
+import { ttlvToXmlString, xmlStringToTtlv } from '../../src/kmip/encodings/xml.js';
 
 export interface HttpsPeer {
   readonly host: string;

@@ -35,9 +35,9 @@ import type { ConfigFile, IdentityConfig, ServerLimits } from '../../src/server/
 import type { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { Logger } from '../../src/common/log.js';
-import type { TtlvLimits } from '../../src/ttlv/limits.js';
+import type { TtlvLimits } from '@openkcm/ttlv';
 import type { OperationHandler, RequestContext } from '../../src/operations/types.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
+import { TtlvFramer } from '@openkcm/ttlv';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.generated.js';
 import type { KmipVersion } from '../../src/kmip/registry.generated.js';

@@ -9,9 +9,9 @@
  * PyKMIP does not name the section, the comment says the section is our attribution and why.
  */
 import assert from 'node:assert/strict';
-import { bytes, dateTime, enumeration, int, structure, text } from '../../src/ttlv/build.js';
-import { TtlvError, type TtlvErrorCode } from '../../src/ttlv/errors.js';
-import type { StructureItem } from '../../src/ttlv/types.js';
+import { bytes, dateTime, enumeration, int, structure, text } from '@openkcm/ttlv';
+import { TtlvError, type TtlvErrorCode } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
 
 /** Runs `fn`, which must throw a TtlvError with `code` (and `offset`, if given). */
 export function assertTtlvError(fn: () => unknown, code: TtlvErrorCode, offset?: number): TtlvError {

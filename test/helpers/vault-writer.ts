@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { Tag } from '../../src/kmip/registry.generated.js';
-import { enumeration, structure, text } from '../../src/ttlv/build.js';
+import { enumeration, structure, text } from '@openkcm/ttlv';
 import { DevKekProvider } from '../../src/vault/kek.js';
 import { newUid } from '../../src/vault/uid.js';
 import { Vault } from '../../src/vault/vault.js';

@@ -6,7 +6,6 @@
  * with a clear AUTO_UNSEAL_FAILED naming KEY_REVOKED_OR_DISABLED. Plus the seal secret source's refusals.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
 import { autoSealSettings, MAX_SEAL_SECRET_BYTES, sealSecretSource } from '../../src/krypton/auto-seal.js';
 import { DEV_KEY_FILE, MasterKeyError, SEAL_FILE } from '../../src/krypton/master-key.js';
-import { CLI_MAIN, startTestServer } from '../helpers/server.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
 import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
 
@@ -22,18 +23,8 @@ const TOKEN = 'openkcm-seal';
 const KEY = 'mk-wrap';
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
 function cli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code, stdout, stderr }); });
-  });
+  return runCli(args, { env });
 }
 
 describe('auto-unseal through SoftHSM2 via the CLI', () => {

@@ -20,9 +20,9 @@ import type { OperationHandler } from '../../src/operations/types.js';
 import { silentLogger } from '../../src/common/log.js';
 import { newSession, processMessageBytes } from '../../src/server/processor.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { MemoryVault } from '../../src/vault/index.js';
 import { RULES, vectorsDir } from './operations-harness.js';
 

@@ -26,7 +26,7 @@ import { nativeInfo } from '../../src/native/index.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
 import type { AppHierarchy } from '../../src/server/app.js';
 import { parseEnvelope } from '../../src/vault/envelope.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 

@@ -11,7 +11,7 @@ import { KmipResultError } from '../../src/kmip/errors.js';
 import {
   CryptographicAlgorithm, CryptographicUsageMask, NameType, ResultReason, RevocationReasonCode, State, Tag,
 } from '../../src/kmip/registry.js';
-import { enumeration, text } from '../../src/ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { archivePayloads } from '../../src/kmip/payloads/archive.js';
 import { checkPayloads } from '../../src/kmip/payloads/check.js';
 import type { KmipClient } from '../../src/client/client.js';

@@ -19,7 +19,7 @@ import { FIND_UIDS_PAGE, VaultObjectStore } from '../../src/operations/model/vau
 import type { ObjectStore } from '../../src/operations/model/store.js';
 import type { OperationHandler } from '../../src/operations/types.js';
 import { newSession } from '../../src/server/processor.js';
-import { enumeration, text } from '../../src/ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { NodeCryptoKekProvider } from '../../src/vault/kek.js';
 import { Vault } from '../../src/vault/vault.js';
 import type { NewVaultObject } from '../../src/vault/store.js';

@@ -21,7 +21,8 @@ import {
 import { OPERATOR_BODY_LIMIT_BYTES, OPERATOR_SOCKET_FILE, startOperatorApi } from '../../src/krypton/operator-api.js';
 import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
-import { CLI_MAIN } from '../helpers/server.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
 import { run as runOperator } from '../../src/cli/commands/operator.js';
 
 initNative({ allowUnlocked: true });
@@ -390,20 +391,9 @@ describe('MasterKey: auto-unseal through PKCS#11 (SoftHSM2)', () => {
 
 // ---- operator socket and CLI ------------------------------------------------------------------------------------
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
 /** Spawns the real CLI asynchronously (the operator API runs in THIS process's event loop). */
 function cli(args: readonly string[], stdin?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'operator', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code, stdout, stderr }); });
-    child.stdin.end(stdin ?? '');
-  });
+  return runCli(['operator', ...args], stdin === undefined ? {} : { stdin });
 }
 
 function raw(socketPath: string, method: string, route: string, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {

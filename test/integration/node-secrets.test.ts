@@ -12,7 +12,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -25,26 +24,16 @@ import { KmipResultError } from '../../src/kmip/errors.js';
 import { MAX_NODE_SECRET_BYTES } from '../../src/krypton/master-key.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
-import { CLI_MAIN, startTestServer } from '../helpers/server.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
 const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
 function cli(args: string[], stdin: string | Buffer = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    p.on('error', reject);
-    p.on('exit', (code) => { resolve({ code, stdout, stderr }); });
-    p.stdin.on('error', () => undefined);
-    p.stdin.end(stdin);
-  });
+  return runCli(args, { stdin });
 }
 
 async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {

@@ -12,7 +12,7 @@ import {
   CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType, RevocationReasonCode, State, Tag,
 } from '../../src/kmip/registry.js';
 import type { KmipVersion } from '../../src/kmip/registry.js';
-import { enumeration, text } from '../../src/ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 

@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
 import { PERMITTED_VARIATIONS } from '../../src/conformance/compare.js';
 import type { VariationRule } from '../../src/conformance/compare.js';
 import type { MessageTransport } from '../../src/conformance/transport.js';

@@ -15,8 +15,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 import { decodeResponse } from '../../src/kmip/message.js';
 import type { ResponseMessage } from '../../src/kmip/message.js';
 import { BatchErrorContinuationOption, Operation, ResultReason, ResultStatus, Tag } from '../../src/kmip/registry.generated.js';

@@ -23,8 +23,8 @@ import { makeAttribute } from '../../src/kmip/attributes.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, ObjectType } from '../../src/kmip/registry.generated.js';
 import { Vault } from '../../src/vault/vault.js';
 import { DevKekProvider } from '../../src/vault/kek.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import { findChild } from '../../src/ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import { findChild } from '@openkcm/ttlv';
 import { Tag } from '../../src/kmip/registry.generated.js';
 
 const ROUNDS = 10;

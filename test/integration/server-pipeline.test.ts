@@ -7,8 +7,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
 import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
 import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
 import { Operation, ResultStatus } from '../../src/kmip/registry.generated.js';

@@ -5,9 +5,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { int, structure, text, enumeration } from '../../src/ttlv/build.js';
-import type { StructureItem } from '../../src/ttlv/types.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { int, structure, text, enumeration } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
 import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
 import type { ProtocolVersion, RequestBatchItem, RequestHeader, ResponseMessage } from '../../src/kmip/message.js';
 import { activatePayloads } from '../../src/kmip/payloads/activate.js';

@@ -10,8 +10,8 @@ import { startTestServer, rawConnect } from '../helpers/server.js';
 import type { RawConnection, TestServer } from '../helpers/server.js';
 import { answerAsXml, field, httpsRequest, requestXml, xmlToTtlvBytes } from '../helpers/https-kmip.js';
 import type { HttpsPeer } from '../helpers/https-kmip.js';
-import { ttlvToXmlString } from '../../src/ttlv/xml.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
+import { ttlvToXmlString } from '../../src/kmip/encodings/xml.js';
+import { decodeTtlv } from '@openkcm/ttlv';
 
 
 const attr = (name: string, value: string): string => `<Attribute><AttributeName type="TextString" value="${name}"/>${value}</Attribute>`;

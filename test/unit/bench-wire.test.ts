@@ -9,9 +9,9 @@ import { scanResults } from '../../src/bench/load.js';
 import { encodeResponse, KMIP_1_4, responseMessage } from '../../src/kmip/message.js';
 import type { ResponseBatchItem } from '../../src/kmip/message.js';
 import { Operation, ResultReason, ResultStatus, Tag } from '../../src/kmip/registry.generated.js';
-import { text } from '../../src/ttlv/build.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { text } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 
 function frame(items: ResponseBatchItem[]): Buffer {
   return encodeTtlv(encodeResponse(responseMessage({ protocolVersion: KMIP_1_4, timeStamp: 1_700_000_000n }, items)));

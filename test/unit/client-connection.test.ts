@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { KmipConnection } from '../../src/client/connection.js';
 import type { ConnectionOptions } from '../../src/client/connection.js';
 import { KmipClientError } from '../../src/client/errors.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
+import { TtlvFramer } from '@openkcm/ttlv';
 import { createCa } from '../../src/pki/dev-pki.js';
 import { testPki } from '../helpers/pki.js';
 import type { TestPki } from '../helpers/pki.js';

@@ -20,12 +20,12 @@ import { destroyPayloads } from '../../src/kmip/payloads/destroy.js';
 import {
   CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, ResultReason, ResultStatus, Tag,
 } from '../../src/kmip/registry.generated.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
-import { enumeration, structure, text } from '../../src/ttlv/build.js';
-import type { StructureItem } from '../../src/ttlv/types.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { enumeration, structure, text } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 import { testPki } from '../helpers/pki.js';
 import type { TestPki } from '../helpers/pki.js';
 

@@ -15,7 +15,7 @@ import { CryptographicAlgorithm, ObjectType, Operation, State, Tag } from '../..
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
 import type { Principal, RequestContext } from '../../src/operations/types.js';
 import { ConfigError } from '../../src/server/config.js';
-import { enumeration, text } from '../../src/ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import {
   ADMIN_ACTIONS, CEDAR_SCHEMA_TEXT, DEFAULT_POLICIES_TEXT, KMIP_ACTION_GROUPS, KMIP_ACTIONS, MAX_ROLE_NAME_LENGTH,
   MAX_ROLES_PER_IDENTITY, MAX_TENANT_POLICY_BYTES, PLATFORM_TENANT, PolicyEngine, PolicyError, kmipAuthorizer, objectResource,

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runConformance } from '../../src/conformance/replay.js';
 import { loadVector } from '../../src/conformance/vectors.js';
-import { parseXml, xmlStringToTtlv, XmlSyntaxError } from '../../src/ttlv/xml.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { parseXml, xmlStringToTtlv, XmlSyntaxError } from '../../src/kmip/encodings/xml.js';
+import { ItemType } from '@openkcm/ttlv';
 
 const HEADER = (minor: number, major = 1): string => `<ProtocolVersion>\n\t\t\t\t<ProtocolVersionMajor type="Integer" value="${String(major)}" />\n\t\t\t\t<ProtocolVersionMinor type="Integer" value="${String(minor)}" />\n\t\t\t</ProtocolVersion>`;
 

@@ -17,8 +17,8 @@ import { IV_POOL_BYTES, pooledRandomBytes } from '../../src/operations/model/cry
 import { StoreConflictError } from '../../src/operations/model/store.js';
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
 import { VaultObjectStore } from '../../src/operations/model/vault-store.js';
-import { text } from '../../src/ttlv/build.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { text } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 import { DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_MAX_RECORD_BYTES } from '../../src/vault/base-vault.js';
 import { MemoryVault } from '../../src/vault/index.js';
 import { newUid as vaultUid } from '../../src/vault/uid.js';

@@ -1,14 +1,14 @@
 /**
- * KMIP JSON encoding ⇄ TTLV (src/ttlv/json.ts), KMIP Profiles 2.1 "JSON Encoding"
+ * KMIP JSON encoding ⇄ TTLV (src/kmip/encodings/json.ts), KMIP Profiles 2.1 "JSON Encoding"
  * (KMIP Additional Message Encodings 1.0 §4.1): object shape, the value forms of every type,
  * masks with "|", hex forms, context rules, errors with paths.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonStringToTtlv, jsonToTtlv, ttlvToJson, ttlvToJsonString } from '../../src/ttlv/json.js';
-import { KmipEncodingError } from '../../src/ttlv/xml.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+import { jsonStringToTtlv, jsonToTtlv, ttlvToJson, ttlvToJsonString } from '../../src/kmip/encodings/json.js';
+import { KmipEncodingError } from '../../src/kmip/encodings/xml.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, Tag } from '../../src/kmip/registry.js';
 
 function throwsEncoding(fn: () => unknown, path: string, message: RegExp): void {

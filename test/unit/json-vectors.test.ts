@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseXml, xmlToTtlv } from '../../src/ttlv/xml.js';
-import type { XmlElement } from '../../src/ttlv/xml.js';
-import { jsonStringToTtlv, ttlvToJson, ttlvToJsonString } from '../../src/ttlv/json.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
+import { parseXml, xmlToTtlv } from '../../src/kmip/encodings/xml.js';
+import type { XmlElement } from '../../src/kmip/encodings/xml.js';
+import { jsonStringToTtlv, ttlvToJson, ttlvToJsonString } from '../../src/kmip/encodings/json.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
 
 function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));

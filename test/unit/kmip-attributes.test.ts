@@ -5,9 +5,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { enumeration, int, structure, text } from '../../src/ttlv/build.js';
-import type { StructureItem } from '../../src/ttlv/types.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { enumeration, int, structure, text } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 import {
   attributeTag, attributeValuesEqual, makeAttribute, readAttribute1x, readAttribute2x, readAttributeNames,
   readAttributeReference, readAttributes2x, readRequestAttributes, readTemplateAttribute, readWrappedAttribute,

@@ -13,8 +13,8 @@ import {
 } from '../../src/kmip/errors.js';
 import type { KmipErrorCode } from '../../src/kmip/errors.js';
 import { ResultReason, ResultStatus, enumValue, enumValueExistsIn } from '../../src/kmip/registry.js';
-import { TtlvError } from '../../src/ttlv/errors.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
+import { TtlvError } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
 
 /** dist/test/unit → repo root. */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -4,10 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bool, bytes, enumeration, int, structure, text } from '../../src/ttlv/build.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import type { StructureItem, TtlvItem } from '../../src/ttlv/types.js';
+import { bool, bytes, enumeration, int, structure, text } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import { KmipError } from '../../src/kmip/errors.js';
 import {
   KMIP_1_4, KMIP_2_1, KmipRequestDecodeError, decodeRequest, decodeResponse, encodeProtocolVersion, encodeRequest,

@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import { AdjustmentType, CryptographicUsageMask, Operation, ResultReason, State, Tag } from '../../src/kmip/registry.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import { bool, int } from '../../src/ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import { bool, int } from '@openkcm/ttlv';
 import { attributeExistsIn, attributeForVersion, ruleFor, valueForVersion } from '../../src/operations/model/attribute-rules.js';
 import { Fixture, nameAttr, rejectsWith } from './operations-fixture.js';
 

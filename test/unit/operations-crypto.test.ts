@@ -13,7 +13,7 @@ import {
   BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, PaddingMethod, ResultReason,
   ResultStatus, RevocationReasonCode, Tag, UsageLimitsUnit, ValidityIndicator,
 } from '../../src/kmip/registry.js';
-import { enumeration, long } from '../../src/ttlv/build.js';
+import { enumeration, long } from '@openkcm/ttlv';
 import { struct } from '../../src/kmip/payloads/fields.js';
 import { Fixture, rejectsWith } from './operations-fixture.js';
 

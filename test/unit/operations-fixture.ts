@@ -21,9 +21,9 @@ import { MemoryObjectStore } from '../../src/operations/model/store.js';
 import type { OperationHandler, RequestContext, SessionState, UndoJournal } from '../../src/operations/types.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
 import { silentLogger } from '../../src/common/log.js';
-import { enumeration, text } from '../../src/ttlv/build.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { enumeration, text } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
 
 export const T0 = new Date('2024-01-01T00:00:00Z');
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import type { KmipAttribute } from '../../src/kmip/attributes.js';
 import { ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State, Tag } from '../../src/kmip/registry.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import { dateTime } from '../../src/ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import { dateTime } from '@openkcm/ttlv';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
 import { Fixture, rejectsWith, T0 } from './operations-fixture.js';
 

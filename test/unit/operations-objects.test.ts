@@ -11,9 +11,9 @@ import {
   CryptographicAlgorithm, KeyFormatType, ObjectGroupMember, ObjectType, Operation, ResultReason, SecretDataType, State,
   StorageStatusMask, Tag,
 } from '../../src/kmip/registry.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import { bytes, dateTime } from '../../src/ttlv/build.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import { bytes, dateTime } from '@openkcm/ttlv';
 import { struct } from '../../src/kmip/payloads/fields.js';
 import { computeDigest } from '../../src/operations/model/digest.js';
 import { Fixture, nameAttr, rejectsWith, T0 } from './operations-fixture.js';
@@ -202,7 +202,7 @@ describe('Locate', () => {
     const uid = await f.createKey({ mask: 4 | 8, name: 'n1' });
     assert.deepEqual((await f.call(Operation.Locate, { attributes: [makeAttribute('Cryptographic Usage Mask', 4)] })).uniqueIdentifiers, [uid]);
     assert.deepEqual((await f.call(Operation.Locate, { attributes: [makeAttribute('Cryptographic Usage Mask', 4 | 16)] })).uniqueIdentifiers, []);
-    const { text } = await import('../../src/ttlv/build.js');
+    const { text } = await import('@openkcm/ttlv');
     assert.deepEqual((await f.call(Operation.Locate, { attributes: [makeAttribute('Name', [text(Tag.NameValue, 'n1')])] })).uniqueIdentifiers, [uid]);
   });
 

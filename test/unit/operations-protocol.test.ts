@@ -12,7 +12,7 @@ import {
 import type { KmipVersion } from '../../src/kmip/registry.js';
 import type { CodedOperation } from '../../src/kmip/payloads/index.js';
 import { allHandlers, createUndoJournal, handlerExistsIn, supportedOperations } from '../../src/operations/registry.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { Fixture, rejectsWith } from './operations-fixture.js';
 
 const VERSIONS: readonly KmipVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'];

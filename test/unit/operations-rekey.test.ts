@@ -15,13 +15,13 @@ import { struct } from '../../src/kmip/payloads/fields.js';
 import { nameValueOf } from '../../src/operations/model/client-attributes.js';
 import { attrsOf, dateAttr, enumAttr, intAttr, seconds } from '../../src/operations/model/record.js';
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
-import { dateTime, enumeration, long } from '../../src/ttlv/build.js';
+import { dateTime, enumeration, long } from '@openkcm/ttlv';
 import { decodeResponse, encodeRequest } from '../../src/kmip/message.js';
 import { PAYLOAD_CODECS } from '../../src/kmip/payloads/index.js';
 import { getHandler } from '../../src/operations/registry.js';
 import { silentLogger } from '../../src/common/log.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
-import { ItemType } from '../../src/ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { Fixture, nameAttr, rejectsWith, T0 } from './operations-fixture.js';
 
 async function record(f: Fixture, uid: string, tenant = 'alice'): Promise<ManagedObjectRecord> {

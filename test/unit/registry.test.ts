@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ItemType, ItemTypeName } from '../../src/ttlv/types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
 import type { KmipVersion, TagDef } from '../../src/kmip/registry.js';
 import {
   ATTRIBUTE_NAME_ROWS,

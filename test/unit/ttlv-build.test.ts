@@ -1,4 +1,4 @@
-/** Tree builders and readers (src/ttlv/build.ts). */
+/** Tree builders and readers (packages/ttlv/src/build.ts). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -16,8 +16,8 @@ import {
   long,
   structure,
   text,
-} from '../../src/ttlv/build.js';
-import { ItemType } from '../../src/ttlv/types.js';
+} from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 
 describe('build', () => {
   test('each builder sets tag, type and value', () => {

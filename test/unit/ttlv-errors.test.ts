@@ -4,11 +4,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import type { TtlvErrorCode } from '../../src/ttlv/errors.js';
-import { int, structure, text } from '../../src/ttlv/build.js';
-import type { TtlvLimits } from '../../src/ttlv/limits.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import type { TtlvErrorCode } from '@openkcm/ttlv';
+import { int, structure, text } from '@openkcm/ttlv';
+import type { TtlvLimits } from '@openkcm/ttlv';
 import { GET_REQUEST, assertTtlvError, hex } from '../helpers/ttlv-vectors.js';
 
 function decodeError(wire: Uint8Array, code: TtlvErrorCode, offset: number, limits?: Partial<TtlvLimits>): void {

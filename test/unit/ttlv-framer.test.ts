@@ -3,9 +3,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { bytes, structure } from '../../src/ttlv/build.js';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { bytes, structure } from '@openkcm/ttlv';
 import { GET_REQUEST, GET_RESPONSE, KMIP_1_1_MESSAGES, assertTtlvError, hex } from '../helpers/ttlv-vectors.js';
 
 /** Pushes each chunk in turn and collects every frame. */

@@ -5,10 +5,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { findChild, findChildren, isStructure } from '../../src/ttlv/build.js';
-import { ItemType, type StructureItem, type TtlvItem } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { findChild, findChildren, isStructure } from '@openkcm/ttlv';
+import { ItemType, type StructureItem, type TtlvItem } from '@openkcm/ttlv';
 import {
   CREATE_REQUEST,
   CREATE_RESPONSE,

@@ -1,15 +1,15 @@
 /**
- * Each named limit (src/ttlv/limits.ts) at the limit (accepted) and one past it (rejected
+ * Each named limit (packages/ttlv/src/limits.ts) at the limit (accepted) and one past it (rejected
  * with its own code), for decode and, for maxMessageBytes, for the framer.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
-import { DEFAULT_TTLV_LIMITS, MAX_SUPPORTED_DEPTH, resolveLimits } from '../../src/ttlv/limits.js';
-import { bigInt, bytes, structure, text } from '../../src/ttlv/build.js';
-import type { StructureItem } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { DEFAULT_TTLV_LIMITS, MAX_SUPPORTED_DEPTH, resolveLimits } from '@openkcm/ttlv';
+import { bigInt, bytes, structure, text } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
 import { assertTtlvError } from '../helpers/ttlv-vectors.js';
 
 const TOP = 0x420078;

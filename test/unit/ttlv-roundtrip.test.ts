@@ -5,10 +5,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { TtlvFramer } from '../../src/ttlv/framer.js';
-import { ItemType, type StructureItem, type TtlvItem } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { TtlvFramer } from '@openkcm/ttlv';
+import { ItemType, type StructureItem, type TtlvItem } from '@openkcm/ttlv';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;

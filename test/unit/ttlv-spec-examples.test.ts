@@ -4,10 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { bigInt, bool, bytes, dateTime, enumeration, int, interval, long, structure, text } from '../../src/ttlv/build.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { bigInt, bool, bytes, dateTime, enumeration, int, interval, long, structure, text } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { hex } from '../helpers/ttlv-vectors.js';
 
 const TAG = 0x420020;

@@ -5,8 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tag } from '../../src/kmip/registry.generated.js';
-import { bigInt, bytes, dateTime, enumeration, int, long, structure, text } from '../../src/ttlv/build.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+import { bigInt, bytes, dateTime, enumeration, int, long, structure, text } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { decodeAttributes, decodeItem, decodeRecordValue, encodeAttributes, encodeItem, encodeRecordValue, RECORD_FORMAT_V1 } from '../../src/vault/codec.js';
 import { VaultError } from '../../src/vault/errors.js';
 import { enumIndexPrefix, objectKey, prefixEnd, tenantPrefix, textIndexPrefix } from '../../src/vault/keys.js';

@@ -12,7 +12,7 @@ import type { KmipAttribute } from '../../src/kmip/attributes.js';
 import { ObjectType, State, Tag } from '../../src/kmip/registry.generated.js';
 import {
   bigInt, bool, bytes, dateTime, dateTimeExtended, enumeration, int, interval, long, structure, text,
-} from '../../src/ttlv/build.js';
+} from '@openkcm/ttlv';
 import type { IntegrityReport } from '../../src/vault/base-vault.js';
 import { EnvelopeError, VaultError } from '../../src/vault/errors.js';
 import { NodeCryptoKekProvider } from '../../src/vault/kek.js';

@@ -7,19 +7,13 @@ import assert from 'node:assert/strict';
 import { createDecipheriv } from 'node:crypto';
 import { encodeAadIdentity, envelopeOverhead, ENVELOPE_FORMAT_V1, open, parseEnvelope, seal } from '../../src/vault/envelope.js';
 import type { EnvelopeAad } from '../../src/vault/envelope.js';
-import { EnvelopeError, KekError } from '../../src/vault/errors.js';
+import { KekError } from '../../src/vault/errors.js';
 import { NodeCryptoKekProvider } from '../../src/vault/kek.js';
+import { isEnvelopeError } from '../helpers/envelope-errors.js';
 
 const AAD: EnvelopeAad = { tenant: 'acme', uid: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', version: 1 };
 const KEY = Buffer.alloc(32, 0x42);
 
-function isEnvelopeError(code: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof EnvelopeError, `expected EnvelopeError ${code}, got ${String(e)}`);
-    assert.equal(e.code, code);
-    return true;
-  };
-}
 
 describe('envelope layout', () => {
   test('header fields sit where docs/vault.md says', async () => {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { open, seal } from '../../src/vault/envelope.js';
 import { KekError } from '../../src/vault/errors.js';
-import { DevKekProvider } from '../../src/vault/kek.js';
+import { DevKekProvider, NodeCryptoKekProvider } from '../../src/vault/kek.js';
+import { kekProviderConformance } from '../conformance-suites/kek-provider.js';
 
 function isKekError(code: string, message?: RegExp): (e: unknown) => boolean {
   return (e: unknown) => {
@@ -103,4 +104,13 @@ describe('DevKekProvider', () => {
   test('different key files give different ids', () => {
     assert.notEqual(DevKekProvider.open(path.join(dir, 'one.key')).id, DevKekProvider.open(path.join(dir, 'two.key')).id);
   });
+});
+
+kekProviderConformance('NodeCryptoKekProvider', { make: () => ({ kek: NodeCryptoKekProvider.random('node-crypto-conformance') }) });
+
+kekProviderConformance('DevKekProvider', {
+  make: () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'openkcm-kek-conformance-'));
+    return { kek: DevKekProvider.open(path.join(dir, 'kek.key')), dispose: () => { rmSync(dir, { recursive: true, force: true }); } };
+  },
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { ObjectType, State, Tag } from '../../src/kmip/registry.generated.js';
-import { enumeration, structure, text } from '../../src/ttlv/build.js';
+import { enumeration, structure, text } from '@openkcm/ttlv';
 import { VaultError } from '../../src/vault/errors.js';
 import { DevKekProvider, NodeCryptoKekProvider } from '../../src/vault/kek.js';
 import { enumIndexPrefix, objectKey } from '../../src/vault/keys.js';

@@ -10,19 +10,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NativeError } from '../../src/native/index.js';
 import { open, seal } from '../../src/vault/envelope.js';
-import { EnvelopeError } from '../../src/vault/errors.js';
 import { DevKekProvider, NativeKekProvider } from '../../src/vault/kek.js';
+import { kekProviderConformance } from '../conformance-suites/kek-provider.js';
+import { isEnvelopeError } from '../helpers/envelope-errors.js';
 
 const AAD = { tenant: 'acme', uid: 'u-1', version: 1 };
 const secret = (): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => i);
 
-function isEnvelopeError(code: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof EnvelopeError, `expected EnvelopeError ${code}, got ${String(e)}`);
-    assert.equal(e.code, code);
-    return true;
-  };
-}
 
 describe('NativeKekProvider', () => {
   let dir: string;
@@ -64,4 +58,11 @@ describe('NativeKekProvider', () => {
     kek.destroy();
     await assert.rejects(seal(kek, secret(), AAD), (e: unknown) => e instanceof NativeError && e.code === 'STALE_KEY');
   });
+});
+
+kekProviderConformance('NativeKekProvider', {
+  make: () => {
+    const kek = NativeKekProvider.random('native-conformance');
+    return { kek, dispose: () => { kek.destroy(); } };
+  },
 });

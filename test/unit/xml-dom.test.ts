@@ -1,11 +1,11 @@
 /**
- * The minimal XML parser/serializer behind the KMIP XML encoding (src/ttlv/xmldom.ts):
+ * The minimal XML parser/serializer behind the KMIP XML encoding (src/kmip/encodings/xmldom.ts):
  * the supported subset, the rejected constructs and their messages, the limits.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseXml, serializeXml, XmlSyntaxError, DEFAULT_XML_LIMITS, escapeXmlAttribute, isXmlName } from '../../src/ttlv/xmldom.js';
-import type { XmlElement } from '../../src/ttlv/xmldom.js';
+import { parseXml, serializeXml, XmlSyntaxError, DEFAULT_XML_LIMITS, escapeXmlAttribute, isXmlName } from '../../src/kmip/encodings/xmldom.js';
+import type { XmlElement } from '../../src/kmip/encodings/xmldom.js';
 
 function rejects(text: string, message: RegExp, where?: { line: number; column: number }): void {
   assert.throws(

@@ -1,5 +1,5 @@
 /**
- * KMIP XML encoding ⇄ TTLV (src/ttlv/xml.ts): the value forms of every item type, masks,
+ * KMIP XML encoding ⇄ TTLV (src/kmip/encodings/xml.ts): the value forms of every item type, masks,
  * hex enumerations, unknown/extension tags, the context rules, errors and their paths.
  * Spec: KMIP Profiles 2.1 §5.5 "XML Encoding" (KMIP Additional Message Encodings 1.0 §6.1).
  */
@@ -15,9 +15,9 @@ import {
   ttlvToXmlString,
   xmlStringToTtlv,
   xmlToTtlv,
-} from '../../src/ttlv/xml.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+} from '../../src/kmip/encodings/xml.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { CryptographicUsageMask, Operation, State, Tag } from '../../src/kmip/registry.js';
 
 /** One leaf element → TTLV. */

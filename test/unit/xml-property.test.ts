@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ttlvToXmlString, xmlStringToTtlv } from '../../src/ttlv/xml.js';
-import { jsonStringToTtlv, ttlvToJsonString } from '../../src/ttlv/json.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { ItemType } from '../../src/ttlv/types.js';
-import type { TtlvItem } from '../../src/ttlv/types.js';
+import { ttlvToXmlString, xmlStringToTtlv } from '../../src/kmip/encodings/xml.js';
+import { jsonStringToTtlv, ttlvToJsonString } from '../../src/kmip/encodings/json.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { Tag } from '../../src/kmip/registry.js';
 
 const INT64_MIN = -(2n ** 63n);

@@ -15,10 +15,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseXml, serializeXml, ttlvToXml, xmlToTtlv } from '../../src/ttlv/xml.js';
-import type { XmlElement } from '../../src/ttlv/xml.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
+import { parseXml, serializeXml, ttlvToXml, xmlToTtlv } from '../../src/kmip/encodings/xml.js';
+import type { XmlElement } from '../../src/kmip/encodings/xml.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { decodeTtlv } from '@openkcm/ttlv';
 import { attributeByName, enumForTag, enumValue, tagByName } from '../../src/kmip/registry.js';
 
 function repoRoot(): string {

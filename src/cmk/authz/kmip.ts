@@ -33,7 +33,7 @@ import type { KmipVersion } from '../../kmip/registry.generated.js';
 import type { ManagedObjectRecord } from '../../operations/model/store.js';
 import type { Principal, RequestContext } from '../../operations/types.js';
 import { ConfigError } from '../../common/config-error.js';
-import { ItemType } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import type { AuthzDecision, AuthzRequest, ClientPrincipal, ObjectResource, PolicyEngine, TenantResource } from './engine.js';
 import type { KmipActionName } from './schema.js';
 

@@ -2,7 +2,7 @@
  * Adjust Attribute (KMIP 2.x only): KMIP 2.1 §6.1.3. Request: Unique Identifier?,
  * Attribute Reference, Adjustment Type, Adjustment Value?; response: Unique Identifier.
  */
-import type { TtlvItem } from '../../ttlv/types.js';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads, uid } from './codec.js';
 import type { CustomField } from './codec.js';

@@ -2,9 +2,9 @@
  * Custom payload fields for the attribute-carrying parts of payloads, in both generations
  * (the mapping itself lives in src/kmip/attributes.ts).
  */
-import { ItemType } from '../../ttlv/types.js';
-import type { StructureItem } from '../../ttlv/types.js';
-import { text } from '../../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem } from '@openkcm/ttlv';
+import { text } from '@openkcm/ttlv';
 import {
   readAttribute1x, readAttributeList, readAttributeNames, readAttributeReference, readRequestAttributes,
   readWrappedAttribute, writeAttribute1x, writeAttributeList, writeAttributeNames, writeAttributeReference,

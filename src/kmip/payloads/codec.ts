@@ -8,9 +8,9 @@
  * Version awareness: a field marked `only: 1` exists in KMIP 1.x payloads only, `only: 2`
  * in 2.x only; the other generation neither writes nor reads it.
  */
-import { ItemType } from '../../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
-import { bigInt, bool, bytes, dateTime, dateTimeExtended, enumeration, int, interval, long, text } from '../../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { bigInt, bool, bytes, dateTime, dateTimeExtended, enumeration, int, interval, long, text } from '@openkcm/ttlv';
 import { KmipError } from '../errors.js';
 import type { ProtocolVersion } from '../message.js';
 import { Tag } from '../registry.generated.js';

@@ -12,11 +12,11 @@
  * - unknown children are ignored: 1.4 §11.1 tells a server to ignore fields it does not understand
  *   from a newer minor version, and payload codecs skip fields of other versions the same way.
  */
-import { ItemType } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import type {
   BooleanItem, ByteStringItem, DateTimeExtendedItem, DateTimeItem, EnumerationItem, IntegerItem,
   IntervalItem, LongIntegerItem, StructureItem, TextStringItem, TtlvItem, BigIntegerItem,
-} from '../../ttlv/types.js';
+} from '@openkcm/ttlv';
 import { KmipError } from '../errors.js';
 import type { KmipErrorCode } from '../errors.js';
 import { TAG_ROWS } from '../registry.generated.js';

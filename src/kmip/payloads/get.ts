@@ -3,7 +3,7 @@
  * Key Wrap Type? (1.4+), Key Compression Type?, Key Wrapping Specification? (raw);
  * response: Object Type, Unique Identifier, the object.
  */
-import type { StructureItem } from '../../ttlv/types.js';
+import type { StructureItem } from '@openkcm/ttlv';
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads, uid } from './codec.js';
 import { managedObjectField } from './objects.js';

@@ -5,10 +5,10 @@
  * Template, PGP Key, Certificate Request) are kept as raw structures for now.
  * Also Cryptographic Parameters (1.4 §3.6 / 2.1 §4.14), shared by Encrypt/Decrypt.
  */
-import { ItemType } from '../../ttlv/types.js';
-import type { EncodedStructure } from '../../ttlv/encoded.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
-import { bytes, enumeration, int } from '../../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { EncodedStructure } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { bytes, enumeration, int } from '@openkcm/ttlv';
 import { readAttributeList, writeAttributeList } from '../attributes.js';
 import type { KmipAttribute } from '../attributes.js';
 import { KmipError } from '../errors.js';

@@ -4,7 +4,7 @@
  * Information, RNG Parameters, Profile/Validation/Capability Information, Defaults
  * Information) are kept raw.
  */
-import type { StructureItem } from '../../ttlv/types.js';
+import type { StructureItem } from '@openkcm/ttlv';
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads } from './codec.js';
 import { protectionStorageMasksField } from './objects.js';

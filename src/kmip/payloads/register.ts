@@ -3,7 +3,7 @@
  * Identifier, Template-Attribute?) and KMIP 2.1 §6.1.43 (Object Type, Attributes, object,
  * Protection Storage Masks?; response Unique Identifier).
  */
-import type { StructureItem } from '../../ttlv/types.js';
+import type { StructureItem } from '@openkcm/ttlv';
 import type { KmipAttribute } from '../attributes.js';
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads, uid } from './codec.js';

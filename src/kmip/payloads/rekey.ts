@@ -3,7 +3,7 @@
  * Unique Identifier, Template-Attribute?) and KMIP 2.1 §6.1.46 (Table 305: Unique Identifier?,
  * Offset?, Attributes?, Protection Storage Masks?; Table 306: Unique Identifier).
  */
-import type { StructureItem } from '../../ttlv/types.js';
+import type { StructureItem } from '@openkcm/ttlv';
 import type { KmipAttribute } from '../attributes.js';
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads, uid } from './codec.js';

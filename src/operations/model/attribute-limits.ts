@@ -12,7 +12,7 @@
  */
 import { KmipError } from '../../kmip/errors.js';
 import type { KmipAttribute } from '../../kmip/attributes.js';
-import { measureTtlv } from '../../ttlv/encode.js';
+import { measureTtlv } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 
 /** Default of OperationsConfig.maxAttributeBytes: 128 KiB, far above any real object (a few hundred bytes to a few KiB). */

@@ -22,8 +22,8 @@ import type { KmipAttribute } from '../../kmip/attributes.js';
 import { attributeTag } from '../../kmip/attributes.js';
 import { enumForTag, maskBitsDefinedIn, maskForTag, enumValueExistsIn, tagByCode, tagExistsIn, State } from '../../kmip/registry.js';
 import type { KmipVersion } from '../../kmip/registry.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 
 /** When the client may modify the attribute. */
 export type ModifyRule = 'never' | 'always' | 'preActive' | 'preActiveOrActive';

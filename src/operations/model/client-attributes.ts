@@ -6,8 +6,8 @@
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import { KmipError } from '../../kmip/errors.js';
 import { CryptographicUsageMask, enumForTag, enumValueExistsIn, maskBitsDefinedIn, Tag } from '../../kmip/registry.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 import { ruleFor } from './attribute-rules.js';
 import { namePolicyOf } from './compat.js';

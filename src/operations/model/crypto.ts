@@ -10,7 +10,7 @@ import type { CryptographicParameters } from '../../kmip/payloads/objects.js';
 import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, PaddingMethod } from '../../kmip/registry.js';
 import type { CipherParams, SecureKey } from '../../native/index.js';
 import { CipherStream, decrypt, encrypt, nativeLimits } from '../../native/index.js';
-import { ItemType } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 import { loadObject } from './context.js';
 import { attrOf, enumAttr } from './record.js';

@@ -8,10 +8,10 @@
  * over its raw key bytes and labelled Raw.
  */
 import { createHash } from 'node:crypto';
-import { encodeTtlv } from '../../ttlv/encode.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
-import { bytes, enumeration } from '../../ttlv/build.js';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
+import { bytes, enumeration } from '@openkcm/ttlv';
 import { HashingAlgorithm, KeyFormatType, ObjectType, Tag } from '../../kmip/registry.js';
 import { struct } from '../../kmip/payloads/fields.js';
 import { keyBlockBytes } from '../../kmip/payloads/objects.js';

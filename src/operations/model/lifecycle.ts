@@ -21,7 +21,7 @@
  */
 import { KmipError } from '../../kmip/errors.js';
 import { RevocationReasonCode, State, Tag } from '../../kmip/registry.js';
-import { enumeration, text } from '../../ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { struct } from '../../kmip/payloads/fields.js';
 import { dateAttr, seconds, setAttr, setDate, setEnum, stateOf } from './record.js';
 import type { ManagedObjectRecord } from './store.js';

@@ -11,8 +11,8 @@
  */
 import { attributeValuesEqual } from '../../kmip/attributes.js';
 import type { KmipAttribute } from '../../kmip/attributes.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import { ruleFor } from './attribute-rules.js';
 import { attrsOf, intAttr } from './record.js';
 import type { ManagedObjectRecord } from './store.js';

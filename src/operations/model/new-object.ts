@@ -11,9 +11,9 @@ import {
 } from '../../kmip/registry.js';
 import { struct } from '../../kmip/payloads/fields.js';
 import type { ManagedObject } from '../../kmip/payloads/objects.js';
-import { bytes, enumeration, int, text } from '../../ttlv/build.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { StructureItem, TtlvItem } from '../../ttlv/types.js';
+import { bytes, enumeration, int, text } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 import { computeDigest } from './digest.js';
 import { advanceByDates } from './lifecycle.js';

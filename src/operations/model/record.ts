@@ -6,9 +6,9 @@
 import { attributeTag } from '../../kmip/attributes.js';
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import { Tag } from '../../kmip/registry.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
-import { bool, dateTime, enumeration, int, interval, text } from '../../ttlv/build.js';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
+import { bool, dateTime, enumeration, int, interval, text } from '@openkcm/ttlv';
 import type { ManagedObjectRecord } from './store.js';
 
 export function attrsOf(rec: Pick<ManagedObjectRecord, 'attributes'>, name: string): KmipAttribute[] {

@@ -17,9 +17,9 @@ import { KMIP_2_1 } from '../../kmip/message.js';
 import { decodeManagedObject, encodeManagedObject } from '../../kmip/payloads/objects.js';
 import type { ManagedObject } from '../../kmip/payloads/objects.js';
 import { Tag } from '../../kmip/registry.js';
-import { decodeTtlv } from '../../ttlv/decode.js';
-import { encodeTtlv } from '../../ttlv/encode.js';
-import { ItemType } from '../../ttlv/types.js';
+import { decodeTtlv } from '@openkcm/ttlv';
+import { encodeTtlv } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
 
 /** One managed object as the operations see it. */
 export interface ManagedObjectRecord {

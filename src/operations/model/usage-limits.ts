@@ -11,9 +11,9 @@
 import { KmipError } from '../../kmip/errors.js';
 import { Tag, UsageLimitsUnit } from '../../kmip/registry.js';
 import { struct } from '../../kmip/payloads/fields.js';
-import { long } from '../../ttlv/build.js';
-import { ItemType } from '../../ttlv/types.js';
-import type { TtlvItem } from '../../ttlv/types.js';
+import { long } from '@openkcm/ttlv';
+import { ItemType } from '@openkcm/ttlv';
+import type { TtlvItem } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 import { mutateObject } from './context.js';
 import { attrOf, setAttr } from './record.js';

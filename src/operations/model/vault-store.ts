@@ -21,11 +21,11 @@
  *    objects, which handlers replace but never change in place.
  */
 import type { KmipAttribute } from '../../kmip/attributes.js';
-import { ItemType } from '../../ttlv/types.js';
+import { ItemType } from '@openkcm/ttlv';
 import { KmipError } from '../../kmip/errors.js';
 import { State, Tag } from '../../kmip/registry.js';
 import type { ManagedObject } from '../../kmip/payloads/objects.js';
-import { enumeration, text } from '../../ttlv/build.js';
+import { enumeration, text } from '@openkcm/ttlv';
 import { EnvelopeError, VaultError } from '../../vault/errors.js';
 import type { ObjectStore as VaultStore, VaultRecord } from '../../vault/store.js';
 import { fromStoredForm, StoreConflictError, storedForm } from './store.js';

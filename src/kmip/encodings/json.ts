@@ -25,8 +25,8 @@
  * (VALUE_CONTEXT_RULES in ./xml.ts: e.g. a 1.x Attribute Value takes its enumeration from the
  * sibling Attribute Name).
  */
-import { ItemType, ItemTypeName } from './types.js';
-import type { StructureItem, TtlvItem } from './types.js';
+import { ItemType, ItemTypeName } from '@openkcm/ttlv';
+import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
 import {
   KmipEncodingError,
   MAX_ENCODING_DEPTH,
@@ -48,8 +48,8 @@ import {
   siblingContextOfItems,
   tagText,
   valueSpelling,
-} from './xml.js';
-import type { SiblingContext, TextEncodingOptions } from './xml.js';
+} from './text.js';
+import type { SiblingContext, TextEncodingOptions } from './text.js';
 
 /** A JSON-encoded item as produced by {@link ttlvToJson}. */
 export interface KmipJsonItem {

@@ -1,7 +1,8 @@
 /**
  * The TTLV codec (KMIP 1.4 §9.1, KMIP 2.1 §10.1): one tree type, the binary decoder,
  * encoder and stream framer, their limits and their one error type. Pure: no sockets,
- * no files (lint rule in eslint.config.mjs).
+ * no files, nothing of the KMIP model (lint rules in eslint.config.mjs). The KMIP XML and JSON
+ * encodings of the same tree need the registry's names, so they live in src/kmip/encodings.
  */
 export * from './types.js';
 export { TtlvError, TTLV_ERROR_CODES, type TtlvErrorCode } from './errors.js';
@@ -26,18 +27,3 @@ export {
   findChildren,
   isStructure,
 } from './build.js';
-// The KMIP XML (OASIS test-case format) and JSON encodings of the same tree.
-export {
-  KmipEncodingError,
-  xmlToTtlv,
-  xmlStringToTtlv,
-  ttlvToXml,
-  ttlvToXmlString,
-  parseXml,
-  serializeXml,
-  XmlSyntaxError,
-  VALUE_CONTEXT_RULES,
-  type XmlElement,
-  type TextEncodingOptions,
-} from './xml.js';
-export { ttlvToJson, ttlvToJsonString, jsonToTtlv, jsonStringToTtlv, type KmipJsonItem } from './json.js';

@@ -103,7 +103,7 @@ function bigIntegerWidth(v: bigint): number {
  */
 function measure(item: TtlvItem, depth: number): number {
   checkTag(item.tag);
-  // Bytes already encoded (a stored object spliced into a Get answer, src/ttlv/encoded.ts) are copied as they are;
+  // Bytes already encoded (a stored object spliced into a Get answer, packages/ttlv/src/encoded.ts) are copied as they are;
   // checked before `value` is read, which would decode them.
   if (item instanceof EncodedStructure) return item.encoded.length;
   const tag = item.tag;
