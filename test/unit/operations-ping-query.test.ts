@@ -15,8 +15,7 @@ import type { OperationServices } from '../../src/operations/services.js';
 import type { OperationHandler } from '../../src/operations/types.js';
 import { newSession, processMessage } from '../../src/server/processor.js';
 import { silentLogger } from '../../src/common/log.js';
-import { decodeTtlv } from '../../src/ttlv/decode.js';
-import { encodeTtlv } from '../../src/ttlv/encode.js';
+import { decodeTtlv, encodeTtlv } from '@openkcm/ttlv';
 import { Fixture, pv } from './operations-fixture.js';
 
 const VERSIONS: readonly KmipVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'];
