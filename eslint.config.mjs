@@ -41,7 +41,7 @@ export default tseslint.config(
         patterns: [
           { group: ['**/native/**', '**/native/*', '**/native'], message: 'src/cmk must not touch key slots (ARCHITECTURE §6)' },
           { group: ['**/vault/**', '**/vault/*', '**/vault'], message: 'src/cmk must not reach the vault open path (ARCHITECTURE §6)' },
-          { group: ['**/keystore/pkcs11*', '**/keystore/aws-kms*', '**/keystore/azure-keyvault*', '**/keystore/local*', '**/keystore/factory*'], message: 'src/cmk reaches keystores only through injected describe/health (ARCHITECTURE §6)' },
+          { group: ['**/keystore/pkcs11*', '**/keystore/aws-kms*', '**/keystore/azure-keyvault*', '**/keystore/azure/**', '**/keystore/local*', '**/keystore/factory*'], message: 'src/cmk reaches keystores only through injected describe/health (ARCHITECTURE §6)' },
           { group: ['**/krypton/krypton*', '**/krypton/master-key*'], message: 'src/cmk talks to krypton through Postgres NOTIFY and injected functions (ARCHITECTURE §6)' },
         ],
       }],

@@ -290,7 +290,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   const reloader = watchServerCert({
     files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
     ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
-    apply: (cert, key) => { server.reloadTls(cert, key); },
+    apply: (cert, key) => { server.reloadTls(cert, key); https?.reloadTls(cert, key); },
   });
   const httpsAddress = await https?.listen();
   send({ t: 'ready', host: address.host, port: address.port, ...(httpsAddress === undefined ? {} : { https: httpsAddress }) });

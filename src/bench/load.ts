@@ -87,6 +87,8 @@ export interface LoadOptions {
   readonly client?: ClientMode;
   /** client 'https': the KMIP-over-HTTPS port on the target host. */
   readonly httpsPort?: number;
+  /** Receives the live counter of successful operations once the run starts (the CLI's live rate on a terminal). */
+  readonly onTally?: (live: { readonly ops: number }) => void;
 }
 
 /**
@@ -502,6 +504,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
     const service = new LatencyHistogram();
     const lag = new LatencyHistogram();
     const tally = new Tally();
+    o.onTally?.(tally);
     const warmupMs = o.warmupS * 1000;
     const durationMs = o.durationS * 1000;
     let elapsedMs: number;

@@ -86,6 +86,8 @@ export interface ProgressOptions {
   /** Default progressEnabled(stream). */
   readonly enabled?: boolean;
   readonly now?: () => number;
+  /** When the job started (default: now): a job that runs elsewhere (the server's re-wrap) has its own start. */
+  readonly startedAt?: number;
 }
 
 /** A redrawn progress line; every method is a no-op when disabled. */
@@ -106,7 +108,7 @@ export class Progress {
     this.#stream = o.stream ?? process.stderr;
     this.enabled = o.enabled ?? progressEnabled(o.stream ?? process.stderr);
     this.#now = o.now ?? Date.now;
-    this.#start = this.#now();
+    this.#start = o.startedAt ?? this.#now();
     this.#total = o.total;
   }
 

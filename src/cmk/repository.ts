@@ -12,6 +12,7 @@
  * free of deadlocks: catalog row (public.tenants) → tenant schema (migration lock) → audit chain heads.
  */
 import { randomUUID } from 'node:crypto';
+import { parsePluginRef } from '../keystore/connections.js';
 import type { ShadowReference } from '../keystore/types.js';
 import { AuditTrail } from './audit.js';
 import type { AuditHmac, AuditSink, AuditSinkOptions } from './audit.js';
@@ -162,10 +163,12 @@ export function checkShadowReference(shadow: unknown): ShadowReference {
     if (k !== 'plugin' && k !== 'keyRef' && k !== 'keyVersion') throw invalid(`shadow reference has an unknown field ${JSON.stringify(k)}`);
   }
   const { plugin, keyRef, keyVersion } = shadow as Record<string, unknown>;
-  if (typeof plugin !== 'string' || !Object.hasOwn(KEY_REF_FORMATS, plugin)) {
-    throw invalid(`shadow.plugin must be one of ${Object.keys(KEY_REF_FORMATS).join(', ')}`);
+  // `<kind>@<connection>` names a keystore connection (src/keystore/connections.ts); the key format is the kind's.
+  const kind = typeof plugin === 'string' ? parsePluginRef(plugin)?.kind : undefined;
+  if (typeof plugin !== 'string' || kind === undefined || !Object.hasOwn(KEY_REF_FORMATS, kind)) {
+    throw invalid(`shadow.plugin must be one of ${Object.keys(KEY_REF_FORMATS).join(', ')}, or <kind>@<connection>`);
   }
-  const format = KEY_REF_FORMATS[plugin];
+  const format = KEY_REF_FORMATS[kind];
   if (typeof keyRef !== 'string' || keyRef.length > KEY_REF_MAX || format === undefined || !format.test(keyRef)) {
     throw invalid(`shadow.keyRef is not a valid ${plugin} key reference`);
   }

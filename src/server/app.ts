@@ -35,6 +35,7 @@ import { KmipServer } from './listener.js';
 import { KmipHttpsServer } from './https-listener.js';
 import { ClientTrust } from './trust.js';
 import { serverCertFiles, watchServerCert } from './tls-reload.js';
+import { RewrapJobs } from './rewrap-jobs.js';
 import type { TlsReloader } from './tls-reload.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
@@ -132,7 +133,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   const reloader = watchServerCert({
     files: serverCertFiles(loaded.dataDir, loaded.file.kmip?.tls), logger,
     ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
-    apply: (cert, key) => { server.reloadTls(cert, key); },
+    apply: (cert, key) => { server.reloadTls(cert, key); https?.reloadTls(cert, key); },
   });
   return {
     server,
@@ -216,7 +217,7 @@ function whenUnsealed(hierarchy: Hierarchy, signal: AbortSignal): Promise<void> 
  * The start-up migration (issue 4 §5): every tenant that still has envelopes under the development KEK is re-sealed
  * under its L3 by the background job, one tenant after another, once the node is unsealed. Never throws.
  */
-async function migrateLegacy(vault: Vault, hierarchy: Hierarchy, legacy: KekProvider, logger: Logger, signal: AbortSignal): Promise<void> {
+async function migrateLegacy(vault: Vault, hierarchy: Hierarchy, legacy: KekProvider, logger: Logger, signal: AbortSignal, jobs: RewrapJobs): Promise<void> {
   await whenUnsealed(hierarchy, signal);
   for (const tenant of vault.tenants()) {
     if (signal.aborted) return;
@@ -224,7 +225,8 @@ async function migrateLegacy(vault: Vault, hierarchy: Hierarchy, legacy: KekProv
     if (count === 0) continue;
     logger.info('migrating a tenant from the development KEK to its L3', { tenant, envelopes: count });
     try {
-      const p = await vault.rewrapTenant(tenant, { signal, onProgress: (x) => { logger.debug('migration progress', { tenant, ...x }); } });
+      // A tracked job: its progress shows in `openkcm keys rewrap-status` (issue 17 item 8).
+      const p = await jobs.run(tenant);
       logger.info('tenant migration finished', { tenant, ...p });
     } catch (e) {
       logger.warn('tenant migration failed; it is retried at the next start', { tenant, ...describeError(e) });
@@ -302,12 +304,14 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
   logger.info('vault opened', { path: vault.path, objects: vault.count(), legacyKek: legacy?.id });
   // The governance plane (issue 5): Cedar on every operation, the audit trail, the admin API, the kill-switch
   // listener and the L1 health checks. It reaches krypton and keystores only through these handles.
+  // Issue 17 item 8: re-wrap jobs (the migration below, and those started through the admin API) report progress.
+  const rewrap = new RewrapJobs((tenant, options) => vault.rewrapTenant(tenant, options), logger);
   let governance: GovernancePlane;
   try {
     governance = await startGovernancePlane({
       loaded, logger, krypton: hierarchy.krypton, masterKey: hierarchy.masterKey,
       keystoreFor: hierarchy.keystores.keystoreFor, tenantsOf: () => vault.tenants(),
-      bindL1: (tenant, shadow) => hierarchy.bindL1(tenant, shadow),
+      bindL1: (tenant, shadow) => hierarchy.bindL1(tenant, shadow), rewrap,
     });
     // Issue 16 item 2: the L1 registered through the admin API decides where a tenant's keys live.
     const plane = governance;
@@ -327,13 +331,14 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
     });
   }
   const stop = new AbortController();
-  const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal);
+  const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal, rewrap);
   return {
     hierarchy, vault, governance, devKek: legacy, migration,
     knownTenants: () => [...new Set([...vault.tenants(), ...hierarchy.krypton.tenants()])],
     close: async () => {
       stop.abort();
       await migration;
+      await rewrap.stop();
       // Before the hierarchy: closing it seals the MasterKey, and the last audit flush needs its HMAC key.
       await governance.close();
       await vault.close();

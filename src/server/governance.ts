@@ -27,6 +27,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { parseAdminAuthConfig } from '../cmk/api/auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { policyEngineAdapter } from '../cmk/api/policy-engine.js';
@@ -65,7 +66,10 @@ import { pkiRoutes } from '../pki/api-routes.js';
 import { DEFAULT_MAX_CSR_BYTES, MAX_MAX_CSR_BYTES } from '../pki/enrol.js';
 import { PkiRegistry } from '../pki/registry.js';
 import { pkiMetricsRegistry } from '../pki/metrics.js';
-import { serverCertFiles } from './tls-reload.js';
+import { rewrapRoutes } from '../cmk/api/rewrap-routes.js';
+import { rewrapPort } from './rewrap-jobs.js';
+import type { RewrapJobs } from './rewrap-jobs.js';
+import { adminCertFiles, serverCertFiles, swapSecureContext, watchServerCert } from './tls-reload.js';
 import { EMPTY_TRUST } from './trust.js';
 import type { TrustSnapshot } from './trust.js';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, DEV_ADMIN_IDENTITY } from '../pki/admin-cert.js';
@@ -76,6 +80,7 @@ import type { ListenAddress, LoadedConfig } from './config.js';
 import type { KmipGate } from './gates.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
+import { OFFLINE_SECRET_JOURNAL, replayOfflineChanges } from '../krypton/secret-journal.js';
 import type { KmipAuditEvent } from './processor.js';
 import { isRecord } from '../common/guards.js';
 
@@ -287,6 +292,8 @@ export interface GovernancePlaneOptions {
   readonly keystoreFor?: (shadow: ShadowReference) => Promise<KeystorePlugin>;
   /** Binds a registered L1 to the tenant's keys (src/server/hierarchy.ts Hierarchy.bindL1). */
   readonly bindL1?: BindL1;
+  /** The node's background re-wrap jobs (src/server/rewrap-jobs.ts): their routes on the admin API. */
+  readonly rewrap?: RewrapJobs;
 }
 
 export interface GovernancePlane {
@@ -471,6 +478,16 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
       unwatchSecrets();
       return Promise.resolve();
     });
+    // Changes made with the node stopped (`operator secret … --data-dir`) were journaled by the CLI: into the chain.
+    if (!masterKey.status().sealed) {
+      const replayed = await replayOfflineChanges(masterKey.secrets.dir, async (e) => {
+        await governance.audit.appendSync(e === undefined
+          ? { principal: 'offline-cli', operation: 'node-secret.journal-unreadable', object: OFFLINE_SECRET_JOURNAL, result: 'unknown' }
+          : { principal: e.by, operation: `node-secret.${e.op}`, object: e.op === 'put' ? `${e.name} (${String(e.bytes)} bytes)` : e.name,
+            result: e.op === 'delete' && e.bytes === 0 ? 'not-found' : 'ok', time: e.at }, { global: true });
+      }).catch((e: unknown) => { log.error('audit: offline node secret changes could not be recorded (kept for the next start)', describeError(e)); return 0; });
+      if (replayed > 0) log.info('audit: node secret changes made offline recorded', { entries: replayed });
+    }
 
     // ---- tenant states ----------------------------------------------------------------------------------
     /** Governance state of every tenant this node has seen. */
@@ -681,7 +698,10 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         tls: settings.adminApi.tls,
         limits: settings.adminApi.limits,
         adminDirectory: (identity) => pki.adminOf(identity),
-        extraRoutes: pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } }),
+        extraRoutes: (r, ctx) => {
+          pkiRoutes({ registry: pki, ensureTenant: async (tenant) => { await ensureRegistered(tenant); return states.get(tenant) ?? null; } })(r, ctx);
+          if (opts.rewrap !== undefined) rewrapRoutes(rewrapPort(opts.rewrap, governance))(r, ctx);
+        },
         ...(settings.fourEyes === undefined ? {} : { fourEyes: settings.fourEyes }),
         logger: log,
       }, settings.adminApi.listen);
@@ -691,6 +711,14 @@ export async function startGovernancePlane(opts: GovernancePlaneOptions): Promis
         await late.close();
         return;
       }
+      // Issue 18 item 5: a replaced certificate is served by the admin API without a restart, like the KMIP listener.
+      const adminTls = settings.adminApi.tls;
+      const reloader = watchServerCert({
+        files: adminCertFiles(loaded.dataDir, isRecord(loaded.governance.adminApi) ? loaded.governance.adminApi.tls : undefined, loaded.file.kmip?.tls), logger: log,
+        ...(loaded.file.kmip?.tls?.reloadIntervalMs === undefined ? {} : { intervalMs: loaded.file.kmip.tls.reloadIntervalMs }),
+        apply: swapSecureContext(api.app.server as unknown as TlsServer, { minVersion: 'TLSv1.2', ...(adminTls.ca === undefined ? {} : { ca: adminTls.ca }) }),
+      });
+      cleanups.push(() => { reloader.stop(); return Promise.resolve(); });
       log.info('admin API ready', { host: api.address.host, port: api.address.port, devAdminCert: path.join(loaded.dataDir, 'pki', DEV_ADMIN_CERT_FILE) });
     };
     let keyed: Promise<void> | undefined;

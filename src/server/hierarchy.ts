@@ -15,8 +15,8 @@
  * L1 ({@link Hierarchy.bindL1}), so the two agree again.
  *
  * The config file's `keystores` section (docs/keystores.md):
- *   { "connections": { "pkcs11": {...}, "aws-kms": {...}, "azure-keyvault": {...} },
- *     "tenants": { "<tenant>": { "plugin": "...", "keyRef": "...", "keyVersion": "..." } },
+ *   { "connections": { "pkcs11": {...}, "acme-hsm": { "kind": "pkcs11", ... }, "aws-kms": {...} },
+ *     "tenants": { "<tenant>": { "plugin": "<kind>[@<connection>]", "keyRef": "...", "keyVersion": "..." } },
  *     "default": "local" | "none" }
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +25,7 @@ import path from 'node:path';
 import { KmipError } from '../kmip/errors.js';
 import { KeystoreFactory } from '../keystore/factory.js';
 import { KeystoreError } from '../keystore/types.js';
+import { parseConnections, parsePluginRef } from '../keystore/connections.js';
 import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
 import type { SecretSource, ShadowReference } from '../keystore/types.js';
 import { autoSealKeystores, autoSealSettings, noAutoSealConfigured } from '../krypton/auto-seal.js';
@@ -60,16 +61,10 @@ export function keystoresSettings(section: Readonly<Record<string, unknown>>): K
   for (const k of Object.keys(section)) {
     if (k !== 'connections' && k !== 'tenants' && k !== 'default') throw new ConfigError(`unknown setting keystores.${k} (allowed: connections, tenants, default)`);
   }
-  const connections: Record<string, Readonly<Record<string, unknown>>> = {};
+  // Named connections (issue 16 item 4, src/keystore/connections.ts); the factory parses the same section again.
   const c = section.connections ?? {};
-  if (!isRecord(c)) throw new ConfigError('keystores.connections must be an object of plugin kind → settings');
-  for (const [kind, settings] of Object.entries(c)) {
-    if (kind === 'local' || !KeystoreFactory.KINDS.includes(kind)) {
-      throw new ConfigError(`unknown keystore connection kind keystores.connections.${kind} (allowed: ${KeystoreFactory.KINDS.filter((x) => x !== 'local').join(', ')})`);
-    }
-    if (!isRecord(settings)) throw new ConfigError(`keystores.connections.${kind} must be an object`);
-    connections[kind] = settings;
-  }
+  const parsed = parseConnections(c, (message) => new ConfigError(message));
+  const connections = c as Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   const tenants: Record<string, ShadowReference> = {};
   const t = section.tenants ?? {};
   if (!isRecord(t)) throw new ConfigError('keystores.tenants must be an object of tenant → {plugin, keyRef, keyVersion?}');
@@ -81,7 +76,11 @@ export function keystoresSettings(section: Readonly<Record<string, unknown>>): K
       if (k !== 'plugin' && k !== 'keyRef' && k !== 'keyVersion') throw new ConfigError(`unknown setting ${where}.${k} (allowed: plugin, keyRef, keyVersion)`);
     }
     const { plugin, keyRef, keyVersion } = ref;
-    if (typeof plugin !== 'string' || !KeystoreFactory.KINDS.includes(plugin)) throw new ConfigError(`${where}.plugin must be one of ${KeystoreFactory.KINDS.join(', ')}`);
+    const pref = typeof plugin === 'string' ? parsePluginRef(plugin, KeystoreFactory.KINDS) : undefined;
+    if (typeof plugin !== 'string' || pref === undefined) throw new ConfigError(`${where}.plugin must be one of ${KeystoreFactory.KINDS.join(', ')}, or <kind>@<connection>`);
+    const conn = pref.connection === undefined ? undefined : parsed[pref.connection];
+    if (pref.connection !== undefined && conn === undefined) throw new ConfigError(`${where}.plugin names connection '${pref.connection}', which keystores.connections does not define`);
+    if (conn !== undefined && conn.kind !== pref.kind) throw new ConfigError(`${where}.plugin says ${pref.kind}, but keystores.connections.${String(pref.connection)} is of kind ${conn.kind}`);
     if (typeof keyRef !== 'string' || keyRef.length === 0) throw new ConfigError(`${where}.keyRef must be a non-empty string`);
     if (keyVersion !== undefined && typeof keyVersion !== 'string') throw new ConfigError(`${where}.keyVersion must be a string`);
     tenants[tenant] = { plugin, keyRef, keyVersion: keyVersion ?? '' };

@@ -50,6 +50,7 @@ import type { Principal, SessionState } from '../operations/types.js';
 import type { HttpsSettings, ListenAddress, ServerConfig } from './config.js';
 import { formatListen } from './config.js';
 import { IdentityError, principalOf } from './identity.js';
+import { swapSecureContext } from './tls-reload.js';
 import type { ClientTrust } from './trust.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
@@ -243,6 +244,12 @@ export class KmipHttpsServer<S = unknown> {
   }
 
   /** Bind and start accepting. Resolves with the bound address (port 0 → the chosen port). */
+  /** Serves a new server certificate to new handshakes (issue 18 item 5: the KMIP listener's files, src/server/tls-reload.ts). */
+  reloadTls(cert: string, key: string): void {
+    const t = this.#config.tls;
+    swapSecureContext(this.#app.server, { ca: t.ca, minVersion: t.minVersion, maxVersion: 'TLSv1.3', ciphers: t.ciphers, honorCipherOrder: true })(cert, key);
+  }
+
   async listen(): Promise<ListenAddress> {
     const { host, port } = this.#https.listen;
     await this.#app.listen({ host, port });
@@ -311,6 +318,8 @@ export class KmipHttpsServer<S = unknown> {
   async #onKmip(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const encoding = encodingOf(req.headers['content-type']) ?? 'ttlv';
     try {
+      // An enterprise anchor's certificate may need its OCSP status first (src/server/trust.ts checkStatus).
+      if (this.#trust !== undefined && req.raw.socket instanceof TLSSocket) await this.#trust.checkStatus(req.raw.socket.getPeerCertificate(true));
       const { principal, session } = this.#peer(req.raw);
       const body = req.body;
       let item: TtlvItem;

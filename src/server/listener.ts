@@ -262,8 +262,22 @@ export class KmipServer<S = unknown> {
       socket.destroy();
       return;
     }
-    let principal;
     const peer = socket.getPeerCertificate(true);
+    // An enterprise anchor's certificate may need its OCSP status first (src/server/trust.ts checkStatus).
+    const pending = this.#trust?.checkStatus(peer);
+    if (pending !== undefined) {
+      void pending.then(() => { if (!socket.destroyed) this.#establish(socket, peer); });
+      return;
+    }
+    this.#establish(socket, peer);
+  }
+
+  #establish(socket: tls.TLSSocket, peer: tls.DetailedPeerCertificate): void {
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    let principal;
     try {
       principal = this.#trust === undefined ? principalOf(peer, this.#config.identity) : this.#trust.principalOf(peer);
     } catch (e) {

@@ -5,9 +5,14 @@
  * certificate; established connections keep theirs and are never dropped. `openkcm pki server|rotate-server` replaces
  * the files by rename (src/cli/commands/pki.ts); a pair caught between the two renames does not match, is refused
  * here and is picked up on the next poll.
+ *
+ * The admin API listener is rotated the same way (src/server/governance.ts): it watches
+ * `governance.adminApi.tls.cert`/`.key` when set, else the KMIP server certificate it serves by default, and swaps
+ * its context with {@link swapSecureContext}. The KMIP-over-HTTPS listener follows the KMIP listener's files.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { statSync } from 'node:fs';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../common/log.js';
@@ -26,6 +31,28 @@ export interface ServerCertFiles {
 /** The server certificate files of a data directory (`kmip.tls.cert` / `.key`, default pki/server.{crt,key}). */
 export function serverCertFiles(dataDir: string, tls: { cert?: string; key?: string } | undefined): ServerCertFiles {
   return { cert: path.resolve(dataDir, tls?.cert ?? 'pki/server.crt'), key: path.resolve(dataDir, tls?.key ?? 'pki/server.key') };
+}
+
+/**
+ * The admin API's certificate files: `governance.adminApi.tls.cert`/`.key` when the config names them (both, like
+ * src/server/governance.ts reads them), else the KMIP server's, which the admin API serves by default.
+ */
+export function adminCertFiles(dataDir: string, adminTls: unknown, kmipTls: { cert?: string; key?: string } | undefined): ServerCertFiles {
+  const t = typeof adminTls === 'object' && adminTls !== null ? adminTls as { cert?: unknown; key?: unknown } : {};
+  const kmip = serverCertFiles(dataDir, kmipTls);
+  return {
+    cert: typeof t.cert === 'string' ? path.resolve(dataDir, t.cert) : kmip.cert,
+    key: typeof t.key === 'string' ? path.resolve(dataDir, t.key) : kmip.key,
+  };
+}
+
+/**
+ * Installs a new certificate and key on a TLS server (an https.Server too). setSecureContext replaces the whole
+ * context, so the options that are not the pair (`base`: client CA, protocol floor, ciphers) are given again.
+ * Established connections keep the context they were made with.
+ */
+export function swapSecureContext(server: TlsServer, base: Omit<SecureContextOptions, 'cert' | 'key'>): (cert: string, key: string) => void {
+  return (cert, key) => { server.setSecureContext({ ...base, cert, key }); };
 }
 
 /** The expiry of a PEM certificate (metrics, logs, `openkcm pki status`). */

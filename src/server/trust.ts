@@ -11,13 +11,19 @@
  * - **revocation by an enterprise CA**: each anchor's CRL (files or http(s) URLs, re-read every `crlRefreshMs`, the
  *   signature verified against the anchor). When no current CRL is available the anchor FAILS CLOSED by default:
  *   its certificates are refused until a CRL can be read (`onUnavailable: "fail-open"` serves them instead);
+ * - **OCSP for an enterprise CA** (RFC 6960, src/pki/ocsp.ts): when a client certificate of an anchor names an OCSP
+ *   responder in its Authority Information Access extension, or the anchor names one (`ocspResponder`, which wins),
+ *   the certificate's status is asked for before the connection is served ({@link ClientTrust.checkStatus}) and the
+ *   answer cached until its nextUpdate. "revoked" refuses; "unknown", an unreachable responder or an answer that does
+ *   not verify count as unavailable: refused under the anchor's `onUnavailable: "fail-closed"` (the default), served
+ *   and logged under "fail-open";
  * - **identity → tenant**: the config file's `identity.tenants` (the bootstrap) merged with the run-time map of the
  *   governance database (`openkcm identity map`), which wins on a conflict; src/server/identity.ts does the rest;
  * - **anchor → tenants**: an enterprise anchor speaks only for the tenants it is mapped to.
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -26,6 +32,7 @@ import type { Principal } from '../operations/types.js';
 import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
 import type { IdentityConfig } from './config.js';
 import { IdentityError, identityOf, tenantOf } from './identity.js';
+import { aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { isRecord } from '../common/guards.js';
@@ -46,6 +53,15 @@ export const MAX_MAX_CRL_BYTES = 256 * 1024 * 1024;
 /** One CRL download may take this long before the source counts as unreachable, ms. */
 export const CRL_FETCH_TIMEOUT_MS = 10_000;
 
+/** Default time one OCSP request may take before the responder counts as unreachable, ms; bounds below. */
+export const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
+export const MIN_OCSP_TIMEOUT_MS = 100;
+export const MAX_OCSP_TIMEOUT_MS = 60_000;
+/** A "good" answer without nextUpdate (RFC 6960 §2.4: newer information is always available) is reused this long, ms. */
+export const OCSP_NO_NEXT_UPDATE_CACHE_MS = 60_000;
+/** Cached OCSP answers of one process; the oldest goes first. Stops: a flood of distinct certificates growing the cache. */
+export const MAX_OCSP_CACHE_ENTRIES = 10_000;
+
 /** An enterprise trust anchor (`kmip.trust.anchors[]`, docs/clients.md "Bring your own CA"). */
 export interface TrustAnchor {
   readonly name: string;
@@ -59,8 +75,11 @@ export interface TrustAnchor {
   readonly crl: readonly string[];
   readonly crlRefreshMs: number;
   readonly maxCrlBytes: number;
-  /** What happens while no current CRL is available: fail-closed (default) refuses the anchor's certificates. */
+  /** What happens while no current CRL or OCSP answer is available: fail-closed (default) refuses the certificate. */
   readonly onUnavailable: 'fail-closed' | 'fail-open';
+  /** The OCSP responder asked for this anchor's certificates (http URL); undefined: each certificate's AIA, if any. */
+  readonly ocspResponder?: string | undefined;
+  readonly ocspTimeoutMs: number;
 }
 
 /** What the owner process pushes to every KMIP process (src/appliance/ipc.ts `trust`). */
@@ -95,7 +114,8 @@ function intIn(where: string, v: unknown, dflt: number, min: number, max: number
  *
  *   "trust": { "anchors": [ { "name": "corp", "ca": "pki/corp-ca.crt", "tenants": ["acme"],
  *                             "crl": ["https://pki.corp.example/corp.crl"], "crlRefreshMs": 60000,
- *                             "maxCrlBytes": 8388608, "onUnavailable": "fail-closed" } ] }
+ *                             "maxCrlBytes": 8388608, "onUnavailable": "fail-closed",
+ *                             "ocspResponder": "http://ocsp.corp.example", "ocspTimeoutMs": 5000 } ] }
  */
 export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promise<TrustAnchor[]> {
   const W = 'kmip.trust';
@@ -109,7 +129,7 @@ export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promis
   for (const [i, a] of list.entries()) {
     const w = `${W}.anchors[${String(i)}]`;
     if (!isRecord(a)) throw new ConfigError(`${w} must be an object`);
-    const allowed = ['name', 'ca', 'tenants', 'crl', 'crlRefreshMs', 'maxCrlBytes', 'onUnavailable'];
+    const allowed = ['name', 'ca', 'tenants', 'crl', 'crlRefreshMs', 'maxCrlBytes', 'onUnavailable', 'ocspResponder', 'ocspTimeoutMs'];
     for (const k of Object.keys(a)) if (!allowed.includes(k)) throw new ConfigError(`unknown setting ${w}.${k} (allowed: ${allowed.join(', ')})`);
     if (typeof a.name !== 'string' || !TENANT_NAME_PATTERN.test(a.name)) throw new ConfigError(`${w}.name must match ${TENANT_NAME_PATTERN.source}`);
     if (names.has(a.name)) throw new ConfigError(`${w}.name ${a.name} is used twice`);
@@ -139,8 +159,11 @@ export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promis
     const crl = crlRaw.map((s) => (/^https?:\/\//.test(s) ? s : path.resolve(dataDir, s)));
     const onUnavailable = a.onUnavailable ?? 'fail-closed';
     if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') throw new ConfigError(`${w}.onUnavailable must be "fail-closed" or "fail-open"`);
+    if (a.ocspResponder !== undefined && (typeof a.ocspResponder !== 'string' || !/^https?:\/\/[^\s]+$/.test(a.ocspResponder))) throw new ConfigError(`${w}.ocspResponder must be an http(s) URL`);
     out.push({
       name: a.name, caPem, fingerprint, tenants: [...a.tenants], crl, onUnavailable,
+      ocspResponder: a.ocspResponder,
+      ocspTimeoutMs: intIn(`${w}.ocspTimeoutMs`, a.ocspTimeoutMs, DEFAULT_OCSP_TIMEOUT_MS, MIN_OCSP_TIMEOUT_MS, MAX_OCSP_TIMEOUT_MS),
       crlRefreshMs: intIn(`${w}.crlRefreshMs`, a.crlRefreshMs, DEFAULT_CRL_REFRESH_MS, MIN_CRL_REFRESH_MS, MAX_CRL_REFRESH_MS),
       maxCrlBytes: intIn(`${w}.maxCrlBytes`, a.maxCrlBytes, DEFAULT_MAX_CRL_BYTES, 1024, MAX_MAX_CRL_BYTES),
     });
@@ -155,18 +178,38 @@ interface CrlState {
   readonly nextUpdate: number | undefined;
 }
 
-async function readSource(source: string, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads one CRL source, at most `maxBytes` (the anchor's maxCrlBytes): a file, or an http(s) download whose declared
+ * Content-Length is checked first and whose body is counted while it streams (a chunked body has no length to check),
+ * so a hostile distribution point never makes this process buffer more than the limit.
+ */
+export async function readCrlSource(source: string, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): Error => new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
   if (/^https?:\/\//.test(source)) {
-    const res = await fetch(source, { signal: AbortSignal.timeout(CRL_FETCH_TIMEOUT_MS) });
+    const ac = new AbortController();
+    const res = await fetch(source, { signal: AbortSignal.any([ac.signal, AbortSignal.timeout(CRL_FETCH_TIMEOUT_MS)]) });
     if (!res.ok) throw new Error(`HTTP ${String(res.status)}`);
-    const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
-    return body;
+    if (Number(res.headers.get('content-length') ?? '0') > maxBytes) {
+      ac.abort();
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    if (res.body !== null) {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        n += chunk.length;
+        if (n > maxBytes) {
+          ac.abort();
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
+    }
+    return Buffer.concat(chunks);
   }
+  if ((await stat(source)).size > maxBytes) throw tooLarge();
   const body = await readFile(source);
-  if (body.length > maxBytes) throw new Error(`CRL larger than maxCrlBytes (${String(maxBytes)})`);
+  if (body.length > maxBytes) throw tooLarge();
   return body;
 }
 
@@ -180,6 +223,24 @@ export async function verifiedCrl(bytes: Buffer, anchorPem: string): Promise<Crl
     revoked: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))),
     nextUpdate: crl.nextUpdate?.getTime(),
   };
+}
+
+/** One cached OCSP answer ("unavailable": asked, no usable answer; never fresh, kept for the log and the recheck). */
+interface OcspEntry {
+  readonly status: 'good' | 'revoked' | 'unknown' | 'unavailable';
+  /** Fresh until then (ms since the epoch). */
+  readonly until: number;
+}
+
+/** What an OCSP check of one peer certificate needs. */
+interface OcspTarget {
+  readonly anchor: TrustAnchor;
+  readonly url: string;
+  /** Cache key: the issuer's fingerprint and the serial. */
+  readonly key: string;
+  readonly cert: Buffer;
+  readonly issuer: Buffer;
+  readonly issuerPem: string;
 }
 
 export interface ClientTrustOptions {
@@ -198,6 +259,8 @@ export class ClientTrust {
   #map: IdentityConfig;
   #revoked = new Map<string, Set<string>>();
   readonly #crls = new Map<string, CrlState>();
+  readonly #ocsp = new Map<string, OcspEntry>();
+  readonly #ocspInFlight = new Map<string, Promise<void>>();
   readonly #listeners = new Set<() => void>();
   readonly #timers: NodeJS.Timeout[] = [];
 
@@ -271,6 +334,15 @@ export class ClientTrust {
       }
       if (crl?.revoked.has(serial) === true) throw new IdentityError(`client certificate is revoked by trust anchor ${anchor.name}`);
     }
+    const ocsp = anchor === undefined ? undefined : this.#ocspTarget(detailed, anchor);
+    if (ocsp !== undefined) {
+      const e = this.#ocsp.get(ocsp.key);
+      const fresh = e !== undefined && e.until > this.#now();
+      if (fresh && e.status === 'revoked') throw new IdentityError(`client certificate is revoked (OCSP, trust anchor ${ocsp.anchor.name})`);
+      if ((!fresh || e.status !== 'good') && ocsp.anchor.onUnavailable === 'fail-closed') {
+        throw new IdentityError(`revocation status unknown: no current OCSP answer ${e === undefined ? '' : `(${e.status}) `}for trust anchor ${ocsp.anchor.name} (fail-closed)`);
+      }
+    }
     const identity = identityOf(peer, this.#map);
     const tenant = tenantOf(identity, this.#map);
     if (anchor !== undefined && !anchor.tenants.includes(tenant)) {
@@ -278,6 +350,71 @@ export class ClientTrust {
     }
     return { identity, tenant };
   }
+
+  /** The OCSP check `peer` needs (an anchor's certificate with a responder named), or undefined. */
+  #ocspTarget(peer: DetailedPeerCertificate, anchor: TrustAnchor): OcspTarget | undefined {
+    const issuer = peer.issuerCertificate as DetailedPeerCertificate | undefined;
+    // The anchor itself presented as the leaf has no issuer to ask about.
+    if (issuer === undefined || issuer.fingerprint256 === peer.fingerprint256) return undefined;
+    let url = anchor.ocspResponder;
+    if (url === undefined) {
+      try {
+        url = aiaOcspUrls(peer.raw)[0];
+      } catch {
+        url = undefined;
+      }
+    }
+    if (url === undefined) return undefined;
+    const issuerPem = `-----BEGIN CERTIFICATE-----\n${issuer.raw.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    return { anchor, url, key: `${issuer.fingerprint256}/${normalizeSerial(peer.serialNumber)}`, cert: peer.raw, issuer: issuer.raw, issuerPem };
+  }
+
+  /**
+   * Makes sure the OCSP status of `peer` (`getPeerCertificate(true)`) is known before {@link principalOf} decides:
+   * undefined when nothing needs asking (no OCSP for it, or a fresh cached answer), else a promise that resolves
+   * (never rejects) once the responder answered or failed. One request per certificate at a time.
+   */
+  checkStatus(peer: PeerCertificate): Promise<void> | undefined {
+    const detailed = peer as DetailedPeerCertificate;
+    const anchor = this.#anchorOf(peer);
+    const t = anchor === undefined ? undefined : this.#ocspTarget(detailed, anchor);
+    if (t === undefined) return undefined;
+    const e = this.#ocsp.get(t.key);
+    if (e !== undefined && e.until > this.#now()) return undefined;
+    let p = this.#ocspInFlight.get(t.key);
+    if (p === undefined) {
+      p = this.#askOcsp(t).finally(() => { this.#ocspInFlight.delete(t.key); });
+      this.#ocspInFlight.set(t.key, p);
+    }
+    return p;
+  }
+
+  async #askOcsp(t: OcspTarget): Promise<void> {
+    let entry: OcspEntry;
+    try {
+      const id = certIdOf(t.cert, t.issuer);
+      const answer = verifyOcspResponse(await fetchOcsp(t.url, ocspRequest(id), t.anchor.ocspTimeoutMs), id, t.issuerPem, this.#now());
+      const until = answer.nextUpdate?.getTime() ?? this.#now() + OCSP_NO_NEXT_UPDATE_CACHE_MS;
+      entry = { status: answer.status, until };
+      if (answer.status !== 'good') this.#log?.warn(`OCSP: client certificate ${answer.status}`, { anchor: t.anchor.name, responder: t.url, certificate: t.key });
+    } catch (e) {
+      entry = { status: 'unavailable', until: 0 };
+      this.#log?.error(`OCSP status unavailable for a certificate of trust anchor ${t.anchor.name}: it is ${t.anchor.onUnavailable === 'fail-closed' ? 'REFUSED (fail-closed)' : 'served without a revocation check (fail-open)'}`,
+        { anchor: t.anchor.name, responder: t.url, certificate: t.key, ...describeError(e) });
+    }
+    const before = this.#ocsp.get(t.key)?.status;
+    this.#ocsp.delete(t.key);
+    if (this.#ocsp.size >= MAX_OCSP_CACHE_ENTRIES) {
+      const oldest = this.#ocsp.keys().next();
+      if (oldest.done !== true) this.#ocsp.delete(oldest.value);
+    }
+    this.#ocsp.set(t.key, entry);
+    // A certificate found revoked may have other connections open: the listeners re-check them.
+    if (entry.status === 'revoked' && before !== 'revoked') this.#changed();
+  }
+
+  /** Cached OCSP answers (tests, metrics). */
+  get ocspCacheSize(): number { return this.#ocsp.size; }
 
   /** Reads every anchor's CRL now and then every crlRefreshMs; resolves after the first round. */
   async start(): Promise<void> {
@@ -298,7 +435,7 @@ export class ClientTrust {
   async #refresh(a: TrustAnchor): Promise<void> {
     for (const source of a.crl) {
       try {
-        const state = await verifiedCrl(await readSource(source, a.maxCrlBytes), a.caPem);
+        const state = await verifiedCrl(await readCrlSource(source, a.maxCrlBytes), a.caPem);
         this.#crls.set(a.name, state);
         this.#changed();
         return;

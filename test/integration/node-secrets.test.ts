@@ -22,6 +22,7 @@ import pg from 'pg';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { MAX_NODE_SECRET_BYTES } from '../../src/krypton/master-key.js';
+import { OFFLINE_SECRET_JOURNAL } from '../../src/krypton/secret-journal.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { runCli } from '../helpers/cli.js';
@@ -107,6 +108,39 @@ describe('node secrets offline: openkcm operator secret put | list | delete', ()
     r = await cli(['operator', 'secret', 'put', 'big', '--from-file', big, '--data-dir', dir]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /larger than 65536 bytes/);
+  });
+
+  test('offline changes are journaled (names and sizes only) and in the global audit chain after the next start', async () => {
+    const journal = path.join(dir, 'secrets', OFFLINE_SECRET_JOURNAL);
+    const text = await readFile(journal, 'utf8');
+    assert.deepEqual(text.trim().split('\n').map((l) => { const e = JSON.parse(l) as { op: string; name: string; bytes: number; by: string }; return `${e.by}|${e.op}|${e.name}|${String(e.bytes)}`; }), [
+      'offline-cli|put|hsm-pin|16', 'offline-cli|put|aws-cred|13', 'offline-cli|delete|aws-cred|1', 'offline-cli|delete|aws-cred|0',
+      `offline-cli|put|big|${String(MAX_NODE_SECRET_BYTES)}`,
+    ]);
+    assert.ok(!text.includes('"key"') && !/pin-[0-9a-f]{12}/.test(text), 'no value in the journal');
+    const tdb = await createThrowawayDatabase();
+    const srv = await startTestServer({ mode: 'child', workers: 1, dataDir: dir, startTimeoutMs: 120_000, governance: { databaseUrl: tdb.url } });
+    const c = new pg.Client({ connectionString: tdb.url });
+    try {
+      await c.connect();
+      const rows = await until('the offline changes in the audit chain', async () => {
+        const q = await c.query<{ principal: string; operation: string; object: string; result: string; tenant: string | null }>(
+          "SELECT principal, operation, object, result, tenant FROM public.audit WHERE operation LIKE 'node-secret.%' ORDER BY seq");
+        return q.rows.length >= 5 ? q.rows : undefined;
+      });
+      assert.deepEqual(rows.map((x) => `${x.principal}|${x.operation}|${x.object}|${x.result}`), [
+        'offline-cli|node-secret.put|hsm-pin (16 bytes)|ok',
+        'offline-cli|node-secret.put|aws-cred (13 bytes)|ok',
+        'offline-cli|node-secret.delete|aws-cred|ok',
+        'offline-cli|node-secret.delete|aws-cred|not-found',
+        `offline-cli|node-secret.put|big (${String(MAX_NODE_SECRET_BYTES)} bytes)|ok`,
+      ]);
+      await assert.rejects(readFile(journal), { code: 'ENOENT' }, 'the journal is removed once recorded');
+    } finally {
+      await c.end();
+      await srv.stop();
+      await tdb.drop();
+    }
   });
 });
 

@@ -58,10 +58,23 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [ca, cert, key] = await Promise.all([readFile(a.ca, 'utf8'), readFile(a.cert, 'utf8'), readFile(a.key, 'utf8')]);
-  // Time-driven bar on a terminal only (src/cli/progress.ts): warm-up plus measurement, with an ETA.
-  const bar = new Progress({ label: `bench ${a.op}`, total: (a.warmupS + a.durationS) * 1000, rateUnit: '',
+  // Time-driven bar on a terminal only (src/cli/progress.ts): warm-up plus measurement, with an ETA and the live
+  // rate (successful operations per second over the last tick, from the generator's own counter).
+  const bar = new Progress({ label: `bench ${a.op}`, total: (a.warmupS + a.durationS) * 1000, rateUnit: ' ops/s',
     show: (ms) => `${(ms / 1000).toFixed(0)}s` });
-  const barTimer = bar.enabled ? setInterval(() => { bar.update(Math.min(bar.elapsedMs(), (a.warmupS + a.durationS) * 1000), NaN); }, 250) : undefined;
+  let live: { readonly ops: number } | undefined;
+  const last = { ops: 0, at: Date.now() };
+  const tick = (): void => {
+    let rate = NaN;
+    if (live !== undefined) {
+      const at = Date.now();
+      rate = ((live.ops - last.ops) * 1000) / Math.max(1, at - last.at);
+      last.ops = live.ops;
+      last.at = at;
+    }
+    bar.update(Math.min(bar.elapsedMs(), (a.warmupS + a.durationS) * 1000), rate);
+  };
+  const barTimer = bar.enabled ? setInterval(tick, 250) : undefined;
   barTimer?.unref();
   const result = await runLoad({
     target: a.target,
@@ -76,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     batch: a.batch,
     client: a.client,
     ...(a.httpsPort === undefined ? {} : { httpsPort: a.httpsPort }),
+    ...(bar.enabled ? { onTally: (t: { readonly ops: number }) => { live = t; } } : {}),
   }).finally(() => { clearInterval(barTimer); bar.done(); });
   const out: Record<string, unknown> = { ...result };
   let failed = false;

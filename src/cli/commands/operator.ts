@@ -20,6 +20,7 @@ import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
 import { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } from '../../server/config.js';
 import { keystoresSettings } from '../../server/hierarchy.js';
+import { journalOfflineChanges } from '../../krypton/secret-journal.js';
 import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
@@ -414,6 +415,8 @@ async function secretOffline(dataDir: string, p: Parsed): Promise<number> {
       throw new SocketError(`no server runs on ${path.resolve(dataDir)} and its master key is sealed (${st.type}): start the server, unseal it (openkcm operator unseal), then run this again`);
     }
     const secrets = mk.secrets;
+    // No governance database is open here: the change is journaled and audited by the next serve (issue 16).
+    journalOfflineChanges(secrets);
     switch (p.secretAction) {
       case 'list':
         printEntries(secrets.entries().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })));

@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ShadowReference } from '../../keystore/types.js';
 import { ApiError, toApiError } from './errors.js';
 import type { ApprovalView, GovernancePort, RotationPort, TenantView, ValidateShadow } from './ports.js';
-import { errorResponses, KEYSTORE_PLUGINS, MAX_KEY_REF_LENGTH, pendingApprovalResponse, shadowBody, tenantModel, tenantParams } from './schemas.js';
+import { errorResponses, KEYSTORE_PLUGIN_PATTERN, MAX_KEY_REF_LENGTH, pendingApprovalResponse, shadowBody, tenantModel, tenantParams } from './schemas.js';
 import type { FourEyesConfig } from './server.js';
 
 /** The L3 lineage the KMIP path uses (src/krypton/krypton.ts DEFAULT_SERVICE). */
@@ -69,7 +69,7 @@ export interface RotationRouteDeps {
 export function shadowFromParams(params: Readonly<Record<string, string>> | undefined): ShadowReference {
   const plugin = params?.['plugin'];
   const keyRef = params?.['keyRef'];
-  if (plugin === undefined || !(KEYSTORE_PLUGINS as readonly string[]).includes(plugin) || keyRef === undefined || keyRef === '' || keyRef.length > MAX_KEY_REF_LENGTH) {
+  if (plugin === undefined || !KEYSTORE_PLUGIN_PATTERN.test(plugin) || keyRef === undefined || keyRef === '' || keyRef.length > MAX_KEY_REF_LENGTH) {
     throw new ApiError('INVALID_REQUEST', 'replace-l1 needs plugin and keyRef');
   }
   return { plugin, keyRef, keyVersion: params?.['keyVersion'] ?? '' };

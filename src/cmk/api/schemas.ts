@@ -6,6 +6,7 @@
  */
 import { TENANT_ID_PATTERN } from '../db.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
+import { CONNECTION_KINDS, CONNECTION_NAME_PATTERN } from '../../keystore/connections.js';
 
 /**
  * Largest request body. The biggest legitimate body is a policy (MAX_POLICY_TEXT_BYTES plus JSON quoting);
@@ -37,7 +38,8 @@ export const POLICY_NAME = { type: 'string', pattern: POLICY_NAME_PATTERN.source
 /** Approval ids are `<tenant>:<uuid>` (src/cmk/repository.ts parseApprovalId). */
 export const APPROVAL_ID = { type: 'string', pattern: `^${TENANT_ID_PATTERN.source.slice(1, -1)}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, maxLength: 80 } as const;
 const REASON = { type: 'string', pattern: PRINTABLE, maxLength: MAX_REASON_LENGTH } as const;
-export const KEYSTORE_PLUGINS = ['pkcs11', 'aws-kms', 'azure-keyvault', 'local'] as const;
+/** `<kind>` or `<kind>@<connection>` (a named keystore connection, src/keystore/connections.ts). */
+export const KEYSTORE_PLUGIN_PATTERN = new RegExp(`^(?:local|(?:${CONNECTION_KINDS.join('|')})(?:@${CONNECTION_NAME_PATTERN.source.slice(1, -1)})?)$`, 'u');
 
 export const tenantParams = {
   type: 'object', additionalProperties: false, required: ['id'],
@@ -71,7 +73,7 @@ export const reasonBody = {
 export const shadowBody = {
   type: 'object', additionalProperties: false, required: ['plugin', 'keyRef', 'keyVersion'],
   properties: {
-    plugin: { type: 'string', enum: [...KEYSTORE_PLUGINS] },
+    plugin: { type: 'string', pattern: KEYSTORE_PLUGIN_PATTERN.source, maxLength: 80, description: '<kind> or <kind>@<connection>' },
     keyRef: { type: 'string', pattern: PRINTABLE_NONEMPTY, maxLength: MAX_KEY_REF_LENGTH },
     keyVersion: { type: 'string', pattern: PRINTABLE, maxLength: MAX_KEY_VERSION_LENGTH },
   },
