@@ -28,6 +28,7 @@ import { logOperation } from './log.js';
 import { macOperation } from './mac.js';
 import { macVerifyOperation } from './mac-verify.js';
 import { modifyAttributeOperation } from './modify-attribute.js';
+import { pingOperation } from './ping.js';
 import { queryOperationOver } from './query.js';
 import { recoverOperation } from './recover.js';
 import { registerOperation } from './register.js';
@@ -52,7 +53,7 @@ const HANDLERS: readonly AnyOperationHandler[] = [
   deleteAttributeOperation, activateOperation, revokeOperation, checkOperation, archiveOperation,
   recoverOperation, discoverVersionsOperation, rngRetrieveOperation, rngSeedOperation,
   setAttributeOperation, adjustAttributeOperation, interopOperation, logOperation,
-  encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation,
+  encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation, pingOperation,
 ];
 
 const BY_OPERATION: ReadonlyMap<number, AnyOperationHandler> = new Map(HANDLERS.map((h) => [h.operation, h]));
