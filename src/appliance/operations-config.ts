@@ -5,7 +5,7 @@
  * (issue 14: a worker's start-up time and resident memory).
  */
 import type { OperationsConfig } from '../operations/services.js';
-import { compatSettings } from '../operations/model/compat.js';
+import { compatSettings } from '../config/compat.js';
 import type { ServerLimits } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 

@@ -5,7 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeAttribute } from '../../src/kmip/attributes.js';
-import { CLIENT_PROFILES, compatSettings, CompatSettingsError, namePolicyOf, trimAllAttributes } from '../../src/operations/model/compat.js';
+import { CLIENT_PROFILES, namePolicyOf, trimAllAttributes } from '../../src/operations/model/compat.js';
+import { compatSettings, CompatSettingsError } from '../../src/config/compat.js';
 import { validateConfigFile } from '../../src/config/index.js';
 import { ConfigError } from '../../src/common/config-error.js';
 

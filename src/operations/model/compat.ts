@@ -16,12 +16,12 @@
  *    same gating for Synology DSM, PyKMIP and Percona. An answer to named attributes is never trimmed: the client
  *    asked for exactly those.
  *
- * The tables are data: a new client with the same problem is one more entry in {@link CLIENT_PROFILES}.
+ * The tables are data: a new client with the same problem is one more entry in {@link CLIENT_PROFILES}. The config
+ * file's `compat` section is parsed into {@link CompatSettings} by src/config/compat.ts.
  */
 import type { KmipAttribute } from '../../kmip/attributes.js';
 import type { KmipVersion } from '../../kmip/registry.generated.js';
 import type { Principal } from '../types.js';
-import { isRecord } from '../../common/guards.js';
 
 export type NamePolicy = 'unique' | 'shared';
 export const NAME_POLICIES: readonly NamePolicy[] = ['unique', 'shared'];
@@ -66,54 +66,6 @@ export interface CompatSettings {
 export const DEFAULT_COMPAT_SETTINGS: CompatSettings = Object.freeze({
   namePolicy: 'unique', tenantNamePolicy: new Map(), clientProfiles: new Map(),
 });
-
-export class CompatSettingsError extends Error {
-  override readonly name = 'CompatSettingsError';
-}
-
-function namePolicy(where: string, v: unknown): NamePolicy {
-  if (v !== 'unique' && v !== 'shared') throw new CompatSettingsError(`${where} must be "unique" or "shared"`);
-  return v;
-}
-
-/**
- * The config file's `compat` section:
- *   { "namePolicy": { "default": "unique", "tenants": { "edb": "shared" } },
- *     "clientProfiles": { "<client identity>": "pykmip" } }
- * Throws CompatSettingsError naming the bad setting.
- */
-export function compatSettings(raw: unknown): CompatSettings {
-  if (raw === undefined) return DEFAULT_COMPAT_SETTINGS;
-  if (!isRecord(raw)) throw new CompatSettingsError('compat must be an object');
-  for (const k of Object.keys(raw)) {
-    if (k !== 'namePolicy' && k !== 'clientProfiles') throw new CompatSettingsError(`unknown setting compat.${k} (allowed: namePolicy, clientProfiles)`);
-  }
-  let policy: NamePolicy = 'unique';
-  const tenants = new Map<string, NamePolicy>();
-  if (raw.namePolicy !== undefined) {
-    const np = raw.namePolicy;
-    if (!isRecord(np)) throw new CompatSettingsError('compat.namePolicy must be an object');
-    for (const k of Object.keys(np)) {
-      if (k !== 'default' && k !== 'tenants') throw new CompatSettingsError(`unknown setting compat.namePolicy.${k} (allowed: default, tenants)`);
-    }
-    if (np.default !== undefined) policy = namePolicy('compat.namePolicy.default', np.default);
-    if (np.tenants !== undefined) {
-      if (!isRecord(np.tenants)) throw new CompatSettingsError('compat.namePolicy.tenants must be an object of tenant → policy');
-      for (const [t, p] of Object.entries(np.tenants)) tenants.set(t, namePolicy(`compat.namePolicy.tenants[${JSON.stringify(t)}]`, p));
-    }
-  }
-  const profiles = new Map<string, string>();
-  if (raw.clientProfiles !== undefined) {
-    if (!isRecord(raw.clientProfiles)) throw new CompatSettingsError('compat.clientProfiles must be an object of client identity → profile');
-    for (const [identity, p] of Object.entries(raw.clientProfiles)) {
-      if (typeof p !== 'string' || !Object.hasOwn(CLIENT_PROFILES, p)) {
-        throw new CompatSettingsError(`compat.clientProfiles[${JSON.stringify(identity)}] must be one of ${Object.keys(CLIENT_PROFILES).join(', ')}`);
-      }
-      profiles.set(identity, p);
-    }
-  }
-  return { namePolicy: policy, tenantNamePolicy: tenants, clientProfiles: profiles };
-}
 
 /** The name policy of `principal`'s tenant. */
 export function namePolicyOf(settings: CompatSettings | undefined, principal: Principal): NamePolicy {
