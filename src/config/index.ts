@@ -6,8 +6,8 @@
  *                     trust ./trust.ts)
  *   identity ........ ./identity.ts      vault ...... ./vault.ts        native ..... ./native.ts
  *   keystores ....... ./keystores.ts     governance . ./governance.ts   compat ..... ./compat.ts
- *   logLevel ........ ./file.ts          seal ....... src/krypton (master-key.ts resolveSealSettings, auto-seal.ts):
- *                                        the MasterKey's own rules, applied when the node opens it
+ *   logLevel ........ ./file.ts          seal.auto .. ./seal.ts         seal (the rest) src/krypton/master-key.ts
+ *                                        resolveSealSettings: the MasterKey's own rules, applied when the node opens it
  *
  * The format (JSON with comments) is ./jsonc.ts; loading and resolving against the data directory ./load.ts; the
  * commented default file ./default-file.ts.
@@ -34,6 +34,7 @@ export type { ListenAddress } from './listen.js';
 export { loadConfig, resolveConfig } from './load.js';
 export type { LoadedConfig } from './load.js';
 export { nativeSettings } from './native.js';
+export { autoSealSettings } from './seal.js';
 export { DEFAULT_CIPHERS, DEFAULT_TLS_RELOAD_INTERVAL_MS, MAX_TLS_RELOAD_INTERVAL_MS, MIN_TLS_RELOAD_INTERVAL_MS, validateTlsSection } from './tls.js';
 export type { TlsFile, TlsMaterial, TlsVersionFloor } from './tls.js';
 export { DEFAULT_CRL_REFRESH_MS, DEFAULT_MAX_CRL_BYTES, MAX_CRL_REFRESH_MS, MAX_MAX_CRL_BYTES, MIN_CRL_REFRESH_MS, resolveTrustAnchors } from './trust.js';

@@ -87,7 +87,7 @@ export interface MasterKeyOptions {
 export function resolveSealSettings(settings: Readonly<Record<string, unknown>>): SealSettings {
   if (typeof settings !== 'object' || Array.isArray(settings)) throw new MasterKeyError('INVALID_CONFIG', 'seal settings must be an object');
   for (const key of Object.keys(settings)) {
-    // `auto` (auto-unseal connection and credentials) is validated by src/krypton/auto-seal.ts autoSealSettings.
+    // `auto` (auto-unseal connection and credentials) is validated by src/config/seal.ts autoSealSettings.
     if (key !== 'allowDev' && key !== 'auto') throw new MasterKeyError('INVALID_CONFIG', `unknown seal setting ${JSON.stringify(key)} (known: allowDev, auto)`);
   }
   const allowDev = settings['allowDev'] ?? true;

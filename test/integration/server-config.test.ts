@@ -9,7 +9,7 @@ import { DEFAULT_SERVER_LIMITS, parseJsonc, parseListen, formatListen, renderDef
 import { ConfigError } from '../../src/common/config-error.js';
 import { IdentityError, principalOf, tenantOf } from '../../src/server/identity.js';
 import { certCommonName, certSanUris } from '../../src/common/x509.js';
-import { autoSealSettings } from '../../src/krypton/auto-seal.js';
+import { autoSealSettings } from '../../src/config/seal.js';
 import { resolveSealSettings } from '../../src/krypton/master-key.js';
 import { keystoresSettings } from '../../src/config/index.js';
 

@@ -20,7 +20,7 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { parseIdentityRoles } from '../../src/cmk/authz/kmip.js';
 import { KeystoreFactory } from '../../src/keystore/factory.js';
 import { KeystoreError } from '../../src/keystore/types.js';
-import { autoSealSettings } from '../../src/krypton/auto-seal.js';
+import { autoSealSettings } from '../../src/config/seal.js';
 import { resolveSealSettings } from '../../src/krypton/master-key.js';
 import { nativeSettings, vaultSettings } from '../../src/config/index.js';
 import { CONFIG_FILE_NAME, loadConfig, parseJsonc } from '../../src/config/index.js';

@@ -161,13 +161,13 @@ async function* sharesFrom(input: Readable): AsyncGenerator<string> {
  * (custodians unsealing in this process). The MasterKey is sealed again as soon as the key is derived.
  */
 export async function hmacFromMasterKey(dataDir: string, shares?: AsyncIterable<string>): Promise<{ hmac: AuditHmac; close: () => void }> {
-  const [{ keystoresSettings, loadConfig, nativeSettings }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal] = await Promise.all([
+  const [{ autoSealSettings, keystoresSettings, loadConfig, nativeSettings }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal] = await Promise.all([
     import('../../config/index.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../appliance/governance/plane.js'),
     import('../../krypton/auto-seal.js'),
   ]);
   const loaded = await loadConfig(dataDir);
   native.initNative(nativeSettings(loaded.native));
-  const auto = autoSeal.autoSealSettings(loaded.seal);
+  const auto = autoSealSettings(loaded.seal);
   const sealKeystores = auto === undefined ? undefined : autoSeal.autoSealKeystores(auto, keystoresSettings(loaded.keystores).connections, dataDir);
   let mk;
   try {
