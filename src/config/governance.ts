@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAdminAuthConfig } from '../cmk/api/auth.js';
+import { parseAdminAuthConfig } from './admin-auth.js';
 import type { AdminAuthConfig } from '../cmk/api/auth.js';
 import { resolveAdminLimits } from '../cmk/api/limits.js';
 import type { AdminLimits } from '../cmk/api/limits.js';

@@ -13,6 +13,7 @@ import { DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
 import { ConfigError } from '../../src/common/config-error.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { DEFAULT_ADMIN_API_HOST, DEFAULT_ADMIN_API_PORT, governanceSettings } from '../../src/config/index.js';
+import { MAX_REQUIRED_APPROVALS } from '../../src/cmk/api/server.js';
 
 type Input = Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>;
 
@@ -83,6 +84,18 @@ describe('governance settings', () => {
     await refused({ fourEyes: { actions: ['delete'] } }, /governance\.fourEyes\.actions/);
     const f = await governanceSettings(input({ fourEyes: { actions: ['revoke'], approvals: 2 } }));
     assert.deepEqual(f.fourEyes, { actions: ['revoke'], approvals: 2 });
+  });
+
+  // Carried over from the unused second parser of this section (src/cmk/api/settings.ts, removed in issue 19): the
+  // cases that the real parser shares with it, now checked against the real one.
+  test('fourEyes.approvals at the edge and one past; a listen address that is not host:port', async () => {
+    assert.equal((await governanceSettings(input({ fourEyes: { approvals: MAX_REQUIRED_APPROVALS } }))).fourEyes?.approvals, MAX_REQUIRED_APPROVALS);
+    await refused({ fourEyes: { approvals: MAX_REQUIRED_APPROVALS + 1 } }, /governance\.fourEyes\.approvals/);
+    await refused({ fourEyes: { approvals: 0 } }, /governance\.fourEyes\.approvals/);
+    await refused({ adminApi: { listen: 'nowhere' } }, /.+/);
+    await refused({ adminApi: { listen: '127.0.0.1:65536' } }, /.+/);
+    await refused({ adminApi: { port: 1 } }, /governance\.adminApi\.port/);
+    await refused({ adminApi: 'not an object' }, /governance\.adminApi must be an object or false/);
   });
 
   test('l1HealthIntervalMs: the minimum is accepted, one below is refused', async () => {
