@@ -19,6 +19,7 @@ import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 import { EXIT_PENDING_APPROVAL, send } from './tenant.js';
 import type { Call } from './tenant.js';
 import { formatDuration, Progress } from '../progress.js';
+import { safe } from '../admin-command.js';
 
 const USAGE = `usage: openkcm keys <action> <tenant> [options] --url https://HOST:PORT --ca FILE --cert FILE --key FILE [--json]
 
@@ -128,12 +129,6 @@ function callFor(a: KeysArgs): Call {
     case 'rewrap-status': return { method: 'GET', path: `/v1/tenants/${t}/keys/rewrap` };
     default: throw new UsageError('an action is required');
   }
-}
-
-/** Terminal-safe: strips control characters from server-provided text before printing it. */
-function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f\u009b]/g, '?');
 }
 
 function human(a: KeysArgs, v: Record<string, unknown>): string {
