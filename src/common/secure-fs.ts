@@ -5,7 +5,8 @@
  * here, so a fix to one (O_NOFOLLOW, the directory fsync) reaches all of them. A leaf: node:fs only.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 
 /** Mode bits a secret file or directory must not have: any access by group or others. */
@@ -85,4 +86,41 @@ export function shredFile(file: string): void {
 export function ensureOwnerOnlyDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: OWNER_ONLY_DIR_MODE });
   if (!isOwnerOnly(statSync(dir).mode)) chmodSync(dir, OWNER_ONLY_DIR_MODE);
+}
+
+/** How {@link readFileNoFollow} hands a caller the file's failures, so each keeps its own error type and messages. */
+export interface SmallFileChecks {
+  /** open(2) failed (ELOOP for a symbolic link: O_NOFOLLOW); return undefined for "no such file", or throw. */
+  readonly openFailed: (e: NodeJS.ErrnoException) => undefined;
+  /** Inspects the open file before a byte is read; throws to refuse it (type, size bound, mode, owner). */
+  readonly inspect: (st: Stats) => void;
+}
+
+/**
+ * Reads a small file through one descriptor, never following a symbolic link (O_NOFOLLOW): open → fstat →
+ * `inspect` → read all of it. Checking the descriptor rather than the path leaves no window for a swap between the
+ * check and the read. `inspect` must bound st.size: the whole file is read into one buffer. The seal file, the
+ * development key, seal secrets and the local keystore's key files are read through here.
+ */
+export function readFileNoFollow(file: string, checks: SmallFileChecks): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (e) {
+    return checks.openFailed(e as NodeJS.ErrnoException);
+  }
+  try {
+    const st = fstatSync(fd);
+    checks.inspect(st);
+    const out = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < out.length) {
+      const n = readSync(fd, out, off, out.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === out.length ? out : out.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
 }

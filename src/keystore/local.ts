@@ -23,14 +23,14 @@
  * created explicitly ({@link createLocalKey}), never on first use, so a deleted key is not silently re-created.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gcmOpen, gcmSeal, NativeError, SecureKey } from '../native/index.js';
 import { parseEnvelope } from '../vault/envelope.js';
 import { EnvelopeError } from '../vault/errors.js';
 import type { SlotWrappingKek } from '../vault/kek.js';
 import { KmipError } from '../kmip/errors.js';
-import { shredFile, writeFileAtomic } from '../common/secure-fs.js';
+import { readFileNoFollow, shredFile, writeFileAtomic } from '../common/secure-fs.js';
 import {
   KeystoreError,
   checkUnwrapInput,
@@ -143,29 +143,16 @@ function exists(file: string): boolean {
 }
 
 function readKeyFile(file: string): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw fail('ACCESS_DENIED', `cannot open local key file ${file} (${code ?? 'error'})`, e);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_KEY_FILE_BYTES) throw fail('INVALID_ARGUMENT', `local key file ${file} is not a small regular file`);
-    if ((st.mode & 0o077) !== 0) throw fail('ACCESS_DENIED', `local key file ${file} is readable by others; it must be 0600`);
-    const out = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < out.length) {
-      const n = readSync(fd, out, off, out.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return out.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
+  return readFileNoFollow(file, {
+    openFailed: (e) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw fail('ACCESS_DENIED', `cannot open local key file ${file} (${e.code ?? 'error'})`, e);
+    },
+    inspect: (st) => {
+      if (!st.isFile() || st.size > MAX_KEY_FILE_BYTES) throw fail('INVALID_ARGUMENT', `local key file ${file} is not a small regular file`);
+      if ((st.mode & 0o077) !== 0) throw fail('ACCESS_DENIED', `local key file ${file} is readable by others; it must be 0600`);
+    },
+  });
 }
 
 function aadFor(name: string, context: WrapContext): Buffer {

@@ -15,8 +15,8 @@
  * variable or a file readable only by the service user — never from sealed storage. The plugins are unchanged:
  * they only see a different SecretSource. The section is validated by src/config/seal.ts autoSealSettings.
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
+import { readFileNoFollow } from '../common/secure-fs.js';
 import { KeystoreFactory } from '../keystore/factory.js';
 import type { KeystorePlugin, SecretSource, ShadowReference } from '../keystore/types.js';
 import { MasterKeyError, MAX_NODE_SECRET_BYTES } from './master-key.js';
@@ -43,37 +43,26 @@ function invalid(message: string): MasterKeyError {
 
 /** Reads an owner-only regular file (no symlinks) of at most MAX_SEAL_SECRET_BYTES. */
 function readSecretFile(name: string, file: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    throw invalid(`seal secret '${name}': cannot open ${file} (${String((e as NodeJS.ErrnoException).code)})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw invalid(`seal secret '${name}': ${file} is not a regular file`);
-    // Readable by group/others, or planted by another user: refuse rather than trust it (the PIN unlocks the seal).
-    if ((st.mode & 0o077) !== 0) throw invalid(`seal secret '${name}': ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be readable by its owner only (chmod 600 ${file})`);
-    const uid = process.getuid?.();
-    if (uid !== undefined && uid !== 0 && st.uid !== uid) throw invalid(`seal secret '${name}': ${file} is not owned by this user (uid ${String(uid)})`);
-    if (st.size > MAX_SEAL_SECRET_BYTES) throw invalid(`seal secret '${name}': ${file} is ${String(st.size)} bytes; at most ${String(MAX_SEAL_SECRET_BYTES)}`);
-    const out = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < out.length) {
-      const n = readSync(fd, out, off, out.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    // One trailing newline (echo PIN > file) is not part of the secret.
-    let end = off;
-    if (end > 0 && out[end - 1] === 0x0a) end -= 1;
-    if (end > 0 && out[end - 1] === 0x0d) end -= 1;
-    const value = Buffer.from(out.subarray(0, end));
-    out.fill(0);
-    return value;
-  } finally {
-    closeSync(fd);
-  }
+  const out = readFileNoFollow(file, {
+    openFailed: (e) => {
+      throw invalid(`seal secret '${name}': cannot open ${file} (${String(e.code)})`);
+    },
+    inspect: (st) => {
+      if (!st.isFile()) throw invalid(`seal secret '${name}': ${file} is not a regular file`);
+      // Readable by group/others, or planted by another user: refuse rather than trust it (the PIN unlocks the seal).
+      if ((st.mode & 0o077) !== 0) throw invalid(`seal secret '${name}': ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be readable by its owner only (chmod 600 ${file})`);
+      const uid = process.getuid?.();
+      if (uid !== undefined && uid !== 0 && st.uid !== uid) throw invalid(`seal secret '${name}': ${file} is not owned by this user (uid ${String(uid)})`);
+      if (st.size > MAX_SEAL_SECRET_BYTES) throw invalid(`seal secret '${name}': ${file} is ${String(st.size)} bytes; at most ${String(MAX_SEAL_SECRET_BYTES)}`);
+    },
+  }) ?? Buffer.alloc(0);
+  // One trailing newline (echo PIN > file) is not part of the secret.
+  let end = out.length;
+  if (end > 0 && out[end - 1] === 0x0a) end -= 1;
+  if (end > 0 && out[end - 1] === 0x0d) end -= 1;
+  const value = Buffer.from(out.subarray(0, end));
+  out.fill(0);
+  return value;
 }
 
 /**

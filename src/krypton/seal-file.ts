@@ -4,11 +4,11 @@
  * check value, and the MasterKey's seal count — never anything that rebuilds the key on its own. The development
  * key file `<dataDir>/master.key` lives here too.
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { ShadowReference } from '../keystore/types.js';
 import { SecureKey } from '../native/index.js';
-import { writeFileAtomic } from '../common/secure-fs.js';
+import { readFileNoFollow, writeFileAtomic } from '../common/secure-fs.js';
 import { isRecord } from '../common/guards.js';
 import { MasterKeyError } from './errors.js';
 import { MASTER_KEY_BYTES, shamirParamsProblem } from './shamir.js';
@@ -84,33 +84,20 @@ export function parseSealFile(text: string, file: string): SealFile {
 
 /** Reads a small regular file without following symlinks; undefined when absent. */
 export function readSmallFile(file: string, max: number, requirePrivate: boolean): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new MasterKeyError('CORRUPT', `${file} is a symbolic link; refusing to follow it`, { cause: e });
-    throw e;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new MasterKeyError('CORRUPT', `${file} is not a regular file`);
-    if (st.size > max) throw new MasterKeyError('CORRUPT', `${file} is ${String(st.size)} bytes; at most ${String(max)} expected`);
-    if (requirePrivate && (st.mode & FORBIDDEN_FILE_MODE) !== 0) {
-      throw new MasterKeyError('CORRUPT', `${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 (run: chmod 600 ${file})`);
-    }
-    const out = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < out.length) {
-      const n = readSync(fd, out, off, out.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === out.length ? out : out.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
+  return readFileNoFollow(file, {
+    openFailed: (e) => {
+      if (e.code === 'ENOENT') return undefined;
+      if (e.code === 'ELOOP') throw new MasterKeyError('CORRUPT', `${file} is a symbolic link; refusing to follow it`, { cause: e });
+      throw e;
+    },
+    inspect: (st) => {
+      if (!st.isFile()) throw new MasterKeyError('CORRUPT', `${file} is not a regular file`);
+      if (st.size > max) throw new MasterKeyError('CORRUPT', `${file} is ${String(st.size)} bytes; at most ${String(max)} expected`);
+      if (requirePrivate && (st.mode & FORBIDDEN_FILE_MODE) !== 0) {
+        throw new MasterKeyError('CORRUPT', `${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 (run: chmod 600 ${file})`);
+      }
+    },
+  });
 }
 
 export function readSealFile(dataDir: string): SealFile | undefined {
