@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 
-export interface AdminReply { status: number; body: unknown }
+/** `body` is the reply parsed as JSON (the text itself when it is not JSON); `text` the reply as sent (JSON lines). */
+export interface AdminReply { status: number; body: unknown; text: string }
 
 /** One admin API call: a Buffer body goes as application/octet-stream, anything else as JSON. */
 export type AdminCall = (method: string, urlPath: string, body?: unknown) => Promise<AdminReply>;
@@ -39,7 +40,7 @@ export function adminClient(opts: { port: number | (() => number); ca: string | 
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
         try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
+        resolve({ status: res.statusCode ?? 0, body: parsed, text });
       });
     });
     req.on('error', reject);

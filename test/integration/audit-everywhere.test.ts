@@ -12,9 +12,7 @@
  * - an auto-unseal node (SoftHSM2): offline verify derives the key through the HSM.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,59 +20,27 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { EMBEDDED_DB_PID_FILE } from '../../src/cmk/embedded-db-holder.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
-import { CLI_MAIN, startTestServer } from '../helpers/server.js';
+import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import type { AdminReply } from '../helpers/admin-client.js';
+import { until } from '../helpers/audit.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliOptions, CliResult } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
 import { generateL1Key, initToken, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
 
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-function cli(args: readonly string[], opts: { stdin?: string; env?: Readonly<Record<string, string>> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-      env: { ...process.env, OPENKCM_AUDIT_HMAC_KEY_FILE: '', DATABASE_URL: '', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code, stdout, stderr }); });
-    child.stdin.end(opts.stdin ?? '');
-  });
+/** The real CLI, without an audit key file or database URL from the caller's environment. */
+function cli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  return runCli(args, { ...opts, env: { OPENKCM_AUDIT_HMAC_KEY_FILE: '', DATABASE_URL: '', ...opts.env } });
 }
 
-function adminGet(port: number, dataDir: string, urlPath: string): Promise<{ status: number; body: unknown; text: string }> {
+/** A GET on the admin API with the node's dev admin certificate. */
+async function adminGet(port: number, dataDir: string, urlPath: string): Promise<AdminReply> {
   const pki = path.join(dataDir, 'pki');
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: '127.0.0.1', port, method: 'GET', path: urlPath,
-      ca: readFileSync(path.join(pki, 'ca.crt')), cert: readFileSync(path.join(pki, 'admin.crt')), key: readFileSync(path.join(pki, 'admin.key')),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try { body = JSON.parse(text) as unknown; } catch { /* JSON lines or empty */ }
-        resolve({ status: res.statusCode ?? 0, body, text });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The admin API port a child `serve` logged ("admin API ready"). */
-async function adminPort(stderr: () => string): Promise<number> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const line = stderr().split('\n').find((l) => l.includes('admin API ready'));
-    if (line !== undefined) return (JSON.parse(line) as { port: number }).port;
-    if (Date.now() > deadline) throw new Error(`no "admin API ready" line; stderr:\n${stderr()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { cert, key } = await readDevAdminPem(pki);
+  return adminClient({ port, ca: readFileSync(path.join(pki, 'ca.crt')), cert, key })('GET', urlPath);
 }
 
 describe('openkcm audit on a Shamir node (running and stopped)', () => {
@@ -97,7 +63,7 @@ describe('openkcm audit on a Shamir node (running and stopped)', () => {
       assert.match(sealed.stderr, /sealed/);
       const un = await cli(['operator', 'unseal', '--data-dir', dataDir], { stdin: `${shares[0] ?? ''}\n${shares[2] ?? ''}\n` });
       assert.equal(un.code, 0, un.stderr);
-      const port = await adminPort(() => srv.stderr());
+      const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()), 120_000);
       const c = await srv.connect('alpha');
       try {
         await c.createSymmetricKey(AES);

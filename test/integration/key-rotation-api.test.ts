@@ -9,7 +9,6 @@
  * item 1, another branch).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
-import { CLI_MAIN, startTestServer } from '../helpers/server.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
@@ -26,26 +27,15 @@ const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: Cry
 const TOKEN = 'okrot';
 const KEY = 'alpha-l1';
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
 function keysCli(srv: TestServer, args: readonly string[]): Promise<CliResult> {
   const port = srv.app?.governance?.adminApiAddress()?.port;
   assert.ok(port !== undefined, 'the admin API listens');
   const pki = path.join(srv.dataDir, 'pki');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'keys', ...args], {
-      env: {
-        ...process.env, OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
-        OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ code, stdout, stderr }); });
+  return runCli(['keys', ...args], {
+    env: {
+      OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
+      OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
+    },
   });
 }
 

@@ -22,7 +22,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,7 +34,9 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
-import { CLI_MAIN, startTestServer } from '../helpers/server.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { initToken, setL1KeyEnabled, setupSoftHsm } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
@@ -58,19 +60,8 @@ function makeKey(hsm: SoftHsm, token: string, label: string): void {
   pkcs11Tool(hsm, ['--token-label', token, '--login', '--pin', PIN, '--keygen', '--key-type', 'AES:32', '--label', label, '--id', '0a01', '--sensitive', '--private', '--usage-decrypt', '--usage-wrap']);
 }
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
 function cli(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    p.on('error', reject);
-    p.on('exit', (code) => { resolve({ code, stdout, stderr }); });
-    p.stdin.end(stdin ?? '');
-  });
+  return runCli(args, { env, ...(stdin === undefined ? {} : { stdin }) });
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
