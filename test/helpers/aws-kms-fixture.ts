@@ -2,51 +2,20 @@
 // lines): one local KMS endpoint per test process (test/helpers/aws-kms-endpoint.ts) with three users, the SDK
 // client of the key administrator, and the helpers that open the keystore, make keys and check for leaked secrets.
 // Importing it starts the endpoint and registers the after() hook that stops it.
-import { describe, test, before, after } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inspect } from 'node:util';
-import {
-  CancelKeyDeletionCommand,
-  CreateKeyCommand,
-  DecryptCommand,
-  DescribeKeyCommand,
-  DisableKeyCommand,
-  DisabledException,
-  EnableKeyCommand,
-  EncryptCommand,
-  IncorrectKeyException,
-  InvalidCiphertextException,
-  KMSClient,
-  KMSInvalidStateException,
-  KMSServiceException,
-  NotFoundException,
-  PutKeyPolicyCommand,
-  ScheduleKeyDeletionCommand,
-} from '@aws-sdk/client-kms';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
-import {
-  AWS_KMS_MAX_ATTEMPTS,
-  AWS_KMS_MAX_CA_FILE_BYTES,
-  AWS_KMS_MAX_CREDENTIALS_SECRET_BYTES,
-  AWS_KMS_MAX_REQUEST_TIMEOUT_MS,
-  AWS_KMS_MIN_REQUEST_TIMEOUT_MS,
-  AwsKmsKeystore,
-  openAwsKmsKeystore,
-} from '../../src/keystore/aws-kms.js';
+import { openAwsKmsKeystore } from '../../src/keystore/aws-kms.js';
 import { KeystoreError, type KeystoreErrorCode, type KeystorePlugin, type SecretSource } from '../../src/keystore/types.js';
-import { AwsKmsTestEndpoint, KMS_TEST_ACCOUNT, sha256Hex, signingKey, type KmsTestUser } from './aws-kms-endpoint.js';
-import { testPki } from './pki.js';
-import { runKeystoreConformance } from '../unit/keystore-conformance.js';
+import { AwsKmsTestEndpoint, type KmsTestUser } from './aws-kms-endpoint.js';
 
-
-// One endpoint and one temp dir for the file; every test makes its own keys, so tests stay independent.
+// One endpoint and one temp dir per test process; every test makes its own keys, so tests stay independent.
 export const endpoint = await AwsKmsTestEndpoint.start();
 export const tmp = mkdtempSync(path.join(tmpdir(), 'openkcm-aws-kms-'));
 export const caFile = path.join(tmp, 'ca.pem');

@@ -1,32 +1,17 @@
 // AWS KMS keystore through the REAL @aws-sdk/client-kms against a local HTTPS endpoint (split from
 // keystore-aws-kms.test.ts; issue 19, files under 700 lines): SigV4 enforced by the endpoint, transport, retries and
 // timeouts, settings and secrets. Issue 4, deliverable 3.
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import {
-  CancelKeyDeletionCommand,
-  CreateKeyCommand,
-  DecryptCommand,
   DescribeKeyCommand,
-  DisableKeyCommand,
-  DisabledException,
-  EnableKeyCommand,
   EncryptCommand,
-  IncorrectKeyException,
-  InvalidCiphertextException,
   KMSClient,
-  KMSInvalidStateException,
-  KMSServiceException,
-  NotFoundException,
-  PutKeyPolicyCommand,
-  ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
@@ -39,14 +24,12 @@ import {
   AwsKmsKeystore,
   openAwsKmsKeystore,
 } from '../../src/keystore/aws-kms.js';
-import { KeystoreError, type KeystoreErrorCode, type KeystorePlugin, type SecretSource } from '../../src/keystore/types.js';
-import { AwsKmsTestEndpoint, KMS_TEST_ACCOUNT, sha256Hex, signingKey, type KmsTestUser } from '../helpers/aws-kms-endpoint.js';
+import { KeystoreError } from '../../src/keystore/types.js';
+import { KMS_TEST_ACCOUNT, sha256Hex, signingKey } from '../helpers/aws-kms-endpoint.js';
 import { testPki } from '../helpers/pki.js';
-import { runKeystoreConformance } from '../unit/keystore-conformance.js';
 
 import {
   assertNoSecrets,
-  caFile,
   createKey,
   credentialsJson,
   endpoint,

@@ -1,18 +1,12 @@
 // AWS KMS keystore through the REAL @aws-sdk/client-kms against a local HTTPS endpoint that speaks the KMS
 // JSON 1.1 protocol and verifies SigV4 (test/helpers/aws-kms-endpoint.ts). Issue 4, deliverable 3.
 // SigV4, transport and settings: keystore-aws-kms-transport.test.ts; the shared fixture: test/helpers/aws-kms-fixture.ts.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent as HttpsAgent } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { inspect } from 'node:util';
 import {
   CancelKeyDeletionCommand,
-  CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
@@ -21,27 +15,14 @@ import {
   EncryptCommand,
   IncorrectKeyException,
   InvalidCiphertextException,
-  KMSClient,
   KMSInvalidStateException,
   KMSServiceException,
   NotFoundException,
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
-import {
-  AWS_KMS_MAX_ATTEMPTS,
-  AWS_KMS_MAX_CA_FILE_BYTES,
-  AWS_KMS_MAX_CREDENTIALS_SECRET_BYTES,
-  AWS_KMS_MAX_REQUEST_TIMEOUT_MS,
-  AWS_KMS_MIN_REQUEST_TIMEOUT_MS,
-  AwsKmsKeystore,
-  openAwsKmsKeystore,
-} from '../../src/keystore/aws-kms.js';
-import { KeystoreError, type KeystoreErrorCode, type KeystorePlugin, type SecretSource } from '../../src/keystore/types.js';
-import { AwsKmsTestEndpoint, KMS_TEST_ACCOUNT, sha256Hex, signingKey, type KmsTestUser } from '../helpers/aws-kms-endpoint.js';
-import { testPki } from '../helpers/pki.js';
+import { openAwsKmsKeystore } from '../../src/keystore/aws-kms.js';
+import { KMS_TEST_ACCOUNT } from '../helpers/aws-kms-endpoint.js';
 import { runKeystoreConformance } from '../unit/keystore-conformance.js';
 
 import {
