@@ -16,7 +16,7 @@
  * Crypto: per-key random AES-256 material; ciphertext blob = 0x01 | idLen | keyId | nonce(12) | ct | tag(16); AAD =
  * blob header || canonical EncryptionContext, so a context mismatch is InvalidCiphertextException as in KMS.
  *
- * Authorisation: key policies in the IAM JSON grammar (Effect/Principal/Action/Condition with StringEquals,
+ * Authorisation (./aws-kms-policy.ts): key policies in the IAM JSON grammar (Effect/Principal/Action/Condition with StringEquals,
  * StringLike, ForAllValues:*, ForAnyValue:*, Null over kms:EncryptionContext:<k>, kms:EncryptionContextKeys,
  * kms:CallerAccount), explicit Deny wins, default deny; no policy = the default key policy (the whole account).
  */
@@ -24,10 +24,13 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { authorize, KmsError, KMS_TEST_ACCOUNT, parsePolicy } from './aws-kms-policy.js';
+import type { Policy } from './aws-kms-policy.js';
 import { testPki } from './pki.js';
 
+export { KmsError, KMS_TEST_ACCOUNT } from './aws-kms-policy.js';
+
 export const KMS_TEST_REGION = 'eu-central-1';
-export const KMS_TEST_ACCOUNT = '111122223333';
 /** SigV4: requests whose x-amz-date is further than this from the server clock are refused (replay window). */
 export const SIGV4_MAX_SKEW_MS = 5 * 60_000;
 /** Body limit: KMS plaintext is at most 4096 bytes; 64 KiB leaves room for base64 and JSON around it. */
@@ -46,16 +49,6 @@ export interface KmsTestUser {
 }
 
 type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
-
-interface Policy {
-  readonly statements: readonly Statement[];
-}
-interface Statement {
-  readonly effect: 'Allow' | 'Deny';
-  readonly principals: readonly string[] | '*';
-  readonly actions: readonly string[];
-  readonly conditions: readonly { op: string; key: string; values: readonly string[] }[];
-}
 
 interface KmsKey {
   readonly keyId: string;
@@ -78,16 +71,6 @@ export interface KmsCall {
   readonly errorType: string | undefined;
   /** The SignedHeaders list of the request, once its signature verified. */
   readonly signedHeaders: readonly string[] | undefined;
-}
-
-export class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 // -------------------------------------------------------------------------------------------------------------
@@ -163,120 +146,6 @@ function canonicalContext(ec: Readonly<Record<string, string>>): Buffer {
     parts.push(lens.subarray(0, 4), k, lens.subarray(4), v);
   }
   return Buffer.concat(parts);
-}
-
-function glob(pattern: string, value: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/gu, '\\$&').replace(/\*/gu, '.*').replace(/\?/gu, '.');
-  return new RegExp(`^${re}$`, 'su').test(value);
-}
-
-const CONDITION_OPS = new Set([
-  'StringEquals',
-  'StringLike',
-  'ForAllValues:StringEquals',
-  'ForAllValues:StringLike',
-  'ForAnyValue:StringEquals',
-  'ForAnyValue:StringLike',
-  'Null',
-]);
-
-function asStringList(value: unknown, what: string): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
-  throw new KmsError('MalformedPolicyDocumentException', `${what} must be a string or a list of strings`);
-}
-
-function parsePolicy(text: string): Policy {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new KmsError('MalformedPolicyDocumentException', 'The new key policy contains invalid JSON.');
-  }
-  if (typeof doc !== 'object' || doc === null) throw new KmsError('MalformedPolicyDocumentException', 'policy must be an object');
-  const raw = (doc as Record<string, unknown>)['Statement'];
-  const list: unknown[] = Array.isArray(raw) ? raw : [raw];
-  const statements = list.map((s): Statement => {
-    if (typeof s !== 'object' || s === null) throw new KmsError('MalformedPolicyDocumentException', 'statement must be an object');
-    const st = s as Record<string, unknown>;
-    const effect = st['Effect'];
-    if (effect !== 'Allow' && effect !== 'Deny') throw new KmsError('MalformedPolicyDocumentException', 'Effect must be Allow or Deny');
-    const principal = st['Principal'];
-    let principals: readonly string[] | '*';
-    if (principal === '*') principals = '*';
-    else if (typeof principal === 'object' && principal !== null && 'AWS' in principal) {
-      const aws = (principal as Record<string, unknown>)['AWS'];
-      principals = aws === '*' ? '*' : asStringList(aws, 'Principal.AWS');
-    } else throw new KmsError('MalformedPolicyDocumentException', 'Principal must be "*" or {"AWS": ...}');
-    const actions = asStringList(st['Action'], 'Action');
-    const conditions: { op: string; key: string; values: readonly string[] }[] = [];
-    const cond = st['Condition'];
-    if (cond !== undefined) {
-      if (typeof cond !== 'object' || cond === null) throw new KmsError('MalformedPolicyDocumentException', 'Condition must be an object');
-      for (const [op, block] of Object.entries(cond as Record<string, unknown>)) {
-        if (!CONDITION_OPS.has(op)) throw new KmsError('MalformedPolicyDocumentException', `unsupported condition operator ${op}`);
-        if (typeof block !== 'object' || block === null) throw new KmsError('MalformedPolicyDocumentException', 'condition block must be an object');
-        for (const [key, values] of Object.entries(block as Record<string, unknown>)) {
-          conditions.push({ op, key, values: asStringList(values, `Condition ${op} ${key}`) });
-        }
-      }
-    }
-    return { effect, principals, actions, conditions };
-  });
-  return { statements };
-}
-
-interface RequestContext {
-  readonly action: string;
-  readonly user: KmsTestUser;
-  readonly encryptionContext: Readonly<Record<string, string>> | undefined;
-}
-
-function contextValues(key: string, ctx: RequestContext): string[] | undefined {
-  if (key === 'kms:CallerAccount') return [KMS_TEST_ACCOUNT];
-  if (key === 'kms:EncryptionContextKeys') return ctx.encryptionContext === undefined ? undefined : Object.keys(ctx.encryptionContext);
-  if (key.startsWith('kms:EncryptionContext:')) {
-    const value = ctx.encryptionContext?.[key.slice('kms:EncryptionContext:'.length)];
-    return value === undefined ? undefined : [value];
-  }
-  return undefined;
-}
-
-function conditionHolds(op: string, key: string, wanted: readonly string[], ctx: RequestContext): boolean {
-  const have = contextValues(key, ctx);
-  if (op === 'Null') return wanted.every((w) => (w === 'true') === (have === undefined || have.length === 0));
-  const match = op.endsWith('StringLike') ? glob : (p: string, v: string): boolean => p === v;
-  if (op.startsWith('ForAllValues:')) return (have ?? []).every((v) => wanted.some((p) => match(p, v)));
-  if (op.startsWith('ForAnyValue:')) return (have ?? []).some((v) => wanted.some((p) => match(p, v)));
-  // Single-valued operators: a missing key never matches (IAM semantics).
-  return have !== undefined && have.some((v) => wanted.some((p) => match(p, v)));
-}
-
-function statementApplies(st: Statement, ctx: RequestContext): boolean {
-  const principalOk =
-    st.principals === '*' ||
-    st.principals.some((p) => p === ctx.user.arn || p === KMS_TEST_ACCOUNT || p === `arn:aws:iam::${KMS_TEST_ACCOUNT}:root`);
-  if (!principalOk) return false;
-  if (!st.actions.some((a) => glob(a, ctx.action))) return false;
-  return st.conditions.every((c) => conditionHolds(c.op, c.key, c.values, ctx));
-}
-
-function authorize(key: KmsKey, ctx: RequestContext): void {
-  // No policy: the default key policy, which gives the account (every user here) full access.
-  if (key.policy === undefined) return;
-  const applicable = key.policy.statements.filter((st) => statementApplies(st, ctx));
-  if (applicable.some((st) => st.effect === 'Deny')) {
-    throw new KmsError(
-      'AccessDeniedException',
-      `User: ${ctx.user.arn} is not authorized to perform: ${ctx.action} on resource: ${key.arn} with an explicit deny in a resource-based policy`,
-    );
-  }
-  if (!applicable.some((st) => st.effect === 'Allow')) {
-    throw new KmsError(
-      'AccessDeniedException',
-      `User: ${ctx.user.arn} is not authorized to perform: ${ctx.action} on resource: ${key.arn} because no resource-based policy allows the ${ctx.action} action`,
-    );
-  }
 }
 
 // -------------------------------------------------------------------------------------------------------------
