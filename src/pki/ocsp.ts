@@ -255,7 +255,7 @@ export async function fetchOcsp(url: string, request: Buffer, timeoutMs: number,
     throw tooLarge();
   }
   if (res.body === null) return Buffer.alloc(0);
-  const reader = res.body.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -148,7 +148,7 @@ describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
   test('the settings: both bounds accepted, one outside each refused, defaults applied', async () => {
     const [d] = await resolveTrustAnchors(dir, config({}));
     assert.equal(d?.maxOcspResponseBytes, DEFAULT_MAX_OCSP_RESPONSE_BYTES);
-    assert.equal(d?.maxOcspCacheEntries, 10_000);
+    assert.equal(d.maxOcspCacheEntries, 10_000);
     assert.equal((await resolveTrustAnchors(dir, config({ maxOcspResponseBytes: 1024 })))[0]?.maxOcspResponseBytes, 1024);
     assert.equal((await resolveTrustAnchors(dir, config({ maxOcspResponseBytes: MAX_MAX_OCSP_RESPONSE_BYTES })))[0]?.maxOcspResponseBytes, MAX_MAX_OCSP_RESPONSE_BYTES);
     await assert.rejects(resolveTrustAnchors(dir, config({ maxOcspResponseBytes: 1023 })),
