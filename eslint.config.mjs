@@ -2,6 +2,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** What the layers below the server must not import (ARCHITECTURE; issue 19 item 6). */
+const BELOW_THE_SERVER = [
+  { group: ['**/server/*', '**/server/**'], message: 'a layer below the server must not import src/server (issue 19)' },
+  { group: ['**/appliance/*', '**/appliance/**'], message: 'src/appliance is the composition root, above every plane (issue 19)' },
+  { group: ['**/config/*'], message: 'src/config sits above the planes; take settings as arguments, errors from src/common (issue 19)' },
+  { group: ['**/cli/*', '**/cli/**'], message: 'the CLI sits above everything (issue 19)' },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', 'build/**', '.tmp/**', '**/*.mjs', '**/*.cjs', '**/*.js', '**/*.py'] },
   js.configs.recommended,
@@ -41,8 +49,31 @@ export default tseslint.config(
         patterns: [
           { group: ['**/native/**', '**/native/*', '**/native'], message: 'src/cmk must not touch key slots (ARCHITECTURE §6)' },
           { group: ['**/vault/**', '**/vault/*', '**/vault'], message: 'src/cmk must not reach the vault open path (ARCHITECTURE §6)' },
-          { group: ['**/keystore/pkcs11*', '**/keystore/aws-kms*', '**/keystore/azure-keyvault*', '**/keystore/local*', '**/keystore/factory*'], message: 'src/cmk reaches keystores only through injected describe/health (ARCHITECTURE §6)' },
+          { group: ['**/keystore/pkcs11*', '**/keystore/aws-kms*', '**/keystore/azure-keyvault*', '**/keystore/azure/**', '**/keystore/local*', '**/keystore/factory*'], message: 'src/cmk reaches keystores only through injected describe/health (ARCHITECTURE §6)' },
           { group: ['**/krypton/krypton*', '**/krypton/master-key*'], message: 'src/cmk talks to krypton through Postgres NOTIFY and injected functions (ARCHITECTURE §6)' },
+        ],
+      }],
+    },
+  },
+  {
+    // ARCHITECTURE layering (issue 19 item 6): nothing below the server imports it, nor what sits above it (the
+    // composition root src/appliance, the config module src/config, the CLI). Written with the typescript-eslint
+    // form of the rule so that it adds to each folder's own no-restricted-imports block instead of replacing it.
+    files: ['src/common/**/*.ts', 'src/ttlv/**/*.ts', 'src/kmip/**/*.ts', 'src/vault/**/*.ts', 'src/krypton/**/*.ts', 'src/cmk/**/*.ts', 'src/pki/**/*.ts', 'src/operations/**/*.ts', 'src/native/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: BELOW_THE_SERVER }],
+    },
+  },
+  {
+    // A keystore plugin (src/keystore) is below the server too, and imports no engine: it is handed what it needs
+    // (issue 19 item 6). The security core's envelope format, its errors and the KEK interface (src/vault/envelope,
+    // errors, kek) are what the local keystore is handed and seals with: those three stay importable.
+    files: ['src/keystore/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          ...BELOW_THE_SERVER,
+          { group: ['**/krypton/*', '**/vault/*', '!**/vault/envelope.js', '!**/vault/errors.js', '!**/vault/kek.js', '**/operations/*', '**/operations/**'], message: 'a keystore plugin imports no engine (krypton, vault, operations): it is handed what it needs (issue 19)' },
         ],
       }],
     },

@@ -1,5 +1,5 @@
 /**
- * The hot-path audit sink (src/cmk/audit.ts AuditSink; issue 14 deliverable 4, issue 15 item 4), over PGlite and
+ * The hot-path audit sink (src/cmk/audit/sink.ts AuditSink; issue 14 deliverable 4, issue 15 item 4), over PGlite and
  * the real PostgreSQL:
  *
  *   enqueue   what record() (and recordEntry(), the KMIP hook's call) costs the caller's thread, per record
@@ -18,8 +18,8 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { AuditTrail } from '../src/cmk/audit.js';
-import type { AuditSink } from '../src/cmk/audit.js';
+import { AuditTrail } from '../src/cmk/audit/index.js';
+import type { AuditSink } from '../src/cmk/audit/index.js';
 import { openDb } from '../src/cmk/db.js';
 import type { Db } from '../src/cmk/db.js';
 import { migratePublic, migrateTenant } from '../src/cmk/migrations.js';
@@ -113,7 +113,7 @@ async function loopGaps(work: () => Promise<void>): Promise<{ wallMax: number; c
 
 const uidOf = (i: number): string => `0f6b1c7e-5d3a-4c52-9a8e-${String(100_000_000_000 + i)}`;
 
-/** The record the KMIP audit hook built per batch item before issue 14 (src/server/governance.ts). */
+/** The record the KMIP audit hook built per batch item before issue 14 (src/appliance/governance, formerly src/server/governance.ts). */
 function enqueue(sink: AuditSink, tenant: string, n: number, at: Date): void {
   for (let i = 0; i < n; i++) sink.record({ principal: 'client-a', tenant, operation: 'kmip.Get', object: uidOf(i), result: 'ok', time: at });
 }
@@ -122,7 +122,7 @@ interface EntrySink {
   recordEntry?: (tenant: string, e: { principal: string; operation: string; object: string; result: string; at: number; keep: boolean }) => boolean;
 }
 
-/** What the hook does since issue 14 (src/server/audit-gate.ts): one plain entry per batch item. */
+/** What the hook does since issue 14 (src/appliance/governance/audit-gate.ts): one plain entry per batch item. */
 function enqueueEntries(sink: EntrySink, tenant: string, n: number, at: Date): void {
   const rec = sink.recordEntry;
   if (rec === undefined) return;

@@ -38,7 +38,7 @@ import { initNative } from '../src/native/index.js';
 import { getHandler } from '../src/operations/registry.js';
 import { createServices } from '../src/operations/services.js';
 import { VaultObjectStore } from '../src/operations/model/vault-store.js';
-import { DEFAULT_SERVER_LIMITS } from '../src/server/config.js';
+import { DEFAULT_SERVER_LIMITS } from '../src/config/limits.js';
 import { ServerConnection } from '../src/server/connection.js';
 import { silentLogger } from '../src/common/log.js';
 import type { ProcessorDeps } from '../src/server/processor.js';

@@ -8,8 +8,8 @@
  * server would — the seal, tenant states, policies, the audit backlog — and what the worker hands back: audit events,
  * lease and registration requests.
  */
-import type { AuditBacklog, AuditBatch } from '../cmk/audit.js';
-import type { TrustSnapshot } from '../server/trust.js';
+import type { AuditBacklog, AuditBatch } from '../cmk/audit/index.js';
+import type { TrustSnapshot } from '../common/x509.js';
 
 /** A tenant's L3 lineage (`l3:<tenant>:kmip`), each version wrapped for one worker. */
 export interface Lease {
@@ -18,7 +18,7 @@ export interface Lease {
   readonly versions: readonly { readonly version: number; readonly wrapped: Uint8Array }[];
 }
 
-/** The governance states a worker needs (src/cmk/repository.ts TenantState). */
+/** The governance states a worker needs (src/cmk/repository/tenants.ts TenantState). */
 export type GovernanceState = 'active' | 'suspended' | 'revoked' | 'terminated';
 
 /** What a worker must know at start. */
@@ -59,7 +59,7 @@ export type ToPrimary =
   /** `https`: the KMIP-over-HTTPS listener's address, when configured (issue 20). */
   | { readonly t: 'ready'; readonly host: string; readonly port: number; readonly https?: { readonly host: string; readonly port: number } }
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
-  /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit.ts AuditEntry). */
+  /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit/record.ts AuditEntry). */
   | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }
   | { readonly t: 'fatal'; readonly message: string };
 

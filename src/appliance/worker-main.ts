@@ -4,7 +4,7 @@
  * count); the worker reads the same configuration file, then runs ./worker.ts. Log lines carry `worker: <id>`.
  */
 import cluster from 'node:cluster';
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../config/load.js';
 import { isLogLevel, jsonLogger, withFields } from '../common/log.js';
 import { startWorker } from './worker.js';
 import type { ToPrimary } from './ipc.js';

@@ -23,21 +23,23 @@ import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { createServices } from '../operations/services.js';
 import { getHandler } from '../operations/registry.js';
 import type { OperationHandler } from '../operations/types.js';
-import { nativeSettings, operationsConfig, vaultSettings } from '../server/app-settings.js';
-import type { LoadedConfig } from '../server/config.js';
+import { operationsConfig } from './operations-config.js';
+import { nativeSettings } from '../config/native.js';
+import { vaultSettings } from '../config/vault.js';
+import type { LoadedConfig } from '../config/index.js';
 import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
 import type { KmipGate } from '../server/gates.js';
-import { governanceGate } from '../server/governance-gate.js';
+import { governanceGate } from './governance/gate.js';
 import { KmipServer } from '../server/listener.js';
 import { KmipHttpsServer } from '../server/https-listener.js';
 import { ClientTrust } from '../server/trust.js';
 import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { AuditAdmission } from '../cmk/audit.js';
-import type { AuditEntry } from '../cmk/audit.js';
-import { auditAdmissionGate, kmipAuditHook } from '../server/audit-gate.js';
-import type { AuditEntryTarget } from '../server/audit-gate.js';
+import { AuditAdmission } from '../cmk/audit/index.js';
+import type { AuditEntry } from '../cmk/audit/index.js';
+import { auditAdmissionGate, kmipAuditHook } from './governance/audit-gate.js';
+import type { AuditEntryTarget } from './governance/audit-gate.js';
 import { NativeKekProvider, singleKek } from '../vault/kek.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
@@ -85,7 +87,7 @@ class PrimaryLink {
 
 /**
  * The audit records of this event-loop turn, grouped per tenant and sent to the primary in one message at the end
- * of the turn (src/server/audit-gate.ts kmipAuditHook builds each record; the primary's sink takes the batches).
+ * of the turn (src/appliance/governance/audit-gate.ts kmipAuditHook builds each record; the primary's sink takes the batches).
  */
 class AuditForwarder implements AuditEntryTarget {
   #batches = new Map<string, AuditEntry[]>();

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasPki, initDataDir } from '../cli/commands/init.js';
-import { CONFIG_FILE_NAME } from '../server/config.js';
-import type { ConfigFile, ServerLimits } from '../server/config.js';
+import { CONFIG_FILE_NAME } from '../config/index.js';
+import type { ConfigFile, ServerLimits } from '../config/index.js';
 
 /** dist/src/bench → dist/src/cli/main.js */
 export const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');

@@ -11,12 +11,9 @@
  *   common: --url https://host:port --ca FILE --cert FILE --key FILE [--json]
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { actionAndTarget, adminArgDefaults, checkAdminConnection, safe, scanAdminArgv, send } from './admin-command.js';
+import type { AdminCall, AdminCommandArgs, AdminFlags, AdminReply } from './admin-command.js';
 import { parseCommandLine, UsageError } from './args.js';
-
-/** The longest API response buffered (the same bound as `openkcm tenant`). */
-const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 export type EnrolCommand = 'client' | 'admin' | 'identity';
 
@@ -59,15 +56,7 @@ ${COMMON}`,
 ${COMMON}`,
 };
 
-interface EnrolArgs {
-  help: boolean;
-  action: string | undefined;
-  target: string | undefined;
-  url: string | undefined;
-  ca: string | undefined;
-  cert: string | undefined;
-  key: string | undefined;
-  json: boolean;
+interface EnrolArgs extends AdminCommandArgs {
   tenant: string | undefined;
   csr: string | undefined;
   keyOut: string | undefined;
@@ -78,49 +67,23 @@ interface EnrolArgs {
   sans: string[];
 }
 
-const VALUE_FLAGS: Readonly<Record<string, keyof EnrolArgs>> = {
-  '--url': 'url', '--ca': 'ca', '--cert': 'cert', '--key': 'key', '--tenant': 'tenant', '--csr': 'csr', '--key-out': 'keyOut',
-  '--out': 'out', '--days': 'days', '--role': 'role', '--reason': 'reason',
+const FLAGS: AdminFlags<EnrolArgs> = {
+  values: {
+    '--url': 'url', '--ca': 'ca', '--cert': 'cert', '--key': 'key', '--tenant': 'tenant', '--csr': 'csr', '--key-out': 'keyOut',
+    '--out': 'out', '--days': 'days', '--role': 'role', '--reason': 'reason',
+  },
+  lists: { '--san': 'sans' },
 };
 
 export function parseEnrolArgs(command: EnrolCommand, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EnrolArgs {
   const a: EnrolArgs = {
-    help: false, action: undefined, target: undefined, json: false, url: env.OPENKCM_ADMIN_URL, ca: env.OPENKCM_ADMIN_CA,
-    cert: env.OPENKCM_ADMIN_CERT, key: env.OPENKCM_ADMIN_KEY, tenant: undefined, csr: undefined, keyOut: undefined,
+    ...adminArgDefaults(env), tenant: undefined, csr: undefined, keyOut: undefined,
     out: undefined, days: undefined, role: undefined, reason: undefined, sans: [],
   };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') { a.help = true; continue; }
-    if (arg === '--json') { a.json = true; continue; }
-    if (arg === '--san') {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError('--san needs a value');
-      a.sans.push(v);
-      continue;
-    }
-    const field = VALUE_FLAGS[arg];
-    if (field !== undefined) {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      (a as unknown as Record<string, unknown>)[field] = v;
-      continue;
-    }
-    if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    positional.push(arg);
-  }
+  const positional = scanAdminArgv(argv, a, FLAGS);
   if (a.help) return a;
-  const [action, target, ...extra] = positional;
-  if (action === undefined) throw new UsageError('an action is required');
-  if (!ACTIONS[command].includes(action)) throw new UsageError(`unknown action ${action}`);
+  const { action, target } = actionAndTarget(positional, ACTIONS[command], () => (command === 'identity' ? 'an identity' : 'a name'));
   a.action = action;
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0] ?? ''}`);
-  if (action === 'list') {
-    if (target !== undefined) throw new UsageError('list takes no argument');
-  } else if (target === undefined) {
-    throw new UsageError(`${action} needs ${command === 'identity' ? 'an identity' : 'a name'}`);
-  }
   a.target = target;
   if (action === 'issue') {
     if (a.out === undefined) throw new UsageError('issue needs --out CERT (where the certificate is written)');
@@ -130,18 +93,11 @@ export function parseEnrolArgs(command: EnrolCommand, argv: readonly string[], e
     if (a.days !== undefined && !/^[1-9][0-9]{0,4}$/.test(a.days)) throw new UsageError('--days must be a positive integer');
   }
   if (command === 'identity' && action === 'map' && a.tenant === undefined) throw new UsageError('map needs --tenant T');
-  for (const k of ['url', 'ca', 'cert', 'key'] as const) {
-    if (a[k] === undefined) throw new UsageError(`--${k} is required (or OPENKCM_ADMIN_${k.toUpperCase()})`);
-  }
-  let u: URL;
-  try { u = new URL(a.url ?? ''); } catch { throw new UsageError('--url is not a URL'); }
-  if (u.protocol !== 'https:') throw new UsageError('--url must be https://');
+  checkAdminConnection(a);
   return a;
 }
 
-interface Call { method: 'GET' | 'POST'; path: string; body?: Record<string, unknown> }
-
-async function callFor(command: EnrolCommand, a: EnrolArgs): Promise<Call> {
+async function callFor(command: EnrolCommand, a: EnrolArgs): Promise<AdminCall> {
   const name = encodeURIComponent(a.target ?? '');
   const q = a.tenant === undefined ? '' : `?tenant=${encodeURIComponent(a.tenant)}`;
   const reason = a.reason === undefined ? {} : { reason: a.reason };
@@ -172,45 +128,6 @@ async function callFor(command: EnrolCommand, a: EnrolArgs): Promise<Call> {
   }
 }
 
-async function send(a: EnrolArgs, call: Call): Promise<{ status: number; body: string }> {
-  const [ca, cert, key] = await Promise.all([readFile(a.ca ?? ''), readFile(a.cert ?? ''), readFile(a.key ?? '')]);
-  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
-  try {
-    return await new Promise((resolve, reject) => {
-      const req = httpsRequest(new URL(call.path, a.url), {
-        method: call.method, ca, cert, key, timeout: REQUEST_TIMEOUT_MS,
-        headers: payload === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new Error(`response larger than ${String(MAX_RESPONSE_BYTES)} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }); });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => { req.destroy(new Error(`no answer within ${String(REQUEST_TIMEOUT_MS)} ms`)); });
-      req.on('error', reject);
-      req.end(payload);
-    });
-  } finally {
-    key.fill(0);
-  }
-}
-
-/** Terminal-safe: strips control characters from server-provided text. */
-function safe(s: string): string {
-  return Array.from(s, (ch) => {
-    const c = ch.charCodeAt(0);
-    return (c < 0x20 && c !== 0x0a && c !== 0x09) || c === 0x7f || c === 0x9b ? '?' : ch;
-  }).join('');
-}
-
 /** Certificates within this many days of expiry are flagged (issue 18 item 5). */
 export const EXPIRY_WARNING_DAYS = 30;
 
@@ -236,7 +153,7 @@ function human(command: EnrolCommand, a: EnrolArgs, v: Record<string, unknown>):
 export async function runEnrol(command: EnrolCommand, argv: string[]): Promise<number> {
   const parsed = parseCommandLine(command, USAGES[command], argv, (x) => parseEnrolArgs(command, x));
   if (typeof parsed === 'number') return parsed;
-  let reply: { status: number; body: string };
+  let reply: AdminReply;
   try {
     reply = await send(parsed, await callFor(command, parsed));
   } catch (e) {

@@ -8,7 +8,7 @@
  * {@link TENANT_ID_PATTERN}, and {@link quoteIdent} re-checks and double-quotes every identifier it is given.
  * Values always travel as bind parameters ($1, $2, ...).
  *
- * Tenant ids: the KMIP side accepts tenant names matching TENANT_NAME_PATTERN (src/server/config.ts,
+ * Tenant ids: the KMIP side accepts tenant names matching TENANT_NAME_PATTERN (src/common/tenant-name.ts,
  * `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`). A schema-safe id must be lowercase (Postgres folds unquoted identifiers),
  * must avoid `.` and `-`, and `tenant_` + id must fit NAMEDATALEN-1 = 63 bytes. Mapping the wider set onto the
  * narrower one cannot be both injective and readable, so governance RESTRICTS instead: a governed tenant id

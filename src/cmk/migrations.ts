@@ -25,7 +25,7 @@ export interface Migration {
   sql(s: string): string;
 }
 
-/** Audit chain tables, the same in `public` (global admin actions) and in each tenant schema (src/cmk/audit.ts). */
+/** Audit chain tables, the same in `public` (global admin actions) and in each tenant schema (src/cmk/audit/). */
 function auditTables(s: string): string {
   return `
     CREATE TABLE ${s}.audit (

@@ -6,8 +6,8 @@
  */
 import { quoteIdent, tenantSchema } from './db.js';
 import { GovernanceError } from './errors.js';
-import { checkShadowReference } from './repository.js';
-import type { Governance } from './repository.js';
+import { checkShadowReference } from './repository/index.js';
+import type { Governance } from './repository/index.js';
 import type { ShadowReference } from '../keystore/types.js';
 
 /** Records `shadow` as tenant's L1 (`name`), replacing what was registered; returns the previous reference. */

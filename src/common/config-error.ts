@@ -6,3 +6,14 @@
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/**
+ * Refuses a key of `obj` that is not in `allowed`, naming it and the allowed ones (a misspelt setting must not
+ * silently fall back to its default). One definition for every section; `error` is the section's own error class
+ * (the admin API's authentication settings throw AuthConfigError).
+ */
+export function checkKeys(where: string, obj: Readonly<Record<string, unknown>>, allowed: readonly string[], error: new (message: string) => Error = ConfigError): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new error(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
+  }
+}

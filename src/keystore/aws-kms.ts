@@ -24,6 +24,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, type KeyMetadata } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { parseAssumeRole, parseWebIdentity, roleCredentialProvider, type AwsAssumeRole, type AwsWebIdentity } from './aws-identity.js';
 import {
   KeystoreError,
   checkUnwrapInput,
@@ -91,6 +92,12 @@ export interface AwsKmsKeystoreConfig {
    * role instead of a stored key (issue 16 item 4).
    */
   readonly credentials: AwsCredentials | 'default-chain';
+  /** Exchange an OIDC token file for a role's session (src/keystore/aws-identity.ts); replaces `credentials`. */
+  readonly webIdentity?: AwsWebIdentity;
+  /** Assume this role (in the customer's account, with their external id) on top of the credentials above. */
+  readonly assumeRole?: AwsAssumeRole;
+  /** STS endpoint for webIdentity/assumeRole (https only); default: the region's. */
+  readonly stsEndpoint?: string;
   readonly requestTimeoutMs?: number;
   readonly maxAttempts?: number;
 }
@@ -115,6 +122,11 @@ const DENIED = new Set([
   'InvalidClientTokenId',
   'ExpiredTokenException',
   'SignatureDoesNotMatch',
+  // STS (assumeRole / webIdentity): the customer's trust policy refused us, or the OIDC token was not accepted.
+  // AccessDenied is not in STS's model (the SDK names it by the wire code); the others are modeled exceptions.
+  'AccessDenied',
+  'InvalidIdentityTokenException',
+  'IDPRejectedClaimException',
 ]);
 const BAD_CIPHERTEXT = new Set([
   'InvalidCiphertextException',
@@ -232,6 +244,7 @@ export class AwsKmsKeystore implements KeystorePlugin {
     );
     const maxAttempts = checkIntInRange('maxAttempts', config.maxAttempts ?? AWS_KMS_DEFAULT_MAX_ATTEMPTS, 1, AWS_KMS_MAX_ATTEMPTS);
     const endpoint = config.endpoint === undefined ? undefined : checkEndpoint(config.endpoint);
+    const stsEndpoint = config.stsEndpoint === undefined ? undefined : checkEndpoint(config.stsEndpoint);
     if (config.ca !== undefined && (typeof config.ca !== 'string' || !config.ca.includes('-----BEGIN CERTIFICATE-----'))) {
       throw invalid('ca must be PEM certificates');
     }
@@ -249,19 +262,25 @@ export class AwsKmsKeystore implements KeystorePlugin {
       maxSockets: AWS_KMS_MAX_SOCKETS,
       ...(config.ca === undefined ? {} : { ca: config.ca }),
     });
+    const requestHandler = new NodeHttpHandler({
+      httpsAgent: agent,
+      connectionTimeout: requestTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
+    });
+    const staticCredentials = stat === undefined ? undefined : { accessKeyId: stat.accessKeyId, secretAccessKey: stat.secretAccessKey, ...(stat.sessionToken === undefined ? {} : { sessionToken: stat.sessionToken }) };
+    const roles = roleCredentialProvider({
+      region: config.region, stsEndpoint, requestHandler, base: staticCredentials, webIdentity: config.webIdentity, assumeRole: config.assumeRole,
+    });
+    const credentials = roles ?? staticCredentials;
     this.#client = new KMSClient({
       region: config.region,
       ...(endpoint === undefined ? {} : { endpoint }),
       // Without `credentials` the SDK resolves its default provider chain on first use.
-      ...(stat === undefined ? {} : { credentials: { accessKeyId: stat.accessKeyId, secretAccessKey: stat.secretAccessKey, ...(stat.sessionToken === undefined ? {} : { sessionToken: stat.sessionToken }) } }),
+      ...(credentials === undefined ? {} : { credentials }),
       maxAttempts,
-      requestHandler: new NodeHttpHandler({
-        httpsAgent: agent,
-        connectionTimeout: requestTimeoutMs,
-        requestTimeout: requestTimeoutMs,
-        // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
-        throwOnRequestTimeout: true,
-      }),
+      requestHandler,
     });
   }
 
@@ -398,7 +417,7 @@ export class AwsKmsKeystore implements KeystorePlugin {
 // ---------------------------------------------------------------------------------------------------------------
 // Factory (notes/contracts.md): settings = config `keystores.connections.aws-kms`; the key ARN is shadow.keyRef.
 
-const SETTINGS = new Set(['region', 'endpoint', 'caFile', 'credentialsSecret', 'credentials', 'requestTimeoutMs', 'maxAttempts']);
+const SETTINGS = new Set(['region', 'endpoint', 'caFile', 'credentialsSecret', 'credentials', 'requestTimeoutMs', 'maxAttempts', 'assumeRole', 'webIdentity', 'stsEndpoint']);
 
 async function readCaFile(caFile: string): Promise<string> {
   let size: number;
@@ -463,10 +482,19 @@ export async function openAwsKmsKeystore(
   // `"credentials": "default-chain"` (a role: instance profile, web identity...) and credentialsSecret are exclusive,
   // so a config never silently uses the other one.
   const source = settings['credentials'];
+  const webIdentity = settings['webIdentity'] === undefined ? undefined : parseWebIdentity(settings['webIdentity']);
+  const assumeRole = settings['assumeRole'] === undefined ? undefined : parseAssumeRole(settings['assumeRole']);
+  const stsEndpoint = settings['stsEndpoint'];
+  if (stsEndpoint !== undefined && (typeof stsEndpoint !== 'string' || (webIdentity === undefined && assumeRole === undefined))) {
+    throw invalid('setting stsEndpoint must be a string, and only goes with webIdentity or assumeRole');
+  }
+  if (webIdentity !== undefined && (source !== undefined || credentialsSecret !== undefined)) {
+    throw invalid('setting webIdentity replaces credentials and credentialsSecret: they are exclusive');
+  }
   if (source !== undefined && source !== 'default-chain') throw invalid('setting credentials must be "default-chain" (or absent: credentialsSecret)');
   if (source === 'default-chain' && credentialsSecret !== undefined) throw invalid('settings credentials "default-chain" and credentialsSecret are exclusive');
-  if (source === undefined && (typeof credentialsSecret !== 'string' || credentialsSecret.length === 0)) {
-    throw invalid('setting credentialsSecret (the name of a node secret) is required, or credentials "default-chain"');
+  if (source === undefined && webIdentity === undefined && (typeof credentialsSecret !== 'string' || credentialsSecret.length === 0)) {
+    throw invalid('setting credentialsSecret (the name of a node secret) is required, or credentials "default-chain", or webIdentity');
   }
   if (endpoint !== undefined && typeof endpoint !== 'string') throw invalid('setting endpoint must be a string');
   if (caFile !== undefined && (typeof caFile !== 'string' || caFile.length === 0)) throw invalid('setting caFile must be a path');
@@ -487,6 +515,9 @@ export async function openAwsKmsKeystore(
     keyArn: shadow.keyRef,
     region,
     credentials,
+    ...(webIdentity === undefined ? {} : { webIdentity }),
+    ...(assumeRole === undefined ? {} : { assumeRole }),
+    ...(stsEndpoint === undefined ? {} : { stsEndpoint }),
     ...(endpoint === undefined ? {} : { endpoint }),
     ...(ca === undefined ? {} : { ca }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),

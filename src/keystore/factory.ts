@@ -11,9 +11,12 @@
  * client, the pkcs11js addon) fails only the tenants of that kind, with KeystoreError UNREACHABLE, not the start
  * of the whole server. One open plugin is cached per (kind, keyRef): plugins hold sessions and connection pools,
  * and every tenant under the same L1 key shares them. A failed open is not cached (the next activation retries).
- * `settings` are the config file's `keystores.connections.<kind>` section; secrets (PINs, cloud credentials) are
- * named there and fetched from the MasterKey's node secrets, never written in the clear.
+ * `settings` are the config file's `keystores.connections.<name>` section: `shadow.plugin` is `<kind>` (the
+ * one-per-kind connection) or `<kind>@<name>` (a named connection, src/keystore/connections.ts); secrets (PINs,
+ * cloud credentials) are named there and fetched from the MasterKey's node secrets, never written in the clear.
+ * Plugins are cached per (plugin, keyRef), so two connections reaching keys with the same label stay apart.
  */
+import { parseConnections, resolveConnection, type ConnectionSettings } from './connections.js';
 import type { KeystorePlugin, SecretSource, ShadowReference } from './types.js';
 import { KeystoreError } from './types.js';
 
@@ -83,7 +86,10 @@ async function loadOpener(kind: string): Promise<KeystoreOpener | undefined> {
 }
 
 export interface KeystoreFactoryOptions {
-  /** The config file's `keystores.connections` section: connection settings per plugin kind. */
+  /**
+   * The config file's `keystores.connections` section: connection name → settings (`kind` plus the plugin's own;
+   * `kind` may be left out when the name is a kind, the one-per-kind form).
+   */
   readonly connections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Where named secrets come from (the MasterKey's node secrets). */
   readonly secrets: SecretSource;
@@ -96,10 +102,12 @@ export interface KeystoreFactoryOptions {
 export class KeystoreFactory {
   readonly #opts: KeystoreFactoryOptions;
   readonly #open = new Map<string, Promise<KeystorePlugin>>();
+  readonly #connections: Readonly<Record<string, ConnectionSettings>>;
   #closed = false;
 
   constructor(opts: KeystoreFactoryOptions) {
     this.#opts = opts;
+    this.#connections = parseConnections(opts.connections, (message) => invalid('keystores', message));
   }
 
   /** Kinds this factory can open (for diagnostics and config validation). */
@@ -122,16 +130,18 @@ export class KeystoreFactory {
   };
 
   async #openNew(shadow: ShadowReference): Promise<KeystorePlugin> {
-    const kind = shadow.plugin;
-    const custom = this.#opts.openers?.[kind];
-    if (kind === 'local' && custom === undefined) {
-      if (this.#opts.local === undefined) throw invalid(kind, 'the local keystore is not available in this process');
+    const custom = this.#opts.openers?.[shadow.plugin];
+    if (shadow.plugin === 'local' && custom === undefined) {
+      if (this.#opts.local === undefined) throw invalid('local', 'the local keystore is not available in this process');
       return this.#opts.local(shadow);
     }
-    const opener = custom ?? await loadOpener(kind);
+    if (custom !== undefined) return custom(shadow, this.#opts.connections[shadow.plugin] ?? {}, this.#opts.secrets);
+    const kinds = [...KeystoreFactory.KINDS, ...Object.keys(this.#opts.openers ?? {})];
+    const { kind, settings } = resolveConnection(shadow.plugin, this.#connections, kinds);
+    const opener = this.#opts.openers?.[kind] ?? await loadOpener(kind);
     if (opener === undefined) throw invalid(kind, `unknown keystore plugin '${kind}' (known: ${KeystoreFactory.KINDS.join(', ')})`);
-    const settings = this.#opts.connections[kind] ?? {};
-    return opener(shadow, settings, this.#opts.secrets);
+    // The plugin sees its own kind; the connection name only chose the settings.
+    return opener({ ...shadow, plugin: kind }, settings, this.#opts.secrets);
   }
 
   /** Number of plugins opened (or opening) now. */

@@ -30,7 +30,7 @@ import { parseEnvelope } from '../vault/envelope.js';
 import { EnvelopeError } from '../vault/errors.js';
 import type { SlotWrappingKek } from '../vault/kek.js';
 import { KmipError } from '../kmip/errors.js';
-import { shredFile, writeFileAtomic } from '../common/secure-file.js';
+import { shredFile, writeFileAtomic } from '../common/secure-fs.js';
 import {
   KeystoreError,
   checkUnwrapInput,

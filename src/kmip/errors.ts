@@ -359,7 +359,7 @@ export const KMIP_ERROR_CATALOG = {
   AUDIT_BACKLOGGED: {
     reason1x: R.GeneralFailure, reason2x: R.ServerLimitExceeded,
     description: "The tenant's audit trail is backlogged: operations that must be audited are refused for now; retry later",
-    ref: 'issue 15 item 4 (src/server/audit-gate.ts): refused rather than served unaudited; KMIP 2.1 §11.46 Server Limit Exceeded; no 1.x equivalent, General Failure',
+    ref: 'issue 15 item 4 (src/appliance/governance/audit-gate.ts): refused rather than served unaudited; KMIP 2.1 §11.46 Server Limit Exceeded; no 1.x equivalent, General Failure',
   },
   CONNECTION_CLOSED: {
     reason1x: R.GeneralFailure, reason2x: R.GeneralFailure,

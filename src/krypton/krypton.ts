@@ -536,7 +536,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   }
 
   /**
-   * The node was sealed (MasterKey 'sealed', src/server/hierarchy.ts): zeroises every tenant's L2/L3 slots on this
+   * The node was sealed (MasterKey 'sealed', src/appliance/hierarchy.ts): zeroises every tenant's L2/L3 slots on this
    * node at once and forgets the activations, WITHOUT persisting anything. Unlike {@link revoke} the tenants are not
    * revoked: their records stay 'active' and the first use after the unseal re-activates them through L1 as after a
    * restart. Revoked and offboarded tenants keep their state. An activation in flight discards what it opened

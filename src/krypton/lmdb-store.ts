@@ -11,7 +11,7 @@
  * lmdb-js `ifVersion` conditional block, checked at commit time on the write thread (lmdb-js `transaction(cb)`
  * hangs in our environment, see vault.ts). `create` uses `ifNoExists`.
  */
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { ensureOwnerOnlyDir } from '../common/secure-fs.js';
 import { getLastVersion, IF_EXISTS, open as openLmdb } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { DURABLE_LMDB_OPTIONS } from '../vault/vault.js';
@@ -41,8 +41,7 @@ export class LmdbHierarchyStore implements HierarchyStore {
 
   /** Opens (creating with mode 0700 if absent) the store in directory `path`. */
   static async open(path: string, options: { mapSize?: number } = {}): Promise<LmdbHierarchyStore> {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
+    ensureOwnerOnlyDir(path);
     const root = openLmdb<Buffer, Buffer>({
       path,
       maxDbs: 4,

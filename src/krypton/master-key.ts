@@ -31,7 +31,7 @@ import { mac, SecureKey } from '../native/index.js';
 import type { KekProvider, SlotWrappingKek } from '../vault/kek.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { ensureDir, shredFile } from '../common/secure-file.js';
+import { ensureOwnerOnlyDir, shredFile } from '../common/secure-fs.js';
 import { MasterKeyError } from './errors.js';
 import { MasterKek } from './master-kek.js';
 import { NodeSecrets } from './node-secrets.js';
@@ -48,7 +48,7 @@ export type { NodeSecretChange, NodeSecretEntry } from './node-secrets.js';
 export { DEV_KEY_FILE, SEAL_FILE, SEAL_FILE_VERSION } from './seal-file.js';
 export type { SealType } from './seal-file.js';
 export { decodeShare, encodeShare, MASTER_KEY_BYTES, MAX_SHARE_TEXT_CHARS, MAX_SHARES, shamirParamsProblem } from './shamir.js';
-export { shredFile, writeFileAtomic } from '../common/secure-file.js';
+export { shredFile, writeFileAtomic } from '../common/secure-fs.js';
 
 /** Purposes of derived keys: same alphabet, bounded so the HMAC input stays small. */
 export const DERIVE_PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
@@ -125,7 +125,7 @@ export class MasterKey extends EventEmitter implements SlotWrappingKek {
     const cfg = resolveSealSettings(settings);
     const dir = path.resolve(dataDir);
     const logger = opts.logger ?? silentLogger;
-    ensureDir(dir);
+    ensureOwnerOnlyDir(dir);
     let seal = readSealFile(dir);
     if (seal === undefined && cfg.allowDev) {
       seal = await initDev(dir);
@@ -160,7 +160,7 @@ export class MasterKey extends EventEmitter implements SlotWrappingKek {
     const why = shamirParamsProblem(params.shares, params.threshold);
     if (why !== undefined) throw new MasterKeyError('INVALID_ARGUMENT', why);
     const dir = path.resolve(dataDir);
-    ensureDir(dir);
+    ensureOwnerOnlyDir(dir);
     const { key, seals } = existingOrNewKey(dir, params.force === true);
     try {
       const shares = await splitKey(key, params.shares, params.threshold);
@@ -179,7 +179,7 @@ export class MasterKey extends EventEmitter implements SlotWrappingKek {
   static async initAuto(dataDir: string, shadow: ShadowReference, plugin: KeystorePlugin, opts: { force?: boolean } = {}): Promise<void> {
     if (shadow.plugin !== plugin.kind) throw new MasterKeyError('INVALID_ARGUMENT', `shadow.plugin ${shadow.plugin} does not match the plugin kind ${plugin.kind}`);
     const dir = path.resolve(dataDir);
-    ensureDir(dir);
+    ensureOwnerOnlyDir(dir);
     const { key, seals } = existingOrNewKey(dir, opts.force === true);
     try {
       const bytes = key.export();

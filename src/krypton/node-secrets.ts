@@ -7,7 +7,7 @@ import path from 'node:path';
 import { EnvelopeError } from '../vault/errors.js';
 import { open as openEnvelope, parseEnvelope, seal as sealEnvelope } from '../vault/envelope.js';
 import type { KekProvider } from '../vault/kek.js';
-import { ensureDir, shredFile, writeFileAtomic } from '../common/secure-file.js';
+import { ensureOwnerOnlyDir, shredFile, writeFileAtomic } from '../common/secure-fs.js';
 import { MasterKeyError } from './errors.js';
 import { NODE_AAD_TENANT } from './master-kek.js';
 import { readSmallFile } from './seal-file.js';
@@ -129,7 +129,7 @@ export class NodeSecrets {
       throw new MasterKeyError('INVALID_ARGUMENT', `secret value must be a Uint8Array of at most ${String(MAX_NODE_SECRET_BYTES)} bytes`);
     }
     const blob = await sealEnvelope(kek, value, secretAad(name));
-    ensureDir(this.dir);
+    ensureOwnerOnlyDir(this.dir);
     writeFileAtomic(file, blob);
     this.#changed({ op: 'put', name, by, bytes: value.length });
   }

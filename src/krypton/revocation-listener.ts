@@ -1,6 +1,6 @@
 /**
  * The kill-switch's last hop (ARCHITECTURE §5; issue 5 deliverable 5): the governance plane commits a tenant
- * state change in Postgres and NOTIFYs `openkcm_tenant` (src/cmk/repository.ts); this listener, on every node
+ * state change in Postgres and NOTIFYs `openkcm_tenant` (src/cmk/repository/); this listener, on every node
  * that runs krypton, turns the notification into `krypton.revoke` / `krypton.restore`. From the revoke on, the
  * tenant's KMIP operations fail with TENANT_REVOKED (Permission Denied).
  *
@@ -17,8 +17,8 @@
  * which records it in governance (audited, NOTIFY), and it comes back here like an admin revoke.
  */
 import { TENANT_CHANNEL } from '../cmk/db.js';
-import { parseTenantEvent } from '../cmk/repository.js';
-import type { TenantEvent, TenantState } from '../cmk/repository.js';
+import { parseTenantEvent } from '../cmk/repository/index.js';
+import type { TenantEvent, TenantState } from '../cmk/repository/index.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { isKryptonError } from './errors.js';

@@ -8,7 +8,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import path from 'node:path';
 import type { ShadowReference } from '../keystore/types.js';
 import { SecureKey } from '../native/index.js';
-import { writeFileAtomic } from '../common/secure-file.js';
+import { writeFileAtomic } from '../common/secure-fs.js';
 import { isRecord } from '../common/guards.js';
 import { MasterKeyError } from './errors.js';
 import { MASTER_KEY_BYTES, shamirParamsProblem } from './shamir.js';

@@ -76,14 +76,24 @@ export const locateOperation: OperationHandler<LocateRequest, LocateResponse, Op
     const tenant = ctx.principal.tenant;
     const store = ctx.services.store;
     const matched: string[] = [];
-    // Enough matches for the page asked for: the scan stops there (Maximum Items honoured early, issue 15 Deliver 5).
-    // Maximum Items 0 asks for no identifiers, only Located Items: that count needs the whole scan.
-    const wanted = req.objectGroupMember === ObjectGroupMember.GroupMemberDefault ? 1 : max === 0 ? Number.POSITIVE_INFINITY : offset + max;
+    // Located Items (1.3+) is sent when the client pages (Maximum / Offset Items): it is what a pager needs (TC-OFFSET-1-21
+    // expects it), and the OASIS test cases that do not page do not expect it.
+    const paging = req.maximumItems !== undefined || req.offsetItems !== undefined;
     const candidates = await store.findUids(tenant, hintFor(req.attributes));
+    // Enough matches for the page asked for: the scan stops there (Maximum Items honoured early, issue 15 Deliver 5),
+    // unless the total is wanted and cheap. Maximum Items 0 asks for no identifiers, only Located Items: that count
+    // needs the whole scan. A pager gets the total too when the tenant has at most `maxLocateItems` candidates: a
+    // Locate without Maximum Items may already examine that many (and more) records, so counting them costs no more
+    // than a request any client can send; past that bound the scan stops at the page.
+    const counting = req.objectGroupMember !== ObjectGroupMember.GroupMemberDefault
+      && (max === 0 || (paging && candidates.length <= limit));
+    // Group Member Default: the server's default member of the group is its newest object (one match).
+    const wanted = req.objectGroupMember === ObjectGroupMember.GroupMemberDefault ? 1 : offset + max;
+    let total = 0;
     let examined = 0;
     let sliceStart = performance.now();
     for (const uid of candidates) {
-      if (matched.length >= wanted) break;
+      if (!counting && total >= wanted) break;
       examined++;
       // A Locate over a large tenant decodes every candidate record; after each LOCATE_YIELD_SLICE_MS of that the
       // rest of the scan continues in a later turn, so other tenants' requests are served in between (issue 15: a
@@ -99,8 +109,9 @@ export const locateOperation: OperationHandler<LocateRequest, LocateResponse, Op
       if (!inStorage(rec, mask) || !recordMatches(rec, req.attributes)) continue;
       // Group Member Fresh (1.4 §4.9): only objects never served to a client.
       if (req.objectGroupMember === ObjectGroupMember.GroupMemberFresh && boolAttr(rec, 'Fresh') !== true) continue;
-      // Group Member Default: the server's default member of the group is its newest object (wanted is 1).
-      matched.push(uid);
+      total++;
+      // Only the identifiers up to the page are kept; past it a counting scan only counts.
+      if (matched.length < wanted) matched.push(uid);
     }
     // The total is known only when every candidate was examined; otherwise Located Items is left out, which 2.1
     // §6.1.28 allows ("A server MAY elect to omit this value ... if it is unable or unwilling to determine the total
@@ -111,10 +122,7 @@ export const locateOperation: OperationHandler<LocateRequest, LocateResponse, Op
     if (page.length === 1 && page[0] !== undefined) setIdPlaceholder(ctx, page[0]);
     else clearIdPlaceholder(ctx);
     const resp: LocateResponse = { uniqueIdentifiers: page };
-    // Located Items (1.3+) is sent when the client pages (Maximum / Offset Items): it is what
-    // a pager needs, and the OASIS test cases, which never page, do not expect it.
-    const paging = req.maximumItems !== undefined || req.offsetItems !== undefined;
-    if (paging && complete && (isKmip2(ctx.protocolVersion) || tagExistsIn(Tag.LocatedItems, ctx.version))) resp.locatedItems = matched.length;
+    if (paging && complete && (isKmip2(ctx.protocolVersion) || tagExistsIn(Tag.LocatedItems, ctx.version))) resp.locatedItems = total;
     return resp;
   },
 };

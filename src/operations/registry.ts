@@ -28,7 +28,8 @@ import { logOperation } from './log.js';
 import { macOperation } from './mac.js';
 import { macVerifyOperation } from './mac-verify.js';
 import { modifyAttributeOperation } from './modify-attribute.js';
-import { queryOperation } from './query.js';
+import { pingOperation } from './ping.js';
+import { queryOperationOver } from './query.js';
 import { recoverOperation } from './recover.js';
 import { registerOperation } from './register.js';
 import { reKeyOperation } from './rekey.js';
@@ -43,6 +44,8 @@ export { resetIdPlaceholder } from './model/context.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler has its own Req/Resp; the codec table pairs them.
 export type AnyOperationHandler = OperationHandler<any, any, OperationServices>;
 
+const queryOperation = queryOperationOver((version) => supportedOperations(version));
+
 /** In Query Operations order: the order the OASIS test cases list them in. */
 const HANDLERS: readonly AnyOperationHandler[] = [
   queryOperation, locateOperation, destroyOperation, getOperation, createOperation, registerOperation,
@@ -50,7 +53,7 @@ const HANDLERS: readonly AnyOperationHandler[] = [
   deleteAttributeOperation, activateOperation, revokeOperation, checkOperation, archiveOperation,
   recoverOperation, discoverVersionsOperation, rngRetrieveOperation, rngSeedOperation,
   setAttributeOperation, adjustAttributeOperation, interopOperation, logOperation,
-  encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation,
+  encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation, pingOperation,
 ];
 
 const BY_OPERATION: ReadonlyMap<number, AnyOperationHandler> = new Map(HANDLERS.map((h) => [h.operation, h]));

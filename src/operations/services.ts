@@ -8,7 +8,6 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { ProtocolVersion } from '../kmip/message.js';
 import { newUid as vaultUid } from '../vault/uid.js';
 import type { ObjectStore as VaultStore } from '../vault/store.js';
-import { DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from './model/attribute-limits.js';
 import { KeyCache } from './model/key-cache.js';
 import type { CompatSettings } from './model/compat.js';
 import { KeyedLocks } from './model/locks.js';
@@ -85,6 +84,12 @@ export interface OperationServices {
 }
 
 export type OpContext = RequestContext<OperationServices>;
+
+/** Default of OperationsConfig.maxAttributeBytes: 128 KiB, far above any real object (a few hundred bytes to a few KiB). */
+export const DEFAULT_MAX_ATTRIBUTE_BYTES = 128 * 1024;
+
+/** Default of OperationsConfig.maxAttributeValues: instances of one attribute (Name, Object Group, Link, ...). */
+export const DEFAULT_MAX_ATTRIBUTE_VALUES = 64;
 
 export const DEFAULT_OPERATIONS_CONFIG: OperationsConfig = {
   vendorIdentification: 'OpenKCM',

@@ -1,5 +1,5 @@
 /**
- * The development admin certificate: what `openkcm init` issues so the embedded admin API (src/server/governance.ts,
+ * The development admin certificate: what `openkcm init` issues so the embedded admin API (src/appliance/governance/plane.ts,
  * docs/governance.md "Running it in the appliance") can be used from the first start, like the KMIP endpoint.
  *
  * The admin identity is a SAN URI, {@link DEV_ADMIN_IDENTITY}, and the appliance's default admin authentication

@@ -226,21 +226,12 @@ export function verifyOcspResponse(bytes: Buffer, id: CertId, issuerPem: string 
 }
 
 /**
- * Largest OCSP response read by default, bytes (`kmip.trust.anchors[].maxOcspResponseBytes`): one certificate's status
- * with a responder chain is a few kilobytes. Stops: a hostile or broken responder making the process buffer an
- * unbounded body.
+ * POSTs the request to `url` (RFC 6960 Appendix A.1) and returns the response body, at most `maxBytes`
+ * (the anchor's maxOcspResponseBytes, src/config/trust.ts): a declared Content-Length above it is refused before the
+ * body is read, and a body without one (chunked) is read chunk by chunk and abandoned as soon as it passes the limit,
+ * so no more than `maxBytes` plus one network chunk is ever held.
  */
-export const DEFAULT_MAX_OCSP_RESPONSE_BYTES = 64 * 1024;
-/** Bounds of maxOcspResponseBytes: below 1 KiB no signed answer fits, above 1 MiB nothing legitimate is that large. */
-export const MIN_MAX_OCSP_RESPONSE_BYTES = 1024;
-export const MAX_MAX_OCSP_RESPONSE_BYTES = 1024 * 1024;
-
-/**
- * POSTs the request to `url` (RFC 6960 Appendix A.1) and returns the response body, at most `maxBytes`: a declared
- * Content-Length above it is refused before the body is read, and a body without one (chunked) is read chunk by chunk
- * and abandoned as soon as it passes the limit, so no more than `maxBytes` plus one network chunk is ever held.
- */
-export async function fetchOcsp(url: string, request: Buffer, timeoutMs: number, maxBytes = DEFAULT_MAX_OCSP_RESPONSE_BYTES): Promise<Buffer> {
+export async function fetchOcsp(url: string, request: Buffer, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   const tooLarge = (): Error => new Error(`OCSP response larger than maxOcspResponseBytes (${String(maxBytes)})`);
   const res = await fetch(url, {
     method: 'POST', body: request, headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },

@@ -14,13 +14,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AuditTrail } from '../cmk/audit.js';
+import type { AuditTrail } from '../cmk/audit/index.js';
 import type { Db, DbTx } from '../cmk/db.js';
 import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { fingerprintOf, normalizeSerial } from '../server/trust.js';
-import type { TrustSnapshot } from '../server/trust.js';
+import { fingerprintOf, normalizeSerial } from '../common/x509.js';
+import type { TrustSnapshot } from '../common/x509.js';
 import { ADMIN_CA_CERT_FILE, ADMIN_CA_KEY_FILE } from './admin-cert.js';
 import { loadCa } from './dev-pki.js';
 import type { DevCa } from './dev-pki.js';

@@ -29,7 +29,7 @@ import type { TtlvItem } from '@openkcm/ttlv';
 import { fromTtlvError, KMIP_ERROR_CATALOG } from '../kmip/errors.js';
 import type { ProtocolVersion } from '../kmip/message.js';
 import type { Principal, SessionState } from '../operations/types.js';
-import type { ServerLimits } from './config.js';
+import type { ServerLimits } from '../config/index.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { FALLBACK_PROTOCOL_VERSION, messageErrorResponse, newSession, processMessageBytes, sniffProtocolVersion } from './processor.js';

@@ -5,52 +5,10 @@
  * the certificate was verified by the TLS handshake, a header credential would be weaker.
  */
 import type { PeerCertificate } from 'node:tls';
+import { certCommonName, certCommonNames, certSanUris } from '../common/x509.js';
 import type { Principal } from '../operations/types.js';
-import { TENANT_NAME_PATTERN } from './config.js';
-import type { IdentityConfig } from './config.js';
-
-/** Every subject CN of a peer certificate, in certificate order. */
-export function certCommonNames(cert: Pick<PeerCertificate, 'subject'>): string[] {
-  // Node types say string, but a subject with repeated CNs (`CN=a, CN=b` or `CN=a+CN=b`) yields string[] at run time.
-  const cn = (cert.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
-  if (Array.isArray(cn)) return cn.filter((c) => c.length > 0);
-  return typeof cn === 'string' && cn.length > 0 ? [cn] : [];
-}
-
-/**
- * The subject CN of a peer certificate; undefined when it has none or SEVERAL. A subject with two CNs is ambiguous
- * (issue 15 item 8: `CN=a, CN=b` used to map to tenant b because the last one won, while tools that read the first
- * one showed a): callers refuse such a certificate ({@link identityOf}) rather than pick one.
- */
-export function certCommonName(cert: Pick<PeerCertificate, 'subject'>): string | undefined {
-  const all = certCommonNames(cert);
-  return all.length === 1 ? all[0] : undefined;
-}
-
-/**
- * SAN URIs of a peer certificate, in certificate order. Node renders subjectAltName as
- * `DNS:a, URI:spiffe://x, IP Address:1.2.3.4`; a value containing `, ` is quoted as a JSON
- * string by Node (since 17.3.1, CVE-2021-44532), which is decoded here.
- */
-export function certSanUris(cert: Pick<PeerCertificate, 'subjectaltname'>): string[] {
-  const san = cert.subjectaltname;
-  if (typeof san !== 'string' || san.length === 0) return [];
-  const out: string[] = [];
-  const re = /(?:^|, )URI:("(?:[^"\\]|\\.)*"|[^,]*)/g;
-  for (let m = re.exec(san); m !== null; m = re.exec(san)) {
-    const raw = m[1] ?? '';
-    let value = raw;
-    if (raw.startsWith('"')) {
-      try {
-        value = JSON.parse(raw) as string;
-      } catch {
-        continue;
-      }
-    }
-    if (value.length > 0) out.push(value);
-  }
-  return out;
-}
+import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
+import type { IdentityConfig } from '../config/index.js';
 
 export class IdentityError extends Error {
   override readonly name = 'IdentityError';

@@ -1,5 +1,5 @@
 /**
- * The KMIP server core: configuration and named limits, the TLS listener, per-connection
+ * The KMIP server core: configuration and named limits (src/config), the TLS listener, per-connection
  * pipelining and flow control, identity → tenant mapping, and the transport-independent
  * request processor. Operation handlers live in src/operations; storage in src/vault.
  */
@@ -25,8 +25,6 @@ export {
   DEFAULT_CIPHERS,
   DEFAULT_KMIP_LISTEN,
   CONFIG_FILE_NAME,
-  TENANT_NAME_PATTERN,
-  ConfigError,
   resolveServerLimits,
   parseListen,
   formatListen,
@@ -35,10 +33,13 @@ export {
   resolveConfig,
   loadConfig,
   renderDefaultConfigFile,
-} from './config.js';
+} from '../config/index.js';
 export type {
   ServerLimits, IdentityConfig, IdentitySource, TlsMaterial, TlsVersionFloor, ListenAddress, ServerConfig, ConfigFile, LoadedConfig,
-} from './config.js';
-export { certCommonName, certSanUris, identityOf, tenantOf, principalOf, IdentityError } from './identity.js';
+} from '../config/index.js';
+export { ConfigError } from '../common/config-error.js';
+export { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
+export { certCommonName, certSanUris } from '../common/x509.js';
+export { identityOf, tenantOf, principalOf, IdentityError } from './identity.js';
 export { jsonLogger, silentLogger, describeError, isLogLevel } from '../common/log.js';
 export type { Logger, LogLevel, LogFields } from '../common/log.js';

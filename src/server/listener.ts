@@ -1,7 +1,7 @@
 /**
  * The KMIP listener: node:tls with mandatory client certificates (KMIP 1.4 §12.1, KMIP
  * Profiles 1.4 §3.1 "Basic Authentication Suite": mutually authenticated TLS; §3.1.3 TLS 1.2),
- * the connection-level limits of src/server/config.ts, and graceful shutdown.
+ * the connection-level limits of src/config/, and graceful shutdown.
  *
  * - TLS 1.2 and 1.3; modern AEAD suites only (config.DEFAULT_CIPHERS).
  * - `requestCert` + `rejectUnauthorized` against the configured CA: a client without a
@@ -13,15 +13,15 @@
  * - maxConnections (excess closed at once), handshakeTimeoutMs, idleTimeoutMs,
  *   maxMessageBytes and the per-connection pipelining caps.
  * - Pre-handshake connections (no certificate seen yet) have their own budget, with a per-address
- *   cap (./handshake-guard.ts), and a peer that closes before its handshake completes frees its slot
+ *   cap (src/common/tls/handshake-guard.ts), and a peer that closes before its handshake completes frees its slot
  *   at once (issue 15 item 1: 1,100 connect-and-close calls used to hold every slot for 10 s).
  */
 import tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ListenAddress, ServerConfig } from './config.js';
-import { formatListen } from './config.js';
+import type { ListenAddress, ServerConfig } from '../config/index.js';
+import { formatListen } from '../config/listen.js';
 import { ResponseBudget, ServerConnection } from './connection.js';
-import { HandshakeGuard } from './handshake-guard.js';
+import { HandshakeGuard } from '../common/tls/handshake-guard.js';
 import { IdentityError, principalOf } from './identity.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';

@@ -90,7 +90,7 @@ export interface ProcessorDeps<Services = unknown> {
   /** Clock; one read per request message. Default `new Date()`. */
   readonly now?: () => Date;
   /**
-   * Audit hook (ARCHITECTURE §6 "Audit"; src/server/governance.ts): called once per batch item after it
+   * Audit hook (ARCHITECTURE §6 "Audit"; src/appliance/governance/plane.ts): called once per batch item after it
    * completed, success or failure, including refusals by `authorize`. Must only enqueue: it is never awaited,
    * and what it throws is ignored.
    */

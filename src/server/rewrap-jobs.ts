@@ -2,11 +2,11 @@
  * The background re-wrap jobs of this node and their progress (issue 17 item 8: "the background re-wrap, whose
  * progress is also exposed through the CLI"). A job re-seals every envelope of one tenant not sealed under its
  * current KEK version (src/vault/base-vault.ts rewrapTenant): after an L3 rotation, or the start-up migration off the
- * development KEK (src/server/app.ts). One job per tenant at a time; the last job of each tenant is kept for
+ * development KEK (src/appliance/kmip-app.ts). One job per tenant at a time; the last job of each tenant is kept for
  * `GET /v1/tenants/:id/keys/rewrap` (src/cmk/api/rewrap-routes.ts) and `openkcm keys rewrap-status`.
  */
 import type { RewrapJobView, RewrapPort } from '../cmk/api/rewrap-routes.js';
-import type { Governance } from '../cmk/repository.js';
+import type { Governance } from '../cmk/repository/index.js';
 import type { RewrapOptions, RewrapProgress } from '../vault/base-vault.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';

@@ -6,7 +6,7 @@
  * the files by rename (src/cli/commands/pki.ts); a pair caught between the two renames does not match, is refused
  * here and is picked up on the next poll.
  *
- * The admin API listener is rotated the same way (src/server/governance.ts): it watches
+ * The admin API listener is rotated the same way (src/appliance/governance/admin-api.ts): it watches
  * `governance.adminApi.tls.cert`/`.key` when set, else the KMIP server certificate it serves by default, and swaps
  * its context with {@link swapSecureContext}. The KMIP-over-HTTPS listener follows the KMIP listener's files.
  */
@@ -17,11 +17,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
+import { DEFAULT_TLS_RELOAD_INTERVAL_MS } from '../config/tls.js';
 
-/** Default poll interval, ms; bounds below. Stops: a busy loop of stat calls, and a rotation that takes hours. */
-export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 5_000;
-export const MIN_TLS_RELOAD_INTERVAL_MS = 500;
-export const MAX_TLS_RELOAD_INTERVAL_MS = 3_600_000;
 
 export interface ServerCertFiles {
   readonly cert: string;
@@ -35,7 +32,7 @@ export function serverCertFiles(dataDir: string, tls: { cert?: string; key?: str
 
 /**
  * The admin API's certificate files: `governance.adminApi.tls.cert`/`.key` when the config names them (both, like
- * src/server/governance.ts reads them), else the KMIP server's, which the admin API serves by default.
+ * src/appliance/governance/admin-api.ts reads them), else the KMIP server's, which the admin API serves by default.
  */
 export function adminCertFiles(dataDir: string, adminTls: unknown, kmipTls: { cert?: string; key?: string } | undefined): ServerCertFiles {
   const t = typeof adminTls === 'object' && adminTls !== null ? adminTls as { cert?: unknown; key?: unknown } : {};

@@ -24,39 +24,24 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import type { Principal } from '../operations/types.js';
-import { ConfigError, TENANT_NAME_PATTERN } from './config.js';
-import type { IdentityConfig } from './config.js';
+import type { IdentityConfig } from '../config/identity.js';
+import type { TrustAnchor } from '../config/trust.js';
 import { IdentityError, identityOf, tenantOf } from './identity.js';
-import { BoundedCache, DEFAULT_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_RESPONSE_BYTES, MIN_MAX_OCSP_RESPONSE_BYTES, aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
+import { BoundedCache, aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
 import { describeError } from '../common/log.js';
+import { normalizeSerial } from '../common/x509.js';
+import type { TrustSnapshot } from '../common/x509.js';
 import type { Logger } from '../common/log.js';
-import { isRecord } from '../common/guards.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-/** Default interval between two reads of an enterprise anchor's CRL sources, ms. */
-export const DEFAULT_CRL_REFRESH_MS = 60_000;
-/** Bounds of crlRefreshMs: not a busy loop against the CA's server, not a day-old revocation. */
-export const MIN_CRL_REFRESH_MS = 1_000;
-export const MAX_CRL_REFRESH_MS = 86_400_000;
-/**
- * Largest CRL read from a source, bytes. Stops: a hostile or broken distribution point making every KMIP process
- * buffer and parse an unbounded download. Real CRLs of an enterprise CA are kilobytes to a few megabytes.
- */
-export const DEFAULT_MAX_CRL_BYTES = 8 * 1024 * 1024;
-export const MAX_MAX_CRL_BYTES = 256 * 1024 * 1024;
 /** One CRL download may take this long before the source counts as unreachable, ms. */
 export const CRL_FETCH_TIMEOUT_MS = 10_000;
 
-/** Default time one OCSP request may take before the responder counts as unreachable, ms; bounds below. */
-export const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
-export const MIN_OCSP_TIMEOUT_MS = 100;
-export const MAX_OCSP_TIMEOUT_MS = 60_000;
 /** A "good" answer without nextUpdate (RFC 6960 §2.4: newer information is always available) is reused this long, ms. */
 export const OCSP_NO_NEXT_UPDATE_CACHE_MS = 60_000;
 /**
@@ -67,131 +52,6 @@ export const OCSP_NO_NEXT_UPDATE_CACHE_MS = 60_000;
  * ocspTimeoutMs later.
  */
 export const OCSP_REFRESH_AFTER = 0.75;
-/**
- * Default cached OCSP answers per trust anchor and KMIP process (`maxOcspCacheEntries`); the least recently answered
- * goes first. Per anchor, not trust-wide, like every other setting of `kmip.trust`: a flood of distinct certificates
- * under one anchor then evicts only that anchor's answers, never another tenant's. Stops: the cache growing unbounded.
- */
-export const DEFAULT_MAX_OCSP_CACHE_ENTRIES = 10_000;
-export const MIN_MAX_OCSP_CACHE_ENTRIES = 1;
-export const MAX_MAX_OCSP_CACHE_ENTRIES = 1_000_000;
-
-/** An enterprise trust anchor (`kmip.trust.anchors[]`, docs/clients.md "Bring your own CA"). */
-export interface TrustAnchor {
-  readonly name: string;
-  /** The anchor's certificate (PEM), added to the KMIP listener's CA list. */
-  readonly caPem: string;
-  /** Node's fingerprint256 of the anchor certificate. */
-  readonly fingerprint: string;
-  /** Tenants this anchor's certificates may speak for. */
-  readonly tenants: readonly string[];
-  /** CRL sources: file paths (absolute) or http(s) URLs. Empty: no CRL check for this anchor. */
-  readonly crl: readonly string[];
-  readonly crlRefreshMs: number;
-  readonly maxCrlBytes: number;
-  /** What happens while no current CRL or OCSP answer is available: fail-closed (default) refuses the certificate. */
-  readonly onUnavailable: 'fail-closed' | 'fail-open';
-  /** The OCSP responder asked for this anchor's certificates (http URL); undefined: each certificate's AIA, if any. */
-  readonly ocspResponder?: string | undefined;
-  readonly ocspTimeoutMs: number;
-  /** Largest OCSP response read for this anchor, bytes. */
-  readonly maxOcspResponseBytes: number;
-  /** Cached OCSP answers of this anchor's certificates per process. */
-  readonly maxOcspCacheEntries: number;
-}
-
-/** What the owner process pushes to every KMIP process (src/appliance/ipc.ts `trust`). */
-export interface TrustSnapshot {
-  /** Run-time identity → tenant map from the governance database. */
-  readonly identities: readonly (readonly [string, string])[];
-  /** Serials revoked by the appliance's own CAs: issuer fingerprint256 → serials (uppercase hex, no leading zeros). */
-  readonly revoked: readonly (readonly [string, readonly string[]])[];
-}
-
-export const EMPTY_TRUST: TrustSnapshot = Object.freeze({ identities: [], revoked: [] });
-
-/** A certificate serial as Node prints it: uppercase hex without leading zeros. */
-export function normalizeSerial(hex: string): string {
-  const s = hex.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+/, '');
-  return s === '' ? '0' : s;
-}
-
-/** Node's fingerprint256 (`AA:BB:…`) of a PEM or DER certificate. */
-export function fingerprintOf(cert: string | Buffer): string {
-  return new X509Certificate(cert).fingerprint256;
-}
-
-function intIn(where: string, v: unknown, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new ConfigError(`${where} must be an integer from ${String(min)} to ${String(max)}`);
-  return v;
-}
-
-/**
- * Validates `kmip.trust` and reads each anchor's certificate (paths relative to the data directory):
- *
- *   "trust": { "anchors": [ { "name": "corp", "ca": "pki/corp-ca.crt", "tenants": ["acme"],
- *                             "crl": ["https://pki.corp.example/corp.crl"], "crlRefreshMs": 60000,
- *                             "maxCrlBytes": 8388608, "onUnavailable": "fail-closed",
- *                             "ocspResponder": "http://ocsp.corp.example", "ocspTimeoutMs": 5000,
- *                             "maxOcspResponseBytes": 65536, "maxOcspCacheEntries": 10000 } ] }
- */
-export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promise<TrustAnchor[]> {
-  const W = 'kmip.trust';
-  if (raw === undefined) return [];
-  if (!isRecord(raw)) throw new ConfigError(`${W} must be an object {anchors}`);
-  for (const k of Object.keys(raw)) if (k !== 'anchors') throw new ConfigError(`unknown setting ${W}.${k} (allowed: anchors)`);
-  const list = raw.anchors ?? [];
-  if (!Array.isArray(list)) throw new ConfigError(`${W}.anchors must be a list`);
-  const out: TrustAnchor[] = [];
-  const names = new Set<string>();
-  for (const [i, a] of list.entries()) {
-    const w = `${W}.anchors[${String(i)}]`;
-    if (!isRecord(a)) throw new ConfigError(`${w} must be an object`);
-    const allowed = ['name', 'ca', 'tenants', 'crl', 'crlRefreshMs', 'maxCrlBytes', 'onUnavailable', 'ocspResponder', 'ocspTimeoutMs', 'maxOcspResponseBytes',
-      'maxOcspCacheEntries'];
-    for (const k of Object.keys(a)) if (!allowed.includes(k)) throw new ConfigError(`unknown setting ${w}.${k} (allowed: ${allowed.join(', ')})`);
-    if (typeof a.name !== 'string' || !TENANT_NAME_PATTERN.test(a.name)) throw new ConfigError(`${w}.name must match ${TENANT_NAME_PATTERN.source}`);
-    if (names.has(a.name)) throw new ConfigError(`${w}.name ${a.name} is used twice`);
-    names.add(a.name);
-    if (typeof a.ca !== 'string' || a.ca.length === 0) throw new ConfigError(`${w}.ca must be a file path`);
-    const caFile = path.resolve(dataDir, a.ca);
-    let caPem: string;
-    try {
-      caPem = await readFile(caFile, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read ${w}.ca ${caFile} (${String((e as { code?: unknown }).code)})`);
-    }
-    let fingerprint: string;
-    try {
-      const c = new X509Certificate(caPem);
-      if (!c.ca) throw new ConfigError(`${w}.ca ${caFile} is not a CA certificate (basicConstraints CA:false)`);
-      fingerprint = c.fingerprint256;
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      throw new ConfigError(`${w}.ca ${caFile} is not a PEM certificate`);
-    }
-    if (!Array.isArray(a.tenants) || a.tenants.length === 0 || !a.tenants.every((t): t is string => typeof t === 'string' && TENANT_NAME_PATTERN.test(t))) {
-      throw new ConfigError(`${w}.tenants must be a non-empty list of tenant names: an anchor speaks only for the tenants it is mapped to`);
-    }
-    const crlRaw = a.crl ?? [];
-    if (!Array.isArray(crlRaw) || !crlRaw.every((s): s is string => typeof s === 'string' && s.length > 0)) throw new ConfigError(`${w}.crl must be a list of files or http(s) URLs`);
-    const crl = crlRaw.map((s) => (/^https?:\/\//.test(s) ? s : path.resolve(dataDir, s)));
-    const onUnavailable = a.onUnavailable ?? 'fail-closed';
-    if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') throw new ConfigError(`${w}.onUnavailable must be "fail-closed" or "fail-open"`);
-    if (a.ocspResponder !== undefined && (typeof a.ocspResponder !== 'string' || !/^https?:\/\/[^\s]+$/.test(a.ocspResponder))) throw new ConfigError(`${w}.ocspResponder must be an http(s) URL`);
-    out.push({
-      name: a.name, caPem, fingerprint, tenants: [...a.tenants], crl, onUnavailable,
-      ocspResponder: a.ocspResponder,
-      ocspTimeoutMs: intIn(`${w}.ocspTimeoutMs`, a.ocspTimeoutMs, DEFAULT_OCSP_TIMEOUT_MS, MIN_OCSP_TIMEOUT_MS, MAX_OCSP_TIMEOUT_MS),
-      maxOcspResponseBytes: intIn(`${w}.maxOcspResponseBytes`, a.maxOcspResponseBytes, DEFAULT_MAX_OCSP_RESPONSE_BYTES, MIN_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_RESPONSE_BYTES),
-      maxOcspCacheEntries: intIn(`${w}.maxOcspCacheEntries`, a.maxOcspCacheEntries, DEFAULT_MAX_OCSP_CACHE_ENTRIES, MIN_MAX_OCSP_CACHE_ENTRIES, MAX_MAX_OCSP_CACHE_ENTRIES),
-      crlRefreshMs: intIn(`${w}.crlRefreshMs`, a.crlRefreshMs, DEFAULT_CRL_REFRESH_MS, MIN_CRL_REFRESH_MS, MAX_CRL_REFRESH_MS),
-      maxCrlBytes: intIn(`${w}.maxCrlBytes`, a.maxCrlBytes, DEFAULT_MAX_CRL_BYTES, 1024, MAX_MAX_CRL_BYTES),
-    });
-  }
-  return out;
-}
 
 /** The current CRL of one enterprise anchor. */
 interface CrlState {
@@ -283,7 +143,7 @@ export class ClientTrust {
   #map: IdentityConfig;
   #revoked = new Map<string, Set<string>>();
   readonly #crls = new Map<string, CrlState>();
-  /** Anchor name → its cached OCSP answers (bounded per anchor, see DEFAULT_MAX_OCSP_CACHE_ENTRIES). */
+  /** Anchor name → its cached OCSP answers (bounded per anchor: maxOcspCacheEntries, src/config/trust.ts). */
   readonly #ocsp = new Map<string, BoundedCache<OcspEntry>>();
   readonly #ocspInFlight = new Map<string, Promise<void>>();
   readonly #listeners = new Set<() => void>();

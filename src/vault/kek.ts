@@ -15,6 +15,7 @@ import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBy
 import type { KeyObject } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { fsyncDir } from '../common/secure-fs.js';
 import { gcmOpen, gcmSeal, NativeError, SecureKey } from '../native/index.js';
 import { EnvelopeError, KekError } from './errors.js';
 import { SealCounters } from './seal-counter.js';
@@ -467,12 +468,3 @@ function createKeyFile(abs: string): void {
   fsyncDir(path.dirname(abs));
 }
 
-/** Makes the new directory entry itself durable (POSIX: fsync of the file does not cover its name). */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, fsConstants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -25,7 +25,7 @@
  * that hangs in our environment, and conditional blocks give optimistic concurrency without
  * holding the write lock while JS runs.)
  */
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { ensureOwnerOnlyDir } from '../common/secure-fs.js';
 import { getLastVersion, open as openLmdb } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { BaseVault } from './base-vault.js';
@@ -172,10 +172,9 @@ export class Vault extends BaseVault {
    * @throws VaultError UNSUPPORTED_FORMAT if the directory holds another vault format
    */
   static async open(options: VaultOptions): Promise<Vault> {
-    mkdirSync(options.path, { recursive: true, mode: 0o700 });
     // The directory holds metadata in the clear (names, groups): keep it private even if it
     // pre-existed with a looser mode.
-    if ((statSync(options.path).mode & 0o077) !== 0) chmodSync(options.path, 0o700);
+    ensureOwnerOnlyDir(options.path);
     const root = openLmdb<Buffer, Buffer>({
       path: options.path,
       maxDbs: MAX_DBS,

@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 import { arenaBytes, diagnose, formatFindings, hasCapIpcLock, memlockFromLimits, redactUrl } from '../../src/cli/commands/doctor.js';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { formatBar, formatDuration, Progress, progressEnabled, REDRAW_MS } from '../../src/cli/progress.js';
-import { ConfigError, lineColumn, parseJsonc } from '../../src/server/config.js';
+import { lineColumn, parseJsonc } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const scratch = mkdtempSync(path.join(tmpdir(), 'openkcm-operator-cli-'));

@@ -1,8 +1,8 @@
 // Small helpers of the audit-trail suites (test/integration/audit-fairness*.test.ts).
 import { after, before } from 'node:test';
 import { Writable } from 'node:stream';
-import { AuditTrail } from '../../src/cmk/audit.js';
-import type { AuditHmac } from '../../src/cmk/audit.js';
+import { AuditTrail } from '../../src/cmk/audit/index.js';
+import type { AuditHmac } from '../../src/cmk/audit/index.js';
 import { migratePublic } from '../../src/cmk/migrations.js';
 import { openTestDatabase } from './governance-db.js';
 import type { Engine, TestDatabase } from './governance-db.js';

@@ -80,7 +80,7 @@ export interface KmsCall {
   readonly signedHeaders: readonly string[] | undefined;
 }
 
-class KmsError extends Error {
+export class KmsError extends Error {
   constructor(
     readonly type: string,
     message: string,
@@ -405,6 +405,14 @@ export class AwsKmsTestEndpoint {
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      // STS (AWS query protocol) on the same host: see ./aws-sts-endpoint.ts.
+      if (this.sts !== undefined && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        const sts = this.sts;
+        const answer = sts(body, () => this.#verifySignature(req, body, 'sts').user);
+        res.writeHead(answer.status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(answer.xml) });
+        res.end(answer.xml);
+        return;
+      }
       let op = 'unknown';
       let caller: VerifiedCaller | undefined;
       try {
@@ -453,7 +461,10 @@ export class AwsKmsTestEndpoint {
     res.end(text);
   }
 
-  #verifySignature(req: IncomingMessage, body: Buffer): VerifiedCaller {
+  /** Serves STS on this host when set (test/helpers/aws-sts-endpoint.ts): `verify` checks SigV4 for service sts. */
+  sts: ((body: Buffer, verify: () => KmsTestUser) => { status: number; xml: string }) | undefined;
+
+  #verifySignature(req: IncomingMessage, body: Buffer, service = 'kms'): VerifiedCaller {
     const auth = req.headers.authorization;
     if (auth === undefined) throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     if (!auth.startsWith(AUTH_PREFIX)) throw new KmsError('IncompleteSignatureException', 'Authorization header must use AWS4-HMAC-SHA256');
@@ -482,7 +493,7 @@ export class AwsKmsTestEndpoint {
       throw new KmsError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
     }
     if (scopeRegion !== this.region) throw new KmsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion}'.`);
-    if (scopeService !== 'kms') throw new KmsError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
+    if (scopeService !== service) throw new KmsError('InvalidSignatureException', `Credential should be scoped to correct service: '${service}'.`);
     const signedAt = Date.UTC(
       Number(amzDate.slice(0, 4)),
       Number(amzDate.slice(4, 6)) - 1,
@@ -502,7 +513,7 @@ export class AwsKmsTestEndpoint {
     if (signedHeaders.some((h) => h !== h.toLowerCase() || h === '') || sorted.join(';') !== signedHeadersText) {
       throw new KmsError('IncompleteSignatureException', 'SignedHeaders must be lowercase, sorted and unique');
     }
-    for (const required of REQUIRED_SIGNED) {
+    for (const required of REQUIRED_SIGNED.filter((h) => service === 'kms' || h !== 'x-amz-target')) {
       if (!signedHeaders.includes(required)) throw new KmsError('IncompleteSignatureException', `'${required}' must be a 'SignedHeader' in the AWS Authorization.`);
     }
     for (const name of Object.keys(req.headers)) {

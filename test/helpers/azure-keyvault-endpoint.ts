@@ -80,6 +80,8 @@ export interface EndpointStats {
   vaultRequests: number;
   wrapCalls: number;
   unwrapCalls: number;
+  /** Tokens issued for a federated client assertion (workload identity). */
+  federatedTokens: number;
 }
 
 export interface AzureKeyVaultEndpoint {
@@ -95,6 +97,8 @@ export interface AzureKeyVaultEndpoint {
   tokenResponseBytes: number | undefined;
   addPrincipal(clientId: string, clientSecret: string, keys: '*' | readonly string[]): void;
   setAccess(clientId: string, keys: '*' | readonly string[]): void;
+  /** Trusts `assertion` (an OIDC token) as a client assertion for the principal (a federated identity credential). */
+  addFederatedCredential(clientId: string, assertion: string): void;
   /** A token as the authority would issue it, for static-token credentials and admin clients. */
   issueToken(clientId: string, ttlSeconds?: number): string;
   keyUrl(name: string, version?: string): string;
@@ -139,7 +143,8 @@ export async function startAzureKeyVaultEndpoint(options: { tokenTtlSeconds?: nu
   const signingKey = randomBytes(32);
   const principals = new Map<string, Principal>();
   const keys = new Map<string, KeyRecord>();
-  const stats: EndpointStats = { tokenRequests: 0, tokensIssued: 0, challenges: 0, rejectedTokens: 0, vaultRequests: 0, wrapCalls: 0, unwrapCalls: 0 };
+  const stats: EndpointStats = { tokenRequests: 0, tokensIssued: 0, challenges: 0, rejectedTokens: 0, vaultRequests: 0, wrapCalls: 0, unwrapCalls: 0, federatedTokens: 0 };
+  const federated = new Map<string, string>();
   let url = '';
 
   const endpoint = {
@@ -156,6 +161,9 @@ export async function startAzureKeyVaultEndpoint(options: { tokenTtlSeconds?: nu
       const principal = principals.get(clientId);
       if (principal === undefined) throw new Error(`no principal ${clientId}`);
       principal.keys = access === '*' ? '*' : new Set(access);
+    },
+    addFederatedCredential(clientId: string, assertion: string): void {
+      federated.set(clientId, assertion);
     },
     issueToken(clientId: string, ttlSeconds?: number): string {
       return issue(clientId, ttlSeconds ?? endpoint.tokenTtlSeconds);
@@ -456,9 +464,15 @@ export async function startAzureKeyVaultEndpoint(options: { tokenTtlSeconds?: nu
     if (form.get('grant_type') !== 'client_credentials') { oauthError(400, 'unsupported_grant_type', 'AADSTS70003: The app requested an unsupported grant type.'); return; }
     const principal = principals.get(form.get('client_id') ?? '');
     if (principal === undefined) { oauthError(400, 'unauthorized_client', `AADSTS700016: Application not found in the directory.`); return; }
-    const secret = Buffer.from(form.get('client_secret') ?? '');
-    const expected = Buffer.from(principal.clientSecret);
-    if (secret.length !== expected.length || !timingSafeEqual(secret, expected)) {
+    // RFC 7523 §2.2 client assertion (a federated identity credential), else the client secret.
+    const assertion = form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+    const secret = Buffer.from(form.get(assertion ? 'client_assertion' : 'client_secret') ?? '');
+    const expected = Buffer.from((assertion ? federated.get(principal.clientId) : principal.clientSecret) ?? '');
+    if (assertion && (expected.length === 0 || secret.length !== expected.length || !timingSafeEqual(secret, expected))) {
+      oauthError(401, 'invalid_client', 'AADSTS700213: No matching federated identity record found for presented assertion.'); return;
+    }
+    if (assertion) stats.federatedTokens += 1;
+    else if (secret.length !== expected.length || !timingSafeEqual(secret, expected)) {
       oauthError(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.'); return;
     }
     if (form.get('scope') !== VAULT_SCOPE) { oauthError(400, 'invalid_scope', 'AADSTS70011: The provided value for scope is not valid.'); return; }

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { KmipClient } from '../../src/client/client.js';
 import { startAdminApi } from '../../src/cmk/api/server.js';
 import type { RunningAdminApi } from '../../src/cmk/api/server.js';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { startRevocationListener } from '../../src/krypton/revocation-listener.js';

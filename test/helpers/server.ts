@@ -28,10 +28,10 @@ import { fileURLToPath } from 'node:url';
 import { KmipClient } from '../../src/client/client.js';
 import type { KmipClientOptions } from '../../src/client/client.js';
 import { hasPki, initDataDir } from '../../src/cli/commands/init.js';
-import { startKmipApp } from '../../src/server/app.js';
-import type { KmipApp } from '../../src/server/app.js';
-import { CONFIG_FILE_NAME, loadConfig } from '../../src/server/config.js';
-import type { ConfigFile, IdentityConfig, ServerLimits } from '../../src/server/config.js';
+import { startKmipApp } from '../../src/appliance/kmip-app.js';
+import type { KmipApp } from '../../src/appliance/kmip-app.js';
+import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/index.js';
+import type { ConfigFile, IdentityConfig, ServerLimits } from '../../src/config/index.js';
 import type { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { Logger } from '../../src/common/log.js';
@@ -73,10 +73,10 @@ export interface StartTestServerOptions {
   readonly vault?: Record<string, unknown>;
   /** The config file's seal section (src/krypton/master-key.ts); default: development key file. */
   readonly seal?: Record<string, unknown>;
-  /** The config file's keystores section (src/server/hierarchy.ts); default: every tenant on the local plugin. */
+  /** The config file's keystores section (src/appliance/hierarchy.ts); default: every tenant on the local plugin. */
   readonly keystores?: Record<string, unknown>;
   /**
-   * The config file's governance section (src/server/governance.ts). Default `{ enabled: false }`: creating an
+   * The config file's governance section (src/appliance/governance/plane.ts). Default `{ enabled: false }`: creating an
    * embedded PGlite database takes seconds (up to ~20 s on a loaded 2-core box), which most protocol tests do
    * not need. The governance plane itself is tested by test/integration/governance-plane.test.ts, which opts in.
    */

@@ -19,7 +19,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey as JoseKey, JWK } from 'jose';
 
 type CryptoKey = webcrypto.CryptoKey;
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { PolicyEngine } from '../../src/cmk/authz/engine.js';
 import { buildAdminApi, startAdminApi } from '../../src/cmk/api/server.js';
 import type { AdminApi, AdminApiDeps, RunningAdminApi } from '../../src/cmk/api/server.js';
@@ -36,9 +36,9 @@ import { ENGINES, openTestDatabase, testAuditHmac, userSchemas } from '../helper
 import type { TestDatabase } from '../helpers/governance-db.js';
 import { jsonLogger } from '../../src/common/log.js';
 import { testPki } from '../helpers/pki.js';
-import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
+import { Pkcs11Plugins } from '../helpers/pkcs11-l1.js';
+import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
-import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import type { HealthStatus, ShadowReference } from '../../src/keystore/types.js';
 import { CLI_MAIN } from '../helpers/server.js';
 
@@ -49,19 +49,12 @@ initToken(hsm, TOKEN);
 initNative({ allowUnlocked: true });
 
 /** The composition root's validateShadow, for real: the PKCS#11 plugin's health() on SoftHSM2 (never unwrap). */
-const plugins = new Map<string, Pkcs11Keystore>();
+const plugins = new Pkcs11Plugins(hsm);
 async function validateShadow(shadow: ShadowReference): Promise<HealthStatus> {
-  let p = plugins.get(shadow.keyRef);
-  if (p === undefined) {
-    const m = /^token=([^;]+);object=(.+)$/u.exec(shadow.keyRef);
-    if (m === null) throw new Error(`bad keyRef ${shadow.keyRef}`);
-    p = new Pkcs11Keystore({ modulePath: hsm.modulePath, tokenLabel: m[1] ?? '', pin: USER_PIN, keyLabel: m[2] ?? '' });
-    plugins.set(shadow.keyRef, p);
-  }
-  return p.health();
+  return plugins.for(shadow).health();
 }
 after(async () => {
-  for (const p of plugins.values()) await p.close();
+  await plugins.closeAll();
   hsm.cleanup();
 });
 

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { BatchItemInput } from '../../src/client/client.js';
-import { AUDIT_DROP_REPORT_INTERVAL_MS, AUDIT_REFUSED_RESULT } from '../../src/cmk/audit.js';
+import { AUDIT_DROP_REPORT_INTERVAL_MS, AUDIT_REFUSED_RESULT } from '../../src/cmk/audit/index.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { queryPayloads } from '../../src/kmip/payloads/query.js';

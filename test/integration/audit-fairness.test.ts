@@ -16,8 +16,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { runAudit } from '../../src/cli/commands/audit.js';
 import {
   AUDIT_GAP_OPERATION, AUDIT_REFUSED_RESULT, AUDIT_SYSTEM_PRINCIPAL, AuditAdmission, auditGapOf,
-} from '../../src/cmk/audit.js';
-import type { AuditBacklog, AuditBatch, AuditDropReport, AuditEntry, AuditRecord, AuditSinkOptions } from '../../src/cmk/audit.js';
+} from '../../src/cmk/audit/index.js';
+import type { AuditBacklog, AuditBatch, AuditDropReport, AuditEntry, AuditRecord, AuditSinkOptions } from '../../src/cmk/audit/index.js';
 import { migrateTenant } from '../../src/cmk/migrations.js';
 import { ENGINES, testAuditHmac } from '../helpers/governance-db.js';
 import { auditTestId, auditTrailSuite, TextOut, until } from '../helpers/audit.js';

@@ -1,4 +1,4 @@
-// The audit trail (src/cmk/audit.ts) over the real PostgreSQL and over PGlite: batched hot-path appends and
+// The audit trail (src/cmk/audit/) over the real PostgreSQL and over PGlite: batched hot-path appends and
 // synchronous admin appends build one chain per schema; verify() proves it intact and names the first broken
 // record after each kind of tampering; export() writes JSON lines that re-verify offline with the documented format.
 import { describe, test, before, after } from 'node:test';
@@ -11,8 +11,8 @@ import { Writable } from 'node:stream';
 import { AUDIT_KEY_MAX_BYTES, AUDIT_KEY_MIN_BYTES, runAudit } from '../../src/cli/commands/audit.js';
 import {
   AUDIT_BATCH_SIZE, AUDIT_FIELD_MAX, AUDIT_FLUSH_INTERVAL_MS, AUDIT_FORMAT, AuditTrail,
-} from '../../src/cmk/audit.js';
-import type { AuditRecord } from '../../src/cmk/audit.js';
+} from '../../src/cmk/audit/index.js';
+import type { AuditRecord } from '../../src/cmk/audit/index.js';
 import { quoteIdent, tenantSchema } from '../../src/cmk/db.js';
 import { GovernanceError } from '../../src/cmk/errors.js';
 import { migratePublic, migrateTenant } from '../../src/cmk/migrations.js';
@@ -158,7 +158,7 @@ for (const engine of ENGINES) {
     });
 
     test('text that means something inside an array literal or SQL (quotes, braces, commas, NULL, backslashes) is stored verbatim', async () => {
-      // The rows travel as text arrays (audit.ts AUDIT_ROWS_PER_INSERT): the drivers must escape them, not us.
+      // The rows travel as text arrays (audit/trail.ts AUDIT_ROWS_PER_INSERT): the drivers must escape them, not us.
       const id = uid('quote');
       await migrateTenant(t.db, id);
       const values = ['"', "'); DROP TABLE x; --", '{a,b}', 'NULL', '', ' lead and trail ', 'back\\slash\\"q', 'comma,comma', '\u00e9\u6f22\u{1F510}', '{"json":[1,2]}'];

@@ -8,7 +8,7 @@
  * applies to the next request.
  *
  * The server is built here rather than with startTestServer because startKmipApp does not
- * take an `authorize` hook yet (the lead wires it into src/server/app.ts).
+ * take an `authorize` hook yet (the lead wires it into src/appliance/kmip-app.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,8 +26,8 @@ import { VaultObjectStore } from '../../src/operations/model/vault-store.js';
 import { getHandler } from '../../src/operations/registry.js';
 import { createServices } from '../../src/operations/services.js';
 import type { OperationServices } from '../../src/operations/services.js';
-import { CONFIG_FILE_NAME, loadConfig } from '../../src/server/config.js';
-import type { ConfigFile } from '../../src/server/config.js';
+import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/index.js';
+import type { ConfigFile } from '../../src/config/index.js';
 import { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import { NativeKekProvider } from '../../src/vault/kek.js';

@@ -1,4 +1,4 @@
-// The governance repository (src/cmk/repository.ts, migrations.ts, db.ts) over the real PostgreSQL and over
+// The governance repository (src/cmk/repository/, migrations.ts, db.ts) over the real PostgreSQL and over
 // PGlite, with the same assertions: versioned idempotent migrations, onboarding under concurrency, hostile
 // tenant ids, offboarding, revoke → NOTIFY, shadow references, policies, four-eyes approvals.
 import { describe, test, before, after } from 'node:test';
@@ -12,8 +12,8 @@ import {
   APPROVAL_PARAM_MAX, Governance, KEY_VERSION_MAX, MAX_APPROVAL_PARAMS, MAX_APPROVAL_TTL_MS, MAX_PENDING_APPROVALS_PER_TENANT,
   MAX_POLICIES_PER_TENANT, MAX_REQUIRED_APPROVERS, MAX_SHADOW_REFS_PER_TENANT, POLICY_MAX_BYTES, PRINCIPAL_MAX,
   TENANT_DISPLAY_NAME_MAX, parseTenantEvent,
-} from '../../src/cmk/repository.js';
-import type { TenantEvent } from '../../src/cmk/repository.js';
+} from '../../src/cmk/repository/index.js';
+import type { TenantEvent } from '../../src/cmk/repository/index.js';
 import { ENGINES, openTestDatabase, testAuditHmac, userSchemas } from '../helpers/governance-db.js';
 import type { TestDatabase } from '../helpers/governance-db.js';
 

@@ -1,15 +1,14 @@
 /**
- * The governance plane inside the KMIP server (src/server/governance.ts; issue 5 wiring), over BOTH database engines:
+ * The governance plane inside the KMIP server (src/appliance/governance/plane.ts; issue 5 wiring), over BOTH database engines:
  * the embedded PGlite default (`<dataDir>/governance-db`) and the real PostgreSQL (a throwaway database).
  *
- * The server is composed here the way src/server/app.ts composes it (key hierarchy on the data directory, LMDB
+ * The server is composed here the way src/appliance/kmip-app.ts composes it (key hierarchy on the data directory, LMDB
  * vault sealed under each tenant's L3, gates, Cedar, audit hook) with real mutual-TLS KMIP clients and the real
  * HTTPS admin API authenticated by the development admin certificate (src/pki/admin-cert.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,15 +32,17 @@ import type { OperationServices } from '../../src/operations/services.js';
 import type { OperationHandler } from '../../src/operations/types.js';
 import { writeDevAdminCert } from '../../src/pki/admin-cert.js';
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
-import { CONFIG_FILE_NAME, loadConfig } from '../../src/server/config.js';
+import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/index.js';
 import { composeGates, sealedGate, tenantStateGate } from '../../src/server/gates.js';
-import { AUTO_REGISTER_PRINCIPAL, POLICY_CHANNEL, startGovernancePlane } from '../../src/server/governance.js';
-import type { GovernancePlane } from '../../src/server/governance.js';
-import { Hierarchy, keystoresSettings } from '../../src/server/hierarchy.js';
+import { AUTO_REGISTER_PRINCIPAL, POLICY_CHANNEL, startGovernancePlane } from '../../src/appliance/governance/plane.js';
+import type { GovernancePlane } from '../../src/appliance/governance/plane.js';
+import { Hierarchy } from '../../src/appliance/hierarchy.js';
+import { keystoresSettings } from '../../src/config/index.js';
 import { KmipServer } from '../../src/server/listener.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { ProcessorDeps } from '../../src/server/processor.js';
 import { Vault } from '../../src/vault/vault.js';
+import { adminClient, readDevAdminPem } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 
 /** A wait that has not seen its condition after this long is a failure, not a slow result. */
@@ -128,7 +129,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
     assert.equal(db.kind, engine);
     const pki = path.join(dataDir, 'pki');
     const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
-    const adminPem = { cert: await readFile(path.join(pki, 'admin.crt'), 'utf8'), key: await readFile(path.join(pki, 'admin.key'), 'utf8') };
+    const adminPem = await readDevAdminPem(pki);
     const apiPort = (): number => {
       const a = plane.adminApiAddress();
       assert.ok(a !== undefined, 'the admin API listens');
@@ -147,26 +148,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
         const c = await issueClientCert(caPem, cn);
         return { cert: c.certPem, key: c.keyPem };
       },
-      admin(method, urlPath, body) {
-        return new Promise((resolve, reject) => {
-          const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-          const req = httpsRequest({
-            host: '127.0.0.1', port: apiPort(), method, path: urlPath, ca, cert: adminPem.cert, key: adminPem.key,
-            headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
-          }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              let parsed: unknown = text;
-              try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-              resolve({ status: res.statusCode ?? 0, body: parsed });
-            });
-          });
-          req.on('error', reject);
-          req.end(payload);
-        });
-      },
+      admin: adminClient({ port: apiPort, ca, ...adminPem }),
     };
   } catch (e) {
     await close();

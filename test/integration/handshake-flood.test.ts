@@ -3,7 +3,7 @@
  * calls in about a second; each socket kept its slot until the handshake timeout (the listener allowed half-open
  * sockets), every one of the 1,024 slots was held, and real clients were refused; about 150 such calls per second
  * kept the port down. Here: that flood against a server with default limits (in one process, and `openkcm serve`
- * with worker processes), while real mTLS clients are served; then the pre-handshake limits of src/server/handshake-guard.ts, each at the limit and one
+ * with worker processes), while real mTLS clients are served; then the pre-handshake limits of src/common/tls/handshake-guard.ts, each at the limit and one
  * past it, on an in-process listener whose counters the test can read.
  */
 import { after, before, describe, test } from 'node:test';

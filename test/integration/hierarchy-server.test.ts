@@ -19,16 +19,17 @@ import type { KmipErrorCode } from '../../src/kmip/errors.js';
 import { reKeyPayloads } from '../../src/kmip/payloads/rekey.js';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
 import {
-  BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, ResultReason,
+  BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, LinkType, ObjectType, ResultReason,
 } from '../../src/kmip/registry.js';
 import { MasterKey } from '../../src/krypton/master-key.js';
 import { nativeInfo } from '../../src/native/index.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
-import type { AppHierarchy } from '../../src/server/app.js';
+import type { AppHierarchy } from '../../src/appliance/kmip-app.js';
 import { parseEnvelope } from '../../src/vault/envelope.js';
 import { ItemType } from '@openkcm/ttlv';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { rawKey } from '../helpers/kmip-raw-key.js';
 
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 const GCM = { blockCipherMode: BlockCipherMode.GCM, tagLength: 16 };
@@ -57,14 +58,6 @@ async function fails(p: Promise<unknown>, code: KmipErrorCode, reason?: number):
     return e;
   }
   assert.fail(`expected ${code}, but the call succeeded`);
-}
-
-async function rawKey(c: KmipClient, uid: string): Promise<Uint8Array> {
-  const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-  assert.ok('keyBlock' in got.object);
-  const kv = got.object.keyBlock.keyValue;
-  assert.ok(kv?.kind === 'plain' && kv.keyMaterial instanceof Uint8Array);
-  return kv.keyMaterial;
 }
 
 async function encryptOnce(c: KmipClient, uid: string): Promise<void> {

@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hierarchySchemaFor, quoteIdent } from '../../src/cmk/db.js';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { PostgresHierarchyStore } from '../../src/krypton/pg-store.js';
 import { HierarchyStoreError } from '../../src/krypton/types.js';
 import { runHierarchyStoreConformance, sampleHierarchy, uniqueTenant } from '../unit/hierarchy-store-conformance.js';

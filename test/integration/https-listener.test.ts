@@ -11,7 +11,7 @@ import path from 'node:path';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.generated.js';
-import { loadConfig } from '../../src/server/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { KmipHttpsServer } from '../../src/server/https-listener.js';
 import { getHandler } from '../../src/operations/registry.js';
 import { runLoad } from '../../src/bench/load.js';

@@ -92,7 +92,7 @@ describe('Azure Key Vault with a managed identity (IMDS)', () => {
     const ref = vault.keyUrl('any');
     for (const [settings, re] of [
       [{ ...base, credentialSecret: 'x' }, /exclusive/],
-      [{ ...base, identity: 'workload' }, /identity must be "managed"/],
+      [{ ...base, identity: 'federated' }, /identity must be "managed" or "workload"/],
       [{ ...base, imdsEndpoint: 'ftp://127.0.0.1/x' }, /imdsEndpoint/],
       [{ ...base, managedIdentityClientId: 'a b' }, /managedIdentityClientId/],
       [{ ...base, managedIdentityClientId: 'a'.repeat(65) }, /managedIdentityClientId/],

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Pkcs11Keystore } from '../../src/keystore/pkcs11.js';
 import type { KeystorePlugin, ShadowReference } from '../../src/keystore/types.js';
@@ -22,6 +22,7 @@ import { LmdbHierarchyStore } from '../../src/krypton/lmdb-store.js';
 import { startRevocationListener } from '../../src/krypton/revocation-listener.js';
 import { initNative } from '../../src/native/index.js';
 import { ENGINES, openTestDatabase, testAuditHmac } from '../helpers/governance-db.js';
+import { Pkcs11Plugins } from '../helpers/pkcs11-l1.js';
 import { generateL1Key, initToken, setL1KeyEnabled, setupSoftHsm, USER_PIN } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
 
@@ -34,16 +35,9 @@ initNative({ allowUnlocked: true });
 /** The check interval the tests use (the default is DEFAULT_L1_HEALTH_INTERVAL_MS = 60 s). */
 const INTERVAL_MS = 200;
 
-const plugins = new Map<string, KeystorePlugin>();
+const plugins = new Pkcs11Plugins(hsm);
 function pluginFor(shadow: ShadowReference): Promise<KeystorePlugin> {
-  let p = plugins.get(shadow.keyRef);
-  if (p === undefined) {
-    const m = /^token=([^;]+);object=(.+)$/u.exec(shadow.keyRef);
-    if (m === null) throw new Error(`bad keyRef ${shadow.keyRef}`);
-    p = new Pkcs11Keystore({ modulePath: hsm.modulePath, tokenLabel: m[1] ?? '', pin: USER_PIN, keyLabel: m[2] ?? '' });
-    plugins.set(shadow.keyRef, p);
-  }
-  return Promise.resolve(p);
+  return Promise.resolve(plugins.for(shadow));
 }
 
 let counter = 0;
@@ -57,7 +51,7 @@ function newL1(): { label: string; shadow: ShadowReference } {
 let root: string;
 before(() => { root = mkdtempSync(path.join(tmpdir(), 'openkcm-l1health-')); });
 after(async () => {
-  for (const p of plugins.values()) await p.close();
+  await plugins.closeAll();
   rmSync(root, { recursive: true, force: true });
   hsm.cleanup();
 });

@@ -16,6 +16,8 @@
  *  6. delete initech's key in SoftHSM → within the L1 health interval initech is refused on every worker
  *     (Permission Denied) while hooli keeps working;
  *  7. restart the server: initech stays dark, hooli is served;
+ *  7b. disable (not delete) umbrella's key: dark on every worker; restore refused while disabled; re-enabled and
+ *     restored (`openkcm tenant restore`), it is served again with its objects;
  *  8. the PIN and the key material a client created never appear in the data directory, the logs or the database.
  */
 import { after, before, describe, test } from 'node:test';
@@ -34,7 +36,7 @@ import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '.
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { CLI_MAIN, startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { initToken, setupSoftHsm } from '../helpers/softhsm.js';
+import { initToken, setL1KeyEnabled, setupSoftHsm } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
 
 /** Small, so the test shows "dark within the interval"; the config's minimum is MIN_L1_HEALTH_INTERVAL_MS. */
@@ -274,6 +276,37 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     assert.equal(r.code, 1);
     assert.match(r.stderr, /424 L1_UNHEALTHY: /);
     assert.equal(await getCode('initech'), 'PERMISSION_DENIED');
+  });
+
+  test('a DISABLED HSM key takes the tenant dark; re-enabled at the source and restored, its keys are served again', async () => {
+    // Issue 16 item 8, the way back: disabling (not deleting) is reversible by the customer, and the operator's
+    // restore brings the tenant back on every worker, with the objects it had.
+    assert.equal(await getCode(CONFIGURED), 'success');
+    setL1KeyEnabled(hsm, CONFIGURED, `${CONFIGURED}-l1`, false, PIN);
+    await until('umbrella refused on every worker', async () => {
+      const codes = await Promise.all([0, 1, 2, 3].map(() => getCode(CONFIGURED)));
+      return codes.every((c) => c === 'PERMISSION_DENIED') ? true : undefined;
+    });
+    let g = await cli(['tenant', 'get', CONFIGURED, '--json'], undefined, adminEnv);
+    const dark = JSON.parse(g.stdout) as { state: string; stateReason?: string };
+    assert.deepEqual([dark.state, dark.stateReason], ['revoked', 'l1-revoked-at-source']);
+    // Still disabled: restore is refused and changes nothing.
+    let r = await cli(['tenant', 'restore', CONFIGURED], undefined, adminEnv);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /424 L1_UNHEALTHY: /);
+    assert.equal(await getCode(CONFIGURED), 'PERMISSION_DENIED');
+    // The customer enables the key again; the operator restores the tenant.
+    setL1KeyEnabled(hsm, CONFIGURED, `${CONFIGURED}-l1`, true, PIN);
+    r = await cli(['tenant', 'restore', CONFIGURED], undefined, adminEnv);
+    assert.equal(r.code, 0, r.stderr);
+    await until('umbrella served again on every worker', async () => {
+      const codes = await Promise.all([0, 1, 2, 3].map(() => getCode(CONFIGURED)));
+      return codes.every((c) => c === 'success') ? true : undefined;
+    });
+    g = await cli(['tenant', 'get', CONFIGURED, '--json'], undefined, adminEnv);
+    assert.equal((JSON.parse(g.stdout) as { state: string }).state, 'active');
+    // New keys too, not only the old object.
+    await withClient(CONFIGURED, async (c) => { assert.equal(await codeOf(c.createSymmetricKey(AES)), 'success'); });
     await stopServer();
   });
 

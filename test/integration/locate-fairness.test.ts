@@ -31,12 +31,14 @@ let dir: string;
 let vault: Vault;
 let reads = 0;
 let services: OperationServices;
+/** Over the same store, a Locate limit one below tenant b's candidates: a paging Locate stops at its page. */
+let pagedServices: OperationServices;
 let aKey: string;
 
-function call(tenant: string, op: number, req: object): Promise<Record<string, unknown>> {
+function call(tenant: string, op: number, req: object, on: OperationServices = services): Promise<Record<string, unknown>> {
   const h = getHandler(op) as OperationHandler<object, Record<string, unknown>, OperationServices>;
   return Promise.resolve().then(() => h.handle({
-    protocolVersion: { major: 2, minor: 1 }, version: '2.1', principal: { identity: `client-${tenant}`, tenant }, session: newSession(), services, now: new Date(),
+    protocolVersion: { major: 2, minor: 1 }, version: '2.1', principal: { identity: `client-${tenant}`, tenant }, session: newSession(), services: on, now: new Date(),
   }, req));
 }
 
@@ -57,6 +59,7 @@ before(async () => {
     findUids: (t, h) => real.findUids(t, h),
   };
   services = createServices({ store: counting });
+  pagedServices = createServices({ store: counting, config: { maxLocateItems: B_KEYS - 1 } });
   // Tenant b: 5,000 AES keys as Create stores them (the attributes of a real one), each with its own Name.
   const made = await call('b', Operation.Create, {
     objectType: ObjectType.SymmetricKey,
@@ -119,18 +122,26 @@ describe('Locate over a large tenant does not starve another tenant', () => {
   });
 
   test('Maximum Items stops the scan early: three matches of 5,000 read a handful of records, without Located Items', async () => {
+    // Past maxLocateItems candidates (5,000 > 4,999) a paging Locate stops at its page.
     reads = 0;
-    const r = await call('b', Operation.Locate, { maximumItems: 3, attributes: [makeAttribute('Cryptographic Algorithm', CryptographicAlgorithm.AES)] });
+    const r = await call('b', Operation.Locate, { maximumItems: 3, attributes: [makeAttribute('Cryptographic Algorithm', CryptographicAlgorithm.AES)] }, pagedServices);
     assert.equal((r.uniqueIdentifiers as string[]).length, 3);
     assert.ok(reads <= 3, `${String(reads)} records read for Maximum Items 3`);
     // 2.1 §6.1.28: Located Items MAY be omitted when the server does not determine the total.
     assert.equal(r.locatedItems, undefined);
     // Offset Items: the scan reads offset + maximum records, and the page is the next one in creation order.
     reads = 0;
-    const all = await call('b', Operation.Locate, { maximumItems: 5, attributes: [] });
-    const page = await call('b', Operation.Locate, { maximumItems: 2, offsetItems: 3, attributes: [] });
+    const all = await call('b', Operation.Locate, { maximumItems: 5, attributes: [] }, pagedServices);
+    const page = await call('b', Operation.Locate, { maximumItems: 2, offsetItems: 3, attributes: [] }, pagedServices);
     assert.deepEqual(page.uniqueIdentifiers, (all.uniqueIdentifiers as string[]).slice(3, 5));
     assert.ok(reads <= 10, `${String(reads)} records read for two small pages`);
+    // At maxLocateItems candidates (the default 10,000 >= 5,000) the pager gets the total (TC-OFFSET-1-21): the scan
+    // examines every candidate, as a Locate without Maximum Items would.
+    reads = 0;
+    const counted = await call('b', Operation.Locate, { maximumItems: 2, offsetItems: 3, attributes: [] });
+    assert.deepEqual(counted.uniqueIdentifiers, page.uniqueIdentifiers);
+    assert.equal(counted.locatedItems, B_KEYS);
+    assert.equal(reads, B_KEYS);
     // Maximum Items 0 asks only for the count: the whole scan, and Located Items. The candidates are listed in pages
     // of FIND_UIDS_PAGE (5,000 keys span two): none is lost or repeated at the boundary.
     const count = await call('b', Operation.Locate, { maximumItems: 0, attributes: [] });

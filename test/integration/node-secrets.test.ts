@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,12 +21,15 @@ import pg from 'pg';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
 import { MAX_NODE_SECRET_BYTES } from '../../src/krypton/master-key.js';
+import { OFFLINE_SECRET_JOURNAL } from '../../src/krypton/secret-journal.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import type { AdminCall } from '../helpers/admin-client.js';
 
 const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
@@ -108,6 +110,39 @@ describe('node secrets offline: openkcm operator secret put | list | delete', ()
     assert.equal(r.code, 1);
     assert.match(r.stderr, /larger than 65536 bytes/);
   });
+
+  test('offline changes are journaled (names and sizes only) and in the global audit chain after the next start', async () => {
+    const journal = path.join(dir, 'secrets', OFFLINE_SECRET_JOURNAL);
+    const text = await readFile(journal, 'utf8');
+    assert.deepEqual(text.trim().split('\n').map((l) => { const e = JSON.parse(l) as { op: string; name: string; bytes: number; by: string }; return `${e.by}|${e.op}|${e.name}|${String(e.bytes)}`; }), [
+      'offline-cli|put|hsm-pin|16', 'offline-cli|put|aws-cred|13', 'offline-cli|delete|aws-cred|1', 'offline-cli|delete|aws-cred|0',
+      `offline-cli|put|big|${String(MAX_NODE_SECRET_BYTES)}`,
+    ]);
+    assert.ok(!text.includes('"key"') && !/pin-[0-9a-f]{12}/.test(text), 'no value in the journal');
+    const tdb = await createThrowawayDatabase();
+    const srv = await startTestServer({ mode: 'child', workers: 1, dataDir: dir, startTimeoutMs: 120_000, governance: { databaseUrl: tdb.url } });
+    const c = new pg.Client({ connectionString: tdb.url });
+    try {
+      await c.connect();
+      const rows = await until('the offline changes in the audit chain', async () => {
+        const q = await c.query<{ principal: string; operation: string; object: string; result: string; tenant: string | null }>(
+          "SELECT principal, operation, object, result, tenant FROM public.audit WHERE operation LIKE 'node-secret.%' ORDER BY seq");
+        return q.rows.length >= 5 ? q.rows : undefined;
+      });
+      assert.deepEqual(rows.map((x) => `${x.principal}|${x.operation}|${x.object}|${x.result}`), [
+        'offline-cli|node-secret.put|hsm-pin (16 bytes)|ok',
+        'offline-cli|node-secret.put|aws-cred (13 bytes)|ok',
+        'offline-cli|node-secret.delete|aws-cred|ok',
+        'offline-cli|node-secret.delete|aws-cred|not-found',
+        `offline-cli|node-secret.put|big (${String(MAX_NODE_SECRET_BYTES)} bytes)|ok`,
+      ]);
+      await assert.rejects(readFile(journal), { code: 'ENOENT' }, 'the journal is removed once recorded');
+    } finally {
+      await c.end();
+      await srv.stop();
+      await tdb.drop();
+    }
+  });
 });
 
 describe('node secrets on a running Shamir node: sealed refusal, operator socket, admin API, audit; suspend / resume', () => {
@@ -115,7 +150,7 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
   let share: string;
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let srv: TestServer;
-  let admin: (method: string, urlPath: string, body?: Buffer | object) => Promise<{ status: number; body: unknown }>;
+  let admin: AdminCall;
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openkcm-secrets-'));
@@ -148,31 +183,8 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stored node secret hsm-pin \(7 bytes\)/);
 
-    const port = await until('the admin API address in the log', () => {
-      const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(srv.stderr());
-      return m === null ? undefined : Number(m[1]);
-    });
-    const cert = await readFile(path.join(dir, 'pki', 'admin.crt'), 'utf8');
-    const key = await readFile(path.join(dir, 'pki', 'admin.key'), 'utf8');
-    admin = (method, urlPath, body) => new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-      const type = Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json';
-      const req = httpsRequest({
-        host: '127.0.0.1', port, method, path: urlPath, ca: srv.ca, cert, key,
-        headers: payload === undefined ? {} : { 'content-type': type, 'content-length': String(payload.length) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()));
+    admin = adminClient({ port, ca: srv.ca, ...await readDevAdminPem(path.join(dir, 'pki')) });
     let a = await admin('PUT', '/v1/node/secrets/aws-cred', Buffer.from('value-two'));
     assert.equal(a.status, 204, JSON.stringify(a.body));
     a = await admin('PUT', '/v1/node/secrets/aws-cred', { value: 'json is refused' });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeCert } from '../../src/pki/dev-pki.js';
-import { parseJsonc, validateConfigFile } from '../../src/server/config.js';
+import { parseJsonc, validateConfigFile } from '../../src/config/index.js';
 import { CLI_MAIN, startTestServer } from '../helpers/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

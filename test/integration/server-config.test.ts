@@ -1,17 +1,17 @@
 /**
  * Configuration and identity helpers of the server core: the JSON-with-comments config file
- * (src/server/config.ts), limit validation, listen addresses, and certificate identity →
+ * (src/config/), limit validation, listen addresses, and certificate identity →
  * tenant (src/server/identity.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ConfigError, DEFAULT_SERVER_LIMITS, parseJsonc, parseListen, formatListen, renderDefaultConfigFile, resolveServerLimits, validateConfigFile,
-} from '../../src/server/config.js';
-import { certCommonName, certSanUris, IdentityError, principalOf, tenantOf } from '../../src/server/identity.js';
+import { DEFAULT_SERVER_LIMITS, parseJsonc, parseListen, formatListen, renderDefaultConfigFile, resolveServerLimits, validateConfigFile } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { IdentityError, principalOf, tenantOf } from '../../src/server/identity.js';
+import { certCommonName, certSanUris } from '../../src/common/x509.js';
 import { autoSealSettings } from '../../src/krypton/auto-seal.js';
 import { resolveSealSettings } from '../../src/krypton/master-key.js';
-import { keystoresSettings } from '../../src/server/hierarchy.js';
+import { keystoresSettings } from '../../src/config/index.js';
 
 describe('config file (JSONC)', () => {
   test('comments and trailing commas are accepted; string contents are untouched', () => {

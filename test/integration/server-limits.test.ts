@@ -1,5 +1,5 @@
 /**
- * The named connection limits of src/server/config.ts, each at the limit (works) and one past
+ * The named connection limits of src/config/, each at the limit (works) and one past
  * it (refused the documented way), over real mutual TLS.
  */
 import { after, before, describe, test } from 'node:test';

@@ -21,7 +21,7 @@ import { buildAdminApi } from '../../src/cmk/api/server.js';
 import type { AdminApi } from '../../src/cmk/api/server.js';
 import { parseTenantArgs } from '../../src/cli/commands/tenant.js';
 import { TENANT_ID_PATTERN } from '../../src/cmk/db.js';
-import { Governance } from '../../src/cmk/repository.js';
+import { Governance } from '../../src/cmk/repository/index.js';
 import { openTestDatabase, testAuditHmac } from '../helpers/governance-db.js';
 import type { TestDatabase } from '../helpers/governance-db.js';
 import { CLI_MAIN } from '../helpers/server.js';
@@ -49,7 +49,7 @@ describe('tenant lifecycle: resume, suspend and resume under four-eyes, one tena
     gov = await Governance.open({ db: tdb.db, auditHmac: testAuditHmac() });
     const auth = { oidc: { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [jwk] } } };
     app = buildAdminApi({ governance: gov, auth });
-    // fourEyes without `actions`: the server's default is every approvable action (src/server/governance.ts).
+    // fourEyes without `actions`: the server's default is every approvable action (src/appliance/governance/plane.ts).
     gated = buildAdminApi({ governance: gov, auth, fourEyes: { actions: ['revoke', 'restore', 'terminate', 'suspend', 'resume'], approvals: 1 } });
     await app.ready();
     await gated.ready();

@@ -15,8 +15,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KmipClient } from '../../src/client/client.js';
@@ -25,6 +23,8 @@ import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/r
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import type { AdminCall } from '../helpers/admin-client.js';
 
 const WORKERS = 2;
 const GIVE_UP_MS = 20_000;
@@ -83,7 +83,7 @@ function connectionWorkers(stderr: string): number[] {
 describe(`serve --workers ${String(WORKERS)}: every core serving, one owner`, () => {
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let srv: TestServer;
-  let admin: (method: string, urlPath: string, body?: unknown) => Promise<{ status: number; body: unknown }>;
+  let admin: AdminCall;
 
   before(async () => {
     tdb = await createThrowawayDatabase();
@@ -91,31 +91,8 @@ describe(`serve --workers ${String(WORKERS)}: every core serving, one owner`, ()
       mode: 'child', workers: WORKERS, tenants: ['alpha', 'bravo'], startTimeoutMs: 120_000,
       governance: { databaseUrl: tdb.url },
     });
-    const port = await until('the admin API address in the log', () => {
-      const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(srv.stderr());
-      return m === null ? undefined : Number(m[1]);
-    });
-    const pki = path.join(srv.dataDir, 'pki');
-    const cert = await readFile(path.join(pki, 'admin.crt'), 'utf8');
-    const key = await readFile(path.join(pki, 'admin.key'), 'utf8');
-    admin = (method, urlPath, body) => new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = httpsRequest({
-        host: '127.0.0.1', port, method, path: urlPath, ca: srv.ca, cert, key,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()));
+    admin = adminClient({ port, ca: srv.ca, ...await readDevAdminPem(path.join(srv.dataDir, 'pki')) });
   });
 
   after(async () => {

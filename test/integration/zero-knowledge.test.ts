@@ -15,14 +15,14 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { KmipClient } from '../../src/client/client.js';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import { reKeyPayloads } from '../../src/kmip/payloads/rekey.js';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
-import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType } from '../../src/kmip/registry.js';
+import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType } from '../../src/kmip/registry.js';
 import { TenantKeyring } from '../../src/krypton/tenant-keyring.js';
 import { jsonLogger } from '../../src/common/log.js';
 import { startTestServer } from '../helpers/server.js';
+import { rawKey } from '../helpers/kmip-raw-key.js';
 
 const TENANTS = ['alice', 'bob'] as const;
 
@@ -51,14 +51,6 @@ function forms(key: Uint8Array): Buffer[] {
     }
   }
   return out;
-}
-
-async function rawKey(c: KmipClient, uid: string): Promise<Uint8Array> {
-  const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-  assert.ok('keyBlock' in got.object);
-  const kv = got.object.keyBlock.keyValue;
-  assert.ok(kv?.kind === 'plain' && kv.keyMaterial instanceof Uint8Array);
-  return kv.keyMaterial;
 }
 
 test('no L2, L3 or L4 plaintext anywhere under the data directory after a scripted run (debug logs included)', async () => {

@@ -12,9 +12,11 @@ import { ObjectType, Operation, ResultReason } from '../../src/kmip/registry.js'
 import { attributeBytes, DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from '../../src/operations/model/attribute-limits.js';
 import { DEFAULT_OPERATIONS_CONFIG } from '../../src/operations/services.js';
 import type { OperationsConfig } from '../../src/operations/services.js';
-import { operationsConfig, vaultSettings } from '../../src/server/app-settings.js';
+import { operationsConfig } from '../../src/appliance/operations-config.js';
+import { vaultSettings } from '../../src/config/index.js';
 import { silentLogger } from '../../src/common/log.js';
-import { ConfigError, DEFAULT_SERVER_LIMITS, resolveServerLimits } from '../../src/server/config.js';
+import { DEFAULT_SERVER_LIMITS, resolveServerLimits } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 import { DECODED_RECORD_CACHE_BYTES, DECODED_RECORD_CACHE_BYTES_MAX } from '../../src/vault/base-vault.js';
 import { MemoryVault } from '../../src/vault/index.js';
 import { Fixture, rejectsWith } from './operations-fixture.js';

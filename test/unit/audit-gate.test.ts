@@ -1,15 +1,15 @@
 /**
- * The KMIP side of the audit trail (src/server/audit-gate.ts; issue 14 deliverable 4, issue 15 item 4): which
+ * The KMIP side of the audit trail (src/appliance/governance/audit-gate.ts; issue 14 deliverable 4, issue 15 item 4): which
  * operations are refused while a tenant's audit queue is full, the refusal's KMIP error, and the hook that turns a
  * batch item into one plain entry (the shape that crosses to the chain owner).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AUDIT_REFUSED_RESULT, AuditAdmission } from '../../src/cmk/audit.js';
-import type { AuditEntry } from '../../src/cmk/audit.js';
+import { AUDIT_REFUSED_RESULT, AuditAdmission } from '../../src/cmk/audit/index.js';
+import type { AuditEntry } from '../../src/cmk/audit/index.js';
 import { KMIP_ERROR_CATALOG, KmipError, resultReasonFor } from '../../src/kmip/errors.js';
 import { Operation, ResultReason } from '../../src/kmip/registry.js';
-import { AUDIT_UNGATED_OPERATIONS, auditAdmissionGate, isAuditGated, kmipAuditHook } from '../../src/server/audit-gate.js';
+import { AUDIT_UNGATED_OPERATIONS, auditAdmissionGate, isAuditGated, kmipAuditHook } from '../../src/appliance/governance/audit-gate.js';
 import { KEYLESS_OPERATIONS } from '../../src/server/gates.js';
 
 const AT = new Date(1_700_000_000_123);

@@ -14,7 +14,7 @@ import { KmipError } from '../../src/kmip/errors.js';
 import { CryptographicAlgorithm, ObjectType, Operation, State, Tag } from '../../src/kmip/registry.generated.js';
 import type { ManagedObjectRecord } from '../../src/operations/model/store.js';
 import type { Principal, RequestContext } from '../../src/operations/types.js';
-import { ConfigError } from '../../src/server/config.js';
+import { ConfigError } from '../../src/common/config-error.js';
 import { enumeration, text } from '@openkcm/ttlv';
 import {
   ADMIN_ACTIONS, CEDAR_SCHEMA_TEXT, DEFAULT_POLICIES_TEXT, KMIP_ACTION_GROUPS, KMIP_ACTIONS, MAX_ROLE_NAME_LENGTH,

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import { CLIENT_PROFILES, compatSettings, CompatSettingsError, namePolicyOf, trimAllAttributes } from '../../src/operations/model/compat.js';
-import { ConfigError, validateConfigFile } from '../../src/server/config.js';
+import { validateConfigFile } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 
 describe('compat settings', () => {
   test('absent: spec-strict (unique names, no profile)', () => {

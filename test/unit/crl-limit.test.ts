@@ -19,8 +19,9 @@ import path from 'node:path';
 import { createCa } from '../../src/pki/dev-pki.js';
 import type { DevCa } from '../../src/pki/dev-pki.js';
 import { buildCrl } from '../../src/pki/enrol.js';
-import { ConfigError } from '../../src/server/config.js';
-import { ClientTrust, MAX_MAX_CRL_BYTES, readCrlSource, resolveTrustAnchors } from '../../src/server/trust.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { MAX_MAX_CRL_BYTES, resolveTrustAnchors } from '../../src/config/index.js';
+import { ClientTrust, readCrlSource } from '../../src/server/trust.js';
 
 describe('maxCrlBytes (issue 18 item 4)', () => {
   let dir: string;

@@ -1,5 +1,5 @@
 /**
- * Issue 15 Deliver 6 (src/server/data-dir.ts): a group- or world-writable data directory is refused with a message
+ * Issue 15 Deliver 6 (src/appliance/data-dir.ts): a group- or world-writable data directory is refused with a message
  * saying how to fix it; otherwise the directory becomes 0700, everything under it owner-only, and the umask 077.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DATA_DIR_UMASK, DataDirPermissionError, secureDataDir } from '../../src/server/data-dir.js';
+import { DATA_DIR_UMASK, DataDirPermissionError, secureDataDir } from '../../src/appliance/data-dir.js';
 
 let root: string;
 let umaskBefore: number;

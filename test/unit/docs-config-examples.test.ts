@@ -22,10 +22,11 @@ import { KeystoreFactory } from '../../src/keystore/factory.js';
 import { KeystoreError } from '../../src/keystore/types.js';
 import { autoSealSettings } from '../../src/krypton/auto-seal.js';
 import { resolveSealSettings } from '../../src/krypton/master-key.js';
-import { nativeSettings, vaultSettings } from '../../src/server/app-settings.js';
-import { CONFIG_FILE_NAME, ConfigError, loadConfig, parseJsonc } from '../../src/server/config.js';
-import { governanceSettings } from '../../src/server/governance.js';
-import { keystoresSettings } from '../../src/server/hierarchy.js';
+import { nativeSettings, vaultSettings } from '../../src/config/index.js';
+import { CONFIG_FILE_NAME, loadConfig, parseJsonc } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { governanceSettings } from '../../src/config/index.js';
+import { keystoresSettings } from '../../src/config/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/unit → the repository root. */
@@ -77,17 +78,20 @@ function referencedFiles(v: unknown, out: string[] = []): string[] {
 /** Runs every connection through its plugin's opener up to the secret it asks for (nothing is contacted). */
 async function checkConnections(connections: Readonly<Record<string, Readonly<Record<string, unknown>>>>, where: string): Promise<void> {
   const asked = new Error('settings accepted: the plugin asked for its secret');
-  for (const [kind, settings] of Object.entries(connections)) {
+  for (const [name, settings] of Object.entries(connections)) {
+    // A named connection says its kind (src/keystore/connections.ts); the one-per-kind form is named after it.
+    const kind = typeof settings['kind'] === 'string' ? settings['kind'] : name;
+    const plugin = kind === name ? kind : `${kind}@${name}`;
     const keyRef = kind === 'pkcs11' ? 'token=t;object=o'
       : kind === 'aws-kms' ? `arn:aws:kms:${typeof settings['region'] === 'string' ? settings['region'] : 'eu-central-1'}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`
         : 'https://vault-name.vault.azure.net/keys/key-name/0123456789abcdef0123456789abcdef';
-    const factory = new KeystoreFactory({ connections: { [kind]: settings }, secrets: { get: () => Promise.reject(asked) } });
+    const factory = new KeystoreFactory({ connections: { [name]: settings }, secrets: { get: () => Promise.reject(asked) } });
     try {
-      await factory.keystoreFor({ plugin: kind, keyRef, keyVersion: '' });
-      assert.fail(`${where}: keystores.connections.${kind} opened without its secret`);
+      await factory.keystoreFor({ plugin, keyRef, keyVersion: '' });
+      assert.fail(`${where}: keystores.connections.${name} opened without its secret`);
     } catch (e) {
       if (e === asked) continue;
-      assert.ok(!(e instanceof KeystoreError && e.code === 'INVALID_ARGUMENT'), `${where}: keystores.connections.${kind}: ${e instanceof Error ? e.message : String(e)}`);
+      assert.ok(!(e instanceof KeystoreError && e.code === 'INVALID_ARGUMENT'), `${where}: keystores.connections.${name}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       await factory.close();
     }

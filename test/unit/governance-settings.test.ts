@@ -1,5 +1,5 @@
 /**
- * The config file's `governance` section (src/server/governance.ts governanceSettings; docs/configuration.md):
+ * The config file's `governance` section (src/appliance/governance/plane.ts governanceSettings; docs/configuration.md):
  * defaults, every unknown key refused by name, and each numeric bound at the limit and one past it.
  */
 import assert from 'node:assert/strict';
@@ -7,12 +7,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit.js';
+import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit/index.js';
 import { DEFAULT_L1_HEALTH_INTERVAL_MS, MIN_L1_HEALTH_INTERVAL_MS } from '../../src/krypton/l1-health.js';
 import { DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
-import { ConfigError } from '../../src/server/config.js';
-import type { LoadedConfig } from '../../src/server/config.js';
-import { DEFAULT_ADMIN_API_HOST, DEFAULT_ADMIN_API_PORT, governanceSettings } from '../../src/server/governance.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import type { LoadedConfig } from '../../src/config/index.js';
+import { DEFAULT_ADMIN_API_HOST, DEFAULT_ADMIN_API_PORT, governanceSettings } from '../../src/config/index.js';
 
 type Input = Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>;
 

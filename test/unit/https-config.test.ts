@@ -4,7 +4,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULT_HTTPS_SETTINGS, renderDefaultConfigFile, parseJsonc, validateConfigFile } from '../../src/server/config.js';
+import { DEFAULT_HTTPS_SETTINGS, renderDefaultConfigFile, parseJsonc, validateConfigFile } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 
 describe('kmip.https configuration', () => {
   test('absent: off; listen, requestTimeoutMs and maxTextBodyBytes accepted', () => {

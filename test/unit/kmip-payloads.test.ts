@@ -132,6 +132,7 @@ const SAMPLES: Sample[] = [
   },
   { op: Operation.Interop, v: 2, request: { interopFunction: InteropFunction.Begin, interopIdentifier: 'BL-M-1-21' }, response: {} },
   { op: Operation.Log, v: 2, request: { logMessage: 'hello' }, response: {} },
+  { op: Operation.Ping, v: 2, request: {}, response: {} },
 ];
 
 const versionsOf = (s: Sample): ProtocolVersion[] => (s.v === 'both' ? [KMIP_1_4, KMIP_2_1] : s.v === 1 ? [KMIP_1_4] : [KMIP_2_1]);

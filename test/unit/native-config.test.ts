@@ -4,8 +4,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nativeSettings } from '../../src/server/app.js';
-import { ConfigError, parseJsonc, renderDefaultConfigFile, validateConfigFile } from '../../src/server/config.js';
+import { nativeSettings } from '../../src/config/index.js';
+import { parseJsonc, renderDefaultConfigFile, validateConfigFile } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 
 describe('native settings', () => {
   test('allowUnlocked defaults to false (unless OPENKCM_ALLOW_UNLOCKED_MEMORY=1); an explicit false wins over the variable', () => {

@@ -23,10 +23,11 @@ import type { PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jsonLogger } from '../../src/common/log.js';
-import { BoundedCache, DEFAULT_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_RESPONSE_BYTES, fetchOcsp } from '../../src/pki/ocsp.js';
-import { ConfigError } from '../../src/server/config.js';
-import { ClientTrust, MAX_MAX_OCSP_CACHE_ENTRIES, resolveTrustAnchors } from '../../src/server/trust.js';
-import type { TrustAnchor } from '../../src/server/trust.js';
+import { ConfigError } from '../../src/common/config-error.js';
+import { DEFAULT_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_CACHE_ENTRIES, MAX_MAX_OCSP_RESPONSE_BYTES, resolveTrustAnchors } from '../../src/config/index.js';
+import type { TrustAnchor } from '../../src/config/index.js';
+import { BoundedCache, fetchOcsp } from '../../src/pki/ocsp.js';
+import { ClientTrust } from '../../src/server/trust.js';
 import { freePort, issue, makeCa, startResponder, stop } from '../helpers/openssl-ocsp.js';
 
 const HOUR = 3_600_000;
@@ -168,8 +169,8 @@ describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
       assert.equal((await fetchOcsp(`${base}/${kind}/4096`, req, 5000, 4096)).length, 4096, kind);
       await assert.rejects(fetchOcsp(`${base}/${kind}/4097`, req, 5000, 4096), /OCSP response larger than maxOcspResponseBytes \(4096\)/, kind);
       const d = DEFAULT_MAX_OCSP_RESPONSE_BYTES;
-      assert.equal((await fetchOcsp(`${base}/${kind}/${String(d)}`, req, 5000)).length, d, `${kind}, default`);
-      await assert.rejects(fetchOcsp(`${base}/${kind}/${String(d + 1)}`, req, 5000), /larger than maxOcspResponseBytes \(65536\)/, `${kind}, default`);
+      assert.equal((await fetchOcsp(`${base}/${kind}/${String(d)}`, req, 5000, d)).length, d, `${kind}, default`);
+      await assert.rejects(fetchOcsp(`${base}/${kind}/${String(d + 1)}`, req, 5000, d), /larger than maxOcspResponseBytes \(65536\)/, `${kind}, default`);
     }
   });
 

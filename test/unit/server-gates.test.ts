@@ -1,16 +1,17 @@
 /**
- * The KMIP gates (src/server/gates.ts) and the hierarchy's config sections (src/server/hierarchy.ts
- * keystoresSettings, src/server/app.ts vault.kek): a sealed node refuses everything but Discover Versions and
+ * The KMIP gates (src/server/gates.ts) and the hierarchy's config sections (src/appliance/hierarchy.ts
+ * keystoresSettings, src/appliance/kmip-app.ts vault.kek): a sealed node refuses everything but Discover Versions and
  * Query, a revoked tenant gets TENANT_REVOKED, gates compose (first refusal wins), and bad settings are named.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KmipError } from '../../src/kmip/errors.js';
 import { Operation } from '../../src/kmip/registry.js';
-import { vaultSettings } from '../../src/server/app.js';
-import { ConfigError } from '../../src/server/config.js';
+import { vaultSettings } from '../../src/config/index.js';
+import { ConfigError } from '../../src/common/config-error.js';
 import { composeGates, sealedGate, tenantStateGate } from '../../src/server/gates.js';
-import { keystoresSettings, localKeyNameFor } from '../../src/server/hierarchy.js';
+import { localKeyNameFor } from '../../src/appliance/hierarchy.js';
+import { keystoresSettings } from '../../src/config/index.js';
 
 const alice = { identity: 'alice', tenant: 'alice' };
 const bob = { identity: 'bob', tenant: 'bob' };

@@ -1,9 +1,9 @@
 /**
  * `openkcm audit verify|export`: prove an audit chain intact (naming the first broken record) or write it out as
- * JSON lines (src/cmk/audit.ts; format in docs/governance.md "Audit trail"). Issue 16 item 5: audit everywhere.
+ * JSON lines (src/cmk/audit/; format in docs/governance.md "Audit trail"). Issue 16 item 5: audit everywhere.
  *
  * Where the chain comes from, in order:
- * - `verify --file F`: an exported JSON lines file, offline (src/cmk/audit-file.ts);
+ * - `verify --file F`: an exported JSON lines file, offline (src/cmk/audit/export-file.ts);
  * - a RUNNING node on the data directory (its operator socket `<dataDir>/operator.sock` answers): the node verifies
  *   or exports inside itself, with its own key and database, whatever its seal type (Shamir, auto-unseal, dev);
  * - offline: --database-url URL (PostgreSQL), else the data directory's database (its config's
@@ -31,9 +31,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { AuditTrail } from '../../cmk/audit.js';
-import type { AuditGapSummary, AuditHmac } from '../../cmk/audit.js';
-import { verifyAuditExport } from '../../cmk/audit-file.js';
+import { AuditTrail, verifyAuditExport } from '../../cmk/audit/index.js';
+import type { AuditGapSummary, AuditHmac } from '../../cmk/audit/index.js';
 import { dbOptionsFrom, openDb } from '../../cmk/db.js';
 import { EMBEDDED_DB_PID_FILE, embeddedDbHolder } from '../../cmk/embedded-db-holder.js';
 import { isGovernanceError } from '../../cmk/errors.js';
@@ -156,15 +155,15 @@ async function* sharesFrom(input: Readable): AsyncGenerator<string> {
 }
 
 /**
- * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/server/governance.ts
+ * The audit HMAC of a data directory's node: its MasterKey's derived 'audit-hmac' key (src/appliance/governance/plane.ts
  * AUDIT_HMAC_PURPOSE), computed in a native slot. The MasterKey opens the way `serve` opens it: a development key
  * file at once, an auto-unseal node through the keystore of its seal.auto section, a Shamir node with `shares`
  * (custodians unsealing in this process). The MasterKey is sealed again as soon as the key is derived.
  */
 export async function hmacFromMasterKey(dataDir: string, shares?: AsyncIterable<string>): Promise<{ hmac: AuditHmac; close: () => void }> {
-  const [{ loadConfig }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal, { keystoresSettings }, { nativeSettings }] = await Promise.all([
-    import('../../server/config.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../server/governance.js'),
-    import('../../krypton/auto-seal.js'), import('../../server/hierarchy.js'), import('../../server/app-settings.js'),
+  const [{ keystoresSettings, loadConfig, nativeSettings }, { MasterKey }, native, { AUDIT_HMAC_PURPOSE }, autoSeal] = await Promise.all([
+    import('../../config/index.js'), import('../../krypton/master-key.js'), import('../../native/index.js'), import('../../appliance/governance/plane.js'),
+    import('../../krypton/auto-seal.js'),
   ]);
   const loaded = await loadConfig(dataDir);
   native.initNative(nativeSettings(loaded.native));
@@ -346,7 +345,7 @@ export async function runAudit(argv: string[], deps: AuditCommandDeps = {}): Pro
   let url = p.databaseUrl;
   if (url === undefined && dataDir !== undefined) {
     try {
-      const { loadConfig } = await import('../../server/config.js');
+      const { loadConfig } = await import('../../config/index.js');
       const configured = (await loadConfig(dataDir)).governance.databaseUrl;
       if (typeof configured === 'string' && configured !== '') url = configured;
     } catch (e) {

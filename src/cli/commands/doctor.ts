@@ -13,8 +13,9 @@ import { constants as fsc } from 'node:fs';
 import { access, lstat, readdir, readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { CONFIG_FILE_NAME, ConfigError, formatListen, parseJsonc, resolveConfig, validateConfigFile } from '../../server/config.js';
-import type { ConfigFile, ListenAddress, LoadedConfig } from '../../server/config.js';
+import { CONFIG_FILE_NAME, formatListen, parseJsonc, resolveConfig, validateConfigFile } from '../../config/index.js';
+import { ConfigError } from '../../common/config-error.js';
+import type { ConfigFile, ListenAddress, LoadedConfig } from '../../config/index.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm doctor --data-dir DIR [--warn-days N]
@@ -268,7 +269,7 @@ export function redactUrl(url: string): string {
 
 async function checkKeystores(keystores: Readonly<Record<string, unknown>>): Promise<Finding[]> {
   const C = 'keystores';
-  const { keystoresSettings } = await import('../../server/hierarchy.js');
+  const { keystoresSettings } = await import('../../config/keystores.js');
   let s;
   try {
     s = keystoresSettings(keystores);
@@ -333,7 +334,7 @@ async function checkPorts(loaded: LoadedConfig): Promise<Finding[]> {
   const addrs: { what: string; addr: ListenAddress }[] = [{ what: 'KMIP', addr: loaded.server.listen }];
   if (loaded.governance['enabled'] !== false) {
     try {
-      const { governanceSettings } = await import('../../server/governance.js');
+      const { governanceSettings } = await import('../../config/governance.js');
       const g = await governanceSettings(loaded);
       if (g.adminApi !== undefined) addrs.push({ what: 'admin API', addr: g.adminApi.listen });
     } catch (e) {

@@ -10,7 +10,8 @@ import { writeDevPki } from '../../pki/dev-pki.js';
 import type { DevPkiPaths } from '../../pki/dev-pki.js';
 import { ADMIN_CA_CERT_FILE, ADMIN_CA_KEY_FILE, writeDevAdminCert } from '../../pki/admin-cert.js';
 import type { DevAdminCertPaths } from '../../pki/admin-cert.js';
-import { CONFIG_FILE_NAME, renderDefaultConfigFile, TENANT_NAME_PATTERN } from '../../server/config.js';
+import { CONFIG_FILE_NAME, renderDefaultConfigFile } from '../../config/index.js';
+import { TENANT_NAME_PATTERN } from '../../common/tenant-name.js';
 import { TENANT_ID_PATTERN } from '../../cmk/db.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
 

@@ -18,8 +18,10 @@ import { MasterKey, MasterKeyError, MAX_NODE_SECRET_BYTES, NODE_SECRET_NAME_PATT
 import type { MasterKeyStatus } from '../../krypton/master-key.js';
 import { OPERATOR_SOCKET_FILE } from '../../krypton/operator-api.js';
 import { initNative } from '../../native/index.js';
-import { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } from '../../server/config.js';
-import { keystoresSettings } from '../../server/hierarchy.js';
+import { CONFIG_FILE_NAME, parseJsonc, validateConfigFile } from '../../config/index.js';
+import { ConfigError } from '../../common/config-error.js';
+import { keystoresSettings } from '../../config/index.js';
+import { journalOfflineChanges } from '../../krypton/secret-journal.js';
 import { forEachArg, parseCommandLine, UsageError } from '../args.js';
 
 const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
@@ -414,6 +416,8 @@ async function secretOffline(dataDir: string, p: Parsed): Promise<number> {
       throw new SocketError(`no server runs on ${path.resolve(dataDir)} and its master key is sealed (${st.type}): start the server, unseal it (openkcm operator unseal), then run this again`);
     }
     const secrets = mk.secrets;
+    // No governance database is open here: the change is journaled and audited by the next serve (issue 16).
+    journalOfflineChanges(secrets);
     switch (p.secretAction) {
       case 'list':
         printEntries(secrets.entries().map((e) => ({ name: e.name, bytes: e.bytes, modifiedAt: e.modifiedAt.toISOString() })));

@@ -16,7 +16,8 @@
  * a reader never sees half a file.
  */
 import { X509Certificate } from 'node:crypto';
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../common/secure-fs.js';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_CERT_FILE, ensureAdminCa, writeDevAdminCert } from '../../pki/admin-cert.js';
@@ -68,13 +69,6 @@ function parseArgs(argv: readonly string[]): Parsed {
   return p;
 }
 
-/** Writes `text` to `file` through a temporary file and a rename: readers see the old or the new file, never half. */
-async function replace(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.new`;
-  await writeFile(tmp, text, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, file);
-}
 
 /** The DNS names and IP addresses of a certificate's SAN (Node's `DNS:a, IP Address:1.2.3.4` rendering). */
 function sansOf(pem: string): { dns: string[]; ips: string[] } {
@@ -94,8 +88,8 @@ async function issueServer(dataDir: string, dns: string[], ips: string[], days: 
   const unique = (xs: string[]): string[] => [...new Set(xs)];
   const issued = await issueServerCert(ca, { dnsNames: unique(dns), ips: unique(ips), validityDays: days ?? DEFAULT_SERVER_DAYS });
   // Key first: a server that reloads between the two renames sees a pair that does not match, refuses it and retries.
-  await replace(path.join(pki, 'server.key'), issued.keyPem, 0o600);
-  await replace(path.join(pki, 'server.crt'), issued.certPem, 0o644);
+  writeFileAtomic(path.join(pki, 'server.key'), Buffer.from(issued.keyPem), 0o600);
+  writeFileAtomic(path.join(pki, 'server.crt'), Buffer.from(issued.certPem), 0o644);
   const c = new X509Certificate(issued.certPem);
   return `openkcm pki: server certificate re-issued (${c.subjectAltName ?? ''}), valid until ${new Date(c.validTo).toISOString()}; a running server picks it up within kmip.tls.reloadIntervalMs`;
 }

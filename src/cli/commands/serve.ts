@@ -14,10 +14,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { startCluster } from '../../appliance/primary.js';
-import { ConfigError, formatListen, loadConfig } from '../../server/config.js';
-import type { ListenAddress } from '../../server/config.js';
-import { startKmipApp } from '../../server/app.js';
-import { secureDataDir, tightenDataDir } from '../../server/data-dir.js';
+import { formatListen, loadConfig } from '../../config/index.js';
+import { ConfigError } from '../../common/config-error.js';
+import type { ListenAddress } from '../../config/index.js';
+import { startKmipApp } from '../../appliance/kmip-app.js';
+import { secureDataDir, tightenDataDir } from '../../appliance/data-dir.js';
 import { describeError, isLogLevel, jsonLogger } from '../../common/log.js';
 import type { LogLevel } from '../../common/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   let loaded;
   let secured;
   try {
-    // Issue 15 Deliver 6: before anything opens the directory (src/server/data-dir.ts).
+    // Issue 15 Deliver 6: before anything opens the directory (src/appliance/data-dir.ts).
     secured = secureDataDir(dataDir);
     loaded = await loadConfig(dataDir, overridesOf(p));
   } catch (e) {
@@ -125,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    // Files made while starting that the umask did not reach (PGlite's new governance-db): src/server/data-dir.ts.
+    // Files made while starting that the umask did not reach (PGlite's new governance-db): src/appliance/data-dir.ts.
     const late = tightenDataDir(dataDir);
     if (late > 0) logger.info('data directory entries created at start-up made owner-only', { dir: dataDir, entries: late });
   } catch (e) {

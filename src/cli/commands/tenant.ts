@@ -16,14 +16,13 @@
  * Exit codes: 0 done; 2 usage error; 3 accepted but waiting for four-eyes approval (202); 1 any error (the API's
  * stable error code is printed).
  */
-import { readFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { actionAndTarget, adminArgDefaults, checkAdminConnection, safe, scanAdminArgv, send } from '../admin-command.js';
+import type { AdminCommandArgs, AdminFlags, AdminReply } from '../admin-command.js';
 import { parseCommandLine, UsageError } from '../args.js';
 
-/** The longest API response the CLI buffers: an admin answer is small; a hostile endpoint must not OOM the CLI. */
-export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-/** Per-request timeout. */
-export const REQUEST_TIMEOUT_MS = 30_000;
+// `openkcm keys` (./keys.ts) sends its calls through the same client.
+export { MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_MS, send } from '../admin-command.js';
+
 /** Exit code of an action accepted for four-eyes approval (202). */
 export const EXIT_PENDING_APPROVAL = 3;
 
@@ -51,15 +50,8 @@ Exit codes: 0 done, 1 error, 2 usage, ${EXIT_PENDING_APPROVAL} waiting for appro
 const ACTIONS = ['create', 'list', 'get', 'suspend', 'resume', 'terminate', 'revoke', 'restore', 'register-l1', 'validate-l1', 'approve'] as const;
 type Action = (typeof ACTIONS)[number];
 
-interface TenantArgs {
-  help: boolean;
+interface TenantArgs extends AdminCommandArgs {
   action: Action | undefined;
-  target: string | undefined;
-  url: string | undefined;
-  ca: string | undefined;
-  cert: string | undefined;
-  key: string | undefined;
-  json: boolean;
   description: string | undefined;
   reason: string | undefined;
   state: string | undefined;
@@ -68,52 +60,25 @@ interface TenantArgs {
   keyVersion: string | undefined;
 }
 
-const VALUE_FLAGS: Readonly<Record<string, keyof TenantArgs>> = {
-  '--url': 'url', '--ca': 'ca', '--cert': 'cert', '--key': 'key', '--description': 'description', '--reason': 'reason',
-  '--state': 'state', '--plugin': 'plugin', '--key-ref': 'keyRef', '--key-version': 'keyVersion',
+const FLAGS: AdminFlags<TenantArgs> = {
+  values: {
+    '--url': 'url', '--ca': 'ca', '--cert': 'cert', '--key': 'key', '--description': 'description', '--reason': 'reason',
+    '--state': 'state', '--plugin': 'plugin', '--key-ref': 'keyRef', '--key-version': 'keyVersion',
+  },
 };
 
 export function parseTenantArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): TenantArgs {
   const a: TenantArgs = {
-    help: false, action: undefined, target: undefined, json: false,
-    url: env.OPENKCM_ADMIN_URL, ca: env.OPENKCM_ADMIN_CA, cert: env.OPENKCM_ADMIN_CERT, key: env.OPENKCM_ADMIN_KEY,
+    ...adminArgDefaults(env), action: undefined,
     description: undefined, reason: undefined, state: undefined, plugin: undefined, keyRef: undefined, keyVersion: undefined,
   };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') { a.help = true; continue; }
-    if (arg === '--json') { a.json = true; continue; }
-    const field = VALUE_FLAGS[arg];
-    if (field !== undefined) {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      (a as unknown as Record<string, unknown>)[field] = v;
-      continue;
-    }
-    if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    positional.push(arg);
-  }
+  const positional = scanAdminArgv(argv, a, FLAGS);
   if (a.help) return a;
-  const [action, target, ...extra] = positional;
-  if (action === undefined) throw new UsageError('an action is required');
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${action}`);
+  const { action, target } = actionAndTarget(positional, ACTIONS, (x) => (x === 'approve' ? 'an approval id' : 'a tenant id'));
   a.action = action as Action;
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0] ?? ''}`);
-  if (a.action === 'list') {
-    if (target !== undefined) throw new UsageError('list takes no argument');
-  } else if (target === undefined) {
-    throw new UsageError(`${action} needs ${action === 'approve' ? 'an approval id' : 'a tenant id'}`);
-  }
   a.target = target;
   if (a.action === 'register-l1' && (a.plugin === undefined || a.keyRef === undefined)) throw new UsageError('register-l1 needs --plugin and --key-ref');
-  for (const k of ['url', 'ca', 'cert', 'key'] as const) {
-    if (a[k] === undefined) throw new UsageError(`--${k} is required (or OPENKCM_ADMIN_${k.toUpperCase()})`);
-  }
-  let u: URL;
-  try { u = new URL(a.url ?? ''); } catch { throw new UsageError('--url is not a URL'); }
-  // The client certificate and its key are only ever sent over TLS.
-  if (u.protocol !== 'https:') throw new UsageError('--url must be https://');
+  checkAdminConnection(a);
   return a;
 }
 
@@ -134,46 +99,6 @@ function callFor(a: TenantArgs): Call {
     case 'approve': return { method: 'POST', path: `/v1/approvals/${t}/approve`, body: {} };
     case undefined: throw new UsageError('an action is required');
   }
-}
-
-interface Reply { status: number; body: string }
-
-export async function send(a: Pick<TenantArgs, 'url' | 'ca' | 'cert' | 'key'>, call: Call): Promise<Reply> {
-  const [ca, cert, key] = await Promise.all([readFile(a.ca ?? ''), readFile(a.cert ?? ''), readFile(a.key ?? '')]);
-  const url = new URL(call.path, a.url);
-  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
-  try {
-    return await new Promise<Reply>((resolve, reject) => {
-      const req = httpsRequest(url, {
-        method: call.method, ca, cert, key, timeout: REQUEST_TIMEOUT_MS,
-        headers: payload === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }); });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => { req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)); });
-      req.on('error', reject);
-      req.end(payload);
-    });
-  } finally {
-    key.fill(0);
-  }
-}
-
-/** Terminal-safe: strips control characters from server-provided text before printing it. */
-function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f\u009b]/g, '?');
 }
 
 /** A JSON value as one line of text (strings as they are). */
@@ -197,7 +122,7 @@ function human(a: TenantArgs, value: unknown): string {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandLine('tenant', USAGE, argv, (x) => parseTenantArgs(x));
   if (typeof parsed === 'number') return parsed;
-  let reply: Reply;
+  let reply: AdminReply;
   try {
     reply = await send(parsed, callFor(parsed));
   } catch (e) {

@@ -15,7 +15,8 @@
 import type { TLSSocket } from 'node:tls';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
-import { certCommonName, certCommonNames, certSanUris } from '../../server/identity.js';
+import { certCommonName, certCommonNames, certSanUris } from '../../common/x509.js';
+import { checkKeys } from '../../common/config-error.js';
 import { ApiError } from './errors.js';
 import { isAdminRole } from './ports.js';
 import type { AdminPrincipal, AdminRole } from './ports.js';
@@ -73,11 +74,11 @@ export class AuthConfigError extends Error {
 /** Validates the `governance.adminApi.auth` config section (docs/configuration.md) into an AdminAuthConfig. */
 export function parseAdminAuthConfig(raw: unknown, where = 'governance.adminApi.auth'): AdminAuthConfig {
   const obj = asRecord(raw, where);
-  checkKeys(obj, where, ['mtls', 'oidc']);
+  checkKeys(where, obj, ['mtls', 'oidc'], AuthConfigError);
   const out: { mtls?: MtlsAuthConfig; oidc?: OidcAuthConfig } = {};
   if (obj.mtls !== undefined) {
     const m = asRecord(obj.mtls, `${where}.mtls`);
-    checkKeys(m, `${where}.mtls`, ['identitySource', 'identities']);
+    checkKeys(`${where}.mtls`, m, ['identitySource', 'identities'], AuthConfigError);
     const src = m.identitySource ?? 'uri-then-cn';
     if (src !== 'cn' && src !== 'uri' && src !== 'uri-then-cn') throw new AuthConfigError(`${where}.mtls.identitySource must be cn, uri or uri-then-cn`);
     const ids = asRecord(m.identities ?? {}, `${where}.mtls.identities`);
@@ -87,7 +88,7 @@ export function parseAdminAuthConfig(raw: unknown, where = 'governance.adminApi.
   }
   if (obj.oidc !== undefined) {
     const o = asRecord(obj.oidc, `${where}.oidc`);
-    checkKeys(o, `${where}.oidc`, ['issuer', 'audience', 'jwksUrl', 'jwks', 'rolesClaim', 'identityClaim', 'roleMap', 'clockToleranceSec', 'algorithms']);
+    checkKeys(`${where}.oidc`, o, ['issuer', 'audience', 'jwksUrl', 'jwks', 'rolesClaim', 'identityClaim', 'roleMap', 'clockToleranceSec', 'algorithms'], AuthConfigError);
     const str = (k: string): string | undefined => {
       const v = o[k];
       if (v === undefined) return undefined;
@@ -146,10 +147,6 @@ export function parseAdminAuthConfig(raw: unknown, where = 'governance.adminApi.
 function asRecord(v: unknown, where: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AuthConfigError(`${where} must be an object`);
   return v as Record<string, unknown>;
-}
-
-function checkKeys(obj: Record<string, unknown>, where: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new AuthConfigError(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
 }
 
 function parseRoles(v: unknown, where: string): AdminRole[] {

@@ -70,7 +70,7 @@ export function errorBody(e: ApiError): ApiErrorBody {
 
 /**
  * Errors thrown by the governance repository and the policy engine carry their own stable `code`
- * (src/cmk/repository.ts, src/cmk/authz). Mapped here by code (never by message text) so a repository error
+ * (src/cmk/repository/, src/cmk/authz). Mapped here by code (never by message text) so a repository error
  * never reaches the client as a 500 with its internals.
  */
 const FOREIGN_CODE_MAP: Readonly<Record<string, ApiErrorCode>> = {

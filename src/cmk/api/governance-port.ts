@@ -1,12 +1,12 @@
 /**
- * Adapts the governance repository (src/cmk/repository.ts, class Governance) to the narrow
+ * Adapts the governance repository (src/cmk/repository/, class Governance) to the narrow
  * {@link GovernancePort} the admin API is written against. Kept apart so the API's routes read as the
  * documented HTTP contract, and the repository keeps its own richer interface.
  */
-import { exportLine } from '../audit.js';
+import { exportLine } from '../audit/index.js';
 import { GovernanceError } from '../errors.js';
-import { Governance } from '../repository.js';
-import type { Approval, CryptoShred, Tenant } from '../repository.js';
+import { Governance } from '../repository/index.js';
+import type { Approval, CryptoShred, Tenant } from '../repository/index.js';
 import { ApiError } from './errors.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type { ApprovableAction, ApprovalView, GovernancePort, PolicyView, TenantView } from './ports.js';

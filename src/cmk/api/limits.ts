@@ -3,7 +3,7 @@
  * `governance.adminApi.limits` (docs/configuration.md). The review held the admin API with 260 idle sockets for
  * 35 s: it allowed 256 connections, kept a socket in the TLS handshake for Node's default of 120 s, and nothing
  * bounded anonymous connections. The same protections as the KMIP listener (src/server/listener.ts) apply now:
- * a pre-handshake budget with a per-address cap (src/server/handshake-guard.ts, oldest evicted), a short handshake
+ * a pre-handshake budget with a per-address cap (src/common/tls/handshake-guard.ts, oldest evicted), a short handshake
  * timeout, and timeouts for a connection that sends no request or sits idle.
  */
 

@@ -5,7 +5,7 @@
  * root injects (the KMIP server's operation counters).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditLosses, AuditSinkStats } from '../audit.js';
+import type { AuditLosses, AuditSinkStats } from '../audit/index.js';
 
 /** Latency buckets in seconds: admin calls are mostly 1-50 ms database round trips; the tail catches L1 checks. */
 export const HTTP_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -73,7 +73,7 @@ export class AdminMetrics {
   }
 }
 
-/** What the audit metrics read at scrape time: the hot-path AuditSink (src/cmk/audit.ts). */
+/** What the audit metrics read at scrape time: the hot-path AuditSink (src/cmk/audit/). */
 export interface AuditMetricsSource {
   stats(): AuditSinkStats;
   tenantLosses(): ReadonlyMap<string, AuditLosses>;

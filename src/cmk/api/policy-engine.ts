@@ -10,9 +10,9 @@
 import { PLATFORM_TENANT } from '../authz/schema.js';
 import { PolicyError } from '../authz/engine.js';
 import type { PolicyEngine } from '../authz/engine.js';
-import type { Governance } from '../repository.js';
+import type { Governance } from '../repository/index.js';
 import { roleAllows } from './authz.js';
-import type { AdminPolicyEngine } from './server.js';
+import type { AdminPolicyEngine } from './deps.js';
 import type { AdminAction, AdminPrincipal, AdminRole } from './ports.js';
 
 /** API role → Cedar role of the default policies. */

@@ -1,11 +1,11 @@
 /**
  * What the admin API needs from the rest of the appliance, as narrow interfaces. The composition root
- * (src/server/app.ts) injects the real objects; the API never imports krypton, the vault or a keystore
+ * (src/appliance/kmip-app.ts) injects the real objects; the API never imports krypton, the vault or a keystore
  * plugin (ARCHITECTURE §6: the governance plane reaches keystores only through describe/health and krypton
  * only through Postgres NOTIFY or injected functions — enforced by the lint rule on src/cmk).
  */
 import type { HealthStatus, ShadowReference } from '../../keystore/types.js';
-import type { AuditGapSummary } from '../audit.js';
+import type { AuditGapSummary } from '../audit/index.js';
 import type { AdminActionName } from '../authz/schema.js';
 
 /** Admin roles (docs/governance.md "Roles"). */
@@ -128,7 +128,7 @@ export interface AuditVerification {
   readonly firstBroken?: number;
   readonly reason?: string;
   /** Present when the intact chain holds gap records: records dropped and operations refused while the tenant's
-   *  audit queue was full (src/cmk/audit.ts AuditGapSummary). */
+   *  audit queue was full (src/cmk/audit/gap.ts AuditGapSummary). */
   readonly gaps?: AuditGapSummary;
 }
 
@@ -204,3 +204,20 @@ export interface KeyLineageView {
 
 /** Decides whether a policy text is acceptable (H7's PolicyEngine validation). Throws with code INVALID_POLICY. */
 export type ValidatePolicy = (tenant: string, name: string, text: string) => void | Promise<void>;
+
+export interface FourEyesConfig {
+  /** Actions that need approval. */
+  readonly actions: readonly ApprovableAction[];
+  /** Distinct approvers needed besides the requester (≥ 1). */
+  readonly approvals: number;
+  /** Default DEFAULT_APPROVAL_TTL_MS (./server.ts). */
+  readonly ttlMs?: number;
+}
+
+/** H7's PolicyEngine, as far as the API uses it (both parts optional so an engine of any shape can be adapted). */
+export interface AdminPolicyEngine {
+  readonly authorizer?: AdminAuthorizer;
+  readonly validatePolicy?: ValidatePolicy;
+  /** After a policy PUT/DELETE committed: re-install the tenant's policies in the engine. */
+  readonly policiesChanged?: (tenant: string) => Promise<void>;
+}

@@ -1,6 +1,6 @@
 /**
  * The background re-wrap on the admin API (issue 17 item 8: its progress "also exposed through the CLI"), registered
- * through `extraRoutes` (src/server/governance.ts) and driven by `openkcm keys rewrap|rewrap-status`:
+ * through `extraRoutes` (src/appliance/governance/admin-api.ts) and driven by `openkcm keys rewrap|rewrap-status`:
  *
  *   POST /v1/tenants/:id/keys/rewrap    start the job (202), or the running one (200): every envelope of the tenant not
  *                                       sealed under its current KEK version is re-sealed, in batches, while it serves

@@ -14,22 +14,18 @@
  * with the acting admin (a failed replacement too, with its error code). The API reaches krypton only through the
  * injected {@link RotationPort} (ARCHITECTURE §6: the governance plane never imports krypton).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ShadowReference } from '../../keystore/types.js';
 import { ApiError, toApiError } from './errors.js';
-import type { ApprovalView, GovernancePort, RotationPort, TenantView, ValidateShadow } from './ports.js';
-import { errorResponses, KEYSTORE_PLUGINS, MAX_KEY_REF_LENGTH, pendingApprovalResponse, shadowBody, tenantModel, tenantParams } from './schemas.js';
-import type { FourEyesConfig } from './server.js';
+import type { RotationPort } from './ports.js';
+import { actorOf, emptyBodyAsObject, mustTenant, requestFourEyes, tenantJson } from './route-context.js';
+import type { RegisterRoutes, TenantParams } from './route-context.js';
+import { errorResponses, pendingApprovalResponse, shadowBody, tenantModel, tenantParams } from './schemas.js';
 
 /** The L3 lineage the KMIP path uses (src/krypton/krypton.ts DEFAULT_SERVICE). */
 export const DEFAULT_ROTATION_SERVICE = 'kmip';
 /** Bounds of a service name and an L3 version (src/krypton/record.ts MAX_SERVICE_BYTES, MAX_L3_VERSIONS x rotations). */
 const SERVICE = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$', minLength: 1, maxLength: 32 } as const;
 const REASON = { type: 'string', pattern: '^[^\\u0000-\\u001f\\u007f]*$', maxLength: 512 } as const;
-/** Four-eyes TTL when the config gives none (as the other approvable actions: src/cmk/api/server.ts). */
-const DEFAULT_TTL_MS = 60 * 60 * 1000;
 
 const rotateL3Body = { type: 'object', additionalProperties: false, properties: { service: SERVICE, reason: REASON } } as const;
 const rotateL2Body = { type: 'object', additionalProperties: false, properties: { reason: REASON } } as const;
@@ -53,89 +49,62 @@ const lineageModel = {
   },
 } as const;
 
-export interface RotationRouteDeps {
-  readonly gov: GovernancePort;
-  readonly rotation: RotationPort | undefined;
-  readonly validateShadow: ValidateShadow | undefined;
-  readonly fourEyes: FourEyesConfig | undefined;
-  readonly actorOf: (req: FastifyRequest) => string;
-  readonly approvalJson: (a: ApprovalView) => Record<string, unknown>;
-  readonly tenantJson: (t: TenantView) => Record<string, unknown>;
-  /** Runs the (approved or ungated) replacement: the server's execute('replace-l1', ...). */
-  readonly execute: (tenant: string, actor: string, reason: string, params: Readonly<Record<string, string>>) => Promise<TenantView>;
-}
-
-/** The new L1 of a replace-l1 request or approval. */
-export function shadowFromParams(params: Readonly<Record<string, string>> | undefined): ShadowReference {
-  const plugin = params?.['plugin'];
-  const keyRef = params?.['keyRef'];
-  if (plugin === undefined || !(KEYSTORE_PLUGINS as readonly string[]).includes(plugin) || keyRef === undefined || keyRef === '' || keyRef.length > MAX_KEY_REF_LENGTH) {
-    throw new ApiError('INVALID_REQUEST', 'replace-l1 needs plugin and keyRef');
-  }
-  return { plugin, keyRef, keyVersion: params?.['keyVersion'] ?? '' };
-}
-
-type Api = FastifyInstance<Server | HttpsServer, IncomingMessage, ServerResponse>;
-interface Params { id: string }
-
-export function registerRotationRoutes(r: Api, d: RotationRouteDeps): void {
+export const registerRotationRoutes: RegisterRoutes = (r, ctx) => {
+  const { deps, gov } = ctx;
   const port = (): RotationPort => {
-    if (d.rotation === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no key hierarchy (krypton) to rotate');
-    return d.rotation;
-  };
-  const mustTenant = async (id: string): Promise<void> => {
-    if (await d.gov.getTenant(id) === undefined) throw new ApiError('NOT_FOUND', `no tenant ${id}`);
+    if (deps.rotation === undefined) throw new ApiError('NOT_CONFIGURED', 'this node has no key hierarchy (krypton) to rotate');
+    return deps.rotation;
   };
   const noLineage = (id: string): ApiError => new ApiError('NOT_FOUND', `tenant ${id} has no key hierarchy yet (it is created on first KMIP use or at L1 registration)`);
 
-  r.get<{ Params: Params }>('/v1/tenants/:id/keys', {
+  r.get<{ Params: TenantParams }>('/v1/tenants/:id/keys', {
     schema: { summary: "The tenant's key lineage: L1 reference, L2 and L3 versions (never key material)", tags: ['keys'], params: tenantParams, response: { 200: lineageModel, ...errorResponses(404, 501) } },
     config: { action: 'TenantRead' },
   }, async (req) => {
-    await mustTenant(req.params.id);
+    await mustTenant(gov, req.params.id);
     const v = await port().describe(req.params.id);
     if (v === undefined) throw noLineage(req.params.id);
     return v;
   });
 
-  r.post<{ Params: Params; Body: { reason?: string } | undefined }>('/v1/tenants/:id/keys/rotate-l2', {
+  r.post<{ Params: TenantParams; Body: { reason?: string } | undefined }>('/v1/tenants/:id/keys/rotate-l2', {
     schema: { summary: 'Rotate L2: a new version wrapped by L1, every L3 re-sealed under it', tags: ['keys'], params: tenantParams, body: rotateL2Body, response: { 200: { type: 'object', properties: { tenant: { type: 'string' }, l2Version: { type: 'integer' } } }, ...errorResponses(404, 409, 424, 501) } },
     config: { action: 'TenantRotate' },
-    preValidation: (req, _reply, done) => { if (req.body == null) req.body = {}; done(); },
+    preValidation: emptyBodyAsObject,
   }, async (req) => {
     const tenant = req.params.id;
-    await mustTenant(tenant);
+    await mustTenant(gov, tenant);
     const version = await port().rotateL2(tenant);
-    await d.gov.recordAudit(tenant, d.actorOf(req), 'keys.rotate-l2', { l2Version: version, reason: req.body?.reason ?? '' });
+    await gov.recordAudit(tenant, actorOf(req), 'keys.rotate-l2', { l2Version: version, reason: req.body?.reason ?? '' });
     return { tenant, l2Version: version };
   });
 
-  r.post<{ Params: Params; Body: { service?: string; reason?: string } | undefined }>('/v1/tenants/:id/keys/rotate-l3', {
+  r.post<{ Params: TenantParams; Body: { service?: string; reason?: string } | undefined }>('/v1/tenants/:id/keys/rotate-l3', {
     schema: { summary: 'Rotate L3 of a service: a new current version; older versions stay readable until dropped', tags: ['keys'], params: tenantParams, body: rotateL3Body, response: { 200: { type: 'object', properties: { tenant: { type: 'string' }, service: { type: 'string' }, l3Version: { type: 'integer' } } }, ...errorResponses(404, 409, 424, 501) } },
     config: { action: 'TenantRotate' },
-    preValidation: (req, _reply, done) => { if (req.body == null) req.body = {}; done(); },
+    preValidation: emptyBodyAsObject,
   }, async (req) => {
     const tenant = req.params.id;
     const service = req.body?.service ?? DEFAULT_ROTATION_SERVICE;
-    await mustTenant(tenant);
+    await mustTenant(gov, tenant);
     const version = await port().rotateL3(tenant, service);
-    await d.gov.recordAudit(tenant, d.actorOf(req), 'keys.rotate-l3', { service, l3Version: version, reason: req.body?.reason ?? '' });
+    await gov.recordAudit(tenant, actorOf(req), 'keys.rotate-l3', { service, l3Version: version, reason: req.body?.reason ?? '' });
     return { tenant, service, l3Version: version };
   });
 
-  r.post<{ Params: Params; Body: { service?: string; version: number; reason?: string } }>('/v1/tenants/:id/keys/drop-l3', {
+  r.post<{ Params: TenantParams; Body: { service?: string; version: number; reason?: string } }>('/v1/tenants/:id/keys/drop-l3', {
     schema: { summary: 'Crypto-shred depth 2: drop an L3 version; every DEK sealed under it becomes unreadable', tags: ['keys'], params: tenantParams, body: dropL3Body, response: { 200: { type: 'object', properties: { tenant: { type: 'string' }, service: { type: 'string' }, dropped: { type: 'integer' } } }, ...errorResponses(404, 409, 501) } },
     config: { action: 'TenantRotate' },
   }, async (req) => {
     const tenant = req.params.id;
     const service = req.body.service ?? DEFAULT_ROTATION_SERVICE;
-    await mustTenant(tenant);
+    await mustTenant(gov, tenant);
     await port().dropL3Version(tenant, service, req.body.version);
-    await d.gov.recordAudit(tenant, d.actorOf(req), 'keys.drop-l3', { service, l3Version: req.body.version, reason: req.body.reason ?? '' });
+    await gov.recordAudit(tenant, actorOf(req), 'keys.drop-l3', { service, l3Version: req.body.version, reason: req.body.reason ?? '' });
     return { tenant, service, dropped: req.body.version };
   });
 
-  r.post<{ Params: Params; Body: ShadowReference & { reason?: string } }>('/v1/tenants/:id/keystore/replace', {
+  r.post<{ Params: TenantParams; Body: ShadowReference & { reason?: string } }>('/v1/tenants/:id/keystore/replace', {
     schema: {
       summary: 'Replace L1: check the new key, prove the old one still unwraps, re-wrap L2 under the new one (four-eyes when configured)', tags: ['keystore'],
       params: tenantParams, body: replaceBody, response: { 200: tenantModel, 202: pendingApprovalResponse, ...errorResponses(404, 409, 424, 501) },
@@ -143,23 +112,19 @@ export function registerRotationRoutes(r: Api, d: RotationRouteDeps): void {
     config: { action: 'TenantRotate' },
   }, async (req, reply) => {
     const tenant = req.params.id;
-    const actor = d.actorOf(req);
+    const actor = actorOf(req);
     const reason = req.body.reason ?? 'admin';
     const params = { plugin: req.body.plugin, keyRef: req.body.keyRef, keyVersion: req.body.keyVersion };
-    await mustTenant(tenant);
+    await mustTenant(gov, tenant);
     port();
-    if (d.fourEyes?.actions.includes('replace-l1') === true) {
-      const a = await d.gov.requestApproval({ tenant, action: 'replace-l1', reason, requestedBy: actor, required: d.fourEyes.approvals, ttlMs: d.fourEyes.ttlMs ?? DEFAULT_TTL_MS, params });
-      const body = d.approvalJson(a);
-      return reply.code(202).send({ approvalId: a.id, needed: body['needed'], approval: body });
-    }
+    if (deps.fourEyes?.actions.includes('replace-l1') === true) return requestFourEyes(ctx, reply, { tenant, action: 'replace-l1', reason, actor, params });
     try {
-      return d.tenantJson(await d.execute(tenant, actor, reason, params));
+      return tenantJson(await ctx.execute('replace-l1', tenant, actor, reason, params));
     } catch (e) {
       // A refused replacement is audited too: who tried to move the tenant to which key, and why it did not happen.
       const ae = toApiError(e);
-      await d.gov.recordAudit(tenant, actor, 'l1.replace', { ok: false, plugin: params.plugin, keyRef: params.keyRef, code: ae.code }).catch(() => undefined);
+      await gov.recordAudit(tenant, actor, 'l1.replace', { ok: false, plugin: params.plugin, keyRef: params.keyRef, code: ae.code }).catch(() => undefined);
       throw e;
     }
   });
-}
+};

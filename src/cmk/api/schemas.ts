@@ -6,6 +6,7 @@
  */
 import { TENANT_ID_PATTERN } from '../db.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
+import { CONNECTION_KINDS, CONNECTION_NAME_PATTERN } from '../../keystore/connections.js';
 
 /**
  * Largest request body. The biggest legitimate body is a policy (MAX_POLICY_TEXT_BYTES plus JSON quoting);
@@ -34,10 +35,11 @@ export const TENANT_ID = { type: 'string', pattern: TENANT_ID_PATTERN.source, ma
 /** Policy names: a file-name-like token. */
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const POLICY_NAME = { type: 'string', pattern: POLICY_NAME_PATTERN.source, maxLength: 64 } as const;
-/** Approval ids are `<tenant>:<uuid>` (src/cmk/repository.ts parseApprovalId). */
+/** Approval ids are `<tenant>:<uuid>` (src/cmk/repository/approvals.ts parseApprovalId). */
 export const APPROVAL_ID = { type: 'string', pattern: `^${TENANT_ID_PATTERN.source.slice(1, -1)}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, maxLength: 80 } as const;
 const REASON = { type: 'string', pattern: PRINTABLE, maxLength: MAX_REASON_LENGTH } as const;
-export const KEYSTORE_PLUGINS = ['pkcs11', 'aws-kms', 'azure-keyvault', 'local'] as const;
+/** `<kind>` or `<kind>@<connection>` (a named keystore connection, src/keystore/connections.ts). */
+export const KEYSTORE_PLUGIN_PATTERN = new RegExp(`^(?:local|(?:${CONNECTION_KINDS.join('|')})(?:@${CONNECTION_NAME_PATTERN.source.slice(1, -1)})?)$`, 'u');
 
 export const tenantParams = {
   type: 'object', additionalProperties: false, required: ['id'],
@@ -71,7 +73,7 @@ export const reasonBody = {
 export const shadowBody = {
   type: 'object', additionalProperties: false, required: ['plugin', 'keyRef', 'keyVersion'],
   properties: {
-    plugin: { type: 'string', enum: [...KEYSTORE_PLUGINS] },
+    plugin: { type: 'string', pattern: KEYSTORE_PLUGIN_PATTERN.source, maxLength: 80, description: '<kind> or <kind>@<connection>' },
     keyRef: { type: 'string', pattern: PRINTABLE_NONEMPTY, maxLength: MAX_KEY_REF_LENGTH },
     keyVersion: { type: 'string', pattern: PRINTABLE, maxLength: MAX_KEY_VERSION_LENGTH },
   },
@@ -179,7 +181,7 @@ export const healthModel = {
 
 export const auditRecordModel = {
   type: 'object', additionalProperties: true,
-  description: 'One audit record (fields as stored by src/cmk/audit.ts: seq, at, actor, action, details, prevHash, hmac)',
+  description: 'One audit record (fields as stored by src/cmk/audit/: seq, at, actor, action, details, prevHash, hmac)',
 } as const;
 
 export const auditPageModel = {

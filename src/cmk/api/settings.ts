@@ -15,11 +15,12 @@
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { AuthConfigError, parseAdminAuthConfig } from './auth.js';
+import { checkKeys } from '../../common/config-error.js';
 import type { AdminAuthConfig } from './auth.js';
 import { APPROVABLE_ACTIONS } from './ports.js';
 import type { ApprovableAction } from './ports.js';
 import { MAX_REQUIRED_APPROVALS } from './server.js';
-import type { FourEyesConfig } from './server.js';
+import type { FourEyesConfig } from './ports.js';
 
 /** Default admin listener: loopback only; exposing the admin plane is an explicit choice. */
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8443';
@@ -42,13 +43,9 @@ function record(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function keys(obj: Record<string, unknown>, where: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new AuthConfigError(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
-}
-
 export function parseAdminApiSettings(section: unknown, dataDir: string, where = 'governance.adminApi'): AdminApiSettings {
   const s = record(section, where);
-  keys(s, where, ['listen', 'tls', 'auth', 'fourEyes', 'l1HealthIntervalMs']);
+  checkKeys(where, s, ['listen', 'tls', 'auth', 'fourEyes', 'l1HealthIntervalMs'], AuthConfigError);
   const listen = s.listen ?? DEFAULT_ADMIN_LISTEN;
   if (typeof listen !== 'string') throw new AuthConfigError(`${where}.listen must be "host:port"`);
   const m = /^(.+):(\d{1,5})$/.exec(listen);
@@ -60,7 +57,7 @@ export function parseAdminApiSettings(section: unknown, dataDir: string, where =
   let tls: AdminApiSettings['tls'];
   if (s.tls !== undefined) {
     const t = record(s.tls, `${where}.tls`);
-    keys(t, `${where}.tls`, ['cert', 'key', 'ca']);
+    checkKeys(`${where}.tls`, t, ['cert', 'key', 'ca'], AuthConfigError);
     const file = (k: 'cert' | 'key' | 'ca'): string | undefined => {
       const v = t[k];
       if (v === undefined) return undefined;
@@ -79,7 +76,7 @@ export function parseAdminApiSettings(section: unknown, dataDir: string, where =
   let fourEyes: FourEyesConfig | undefined;
   if (s.fourEyes !== undefined) {
     const f = record(s.fourEyes, `${where}.fourEyes`);
-    keys(f, `${where}.fourEyes`, ['actions', 'approvals', 'ttlMs']);
+    checkKeys(`${where}.fourEyes`, f, ['actions', 'approvals', 'ttlMs'], AuthConfigError);
     const actions = f.actions ?? [...APPROVABLE_ACTIONS];
     if (!Array.isArray(actions) || !actions.every((a): a is ApprovableAction => typeof a === 'string' && (APPROVABLE_ACTIONS as readonly string[]).includes(a))) {
       throw new AuthConfigError(`${where}.fourEyes.actions must be a list of ${APPROVABLE_ACTIONS.join(', ')}`);

@@ -13,7 +13,7 @@
  * A deny is KMIP Permission Denied (KmipError PERMISSION_DENIED, KMIP 1.4 §11.1 / 2.1 §11.46);
  * the batch item fails, the connection stays up.
  *
- * Wiring (the server composition root, src/server/app.ts):
+ * Wiring (the server composition root, src/appliance/kmip-app.ts):
  *   const engine = new PolicyEngine();
  *   const authz = kmipAuthorizer(engine, { rolesOf: rolesFromConfig(parseIdentityRoles(raw.identity)) });
  *   deps.authorize = composeGates(sealed, tenantState, authz.authorize);   // src/server/gates.ts
@@ -21,7 +21,7 @@
  *   // governance NOTIFY on a policy change: await engine.refreshTenant(tenant, loadPolicyText)
  *
  * Where roles come from: the identity configuration, next to the identity → tenant map
- * (src/server/config.ts `identity`), a proposed optional section
+ * (src/config/identity.ts), a proposed optional section
  *   "identity": { "roles": { "CN-or-URI": ["crypto-user"], ... }, "defaultRoles": ["admin"] }
  * parsed by {@link parseIdentityRoles}. Identities without an entry get `defaultRoles`, which
  * is ["admin"] when not configured: every client keeps full access to its own tenant, as before

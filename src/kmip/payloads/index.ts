@@ -24,6 +24,7 @@ import { logPayloads } from './log.js';
 import { macPayloads } from './mac.js';
 import { macVerifyPayloads } from './mac-verify.js';
 import { modifyAttributePayloads } from './modify-attribute.js';
+import { pingPayloads } from './ping.js';
 import { queryPayloads } from './query.js';
 import { recoverPayloads } from './recover.js';
 import { registerPayloads } from './register.js';
@@ -53,6 +54,7 @@ export * from './log.js';
 export * from './mac.js';
 export * from './mac-verify.js';
 export * from './modify-attribute.js';
+export * from './ping.js';
 export * from './query.js';
 export * from './recover.js';
 export * from './register.js';
@@ -94,6 +96,7 @@ export const PAYLOAD_CODECS = {
   [Operation.AdjustAttribute]: adjustAttributePayloads,
   [Operation.SetAttribute]: setAttributePayloads,
   [Operation.Interop]: interopPayloads,
+  [Operation.Ping]: pingPayloads,
 } as const;
 
 export type CodedOperation = keyof typeof PAYLOAD_CODECS;

@@ -15,11 +15,8 @@ import type { KmipAttribute } from '../../kmip/attributes.js';
 import { measureTtlv } from '@openkcm/ttlv';
 import type { OpContext } from '../services.js';
 
-/** Default of OperationsConfig.maxAttributeBytes: 128 KiB, far above any real object (a few hundred bytes to a few KiB). */
-export const DEFAULT_MAX_ATTRIBUTE_BYTES = 128 * 1024;
-
-/** Default of OperationsConfig.maxAttributeValues: instances of one attribute (Name, Object Group, Link, ...). */
-export const DEFAULT_MAX_ATTRIBUTE_VALUES = 64;
+// The defaults live with OperationsConfig (no import cycle: issue 19); re-exported for the limit's readers.
+export { DEFAULT_MAX_ATTRIBUTE_BYTES, DEFAULT_MAX_ATTRIBUTE_VALUES } from '../services.js';
 
 /**
  * The size of an attribute list as it is sent in TTLV (KMIP 1.4 §9.1): every value's header, value and padding, plus

@@ -14,6 +14,7 @@ import { namePolicyOf } from './compat.js';
 import { versioned } from './context.js';
 import { isDestroyedState } from './lifecycle.js';
 import { attrsOf, stateOf } from './record.js';
+import { nameValueOf } from './name-value.js';
 
 /** Attributes only a Register may carry (they describe where the material came from). */
 const REGISTER_ONLY = new Set(['Original Creation Date', 'Random Number Generator']);
@@ -67,12 +68,7 @@ export function checkInitialAttributes(ctx: OpContext, attrs: readonly KmipAttri
   }
 }
 
-/** The Name Value of a Name attribute value. */
-export function nameValueOf(value: TtlvItem): string | undefined {
-  if (value.type !== ItemType.Structure) return undefined;
-  const v = value.value.find((c) => c.tag === Tag.NameValue);
-  return v?.type === ItemType.TextString ? v.value : undefined;
-}
+export { nameValueOf } from './name-value.js';
 
 /**
  * A Name must not be used by another live object of the tenant (KMIP 1.4 §3.2: "Name ... SHALL

@@ -11,7 +11,7 @@ import { advanceByDates } from './lifecycle.js';
 import { checkAttributeLimits } from './attribute-limits.js';
 import { attributeValuesEqual } from '../../kmip/attributes.js';
 import type { KmipAttribute } from '../../kmip/attributes.js';
-import { nameValueOf } from './client-attributes.js';
+import { nameValueOf } from './name-value.js';
 import { nameKey, objectKey } from './locks.js';
 import { cloneRecord, StoreConflictError, unversioned } from './store.js';
 import type { ContentWanted, ManagedObjectRecord } from './store.js';
