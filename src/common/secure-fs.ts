@@ -90,8 +90,8 @@ export function ensureOwnerOnlyDir(dir: string): void {
 
 /** How {@link readFileNoFollow} hands a caller the file's failures, so each keeps its own error type and messages. */
 export interface SmallFileChecks {
-  /** open(2) failed (ELOOP for a symbolic link: O_NOFOLLOW); return undefined for "no such file", or throw. */
-  readonly openFailed: (e: NodeJS.ErrnoException) => undefined;
+  /** open(2) failed (ELOOP for a symbolic link: O_NOFOLLOW); return to report "no such file" (undefined), or throw. */
+  readonly openFailed: (e: NodeJS.ErrnoException) => void;
   /** Inspects the open file before a byte is read; throws to refuse it (type, size bound, mode, owner). */
   readonly inspect: (st: Stats) => void;
 }
@@ -107,7 +107,8 @@ export function readFileNoFollow(file: string, checks: SmallFileChecks): Buffer 
   try {
     fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   } catch (e) {
-    return checks.openFailed(e as NodeJS.ErrnoException);
+    checks.openFailed(e as NodeJS.ErrnoException);
+    return undefined;
   }
   try {
     const st = fstatSync(fd);
