@@ -91,6 +91,26 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+/**
+ * `openkcm serve --workers 1` on `dataDir` (a child process) with the governance plane on `databaseUrl` and the
+ * health interval low; returns it with the environment the `openkcm tenant` CLI needs to reach its admin API.
+ */
+export async function startGovernedNode(dataDir: string, databaseUrl: string, keystores: Record<string, unknown>): Promise<{ server: TestServer; adminEnv: Record<string, string> }> {
+  const server = await startTestServer({
+    mode: 'child', workers: 1, dataDir, startTimeoutMs: 90_000, keystores,
+    governance: { databaseUrl, l1HealthIntervalMs: E2E_HEALTH_INTERVAL_MS },
+  });
+  const port = await until('the admin API address in the log', () => Promise.resolve(adminPortInLog(server.stderr())));
+  const pki = path.join(dataDir, 'pki');
+  return {
+    server,
+    adminEnv: {
+      OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
+      OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
+    },
+  };
+}
+
 export function describeCloudL1EndToEnd(c: CloudL1Case): void {
   describe(`issue 16 item 8: a registered ${c.title} L1 end to end (CLI, admin API, KMIP)`, () => {
     let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
@@ -102,18 +122,9 @@ export function describeCloudL1EndToEnd(c: CloudL1Case): void {
     const material = new Map<string, Buffer>();
 
     const serve = async (): Promise<TestServer> => {
-      const s = await startTestServer({
-        mode: 'child', workers: 1, dataDir, startTimeoutMs: 90_000,
-        keystores: { connections: { [c.connectionName]: c.connection } },
-        governance: { databaseUrl: tdb.url, l1HealthIntervalMs: E2E_HEALTH_INTERVAL_MS },
-      });
-      const port = await until('the admin API address in the log', () => Promise.resolve(adminPortInLog(s.stderr())));
-      const pki = path.join(dataDir, 'pki');
-      adminEnv = {
-        OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
-        OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
-      };
-      return s;
+      const node = await startGovernedNode(dataDir, tdb.url, { connections: { [c.connectionName]: c.connection } });
+      adminEnv = node.adminEnv;
+      return node.server;
     };
     const stopServer = async (): Promise<void> => {
       if (srv === undefined) return;
