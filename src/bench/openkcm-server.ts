@@ -15,6 +15,13 @@ import { CONFIG_FILE_NAME } from '../config/index.js';
 import type { ConfigFile, ServerLimits } from '../config/index.js';
 
 /** dist/src/bench → dist/src/cli/main.js */
+/**
+ * How long the bench waits for its own `openkcm serve` to print its listening line. A fresh data directory's first
+ * start runs PGlite's initdb and starts every KMIP worker: seconds on a quiet machine, most of a minute on a loaded
+ * 2-core CI runner (measured 39–57 s at load average 8).
+ */
+export const SERVE_START_TIMEOUT_MS = 120_000;
+
 export const CLI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 export const BENCH_TENANT = 'bench';
@@ -73,7 +80,7 @@ export async function startOpenKcmServer(opts: OpenKcmServerOptions = {}): Promi
   try {
     port = await new Promise<number>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => { reject(new Error(`openkcm serve did not start within 30 s:\n${err}`)); }, 30_000);
+      const timer = setTimeout(() => { reject(new Error(`openkcm serve did not start within ${String(SERVE_START_TIMEOUT_MS / 1000)} s:\n${err}`)); }, SERVE_START_TIMEOUT_MS);
       child.stdout?.setEncoding('utf8');
       child.stdout?.on('data', (s: string) => {
         out += s;

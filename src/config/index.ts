@@ -37,6 +37,7 @@ export { nativeSettings } from './native.js';
 export { DEFAULT_CIPHERS, DEFAULT_TLS_RELOAD_INTERVAL_MS, MAX_TLS_RELOAD_INTERVAL_MS, MIN_TLS_RELOAD_INTERVAL_MS, validateTlsSection } from './tls.js';
 export type { TlsFile, TlsMaterial, TlsVersionFloor } from './tls.js';
 export { DEFAULT_CRL_REFRESH_MS, DEFAULT_MAX_CRL_BYTES, MAX_CRL_REFRESH_MS, MAX_MAX_CRL_BYTES, MIN_CRL_REFRESH_MS, resolveTrustAnchors } from './trust.js';
+export { DEFAULT_MAX_OCSP_CACHE_ENTRIES, DEFAULT_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_CACHE_ENTRIES, MAX_MAX_OCSP_RESPONSE_BYTES } from './trust.js';
 export type { TrustAnchor } from './trust.js';
 export { vaultSettings } from './vault.js';
 export type { VaultSettings } from './vault.js';

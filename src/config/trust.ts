@@ -25,6 +25,22 @@ export const MAX_MAX_CRL_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
 export const MIN_OCSP_TIMEOUT_MS = 100;
 export const MAX_OCSP_TIMEOUT_MS = 60_000;
+/**
+ * Default largest OCSP response read, bytes (src/pki/ocsp.ts fetchOcsp): one certificate's status with a responder
+ * chain is a few kilobytes. Stops: a hostile or broken responder making the process buffer an unbounded body. Below
+ * 1 KiB no signed answer with a responder certificate fits; above 1 MiB nothing legitimate is that large.
+ */
+export const DEFAULT_MAX_OCSP_RESPONSE_BYTES = 64 * 1024;
+export const MIN_MAX_OCSP_RESPONSE_BYTES = 1024;
+export const MAX_MAX_OCSP_RESPONSE_BYTES = 1024 * 1024;
+/**
+ * Default cached OCSP answers per trust anchor and KMIP process (src/server/trust.ts); the least recently answered
+ * goes first. Per anchor, not trust-wide, like every other setting of `kmip.trust`: a flood of distinct certificates
+ * under one anchor then evicts only that anchor's answers, never another tenant's. Stops: the cache growing unbounded.
+ */
+export const DEFAULT_MAX_OCSP_CACHE_ENTRIES = 10_000;
+export const MIN_MAX_OCSP_CACHE_ENTRIES = 1;
+export const MAX_MAX_OCSP_CACHE_ENTRIES = 1_000_000;
 /** An enterprise trust anchor (`kmip.trust.anchors[]`, docs/clients.md "Bring your own CA"). */
 export interface TrustAnchor {
   readonly name: string;
@@ -43,6 +59,10 @@ export interface TrustAnchor {
   /** The OCSP responder asked for this anchor's certificates (http URL); undefined: each certificate's AIA, if any. */
   readonly ocspResponder?: string | undefined;
   readonly ocspTimeoutMs: number;
+  /** Largest OCSP response read for this anchor, bytes. */
+  readonly maxOcspResponseBytes: number;
+  /** Cached OCSP answers of this anchor's certificates per process. */
+  readonly maxOcspCacheEntries: number;
 }
 
 function intIn(where: string, v: unknown, dflt: number, min: number, max: number): number {
@@ -57,7 +77,8 @@ function intIn(where: string, v: unknown, dflt: number, min: number, max: number
  *   "trust": { "anchors": [ { "name": "corp", "ca": "pki/corp-ca.crt", "tenants": ["acme"],
  *                             "crl": ["https://pki.corp.example/corp.crl"], "crlRefreshMs": 60000,
  *                             "maxCrlBytes": 8388608, "onUnavailable": "fail-closed",
- *                             "ocspResponder": "http://ocsp.corp.example", "ocspTimeoutMs": 5000 } ] }
+ *                             "ocspResponder": "http://ocsp.corp.example", "ocspTimeoutMs": 5000,
+ *                             "maxOcspResponseBytes": 65536, "maxOcspCacheEntries": 10000 } ] }
  */
 export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promise<TrustAnchor[]> {
   const W = 'kmip.trust';
@@ -71,7 +92,8 @@ export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promis
   for (const [i, a] of list.entries()) {
     const w = `${W}.anchors[${String(i)}]`;
     if (!isRecord(a)) throw new ConfigError(`${w} must be an object`);
-    const allowed = ['name', 'ca', 'tenants', 'crl', 'crlRefreshMs', 'maxCrlBytes', 'onUnavailable', 'ocspResponder', 'ocspTimeoutMs'];
+    const allowed = ['name', 'ca', 'tenants', 'crl', 'crlRefreshMs', 'maxCrlBytes', 'onUnavailable', 'ocspResponder', 'ocspTimeoutMs', 'maxOcspResponseBytes',
+      'maxOcspCacheEntries'];
     for (const k of Object.keys(a)) if (!allowed.includes(k)) throw new ConfigError(`unknown setting ${w}.${k} (allowed: ${allowed.join(', ')})`);
     if (typeof a.name !== 'string' || !TENANT_NAME_PATTERN.test(a.name)) throw new ConfigError(`${w}.name must match ${TENANT_NAME_PATTERN.source}`);
     if (names.has(a.name)) throw new ConfigError(`${w}.name ${a.name} is used twice`);
@@ -106,6 +128,8 @@ export async function resolveTrustAnchors(dataDir: string, raw: unknown): Promis
       name: a.name, caPem, fingerprint, tenants: [...a.tenants], crl, onUnavailable,
       ocspResponder: a.ocspResponder,
       ocspTimeoutMs: intIn(`${w}.ocspTimeoutMs`, a.ocspTimeoutMs, DEFAULT_OCSP_TIMEOUT_MS, MIN_OCSP_TIMEOUT_MS, MAX_OCSP_TIMEOUT_MS),
+      maxOcspResponseBytes: intIn(`${w}.maxOcspResponseBytes`, a.maxOcspResponseBytes, DEFAULT_MAX_OCSP_RESPONSE_BYTES, MIN_MAX_OCSP_RESPONSE_BYTES, MAX_MAX_OCSP_RESPONSE_BYTES),
+      maxOcspCacheEntries: intIn(`${w}.maxOcspCacheEntries`, a.maxOcspCacheEntries, DEFAULT_MAX_OCSP_CACHE_ENTRIES, MIN_MAX_OCSP_CACHE_ENTRIES, MAX_MAX_OCSP_CACHE_ENTRIES),
       crlRefreshMs: intIn(`${w}.crlRefreshMs`, a.crlRefreshMs, DEFAULT_CRL_REFRESH_MS, MIN_CRL_REFRESH_MS, MAX_CRL_REFRESH_MS),
       maxCrlBytes: intIn(`${w}.maxCrlBytes`, a.maxCrlBytes, DEFAULT_MAX_CRL_BYTES, 1024, MAX_MAX_CRL_BYTES),
     });

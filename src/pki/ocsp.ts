@@ -225,18 +225,66 @@ export function verifyOcspResponse(bytes: Buffer, id: CertId, issuerPem: string 
   throw new Error('OCSP response does not answer for the certificate asked about');
 }
 
-/** Largest OCSP response read, bytes: one certificate's status with a responder chain is a few kilobytes. */
-export const MAX_OCSP_RESPONSE_BYTES = 64 * 1024;
-
-/** POSTs the request to `url` (RFC 6960 Appendix A.1) and returns the response body. */
-export async function fetchOcsp(url: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
+/**
+ * POSTs the request to `url` (RFC 6960 Appendix A.1) and returns the response body, at most `maxBytes`
+ * (the anchor's maxOcspResponseBytes, src/config/trust.ts): a declared Content-Length above it is refused before the
+ * body is read, and a body without one (chunked) is read chunk by chunk and abandoned as soon as it passes the limit,
+ * so no more than `maxBytes` plus one network chunk is ever held.
+ */
+export async function fetchOcsp(url: string, request: Buffer, timeoutMs: number, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): Error => new Error(`OCSP response larger than maxOcspResponseBytes (${String(maxBytes)})`);
   const res = await fetch(url, {
     method: 'POST', body: request, headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`OCSP responder ${url}: HTTP ${String(res.status)}`);
-  if (Number(res.headers.get('content-length') ?? '0') > MAX_OCSP_RESPONSE_BYTES) throw new Error(`OCSP response larger than ${String(MAX_OCSP_RESPONSE_BYTES)} bytes`);
-  const body = Buffer.from(await res.arrayBuffer());
-  if (body.length > MAX_OCSP_RESPONSE_BYTES) throw new Error(`OCSP response larger than ${String(MAX_OCSP_RESPONSE_BYTES)} bytes`);
-  return body;
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`OCSP responder ${url}: HTTP ${String(res.status)}`);
+  }
+  if (Number(res.headers.get('content-length') ?? '0') > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (res.body === null) return Buffer.alloc(0);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * The cached OCSP answers of one trust anchor, at most `maxEntries` (`kmip.trust.anchors[].maxOcspCacheEntries`):
+ * storing an answer moves it to the newest place; storing one more than the limit drops the oldest stored (least
+ * recently answered) first, which is then asked again at its next handshake. Stops: a flood of distinct certificates
+ * growing the cache.
+ */
+export class BoundedCache<V> {
+  readonly #map = new Map<string, V>();
+  constructor(readonly maxEntries: number) {}
+  get(key: string): V | undefined { return this.#map.get(key); }
+  /** Stores `value` as the newest entry; returns the key dropped to make room, if any. */
+  set(key: string, value: V): string | undefined {
+    this.#map.delete(key);
+    let dropped: string | undefined;
+    if (this.#map.size >= this.maxEntries) {
+      const oldest = this.#map.keys().next();
+      if (oldest.done !== true) {
+        dropped = oldest.value;
+        this.#map.delete(dropped);
+      }
+    }
+    this.#map.set(key, value);
+    return dropped;
+  }
+  get size(): number { return this.#map.size; }
 }

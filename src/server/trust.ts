@@ -31,7 +31,7 @@ import type { Principal } from '../operations/types.js';
 import type { IdentityConfig } from '../config/identity.js';
 import type { TrustAnchor } from '../config/trust.js';
 import { IdentityError, identityOf, tenantOf } from './identity.js';
-import { aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
+import { BoundedCache, aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
 import { describeError } from '../common/log.js';
 import { normalizeSerial } from '../common/x509.js';
 import type { TrustSnapshot } from '../common/x509.js';
@@ -44,8 +44,14 @@ export const CRL_FETCH_TIMEOUT_MS = 10_000;
 
 /** A "good" answer without nextUpdate (RFC 6960 §2.4: newer information is always available) is reused this long, ms. */
 export const OCSP_NO_NEXT_UPDATE_CACHE_MS = 60_000;
-/** Cached OCSP answers of one process; the oldest goes first. Stops: a flood of distinct certificates growing the cache. */
-export const MAX_OCSP_CACHE_ENTRIES = 10_000;
+/**
+ * A cached answer is asked again in the background by the first handshake of its certificate after this part of its
+ * life (receipt .. nextUpdate) has passed, while the cached answer still decides: a busy client's answer is renewed
+ * before it expires, so fail-closed neither blocks its handshakes nor drops its open connections at a re-check
+ * (src/server/listener.ts #recheck). A failed refresh keeps the still-current answer and tries again no sooner than
+ * ocspTimeoutMs later.
+ */
+export const OCSP_REFRESH_AFTER = 0.75;
 
 /** The current CRL of one enterprise anchor. */
 interface CrlState {
@@ -104,8 +110,10 @@ export async function verifiedCrl(bytes: Buffer, anchorPem: string): Promise<Crl
 /** One cached OCSP answer ("unavailable": asked, no usable answer; never fresh, kept for the log and the recheck). */
 interface OcspEntry {
   readonly status: 'good' | 'revoked' | 'unknown' | 'unavailable';
-  /** Fresh until then (ms since the epoch). */
+  /** Fresh until then (ms since the epoch): the answer's nextUpdate. */
   readonly until: number;
+  /** From then on a handshake of this certificate asks again in the background (see OCSP_REFRESH_AFTER). */
+  readonly refreshAt: number;
 }
 
 /** What an OCSP check of one peer certificate needs. */
@@ -135,7 +143,8 @@ export class ClientTrust {
   #map: IdentityConfig;
   #revoked = new Map<string, Set<string>>();
   readonly #crls = new Map<string, CrlState>();
-  readonly #ocsp = new Map<string, OcspEntry>();
+  /** Anchor name → its cached OCSP answers (bounded per anchor: maxOcspCacheEntries, src/config/trust.ts). */
+  readonly #ocsp = new Map<string, BoundedCache<OcspEntry>>();
   readonly #ocspInFlight = new Map<string, Promise<void>>();
   readonly #listeners = new Set<() => void>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -212,7 +221,7 @@ export class ClientTrust {
     }
     const ocsp = anchor === undefined ? undefined : this.#ocspTarget(detailed, anchor);
     if (ocsp !== undefined) {
-      const e = this.#ocsp.get(ocsp.key);
+      const e = this.#ocsp.get(ocsp.anchor.name)?.get(ocsp.key);
       const fresh = e !== undefined && e.until > this.#now();
       if (fresh && e.status === 'revoked') throw new IdentityError(`client certificate is revoked (OCSP, trust anchor ${ocsp.anchor.name})`);
       if ((!fresh || e.status !== 'good') && ocsp.anchor.onUnavailable === 'fail-closed') {
@@ -248,15 +257,25 @@ export class ClientTrust {
   /**
    * Makes sure the OCSP status of `peer` (`getPeerCertificate(true)`) is known before {@link principalOf} decides:
    * undefined when nothing needs asking (no OCSP for it, or a fresh cached answer), else a promise that resolves
-   * (never rejects) once the responder answered or failed. One request per certificate at a time.
+   * (never rejects) once the responder answered or failed. One request per certificate at a time. A fresh answer
+   * past its refreshAt also answers undefined (it still decides) and starts a background refresh.
    */
   checkStatus(peer: PeerCertificate): Promise<void> | undefined {
     const detailed = peer as DetailedPeerCertificate;
     const anchor = this.#anchorOf(peer);
     const t = anchor === undefined ? undefined : this.#ocspTarget(detailed, anchor);
     if (t === undefined) return undefined;
-    const e = this.#ocsp.get(t.key);
-    if (e !== undefined && e.until > this.#now()) return undefined;
+    const e = this.#ocsp.get(t.anchor.name)?.get(t.key);
+    const now = this.#now();
+    if (e !== undefined && e.until > now) {
+      if (now >= e.refreshAt) void this.#ask(t);
+      return undefined;
+    }
+    return this.#ask(t);
+  }
+
+  /** The request for `t` in flight, or a new one. */
+  #ask(t: OcspTarget): Promise<void> {
     let p = this.#ocspInFlight.get(t.key);
     if (p === undefined) {
       p = this.#askOcsp(t).finally(() => { this.#ocspInFlight.delete(t.key); });
@@ -266,31 +285,44 @@ export class ClientTrust {
   }
 
   async #askOcsp(t: OcspTarget): Promise<void> {
+    let cache = this.#ocsp.get(t.anchor.name);
+    if (cache === undefined) {
+      cache = new BoundedCache<OcspEntry>(t.anchor.maxOcspCacheEntries);
+      this.#ocsp.set(t.anchor.name, cache);
+    }
     let entry: OcspEntry;
     try {
       const id = certIdOf(t.cert, t.issuer);
-      const answer = verifyOcspResponse(await fetchOcsp(t.url, ocspRequest(id), t.anchor.ocspTimeoutMs), id, t.issuerPem, this.#now());
-      const until = answer.nextUpdate?.getTime() ?? this.#now() + OCSP_NO_NEXT_UPDATE_CACHE_MS;
-      entry = { status: answer.status, until };
+      const answer = verifyOcspResponse(await fetchOcsp(t.url, ocspRequest(id), t.anchor.ocspTimeoutMs, t.anchor.maxOcspResponseBytes), id, t.issuerPem, this.#now());
+      const now = this.#now();
+      const until = answer.nextUpdate?.getTime() ?? now + OCSP_NO_NEXT_UPDATE_CACHE_MS;
+      entry = { status: answer.status, until, refreshAt: now + Math.floor((until - now) * OCSP_REFRESH_AFTER) };
       if (answer.status !== 'good') this.#log?.warn(`OCSP: client certificate ${answer.status}`, { anchor: t.anchor.name, responder: t.url, certificate: t.key });
     } catch (e) {
-      entry = { status: 'unavailable', until: 0 };
-      this.#log?.error(`OCSP status unavailable for a certificate of trust anchor ${t.anchor.name}: it is ${t.anchor.onUnavailable === 'fail-closed' ? 'REFUSED (fail-closed)' : 'served without a revocation check (fail-open)'}`,
-        { anchor: t.anchor.name, responder: t.url, certificate: t.key, ...describeError(e) });
+      const now = this.#now();
+      const current = cache.get(t.key);
+      const fields = { anchor: t.anchor.name, responder: t.url, certificate: t.key, ...describeError(e) };
+      if (current !== undefined && current.until > now) {
+        // A failed background refresh: the answer in hand is still current (RFC 6960 §4.2.2.1 nextUpdate) and decides.
+        this.#log?.warn(`OCSP refresh failed for a certificate of trust anchor ${t.anchor.name}: its current answer (${current.status}) serves until ${new Date(current.until).toISOString()}`, fields);
+        cache.set(t.key, { ...current, refreshAt: now + t.anchor.ocspTimeoutMs });
+        return;
+      }
+      entry = { status: 'unavailable', until: 0, refreshAt: 0 };
+      this.#log?.error(`OCSP status unavailable for a certificate of trust anchor ${t.anchor.name}: it is ${t.anchor.onUnavailable === 'fail-closed' ? 'REFUSED (fail-closed)' : 'served without a revocation check (fail-open)'}`, fields);
     }
-    const before = this.#ocsp.get(t.key)?.status;
-    this.#ocsp.delete(t.key);
-    if (this.#ocsp.size >= MAX_OCSP_CACHE_ENTRIES) {
-      const oldest = this.#ocsp.keys().next();
-      if (oldest.done !== true) this.#ocsp.delete(oldest.value);
-    }
-    this.#ocsp.set(t.key, entry);
+    const before = cache.get(t.key)?.status;
+    cache.set(t.key, entry);
     // A certificate found revoked may have other connections open: the listeners re-check them.
     if (entry.status === 'revoked' && before !== 'revoked') this.#changed();
   }
 
   /** Cached OCSP answers (tests, metrics). */
-  get ocspCacheSize(): number { return this.#ocsp.size; }
+  get ocspCacheSize(): number {
+    let n = 0;
+    for (const c of this.#ocsp.values()) n += c.size;
+    return n;
+  }
 
   /** Reads every anchor's CRL now and then every crlRefreshMs; resolves after the first round. */
   async start(): Promise<void> {

@@ -278,7 +278,7 @@ describe('PGlite worker lifecycle', () => {
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000); // opening PGlite (initdb) alone can take most of a minute on a loaded 2-core runner
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearTimeout(killer);
     await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,6 @@
 /** Error mapping: Key Vault REST errors → stable keystore codes. */
 import { KeystoreError, type KeystoreErrorCode } from '../types.js';
 import { AZURE_KEYVAULT_PLUGIN_KIND } from './constants.js';
-import type { AzureSecretCredential } from './credential.js';
 
 interface RestErrorLike {
   readonly name: 'RestError';
@@ -48,7 +47,12 @@ export function errorText(err: unknown): string {
  * - 400 BadParameter on unwrap: the blob did not decrypt → INVALID_CIPHERTEXT.
  * - no status (connection refused, DNS, TLS), 408/429/5xx, aborts → UNREACHABLE.
  */
-export function mapAzureError(err: unknown, operation: string, credential?: AzureSecretCredential): KeystoreError {
+/** What {@link mapAzureError} reads of the credential (./credential.ts AzureSecretCredential): its last token failure. */
+export interface CredentialFailure {
+  readonly failure: KeystoreError | undefined;
+}
+
+export function mapAzureError(err: unknown, operation: string, credential?: CredentialFailure): KeystoreError {
   if (err instanceof KeystoreError) return err;
   if (err instanceof Error && err.name === 'AbortError') {
     return new KeystoreError('UNREACHABLE', AZURE_KEYVAULT_PLUGIN_KIND, `${operation}: request aborted (timeout)`);
