@@ -20,7 +20,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KmipError } from '../kmip/errors.js';
-import { KeystoreFactory } from '../keystore/factory.js';
+import { isDeepStrictEqual } from 'node:util';
+import { KeystoreFactory, RestartRequiredError } from '../keystore/factory.js';
 import { KeystoreError } from '../keystore/types.js';
 import { createLocalKey, createLocalKeystoreFactory, LOCAL_KEY_NAME_PATTERN, LOCAL_L1_DIR } from '../keystore/local.js';
 import type { SecretSource, ShadowReference } from '../keystore/types.js';
@@ -34,7 +35,9 @@ import type { OperatorApi } from '../krypton/operator-api.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { ConfigError } from '../common/config-error.js';
 import type { Logger } from '../common/log.js';
+import { keystoresSettings } from '../config/keystores.js';
 import type { KeystoresSettings } from '../config/keystores.js';
+import { loadConfig } from '../config/load.js';
 
 /** Directory of the hierarchy store under the data directory. */
 export const HIERARCHY_STORE_DIR = 'krypton';
@@ -64,6 +67,13 @@ export interface HierarchyOpenOptions {
   readonly operatorSocket?: boolean;
 }
 
+/** One keystore reload as the audit records it: who, what was added, and the outcome. */
+export interface KeystoresReload {
+  readonly by: string;
+  readonly added: readonly string[];
+  readonly result: 'ok' | 'restart-required' | 'invalid-config';
+}
+
 export class Hierarchy {
   readonly masterKey: MasterKey;
   readonly krypton: Krypton;
@@ -78,6 +88,8 @@ export class Hierarchy {
   readonly #pending = new Map<string, Promise<void>>();
   /** The L1 registered through the admin API (governance), once the governance plane is up. */
   #registered: ((tenant: string) => Promise<ShadowReference | undefined>) | undefined;
+  /** Told of every keystore reload, done or refused (the app records it in the global audit chain). */
+  readonly #reloadListeners: ((r: KeystoresReload) => void)[] = [];
   /** MasterKey 'sealed' → krypton's slots zeroised (see the constructor). */
   readonly #onSealed: () => void;
 
@@ -171,7 +183,9 @@ export class Hierarchy {
         }
       }
       logger.info('key hierarchy ready', { sealed: mk.status().sealed, seal: mk.status().type, defaultPlugin: opts.keystores.default, operatorSocket: operatorApi?.socketPath });
-      return new Hierarchy({ masterKey: mk, krypton, keystores, store, operatorApi, dataDir, settings: opts.keystores, logger, legacy: opts.legacy ?? [] });
+      const h = new Hierarchy({ masterKey: mk, krypton, keystores, store, operatorApi, dataDir, settings: opts.keystores, logger, legacy: opts.legacy ?? [] });
+      operatorApi?.attachKeystores({ reload: (by) => h.reloadKeystores(by) });
+      return h;
     } catch (e) {
       for (const o of opened.reverse()) await o.close().catch(() => undefined);
       throw e;
@@ -290,6 +304,44 @@ export class Hierarchy {
     // A key left by an onboarding that failed after creating it is reused, never replaced.
     if (existsSync(path.join(this.#dataDir, LOCAL_L1_DIR, name))) return { plugin: 'local', keyRef: `local:${name}`, keyVersion: '' };
     return createLocalKey(this.masterKey, this.#dataDir, name);
+  }
+
+  /**
+   * Issue 16 item 4, "connections can be added without a restart": re-reads openkcm.conf and adds the keystore
+   * connections it names that this node does not have yet (`openkcm operator reload-keystores`, over the operator
+   * socket). Changing or removing a connection, or changing keystores.tenants or keystores.default, needs a restart:
+   * refused as a whole (RestartRequiredError), nothing applied. An invalid file is a ConfigError, nothing applied.
+   * Every attempt, done or refused, goes to the reload listeners (the global audit chain) and the log.
+   */
+  async reloadKeystores(by: string): Promise<{ added: string[]; connections: string[] }> {
+    try {
+      const next = keystoresSettings((await loadConfig(this.#dataDir)).keystores);
+      if (!isDeepStrictEqual(next.tenants, this.#settings.tenants) || next.default !== this.#settings.default) {
+        throw new RestartRequiredError('keystores.tenants or keystores.default changed: only keystores.connections can be added to a running node; restart it to apply the rest');
+      }
+      const added = this.keystores.addConnections(next.connections);
+      this.#logger.info('keystore connections reloaded', { by, added: added.join(',') });
+      this.#emitReload({ by, added, result: 'ok' });
+      return { added, connections: this.keystores.connectionNames };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.#logger.warn('keystore reload refused', { by, errMessage: message });
+      this.#emitReload({ by, added: [], result: e instanceof RestartRequiredError ? 'restart-required' : 'invalid-config' });
+      throw e;
+    }
+  }
+
+  /** Listens to keystore reloads (done or refused); returns the unsubscribe. */
+  onKeystoresReload(listener: (r: KeystoresReload) => void): () => void {
+    this.#reloadListeners.push(listener);
+    return () => {
+      const i = this.#reloadListeners.indexOf(listener);
+      if (i >= 0) this.#reloadListeners.splice(i, 1);
+    };
+  }
+
+  #emitReload(r: KeystoresReload): void {
+    for (const l of this.#reloadListeners) l(r);
   }
 
   /** Zeroises krypton's slots, closes the plugins, the store, and the operator socket; seals nothing on disk. */

@@ -329,6 +329,12 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
       exportLines: (tenant) => chains.exportLines(tenant),
     });
   }
+  // Keystore reloads (issue 16 item 4), done or refused, in the global chain: who, which connections, the outcome.
+  const audit = governance.governance?.audit;
+  const unReload = audit === undefined ? undefined : hierarchy.onKeystoresReload((r) => {
+    audit.appendSync({ principal: r.by, operation: 'keystores.reload', object: r.added.join(',') || '-', result: r.result }, { global: true })
+      .catch((e: unknown) => { logger.error('audit: a keystore reload could not be recorded', describeError(e)); });
+  });
   const stop = new AbortController();
   const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal, rewrap);
   return {
@@ -336,6 +342,7 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
     knownTenants: () => [...new Set([...vault.tenants(), ...hierarchy.krypton.tenants()])],
     close: async () => {
       stop.abort();
+      unReload?.();
       await migration;
       await rewrap.stop();
       // Before the hierarchy: closing it seals the MasterKey, and the last audit flush needs its HMAC key.

@@ -16,6 +16,7 @@
  * cloud credentials) are named there and fetched from the MasterKey's node secrets, never written in the clear.
  * Plugins are cached per (plugin, keyRef), so two connections reaching keys with the same label stay apart.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { parseConnections, resolveConnection, type ConnectionSettings } from './connections.js';
 import type { KeystorePlugin, SecretSource, ShadowReference } from './types.js';
 import { KeystoreError } from './types.js';
@@ -99,15 +100,49 @@ export interface KeystoreFactoryOptions {
   readonly openers?: Readonly<Record<string, KeystoreOpener>>;
 }
 
+/** A configuration change that a running node cannot apply: the operator must restart it. */
+export class RestartRequiredError extends Error {
+  override readonly name = 'RestartRequiredError';
+}
+
 export class KeystoreFactory {
   readonly #opts: KeystoreFactoryOptions;
   readonly #open = new Map<string, Promise<KeystorePlugin>>();
-  readonly #connections: Readonly<Record<string, ConnectionSettings>>;
+  /** Grows through addConnections (issue 16 item 4: connections added without a restart); never shrinks. */
+  #raw: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  #connections: Readonly<Record<string, ConnectionSettings>>;
   #closed = false;
 
   constructor(opts: KeystoreFactoryOptions) {
     this.#opts = opts;
+    this.#raw = opts.connections;
     this.#connections = parseConnections(opts.connections, (message) => invalid('keystores', message));
+  }
+
+  /**
+   * Takes the connections of `next` (the whole `keystores.connections` section, re-read from the config file) that
+   * this factory does not have yet, without touching the ones it has: plugins already open keep their sessions and
+   * every tenant keeps the settings it was activated with. A connection that was changed or removed would leave
+   * open plugins with the old settings, so that needs a restart: refused as a whole with RestartRequiredError
+   * naming them, nothing added. The new entries are validated as at start (INVALID_ARGUMENT naming the setting).
+   * @returns the names added (empty: nothing new).
+   */
+  addConnections(next: Readonly<Record<string, Readonly<Record<string, unknown>>>>): string[] {
+    const parsed = parseConnections(next, (message) => invalid('keystores', message));
+    const changed = Object.keys(this.#raw).filter((n) => !(n in next) || !isDeepStrictEqual(this.#raw[n], next[n]));
+    if (changed.length > 0) {
+      throw new RestartRequiredError(`keystores.connections ${changed.map((n) => `'${n}'`).join(', ')} ${changed.length === 1 ? 'was' : 'were'} changed or removed: `
+        + 'only connections can be added to a running node (plugins already open keep their settings); restart it to apply changes');
+    }
+    const added = Object.keys(next).filter((n) => !(n in this.#raw));
+    this.#raw = { ...next };
+    this.#connections = parsed;
+    return added;
+  }
+
+  /** Names of the configured connections. */
+  get connectionNames(): string[] {
+    return Object.keys(this.#raw);
   }
 
   /** Kinds this factory can open (for diagnostics and config validation). */
@@ -135,7 +170,7 @@ export class KeystoreFactory {
       if (this.#opts.local === undefined) throw invalid('local', 'the local keystore is not available in this process');
       return this.#opts.local(shadow);
     }
-    if (custom !== undefined) return custom(shadow, this.#opts.connections[shadow.plugin] ?? {}, this.#opts.secrets);
+    if (custom !== undefined) return custom(shadow, this.#raw[shadow.plugin] ?? {}, this.#opts.secrets);
     const kinds = [...KeystoreFactory.KINDS, ...Object.keys(this.#opts.openers ?? {})];
     const { kind, settings } = resolveConnection(shadow.plugin, this.#connections, kinds);
     const opener = this.#opts.openers?.[kind] ?? await loadOpener(kind);

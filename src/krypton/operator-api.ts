@@ -14,6 +14,9 @@
  *   GET  /v1/sys/audit/verify[?tenant=T]  200 {ok, count, ...} (issue 16 item 5: `openkcm audit verify` on a live
  *                             node, whatever its seal type), 503 while sealed or before the governance plane is up
  *   GET  /v1/sys/audit/export[?tenant=T]  200 JSON lines of the chain (same conditions)
+ *   POST /v1/sys/keystores/reload  → 200 {added, connections}: adds the keystore connections openkcm.conf gained
+ *                             (issue 16 item 4); 409 RESTART_REQUIRED when one was changed or removed, 400
+ *                             INVALID_CONFIG when the file does not validate (nothing applied either way)
  *
  * Shares are never logged: fastify's request logging is off, and our own log lines carry progress counts only.
  */
@@ -39,7 +42,15 @@ export interface OperatorApi {
   readonly socketPath: string;
   /** Serves the audit routes from now on (the governance plane starts after the hierarchy that owns this socket). */
   attachAudit(audit: OperatorAuditPort): void;
+  /** Serves the keystore reload (the hierarchy attaches itself once it is open). */
+  attachKeystores(keystores: OperatorKeystoresPort): void;
   close(): Promise<void>;
+}
+
+/** The running node's keystore connections, as the operator socket reloads them. */
+export interface OperatorKeystoresPort {
+  /** Re-reads openkcm.conf and adds new connections; throws an Error named RestartRequiredError or ConfigError/KeystoreError when refused. */
+  reload(by: string): Promise<{ added: readonly string[]; connections: readonly string[] }>;
 }
 
 /**
@@ -103,7 +114,7 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   unlinkSync(socketPath);
 }
 
-function buildApp(mk: MasterKey, audit: () => OperatorAuditPort | undefined): FastifyInstance {
+function buildApp(mk: MasterKey, audit: () => OperatorAuditPort | undefined, keystores: () => OperatorKeystoresPort | undefined): FastifyInstance {
   const app = Fastify({
     logger: false, // no request logging at all: a request body may carry a share
     bodyLimit: OPERATOR_BODY_LIMIT_BYTES,
@@ -229,6 +240,21 @@ function buildApp(mk: MasterKey, audit: () => OperatorAuditPort | undefined): Fa
     }
     return reply.type('application/x-ndjson').send(Readable.from(rest()));
   });
+
+  // ---- keystore connections added without a restart (issue 16 item 4) ----------------------------------------
+  app.post('/v1/sys/keystores/reload', async (_req, reply) => {
+    const port = keystores();
+    if (port === undefined) return sendError(reply, 503, 'NO_KEYSTORES', 'this node runs no key hierarchy (vault.kek "dev")');
+    try {
+      return await port.reload('operator-socket');
+    } catch (e) {
+      const name = e instanceof Error ? e.name : '';
+      const message = e instanceof Error ? e.message : String(e);
+      if (name === 'RestartRequiredError') return sendError(reply, 409, 'RESTART_REQUIRED', message);
+      if (name === 'ConfigError' || name === 'KeystoreError') return sendError(reply, 400, 'INVALID_CONFIG', message);
+      throw e;
+    }
+  });
   return app;
 }
 
@@ -240,7 +266,8 @@ function buildApp(mk: MasterKey, audit: () => OperatorAuditPort | undefined): Fa
 export async function startOperatorApi(masterKey: MasterKey, socketPath: string): Promise<OperatorApi> {
   await clearStaleSocket(socketPath);
   let audit: OperatorAuditPort | undefined;
-  const app = buildApp(masterKey, () => audit);
+  let keystores: OperatorKeystoresPort | undefined;
+  const app = buildApp(masterKey, () => audit, () => keystores);
   await app.ready();
   await new Promise<void>((resolve, reject) => {
     const server = app.server;
@@ -264,6 +291,9 @@ export async function startOperatorApi(masterKey: MasterKey, socketPath: string)
     socketPath,
     attachAudit(port: OperatorAuditPort): void {
       audit = port;
+    },
+    attachKeystores(port: OperatorKeystoresPort): void {
+      keystores = port;
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -50,6 +50,10 @@ const USAGE = `usage: openkcm operator <subcommand> [--data-dir DIR] [options]
                      The secret commands go through the operator socket of the running server; with no
                      server running they work offline when the master key opens without custodians (a
                      development or auto-unseal node). A sealed node refuses them: unseal it first
+  reload-keystores   the running server re-reads DIR/openkcm.conf and adds the keystore connections
+                     (keystores.connections) it does not have yet, without a restart; audited. Changing
+                     or removing a connection, keystores.tenants or keystores.default needs a restart
+                     (refused, nothing applied)
 
   --data-dir DIR     data directory (default: $OPENKCM_DATA_DIR, else ./.openkcm)`;
 
@@ -58,7 +62,7 @@ function defaultDataDir(): string {
   return process.env['OPENKCM_DATA_DIR'] ?? './.openkcm';
 }
 
-type Sub = 'init' | 'unseal' | 'seal' | 'status' | 'secret';
+type Sub = 'init' | 'unseal' | 'seal' | 'status' | 'secret' | 'reload-keystores';
 type SecretAction = 'put' | 'list' | 'delete';
 interface Parsed {
   sub?: Sub; dataDir?: string; shares?: number; threshold?: number; autoUnseal: boolean; force: boolean; share?: string; help: boolean;
@@ -84,7 +88,7 @@ function parseArgs(argv: readonly string[]): Parsed {
       default:
         if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
         if (p.sub === undefined) {
-          if (a !== 'init' && a !== 'unseal' && a !== 'seal' && a !== 'status' && a !== 'secret') throw new UsageError(`unknown subcommand ${a}`);
+          if (a !== 'init' && a !== 'unseal' && a !== 'seal' && a !== 'status' && a !== 'secret' && a !== 'reload-keystores') throw new UsageError(`unknown subcommand ${a}`);
           p.sub = a;
         } else if (p.sub === 'unseal' && p.share === undefined) {
           p.share = a;
@@ -460,6 +464,13 @@ export async function run(argv: string[]): Promise<number> {
         return (await submit(socketPath, p.share)).ok ? 0 : 1;
       case 'secret':
         return await serverRuns(socketPath) ? await secretOnline(socketPath, p) : await secretOffline(dataDir, p);
+      case 'reload-keystores': {
+        const r = await call(socketPath, 'POST', '/v1/sys/keystores/reload');
+        if (r.status !== 200) throw new SocketError(`${String(r.body['error'])}: ${replyMessage(r)}`);
+        const added = r.body['added'] as string[];
+        process.stdout.write(added.length === 0 ? 'no new keystore connection\n' : `added keystore connection(s): ${added.join(', ')}\n`);
+        return 0;
+      }
       case 'seal': {
         const r = await call(socketPath, 'POST', '/v1/sys/seal');
         if (r.status !== 200) throw new SocketError(replyMessage(r));
