@@ -10,6 +10,8 @@ const PACKAGES = [
   { deb: 'python3-pykmip', present: () => existsSync('/usr/bin/pykmip-server') &&
       spawnSync('/usr/bin/python3', ['-c', 'import kmip'], { stdio: 'ignore' }).status === 0 },
   { deb: 'softhsm2', present: () => existsSync('/usr/lib/softhsm/libsofthsm2.so') },
+  // OpenSC's pkcs11-tool makes the customer's L1 key in the per-tenant SoftHSM2 tokens of the PKCS#11 end-to-end test.
+  { deb: 'opensc', present: () => spawnSync('pkcs11-tool', ['--version'], { stdio: 'ignore' }).error === undefined },
 ];
 
 const missing = PACKAGES.filter((p) => !p.present()).map((p) => p.deb);
