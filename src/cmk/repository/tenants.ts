@@ -79,9 +79,13 @@ export async function createTenant(ctx: RepoContext, input: { id: string; name?:
   checkPrincipal(principal);
   const at = ctx.now();
   return ctx.db.transaction(async (tx) => {
+    // ON CONFLICT without a target: the row has two unique keys (id and schema_name, which is derived from the id
+    // one-to-one by tenantSchema). A concurrent insert of the same id may be caught by either index first; with
+    // `ON CONFLICT (id)` a loser caught by the schema_name index got a raw unique violation (23505) instead of
+    // TENANT_EXISTS (seen under load in CI, cmk-repository "10 parallel onboardings").
     const r = await tx.query<TenantRow>(
       `INSERT INTO public.tenants (id, name, state, state_reason, created_at, created_by, state_changed_at, schema_name)
-       VALUES ($1, $2, 'active', '', $3, $4, $3, $5) ON CONFLICT (id) DO NOTHING RETURNING *`,
+       VALUES ($1, $2, 'active', '', $3, $4, $3, $5) ON CONFLICT DO NOTHING RETURNING *`,
       [id, name, at, principal, tenantSchema(id)],
     );
     const row = r.rows[0];
