@@ -44,7 +44,8 @@ if (!existsSync(CONF)) {
   chmodSync(CONF, 0o640);
   log(`wrote the default configuration ${CONF}`);
 }
-const { CONFIG_FILE_NAME, ConfigError, parseJsonc, validateConfigFile } = await app('server/config.js');
+const { CONFIG_FILE_NAME, parseJsonc, validateConfigFile } = await app('config/index.js');
+const { ConfigError } = await app('common/config-error.js');
 let cfg;
 try {
   cfg = validateConfigFile(parseJsonc(readFileSync(CONF, 'utf8')));

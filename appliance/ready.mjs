@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { CONFIG_FILE_NAME, DEFAULT_KMIP_LISTEN, parseJsonc, parseListen, validateConfigFile } =
-  await import(path.join(root, 'app', 'dist', 'src', 'server', 'config.js'));
+  await import(path.join(root, 'app', 'dist', 'src', 'config', 'index.js'));
 
 let dataDir = '/var/lib/openkcm';
 let timeoutMs = 60_000;
