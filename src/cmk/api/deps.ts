@@ -12,8 +12,8 @@ import type { Governance } from '../repository/index.js';
 import type { AdminAuthConfig, AdminDirectory } from './auth.js';
 import type { AdminLimits } from './limits.js';
 import type {
-  AdminAction, AdminAuthorizer, AdminPrincipal, ApprovableAction, BindL1, GovernancePort, KillSwitchPort, MasterKeyStatusFn,
-  NodeSecretsPort, RotationPort, ValidatePolicy, ValidateShadow,
+  AdminAction, AdminPolicyEngine, AdminPrincipal, BindL1, FourEyesConfig, GovernancePort, KillSwitchPort, MasterKeyStatusFn,
+  NodeSecretsPort, RotationPort, ValidateShadow,
 } from './ports.js';
 
 /** How long a four-eyes request waits for its approvals; a stale request must not be completed days later. */
@@ -21,22 +21,8 @@ export const DEFAULT_APPROVAL_TTL_MS = 60 * 60 * 1000;
 /** Bounds on the configured number of approvers (beyond the requester). */
 export const MAX_REQUIRED_APPROVALS = 5;
 
-export interface FourEyesConfig {
-  /** Actions that need approval. */
-  readonly actions: readonly ApprovableAction[];
-  /** Distinct approvers needed besides the requester (≥ 1). */
-  readonly approvals: number;
-  /** Default {@link DEFAULT_APPROVAL_TTL_MS}. */
-  readonly ttlMs?: number;
-}
-
-/** H7's PolicyEngine, as far as the API uses it (both parts optional so an engine of any shape can be adapted). */
-export interface AdminPolicyEngine {
-  readonly authorizer?: AdminAuthorizer;
-  readonly validatePolicy?: ValidatePolicy;
-  /** After a policy PUT/DELETE committed: re-install the tenant's policies in the engine. */
-  readonly policiesChanged?: (tenant: string) => Promise<void>;
-}
+// One definition each, in ./ports.ts (the merge of issue 19's branches had left a copy here).
+export type { AdminPolicyEngine, FourEyesConfig } from './ports.js';
 
 export interface AdminTls {
   readonly key: string | Buffer;
