@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { isLogLevel, jsonLogger, withFields } from '../common/log.js';
+import { startIdleMemoryTrim } from './idle-memory.js';
 import { startWorker } from './worker.js';
 import type { ToPrimary } from './ipc.js';
 
@@ -30,6 +31,7 @@ const logger = withFields(jsonLogger(level), { worker: cluster.worker?.id ?? 0 }
 try {
   const loaded = await loadConfig(env.dataDir, env.overrides);
   const running = await startWorker(loaded, logger, env.workers);
+  startIdleMemoryTrim();
   process.on('message', (m: unknown) => {
     if (typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'shutdown') {
       void running.close().then(() => { process.exit(0); }, () => { process.exit(1); });

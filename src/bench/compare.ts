@@ -15,6 +15,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { TRIM_SETTLE_MS } from '../appliance/idle-memory.js';
 import { KmipClient } from '../client/client.js';
 import type { KmipVersionString } from '../client/client.js';
 import { CLIENT_PROTOCOL_VERSIONS } from '../client/client.js';
@@ -26,6 +27,7 @@ import { startOpenKcmServer } from './openkcm-server.js';
 import type { OpenKcmServer } from './openkcm-server.js';
 import { BenchUsageError } from './options.js';
 import type { BenchOp, BenchTarget } from './options.js';
+import { processTreePss } from './memory.js';
 import { startPyKmipServer } from './pykmip.js';
 import type { PyKmipServer } from './pykmip.js';
 import { cellOf, markdownReport, ratioLines, ratiosFor, svgPlot, TARGET_NAMES } from './report.js';
@@ -178,6 +180,9 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
 
 interface Endpoint { readonly target: BenchTarget; readonly tls: BenchTls }
 
+/** After the servers' first idle trim (TRIM_SETTLE_MS from start), before measuring idle memory. */
+const IDLE_MEASURE_MARGIN_MS = 3_000;
+
 /** Runs the comparison; always stops the servers it started. */
 export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const log = o.log ?? ((l: string): void => { process.stdout.write(l + '\n'); });
@@ -188,6 +193,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const loadStart = os.loadavg();
   try {
     ours = await startOpenKcmServer(o.workers === undefined ? {} : { workers: o.workers });
+    const startedAt = Date.now();
     log(`openkcm serve: pid ${String(ours.pid)}, port ${String(ours.port)}, workers ${o.workers === undefined ? `default (${String(os.availableParallelism())})` : String(o.workers)}`);
     const oursEp: Endpoint = { target: { host: ours.host, port: ours.port }, tls: { ca: ours.ca, cert: ours.cert, key: ours.key } };
     if (wanted.has('pykmip')) {
@@ -214,6 +220,18 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
         log(`floor for ${key}: pid ${String(child.pid)}, port ${String(child.port)}, replays ${String(exchange.response.length)}-byte response to ${String(exchange.request.length)}-byte request`);
       }
     }
+    // Idle memory before any load: long enough after start-up for every process's first trim (idle-memory.ts).
+    const idleAt = startedAt + TRIM_SETTLE_MS + IDLE_MEASURE_MARGIN_MS;
+    if (Date.now() < idleAt) await new Promise((r) => { setTimeout(r, idleAt - Date.now()); });
+    const idle = {
+      openkcm: ours.pid === undefined ? undefined : processTreePss(ours.pid),
+      pykmip: py?.pid === undefined ? undefined : processTreePss(py.pid),
+    };
+    const idlePssMiB = {
+      ...(idle.openkcm === undefined ? {} : { openkcm: Math.round(idle.openkcm.totalKiB / 1024) }),
+      ...(idle.pykmip === undefined ? {} : { pykmip: Math.round(idle.pykmip.totalKiB / 1024) }),
+    };
+    if (idle.openkcm !== undefined) log(`idle memory (PSS) before load: openkcm ${String(idlePssMiB.openkcm)} MiB (${idle.openkcm.perProcessKiB.map((k) => String(Math.round(k / 1024))).join(' + ')})${idlePssMiB.pykmip === undefined ? '' : `, pykmip ${String(idlePssMiB.pykmip)} MiB`}`);
     const runs = new Map<string, BenchResult[]>();
     for (let rep = 1; rep <= o.repeat; rep++) {
       for (const s of o.scenarios) {
@@ -270,10 +288,11 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       repeat: o.repeat,
       loadavg_start: loadStart.map((v) => Math.round(v * 100) / 100),
       loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100),
+      idle_pss_mib: idlePssMiB,
       method: 'same client (src/bench/load.ts) against each target in its own process; runs interleaved; medians per figure',
     };
     await writeFile(files.json, JSON.stringify({ meta, scenarios: o.scenarios, cells, ratios }, null, 2) + '\n');
-    await writeFile(files.markdown, `# openkcm bench compare, ${meta.date}\n\nKMIP ${o.kmipVersion}; client ${o.client}; openkcm serve --workers ${String(meta.openkcm_workers)}; ${String(o.durationS)} s measured after ${String(o.warmupS)} s warm-up per run; load average ${meta.loadavg_start.join(' ')} → ${meta.loadavg_end.join(' ')}.\n\n${markdownReport(o.scenarios, cells, o.repeat)}`);
+    await writeFile(files.markdown, `# openkcm bench compare, ${meta.date}\n\nKMIP ${o.kmipVersion}; client ${o.client}; openkcm serve --workers ${String(meta.openkcm_workers)}; ${String(o.durationS)} s measured after ${String(o.warmupS)} s warm-up per run; load average ${meta.loadavg_start.join(' ')} → ${meta.loadavg_end.join(' ')}.${idlePssMiB.openkcm === undefined ? '' : ` Idle memory before load (PSS of the process tree): openkcm ${String(idlePssMiB.openkcm)} MiB${idlePssMiB.pykmip === undefined ? '' : `, PyKMIP ${String(idlePssMiB.pykmip)} MiB`}.`}\n\n${markdownReport(o.scenarios, cells, o.repeat)}`);
     await writeFile(files.svg, svgPlot(o.scenarios, cells, `KMIP latency vs throughput (${String(meta.cores)} cores, ${meta.date.slice(0, 10)})`));
     log(`wrote ${files.json}, ${files.markdown}, ${files.svg}`);
     return { meta, scenarios: o.scenarios, cells, ratios, files };

@@ -48,6 +48,8 @@ export interface NativeBinding {
   slotUnwrapBatch(keks: Float64Array, pad: boolean, input: Uint8Array, inOff: Uint32Array, handles: Float64Array, status: Int32Array): number;
   slotSealBatch(keks: Float64Array, targets: Float64Array, ivs: Uint8Array, aad: Uint8Array, aadOff: Uint32Array, out: Uint8Array, outOff: Uint32Array, status: Int32Array): number;
   slotOpenBatch(keks: Float64Array, ivs: Uint8Array, aad: Uint8Array, aadOff: Uint32Array, sealed: Uint8Array, sealedOff: Uint32Array, handles: Float64Array, status: Int32Array): number;
+  /** glibc malloc_trim(0): 1 released, 0 nothing to release, < 0 unsupported (not glibc). */
+  heapTrim(): number;
   /** Debug hooks: present only when OPENKCM_NATIVE_DEBUG=1 was set when the addon loaded. */
   debugPeek?: (index: number, out: Uint8Array) => number;
   debugIndex?: (handle: number) => number;
@@ -72,8 +74,8 @@ export interface RawInfo {
   opensslVersion: string;
 }
 
-/** The ABI this TypeScript was written against (addon.cc `abiVersion`). */
-const ABI_VERSION = 1;
+/** The ABI this TypeScript was written against (addon.cc `abiVersion`; 2 added heapTrim). */
+const ABI_VERSION = 2;
 const ADDON_FILE = 'openkcm_native.node';
 
 let cached: NativeBinding | undefined;

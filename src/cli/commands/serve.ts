@@ -19,6 +19,7 @@ import { ConfigError } from '../../common/config-error.js';
 import type { ListenAddress } from '../../config/index.js';
 import { startKmipApp } from '../../appliance/kmip-app.js';
 import { secureDataDir, tightenDataDir } from '../../appliance/data-dir.js';
+import { startIdleMemoryTrim } from '../../appliance/idle-memory.js';
 import { describeError, isLogLevel, jsonLogger } from '../../common/log.js';
 import type { LogLevel } from '../../common/log.js';
 import { forEachArg, parseCommandLine, requireDataDir, UsageError } from '../args.js';
@@ -135,7 +136,9 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`openkcm: KMIP listening on ${formatListen(app.address)}\n`);
   // Not "listening": tooling reads exactly one line with that word (the contract above).
   if (app.httpsAddress !== undefined) process.stdout.write(`openkcm: KMIP over HTTPS at ${formatListen(app.httpsAddress)}\n`);
+  const trim = startIdleMemoryTrim();
   const sig = await signal;
+  trim.stop();
   logger.info('shutting down', { signal: sig });
   const hard = setTimeout(() => {
     logger.error('shutdown did not finish in time; exiting');
