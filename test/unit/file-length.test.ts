@@ -22,7 +22,7 @@ const GENERATED = new Set(['src/kmip/registry.generated.ts']);
  * Over the limit before this test existed and not yet split (a ratchet: the file may shrink, never grow). Remove an
  * entry when its file is split; the test fails if an entry is left behind.
  */
-const NOT_YET_SPLIT: ReadonlyMap<string, number> = new Map([['test/interop/pykmip_client_driver.py', 1118]]);
+const NOT_YET_SPLIT: ReadonlyMap<string, number> = new Map();
 
 function trackedCode(): string[] {
   const out = execFileSync('git', ['ls-files', '-z', '--', ...FOLDERS], { cwd: root, encoding: 'utf8' });
