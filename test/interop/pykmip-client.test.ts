@@ -5,8 +5,8 @@
  *   - proxy:     kmip.pie.client.ProxyKmipClient (the high-level "pie" API);
  *   - kmipproxy: kmip.services.kmip_client.KMIPProxy (the lower layer, core TTLV objects).
  *
- * The scenario lives in test/interop/pykmip_client_driver.py (run with /usr/bin/python3, the only
- * interpreter that can import Debian's PyKMIP). It prints one JSON line per step; every step
+ * The scenario lives in test/interop/pykmip_client_driver.py and the package beside it, pykmip_driver/ (run with
+ * /usr/bin/python3, the only interpreter that can import Debian's PyKMIP). It prints one JSON line per step; every step
  * becomes a subtest here, named `<step>`, under `KMIP <version> <layer>`, so a failure names
  * the version, the layer and the operation, with the server's Result Reason and message.
  *
@@ -34,7 +34,7 @@ type Version = (typeof VERSIONS)[number];
 const LAYERS = ['proxy', 'kmipproxy'] as const;
 type Layer = (typeof LAYERS)[number];
 
-/** The driver's steps, in order (pykmip_client_driver.py STEPS). A dropped step fails here. */
+/** The driver's steps, in order (pykmip_driver/scenario.py TABLE). A dropped step fails here. */
 const STEPS = [
   'open', 'discover_versions', 'create', 'get_created', 'register_symmetric', 'get_registered_symmetric',
   'register_secret', 'get_registered_secret', 'get_attributes', 'get_attributes_all', 'get_attribute_list',
