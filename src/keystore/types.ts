@@ -10,6 +10,7 @@
  * Ownership of secrets: `wrap` never keeps a copy of the plaintext it was given; `unwrap` returns a fresh
  * buffer that the CALLER owns and must wipe (`fill(0)`) as soon as it has moved the bytes into a native slot.
  */
+import { CodedError } from '../common/coded-error.js';
 
 /** What we persist about L1, and nothing else (ARCHITECTURE §2, "Shadow reference"). */
 export interface ShadowReference {
@@ -88,14 +89,12 @@ export const KeystoreErrorCode = {
 export type KeystoreErrorCode = (typeof KeystoreErrorCode)[keyof typeof KeystoreErrorCode];
 
 /** The one error class every keystore plugin throws (STYLE.md rule 5: one catalog, stable codes). */
-export class KeystoreError extends Error {
+export class KeystoreError extends CodedError<KeystoreErrorCode> {
   override readonly name = 'KeystoreError';
-  readonly code: KeystoreErrorCode;
   readonly plugin: string;
 
   constructor(code: KeystoreErrorCode, plugin: string, message: string, options?: { cause?: unknown }) {
-    super(`${plugin}: ${message}`, options);
-    this.code = code;
+    super(code, `${plugin}: ${message}`, options);
     this.plugin = plugin;
   }
 }

@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditTrail } from '../cmk/audit/index.js';
 import type { Db, DbTx } from '../cmk/db.js';
+import { CodedError } from '../common/coded-error.js';
 import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
@@ -46,11 +47,8 @@ export const ADMIN_ROLE_RANK: Readonly<Record<string, number>> = { 'admin': 3, '
 
 export type RegistryErrorCode = 'INVALID' | 'CONFLICT' | 'NOT_FOUND' | 'NOT_CONFIGURED';
 
-export class RegistryError extends Error {
+export class RegistryError extends CodedError<RegistryErrorCode> {
   override readonly name = 'RegistryError';
-  constructor(readonly code: RegistryErrorCode, message: string) {
-    super(message);
-  }
 }
 
 export interface CertRecord {
