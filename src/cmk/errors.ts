@@ -5,6 +5,7 @@
  * src/cmk deliberately does not reuse src/kmip/errors.ts: that module imports src/native (its error mapping),
  * and ARCHITECTURE §6 bars src/cmk from the native key-slot layer, even transitively.
  */
+import { CodedError } from '../common/coded-error.js';
 export const GovernanceErrorCode = {
   /** A caller-supplied value breaks its contract (pattern, length, type). Nothing was changed. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
@@ -30,13 +31,8 @@ export const GovernanceErrorCode = {
 } as const;
 export type GovernanceErrorCode = (typeof GovernanceErrorCode)[keyof typeof GovernanceErrorCode];
 
-export class GovernanceError extends Error {
+export class GovernanceError extends CodedError<GovernanceErrorCode> {
   override readonly name = 'GovernanceError';
-  readonly code: GovernanceErrorCode;
-  constructor(code: GovernanceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export function isGovernanceError(err: unknown, code?: GovernanceErrorCode): err is GovernanceError {

@@ -17,3 +17,15 @@ export function checkKeys(where: string, obj: Readonly<Record<string, unknown>>,
     if (!allowed.includes(k)) throw new error(`unknown setting ${where}.${k} (allowed: ${allowed.join(', ')})`);
   }
 }
+
+/**
+ * A named limit's configured value: an integer from 1 to `max`, its ceiling (0 or a huge value would disable the
+ * limit by accident). One check for the KMIP listener's limits (src/config/limits.ts) and the admin API's
+ * (src/cmk/api/limits.ts); `label` names the setting in the message, `error` is the section's own error class.
+ */
+export function checkLimit(label: string, v: unknown, max: number, error: new (message: string) => Error = ConfigError): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) {
+    throw new error(`${label} must be an integer from 1 to ${String(max)}, got ${String(v)}`);
+  }
+  return v;
+}

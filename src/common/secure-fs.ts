@@ -7,7 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
+
+/** True when `file` exists (access(2) succeeds); false on any error (absent, or a directory we cannot search). */
+export async function pathExists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Mode bits a secret file or directory must not have: any access by group or others. */
 export const NOT_OWNER_ONLY = 0o077;

@@ -3,7 +3,7 @@
  * ceilings that keep a configured value from disabling a limit by accident (docs/configuration.md).
  */
 import { DEFAULT_TTLV_LIMITS } from '@openkcm/ttlv';
-import { ConfigError } from '../common/config-error.js';
+import { checkLimit, ConfigError } from '../common/config-error.js';
 
 export interface ServerLimits {
   /**
@@ -146,11 +146,7 @@ export function resolveServerLimits(p: Partial<ServerLimits> = {}): ServerLimits
   const out: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
   for (const name of LIMIT_NAMES) {
     const v = p[name];
-    if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v < 1 || v > LIMIT_MAX[name]) {
-      throw new ConfigError(`limit ${name} must be an integer from 1 to ${LIMIT_MAX[name]}, got ${String(v)}`);
-    }
-    out[name] = v;
+    if (v !== undefined) out[name] = checkLimit(`limit ${name}`, v, LIMIT_MAX[name]);
   }
   if (out.maxConcurrentPerConnection > out.maxInFlightPerConnection) {
     throw new ConfigError('limit maxConcurrentPerConnection cannot exceed maxInFlightPerConnection');

@@ -21,14 +21,16 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
-import { randomBytes } from 'node:crypto';
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, type KeyMetadata } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { parseAssumeRole, parseWebIdentity, roleCredentialProvider, type AwsAssumeRole, type AwsWebIdentity } from './aws-identity.js';
 import {
+  HEALTH_PROBE_CONTEXT,
   KeystoreError,
   checkUnwrapInput,
   checkWrapInput,
+  roundTripHealth,
+  secretJsonObject,
   type HealthStatus,
   type KeyDescription,
   type KeystoreErrorCode,
@@ -213,7 +215,7 @@ function encryptionContext(context: WrapContext): Record<string, string> {
   return ec;
 }
 
-const HEALTH_CONTEXT: WrapContext = { tenant: 'openkcm-health-probe', purpose: 'health' };
+const HEALTH_CONTEXT: WrapContext = { ...HEALTH_PROBE_CONTEXT, purpose: 'health' };
 
 export class AwsKmsKeystore implements KeystorePlugin {
   readonly kind = AWS_KMS_PLUGIN_KIND;
@@ -351,7 +353,6 @@ export class AwsKmsKeystore implements KeystorePlugin {
 
   async health(): Promise<HealthStatus> {
     const base = { plugin: AWS_KMS_PLUGIN_KIND, keyRef: this.keyRef } as const;
-    const probe = randomBytes(32);
     try {
       this.#checkOpen();
       const meta = await this.#describeKey();
@@ -367,18 +368,10 @@ export class AwsKmsKeystore implements KeystorePlugin {
           message: `key is ${String(meta.KeySpec)}/${String(meta.KeyUsage)}, not SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT`,
         };
       }
-      const back = await this.unwrap(await this.wrap(probe, HEALTH_CONTEXT), HEALTH_CONTEXT);
-      const same = Buffer.from(back.buffer, back.byteOffset, back.byteLength).equals(probe);
-      back.fill(0);
-      if (!same) {
-        return { ...base, ok: false, checkedAt: new Date(), code: 'UNREACHABLE', message: 'round trip returned different bytes' };
-      }
-      return { ...base, ok: true, checkedAt: new Date() };
+      return await roundTripHealth(this, base, HEALTH_CONTEXT);
     } catch (err) {
       const mapped = mapAwsKmsError(err, 'health', this.#redact);
       return { ...base, ok: false, checkedAt: new Date(), code: mapped.code, message: mapped.message };
-    } finally {
-      probe.fill(0);
     }
   }
 
@@ -444,15 +437,7 @@ export function parseAwsCredentialsSecret(raw: Uint8Array): AwsCredentials {
   if (raw.length > AWS_KMS_MAX_CREDENTIALS_SECRET_BYTES) {
     throw invalid(`credentials secret is longer than ${String(AWS_KMS_MAX_CREDENTIALS_SECRET_BYTES)} bytes`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch {
-    // The parser's message quotes the input; it must not reach logs.
-    throw invalid('credentials secret is not JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('credentials secret must be a JSON object');
-  const record = parsed as Record<string, unknown>;
+  const record = secretJsonObject(raw, (problem) => invalid(`credentials secret ${problem}`));
   for (const field of Object.keys(record)) {
     if (field !== 'accessKeyId' && field !== 'secretAccessKey' && field !== 'sessionToken') {
       throw invalid(`credentials secret has unknown field ${JSON.stringify(field)}`);

@@ -35,12 +35,14 @@ import {
   KeystoreError,
   checkUnwrapInput,
   checkWrapInput,
+  roundTripHealth,
   type HealthStatus,
   type KeyDescription,
   type KeystorePlugin,
   type ShadowReference,
   type WrapContext,
 } from './types.js';
+import { gcmBlob, gcmBlobParts, GCM_IV_BYTES, GCM_TAG_BYTES } from './gcm-blob.js';
 
 export const LOCAL_PLUGIN_KIND = 'local';
 export const LOCAL_L1_DIR = 'local-l1';
@@ -48,9 +50,6 @@ export const LOCAL_L1_DIR = 'local-l1';
 export const LOCAL_KEY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const KEY_REF_PREFIX = 'local:';
 const KEY_BYTES = 32;
-const FORMAT_V1 = 0x01;
-const GCM_IV_BYTES = 12;
-const GCM_TAG_BYTES = 16;
 const AAD_PREFIX = 'openkcm/keystore/local/v1';
 /** A sealed L1 key file is ~70 bytes; refuse anything much larger before reading it. */
 const MAX_KEY_FILE_BYTES = 1024;
@@ -180,23 +179,16 @@ export class LocalKeystore implements KeystorePlugin {
     checkWrapInput(LOCAL_PLUGIN_KIND, plaintextKey, context);
     return this.#withKey((key) => {
       const iv = randomBytes(GCM_IV_BYTES);
-      const sealed = gcmSeal(key, iv, plaintextKey, aadFor(this.#name, context), GCM_TAG_BYTES);
-      const out = new Uint8Array(1 + GCM_IV_BYTES + sealed.length);
-      out[0] = FORMAT_V1;
-      out.set(iv, 1);
-      out.set(sealed, 1 + GCM_IV_BYTES);
-      return out;
+      return gcmBlob(iv, gcmSeal(key, iv, plaintextKey, aadFor(this.#name, context), GCM_TAG_BYTES));
     });
   }
 
   async unwrap(wrapped: Uint8Array, context: WrapContext): Promise<Uint8Array> {
     checkUnwrapInput(LOCAL_PLUGIN_KIND, wrapped, context);
     return this.#withKey((key) => {
-      if (wrapped.length < 1 + GCM_IV_BYTES + GCM_TAG_BYTES + 1 || wrapped[0] !== FORMAT_V1) {
-        throw fail('INVALID_CIPHERTEXT', 'not a version-1 local wrapped blob');
-      }
+      const { iv, sealed } = gcmBlobParts(wrapped, LOCAL_PLUGIN_KIND, 'local');
       try {
-        const plain = gcmOpen(key, wrapped.subarray(1, 1 + GCM_IV_BYTES), wrapped.subarray(1 + GCM_IV_BYTES), aadFor(this.#name, context), GCM_TAG_BYTES);
+        const plain = gcmOpen(key, iv, sealed, aadFor(this.#name, context), GCM_TAG_BYTES);
         const out = new Uint8Array(plain.length);
         out.set(plain);
         plain.fill(0);
@@ -219,19 +211,11 @@ export class LocalKeystore implements KeystorePlugin {
 
   async health(): Promise<HealthStatus> {
     const base = { plugin: LOCAL_PLUGIN_KIND, keyRef: this.keyRef } as const;
-    const probe = randomBytes(32);
     try {
-      const context = { tenant: 'openkcm-health-probe' };
-      const back = await this.unwrap(await this.wrap(probe, context), context);
-      const same = Buffer.from(back).equals(probe);
-      back.fill(0);
-      if (!same) return { ...base, ok: false, checkedAt: new Date(), code: 'UNREACHABLE', message: 'round trip returned different bytes' };
-      return { ...base, ok: true, checkedAt: new Date() };
+      return await roundTripHealth(this, base);
     } catch (e) {
       const k = e instanceof KeystoreError ? e : fail('UNREACHABLE', e instanceof Error ? e.message : String(e), e);
       return { ...base, ok: false, checkedAt: new Date(), code: k.code, message: k.message };
-    } finally {
-      probe.fill(0);
     }
   }
 

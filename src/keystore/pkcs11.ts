@@ -28,12 +28,14 @@ import {
   KeystoreError,
   checkUnwrapInput,
   checkWrapInput,
+  roundTripHealth,
   type HealthStatus,
   type KeyDescription,
   type KeystoreErrorCode,
   type KeystorePlugin,
   type WrapContext,
 } from './types.js';
+import { gcmBlob, gcmBlobParts, GCM_IV_BYTES, GCM_TAG_BYTES } from './gcm-blob.js';
 
 export const PKCS11_PLUGIN_KIND = 'pkcs11';
 
@@ -50,9 +52,6 @@ export interface Pkcs11KeystoreConfig {
   readonly maxSessions?: number;
 }
 
-const FORMAT_V1 = 0x01;
-const GCM_IV_BYTES = 12;
-const GCM_TAG_BYTES = 16;
 const AAD_PREFIX = 'openkcm/keystore/v1';
 /** Bounds the sessions we hold on the token: HSMs cap sessions per application, and a runaway caller must not
  *  starve other processes (or other tenants) of sessions. */
@@ -221,22 +220,15 @@ export class Pkcs11Keystore implements KeystorePlugin {
       p.C_EncryptInit(session, gcm(iv, aadFor(context)), key);
       const input = Buffer.from(plaintextKey.buffer, plaintextKey.byteOffset, plaintextKey.byteLength);
       const out = Buffer.alloc(plaintextKey.length + GCM_TAG_BYTES + 16);
-      const ct = p.C_Encrypt(session, input, out);
-      const result = new Uint8Array(1 + GCM_IV_BYTES + ct.length);
-      result[0] = FORMAT_V1;
-      result.set(iv, 1);
-      result.set(ct, 1 + GCM_IV_BYTES);
-      return result;
+      return gcmBlob(iv, p.C_Encrypt(session, input, out));
     });
   }
 
   async unwrap(wrapped: Uint8Array, context: WrapContext): Promise<Uint8Array> {
     checkUnwrapInput(PKCS11_PLUGIN_KIND, wrapped, context);
-    if (wrapped.length < 1 + GCM_IV_BYTES + GCM_TAG_BYTES + 1 || wrapped[0] !== FORMAT_V1) {
-      throw new KeystoreError('INVALID_CIPHERTEXT', PKCS11_PLUGIN_KIND, 'not a version-1 PKCS#11 wrapped blob');
-    }
-    const iv = Buffer.from(wrapped.subarray(1, 1 + GCM_IV_BYTES));
-    const body = Buffer.from(wrapped.subarray(1 + GCM_IV_BYTES));
+    const parts = gcmBlobParts(wrapped, PKCS11_PLUGIN_KIND, 'PKCS#11');
+    const iv = Buffer.from(parts.iv);
+    const body = Buffer.from(parts.sealed);
     return await this.#withKey('unwrap', (p, session, key) => {
       p.C_DecryptInit(session, gcm(iv, aadFor(context)), key);
       const out = Buffer.alloc(body.length);
@@ -296,21 +288,11 @@ export class Pkcs11Keystore implements KeystorePlugin {
 
   async health(): Promise<HealthStatus> {
     const base = { plugin: PKCS11_PLUGIN_KIND, keyRef: this.keyRef } as const;
-    const probe = randomBytes(32);
     try {
-      const context = { tenant: 'openkcm-health-probe' };
-      const back = await this.unwrap(await this.wrap(probe, context), context);
-      const same = Buffer.from(back).equals(probe);
-      back.fill(0);
-      if (!same) {
-        return { ...base, ok: false, checkedAt: new Date(), code: 'UNREACHABLE', message: 'round trip returned different bytes' };
-      }
-      return { ...base, ok: true, checkedAt: new Date() };
+      return await roundTripHealth(this, base);
     } catch (err) {
       const mapped = mapPkcs11Error(err, 'health');
       return { ...base, ok: false, checkedAt: new Date(), code: mapped.code, message: mapped.message };
-    } finally {
-      probe.fill(0);
     }
   }
 

@@ -10,6 +10,9 @@
  * Ownership of secrets: `wrap` never keeps a copy of the plaintext it was given; `unwrap` returns a fresh
  * buffer that the CALLER owns and must wipe (`fill(0)`) as soon as it has moved the bytes into a native slot.
  */
+import { randomBytes } from 'node:crypto';
+import { CodedError } from '../common/coded-error.js';
+import { isRecord } from '../common/guards.js';
 
 /** What we persist about L1, and nothing else (ARCHITECTURE §2, "Shadow reference"). */
 export interface ShadowReference {
@@ -53,6 +56,27 @@ export type HealthStatus =
       readonly message: string;
     };
 
+/** The context every plugin's health probe wraps under: a tenant name no tenant can have (it holds dashes). */
+export const HEALTH_PROBE_CONTEXT: WrapContext = { tenant: 'openkcm-health-probe' };
+
+/**
+ * The round trip every plugin's health check ends with: 32 random bytes wrapped under L1 and unwrapped again. OK
+ * when the same bytes come back, UNREACHABLE when others do. A thrown error is the plugin's to map (each source
+ * names its own failures).
+ */
+export async function roundTripHealth(plugin: Pick<KeystorePlugin, 'wrap' | 'unwrap'>, base: { readonly plugin: string; readonly keyRef: string }, context = HEALTH_PROBE_CONTEXT): Promise<HealthStatus> {
+  const probe = randomBytes(32);
+  try {
+    const back = await plugin.unwrap(await plugin.wrap(probe, context), context);
+    const same = Buffer.from(back.buffer, back.byteOffset, back.byteLength).equals(probe);
+    back.fill(0);
+    if (!same) return { ...base, ok: false, checkedAt: new Date(), code: 'UNREACHABLE', message: 'round trip returned different bytes' };
+    return { ...base, ok: true, checkedAt: new Date() };
+  } finally {
+    probe.fill(0);
+  }
+}
+
 export interface KeystorePlugin {
   /** Stable plugin kind; equals `describe().shadow.plugin`. */
   readonly kind: string;
@@ -88,14 +112,12 @@ export const KeystoreErrorCode = {
 export type KeystoreErrorCode = (typeof KeystoreErrorCode)[keyof typeof KeystoreErrorCode];
 
 /** The one error class every keystore plugin throws (STYLE.md rule 5: one catalog, stable codes). */
-export class KeystoreError extends Error {
+export class KeystoreError extends CodedError<KeystoreErrorCode> {
   override readonly name = 'KeystoreError';
-  readonly code: KeystoreErrorCode;
   readonly plugin: string;
 
   constructor(code: KeystoreErrorCode, plugin: string, message: string, options?: { cause?: unknown }) {
-    super(`${plugin}: ${message}`, options);
-    this.code = code;
+    super(code, `${plugin}: ${message}`, options);
     this.plugin = plugin;
   }
 }
@@ -162,4 +184,19 @@ function checkContext(plugin: string, context: WrapContext): void {
  */
 export interface SecretSource {
   get(name: string): Promise<Buffer>;
+}
+
+/**
+ * A credential secret's bytes as a JSON object. `fail` makes the plugin's error from the problem ("is not JSON",
+ * "must be a JSON object"). The parser's own message quotes the input: it must not reach an error or a log.
+ */
+export function secretJsonObject(raw: Uint8Array, fail: (problem: string) => KeystoreError): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+  } catch {
+    throw fail('is not JSON');
+  }
+  if (!isRecord(parsed)) throw fail('must be a JSON object');
+  return parsed;
 }

@@ -133,68 +133,78 @@ function packNoncesAndAad(name: string, items: readonly { readonly iv: Uint8Arra
   return { ivs, aad };
 }
 
+/**
+ * The GCM batches' first step: each item's key handle into `hs` and its `field` bytes (min..max) packed into one
+ * buffer, `off` receiving the n+1 offsets. Validates every key and every field before anything is copied.
+ */
+function keysAndBytes<F extends 'plaintext' | 'sealed'>(name: string, items: readonly ({ readonly key: SecureKey } & Readonly<Record<F, Uint8Array>>)[], field: F, min: number, max: number, hs: Float64Array, off: Uint32Array): Uint8Array {
+  const kc = new KeyCache();
+  const n = items.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const it = items[i] as { readonly key: SecureKey } & Readonly<Record<F, Uint8Array>>;
+    hs[i] = kc.handle('key', i, it.key, true);
+    off[i] = total;
+    total += itemBytes(field, i, it[field], min, max).length;
+  }
+  off[n] = total;
+  checkTotal(name, total);
+  const buf = total === 0 ? EMPTY : Buffer.allocUnsafe(total);
+  for (let i = 0; i < n; i++) buf.set((items[i] as Readonly<Record<F, Uint8Array>>)[field], off[i]);
+  return buf;
+}
+
+/**
+ * Per-item results of a crossing whose item i's output is its input (`off[i]` to `off[i+1]`) plus `grow` bytes
+ * (a tag added or removed), the outputs laid out in order in `outBuf`: the item's view, or the error its status names.
+ */
+function sizedResults(name: string, status: Int32Array, outBuf: ArrayBuffer, off: Uint32Array, grow: number): BatchResult<Uint8Array>[] {
+  const results = new Array<BatchResult<Uint8Array>>(status.length);
+  for (let i = 0; i < status.length; i++) {
+    const st = status[i] as number;
+    results[i] = st < 0 ? statusError(st, `${name}[${i}]`) : new Uint8Array(outBuf, (off[i] as number) + i * grow, (off[i + 1] as number) - (off[i] as number) + grow);
+  }
+  return results;
+}
+
+/** Per-item results of a crossing that writes item i at `outOff[i]` and returns its length as the status. */
+function measuredResults(name: string, status: Int32Array, outBuf: ArrayBuffer, outOff: Uint32Array): BatchResult<Uint8Array>[] {
+  const results = new Array<BatchResult<Uint8Array>>(status.length);
+  for (let i = 0; i < status.length; i++) {
+    const st = status[i] as number;
+    results[i] = st < 0 ? statusError(st, `${name}[${i}]`) : new Uint8Array(outBuf, outOff[i], st);
+  }
+  return results;
+}
+
 /** AES-GCM seal of N items in one crossing. Each result is ciphertext || tag. */
 export function gcmSealBatch(itemsIn: readonly GcmSealItem[]): BatchResult<Uint8Array>[] {
   const items = batch('items', itemsIn, MAX_BATCH_ITEMS);
-  const kc = new KeyCache();
   const n = items.length;
   const hs = new Float64Array(n);
   const ptOff = new Uint32Array(n + 1);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const it = items[i] as GcmSealItem;
-    hs[i] = kc.handle('key', i, it.key, true);
-    ptOff[i] = total;
-    total += itemBytes('plaintext', i, it.plaintext, 0, MAX_DATA_BYTES).length;
-  }
-  ptOff[n] = total;
-  checkTotal('gcmSealBatch', total);
+  const pt = keysAndBytes('gcmSealBatch', items, 'plaintext', 0, MAX_DATA_BYTES, hs, ptOff);
   const aadOff = new Uint32Array(n + 1);
   const { ivs, aad } = packNoncesAndAad('gcmSealBatch', items, aadOff);
-  const pt = total === 0 ? EMPTY : Buffer.allocUnsafe(total);
-  for (let i = 0; i < n; i++) pt.set((items[i] as GcmSealItem).plaintext, ptOff[i]);
-  const outBuf = new ArrayBuffer(total + n * TAG);
+  const outBuf = new ArrayBuffer(pt.length + n * TAG);
   const status = new Int32Array(n);
   binding().gcmSealBatch(hs, ivs, aad, aadOff, pt, ptOff, new Uint8Array(outBuf), status);
-  const results = new Array<BatchResult<Uint8Array>>(n);
-  for (let i = 0; i < n; i++) {
-    const st = status[i] as number;
-    const start = (ptOff[i] as number) + i * TAG;
-    results[i] = st < 0 ? statusError(st, `gcmSealBatch[${i}]`) : new Uint8Array(outBuf, start, (ptOff[i + 1] as number) + TAG - (ptOff[i] as number));
-  }
-  return results;
+  return sizedResults('gcmSealBatch', status, outBuf, ptOff, TAG);
 }
 
 /** AES-GCM open of N items in one crossing. A failed item is AUTHENTICATION_FAILED; others still open. */
 export function gcmOpenBatch(itemsIn: readonly GcmOpenItem[]): BatchResult<Uint8Array>[] {
   const items = batch('items', itemsIn, MAX_BATCH_ITEMS);
-  const kc = new KeyCache();
   const n = items.length;
   const hs = new Float64Array(n);
   const sOff = new Uint32Array(n + 1);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const it = items[i] as GcmOpenItem;
-    hs[i] = kc.handle('key', i, it.key, true);
-    sOff[i] = total;
-    total += itemBytes('sealed', i, it.sealed, TAG, MAX_DATA_BYTES + TAG).length;
-  }
-  sOff[n] = total;
-  checkTotal('gcmOpenBatch', total);
+  const sealed = keysAndBytes('gcmOpenBatch', items, 'sealed', TAG, MAX_DATA_BYTES + TAG, hs, sOff);
   const aadOff = new Uint32Array(n + 1);
   const { ivs, aad } = packNoncesAndAad('gcmOpenBatch', items, aadOff);
-  const sealed = Buffer.allocUnsafe(total);
-  for (let i = 0; i < n; i++) sealed.set((items[i] as GcmOpenItem).sealed, sOff[i]);
-  const outBuf = new ArrayBuffer(total - n * TAG);
+  const outBuf = new ArrayBuffer(sealed.length - n * TAG);
   const status = new Int32Array(n);
   binding().gcmOpenBatch(hs, ivs, aad, aadOff, sealed, sOff, new Uint8Array(outBuf), status);
-  const results = new Array<BatchResult<Uint8Array>>(n);
-  for (let i = 0; i < n; i++) {
-    const st = status[i] as number;
-    const start = (sOff[i] as number) - i * TAG;
-    results[i] = st < 0 ? statusError(st, `gcmOpenBatch[${i}]`) : new Uint8Array(outBuf, start, (sOff[i + 1] as number) - (sOff[i] as number) - TAG);
-  }
-  return results;
+  return sizedResults('gcmOpenBatch', status, outBuf, sOff, -TAG);
 }
 
 function wrapBatchRun(name: string, wrap: boolean, kekList: readonly SecureKey[], inputs: readonly Uint8Array[], pad: boolean): BatchResult<Uint8Array>[] {
@@ -216,12 +226,7 @@ function wrapBatchRun(name: string, wrap: boolean, kekList: readonly SecureKey[]
   const status = new Int32Array(n);
   if (wrap) binding().keyWrapBatch(hs, pad, input, inOff, new Uint8Array(outBuf), outOff, status);
   else binding().keyUnwrapBatch(hs, pad, input, inOff, new Uint8Array(outBuf), outOff, status);
-  const results = new Array<BatchResult<Uint8Array>>(n);
-  for (let i = 0; i < n; i++) {
-    const st = status[i] as number;
-    results[i] = st < 0 ? statusError(st, `${name}[${i}]`) : new Uint8Array(outBuf, outOff[i], st);
-  }
-  return results;
+  return measuredResults(name, status, outBuf, outOff);
 }
 
 function wrapItem(i: number, data: unknown, pad: boolean): Uint8Array {
@@ -279,12 +284,7 @@ export function wrapKeyBatch(itemsIn: readonly WrapKeyItem[], mode: KeyWrapMode)
   const outBuf = new ArrayBuffer(total);
   const status = new Int32Array(n);
   binding().slotWrapBatch(keks, targets, pad, new Uint8Array(outBuf), outOff, status);
-  const results = new Array<BatchResult<Uint8Array>>(n);
-  for (let i = 0; i < n; i++) {
-    const st = status[i] as number;
-    results[i] = st < 0 ? statusError(st, `wrapKeyBatch[${i}]`) : new Uint8Array(outBuf, outOff[i], st);
-  }
-  return results;
+  return measuredResults('wrapKeyBatch', status, outBuf, outOff);
 }
 
 function adoptAll(name: string, handles: Float64Array, status: Int32Array): BatchResult<SecureKey>[] {
@@ -340,12 +340,7 @@ export function sealKeyBatch(itemsIn: readonly SealKeyItem[]): BatchResult<Uint8
   const outBuf = new ArrayBuffer(total);
   const status = new Int32Array(n);
   binding().slotSealBatch(keks, targets, ivs, aad, aadOff, new Uint8Array(outBuf), outOff, status);
-  const results = new Array<BatchResult<Uint8Array>>(n);
-  for (let i = 0; i < n; i++) {
-    const st = status[i] as number;
-    results[i] = st < 0 ? statusError(st, `sealKeyBatch[${i}]`) : new Uint8Array(outBuf, outOff[i], (outOff[i + 1] as number) - (outOff[i] as number));
-  }
-  return results;
+  return sizedResults('sealKeyBatch', status, outBuf, outOff, 0);
 }
 
 /** Slot-to-slot AES-GCM open of N sealed keys in one crossing; each result is a new SecureKey. */

@@ -8,6 +8,7 @@
  * DECRYPT_FAILED → Cryptographic Failure; INVALID_ARGUMENT → Invalid Field / Invalid Message;
  * STALE_KEY → Item Not Found / Wrong Key Lifecycle State; everything else → General Failure.
  */
+import { CodedError } from '../common/coded-error.js';
 
 export type NativeErrorCode =
   /** The addon is not built or could not be loaded (build/Release/openkcm_native.node). */
@@ -39,13 +40,8 @@ export type NativeErrorCode =
   /** This OpenSSL lacks an algorithm the addon needs. */
   | 'UNSUPPORTED';
 
-export class NativeError extends Error {
+export class NativeError extends CodedError<NativeErrorCode> {
   override readonly name = 'NativeError';
-  readonly code: NativeErrorCode;
-  constructor(code: NativeErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**

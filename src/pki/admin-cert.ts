@@ -10,7 +10,8 @@
  * tenant certificates (an operator enrolling a storage array) could mint an admin certificate by adding the SAN URI
  * `urn:openkcm:admin`. Trust model: docs/security.md "Trust model".
  */
-import { access, readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { pathExists } from '../common/secure-fs.js';
 import path from 'node:path';
 import { createCa, issueClientCert, loadCa } from './dev-pki.js';
 import type { DevCa } from './dev-pki.js';
@@ -28,20 +29,11 @@ export const ADMIN_CA_KEY_FILE = 'admin-ca.key';
 /** Subject CN of the admin CA. */
 export const ADMIN_CA_COMMON_NAME = 'OpenKCM Admin CA';
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The admin CA of `pkiDir`, created (and written, key mode 0600) when it does not exist yet. */
 export async function ensureAdminCa(pkiDir: string): Promise<DevCa> {
   const certFile = path.join(pkiDir, ADMIN_CA_CERT_FILE);
   const keyFile = path.join(pkiDir, ADMIN_CA_KEY_FILE);
-  if (await exists(certFile)) return loadCa(await readFile(certFile, 'utf8'), await readFile(keyFile, 'utf8'));
+  if (await pathExists(certFile)) return loadCa(await readFile(certFile, 'utf8'), await readFile(keyFile, 'utf8'));
   const ca = await createCa(ADMIN_CA_COMMON_NAME);
   await writeFile(certFile, ca.certPem, { mode: 0o644 });
   await writeFile(keyFile, ca.keyPem, { mode: 0o600 });

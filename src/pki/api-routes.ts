@@ -93,6 +93,21 @@ export function pkiRoutes(deps: PkiRoutesDeps): (app: AdminApi, ctx: { authentic
       if (c?.kind !== kind) throw new ApiError('NOT_FOUND', `no ${kind} certificate named ${name}`);
       return c;
     };
+    // Revoking a client or an admin certificate: the same route but for the kind (its body, a reason, is optional).
+    const revokeRoute = (route: string, kind: 'client' | 'admin', tag: string, summary: string): void => {
+      app.post<{ Params: { name: string }; Body: { reason?: string } | undefined }>(route, {
+        schema: { summary, tags: [tag], params: nameParams, body: reasonBody },
+        preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => { if (req.body === undefined || req.body === null) req.body = {}; done(); },
+      }, async (req) => {
+        const c = await mustShow(req.params.name, kind);
+        const p = await who(req, 'revoke', c.tenant);
+        try {
+          return certJson(await registry.revoke(c.name, p.identity, req.body?.reason ?? 'revoked by an admin'), false);
+        } catch (e) {
+          return fail(e);
+        }
+      });
+    };
 
     // ---- clients ----------------------------------------------------------------------------------------------
     app.post<{ Body: { name: string; tenant: string; csr?: string; days?: number; sans?: string[] } }>('/v1/clients', {
@@ -129,18 +144,7 @@ export function pkiRoutes(deps: PkiRoutesDeps): (app: AdminApi, ctx: { authentic
       return certJson(c, true);
     });
 
-    app.post<{ Params: { name: string }; Body: { reason?: string } | undefined }>('/v1/clients/:name/revoke', {
-      schema: { summary: 'Revoke a client certificate: new handshakes are refused and open connections closed on every node', tags: ['clients'], params: nameParams, body: reasonBody },
-      preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => { if (req.body === undefined || req.body === null) req.body = {}; done(); },
-    }, async (req) => {
-      const c = await mustShow(req.params.name, 'client');
-      const p = await who(req, 'revoke', c.tenant);
-      try {
-        return certJson(await registry.revoke(c.name, p.identity, req.body?.reason ?? 'revoked by an admin'), false);
-      } catch (e) {
-        return fail(e);
-      }
-    });
+    revokeRoute('/v1/clients/:name/revoke', 'client', 'clients', 'Revoke a client certificate: new handshakes are refused and open connections closed on every node');
 
     // ---- admins -----------------------------------------------------------------------------------------------
     app.post<{ Body: { name: string; role: string; tenant?: string; csr?: string; days?: number } }>('/v1/admins', {
@@ -177,18 +181,7 @@ export function pkiRoutes(deps: PkiRoutesDeps): (app: AdminApi, ctx: { authentic
       return { admins: registry.list({ kind: 'admin', ...(p.tenant === undefined ? {} : { tenant: p.tenant }) }).map((c) => certJson(c, false)) };
     });
 
-    app.post<{ Params: { name: string }; Body: { reason?: string } | undefined }>('/v1/admins/:name/revoke', {
-      schema: { summary: 'Revoke an admin certificate', tags: ['admins'], params: nameParams, body: reasonBody },
-      preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => { if (req.body === undefined || req.body === null) req.body = {}; done(); },
-    }, async (req) => {
-      const c = await mustShow(req.params.name, 'admin');
-      const p = await who(req, 'revoke', c.tenant);
-      try {
-        return certJson(await registry.revoke(c.name, p.identity, req.body?.reason ?? 'revoked by an admin'), false);
-      } catch (e) {
-        return fail(e);
-      }
-    });
+    revokeRoute('/v1/admins/:name/revoke', 'admin', 'admins', 'Revoke an admin certificate');
 
     // ---- identity map -----------------------------------------------------------------------------------------
     app.get<{ Querystring: { tenant?: string } }>('/v1/identities', { schema: { summary: 'The run-time identity → tenant map', tags: ['identities'], querystring: tenantQuery } }, async (req) => {

@@ -16,6 +16,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditTrail } from '../cmk/audit/index.js';
 import type { Db, DbTx } from '../cmk/db.js';
+import { ChangeListeners } from '../common/change-listeners.js';
+import { CodedError } from '../common/coded-error.js';
 import { TENANT_NAME_PATTERN } from '../common/tenant-name.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
@@ -25,7 +27,7 @@ import { ADMIN_CA_CERT_FILE, ADMIN_CA_KEY_FILE } from './admin-cert.js';
 import { loadCa } from './dev-pki.js';
 import type { DevCa } from './dev-pki.js';
 import { buildCrl, checkCsr, DEFAULT_MAX_CSR_BYTES, issueWithKey, signCsr } from './enrol.js';
-import type { ClientSan } from './enrol.js';
+import type { ClientSan, IssuedInfo, IssueOptions } from './enrol.js';
 
 /** NOTIFY channel of registry changes (payload: the change kind); every node re-reads the registry. */
 export const PKI_CHANNEL = 'openkcm_pki';
@@ -46,11 +48,8 @@ export const ADMIN_ROLE_RANK: Readonly<Record<string, number>> = { 'admin': 3, '
 
 export type RegistryErrorCode = 'INVALID' | 'CONFLICT' | 'NOT_FOUND' | 'NOT_CONFIGURED';
 
-export class RegistryError extends Error {
+export class RegistryError extends CodedError<RegistryErrorCode> {
   override readonly name = 'RegistryError';
-  constructor(readonly code: RegistryErrorCode, message: string) {
-    super(message);
-  }
 }
 
 export interface CertRecord {
@@ -177,7 +176,7 @@ export class PkiRegistry {
   #certs: CertRecord[] = [];
   #identities: IdentityMapping[] = [];
   #crl: Uint8Array | undefined;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners: ChangeListeners;
   #unlisten: (() => Promise<void>) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reloading: Promise<void> | undefined;
@@ -192,6 +191,7 @@ export class PkiRegistry {
     this.#adminCaFp = adminCa === undefined ? undefined : fingerprintOf(adminCa.certPem);
     this.#maxCsrBytes = opts.maxCsrBytes ?? DEFAULT_MAX_CSR_BYTES;
     this.#log = opts.logger;
+    this.#listeners = new ChangeListeners('certificate registry listener failed', opts.logger);
   }
 
   /** Creates the tables (idempotent), loads the CAs and the registry, and follows NOTIFY {@link PKI_CHANNEL}. */
@@ -221,8 +221,7 @@ export class PkiRegistry {
 
   /** Calls `listener` after every change this node learns of; returns the unsubscribe function. */
   onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => { this.#listeners.delete(listener); };
+    return this.#listeners.add(listener);
   }
 
   /** Re-reads the registry (after a NOTIFY, a local change, or the periodic resync). Never throws. */
@@ -257,17 +256,7 @@ export class PkiRegistry {
     this.#identities = ids;
     const revokedNow = certs.filter((c) => c.revokedAt !== undefined).length;
     if (this.#crl === undefined || revokedNow !== revokedBefore) this.#crl = await this.#buildCrl();
-    if (JSON.stringify(this.snapshot()) !== before) this.#changed();
-  }
-
-  #changed(): void {
-    for (const l of this.#listeners) {
-      try {
-        l();
-      } catch (e) {
-        this.#log?.error('certificate registry listener failed', describeError(e));
-      }
-    }
+    if (JSON.stringify(this.snapshot()) !== before) this.#listeners.notify();
   }
 
   async #buildCrl(): Promise<Uint8Array | undefined> {
@@ -320,6 +309,19 @@ export class PkiRegistry {
     if (!TENANT_NAME_PATTERN.test(name)) throw new RegistryError('INVALID', `name ${JSON.stringify(name)} must match ${TENANT_NAME_PATTERN.source}`);
   }
 
+  #checkNameUnused(name: string): void {
+    if (this.#certs.some((c) => c.name === name)) {
+      throw new RegistryError('CONFLICT', `a certificate named ${name} exists already (names are never reused, even after a revocation; pick another name)`);
+    }
+  }
+
+  /** A certificate from `ca`: for the CSR when there is one, else with a key pair made here (returned as keyPem). */
+  async #sign(ca: DevCa, csr: string | undefined, opts: IssueOptions): Promise<{ issued: IssuedInfo; keyPem?: string }> {
+    if (csr !== undefined) return { issued: await signCsr(ca, await checkCsr(csr, this.#maxCsrBytes), opts) };
+    const made = await issueWithKey(ca, opts);
+    return { issued: made, keyPem: made.keyPem };
+  }
+
   async #insert(tx: DbTx, c: Omit<CertRecord, 'issuedAt' | 'revokedAt' | 'revokedBy' | 'revokeReason'>): Promise<CertRecord> {
     const r = await tx.query<CertRow>(
       `INSERT INTO public.pki_certs (name, kind, tenant, role, identity, serial, issuer, cert_pem, not_after, issued_by)
@@ -346,19 +348,9 @@ export class PkiRegistry {
     if (existing !== undefined && existing.tenant !== input.tenant) {
       throw new RegistryError('CONFLICT', `identity ${input.name} is already mapped to tenant ${existing.tenant}`);
     }
-    if (this.#certs.some((c) => c.name === input.name)) {
-      throw new RegistryError('CONFLICT', `a certificate named ${input.name} exists already (names are never reused, even after a revocation; pick another name)`);
-    }
+    this.#checkNameUnused(input.name);
     const opts = { commonName: input.name, ...(input.days === undefined ? {} : { days: input.days }), ...(input.sans === undefined ? {} : { sans: input.sans }) };
-    let keyPem: string | undefined;
-    let issued;
-    if (input.csr === undefined) {
-      const made = await issueWithKey(ca, opts);
-      issued = made;
-      keyPem = made.keyPem;
-    } else {
-      issued = await signCsr(ca, await checkCsr(input.csr, this.#maxCsrBytes), opts);
-    }
+    const { issued, keyPem } = await this.#sign(ca, input.csr, opts);
     const record = await this.#db.transaction(async (tx) => {
       const rec = await this.#insert(tx, {
         name: input.name, kind: 'client', tenant: input.tenant, role: undefined, identity: input.name, serial: issued.serial,
@@ -378,20 +370,10 @@ export class PkiRegistry {
     this.#checkName(input.name);
     const ca = this.#adminCa;
     if (ca === undefined || this.#adminCaFp === undefined) throw new RegistryError('NOT_CONFIGURED', 'this node holds no admin CA key (pki/admin-ca.key): run `openkcm pki admin-ca`');
-    if (this.#certs.some((c) => c.name === input.name)) {
-      throw new RegistryError('CONFLICT', `a certificate named ${input.name} exists already (names are never reused, even after a revocation; pick another name)`);
-    }
+    this.#checkNameUnused(input.name);
     const identity = `${ADMIN_URI_PREFIX}${input.name}`;
     const opts = { commonName: input.name, sans: [{ type: 'uri' as const, value: identity }], ...(input.days === undefined ? {} : { days: input.days }) };
-    let keyPem: string | undefined;
-    let issued;
-    if (input.csr === undefined) {
-      const made = await issueWithKey(ca, opts);
-      issued = made;
-      keyPem = made.keyPem;
-    } else {
-      issued = await signCsr(ca, await checkCsr(input.csr, this.#maxCsrBytes), opts);
-    }
+    const { issued, keyPem } = await this.#sign(ca, input.csr, opts);
     const record = await this.#db.transaction(async (tx) => {
       const rec = await this.#insert(tx, {
         name: input.name, kind: 'admin', tenant: input.tenant, role: input.role, identity, serial: issued.serial,

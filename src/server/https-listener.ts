@@ -48,6 +48,7 @@ import type { ProtocolVersion } from '../kmip/message.js';
 import { Tag } from '../kmip/registry.generated.js';
 import type { Principal, SessionState } from '../operations/types.js';
 import type { HttpsSettings, ListenAddress, ServerConfig } from '../config/index.js';
+import { kmipTlsOptions } from './listener.js';
 import { formatListen } from '../config/listen.js';
 import { IdentityError, principalOf } from './identity.js';
 import { swapSecureContext } from './tls-reload.js';
@@ -187,7 +188,7 @@ export class KmipHttpsServer<S = unknown> {
     this.#https = https;
     this.#deps = opts.deps;
     this.#log = opts.logger ?? opts.deps.logger;
-    const { tls: t, limits } = this.#config;
+    const { limits } = this.#config;
     const app = fastify({
       logger: false,
       // Per parser below; this is the ceiling for anything else.
@@ -199,16 +200,7 @@ export class KmipHttpsServer<S = unknown> {
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       https: {
-        cert: t.cert,
-        key: t.key,
-        ca: t.ca,
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: t.minVersion,
-        maxVersion: 'TLSv1.3',
-        ciphers: t.ciphers,
-        honorCipherOrder: true,
-        handshakeTimeout: limits.handshakeTimeoutMs,
+        ...kmipTlsOptions(this.#config),
         // Node checks requestTimeout/headersTimeout on this period (default 30 s): keep it well inside the limit.
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(https.requestTimeoutMs / 4))),
         headersTimeout: https.requestTimeoutMs,

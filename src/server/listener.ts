@@ -62,6 +62,27 @@ export interface KmipServerStats {
   handshakesEvictedPerAddress: number;
 }
 
+/**
+ * The mutual-TLS options of both KMIP listeners, this one and the HTTPS profile (src/server/https-listener.ts): the
+ * configured certificate, client CA list, protocol floor and ciphers, a client certificate required and verified,
+ * and the handshake bounded by limits.handshakeTimeoutMs.
+ */
+export function kmipTlsOptions(config: ServerConfig): tls.TlsOptions {
+  const { tls: t, limits } = config;
+  return {
+    cert: t.cert,
+    key: t.key,
+    ca: t.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: t.minVersion,
+    maxVersion: 'TLSv1.3',
+    ciphers: t.ciphers,
+    honorCipherOrder: true,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+  };
+}
+
 export class KmipServer<S = unknown> {
   readonly #config: ServerConfig;
   readonly #deps: ProcessorDeps<S>;
@@ -90,19 +111,10 @@ export class KmipServer<S = unknown> {
     this.#log = opts.logger ?? opts.deps.logger;
     this.#trust = opts.trust;
     this.#trust?.onChange(() => { this.#recheck(); });
-    const { tls: t, limits } = this.#config;
+    const { limits } = this.#config;
     this.#responseBudget = new ResponseBudget(limits.maxResponseBytesBuffered);
     this.#server = tls.createServer({
-      cert: t.cert,
-      key: t.key,
-      ca: t.ca,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: t.minVersion,
-      maxVersion: 'TLSv1.3',
-      ciphers: t.ciphers,
-      honorCipherOrder: true,
-      handshakeTimeout: limits.handshakeTimeoutMs,
+      ...kmipTlsOptions(this.#config),
       // No half-open sockets BEFORE the handshake: a peer that sends FIN without finishing its handshake is closed
       // at once instead of holding a slot until handshakeTimeoutMs (issue 15 item 1: 1,100 connect-and-close
       // calls left 1,024 sockets in CLOSE-WAIT and refused every real client). An established connection

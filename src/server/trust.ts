@@ -32,6 +32,7 @@ import type { IdentityConfig } from '../config/identity.js';
 import type { TrustAnchor } from '../config/trust.js';
 import { IdentityError, identityOf, tenantOf } from './identity.js';
 import { BoundedCache, aiaOcspUrls, certIdOf, fetchOcsp, ocspRequest, verifyOcspResponse } from '../pki/ocsp.js';
+import { ChangeListeners } from '../common/change-listeners.js';
 import { describeError } from '../common/log.js';
 import { normalizeSerial } from '../common/x509.js';
 import type { TrustSnapshot } from '../common/x509.js';
@@ -146,7 +147,7 @@ export class ClientTrust {
   /** Anchor name → its cached OCSP answers (bounded per anchor: maxOcspCacheEntries, src/config/trust.ts). */
   readonly #ocsp = new Map<string, BoundedCache<OcspEntry>>();
   readonly #ocspInFlight = new Map<string, Promise<void>>();
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners: ChangeListeners;
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(opts: ClientTrustOptions) {
@@ -155,6 +156,7 @@ export class ClientTrust {
     this.#anchors = opts.anchors ?? [];
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
+    this.#listeners = new ChangeListeners('trust change listener failed', opts.logger);
   }
 
   /** Applies what the owner process pushed; open connections are re-checked by the listeners. */
@@ -163,23 +165,12 @@ export class ClientTrust {
     for (const [who, tenant] of s.identities) tenants[who] = tenant;
     this.#map = { ...this.#identity, tenants };
     this.#revoked = new Map(s.revoked.map(([issuer, serials]) => [issuer, new Set(serials.map(normalizeSerial))]));
-    this.#changed();
+    this.#listeners.notify();
   }
 
   /** Calls `listener` after every change (a revocation, a mapping, a new CRL); returns the unsubscribe function. */
   onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => { this.#listeners.delete(listener); };
-  }
-
-  #changed(): void {
-    for (const l of this.#listeners) {
-      try {
-        l();
-      } catch (e) {
-        this.#log?.error('trust change listener failed', describeError(e));
-      }
-    }
+    return this.#listeners.add(listener);
   }
 
   /** The enterprise anchor a verified chain ends in (undefined: the appliance's own CA). */
@@ -314,7 +305,7 @@ export class ClientTrust {
     const before = cache.get(t.key)?.status;
     cache.set(t.key, entry);
     // A certificate found revoked may have other connections open: the listeners re-check them.
-    if (entry.status === 'revoked' && before !== 'revoked') this.#changed();
+    if (entry.status === 'revoked' && before !== 'revoked') this.#listeners.notify();
   }
 
   /** Cached OCSP answers (tests, metrics). */
@@ -345,7 +336,7 @@ export class ClientTrust {
       try {
         const state = await verifiedCrl(await readCrlSource(source, a.maxCrlBytes), a.caPem);
         this.#crls.set(a.name, state);
-        this.#changed();
+        this.#listeners.notify();
         return;
       } catch (e) {
         this.#log?.warn('CRL source unusable', { anchor: a.name, source, ...describeError(e) });
@@ -354,7 +345,7 @@ export class ClientTrust {
     const old = this.#crls.get(a.name);
     if (old === undefined || (old.nextUpdate !== undefined && old.nextUpdate <= this.#now())) {
       this.#log?.error(`no current CRL for trust anchor ${a.name}: its certificates are ${a.onUnavailable === 'fail-closed' ? 'REFUSED (fail-closed)' : 'served without a revocation check (fail-open)'}`, { anchor: a.name });
-      this.#changed();
+      this.#listeners.notify();
     }
   }
 }

@@ -5,6 +5,7 @@
  * Mapping to KMIP Result Reasons is the server's job (one place, src/kmip/errors.ts); the
  * suggested mapping is in docs/vault.md ("Errors").
  */
+import { CodedError } from '../common/coded-error.js';
 
 /** Store-level failures (src/vault/vault.ts, src/vault/memory-vault.ts). */
 export type VaultErrorCode =
@@ -25,13 +26,8 @@ export type VaultErrorCode =
   /** The store was closed. */
   | 'CLOSED';
 
-export class VaultError extends Error {
+export class VaultError extends CodedError<VaultErrorCode> {
   override readonly name = 'VaultError';
-  readonly code: VaultErrorCode;
-  constructor(code: VaultErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Envelope failures (src/vault/envelope.ts). None of them reveals any plaintext. */
@@ -47,13 +43,8 @@ export type EnvelopeErrorCode =
   /** The sealing key reached its AES-GCM invocation limit (NIST SP 800-38D §8.3, src/vault/seal-counter.ts): rotate it. */
   | 'KEY_EXHAUSTED';
 
-export class EnvelopeError extends Error {
+export class EnvelopeError extends CodedError<EnvelopeErrorCode> {
   override readonly name = 'EnvelopeError';
-  readonly code: EnvelopeErrorCode;
-  constructor(code: EnvelopeErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** KEK provider failures (src/vault/kek.ts). */
@@ -65,11 +56,6 @@ export type KekErrorCode =
   /** A caller passed an argument that breaks a documented constraint (key size, version range, ...). */
   | 'INVALID_ARGUMENT';
 
-export class KekError extends Error {
+export class KekError extends CodedError<KekErrorCode> {
   override readonly name = 'KekError';
-  readonly code: KekErrorCode;
-  constructor(code: KekErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

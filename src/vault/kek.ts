@@ -135,6 +135,42 @@ function checkKeyId(id: string): void {
   }
 }
 
+/** A provider's id and key versions as the {@link KekProvider} contract states them: every key AES-256. */
+function checkKeys(id: string, keys: ReadonlyMap<number, { readonly length: number }>, currentVersion: number): void {
+  checkKeyId(id);
+  checkVersion(currentVersion);
+  for (const [version, key] of keys) {
+    checkVersion(version);
+    if (key.length !== AES_256_KEY_BYTES) {
+      throw new KekError('INVALID_ARGUMENT', `KEK version ${version} is ${key.length} bytes; AES-256 needs ${AES_256_KEY_BYTES}`);
+    }
+  }
+  if (!keys.has(currentVersion)) throw new KekError('INVALID_ARGUMENT', `current KEK version ${currentVersion} has no key`);
+}
+
+/** Key `version` of provider `id`. @throws EnvelopeError WRONG_KEY for a version it does not hold */
+function keyOf<K>(keys: ReadonlyMap<number, K>, id: string, version: number): K {
+  const key = keys.get(version);
+  if (key === undefined) throw new EnvelopeError('WRONG_KEY', `KEK '${id}' has no version ${version}`);
+  return key;
+}
+
+/** The 96-bit nonce every seal and open takes. */
+function checkNonce(nonce: Uint8Array): void {
+  if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+}
+
+/** What an open checks before it decrypts: the nonce, and a body at least as long as the tag. */
+function checkOpenInput(nonce: Uint8Array, sealed: Uint8Array): void {
+  checkNonce(nonce);
+  if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+}
+
+/** The failure every open reports for a tag that does not verify; no plaintext has left the primitive. */
+function tampered(cause: unknown): EnvelopeError {
+  return new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+}
+
 /**
  * KEK provider over node:crypto. Key bytes live in KeyObjects (C++ heap, not the JS heap);
  * the constructor copies them and the caller should wipe its own copies.
@@ -147,19 +183,9 @@ export class NodeCryptoKekProvider implements KekProvider {
   readonly #seals: SealCounters;
 
   constructor(id: string, keys: ReadonlyMap<number, Uint8Array>, currentVersion: number) {
-    checkKeyId(id);
-    checkVersion(currentVersion);
+    checkKeys(id, keys, currentVersion);
     const objects = new Map<number, KeyObject>();
-    for (const [version, key] of keys) {
-      checkVersion(version);
-      if (key.length !== AES_256_KEY_BYTES) {
-        throw new KekError('INVALID_ARGUMENT', `KEK version ${version} is ${key.length} bytes; AES-256 needs ${AES_256_KEY_BYTES}`);
-      }
-      objects.set(version, createSecretKey(key));
-    }
-    if (!objects.has(currentVersion)) {
-      throw new KekError('INVALID_ARGUMENT', `current KEK version ${currentVersion} has no key`);
-    }
+    for (const [version, key] of keys) objects.set(version, createSecretKey(key));
     this.id = id;
     this.currentVersion = currentVersion;
     this.#keys = objects;
@@ -181,12 +207,6 @@ export class NodeCryptoKekProvider implements KekProvider {
     return this.#keys.has(version);
   }
 
-  #key(version: number): KeyObject {
-    const key = this.#keys.get(version);
-    if (key === undefined) throw new EnvelopeError('WRONG_KEY', `KEK '${this.id}' has no version ${version}`);
-    return key;
-  }
-
   seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
     return settle(() => this.sealSync(version, nonce, plaintext, aad));
   }
@@ -197,8 +217,8 @@ export class NodeCryptoKekProvider implements KekProvider {
 
   /** Synchronous form, for tools and benchmarks that seal many items in a loop. */
   sealSync(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const key = this.#key(version);
-    if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+    const key = keyOf(this.#keys, this.id, version);
+    checkNonce(nonce);
     this.#seals.of(version).take();
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
     cipher.setAAD(aad);
@@ -207,9 +227,8 @@ export class NodeCryptoKekProvider implements KekProvider {
 
   /** Synchronous form of {@link open}; the returned plaintext is the caller's to wipe. */
   openSync(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
-    const key = this.#key(version);
-    if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
-    if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+    const key = keyOf(this.#keys, this.id, version);
+    checkOpenInput(nonce, sealed);
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
@@ -220,7 +239,7 @@ export class NodeCryptoKekProvider implements KekProvider {
     } catch (cause) {
       // Unauthenticated plaintext must never escape: wipe what update() produced.
       body.fill(0);
-      throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
+      throw tampered(cause);
     }
     if (tail.length === 0) return body;
     const out = Buffer.concat([body, tail]);
@@ -236,7 +255,7 @@ export class NodeCryptoKekProvider implements KekProvider {
  * @throws KekError INVALID_ARGUMENT (nonce length) | EnvelopeError KEY_EXHAUSTED
  */
 export function gcmSealUnder(key: SecureKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, counter: SealCounter): Buffer {
-  if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
+  checkNonce(nonce);
   counter.take();
   const out = gcmSeal(key, nonce, plaintext, aad, GCM_TAG_BYTES);
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
@@ -248,15 +267,12 @@ export function gcmSealUnder(key: SecureKey, nonce: Uint8Array, plaintext: Uint8
  * output); TAMPERED says so. Returns a view of the addon's fresh output buffer, the caller's to wipe.
  */
 export function gcmOpenUnder(key: SecureKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
-  if (nonce.length !== GCM_NONCE_BYTES) throw new KekError('INVALID_ARGUMENT', `nonce must be ${GCM_NONCE_BYTES} bytes`);
-  if (sealed.length < GCM_TAG_BYTES) throw new EnvelopeError('MALFORMED', 'sealed data shorter than the GCM tag');
+  checkOpenInput(nonce, sealed);
   try {
     const out = gcmOpen(key, nonce, sealed, aad, GCM_TAG_BYTES);
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   } catch (cause) {
-    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') {
-      throw new EnvelopeError('TAMPERED', 'envelope failed authentication (ciphertext, tag, header or AAD changed)', { cause });
-    }
+    if (cause instanceof NativeError && cause.code === 'AUTHENTICATION_FAILED') throw tampered(cause);
     throw cause;
   }
 }
@@ -289,15 +305,7 @@ export class NativeKekProvider implements KekProvider {
 
   /** Takes ownership of `keys` (each a 32-byte SecureKey). */
   constructor(id: string, keys: ReadonlyMap<number, SecureKey>, currentVersion: number) {
-    checkKeyId(id);
-    checkVersion(currentVersion);
-    for (const [version, key] of keys) {
-      checkVersion(version);
-      if (key.length !== AES_256_KEY_BYTES) {
-        throw new KekError('INVALID_ARGUMENT', `KEK version ${version} is ${key.length} bytes; AES-256 needs ${AES_256_KEY_BYTES}`);
-      }
-    }
-    if (!keys.has(currentVersion)) throw new KekError('INVALID_ARGUMENT', `current KEK version ${currentVersion} has no key`);
+    checkKeys(id, keys, currentVersion);
     this.id = id;
     this.currentVersion = currentVersion;
     this.#keys = new Map(keys);
@@ -317,13 +325,7 @@ export class NativeKekProvider implements KekProvider {
    * either provider opens with the other.
    */
   static openDevKeyFile(filePath: string): NativeKekProvider {
-    const abs = path.resolve(filePath);
-    let key = tryReadKeyFile(abs);
-    if (key === undefined) {
-      createKeyFile(abs);
-      key = tryReadKeyFile(abs);
-      if (key === undefined) throw new KekError('INVALID_KEY_FILE', `key file ${abs} vanished right after creation`);
-    }
+    const key = readOrCreateKeyFile(path.resolve(filePath));
     try {
       const id = devKeyId(key);
       return new NativeKekProvider(id, new Map([[1, SecureKey.import(key)]]), 1);
@@ -336,14 +338,8 @@ export class NativeKekProvider implements KekProvider {
     return this.#keys.has(version);
   }
 
-  #key(version: number): SecureKey {
-    const key = this.#keys.get(version);
-    if (key === undefined) throw new EnvelopeError('WRONG_KEY', `KEK '${this.id}' has no version ${version}`);
-    return key;
-  }
-
   seal(version: number, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
-    return settle(() => gcmSealUnder(this.#key(version), nonce, plaintext, aad, this.#seals.of(version)));
+    return settle(() => gcmSealUnder(keyOf(this.#keys, this.id, version), nonce, plaintext, aad, this.#seals.of(version)));
   }
 
   open(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Buffer> {
@@ -351,7 +347,7 @@ export class NativeKekProvider implements KekProvider {
   }
 
   openSync(version: number, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
-    return gcmOpenUnder(this.#key(version), nonce, sealed, aad);
+    return gcmOpenUnder(keyOf(this.#keys, this.id, version), nonce, sealed, aad);
   }
 
   /** Zeroises every key version; the provider is unusable afterwards (STALE_KEY). */
@@ -385,12 +381,7 @@ export class DevKekProvider extends NodeCryptoKekProvider {
   /** Loads the key file at `filePath`, creating it (and only it, not its directory) when absent. */
   static open(filePath: string): DevKekProvider {
     const abs = path.resolve(filePath);
-    let key = tryReadKeyFile(abs);
-    if (key === undefined) {
-      createKeyFile(abs);
-      key = tryReadKeyFile(abs);
-      if (key === undefined) throw new KekError('INVALID_KEY_FILE', `key file ${abs} vanished right after creation`);
-    }
+    const key = readOrCreateKeyFile(abs);
     try {
       return new DevKekProvider(abs, key);
     } finally {
@@ -401,6 +392,16 @@ export class DevKekProvider extends NodeCryptoKekProvider {
 
 function devKeyId(key: Uint8Array): string {
   return 'dev-' + createHash('sha256').update('openkcm dev kek id\0').update(key).digest('hex').slice(0, 16);
+}
+
+/** The development key file's 32 bytes (the caller wipes them), the file created first when absent. */
+function readOrCreateKeyFile(abs: string): Buffer {
+  const key = tryReadKeyFile(abs);
+  if (key !== undefined) return key;
+  createKeyFile(abs);
+  const created = tryReadKeyFile(abs);
+  if (created === undefined) throw new KekError('INVALID_KEY_FILE', `key file ${abs} vanished right after creation`);
+  return created;
 }
 
 function tryReadKeyFile(abs: string): Buffer | undefined {

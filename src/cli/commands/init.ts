@@ -4,7 +4,8 @@
  * Contract and examples: docs/cli.md. Refuses to overwrite existing material without --force,
  * because a new CA silently invalidates every client certificate issued from the old one.
  */
-import { access, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { pathExists } from '../../common/secure-fs.js';
 import path from 'node:path';
 import { writeDevPki } from '../../pki/dev-pki.js';
 import type { DevPkiPaths } from '../../pki/dev-pki.js';
@@ -57,18 +58,9 @@ function existingMaterial(dataDir: string): string[] {
   ];
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** True when DIR already has a CA (what `npm start` checks before running init). */
 export function hasPki(dataDir: string): Promise<boolean> {
-  return exists(path.join(dataDir, 'pki', 'ca.crt'));
+  return pathExists(path.join(dataDir, 'pki', 'ca.crt'));
 }
 
 /** The work of `openkcm init`, callable from tests and scripts. */
@@ -81,7 +73,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitResult> {
   if (new Set(tenants).size !== tenants.length) throw new InitRefusedError('a tenant is named twice');
   if (opts.force !== true) {
     const found: string[] = [];
-    for (const f of existingMaterial(dataDir)) if (await exists(f)) found.push(f);
+    for (const f of existingMaterial(dataDir)) if (await pathExists(f)) found.push(f);
     if (found.length > 0) {
       throw new InitRefusedError(`${dataDir} is already initialised (found ${found.map((f) => path.relative(dataDir, f)).join(', ')}); use --force to overwrite the PKI and configuration`);
     }

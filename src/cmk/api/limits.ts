@@ -7,6 +7,8 @@
  * timeout, and timeouts for a connection that sends no request or sits idle.
  */
 
+import { checkLimit } from '../../common/config-error.js';
+
 export interface AdminLimits {
   /** Simultaneous TCP connections; excess closed at once. Stops: descriptor and memory exhaustion by a flood. */
   readonly maxConnections: number;
@@ -72,10 +74,7 @@ export function resolveAdminLimits(raw: unknown, where = 'governance.adminApi.li
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     if (!(ADMIN_LIMIT_NAMES as string[]).includes(k)) throw new RangeError(`unknown setting ${where}.${k} (allowed: ${ADMIN_LIMIT_NAMES.join(', ')})`);
     const name = k as keyof AdminLimits;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > ADMIN_LIMIT_MAX[name]) {
-      throw new RangeError(`${where}.${k} must be an integer from 1 to ${String(ADMIN_LIMIT_MAX[name])}, got ${String(v)}`);
-    }
-    out[name] = v;
+    out[name] = checkLimit(`${where}.${k}`, v, ADMIN_LIMIT_MAX[name], RangeError);
   }
   if (out.headersTimeoutMs > out.requestTimeoutMs) throw new RangeError(`${where}.headersTimeoutMs cannot exceed requestTimeoutMs`);
   return out;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { KeystoreError, type KeystoreErrorCode, type SecretSource } from '../types.js';
+import { KeystoreError, secretJsonObject, type KeystoreErrorCode, type SecretSource } from '../types.js';
 import {
   ALLOWED_SCOPES,
   AZURE_KEYVAULT_PLUGIN_KIND,
@@ -35,14 +35,7 @@ export function parseCredentialSecret(raw: Uint8Array): AzureCredentialSecret {
   if (raw.length === 0 || raw.length > MAX_CREDENTIAL_SECRET_BYTES) {
     throw bad(`must be 1..${String(MAX_CREDENTIAL_SECRET_BYTES)} bytes of JSON`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch {
-    throw bad('is not JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad('must be a JSON object');
-  const record = parsed as Record<string, unknown>;
+  const record = secretJsonObject(raw, bad);
   const keys = Object.keys(record);
   if ('accessToken' in record) {
     const extra = keys.find((k) => k !== 'accessToken');

@@ -33,7 +33,6 @@
  * @azure/identity is not a dependency. The credential only ever requests Key Vault / Managed HSM scopes, so a
  * hostile endpoint cannot make us fetch a token for another resource through a forged challenge.
  */
-import { randomBytes } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { TokenCredential } from '@azure/core-auth';
@@ -43,6 +42,7 @@ import {
   KeystoreError,
   checkUnwrapInput,
   checkWrapInput,
+  roundTripHealth,
   type HealthStatus,
   type KeyDescription,
   type KeystorePlugin,
@@ -216,23 +216,15 @@ export class AzureKeyVaultKeystore implements KeystorePlugin {
 
   async health(): Promise<HealthStatus> {
     const base = { plugin: AZURE_KEYVAULT_PLUGIN_KIND, keyRef: this.keyRef } as const;
-    const probe = randomBytes(32);
     try {
       // Fetch the key again: health is how a disable/delete/rotation at the source is noticed between operations.
       const entry = await this.#guard('health', () => this.#currentEntry(true));
       this.#assertUsable(entry, 'wrapKey');
       this.#assertUsable(entry, 'unwrapKey');
-      const context = { tenant: 'openkcm-health-probe' };
-      const back = await this.unwrap(await this.wrap(probe, context), context);
-      const same = Buffer.from(back).equals(probe);
-      back.fill(0);
-      if (!same) return { ...base, ok: false, checkedAt: new Date(), code: 'UNREACHABLE', message: 'round trip returned different bytes' };
-      return { ...base, ok: true, checkedAt: new Date() };
+      return await roundTripHealth(this, base);
     } catch (err) {
       const mapped = mapAzureError(err, 'health', this.#secretCredential());
       return { ...base, ok: false, checkedAt: new Date(), code: mapped.code, message: mapped.message };
-    } finally {
-      probe.fill(0);
     }
   }
 

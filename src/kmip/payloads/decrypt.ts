@@ -3,19 +3,11 @@
  * Encryption Tag?; response: Unique Identifier, Data?, Correlation Value?.
  */
 import { Operation, Tag } from '../registry.generated.js';
-import { definePayloads, nested, uid } from './codec.js';
-import { cryptographicParametersCodec } from './objects.js';
-import type { CryptographicParameters } from './objects.js';
+import { definePayloads, uid } from './codec.js';
+import { ENCRYPT_REQUEST_FIELDS } from './encrypt.js';
+import type { EncryptRequest } from './encrypt.js';
 
-export interface DecryptRequest {
-  uniqueIdentifier?: string;
-  cryptographicParameters?: CryptographicParameters;
-  data?: Uint8Array;
-  ivCounterNonce?: Uint8Array;
-  correlationValue?: Uint8Array;
-  initIndicator?: boolean;
-  finalIndicator?: boolean;
-  authenticatedEncryptionAdditionalData?: Uint8Array;
+export interface DecryptRequest extends EncryptRequest {
   authenticatedEncryptionTag?: Uint8Array;
 }
 
@@ -26,14 +18,7 @@ export interface DecryptResponse {
 }
 
 export const decryptPayloads = definePayloads<DecryptRequest, DecryptResponse>(Operation.Decrypt, 'Decrypt', [
-  uid('uniqueIdentifier'),
-  nested<DecryptRequest, 'cryptographicParameters'>('cryptographicParameters', cryptographicParametersCodec),
-  { key: 'data', tag: Tag.Data, kind: 'bytes' },
-  { key: 'ivCounterNonce', tag: Tag.IVCounterNonce, kind: 'bytes' },
-  { key: 'correlationValue', tag: Tag.CorrelationValue, kind: 'bytes' },
-  { key: 'initIndicator', tag: Tag.InitIndicator, kind: 'bool' },
-  { key: 'finalIndicator', tag: Tag.FinalIndicator, kind: 'bool' },
-  { key: 'authenticatedEncryptionAdditionalData', tag: Tag.AuthenticatedEncryptionAdditionalData, kind: 'bytes' },
+  ...ENCRYPT_REQUEST_FIELDS,
   { key: 'authenticatedEncryptionTag', tag: Tag.AuthenticatedEncryptionTag, kind: 'bytes' },
 ], [
   uid('uniqueIdentifier', true),

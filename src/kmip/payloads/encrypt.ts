@@ -7,6 +7,7 @@
  */
 import { Operation, Tag } from '../registry.generated.js';
 import { definePayloads, nested, uid } from './codec.js';
+import type { FieldSpec } from './codec.js';
 import { cryptographicParametersCodec } from './objects.js';
 import type { CryptographicParameters } from './objects.js';
 
@@ -29,7 +30,8 @@ export interface EncryptResponse {
   authenticatedEncryptionTag?: Uint8Array;
 }
 
-export const encryptPayloads = definePayloads<EncryptRequest, EncryptResponse>(Operation.Encrypt, 'Encrypt', [
+/** Encrypt's request fields in spec-table order; Decrypt's request is the same plus the tag (decrypt.ts). */
+export const ENCRYPT_REQUEST_FIELDS: readonly FieldSpec<EncryptRequest>[] = [
   uid('uniqueIdentifier'),
   nested<EncryptRequest, 'cryptographicParameters'>('cryptographicParameters', cryptographicParametersCodec),
   { key: 'data', tag: Tag.Data, kind: 'bytes' },
@@ -38,7 +40,9 @@ export const encryptPayloads = definePayloads<EncryptRequest, EncryptResponse>(O
   { key: 'initIndicator', tag: Tag.InitIndicator, kind: 'bool' },
   { key: 'finalIndicator', tag: Tag.FinalIndicator, kind: 'bool' },
   { key: 'authenticatedEncryptionAdditionalData', tag: Tag.AuthenticatedEncryptionAdditionalData, kind: 'bytes' },
-], [
+];
+
+export const encryptPayloads = definePayloads<EncryptRequest, EncryptResponse>(Operation.Encrypt, 'Encrypt', ENCRYPT_REQUEST_FIELDS, [
   uid('uniqueIdentifier', true),
   { key: 'data', tag: Tag.Data, kind: 'bytes' },
   { key: 'ivCounterNonce', tag: Tag.IVCounterNonce, kind: 'bytes' },
