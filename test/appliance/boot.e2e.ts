@@ -191,7 +191,6 @@ test('the appliance image boots, first boot provisions it, and PyKMIP creates an
   booted = { c, init, dataDir, creds, shares: shares.slice(0, 3), bare };
 });
 
-
 // ---- upgrade and rollback under systemd, in the same container (docs/appliance.md "Upgrade and rollback") ----------
 
 const opt = path.join(root, 'opt', 'openkcm');
@@ -253,7 +252,7 @@ async function servesEveryKey(b: Booted, v: string, what: string): Promise<numbe
 
 /** The step times install and rollback print ("install: stopped (3s)", "... snapshot ... (1s)", "... is active (41s)"). */
 function installSteps(out: string): string {
-  const s = (re: RegExp): string => re.exec(out)?.[1] ?? '?';
+  const s = (pattern: RegExp): string => pattern.exec(out)?.[1] ?? '?';
   return `stop ${s(/install: stopped \((\d+)s\)/)} s, snapshot ${s(/install: data snapshot \S+ \((\d+)s\)/)} s, ` +
     `start until ready ${s(/openkcm\.service is active \((\d+)s\)/)} s`;
 }
