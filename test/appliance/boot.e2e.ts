@@ -203,6 +203,10 @@ const MIGRATION_2 = '// Appended by test/appliance/boot.e2e.ts: this release mig
   'PUBLIC_MIGRATIONS.push({ version: 2, name: "upgrade test: a catalog change the release before does not know", ' +
   'sql: (s) => "CREATE TABLE " + s + ".upgrade_probe (id integer PRIMARY KEY)" });';
 
+/** N+1, built at most once (tests 2 and 4 both need it). */
+let n1: ReturnType<typeof nextArtefact> | undefined;
+const nextOnce = (): ReturnType<typeof nextArtefact> => (n1 ??= nextArtefact(path.join(work, 'next')));
+
 function need(): Booted {
   assert.ok(booted !== undefined, 'the boot test brought the node up (see its failure)');
   return booted;
@@ -265,7 +269,7 @@ function timed(what: string, parts: Record<string, number>, note = ''): string {
 
 test('upgrade N -> N+1 under systemd: install drains, snapshots, switches and restarts the unit; every key is served', { timeout: 600_000 }, async (t) => {
   const b = need();
-  const { version: v, artefact } = await nextArtefact(path.join(work, 'next'));
+  const { version: v, artefact } = await nextOnce();
   assert.equal(v, next);
   const before = snapshots();
   const u = await upgradeTo(b, artefact, next);
@@ -301,8 +305,8 @@ const onlyOnMigrated: Record<string, string> = {};
 
 test('upgrade N -> N+2, which migrates the governance database as it starts: every key is served', { timeout: 600_000 }, async (t) => {
   const b = need();
-  const { artefact: n1 } = await nextArtefact(path.join(work, 'next'));
-  const artefact = await derivedArtefact(n1, next, migrating, path.join(work, 'migrating'), path.join('dist', 'src', 'cmk', 'migrations.js'), MIGRATION_2);
+  const { artefact: built } = await nextOnce();
+  const artefact = await derivedArtefact(built, next, migrating, path.join(work, 'migrating'), path.join('dist', 'src', 'cmk', 'migrations.js'), MIGRATION_2);
   const u = await upgradeTo(b, artefact, migrating);
   assert.match(u.out, new RegExp(`openkcm-${re(migrating)} is current \\(was openkcm-${re(version)}\\)`));
   const serveMs = await servesEveryKey(b, migrating, 'N+2 (migrated)');
