@@ -52,16 +52,19 @@ was_active=0
 if [ $live = 1 ] && systemctl is-active --quiet openkcm.service; then
   was_active=1
   echo "install: stopping openkcm.service ($old)"
+  t=$(date +%s)
   systemctl stop openkcm.service
+  echo "install: stopped ($(( $(date +%s) - t ))s)"
 fi
 if [ $BACKUP = 1 ] && [ -n "$old" ] && [ "$old" != "$name" ] && [ -d "$R/var/lib/openkcm" ]; then
   mkdir -p "$R/var/backups/openkcm"
   chmod 0700 "$R/var/backups/openkcm"
   snap="$R/var/backups/openkcm/data-$old-$(date -u +%Y%m%dT%H%M%SZ).tar"
   # The service is stopped, so LMDB and the governance database are quiescent and the copy is consistent.
+  t=$(date +%s)
   tar --numeric-owner -C "$R/var/lib" -cf "$snap" openkcm
   chmod 0600 "$snap"
-  echo "install: data snapshot $snap"
+  echo "install: data snapshot $snap ($(( $(date +%s) - t ))s)"
 fi
 
 if [ -n "$old" ] && [ "$old" != "$name" ]; then ln -sfn "$old" "$opt/previous"; fi
@@ -88,7 +91,13 @@ if [ $live = 1 ]; then
   systemctl enable openkcm-firstboot.service openkcm.service
   if [ $was_active = 1 ] && [ $RESTART = 1 ]; then
     echo "install: starting openkcm.service ($name)"
+    # An operator's upgrade is not a crash loop: clear the start rate counter (StartLimitBurst=5 per 300 s counts
+    # every start), or a few upgrades and rollbacks in five minutes would leave the unit refusing to start.
+    systemctl reset-failed openkcm.service 2>/dev/null || true
+    t=$(date +%s)
+    # Returns once the unit is active, i.e. its readiness check (ExecStartPost) saw KMIP accept a connection.
     systemctl start openkcm.service
+    echo "install: openkcm.service is active ($(( $(date +%s) - t ))s)"
   fi
 elif command -v systemctl >/dev/null 2>&1; then
   systemctl --root="${R:-/}" enable openkcm-firstboot.service openkcm.service >/dev/null 2>&1 || \

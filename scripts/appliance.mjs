@@ -13,7 +13,7 @@
  *   systemd/                 openkcm.service, openkcm-firstboot.service
  *   sysusers.d/, tmpfiles.d/ the service user and the config directory's mode
  *   etc/openkcm.conf         the appliance's default configuration (installed as /etc/openkcm/openkcm.conf)
- *   libexec/                 firstboot, install (also upgrades), ready (the readiness check)
+ *   libexec/                 firstboot, install (also upgrades), rollback, ready (the readiness check)
  *   LICENSE, THIRD-PARTY-NOTICES, VERSION
  *
  * Production dependencies come from the installed node_modules (`npm ls --omit=dev`), so the build needs no
@@ -147,6 +147,7 @@ for (const [from, to, mode] of [
   ['openkcm.conf', 'etc/openkcm.conf', 0o644],
   ['firstboot.mjs', 'libexec/firstboot.mjs', 0o644],
   ['install.sh', 'libexec/install', 0o755],
+  ['rollback.sh', 'libexec/rollback', 0o755],
   ['ready.mjs', 'libexec/ready.mjs', 0o644],
   ['container-entrypoint.sh', 'libexec/container-entrypoint', 0o755],
   ['Containerfile', 'Containerfile', 0o644],

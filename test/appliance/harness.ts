@@ -1,11 +1,12 @@
 /**
  * Shared pieces of the appliance end-to-end tests (boot.e2e.ts, upgrade.e2e.ts): PyKMIP's real client, the
- * operator unseal through the node's socket, TCP readiness, and the listening sockets of a set of processes.
+ * operator unseal through the node's socket, TCP readiness, the listening sockets of a set of processes, commands
+ * inside a booted container, and the "N+1" artefacts the upgrade tests install.
  * These tests are not part of `npm test` (their files do not end in .test.ts): .ci/run runs them in its own
  * appliance step, as root, after building the artefact and the image (docs/appliance.md "Tests").
  */
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,4 +157,62 @@ export function stop(child: ReturnType<typeof spawn>, graceMs: number): Promise<
     child.once('exit', (code) => { clearTimeout(t); resolve(code); });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * Version N+1 of the artefact: the same tree under the version `<N>-upgrade`, built by the same script
+ * (OPENKCM_APPLIANCE_VERSION), into `outDir`. OPENKCM_ARTEFACT_NEXT names one already built (.ci/run builds it once
+ * for both upgrade tests).
+ */
+export async function nextArtefact(outDir: string): Promise<{ version: string; artefact: string }> {
+  const version = `${packageVersion()}-upgrade`;
+  const given = process.env['OPENKCM_ARTEFACT_NEXT'];
+  if (given !== undefined && given !== '') {
+    if (!given.endsWith(`openkcm-${version}-linux-x64.tar.gz`) || !existsSync(given)) {
+      throw new Error(`OPENKCM_ARTEFACT_NEXT=${given} is not an existing openkcm-${version}-linux-x64.tar.gz`);
+    }
+    return { version, artefact: given };
+  }
+  const b = await run(process.execPath, [path.join(repoRoot, 'scripts', 'appliance.mjs')],
+    { env: { ...process.env, OPENKCM_APPLIANCE_VERSION: version, OPENKCM_APPLIANCE_OUT: outDir }, timeoutMs: 600_000 });
+  if (b.code !== 0) throw new Error(`building N+1 failed: ${b.stderr.slice(-2000)}`);
+  const artefact = b.stdout.trim().split('\n').pop() ?? '';
+  if (!artefact.endsWith(`openkcm-${version}-linux-x64.tar.gz`) || !existsSync(artefact)) throw new Error(`N+1 artefact not written: ${artefact}`);
+  return { version, artefact };
+}
+
+/**
+ * An artefact derived from `artefact` (whose tree is `openkcm-<fromVersion>/`) under `toVersion`, with
+ * `extraModuleCode` appended to the compiled module `app/<modulePath>`: how the upgrade test makes a release that
+ * migrates the data (a governance migration the older release does not know) without shipping a fake migration.
+ */
+export async function derivedArtefact(artefact: string, fromVersion: string, toVersion: string, outDir: string,
+  modulePath: string, extraModuleCode: string): Promise<string> {
+  const stage = path.join(outDir, `.derive-${toVersion}`);
+  mkdirSync(stage, { recursive: true });
+  const x = await run('tar', ['-C', stage, '-xzf', artefact]);
+  if (x.code !== 0) throw new Error(x.stderr);
+  const tree = path.join(stage, `openkcm-${toVersion}`);
+  renameSync(path.join(stage, `openkcm-${fromVersion}`), tree);
+  writeFileSync(path.join(tree, 'VERSION'), `${toVersion}\n`);
+  const pkgFile = path.join(tree, 'app', 'package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string };
+  writeFileSync(pkgFile, JSON.stringify({ ...pkg, version: toVersion }, null, 2) + '\n');
+  appendFileSync(path.join(tree, 'app', modulePath), `\n${extraModuleCode}\n`);
+  const out = path.join(outDir, `openkcm-${toVersion}-linux-x64.tar.gz`);
+  // gzip -1: this tarball lives for one test; the default level costs ~4x the time for 10% less.
+  const c = await run('tar', ['-C', stage, '-I', 'gzip -1', '-cf', out, `openkcm-${toVersion}`]);
+  if (c.code !== 0) throw new Error(c.stderr);
+  return out;
+}
+
+/**
+ * Runs `script` with /bin/sh inside the booted container whose init is `initPid`, as root, in all its namespaces
+ * and its root directory: what an operator's shell on the node does (`systemctl` talks to the container's systemd).
+ * nsenter rather than `machinectl shell`, because the container is not registered (--register=no).
+ */
+export function inContainer(initPid: number, script: string, timeoutMs = 300_000): Promise<Run> {
+  return run('nsenter', ['--target', String(initPid), '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--root', '--wd',
+    '--', '/usr/bin/env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'SYSTEMD_PAGER=',
+    '/bin/sh', '-c', script], { timeoutMs });
 }
