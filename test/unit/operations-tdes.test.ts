@@ -13,7 +13,8 @@ import { keyBlockBytes, symmetricKeyBlock } from '../../src/kmip/payloads/object
 import {
   BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, PaddingMethod, ResultReason, ResultStatus, Tag,
 } from '../../src/kmip/registry.js';
-import { Fixture, rejectsWith } from './operations-fixture.js';
+import { encryptPayloads } from '../../src/kmip/payloads/encrypt.js';
+import { Fixture, pv, rejectsWith } from './operations-fixture.js';
 
 const hex = (b: Uint8Array | undefined): string => Buffer.from(b ?? new Uint8Array(0)).toString('hex');
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
@@ -64,6 +65,21 @@ describe('Encrypt / Decrypt with Triple DES', () => {
     assert.equal(enc.ivCounterNonce, undefined, 'ECB has no IV');
     const dec = await f.call(Operation.Decrypt, { uniqueIdentifier: uid, cryptographicParameters: cp, data: bytes(SP800_67_CIPHER) });
     assert.equal(hex(dec.data), hex(SP800_67_PLAIN));
+  });
+
+  test('a KMIP 1.3 client encrypts under a registered three-key 3DES key, ECB without padding (the 1.3 CS-BC 3DES case)', async () => {
+    // Issue 20: the KMIP 1.3 Basic Cryptographic Server profile has one case that encrypts with a 3DES key (all key
+    // bytes 0x01, stated as 168 bits; ECB; three blocks). K1 = K2 = K3, so it is single DES; the expected ciphertext
+    // is `openssl enc -des-ede3-ecb -nopad` of the same input. Before issue 20 this answered Feature Not Supported.
+    const f = new Fixture();
+    const uid = await registerDes3(f, new Uint8Array(24).fill(1), 168);
+    const [item] = await f.wire([{ op: Operation.Encrypt, req: {
+      uniqueIdentifier: uid, cryptographicParameters: { blockCipherMode: BlockCipherMode.ECB }, data: bytes('010203040506070809101112131415161718192021222324'),
+    } }], { version: '1.3' });
+    assert.equal(item?.resultStatus, ResultStatus.Success);
+    assert.ok(item.payload !== undefined);
+    const r = encryptPayloads.decodeResponse(item.payload, pv('1.3'));
+    assert.equal(hex(r.data), 'cead373db80eabf87477d921e6d5a5d116c10e3814ebe004');
   });
 
   for (const [bits, cipher] of [[168, 'des-ede3-cbc'], [112, 'des-ede-cbc']] as const) {
