@@ -22,7 +22,7 @@ constexpr size_t MAX_INPUT_BYTES = size_t{1} << 30;
 
 // Algorithms fetched once (issue 3 §3 "Speed"): passing a pre-fetched EVP_CIPHER to EVP_CipherInit_ex
 // skips the provider lookup that node:crypto (and the legacy EVP_aes_*() getters) repeat on every call.
-EVP_CIPHER* g_cipher[7][3] = {};   // [Alg][AES-128/192/256] (ChaCha uses column 2)
+EVP_CIPHER* g_cipher[9][3] = {};   // [Alg][AES-128/192/256] (ChaCha: column 2; Triple DES: tdes_col)
 EVP_MAC* g_hmac = nullptr;
 EVP_CIPHER_CTX* g_scratch = nullptr;  // one-shot profile ciphers; reset (cleansed) after each use
 bool g_cache = true;
@@ -41,16 +41,24 @@ int32_t g_stream_free = -1;
 uint32_t g_streams_open = 0;
 
 int aes_col(size_t key_len) { return key_len == 16 ? 0 : key_len == 24 ? 1 : key_len == 32 ? 2 : -1; }
+// Triple DES keying options (NIST SP 800-67 Rev. 2 §3.1): a 16-byte key is K1 || K2 with K3 = K1
+// (option 2, OpenSSL's DES-EDE), a 24-byte key is K1 || K2 || K3 (option 1, DES-EDE3).
+int tdes_col(size_t key_len) { return key_len == 16 ? 0 : key_len == 24 ? 1 : -1; }
+bool is_tdes(int alg) { return alg == ALG_TDES_ECB || alg == ALG_TDES_CBC; }
 
 const EVP_CIPHER* cipher_for(int alg, size_t key_len) {
   if (alg == ALG_CHACHA20 || alg == ALG_CHACHA20_POLY1305) return key_len == 32 ? g_cipher[alg][2] : nullptr;
+  if (is_tdes(alg)) {
+    const int col = tdes_col(key_len);
+    return col < 0 ? nullptr : g_cipher[alg][col];
+  }
   if (alg < ALG_AES_ECB || alg > ALG_AES_GCM) return nullptr;
   const int col = aes_col(key_len);
   return col < 0 ? nullptr : g_cipher[alg][col];
 }
 
 bool is_aead(int alg) { return alg == ALG_AES_GCM || alg == ALG_CHACHA20_POLY1305; }
-bool is_block(int alg) { return alg == ALG_AES_ECB || alg == ALG_AES_CBC; }
+bool is_block(int alg) { return alg == ALG_AES_ECB || alg == ALG_AES_CBC || is_tdes(alg); }
 
 const char* digest_name(int hash) {
   switch (hash) {
@@ -248,7 +256,11 @@ size_t wrapped_len(bool pad, size_t n) { return pad ? (n + 7) / 8 * 8 + 8 : n + 
 int cipher_setup(EVP_CIPHER_CTX* c, const uint8_t* key, size_t key_len, int alg, bool enc, bool pad,
                  const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len) {
   const EVP_CIPHER* cipher = cipher_for(alg, key_len);
-  if (cipher == nullptr) return alg >= ALG_AES_ECB && alg <= ALG_CHACHA20_POLY1305 ? E_KEY_SIZE : E_ARGUMENT;
+  if (cipher == nullptr) {
+    // A Triple DES key of a valid size with no cipher: this OpenSSL does not offer it (ops_init).
+    if (is_tdes(alg) && tdes_col(key_len) >= 0) return E_UNSUPPORTED;
+    return alg >= ALG_AES_ECB && alg <= ALG_TDES_CBC ? E_KEY_SIZE : E_ARGUMENT;
+  }
   if (aad_len > MAX_INPUT_BYTES) return E_ARGUMENT;
   if (alg == ALG_AES_GCM) {
     if (iv_len == 0 || iv_len > GCM_MAX_IV_BYTES) return E_ARGUMENT;
@@ -393,6 +405,11 @@ int ops_init(bool cache_contexts) {
       (g_cipher[ALG_CHACHA20_POLY1305][2] = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr)) == nullptr ||
       (g_hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr)) == nullptr)
     return E_UNSUPPORTED;
+  // Triple DES is optional: an OpenSSL without it (a FIPS provider that no longer approves TDEA
+  // encryption, SP 800-131A Rev. 2) still serves everything else; using it answers E_UNSUPPORTED.
+  static const char* const tdes_names[2][2] = {{"DES-EDE-ECB", "DES-EDE3-ECB"}, {"DES-EDE-CBC", "DES-EDE3-CBC"}};
+  for (int a = ALG_TDES_ECB; a <= ALG_TDES_CBC; a++)
+    for (int k = 0; k < 2; k++) g_cipher[a][k] = EVP_CIPHER_fetch(nullptr, tdes_names[a - ALG_TDES_ECB][k], nullptr);
   if ((g_scratch = EVP_CIPHER_CTX_new()) == nullptr) return E_CRYPTO;
   g_streams = static_cast<Stream*>(calloc(MAX_STREAMS, sizeof(Stream)));
   if (g_streams == nullptr) return E_CRYPTO;

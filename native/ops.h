@@ -17,6 +17,8 @@ enum Alg : int {
   ALG_AES_GCM = 4,
   ALG_CHACHA20 = 5,            // IV = OpenSSL's 16-byte form: 32-bit LE counter || 96-bit nonce
   ALG_CHACHA20_POLY1305 = 6,   // RFC 8439 AEAD, 12-byte nonce
+  ALG_TDES_ECB = 7,            // Triple DES (SP 800-67): 16-byte key = keying option 2, 24 = option 1
+  ALG_TDES_CBC = 8,            // 8-byte IV
 };
 enum Hash : int { HASH_SHA1 = 1, HASH_SHA256 = 2, HASH_SHA384 = 3, HASH_SHA512 = 4 };
 

@@ -1,8 +1,8 @@
 /**
  * The KMIP Basic Cryptographic Server profile's primitives (issue 3 §3; KMIP 2.1 Profiles, CS-BC-M
- * test cases): AES-ECB/CBC/CTR/GCM with optional PKCS#5 padding, ChaCha20 and ChaCha20-Poly1305, and
- * HMAC-SHA-1/256/384/512 for MAC and MAC Verify, one-shot and streaming (KMIP Init Indicator / Final
- * Indicator). All run on keys in native slots.
+ * test cases): AES-ECB/CBC/CTR/GCM and Triple DES ECB/CBC with optional PKCS#5 padding, ChaCha20 and
+ * ChaCha20-Poly1305, and HMAC-SHA-1/256/384/512 for MAC and MAC Verify, one-shot and streaming (KMIP Init
+ * Indicator / Final Indicator). All run on keys in native slots.
  */
 import { check, NativeArgumentError, NativeError } from './errors.js';
 import { AEAD_DEFAULT_TAG_BYTES, AEAD_TAG_LENGTHS, CHACHA20_POLY1305_NONCE_BYTES, GCM_MAX_IV_BYTES, GCM_MIN_IV_BYTES, MAX_AAD_BYTES, MAX_DATA_BYTES, MIN_MAC_VERIFY_BYTES } from './limits.js';
@@ -11,19 +11,19 @@ import type { SecureKey } from './secure-key.js';
 import { bytes, EMPTY, integer, oneOf, optionalBytes } from './validate.js';
 import { loadNative } from './loader.js';
 
-export type CipherAlgorithm = 'AES-ECB' | 'AES-CBC' | 'AES-CTR' | 'AES-GCM' | 'ChaCha20' | 'ChaCha20-Poly1305';
+export type CipherAlgorithm = 'AES-ECB' | 'AES-CBC' | 'AES-CTR' | 'AES-GCM' | 'ChaCha20' | 'ChaCha20-Poly1305' | '3DES-ECB' | '3DES-CBC';
 export type Padding = 'none' | 'pkcs5';
 export type MacAlgorithm = 'HMAC-SHA1' | 'HMAC-SHA256' | 'HMAC-SHA384' | 'HMAC-SHA512';
 
 export interface CipherParams {
   readonly algorithm: CipherAlgorithm;
-  /** AES-ECB/CBC only (KMIP Padding Method PKCS5); default 'none'. */
+  /** AES-ECB/CBC and 3DES-ECB/CBC only (KMIP Padding Method PKCS5); default 'none'. */
   readonly padding?: Padding;
   /**
    * AES-CBC/CTR: 16 bytes (CTR: the whole initial counter block). AES-GCM: 1..128 bytes (12 is the
    * SP 800-38D choice). ChaCha20: an 8-byte nonce (original ChaCha, 64-bit counter), a 12-byte nonce
    * (RFC 8439 §2.4, 32-bit counter), or OpenSSL's 16-byte counter || nonce block.
-   * ChaCha20-Poly1305: a 12-byte nonce (RFC 8439 §2.8). AES-ECB: none.
+   * ChaCha20-Poly1305: a 12-byte nonce (RFC 8439 §2.8). 3DES-CBC: 8 bytes. AES-ECB, 3DES-ECB: none.
    */
   readonly iv?: Uint8Array;
   /** AEAD additional data (AES-GCM, ChaCha20-Poly1305). */
@@ -42,14 +42,22 @@ export interface Encrypted {
 
 // Ids of native/ops.h Alg and Hash.
 const ALG_ID: Readonly<Record<CipherAlgorithm, number>> = {
-  'AES-ECB': 1, 'AES-CBC': 2, 'AES-CTR': 3, 'AES-GCM': 4, ChaCha20: 5, 'ChaCha20-Poly1305': 6,
+  'AES-ECB': 1, 'AES-CBC': 2, 'AES-CTR': 3, 'AES-GCM': 4, ChaCha20: 5, 'ChaCha20-Poly1305': 6, '3DES-ECB': 7, '3DES-CBC': 8,
 };
 const ALGORITHMS = Object.keys(ALG_ID) as CipherAlgorithm[];
 const HASH_ID: Readonly<Record<MacAlgorithm, number>> = { 'HMAC-SHA1': 1, 'HMAC-SHA256': 2, 'HMAC-SHA384': 3, 'HMAC-SHA512': 4 };
 const MAC_SIZE: Readonly<Record<MacAlgorithm, number>> = { 'HMAC-SHA1': 20, 'HMAC-SHA256': 32, 'HMAC-SHA384': 48, 'HMAC-SHA512': 64 };
 const MAC_ALGORITHMS = Object.keys(HASH_ID) as MacAlgorithm[];
 const MAX_MAC_BYTES = 64;
+/** The largest block (AES); output buffers leave this much room for padding. */
 const BLOCK = 16;
+/** Triple DES works on 64-bit blocks (NIST SP 800-67 Rev. 2 §3). */
+const TDES_BLOCK = 8;
+/**
+ * Triple DES key sizes: 16 bytes is keying option 2 (K1 || K2, K3 = K1: the KMIP Cryptographic Length
+ * 112), 24 bytes keying option 1 (K1 || K2 || K3: 168). SP 800-67 Rev. 2 §3.1; parity bits are ignored.
+ */
+const TDES_KEY_BYTES: readonly number[] = [16, 24];
 const FLAG_ENCRYPT = 1;
 const FLAG_PAD = 2;
 
@@ -60,7 +68,8 @@ interface Resolved {
   readonly iv: Uint8Array;
   readonly aad: Uint8Array;
   readonly tagLength: number;
-  readonly block: boolean;
+  /** Block size of the block modes (ECB, CBC), else 0. */
+  readonly blockSize: number;
   readonly aead: boolean;
 }
 
@@ -85,17 +94,23 @@ function resolve(key: SecureKey, params: CipherParams, encrypt: boolean): Resolv
   const algorithm = oneOf('params.algorithm', params.algorithm, ALGORITHMS);
   const alg = ALG_ID[algorithm];
   const chacha = algorithm === 'ChaCha20' || algorithm === 'ChaCha20-Poly1305';
+  const tdes = algorithm === '3DES-ECB' || algorithm === '3DES-CBC';
   if (chacha && key.length !== 32) throw new NativeArgumentError(`${algorithm} needs a 32-byte key (RFC 8439 §2.3), got ${key.length} bytes`);
-  if (!chacha && ![16, 24, 32].includes(key.length)) throw new NativeArgumentError(`${algorithm} needs an AES key of 16, 24 or 32 bytes, got ${key.length} bytes`);
-  const block = algorithm === 'AES-ECB' || algorithm === 'AES-CBC';
+  if (tdes && !TDES_KEY_BYTES.includes(key.length)) throw new NativeArgumentError(`${algorithm} needs a Triple DES key of 16 or 24 bytes (SP 800-67 §3.1), got ${key.length} bytes`);
+  if (!chacha && !tdes && ![16, 24, 32].includes(key.length)) throw new NativeArgumentError(`${algorithm} needs an AES key of 16, 24 or 32 bytes, got ${key.length} bytes`);
+  const blockSize = tdes ? TDES_BLOCK : algorithm === 'AES-ECB' || algorithm === 'AES-CBC' ? BLOCK : 0;
   const aead = algorithm === 'AES-GCM' || algorithm === 'ChaCha20-Poly1305';
   const padding = params.padding === undefined ? 'none' : oneOf<Padding>('params.padding', params.padding, ['none', 'pkcs5']);
-  if (padding === 'pkcs5' && !block) throw new NativeArgumentError(`params.padding 'pkcs5' applies to AES-ECB and AES-CBC only, not ${algorithm}`);
+  if (padding === 'pkcs5' && blockSize === 0) throw new NativeArgumentError(`params.padding 'pkcs5' applies to AES-ECB and AES-CBC only (and 3DES-ECB, 3DES-CBC), not ${algorithm}`);
   let iv: Uint8Array;
   switch (algorithm) {
     case 'AES-ECB':
-      if (params.iv !== undefined && params.iv.length !== 0) throw new NativeArgumentError('params.iv must be absent for AES-ECB (ECB has no IV)');
+    case '3DES-ECB':
+      if (params.iv !== undefined && params.iv.length !== 0) throw new NativeArgumentError(`params.iv must be absent for ${algorithm} (ECB has no IV)`);
       iv = EMPTY;
+      break;
+    case '3DES-CBC':
+      iv = bytes('params.iv', params.iv, TDES_BLOCK, TDES_BLOCK);
       break;
     case 'AES-CBC':
     case 'AES-CTR':
@@ -119,14 +134,14 @@ function resolve(key: SecureKey, params: CipherParams, encrypt: boolean): Resolv
   const aad = optionalBytes('params.aad', params.aad, MAX_AAD_BYTES);
   const tagLength = aead ? oneOf('params.tagLength', params.tagLength ?? AEAD_DEFAULT_TAG_BYTES, AEAD_TAG_LENGTHS, 'SP 800-38D §5.2.1.2') : 0;
   const flags = (encrypt ? FLAG_ENCRYPT : 0) | (padding === 'pkcs5' ? FLAG_PAD : 0);
-  return { alg, algorithm, flags, iv, aad, tagLength, block, aead };
+  return { alg, algorithm, flags, iv, aad, tagLength, blockSize, aead };
 }
 
 function blockLength(r: Resolved, encrypt: boolean, n: number, name: string): void {
-  if (!r.block) return;
+  if (r.blockSize === 0) return;
   const padded = (r.flags & FLAG_PAD) !== 0;
-  if ((!padded || !encrypt) && n % BLOCK !== 0) {
-    throw new NativeArgumentError(`${name} must be a multiple of 16 bytes for ${r.algorithm}${padded ? ' decryption' : " without padding (use padding: 'pkcs5')"}, got ${n}`);
+  if ((!padded || !encrypt) && n % r.blockSize !== 0) {
+    throw new NativeArgumentError(`${name} must be a multiple of ${r.blockSize} bytes for ${r.algorithm}${padded ? ' decryption' : " without padding (use padding: 'pkcs5')"}, got ${n}`);
   }
   if (padded && !encrypt && n === 0) throw new NativeArgumentError(`${name} must hold at least one block for ${r.algorithm} with PKCS#5 padding`);
 }
@@ -137,7 +152,7 @@ export function encrypt(key: SecureKey, params: CipherParams, data: Uint8Array):
   const r = resolve(key, params, true);
   const input = bytes('data', data, 0, MAX_DATA_BYTES);
   blockLength(r, true, input.length, 'data');
-  const out = Buffer.allocUnsafe(input.length + (r.block ? BLOCK : 0));
+  const out = Buffer.allocUnsafe(input.length + (r.blockSize === 0 ? 0 : BLOCK));
   const tag = r.aead ? Buffer.allocUnsafe(r.tagLength) : EMPTY;
   const n = check(binding().cipher(h, r.alg, r.flags, r.iv, r.aad, input, out, tag), `encrypt ${r.algorithm}`);
   return r.aead ? { data: out.subarray(0, n), tag } : { data: out.subarray(0, n) };
@@ -152,7 +167,7 @@ export function decrypt(key: SecureKey, params: CipherParams, data: Uint8Array, 
   let t: Uint8Array = EMPTY;
   if (r.aead) t = bytes('tag', tag, r.tagLength, r.tagLength);
   else if (tag !== undefined) throw new NativeArgumentError(`tag applies to AEAD algorithms only, not ${r.algorithm}`);
-  const out = Buffer.allocUnsafe(input.length + (r.block ? BLOCK : 0));
+  const out = Buffer.allocUnsafe(input.length + (r.blockSize === 0 ? 0 : BLOCK));
   const n = check(binding().cipher(h, r.alg, r.flags, r.iv, r.aad, input, out, t), `decrypt ${r.algorithm}`);
   return out.subarray(0, n);
 }
@@ -200,7 +215,7 @@ export class CipherStream {
   update(data: Uint8Array): Uint8Array {
     const s = this.#live();
     const input = bytes('data', data, 0, MAX_DATA_BYTES);
-    const out = Buffer.allocUnsafe(input.length + (this.#r.block ? BLOCK : 0));
+    const out = Buffer.allocUnsafe(input.length + (this.#r.blockSize === 0 ? 0 : BLOCK));
     const n = binding().streamCipherUpdate(s, input, out);
     if (n < 0) this.#fail(s);
     return out.subarray(0, check(n, `${this.#r.algorithm} stream update`));

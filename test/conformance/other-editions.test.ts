@@ -11,7 +11,8 @@
  *   without a Unique Identifier act on the object an earlier item created or located;
  * - the 2.0 mask bit name ContentCommitment in a Cryptographic Usage Mask;
  * - Triple DES keys registered with Cryptographic Length 168 (or 112): the length without parity bits (NIST SP
- *   800-67; KMIP 1.4 §3.5 Cryptographic Length "in bits of the key", as SKFF-M-4 creates them).
+ *   800-67; KMIP 1.4 §3.5 Cryptographic Length "in bits of the key", as SKFF-M-4 creates them), and Encrypt /
+ *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key).
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
 import { after, before, describe, test } from 'node:test';
@@ -102,14 +103,20 @@ function stateFile1x(minor: number): string {
   ].join('\n')}\n</KMIP>\n`;
 }
 
-/** Register of a Triple DES key stated as `bits` (168 or 112) over `bytes` of material with parity; Get returns it as registered. */
-function des3File(major: number, minor: number, bits: number, material: string): string {
+/**
+ * Register of a Triple DES key stated as `bits` (168 or 112) over `bytes` of material with parity; Get returns it as
+ * registered; CBC / PKCS5 Encrypt with a client IV gives `ciphertext` (`openssl enc -des-ede3-cbc` / `-des-ede-cbc`),
+ * and Decrypt gives the plaintext back.
+ */
+function des3File(major: number, minor: number, bits: number, material: string, ciphertext: string): string {
   const keyBlock = `<KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue><KeyMaterial type="ByteString" value="${material}"/></KeyValue>`
     + `<CryptographicAlgorithm type="Enumeration" value="DES3"/><CryptographicLength type="Integer" value="${String(bits)}"/></KeyBlock>`;
   const attrs = major === 1
     ? '<TemplateAttribute><Attribute><AttributeName type="TextString" value="Cryptographic Usage Mask"/><AttributeValue type="Integer" value="Encrypt Decrypt"/></Attribute>'
       + `<Attribute><AttributeName type="TextString" value="Cryptographic Length"/><AttributeValue type="Integer" value="${String(bits)}"/></Attribute></TemplateAttribute>`
     : `<Attributes><CryptographicUsageMask type="Integer" value="Encrypt Decrypt"/><CryptographicLength type="Integer" value="${String(bits)}"/></Attributes>`;
+  const cbcPkcs5 = '<CryptographicParameters><BlockCipherMode type="Enumeration" value="CBC"/><PaddingMethod type="Enumeration" value="PKCS5"/></CryptographicParameters>';
+  const iv = '<IVCounterNonce type="ByteString" value="0001020304050607"/>';
   const lengthRef = major === 1 ? '<AttributeName type="TextString" value="Cryptographic Length"/>' : '<AttributeReference type="Enumeration" value="CryptographicLength"/>';
   const lengthAttr = major === 1
     ? `<Attribute><AttributeName type="TextString" value="Cryptographic Length"/><AttributeValue type="Integer" value="${String(bits)}"/></Attribute>`
@@ -122,28 +129,36 @@ function des3File(major: number, minor: number, bits: number, material: string):
       ok('Get', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}<SymmetricKey>${keyBlock}</SymmetricKey>`),
       ok('GetAttributes', `${uid(0)}${lengthAttr}`),
     ]),
-    // The documented exception (docs/operations.md): Triple DES Encrypt is refused, Unsupported Cryptographic
-    // Parameters (1.x: Feature Not Supported), never a crash or a wrong answer.
+    // Encrypt / Decrypt with the key (issue 20: the 1.3 profile's CS-BC-M-4-12-3DES-13 encrypts with a 3DES key).
+    // A registered key and a client IV: the replay compares the ciphertext strictly.
     request(major, minor, [
       item('Activate', uid(0)),
-      item('Encrypt', `${uid(0)}<CryptographicParameters><BlockCipherMode type="Enumeration" value="CBC"/><PaddingMethod type="Enumeration" value="PKCS5"/></CryptographicParameters><Data type="ByteString" value="0011223344556677"/><IVCounterNonce type="ByteString" value="0001020304050607"/>`),
+      item('Encrypt', `${uid(0)}${cbcPkcs5}<Data type="ByteString" value="0011223344556677"/>${iv}`),
+      item('Decrypt', `${uid(0)}${cbcPkcs5}<Data type="ByteString" value="${ciphertext}"/>${iv}`),
     ]),
-    response(major, minor, [ok('Activate', uid(0)), failed('Encrypt', major === 1 ? 'FeatureNotSupported' : 'UnsupportedCryptographicParameters')]),
+    response(major, minor, [
+      ok('Activate', uid(0)),
+      ok('Encrypt', `${uid(0)}<Data type="ByteString" value="${ciphertext}"/>`),
+      ok('Decrypt', `${uid(0)}<Data type="ByteString" value="0011223344556677"/>`),
+    ]),
   ].join('\n')}\n</KMIP>\n`;
 }
 
 // Our own key material (odd parity in every byte, as FIPS 46-3 §2 wants): three-key and two-key Triple DES.
 const DES3_168 = '0123456789abcdeffedcba987654321089abcdef01234567';
 const DES3_112 = '0123456789abcdeffedcba9876543210';
+// 0011223344556677 under each key, CBC, IV 0001020304050607, PKCS#5 (a whole block of padding), by the OpenSSL CLI.
+const DES3_168_CBC = '48b3b0072ceb1e114c2133549ad0bd58';
+const DES3_112_CBC = '818c0bf665ca88edf5449b9877102e4b';
 
 const FILES: Readonly<Record<string, string>> = {
   'v2.0/vendor-batch-order-state-20.xml': vendorAndStateFile(0, 'PermissionDenied'),
   'v2.1/vendor-batch-order-state-21.xml': vendorAndStateFile(1, 'WrongKeyLifecycleState'),
   'v1.2/state-12.xml': stateFile1x(2),
   'v1.3/state-13.xml': stateFile1x(3),
-  'v1.3/des3-168-13.xml': des3File(1, 3, 168, DES3_168),
-  'v1.3/des3-112-13.xml': des3File(1, 3, 112, DES3_112),
-  'v2.0/des3-168-20.xml': des3File(2, 0, 168, DES3_168),
+  'v1.3/des3-168-13.xml': des3File(1, 3, 168, DES3_168, DES3_168_CBC),
+  'v1.3/des3-112-13.xml': des3File(1, 3, 112, DES3_112, DES3_112_CBC),
+  'v2.0/des3-168-20.xml': des3File(2, 0, 168, DES3_168, DES3_168_CBC),
 };
 
 describe('other editions: version-specific behaviour, replayed in-process', () => {

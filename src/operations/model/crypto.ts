@@ -67,6 +67,8 @@ export interface ResolvedCipher {
 /** Default IV/nonce sizes when the server generates one (Random IV). */
 const GCM_RANDOM_IV_BYTES = nativeLimits.GCM_NONCE_BYTES;
 const BLOCK_IV_BYTES = 16;
+/** A Triple DES CBC IV is one 64-bit block (SP 800-38A §6.2 over SP 800-67's block size). */
+const TDES_IV_BYTES = 8;
 const CHACHA20_RANDOM_NONCE_BYTES = 12;
 
 export interface CipherInputs {
@@ -96,14 +98,25 @@ export function resolveCipher(rec: ManagedObjectRecord, cp: CryptographicParamet
       case undefined: throw new KmipError('INVALID_FIELD', 'AES needs a Block Cipher Mode (in the request or the key\'s Cryptographic Parameters)', { field: 'Block Cipher Mode' });
       default: throw new KmipError('UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS', 'unsupported Block Cipher Mode for AES (ECB, CBC, CTR, GCM are)', { field: 'Block Cipher Mode' });
     }
+  } else if (algorithm === CryptographicAlgorithm.DES3) {
+    // Triple DES (KMIP 1.4 §9.1.3.2.13 "3DES", ANSI X9.52 / SP 800-67) in the two block modes with an
+    // 8-byte block that clients use with it: ECB and CBC (§9.1.3.2.14). Issue 20: 3DES keys were
+    // created and fetched but could not be used.
+    switch (mode) {
+      case BlockCipherMode.ECB: name = '3DES-ECB'; break;
+      case BlockCipherMode.CBC: name = '3DES-CBC'; break;
+      case undefined: throw new KmipError('INVALID_FIELD', '3DES needs a Block Cipher Mode (in the request or the key\'s Cryptographic Parameters)', { field: 'Block Cipher Mode' });
+      default: throw new KmipError('UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS', 'unsupported Block Cipher Mode for 3DES (ECB, CBC are)', { field: 'Block Cipher Mode' });
+    }
   } else if (algorithm === CryptographicAlgorithm.ChaCha20 && mode === undefined) {
     name = 'ChaCha20';
   } else if (algorithm === CryptographicAlgorithm.ChaCha20Poly1305 && (mode === undefined || mode === BlockCipherMode.AEAD)) {
     name = 'ChaCha20-Poly1305';
   } else {
-    throw new KmipError('UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS', 'unsupported Cryptographic Algorithm / Block Cipher Mode (AES ECB/CBC/CTR/GCM, ChaCha20, ChaCha20-Poly1305 are)', { field: 'Cryptographic Algorithm' });
+    throw new KmipError('UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS', 'unsupported Cryptographic Algorithm / Block Cipher Mode (AES ECB/CBC/CTR/GCM, 3DES ECB/CBC, ChaCha20, ChaCha20-Poly1305 are)', { field: 'Cryptographic Algorithm' });
   }
-  const block = name === 'AES-ECB' || name === 'AES-CBC';
+  const ecb = name === 'AES-ECB' || name === '3DES-ECB';
+  const block = ecb || name === 'AES-CBC' || name === '3DES-CBC';
   const aead = name === 'AES-GCM' || name === 'ChaCha20-Poly1305';
   let padding: 'none' | 'pkcs5' = 'none';
   if (cp.paddingMethod !== undefined && cp.paddingMethod !== PaddingMethod.None) {
@@ -114,10 +127,11 @@ export function resolveCipher(rec: ManagedObjectRecord, cp: CryptographicParamet
   }
   let iv = inputs.iv;
   let generatedIv: Uint8Array | undefined;
-  if (name !== 'AES-ECB' && iv === undefined) {
+  if (!ecb && iv === undefined) {
     if (!inputs.encrypt || cp.randomIV !== true) throw new KmipError('INVALID_MESSAGE', 'missing-iv: the IV/Counter/Nonce is required', { field: 'IV/Counter/Nonce' });
     const n = name === 'AES-GCM' ? (cp.ivLength === undefined ? GCM_RANDOM_IV_BYTES : cp.ivLength / 8)
-      : name === 'ChaCha20' || name === 'ChaCha20-Poly1305' ? CHACHA20_RANDOM_NONCE_BYTES : BLOCK_IV_BYTES;
+      : name === 'ChaCha20' || name === 'ChaCha20-Poly1305' ? CHACHA20_RANDOM_NONCE_BYTES
+        : name === '3DES-CBC' ? TDES_IV_BYTES : BLOCK_IV_BYTES;
     if (!Number.isInteger(n) || n < nativeLimits.GCM_MIN_IV_BYTES || n > nativeLimits.GCM_MAX_IV_BYTES) {
       throw new KmipError('INVALID_FIELD', 'IV Length must be a whole number of bytes within the supported range', { field: 'IV Length' });
     }
@@ -141,7 +155,7 @@ export function resolveCipher(rec: ManagedObjectRecord, cp: CryptographicParamet
   const params: CipherParams = {
     algorithm: name,
     padding,
-    ...(name === 'AES-ECB' || iv === undefined ? {} : { iv }),
+    ...(ecb || iv === undefined ? {} : { iv }),
     ...(aead && inputs.aad !== undefined ? { aad: inputs.aad } : {}),
     ...(tagLength === undefined ? {} : { tagLength }),
     ...(name === 'ChaCha20' && cp.initialCounterValue !== undefined ? { initialCounter: cp.initialCounterValue } : {}),
