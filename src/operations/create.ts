@@ -95,7 +95,7 @@ export const createOperation: OperationHandler<CreateRequest, CreateResponse, Op
     }
     const attributes = await expandTemplates(ctx, req.attributes, req.templateNames ?? []);
     checkInitialAttributes(ctx, attributes, false);
-    const probe = { attributes: [...attributes] };
+    const probe = { attributes };
     const algorithm = enumAttr(probe, 'Cryptographic Algorithm');
     if (algorithm === undefined) throw new KmipError('MISSING_DATA', 'Cryptographic Algorithm is required to create a key', { field: 'Cryptographic Algorithm' });
     if (algorithm !== A.AES && algorithm !== A.DES3 && !HMAC_ALGORITHMS.has(algorithm)) {

@@ -303,22 +303,17 @@ export class BaseVault implements ObjectStore {
 
   #lookup(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
     const engine = this.#alive();
-    const prefix = tenantPrefix(tenant); // a bad tenant is a caller bug: throw
-    let u: Buffer;
-    try {
-      u = uidBytes(uid);
-    } catch {
-      return undefined; // a malformed uid (from a client) simply names no object
-    }
-    const key = Buffer.concat([prefix, u]);
-    const e = engine.read(key);
-    if (e === undefined) return undefined;
-    // A NUL cannot occur in a tenant name (tenantPrefix checked it), so the pairs cannot collide.
+    // A NUL cannot occur in a tenant name (tenantPrefix checks it), so the pairs cannot collide.
     const ck = `${tenant}\u0000${uid}`;
     const hit = this.#decoded.get(ck);
+    // An entry's key was built (tenant and uid checked) when it was cached: reuse it (issue 14, one key per read).
+    const key = hit?.key ?? objectKeyOrUndefined(tenant, uid);
+    if (key === undefined) return undefined;
+    const e = engine.read(key);
+    if (e === undefined) return undefined;
     if (hit !== undefined && hit.version === e.version && hit.bytes.equals(e.value)) return { key, record: hit.record };
     const record = toRecord(tenant, uid, decodeRecordValue(e.value), e.version);
-    this.#decoded.remember(ck, hit, e.value, e.version, record);
+    this.#decoded.remember(ck, hit, key, e.value, e.version, record);
     return { key, record };
   }
 
@@ -652,6 +647,19 @@ export class BaseVault implements ObjectStore {
     }
     return { records, indexEntries, problems };
   }
+}
+
+/** The object key of (tenant, uid); undefined for a malformed uid (from a client: it simply names no object). A bad
+ *  tenant is a caller bug: it throws. */
+function objectKeyOrUndefined(tenant: string, uid: string): Buffer | undefined {
+  const prefix = tenantPrefix(tenant);
+  let u: Buffer;
+  try {
+    u = uidBytes(uid);
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat([prefix, u]);
 }
 
 function toRecord(tenant: string, uid: string, v: RecordValue, version: number): VaultRecord {

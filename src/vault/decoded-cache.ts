@@ -29,6 +29,8 @@ export const DECODED_RECORD_CACHE_BYTES_MAX = 1024 * 1024 * 1024;
 export const DECODED_RECORD_CACHE_MAX_RECORD_BYTES = 1024 * 1024;
 
 export interface DecodedEntry {
+  /** The record's LMDB key, kept so a read that finds its entry does not build the key again. */
+  readonly key: Buffer;
   readonly bytes: Buffer;
   readonly version: number;
   readonly record: VaultRecord;
@@ -62,7 +64,7 @@ export class DecodedRecordCache {
   }
 
   /** Caches a freshly decoded record ({@link DECODED_RECORD_CACHE_ENTRIES}, {@link DECODED_RECORD_CACHE_BYTES}). */
-  remember(ck: string, stale: DecodedEntry | undefined, value: Buffer, version: number, record: VaultRecord): void {
+  remember(ck: string, stale: DecodedEntry | undefined, key: Buffer, value: Buffer, version: number, record: VaultRecord): void {
     if (stale !== undefined) {
       this.#map.delete(ck);
       this.#bytes -= stale.bytes.length;
@@ -80,7 +82,7 @@ export class DecodedRecordCache {
       if (this.#ring[at] !== ck) this.#evictRingSlot(at);
     }
     // e.value is the engine's shared read buffer: keep a copy to compare against.
-    this.#map.set(ck, { bytes: Buffer.from(value), version, record });
+    this.#map.set(ck, { key, bytes: Buffer.from(value), version, record });
     this.#bytes += value.length;
   }
 

@@ -149,6 +149,9 @@ class LmdbEngine implements VaultEngine {
       // No condition: the writes above were queued into this event turn's transaction.
       return this.root.committed.then(() => true);
     }
+    // One condition (every put, update and delete of one record): its own promise, nothing to gather.
+    const [only] = results;
+    if (results.length === 1 && only !== undefined) return only;
     return Promise.all(results).then((rs) => rs.every(Boolean));
   }
 

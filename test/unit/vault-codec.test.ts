@@ -5,9 +5,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tag } from '../../src/kmip/registry.generated.js';
-import { bigInt, bytes, dateTime, enumeration, int, long, structure, text } from '@openkcm/ttlv';
+import { bigInt, bool, bytes, dateTime, enumeration, int, interval, long, structure, text } from '@openkcm/ttlv';
 import type { TtlvItem } from '@openkcm/ttlv';
-import { decodeAttributes, decodeItem, decodeRecordValue, encodeAttributes, encodeItem, encodeRecordValue, RECORD_FORMAT_V1 } from '../../src/vault/codec.js';
+import {
+  decodeAttributes, decodeItem, decodeRecordValue, encodeAttributes, encodeAttributesJson, encodeItem, encodeRecordValue, RECORD_FORMAT_V1,
+} from '../../src/vault/codec.js';
 import { VaultError } from '../../src/vault/errors.js';
 import { enumIndexPrefix, objectKey, prefixEnd, tenantPrefix, textIndexPrefix } from '../../src/vault/keys.js';
 import { MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTES_PER_RECORD, MAX_INLINE_INDEX_TEXT_BYTES } from '../../src/vault/limits.js';
@@ -36,6 +38,28 @@ describe('JSON-safe attribute encoding', () => {
       const back = decodeItem(JSON.parse(JSON.stringify(encodeItem(item))));
       assert.deepEqual(normalise(back), normalise(item));
     }
+  });
+
+  test('the record writer produces exactly JSON.stringify of the compact form (issue 14: written without it)', () => {
+    const attrs = [
+      { name: 'Name', value: structure(Tag.Name, [text(Tag.NameValue, 'k "1" \\ \n\u0001 é 🔑 \uD800'), enumeration(Tag.NameType, 1)]) },
+      { name: 'x-ünïcode "quoted"', index: 3, value: int(Tag.AttributeValue, -2147483648) },
+      { name: 'State', value: enumeration(Tag.State, 0xffffffff) },
+      { name: 'Lease Time', value: interval(Tag.LeaseTime, 0) },
+      { name: 'Fresh', value: bool(Tag.Fresh, false) },
+      { name: 'Sensitive', value: bool(Tag.Sensitive, true) },
+      { name: 'Initial Date', value: dateTime(Tag.InitialDate, -(1n << 63n)) },
+      { name: 'x-big', value: bigInt(Tag.AttributeValue, -(1n << 300n)) },
+      { name: 'x-long', value: long(Tag.AttributeValue, 0n) },
+      { name: 'Digest', value: structure(Tag.Digest, [bytes(Tag.DigestValue, Uint8Array.from([0xfb, 0xff, 0xfe])), structure(Tag.AttributeValue, [])]) },
+    ];
+    assert.equal(encodeAttributesJson(attrs), JSON.stringify(encodeAttributes(attrs)));
+    assert.equal(encodeAttributesJson([]), '[]');
+    const record = encodeRecordValue({ objectType: 2, state: 1, materialVersion: 0, attributes: attrs, envelope: undefined });
+    const plain = (list: readonly { name: string; index?: number; value: TtlvItem }[]): unknown => list.map((a) => ({ ...a, value: normalise(a.value) }));
+    assert.deepEqual(plain(decodeRecordValue(record).attributes), plain(attrs));
+    assert.throws(() => encodeAttributesJson([{ name: '', value: int(Tag.AttributeValue, 1) }]), isCode('INVALID_RECORD'));
+    assert.throws(() => encodeAttributesJson([{ name: 'x', index: -1, value: int(Tag.AttributeValue, 1) }]), isCode('INVALID_RECORD'));
   });
 
   test('refuses values outside their TTLV type on the way in', () => {

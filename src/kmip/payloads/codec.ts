@@ -107,6 +107,9 @@ export interface StructCodec<T> {
  * decoders, and by the per-operation round-trip tests.
  */
 export function structCodec<T extends object>(tag: number, fields: readonly FieldSpec<T>[]): StructCodec<T> {
+  // Each primitive field's item type, looked up once here rather than per decoded field (a megamorphic keyed load
+  // on every field of every batch item: issue 14).
+  const types: readonly (ItemType | undefined)[] = fields.map((f) => (isCustom(f) ? undefined : KIND_TYPE[f.kind]));
   return {
     tag,
     encode(value: T, v: ProtocolVersion): StructureItem {
@@ -134,13 +137,14 @@ export function structCodec<T extends object>(tag: number, fields: readonly Fiel
     decode(item: StructureItem | undefined, v: ProtocolVersion): T {
       const s = payloadOrEmpty(item, tag);
       const out: Record<string, unknown> = {};
-      for (const f of fields) {
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i] as FieldSpec<T>;
         if (!applies(f, v)) continue;
         if (isCustom(f)) {
           f.decode(s, v, out as Partial<T>);
           continue;
         }
-        const type = KIND_TYPE[f.kind];
+        const type = types[i] as ItemType;
         if (f.multi !== undefined) {
           const values = childrenOf(s, f.tag, type).map((c) => c.value);
           if (values.length === 0 && f.required === true) throw new KmipError('MISSING_DATA', `${tagName(f.tag)} is required in ${tagName(tag)}`, { field: tagName(f.tag) });

@@ -16,6 +16,9 @@ import { isDestroyedState } from './lifecycle.js';
 import { attrsOf, stateOf } from './record.js';
 import { nameValueOf } from './name-value.js';
 
+/** Every Cryptographic Usage Mask bit of the table (computed once, not per checked attribute). */
+const KNOWN_USAGE_BITS: number = Object.values(CryptographicUsageMask).reduce((a, b) => a | b, 0);
+
 /** Attributes only a Register may carry (they describe where the material came from). */
 const REGISTER_ONLY = new Set(['Original Creation Date', 'Random Number Generator']);
 
@@ -36,7 +39,7 @@ export function checkValue(ctx: OpContext, name: string, item: TtlvItem): void {
     }
   }
   if (item.type === ItemType.Integer && item.tag === Tag.CryptographicUsageMask) {
-    const known = Object.values(CryptographicUsageMask).reduce((a, b) => a | b, 0);
+    const known = KNOWN_USAGE_BITS;
     // Bits above the table are extensions (KMIP 2.1 §12.1: 0x?0000000 "Extensions"); bits
     // below it that this version does not define are an error.
     // Per edition (src/kmip/registry.ts EDITION_MASK_BITS: 2.0 still defines 0x400 Content Commitment).

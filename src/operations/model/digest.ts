@@ -7,7 +7,7 @@
  * for a symmetric key that is Raw, so a key registered as Transparent Symmetric Key is hashed
  * over its raw key bytes and labelled Raw.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { encodeTtlv } from '@openkcm/ttlv';
 import { ItemType } from '@openkcm/ttlv';
 import type { StructureItem, TtlvItem } from '@openkcm/ttlv';
@@ -17,8 +17,10 @@ import { struct } from '../../kmip/payloads/fields.js';
 import { keyBlockBytes } from '../../kmip/payloads/objects.js';
 import type { KeyBlock, ManagedObject } from '../../kmip/payloads/objects.js';
 
-function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+/** One-shot hash: no Hash object per call (issue 14, a Create computes two SHA-256s). */
+export function sha256(data: Uint8Array | string): Uint8Array {
+  const d = hash('sha256', data, 'buffer');
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 function digestItem(value: Uint8Array, keyFormatType: number | undefined): StructureItem {

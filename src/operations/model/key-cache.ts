@@ -38,6 +38,8 @@ export class KeyCache {
   /** Map iteration order is insertion order: the first entry is the least recently used. */
   readonly #entries = new Map<string, Entry>();
   readonly #max: number;
+  /** The entry at the most-recently-used end of #entries (set by peek and put; a dropped entry never matches). */
+  #newest: Entry | undefined;
 
   constructor(maxEntries: number = DEFAULT_MAX_CACHED_KEYS) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${String(maxEntries)}`);
@@ -60,9 +62,12 @@ export class KeyCache {
       this.#drop(k, e);
       return undefined;
     }
-    // Move to the most-recently-used end.
-    this.#entries.delete(k);
-    this.#entries.set(k, e);
+    // Move to the most-recently-used end, unless it is there already (a batch of items on one key: issue 14).
+    if (e !== this.#newest) {
+      this.#entries.delete(k);
+      this.#entries.set(k, e);
+      this.#newest = e;
+    }
     return e.key;
   }
 
@@ -80,7 +85,9 @@ export class KeyCache {
       this.#drop(first.value[0], first.value[1]);
     }
     const key = SecureKey.import(material);
-    this.#entries.set(k, { key, version });
+    const e = { key, version };
+    this.#entries.set(k, e);
+    this.#newest = e;
     return key;
   }
 
@@ -113,6 +120,7 @@ export class KeyCache {
   }
 
   #drop(k: string, e: Entry): void {
+    if (e === this.#newest) this.#newest = undefined;
     this.#entries.delete(k);
     e.key.destroy();
   }

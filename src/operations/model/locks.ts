@@ -10,6 +10,8 @@ export class KeyedLocks {
 
   /** Runs `fn` after every earlier holder of any of `keys` has finished. */
   async run<R>(keys: readonly string[], fn: () => Promise<R>): Promise<R> {
+    // Nothing to wait for or to hold (a Create without Names): no promises to chain (issue 14).
+    if (keys.length === 0) return fn();
     const unique = [...new Set(keys)].sort();
     const previous = unique.map((k) => this.#tails.get(k) ?? Promise.resolve());
     let release: () => void = () => undefined;

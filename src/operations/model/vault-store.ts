@@ -100,8 +100,14 @@ export class VaultObjectStore implements ObjectStore {
   readonly #vault: VaultStore;
   /** The full attribute list of each decoded vault record (file comment), built on its first read. */
   readonly #attributes = new WeakMap<Readonly<VaultRecord>, readonly KmipAttribute[]>();
-  /** The vault record each returned record was mapped from, for {@link content} (no second lookup). */
-  readonly #source = new WeakMap<ManagedObjectRecord, Readonly<VaultRecord>>();
+  /**
+   * The record {@link read} returned last and the vault record it was mapped from, for {@link content} (no second
+   * lookup: Get reads, then opens the same record in the same stretch). One slot rather than a WeakMap entry per
+   * read: registering every read record in a WeakMap gave each one an identity hash and an ephemeron for the GC to
+   * trace, on every Encrypt batch item too (issue 14). A record read earlier falls back to the vault's `peek`.
+   */
+  #lastRead: ManagedObjectRecord | undefined;
+  #lastSource: Readonly<VaultRecord> | undefined;
 
   constructor(vault: VaultStore) {
     this.#vault = vault;
@@ -131,14 +137,15 @@ export class VaultObjectStore implements ObjectStore {
     };
     const want = opts.withObject ?? false;
     if (want === false) {
-      this.#source.set(rec, v);
+      this.#lastRead = rec;
+      this.#lastSource = v;
       return rec;
     }
     return this.#open(rec, v, want);
   }
 
   content(tenant: string, rec: ManagedObjectRecord, want: true | 'stored'): ManagedObjectRecord | Promise<ManagedObjectRecord> {
-    const v = this.#source.get(rec) ?? this.#vault.peek(tenant, rec.uid);
+    const v = rec === this.#lastRead ? this.#lastSource : this.#vault.peek(tenant, rec.uid);
     if (v === undefined || v.version !== rec.version) throw new StoreConflictError(`object ${rec.uid} changed since it was read`);
     return this.#open(rec, v, want);
   }
