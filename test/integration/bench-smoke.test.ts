@@ -27,7 +27,7 @@ function node(script: string, args: readonly string[], timeoutMs: number, env: N
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
     p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${path.basename(script)} ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, timeoutMs);
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${[path.basename(script), ...args].join(' ')} timed out\n${stdout}\n${stderr}`)); }, timeoutMs);
     p.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
 }
