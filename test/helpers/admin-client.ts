@@ -4,9 +4,13 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
+import { until } from './wait.js';
 
-/** `body` is the reply parsed as JSON (the text itself when it is not JSON); `text` the reply as sent (JSON lines). */
-export interface AdminReply { status: number; body: unknown; text: string }
+/**
+ * `body` is the reply parsed as JSON (the text itself when it is not JSON); `text` the reply as sent (JSON lines),
+ * `raw` its bytes (a DER CRL) and `type` its content type.
+ */
+export interface AdminReply { status: number; body: unknown; text: string; raw: Buffer; type: string | undefined }
 
 /** One admin API call: a Buffer body goes as application/octet-stream, anything else as JSON. */
 export type AdminCall = (method: string, urlPath: string, body?: unknown) => Promise<AdminReply>;
@@ -15,6 +19,19 @@ export type AdminCall = (method: string, urlPath: string, body?: unknown) => Pro
 export function adminPortInLog(log: string): number | undefined {
   const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(log);
   return m === null ? undefined : Number(m[1]);
+}
+
+/** Waits for the admin API port in the log of a node (a child server logs it once its governance plane is up). */
+export function adminPortOf(node: { stderr(): string }, giveUpMs = 60_000): Promise<number> {
+  return until('the admin API address in the log', () => adminPortInLog(node.stderr()), giveUpMs);
+}
+
+/** The environment the `openkcm tenant | client | identity | keys` commands reach a node's admin API with. */
+export function adminCliEnv(port: number, pkiDir: string): Record<string, string> {
+  return {
+    OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pkiDir, 'ca.crt'),
+    OPENKCM_ADMIN_CERT: path.join(pkiDir, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pkiDir, 'admin.key'),
+  };
 }
 
 /** The dev admin certificate and key `openkcm init` wrote into a node's pki directory. */
@@ -37,13 +54,20 @@ export function adminClient(opts: { port: number | (() => number); ca: string | 
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString('utf8');
         let parsed: unknown = text;
         try { parsed = text === '' ? undefined : JSON.parse(text) as unknown; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        resolve({ status: res.statusCode ?? 0, body: parsed, text, raw, type: res.headers['content-type'] });
       });
     });
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** An admin API client of a running test node, once it logged its admin API port, with the dev admin certificate. */
+export async function adminOf(node: { stderr(): string; ca: string; dataDir: string }, giveUpMs?: number): Promise<AdminCall> {
+  const port = await adminPortOf(node, giveUpMs);
+  return adminClient({ port, ca: node.ca, ...await readDevAdminPem(path.join(node.dataDir, 'pki')) });
 }

@@ -23,17 +23,6 @@ export class TextOut extends Writable {
   }
 }
 
-/** Polls `probe` until it returns a value; a wait longer than `limitMs` is a failure, not a slow result. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, limitMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** The suite's database (migrated `public`) and an AuditTrail over it, opened before and closed after the suite. */
 export function auditTrailSuite(engine: Engine, hmac: AuditHmac): { readonly t: TestDatabase; readonly trail: AuditTrail } {
   let t: TestDatabase | undefined;

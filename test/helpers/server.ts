@@ -15,8 +15,10 @@
  *   const b = await startTestServer({ mode: 'child', dataDir: a.dataDir });   // reuses PKI + vault
  *
  * Also here: rawConnect() (mutual TLS carrying raw bytes, for hostile-input and flow-control
- * tests) and tinyHandlers() (three toy operations to exercise the server core alone).
+ * tests), tinyHandlers() (three toy operations to exercise the server core alone) and whoami() (which
+ * tenant tinyHandlers() sees on a raw connection).
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
@@ -37,9 +39,11 @@ import { silentLogger } from '../../src/common/log.js';
 import type { Logger } from '../../src/common/log.js';
 import type { TtlvLimits } from '@openkcm/ttlv';
 import type { OperationHandler, RequestContext } from '../../src/operations/types.js';
-import { TtlvFramer } from '@openkcm/ttlv';
+import { decodeTtlv, encodeTtlv, TtlvFramer } from '@openkcm/ttlv';
+import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
+import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
 import { KmipError } from '../../src/kmip/errors.js';
-import { Operation } from '../../src/kmip/registry.generated.js';
+import { Operation, ResultStatus } from '../../src/kmip/registry.generated.js';
 import type { KmipVersion } from '../../src/kmip/registry.generated.js';
 import type { DiscoverVersionsRequest, DiscoverVersionsResponse } from '../../src/kmip/payloads/discover-versions.js';
 import type { RngRetrieveRequest, RngRetrieveResponse } from '../../src/kmip/payloads/rng-retrieve.js';
@@ -284,6 +288,26 @@ export async function startTestServer(opts: StartTestServerOptions = {}): Promis
   };
 }
 
+/** Runs `fn` against a test server started with `opts`, and stops it afterwards (also when `fn` fails). */
+export async function withTestServer<T>(opts: StartTestServerOptions, fn: (srv: TestServer) => Promise<T>): Promise<T> {
+  const srv = await startTestServer(opts);
+  try {
+    return await fn(srv);
+  } finally {
+    await srv.stop();
+  }
+}
+
+/** Runs `fn` with the client `connecting` resolves to (`srv.connect(tenant)`), and closes it afterwards. */
+export async function withClient<T>(connecting: Promise<KmipClient>, fn: (c: KmipClient) => Promise<T>): Promise<T> {
+  const c = await connecting;
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
 // ---- raw TLS connections (bad-input and flow-control tests) -------------------------------------
 
 export interface RawConnection {
@@ -419,4 +443,21 @@ export function tinyHandlers(): (operation: number) => OperationHandler | undefi
     })],
   ]);
   return (op) => table.get(op);
+}
+
+/** An RNG Retrieve of 0 bytes: the request {@link tinyHandlers} answers with the caller's tenant name. */
+export function whoamiBytes(): Buffer {
+  const pv = { major: 1, minor: 4 };
+  return encodeTtlv(encodeRequest(requestMessage({ protocolVersion: pv }, [
+    { operation: Operation.RNGRetrieve, payload: rngRetrievePayloads.encodeRequest({ dataLength: 0 }, pv) },
+  ])));
+}
+
+/** The tenant the server mapped this raw connection's client certificate to (a server on {@link tinyHandlers}). */
+export async function whoami(raw: RawConnection): Promise<string> {
+  raw.send(whoamiBytes());
+  const resp = decodeResponse(decodeTtlv(await raw.nextMessage()));
+  const item = resp.batchItems[0];
+  assert.equal(item?.resultStatus, ResultStatus.Success);
+  return Buffer.from(rngRetrievePayloads.decodeResponse(item.payload, resp.header.protocolVersion).data).toString();
 }

@@ -20,9 +20,7 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { EMBEDDED_DB_PID_FILE } from '../../src/cmk/embedded-db-holder.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
-import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
-import type { AdminReply } from '../helpers/admin-client.js';
-import { until } from '../helpers/audit.js';
+import { adminOf } from '../helpers/admin-client.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliOptions, CliResult } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
@@ -34,13 +32,6 @@ const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: Cry
 /** The real CLI, without an audit key file or database URL from the caller's environment. */
 function cli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   return runCli(args, { ...opts, env: { OPENKCM_AUDIT_HMAC_KEY_FILE: '', DATABASE_URL: '', ...opts.env } });
-}
-
-/** A GET on the admin API with the node's dev admin certificate. */
-async function adminGet(port: number, dataDir: string, urlPath: string): Promise<AdminReply> {
-  const pki = path.join(dataDir, 'pki');
-  const { cert, key } = await readDevAdminPem(pki);
-  return adminClient({ port, ca: readFileSync(path.join(pki, 'ca.crt')), cert, key })('GET', urlPath);
 }
 
 describe('openkcm audit on a Shamir node (running and stopped)', () => {
@@ -63,7 +54,7 @@ describe('openkcm audit on a Shamir node (running and stopped)', () => {
       assert.match(sealed.stderr, /sealed/);
       const un = await cli(['operator', 'unseal', '--data-dir', dataDir], { stdin: `${shares[0] ?? ''}\n${shares[2] ?? ''}\n` });
       assert.equal(un.code, 0, un.stderr);
-      const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()), 120_000);
+      const admin = await adminOf(srv, 120_000);
       const c = await srv.connect('alpha');
       try {
         await c.createSymmetricKey(AES);
@@ -87,10 +78,10 @@ describe('openkcm audit on a Shamir node (running and stopped)', () => {
       assert.match(unknown.stderr, /nosuch/);
 
       // The admin API: the global chain's verify and export routes (auditor actions, platform resource).
-      const apiVerify = await adminGet(port, dataDir, '/v1/audit/verify');
+      const apiVerify = await admin('GET', '/v1/audit/verify');
       assert.equal(apiVerify.status, 200, JSON.stringify(apiVerify.body));
       assert.equal((apiVerify.body as { ok: boolean }).ok, true);
-      const apiExport = await adminGet(port, dataDir, '/v1/audit/export');
+      const apiExport = await admin('GET', '/v1/audit/export');
       assert.equal(apiExport.status, 200);
       const globalLines = apiExport.text.trim().split('\n');
       assert.equal(globalLines.length, (apiVerify.body as { count: number }).count);

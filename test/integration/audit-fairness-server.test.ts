@@ -17,7 +17,7 @@ import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { queryPayloads } from '../../src/kmip/payloads/query.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, QueryFunction, ResultStatus } from '../../src/kmip/registry.js';
 import { jsonLogger } from '../../src/common/log.js';
-import { until } from '../helpers/audit.js';
+import { until } from '../helpers/wait.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';
 

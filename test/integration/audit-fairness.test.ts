@@ -20,7 +20,8 @@ import {
 import type { AuditBacklog, AuditBatch, AuditDropReport, AuditEntry, AuditRecord, AuditSinkOptions } from '../../src/cmk/audit/index.js';
 import { migrateTenant } from '../../src/cmk/migrations.js';
 import { ENGINES, testAuditHmac } from '../helpers/governance-db.js';
-import { auditTestId, auditTrailSuite, TextOut, until } from '../helpers/audit.js';
+import { auditTestId, auditTrailSuite, TextOut } from '../helpers/audit.js';
+import { until } from '../helpers/wait.js';
 
 const HMAC_KEY = randomBytes(32);
 const hmac = testAuditHmac(HMAC_KEY);

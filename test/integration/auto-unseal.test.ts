@@ -10,10 +10,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
+import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { MAX_SEAL_SECRET_BYTES, sealSecretSource } from '../../src/krypton/auto-seal.js';
 import { autoSealSettings } from '../../src/config/seal.js';
 import { DEV_KEY_FILE, MasterKeyError, SEAL_FILE } from '../../src/krypton/master-key.js';
+import { rawKey } from '../helpers/kmip-raw-key.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
@@ -56,9 +57,7 @@ describe('auto-unseal through SoftHSM2 via the CLI', () => {
         const c = await dev.connect('alice');
         try {
           uid = await c.createSymmetricKey(AES);
-          const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-          assert.ok('keyBlock' in got.object && got.object.keyBlock.keyValue?.kind === 'plain');
-          material = got.object.keyBlock.keyValue.keyMaterial as Uint8Array;
+          material = await rawKey(c, uid);
         } finally {
           await c.close();
         }
@@ -91,9 +90,7 @@ describe('auto-unseal through SoftHSM2 via the CLI', () => {
         assert.deepEqual(srv.app?.hierarchy?.hierarchy.masterKey.status(), { initialized: true, sealed: false, type: 'auto' });
         const c = await srv.connect('alice');
         try {
-          const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-          assert.ok('keyBlock' in got.object && got.object.keyBlock.keyValue?.kind === 'plain');
-          assert.deepEqual(got.object.keyBlock.keyValue.keyMaterial, material);
+          assert.deepEqual(await rawKey(c, uid), material);
         } finally {
           await c.close();
         }

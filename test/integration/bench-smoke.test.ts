@@ -19,16 +19,21 @@ import type { BenchResult } from '../../src/bench/load.js';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-function cli(args: readonly string[], timeoutMs = 45_000): Promise<Run> {
+/** `node <script> <args>`, killed (and the test failed) after `timeoutMs`. */
+function node(script: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
     p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`openkcm ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, timeoutMs);
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${[path.basename(script), ...args].join(' ')} timed out\n${stdout}\n${stderr}`)); }, timeoutMs);
     p.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
+}
+
+function cli(args: readonly string[], timeoutMs = 45_000): Promise<Run> {
+  return node(CLI_MAIN, args, timeoutMs);
 }
 
 let dir: string;
@@ -55,16 +60,22 @@ function assertShape(r: BenchResult): void {
   for (const k of ['p50', 'p90', 'p99', 'p999', 'max'] as const) assert.equal(typeof r.latency_ms[k], 'number', `latency_ms.${k}`);
 }
 
+/** `openkcm bench` against the test server with `--json <name>.json`: it exits 0 and its JSON has the result's shape. */
+async function benchJson(name: string, args: readonly string[]): Promise<{ r: Run; j: Awaited<ReturnType<typeof json>> }> {
+  const file = path.join(dir, `${name}.json`);
+  const r = await cli(['bench', ...tlsArgs, ...args, '--json', file]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const j = await json(file);
+  assertShape(j);
+  return { r, j };
+}
+
 // The whole suite's bound: eight runs, a scale fill and `compare --quick`, which starts OpenKCM (a primary and one
 // worker per CPU), PyKMIP's server and the floor; 60 s was exceeded at load average ~6 on a 2-core runner.
 describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
   test('closed loop, 2 connections, pipelined: JSON written, operations done, no errors; a loose SLO passes', async () => {
-    const file = path.join(dir, 'get.json');
-    const r = await cli(['bench', ...tlsArgs, '--op', 'get', '--connections', '2', '--pipeline', '2', '--duration', '0.3', '--warmup', '0.1', '--json', file, '--slo', 'p99<60s,p999<60s']);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const { r, j } = await benchJson('get', ['--op', 'get', '--connections', '2', '--pipeline', '2', '--duration', '0.3', '--warmup', '0.1', '--slo', 'p99<60s,p999<60s']);
     assert.match(r.stdout, /SLO p99<60s\s+PASS/);
-    const j = await json(file);
-    assertShape(j);
     assert.equal(j.op, 'get');
     assert.equal(j.connections, 2);
     assert.equal(j.mode, 'closed');
@@ -81,11 +92,7 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
   });
 
   test('open loop with a batch: rate honoured in shape, corrected and uncorrected latencies reported', async () => {
-    const file = path.join(dir, 'open.json');
-    const r = await cli(['bench', ...tlsArgs, '--op', 'mix', '--connections', '2', '--rate', '400', '--batch', '2', '--duration', '0.3', '--warmup', '0.1', '--json', file]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const j = await json(file);
-    assertShape(j);
+    const { j } = await benchJson('open', ['--op', 'mix', '--connections', '2', '--rate', '400', '--batch', '2', '--duration', '0.3', '--warmup', '0.1']);
     assert.equal(j.mode, 'open');
     assert.equal(j.rate_ops_s, 400);
     assert.equal(j.batch, 2);
@@ -95,11 +102,7 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
   });
 
   test('encrypt: whatever the server answers is counted, failures are reported with their reason', async () => {
-    const file = path.join(dir, 'enc.json');
-    const r = await cli(['bench', ...tlsArgs, '--op', 'encrypt', '--connections', '1', '--batch', '10', '--duration', '0.2', '--warmup', '0', '--json', file]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const j = await json(file);
-    assertShape(j);
+    const { r, j } = await benchJson('enc', ['--op', 'encrypt', '--connections', '1', '--batch', '10', '--duration', '0.2', '--warmup', '0']);
     assert.ok(j.ops + j.errors > 0);
     if (j.errors > 0) {
       assert.ok(Object.keys(j.error_kinds).length > 0);
@@ -108,11 +111,7 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
   });
 
   test('wire client: pre-encoded requests on our transport, answers checked for their Result Status', async () => {
-    const file = path.join(dir, 'wire.json');
-    const r = await cli(['bench', ...tlsArgs, '--client', 'wire', '--op', 'create', '--connections', '2', '--pipeline', '2', '--duration', '0.2', '--warmup', '0', '--json', file]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const j = await json(file);
-    assertShape(j);
+    const { j } = await benchJson('wire', ['--client', 'wire', '--op', 'create', '--connections', '2', '--pipeline', '2', '--duration', '0.2', '--warmup', '0']);
     assert.equal(j.client, 'wire');
     assert.ok(j.ops > 0);
     assert.equal(j.errors, 0, JSON.stringify(j.error_kinds));
@@ -129,18 +128,8 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
     // when the key hierarchy became the default sealing (issue 4), so it runs here at the smallest size.
     const out = path.join(dir, 'scale');
     const script = path.resolve(path.dirname(CLI_MAIN), '..', '..', 'perf', 'scale.js');
-    const r = await new Promise<Run>((resolve, reject) => {
-      const p = spawn(process.execPath, [script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, SCALE_PARTS: 'get', SCALE_SIZES: '1000', SCALE_REPEAT: '1', SCALE_DURATION: '0.5', SCALE_GET_WARMUP: '0', SCALE_OUT: out },
-      });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-      p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-      const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`scale.js timed out\n${stdout}\n${stderr}`)); }, 45_000);
-      p.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    });
+    const r = await node(script, [], 45_000,
+      { ...process.env, SCALE_PARTS: 'get', SCALE_SIZES: '1000', SCALE_REPEAT: '1', SCALE_DURATION: '0.5', SCALE_GET_WARMUP: '0', SCALE_OUT: out });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(await readFile(path.join(out, 'scale.json'), 'utf8')) as { get: { objects: number; c1: { throughput_ops_s: number; errors: number }; c16: { throughput_ops_s: number; errors: number } }[] };
     assert.equal(report.get.length, 1);

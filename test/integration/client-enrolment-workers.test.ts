@@ -10,46 +10,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { run as clientCli } from '../../src/cli/commands/client.js';
 import { run as identityCli } from '../../src/cli/commands/identity.js';
 import { KmipClient } from '../../src/client/client.js';
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
+import { adminCliEnv, adminPortOf } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
+import { refused, served } from '../helpers/kmip-outcome.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { msUntil } from '../helpers/wait.js';
 
 const BOUND_MS = 5_000;
-
-async function ok(c: KmipClient): Promise<boolean> {
-  try {
-    await c.rngRetrieve(8);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function refused(opts: Parameters<typeof KmipClient.connect>[0]): Promise<boolean> {
-  let c: KmipClient;
-  try {
-    c = await KmipClient.connect(opts);
-  } catch {
-    return true;
-  }
-  const served = await ok(c);
-  await c.close().catch(() => undefined);
-  return !served;
-}
-
-async function until(what: string, probe: () => Promise<boolean>): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    if (await probe()) return performance.now() - t0;
-    if (performance.now() - t0 > BOUND_MS) assert.fail(`${what}: not within ${String(BOUND_MS)} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const workers of [2, 0]) {
   describe(`enrolment and revocation with serve --workers ${String(workers)}`, () => {
@@ -65,19 +37,8 @@ for (const workers of [2, 0]) {
         mode: 'child', workers, tenants: ['alpha'], startTimeoutMs: 120_000, identity: { tenants: { alpha: 'alpha' } },
         governance: { databaseUrl: tdb.url },
       });
-      const port = await (async () => {
-        for (let i = 0; i < 600; i++) {
-          const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(srv.stderr());
-          if (m !== null) return Number(m[1]);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        throw new Error(`no admin API in the log:\n${srv.stderr()}`);
-      })();
-      const pki = path.join(srv.dataDir, 'pki');
-      env.OPENKCM_ADMIN_URL = `https://127.0.0.1:${String(port)}`;
-      env.OPENKCM_ADMIN_CA = path.join(pki, 'ca.crt');
-      env.OPENKCM_ADMIN_CERT = path.join(pki, 'admin.crt');
-      env.OPENKCM_ADMIN_KEY = path.join(pki, 'admin.key');
+      // The OPENKCM_ADMIN_* variables the in-process `client` and `identity` commands read.
+      Object.assign(env, adminCliEnv(await adminPortOf(srv), path.join(srv.dataDir, 'pki')));
     });
     after(async () => {
       delete env.OPENKCM_ADMIN_URL;
@@ -101,16 +62,16 @@ for (const workers of [2, 0]) {
       const as = (m: { cert: string; key: string }) => ({ host: '127.0.0.1', port: srv.port, ca: srv.ca, cert: m.cert, key: m.key });
       // Several connections: with workers they land on different processes.
       const live = await Promise.all([0, 1, 2, 3].map(() => KmipClient.connect(as(doomed))));
-      for (const c of live) assert.equal(await ok(c), true);
+      for (const c of live) assert.equal(await served(c), true);
       const other = await KmipClient.connect(as(sibling));
       assert.equal(await clientCli(['list', '--tenant', 'alpha']), 0);
       assert.equal(await clientCli(['revoke', 'w-array1', '--reason', 'stolen']), 0);
-      const closed = await until('every open connection of the revoked client is closed', async () => (await Promise.all(live.map(ok))).every((x) => !x));
-      const refusedIn = await until('new handshakes are refused', () => refused(as(doomed)));
+      const closed = await msUntil('every open connection of the revoked client is closed', BOUND_MS, async () => (await Promise.all(live.map(served))).every((x) => !x));
+      const refusedIn = await msUntil('new handshakes are refused', BOUND_MS, () => refused(as(doomed)));
       console.log(`# workers ${String(workers)}: open connections closed ${closed.toFixed(0)} ms, new handshakes refused ${refusedIn.toFixed(0)} ms after the CLI returned`);
       // A few more attempts: whichever worker takes them, they are refused.
       for (let i = 0; i < 4; i++) assert.equal(await refused(as(doomed)), true);
-      assert.equal(await ok(other), true, 'the sibling keeps its connection');
+      assert.equal(await served(other), true, 'the sibling keeps its connection');
       for (let i = 0; i < 4; i++) assert.equal(await refused(as(sibling)), false, 'and gets new ones');
       await other.close();
       await Promise.all(live.map((c) => c.close().catch(() => undefined)));
@@ -125,10 +86,10 @@ for (const workers of [2, 0]) {
       const as = { host: '127.0.0.1', port: srv.port, ca: srv.ca, cert: ext.certPem, key: ext.keyPem };
       assert.equal(await refused(as), true, 'unmapped: refused');
       assert.equal(await identityCli(['map', 'spiffe-less-app', '--tenant', 'alpha']), 0);
-      await until('the mapping applies', async () => !(await refused(as)));
+      await msUntil('the mapping applies', BOUND_MS, async () => !(await refused(as)));
       for (let i = 0; i < 4; i++) assert.equal(await refused(as), false, 'on whichever worker takes the connection');
       assert.equal(await identityCli(['unmap', 'spiffe-less-app']), 0);
-      await until('the unmapping applies', () => refused(as));
+      await msUntil('the unmapping applies', BOUND_MS, () => refused(as));
     });
   });
 }

@@ -14,8 +14,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -23,35 +21,27 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipClient } from '../../src/client/client.js';
-import { KmipResultError } from '../../src/kmip/errors.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, Tag } from '../../src/kmip/registry.js';
 import { encodeRequest, requestMessage } from '../../src/kmip/message.js';
 import { encodeTtlv } from '@openkcm/ttlv';
 import { ItemType } from '@openkcm/ttlv';
 import { createCa, issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import { buildCrl } from '../../src/pki/enrol.js';
+import { adminClient, readDevAdminPem } from '../helpers/admin-client.js';
+import type { AdminCall } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
+import { admitted, outcomeOf, refused } from '../helpers/kmip-outcome.js';
 import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { interopScript } from '../helpers/repo.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
-/** The PyKMIP client driver of the interop suite (run from the source tree: tsc does not copy .py files). */
-function driverPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const p = path.join(dir, 'test', 'interop', 'pykmip_client_driver.py');
-    if (existsSync(p) && existsSync(path.join(dir, 'package.json'))) return p;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find test/interop/pykmip_client_driver.py');
-    dir = up;
-  }
-}
-
 /** Runs PyKMIP's real client (one lifecycle at KMIP 1.2, the "pie" layer); resolves with its summary line. */
 function runPyKmip(args: string[]): Promise<{ code: number | null; summary: Record<string, unknown> | undefined; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [driverPath(), ...args, '--kmip-version', '1.2', '--layer', 'proxy', '--timeout', '10', '--run-id', `enrol-${Date.now().toString(36)}`],
+    const child = spawn(PYTHON, [interopScript('pykmip_client_driver.py'), ...args, '--kmip-version', '1.2', '--layer', 'proxy', '--timeout', '10', '--run-id', `enrol-${Date.now().toString(36)}`],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' } });
     let out = '';
     child.stdout.setEncoding('utf8');
@@ -70,64 +60,8 @@ function runPyKmip(args: string[]): Promise<{ code: number | null; summary: Reco
 /** Issue 18: a revoked client's new handshakes fail within 5 s. */
 const REVOCATION_BOUND_MS = 5_000;
 
-interface Reply { status: number; body: unknown; raw: Buffer; type: string | undefined }
-
-function adminCaller(port: number, ca: string, cert: string, key: string) {
-  return (method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = httpsRequest({
-      host: '127.0.0.1', port, method, path: urlPath, ca, cert, key,
-      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) }) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        let parsed: unknown = raw.toString('utf8');
-        try { parsed = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8')) as unknown; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed, raw, type: res.headers['content-type'] });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 function openssl(args: string[], cwd: string): string {
   return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'success';
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    return e instanceof Error ? `error: ${e.message}` : 'error';
-  }
-}
-
-async function until<T>(what: string, bound: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const giveUp = performance.now() + bound;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > giveUp) assert.fail(`${what}: not within ${String(bound)} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Connecting fails, or the first request on the connection does: the server refused the client. */
-async function refused(opts: Parameters<typeof KmipClient.connect>[0]): Promise<boolean> {
-  let c: KmipClient;
-  try {
-    c = await KmipClient.connect(opts);
-  } catch {
-    return true;
-  }
-  const code = await codeOf(c.rngRetrieve(8));
-  await c.close().catch(() => undefined);
-  return code !== 'success';
 }
 
 /** POST /kmip with a TTLV Discover Versions on `agent` (its client certificate); resolves with the HTTP status. */
@@ -150,7 +84,7 @@ function kmipOverHttps(port: number | undefined, agent: HttpsAgent): Promise<num
 describe('client enrolment over the admin API (issue 18)', () => {
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let srv: TestServer;
-  let admin: ReturnType<typeof adminCaller>;
+  let admin: AdminCall;
   let adminPort: number;
   let work: string;
 
@@ -163,7 +97,7 @@ describe('client enrolment over the admin API (issue 18)', () => {
     assert.ok(a !== undefined);
     adminPort = a.port;
     const pki = path.join(srv.dataDir, 'pki');
-    admin = adminCaller(adminPort, srv.ca, await readFile(path.join(pki, 'admin.crt'), 'utf8'), await readFile(path.join(pki, 'admin.key'), 'utf8'));
+    admin = adminClient({ port: adminPort, ca: srv.ca, ...await readDevAdminPem(pki) });
   });
   after(async () => {
     await srv.stop();
@@ -225,22 +159,22 @@ describe('client enrolment over the admin API (issue 18)', () => {
     const siblingHttps = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: srv.ca, cert: sibling.cert, key: sibling.key });
     assert.equal(await kmipOverHttps(srv.httpsPort, doomedHttps), 200);
     assert.equal(await kmipOverHttps(srv.httpsPort, siblingHttps), 200);
-    assert.equal(await codeOf(live.rngRetrieve(8)), 'success');
-    assert.equal(await codeOf(other.rngRetrieve(8)), 'success');
+    assert.equal(await outcomeOf(live.rngRetrieve(8)), 'success');
+    assert.equal(await outcomeOf(other.rngRetrieve(8)), 'success');
 
     const t0 = performance.now();
     const r = await admin('POST', '/v1/clients/array2/revoke', { reason: 'array decommissioned' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    await until('the live connection of the revoked client is closed', REVOCATION_BOUND_MS, async () => ((await codeOf(live.rngRetrieve(8))) === 'success' ? undefined : true));
-    await until('a new handshake of the revoked client is refused', REVOCATION_BOUND_MS, async () => ((await refused(kmipAs(doomed.cert, doomed.key))) ? true : undefined));
+    await until('the live connection of the revoked client is closed', async () => ((await outcomeOf(live.rngRetrieve(8))) === 'success' ? undefined : true), REVOCATION_BOUND_MS, 50);
+    await until('a new handshake of the revoked client is refused', async () => ((await refused(kmipAs(doomed.cert, doomed.key))) ? true : undefined), REVOCATION_BOUND_MS, 50);
     console.log(`# revocation bit ${(performance.now() - t0).toFixed(0)} ms after the revoke call`);
-    await until('the revoked client is refused over HTTPS on its open keep-alive connection', REVOCATION_BOUND_MS, async () => ((await kmipOverHttps(srv.httpsPort, doomedHttps)) === 403 ? true : undefined));
+    await until('the revoked client is refused over HTTPS on its open keep-alive connection', async () => ((await kmipOverHttps(srv.httpsPort, doomedHttps)) === 403 ? true : undefined), REVOCATION_BOUND_MS, 50);
     assert.equal(await kmipOverHttps(srv.httpsPort, siblingHttps), 200, 'the sibling over HTTPS');
     doomedHttps.destroy();
     siblingHttps.destroy();
-    assert.equal(await codeOf(other.rngRetrieve(8)), 'success', 'the sibling on its open connection');
+    assert.equal(await outcomeOf(other.rngRetrieve(8)), 'success', 'the sibling on its open connection');
     const again = await KmipClient.connect(kmipAs(sibling.cert, sibling.key));
-    assert.equal(await codeOf(again.rngRetrieve(8)), 'success', 'the sibling on a new connection');
+    assert.equal(await outcomeOf(again.rngRetrieve(8)), 'success', 'the sibling on a new connection');
     await Promise.all([again.close(), other.close(), live.close().catch(() => undefined)]);
 
     assert.equal((await admin('POST', '/v1/clients/array2/revoke', {})).status, 409, 'revoked already');
@@ -265,14 +199,7 @@ describe('client enrolment over the admin API (issue 18)', () => {
     assert.equal(await refused(kmipAs(ext.certPem, ext.keyPem)), true, 'unmapped: refused (the config maps alpha and beta)');
     const m = await admin('POST', '/v1/identities', { identity: 'ext-app', tenant: 'beta' });
     assert.equal(m.status, 200, JSON.stringify(m.body));
-    const c = await until('the mapping applies', REVOCATION_BOUND_MS, async () => {
-      try {
-        const x = await KmipClient.connect(kmipAs(ext.certPem, ext.keyPem));
-        if ((await codeOf(x.rngRetrieve(8))) === 'success') return x;
-        await x.close().catch(() => undefined);
-      } catch { /* not yet */ }
-      return undefined;
-    });
+    const c = await until('the mapping applies', () => admitted(kmipAs(ext.certPem, ext.keyPem)), REVOCATION_BOUND_MS, 50);
     const uid = await c.createSymmetricKey(AES);
     const beta = await srv.connect('beta');
     assert.equal((await beta.get(uid)).uniqueIdentifier, uid, 'ext-app speaks for tenant beta');
@@ -280,7 +207,7 @@ describe('client enrolment over the admin API (issue 18)', () => {
     const listed = await admin('GET', '/v1/identities?tenant=beta');
     assert.ok((listed.body as { identities: { identity: string }[] }).identities.some((x) => x.identity === 'ext-app'));
     assert.equal((await admin('POST', '/v1/identities/unmap', { identity: 'ext-app' })).status, 200);
-    await until('the connection admitted by the mapping is closed', REVOCATION_BOUND_MS, async () => ((await codeOf(c.rngRetrieve(8))) === 'success' ? undefined : true));
+    await until('the connection admitted by the mapping is closed', async () => ((await outcomeOf(c.rngRetrieve(8))) === 'success' ? undefined : true), REVOCATION_BOUND_MS, 50);
     await c.close().catch(() => undefined);
   });
 
@@ -307,11 +234,11 @@ describe('client enrolment over the admin API (issue 18)', () => {
   });
 
   test('admin issue: a second approver; never above the caller; a tenant admin stays in its tenant', async () => {
-    const mk = async (body: unknown, by = admin): Promise<ReturnType<typeof adminCaller>> => {
+    const mk = async (body: unknown, by = admin): Promise<AdminCall> => {
       const r = await by('POST', '/v1/admins', body);
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const b = r.body as { certificate: string; key: string };
-      return adminCaller(adminPort, srv.ca, b.certificate, b.key);
+      return adminClient({ port: adminPort, ca: srv.ca, cert: b.certificate, key: b.key });
     };
     const second = await mk({ name: 'second-admin', role: 'admin' });
     assert.equal((await second('GET', '/v1/tenants')).status, 200, 'the issued admin is an admin');
@@ -361,16 +288,9 @@ describe('bring your own CA (issue 18 item 4)', () => {
     try {
       const as = (c: { certPem: string; keyPem: string }) => ({ host: '127.0.0.1', port: srv.port, ca: srv.ca, cert: c.certPem, key: c.keyPem });
       assert.equal(await refused(as(app)), true, 'no CRL could be read yet: fail-closed');
-      assert.equal(await codeOf((await srv.connect('alpha')).rngRetrieve(8)), 'success', 'the appliance CA is unaffected');
+      assert.equal(await outcomeOf((await srv.connect('alpha')).rngRetrieve(8)), 'success', 'the appliance CA is unaffected');
       await writeFile(crlFile, Buffer.from(await buildCrl(corpCa, [{ serial: goneSerial, revokedAt: new Date() }])));
-      const c = await until('the CRL is read and the anchor served', 10_000, async () => {
-        try {
-          const x = await KmipClient.connect(as(app));
-          if ((await codeOf(x.rngRetrieve(8))) === 'success') return x;
-          await x.close().catch(() => undefined);
-        } catch { /* not yet */ }
-        return undefined;
-      });
+      const c = await until('the CRL is read and the anchor served', () => admitted(as(app)), 10_000, 50);
       await c.close();
       assert.equal(await refused(as(gone)), true, 'listed in the anchor\'s CRL');
       assert.equal(await refused(as(stray)), true, 'the anchor does not speak for tenant beta');

@@ -19,7 +19,6 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipClient } from '../../src/client/client.js';
 import type { Db } from '../../src/cmk/db.js';
 import { makeAttribute } from '../../src/kmip/attributes.js';
-import { KmipResultError } from '../../src/kmip/errors.js';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
 import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType } from '../../src/kmip/registry.js';
 import { MasterKey } from '../../src/krypton/master-key.js';
@@ -44,6 +43,9 @@ import type { ProcessorDeps } from '../../src/server/processor.js';
 import { Vault } from '../../src/vault/vault.js';
 import { adminClient, readDevAdminPem } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
+import { withClient } from '../helpers/server.js';
+import { codeOf } from '../helpers/kmip-outcome.js';
+import { until } from '../helpers/wait.js';
 
 /** A wait that has not seen its condition after this long is a failure, not a slow result. */
 const GIVE_UP_MS = 10_000;
@@ -156,26 +158,6 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
   }
 }
 
-async function kmipCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'success';
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    throw e;
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const giveUp = performance.now() + GIVE_UP_MS;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > giveUp) throw new Error(`${what}: not seen within ${String(GIVE_UP_MS)} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Every row of every table of every user schema, as text; bytea as hex. */
 async function dumpDatabase(db: Db): Promise<{ text: string; tables: string[] }> {
   const t = await db.query<{ table_schema: string; table_name: string }>(
@@ -236,17 +218,16 @@ for (const engine of ['pglite', 'postgres'] as const) {
         assert.equal(row?.state, 'active');
         assert.equal(row.createdBy, AUTO_REGISTER_PRINCIPAL);
       }
-      const c = await rig.connect('alpha');
-      try {
+      await withClient(rig.connect('alpha'), async (c) => {
         const uid = await c.createSymmetricKey(AES);
         const t0 = performance.now();
         await c.get(uid);
-        assert.equal(await kmipCode(c.get('no-such-object')), 'ITEM_NOT_FOUND');
+        assert.equal(await codeOf(c.get('no-such-object')), 'ITEM_NOT_FOUND');
         // No explicit flush: the sink's own timer writes the records.
         const recs = await until('audit records of Create and Get', async () => {
           const all = await gov.audit.list('alpha');
           return all.some((r) => r.operation === 'kmip.Get' && r.object === 'no-such-object') ? all : undefined;
-        });
+        }, GIVE_UP_MS, 20);
         process.stdout.write(`# ${engine}: KMIP Get → audit record readable after ${(performance.now() - t0).toFixed(0)} ms (flush interval 1000 ms)\n`);
         const create = recs.find((r) => r.operation === 'kmip.Create');
         assert.ok(create !== undefined);
@@ -259,21 +240,16 @@ for (const engine of ['pglite', 'postgres'] as const) {
         const v = await rig.admin('GET', '/v1/tenants/alpha/audit/verify');
         assert.equal(v.status, 200);
         assert.equal((v.body as { ok?: unknown }).ok, true);
-      } finally {
-        await c.close();
-      }
+      });
     });
 
     // PostgreSQL only: PGlite serves one process, so the CLI cannot open it while the node runs.
     if (engine === 'postgres') test('`openkcm audit verify --data-dir` checks the chain with the key derived from the node\'s MasterKey, and names a tampered record', async () => {
       const gov = rig.plane.governance;
       assert.ok(gov !== undefined);
-      const c = await rig.connect('alpha');
-      try {
+      await withClient(rig.connect('alpha'), async (c) => {
         await c.createSymmetricKey(AES);
-      } finally {
-        await c.close();
-      }
+      });
       await rig.plane.flushAudit();
       const url = (JSON.parse(await readFile(path.join(rig.dataDir, CONFIG_FILE_NAME), 'utf8')) as { governance: { databaseUrl: string } }).governance.databaseUrl;
       const run = async (): Promise<{ code: number; out: string }> => {
@@ -301,93 +277,74 @@ for (const engine of ['pglite', 'postgres'] as const) {
       const gov = rig.plane.governance;
       assert.ok(gov !== undefined);
       assert.equal(await gov.getTenant('gamma'), undefined);
-      const gamma = await rig.connectWith(await rig.issue('gamma'));
-      try {
-        assert.equal(await kmipCode(gamma.createSymmetricKey(AES)), 'success');
+      await withClient(rig.connectWith(await rig.issue('gamma')), async (gamma) => {
+        assert.equal(await codeOf(gamma.createSymmetricKey(AES)), 'success');
         assert.equal((await gov.getTenant('gamma'))?.state, 'active');
-      } finally {
-        await gamma.close();
-      }
-      const bad = await rig.connectWith(await rig.issue('Bad-Name'));
-      try {
-        assert.equal(await kmipCode(bad.createSymmetricKey(AES)), 'PERMISSION_DENIED');
-      } finally {
-        await bad.close();
-      }
+      });
+      await withClient(rig.connectWith(await rig.issue('Bad-Name')), async (bad) => {
+        assert.equal(await codeOf(bad.createSymmetricKey(AES)), 'PERMISSION_DENIED');
+      });
     });
 
     test('a Cedar forbid stored through the admin API denies over KMIP for that tenant only, and deleting it lifts it', async () => {
-      const a = await rig.connect('alpha');
-      const b = await rig.connect('beta');
-      try {
-        assert.equal(await kmipCode(a.createSymmetricKey(AES)), 'success');
+      await withClient(rig.connect('alpha'), (a) => withClient(rig.connect('beta'), async (b) => {
+        assert.equal(await codeOf(a.createSymmetricKey(AES)), 'success');
         const put = await rig.admin('PUT', '/v1/tenants/alpha/policies/no-create', { policy: FORBID_CREATE });
         assert.equal(put.status, 200, JSON.stringify(put.body));
-        assert.equal(await kmipCode(a.createSymmetricKey(AES)), 'PERMISSION_DENIED');
-        assert.equal(await kmipCode(b.createSymmetricKey(AES)), 'success', 'beta is not affected');
+        assert.equal(await codeOf(a.createSymmetricKey(AES)), 'PERMISSION_DENIED');
+        assert.equal(await codeOf(b.createSymmetricKey(AES)), 'success', 'beta is not affected');
         // Other operations of alpha still run.
-        const rng = await kmipCode(a.get('still-not-there'));
+        const rng = await codeOf(a.get('still-not-there'));
         assert.equal(rng, 'ITEM_NOT_FOUND');
         const del = await rig.admin('DELETE', '/v1/tenants/alpha/policies/no-create');
         assert.equal(del.status, 204);
-        assert.equal(await kmipCode(a.createSymmetricKey(AES)), 'success');
+        assert.equal(await codeOf(a.createSymmetricKey(AES)), 'success');
         await rig.plane.flushAudit();
         const recs = await rig.plane.governance?.audit.list('alpha') ?? [];
         assert.ok(recs.some((r) => r.operation === 'kmip.Create' && r.result === 'PERMISSION_DENIED'), 'the denial is audited');
         assert.ok(recs.some((r) => r.operation === 'policy.put' && r.object === 'no-create'), 'the policy change is audited');
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      }));
     });
 
     test('admin API revoke refuses the tenant over KMIP (bystander served); restore serves it again', async () => {
-      const a = await rig.connect('alpha');
-      const b = await rig.connect('beta');
-      try {
+      await withClient(rig.connect('alpha'), (a) => withClient(rig.connect('beta'), async (b) => {
         const uid = await a.createSymmetricKey(AES);
         const buid = await b.createSymmetricKey(AES);
         const rv = await rig.admin('POST', '/v1/tenants/alpha/revoke', { reason: 'test' });
         assert.equal(rv.status, 200, JSON.stringify(rv.body));
         assert.equal((rv.body as { state?: unknown }).state, 'revoked');
-        assert.equal(await kmipCode(a.get(uid)), 'PERMISSION_DENIED');
-        assert.equal(await kmipCode(a.createSymmetricKey(AES)), 'PERMISSION_DENIED');
-        assert.equal(await kmipCode(b.get(buid)), 'success');
+        assert.equal(await codeOf(a.get(uid)), 'PERMISSION_DENIED');
+        assert.equal(await codeOf(a.createSymmetricKey(AES)), 'PERMISSION_DENIED');
+        assert.equal(await codeOf(b.get(buid)), 'success');
         assert.equal(rig.hierarchy.krypton.status('alpha').state, 'revoked');
         const rs = await rig.admin('POST', '/v1/tenants/alpha/restore', {});
         assert.equal(rs.status, 200, JSON.stringify(rs.body));
-        assert.equal(await kmipCode(a.get(uid)), 'success');
+        assert.equal(await codeOf(a.get(uid)), 'success');
         await rig.plane.flushAudit();
         const recs = await rig.plane.governance?.audit.list('alpha') ?? [];
         assert.ok(recs.some((r) => r.operation === 'tenant.revoke'));
         assert.ok(recs.some((r) => r.operation === 'kmip.Get' && r.object === uid && r.result === 'TENANT_REVOKED'));
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      }));
     });
 
     test('changes made by another node (repository + NOTIFY only, no admin API here) reach the gate and Cedar', async () => {
       const gov = rig.plane.governance;
       assert.ok(gov !== undefined);
-      const b = await rig.connect('beta');
-      try {
+      await withClient(rig.connect('beta'), async (b) => {
         const uid = await b.createSymmetricKey(AES);
         // Suspend: state change + NOTIFY openkcm_tenant; the revocation listener and the gate follow it.
         await gov.suspendTenant('beta', 'test:other-node', 'maintenance');
-        assert.equal(await until('beta refused after suspend', async () => ((await kmipCode(b.get(uid))) === 'PERMISSION_DENIED' ? true : undefined)), true);
+        assert.equal(await until('beta refused after suspend', async () => ((await codeOf(b.get(uid))) === 'PERMISSION_DENIED' ? true : undefined), GIVE_UP_MS, 20), true);
         await gov.resumeTenant('beta', 'test:other-node');
-        assert.equal(await until('beta served after resume', async () => ((await kmipCode(b.get(uid))) === 'success' ? true : undefined)), true);
+        assert.equal(await until('beta served after resume', async () => ((await codeOf(b.get(uid))) === 'success' ? true : undefined), GIVE_UP_MS, 20), true);
         // A policy stored by another node, announced on the policy channel.
         await gov.putPolicy('beta', 'no-create', FORBID_CREATE, 'test:other-node');
         await rig.db.notify(POLICY_CHANNEL, JSON.stringify({ tenant: 'beta' }));
-        assert.equal(await until('Create denied after the policy NOTIFY', async () => ((await kmipCode(b.createSymmetricKey(AES))) === 'PERMISSION_DENIED' ? true : undefined)), true);
+        assert.equal(await until('Create denied after the policy NOTIFY', async () => ((await codeOf(b.createSymmetricKey(AES))) === 'PERMISSION_DENIED' ? true : undefined), GIVE_UP_MS, 20), true);
         await gov.deletePolicy('beta', 'no-create', 'test:other-node');
         await rig.db.notify(POLICY_CHANNEL, JSON.stringify({ tenant: 'beta' }));
-        assert.equal(await until('Create allowed after the delete NOTIFY', async () => ((await kmipCode(b.createSymmetricKey(AES))) === 'success' ? true : undefined)), true);
-      } finally {
-        await b.close();
-      }
+        assert.equal(await until('Create allowed after the delete NOTIFY', async () => ((await codeOf(b.createSymmetricKey(AES))) === 'success' ? true : undefined), GIVE_UP_MS, 20), true);
+      });
     });
 
     test('the database holds no plaintext L2, L3 or L4 key after Register + Create + Encrypt (every table of every schema)', async () => {
@@ -463,9 +420,8 @@ describe('governance plane on a sealed node (postgres)', () => {
     assert.ok(gov !== undefined);
     assert.equal(rig.plane.adminApiAddress(), undefined, 'no admin API while sealed');
     assert.equal(await gov.getTenant('alpha'), undefined, 'registration waits for the audit key');
-    const a = await rig.connect('alpha');
-    try {
-      assert.equal(await kmipCode(a.createSymmetricKey(AES)), 'GENERAL_FAILURE', 'SERVER_SEALED is General Failure on the wire');
+    await withClient(rig.connect('alpha'), async (a) => {
+      assert.equal(await codeOf(a.createSymmetricKey(AES)), 'GENERAL_FAILURE', 'SERVER_SEALED is General Failure on the wire');
       for (const share of rig.shares) await rig.hierarchy.masterKey.submitShare(share);
       await rig.plane.started;
       assert.ok(rig.plane.adminApiAddress() !== undefined);
@@ -481,9 +437,7 @@ describe('governance plane on a sealed node (postgres)', () => {
       assert.equal((await gov.audit.verify()).ok, true);
       const list = await rig.admin('GET', '/v1/tenants');
       assert.equal(list.status, 200);
-    } finally {
-      await a.close();
-    }
+    });
   });
 });
 

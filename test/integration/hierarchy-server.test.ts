@@ -27,7 +27,7 @@ import { OPERATOR_SOCKET_FILE } from '../../src/krypton/operator-api.js';
 import type { AppHierarchy } from '../../src/appliance/kmip-app.js';
 import { parseEnvelope } from '../../src/vault/envelope.js';
 import { ItemType } from '@openkcm/ttlv';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, withClient, withTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { rawKey } from '../helpers/kmip-raw-key.js';
 
@@ -73,11 +73,9 @@ async function activeKey(c: KmipClient): Promise<string> {
 
 describe('key hierarchy through the server', () => {
   test('Create / Get / Encrypt under the tenant\'s L3; Re-key at 1.4 and 2.1', async () => {
-    const srv = await startTestServer({ tenants: ['alice', 'bob'] });
-    try {
+    await withTestServer({ tenants: ['alice', 'bob'] }, async (srv) => {
       for (const version of ['1.4', '2.1'] as const) {
-        const c = await srv.connect('alice', { protocolVersion: version });
-        try {
+        await withClient(srv.connect('alice', { protocolVersion: version }), async (c) => {
           const uid = await activeKey(c);
           assert.deepEqual(envelopeOf(srv, 'alice', uid), { id: 'l3:alice:kmip', v: 1 });
           await encryptOnce(c, uid);
@@ -92,59 +90,41 @@ describe('key hierarchy through the server', () => {
           assert.ok(l?.type === ItemType.Structure);
           assert.deepEqual(l.value.map((x) => x.value), [LinkType.ReplacementObjectLink, r.uniqueIdentifier]);
           await encryptOnce(c, r.uniqueIdentifier);
-        } finally {
-          await c.close();
-        }
+        });
       }
-      const b = await srv.connect('bob');
-      try {
+      await withClient(srv.connect('bob'), async (b) => {
         const uid = await b.createSymmetricKey(AES);
         assert.deepEqual(envelopeOf(srv, 'bob', uid), { id: 'l3:bob:kmip', v: 1 }, 'each tenant has its own L3');
-      } finally {
-        await b.close();
-      }
-    } finally {
-      await srv.stop();
-    }
+      });
+    });
   });
 
   test('rotate L3: a Get re-wraps lazily, the background job re-wraps the rest with progress; then the old version can go', async () => {
-    const srv = await startTestServer({ tenants: ['alice'] });
-    try {
+    await withTestServer({ tenants: ['alice'] }, (srv) => withClient(srv.connect('alice'), async (c) => {
       const h = hierarchyOf(srv);
-      const c = await srv.connect('alice');
-      try {
-        const uids: string[] = [];
-        for (let i = 0; i < 5; i++) uids.push(await c.createSymmetricKey(AES));
-        const keys = await Promise.all(uids.map((u) => rawKey(c, u)));
-        assert.equal(await h.hierarchy.krypton.rotateL3('alice'), 2);
-        const first = uids[0] ?? assert.fail();
-        assert.deepEqual(await rawKey(c, first), keys[0]);
-        await h.vault.rewrapIdle();
-        assert.deepEqual(envelopeOf(srv, 'alice', first), { id: 'l3:alice:kmip', v: 2 }, 'lazily re-wrapped after the Get');
-        assert.deepEqual(envelopeOf(srv, 'alice', uids[1] ?? ''), { id: 'l3:alice:kmip', v: 1 }, 'untouched objects wait for the job');
-        const seen: number[] = [];
-        const result = await h.rewrapTenant('alice', { batchSize: 2, onProgress: (p) => seen.push(p.done) });
-        assert.deepEqual(seen, [2, 4, 5]);
-        assert.deepEqual(result, { done: 5, total: 5, rewrapped: 4, failed: 0 });
-        for (const u of uids) assert.deepEqual(envelopeOf(srv, 'alice', u), { id: 'l3:alice:kmip', v: 2 });
-        await h.hierarchy.krypton.dropL3Version('alice', 'kmip', 1);
-        for (const [i, u] of uids.entries()) assert.deepEqual(await rawKey(c, u), keys[i]);
-      } finally {
-        await c.close();
-      }
-    } finally {
-      await srv.stop();
-    }
+      const uids: string[] = [];
+      for (let i = 0; i < 5; i++) uids.push(await c.createSymmetricKey(AES));
+      const keys = await Promise.all(uids.map((u) => rawKey(c, u)));
+      assert.equal(await h.hierarchy.krypton.rotateL3('alice'), 2);
+      const first = uids[0] ?? assert.fail();
+      assert.deepEqual(await rawKey(c, first), keys[0]);
+      await h.vault.rewrapIdle();
+      assert.deepEqual(envelopeOf(srv, 'alice', first), { id: 'l3:alice:kmip', v: 2 }, 'lazily re-wrapped after the Get');
+      assert.deepEqual(envelopeOf(srv, 'alice', uids[1] ?? ''), { id: 'l3:alice:kmip', v: 1 }, 'untouched objects wait for the job');
+      const seen: number[] = [];
+      const result = await h.rewrapTenant('alice', { batchSize: 2, onProgress: (p) => seen.push(p.done) });
+      assert.deepEqual(seen, [2, 4, 5]);
+      assert.deepEqual(result, { done: 5, total: 5, rewrapped: 4, failed: 0 });
+      for (const u of uids) assert.deepEqual(envelopeOf(srv, 'alice', u), { id: 'l3:alice:kmip', v: 2 });
+      await h.hierarchy.krypton.dropL3Version('alice', 'kmip', 1);
+      for (const [i, u] of uids.entries()) assert.deepEqual(await rawKey(c, u), keys[i]);
+    }));
   });
 
   test('crypto-shredding depth 2: objects under a dropped L3 version answer Key Value Not Present (1.4 and 2.1), the server keeps serving', async () => {
-    const srv = await startTestServer({ tenants: ['alice'] });
-    try {
-      const h = hierarchyOf(srv);
-      const c = await srv.connect('alice', { protocolVersion: '2.1' });
-      const c14 = await srv.connect('alice', { protocolVersion: '1.4' });
-      try {
+    await withTestServer({ tenants: ['alice'] }, (srv) => withClient(srv.connect('alice', { protocolVersion: '2.1' }), (c) =>
+      withClient(srv.connect('alice', { protocolVersion: '1.4' }), async (c14) => {
+        const h = hierarchyOf(srv);
         const shredded = await c.createSymmetricKey(AES);
         await h.hierarchy.krypton.rotateL3('alice');
         const kept = await c.createSymmetricKey(AES);
@@ -158,22 +138,13 @@ describe('key hierarchy through the server', () => {
         await fails(encryptOnce(c, shredded), 'KEY_VALUE_NOT_PRESENT', ResultReason.KeyValueNotPresent);
         assert.equal((await rawKey(c, kept)).length, 32);
         await activeKey(c);
-      } finally {
-        await c.close();
-        await c14.close();
-      }
-    } finally {
-      await srv.stop();
-    }
+      })));
   });
 
   test('kill-switch: revoke → Permission Denied for that tenant only (cached DEKs too); restore → served again', async () => {
-    const srv = await startTestServer({ tenants: ['alice', 'bob'] });
-    try {
-      const h = hierarchyOf(srv);
-      const a = await srv.connect('alice');
-      const b = await srv.connect('bob');
-      try {
+    await withTestServer({ tenants: ['alice', 'bob'] }, (srv) => withClient(srv.connect('alice'), (a) =>
+      withClient(srv.connect('bob'), async (b) => {
+        const h = hierarchyOf(srv);
         const ka = await activeKey(a);
         const kb = await activeKey(b);
         await encryptOnce(a, ka); // the DEK is now cached in a native slot
@@ -186,13 +157,7 @@ describe('key hierarchy through the server', () => {
         await h.hierarchy.krypton.restore('alice');
         await encryptOnce(a, ka);
         assert.equal((await rawKey(a, ka)).length, 32);
-      } finally {
-        await a.close();
-        await b.close();
-      }
-    } finally {
-      await srv.stop();
-    }
+      })));
   });
 
   test('migration: a vault written under the development KEK opens under the hierarchy, the job moves it, the old key file can go', async () => {
@@ -202,60 +167,37 @@ describe('key hierarchy through the server', () => {
     const objects: { tenant: string; uid: string }[] = [];
     try {
       for (const tenant of ['alice', 'bob']) {
-        const c = await first.connect(tenant);
-        try {
+        await withClient(first.connect(tenant), async (c) => {
           for (let i = 0; i < 3; i++) objects.push({ tenant, uid: await c.createSymmetricKey(AES) });
           const reg = await c.register({ objectType: ObjectType.SymmetricKey, attributes: [makeAttribute('Cryptographic Algorithm', CryptographicAlgorithm.AES)],
             object: { objectType: ObjectType.SymmetricKey, keyBlock: symmetricKeyBlock(known) } });
           objects.push({ tenant, uid: reg.uniqueIdentifier });
-        } finally {
-          await c.close();
-        }
+        });
       }
       await first.stop();
       assert.ok(existsSync(path.join(dataDir, 'kek.key')));
 
-      const second = await startTestServer({ dataDir });
-      const h = hierarchyOf(second);
       const keys = new Map<string, Uint8Array>();
-      try {
+      await withTestServer({ dataDir }, async (second) => {
+        const h = hierarchyOf(second);
         await h.migration;
         for (const { tenant, uid } of objects) {
           assert.match(envelopeOf(second, tenant, uid).id, new RegExp(`^l3:${tenant}:kmip$`), 'moved to L3');
-          const c = await second.connect(tenant);
-          try {
-            keys.set(uid, await rawKey(c, uid));
-          } finally {
-            await c.close();
-          }
+          keys.set(uid, await withClient(second.connect(tenant), (c) => rawKey(c, uid)));
         }
         for (const t of ['alice', 'bob']) assert.deepEqual([...h.vault.envelopeKeyIds(t).keys()], [`l3:${t}:kmip`]);
-      } finally {
-        await second.stop();
-      }
+      });
       await rm(path.join(dataDir, 'kek.key'));
 
-      const third = await startTestServer({ dataDir });
-      try {
+      await withTestServer({ dataDir }, async (third) => {
         for (const { tenant, uid } of objects) {
-          const c = await third.connect(tenant);
-          try {
-            const k = await rawKey(c, uid);
-            assert.deepEqual(k, keys.get(uid));
-          } finally {
-            await c.close();
-          }
+          const k = await withClient(third.connect(tenant), (c) => rawKey(c, uid));
+          assert.deepEqual(k, keys.get(uid));
         }
         const registered = objects.filter((_, i) => i % 4 === 3);
-        const c = await third.connect('alice');
-        try {
-          assert.deepEqual(await rawKey(c, registered[0]?.uid ?? ''), new Uint8Array(known));
-        } finally {
-          await c.close();
-        }
-      } finally {
-        await third.stop();
-      }
+        const k = await withClient(third.connect('alice'), (c) => rawKey(c, registered[0]?.uid ?? ''));
+        assert.deepEqual(k, new Uint8Array(known));
+      });
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -265,26 +207,18 @@ describe('key hierarchy through the server', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-sealed-'));
     try {
       const shares = await MasterKey.initShamir(dataDir, { shares: 3, threshold: 2 });
-      const srv = await startTestServer({ dataDir, tenants: ['alice'] });
-      try {
-        const c = await srv.connect('alice', { protocolVersion: '2.1' });
-        try {
-          const e = await fails(c.createSymmetricKey(AES), 'GENERAL_FAILURE', ResultReason.GeneralFailure);
-          assert.match(e.resultMessage ?? '', /sealed/);
-          await c.query([1]);
-          const socket = path.join(dataDir, OPERATOR_SOCKET_FILE);
-          for (const share of shares.slice(0, 2)) {
-            const { status } = await operatorPost(socket, '/v1/sys/unseal', { share });
-            assert.equal(status, 200);
-          }
-          const uid = await c.createSymmetricKey(AES);
-          assert.deepEqual(envelopeOf(srv, 'alice', uid), { id: 'l3:alice:kmip', v: 1 });
-        } finally {
-          await c.close();
+      await withTestServer({ dataDir, tenants: ['alice'] }, (srv) => withClient(srv.connect('alice', { protocolVersion: '2.1' }), async (c) => {
+        const e = await fails(c.createSymmetricKey(AES), 'GENERAL_FAILURE', ResultReason.GeneralFailure);
+        assert.match(e.resultMessage ?? '', /sealed/);
+        await c.query([1]);
+        const socket = path.join(dataDir, OPERATOR_SOCKET_FILE);
+        for (const share of shares.slice(0, 2)) {
+          const { status } = await operatorPost(socket, '/v1/sys/unseal', { share });
+          assert.equal(status, 200);
         }
-      } finally {
-        await srv.stop();
-      }
+        const uid = await c.createSymmetricKey(AES);
+        assert.deepEqual(envelopeOf(srv, 'alice', uid), { id: 'l3:alice:kmip', v: 1 });
+      }));
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -296,13 +230,11 @@ describe('sealing a running node', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-reseal-'));
     try {
       const shares = await MasterKey.initShamir(dataDir, { shares: 3, threshold: 2 });
-      const srv = await startTestServer({ dataDir, tenants: ['alice'] });
       const socket = path.join(dataDir, OPERATOR_SOCKET_FILE);
-      try {
+      await withTestServer({ dataDir, tenants: ['alice'] }, async (srv) => {
         for (const share of shares.slice(0, 2)) assert.equal((await operatorPost(socket, '/v1/sys/unseal', { share })).status, 200);
         const h = hierarchyOf(srv);
-        const c = await srv.connect('alice');
-        try {
+        await withClient(srv.connect('alice'), async (c) => {
           const uid = await activeKey(c);
           await encryptOnce(c, uid); // the DEK is cached in a native slot
           const key = await rawKey(c, uid);
@@ -323,12 +255,8 @@ describe('sealing a running node', () => {
           assert.deepEqual(await rawKey(c, uid), key);
           assert.equal(h.hierarchy.krypton.isActive('alice'), true, 're-activated on first use');
           await encryptOnce(c, uid);
-        } finally {
-          await c.close();
-        }
-      } finally {
-        await srv.stop();
-      }
+        });
+      });
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

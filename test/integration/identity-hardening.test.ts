@@ -18,11 +18,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { initDataDir } from '../../src/cli/commands/init.js';
-import { encodeTtlv } from '@openkcm/ttlv';
-import { decodeTtlv } from '@openkcm/ttlv';
-import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
-import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
-import { Operation, ResultStatus } from '../../src/kmip/registry.generated.js';
 import { ADMIN_CA_CERT_FILE, DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import type { DevCa, IssuedCert } from '../../src/pki/dev-pki.js';
@@ -31,25 +26,10 @@ import { governanceSettings } from '../../src/config/index.js';
 import { run as pkiCli } from '../../src/cli/commands/pki.js';
 import { IdentityError, tenantOf } from '../../src/server/identity.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
-import { rawConnect, startTestServer, tinyHandlers } from '../helpers/server.js';
+import { rawConnect, startTestServer, tinyHandlers, whoami, whoamiBytes } from '../helpers/server.js';
 import type { RawConnection, TestServer } from '../helpers/server.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-function whoamiBytes(): Buffer {
-  const pv = { major: 1, minor: 4 };
-  return encodeTtlv(encodeRequest(requestMessage({ protocolVersion: pv }, [
-    { operation: Operation.RNGRetrieve, payload: rngRetrievePayloads.encodeRequest({ dataLength: 0 }, pv) },
-  ])));
-}
-
-async function whoami(raw: RawConnection): Promise<string> {
-  raw.send(whoamiBytes());
-  const resp = decodeResponse(decodeTtlv(await raw.nextMessage()));
-  const item = resp.batchItems[0];
-  assert.equal(item?.resultStatus, ResultStatus.Success);
-  return Buffer.from(rngRetrievePayloads.decodeResponse(item.payload, resp.header.protocolVersion).data).toString();
-}
 
 /** A client certificate with a raw subject (two CNs) signed by `ca`: what dev-pki itself never issues. */
 async function issueRawSubject(ca: DevCa, subject: string, uris: readonly string[] = []): Promise<IssuedCert> {

@@ -13,9 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KmipResultError } from '../../src/kmip/errors.js';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
+import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
+import { adminCliEnv } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
+import { codeOf } from '../helpers/kmip-outcome.js';
+import { rawKey } from '../helpers/kmip-raw-key.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
@@ -30,34 +32,16 @@ const KEY = 'alpha-l1';
 function keysCli(srv: TestServer, args: readonly string[]): Promise<CliResult> {
   const port = srv.app?.governance?.adminApiAddress()?.port;
   assert.ok(port !== undefined, 'the admin API listens');
-  const pki = path.join(srv.dataDir, 'pki');
-  return runCli(['keys', ...args], {
-    env: {
-      OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
-      OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
-    },
-  });
+  return runCli(['keys', ...args], { env: adminCliEnv(port, path.join(srv.dataDir, 'pki')) });
 }
 
 async function material(srv: TestServer, uid: string): Promise<Uint8Array> {
   const c = await srv.connect('alpha');
   try {
-    const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-    assert.ok('keyBlock' in got.object && got.object.keyBlock.keyValue?.kind === 'plain');
-    return got.object.keyBlock.keyValue.keyMaterial as Uint8Array;
+    return await rawKey(c, uid);
   } finally {
     await c.close();
   }
-}
-
-async function kmipError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    throw e;
-  }
-  return 'success';
 }
 
 describe('key rotation and L1 replacement through `openkcm keys` and the admin API', () => {
@@ -116,7 +100,7 @@ describe('key rotation and L1 replacement through `openkcm keys` and the admin A
       const drop = await keysCli(srv, ['drop-l3', 'alpha', '--version', '1']);
       assert.equal(drop.code, 0, drop.stderr);
       assert.match(drop.stdout, /L3 version 1 of kmip dropped/);
-      assert.notEqual(await kmipError(material(srv, uid1)), 'success', 'the DEK sealed under the dropped L3 version is gone');
+      assert.notEqual(await codeOf(material(srv, uid1)), 'success', 'the DEK sealed under the dropped L3 version is gone');
       assert.deepEqual(await material(srv, uid2), m2);
       const dropAgain = await keysCli(srv, ['drop-l3', 'alpha', '--version', '1']);
       assert.equal(dropAgain.code, 1);
@@ -163,7 +147,7 @@ describe('key rotation and L1 replacement through `openkcm keys` and the admin A
     try {
       srv = await start();
       try {
-        assert.notEqual(await kmipError(material(srv, uid2)), 'success', 'L2 is wrapped by the disabled HSM key only');
+        assert.notEqual(await codeOf(material(srv, uid2)), 'success', 'L2 is wrapped by the disabled HSM key only');
         // The old key must prove it still unwraps: with it disabled, moving to a healthy new key is refused.
         const blind = await keysCli(srv, ['replace-l1', 'alpha', '--plugin', 'pkcs11', '--key-ref', `token=${TOKEN};object=alpha-l1-next`]);
         assert.equal(blind.code, 1, blind.stdout);

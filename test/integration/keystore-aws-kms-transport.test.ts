@@ -29,20 +29,8 @@ import { KMS_TEST_ACCOUNT, sha256Hex, signingKey } from '../helpers/aws-kms-endp
 import { testPki } from '../helpers/pki.js';
 
 import {
-  assertNoSecrets,
-  createKey,
-  credentialsJson,
-  endpoint,
-  openAs,
-  openkcm,
-  rejectsWith,
-  sdkClient,
-  secretsFor,
-  settings,
-  shadow,
-  tenantA,
-  TestSecrets,
-  tmp,
+  assertNoSecrets, createKey, credentialsJson, endpoint, openAs, openkcm, rejectsWith, sdkClient, secretsFor,
+  settings, shadow, tenantA, TestSecrets, tmp,
 } from '../helpers/aws-kms-fixture.js';
 
 describe('aws-kms: SigV4 is enforced by the endpoint', () => {

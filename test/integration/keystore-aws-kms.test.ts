@@ -26,22 +26,8 @@ import { KMS_TEST_ACCOUNT } from '../helpers/aws-kms-endpoint.js';
 import { runKeystoreConformance } from '../unit/keystore-conformance.js';
 
 import {
-  admin,
-  adminClient,
-  assertNoSecrets,
-  closedPortUrl,
-  createKey,
-  endpoint,
-  intruder,
-  openAs,
-  openkcm,
-  recommendedPolicy,
-  rejectsWith,
-  sdkClient,
-  secretsFor,
-  settings,
-  shadow,
-  tenantA,
+  admin, adminClient, assertNoSecrets, closedPortUrl, createKey, endpoint, intruder, openAs, openkcm,
+  recommendedPolicy, rejectsWith, sdkClient, secretsFor, settings, shadow, tenantA,
 } from '../helpers/aws-kms-fixture.js';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { initDataDir } from '../../src/cli/commands/init.js';
 import { CONFIG_FILE_NAME } from '../../src/config/index.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { AwsKmsTestEndpoint } from '../helpers/aws-kms-endpoint.js';
-import { startGovernedNode } from '../helpers/cloud-l1-e2e.js';
+import { startGovernedNode } from '../helpers/governed-node.js';
 import { runCli } from '../helpers/cli.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import type { TestServer } from '../helpers/server.js';

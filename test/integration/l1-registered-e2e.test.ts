@@ -24,25 +24,24 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { KmipClient } from '../../src/client/client.js';
 import { initDataDir } from '../../src/cli/commands/init.js';
 import { KmipResultError } from '../../src/kmip/errors.js';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType } from '../../src/kmip/registry.js';
+import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
-import { startTestServer } from '../helpers/server.js';
-import type { TestServer } from '../helpers/server.js';
+import { E2E_HEALTH_INTERVAL_MS, RestartableNode, startGovernedNode } from '../helpers/governed-node.js';
+import { codeOf } from '../helpers/kmip-outcome.js';
+import { rawKey } from '../helpers/kmip-raw-key.js';
+import { assertFoundNowhere, persistedPlaces } from '../helpers/leak-scan.js';
 import { initToken, setL1KeyEnabled, setupSoftHsm } from '../helpers/softhsm.js';
 import type { SoftHsm } from '../helpers/softhsm.js';
+import { until } from '../helpers/wait.js';
 
-/** Small, so the test shows "dark within the interval"; the config's minimum is MIN_L1_HEALTH_INTERVAL_MS. */
-const HEALTH_INTERVAL_MS = 500;
 /** Generous bound for everything that is polled (a loaded 2-core box); not a timing assertion. */
 const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
@@ -60,91 +59,21 @@ function makeKey(hsm: SoftHsm, token: string, label: string): void {
   pkcs11Tool(hsm, ['--token-label', token, '--login', '--pin', PIN, '--keygen', '--key-type', 'AES:32', '--label', label, '--id', '0a01', '--sensitive', '--private', '--usage-decrypt', '--usage-wrap']);
 }
 
-function cli(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(args, { env, ...(stdin === undefined ? {} : { stdin }) });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'success';
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    throw e;
-  }
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, giveUpMs = GIVE_UP_MS): Promise<T> {
-  const giveUp = performance.now() + giveUpMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > giveUp) throw new Error(`${what}: not seen within ${String(giveUpMs)} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Every file under `dir` (data directory scan). */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
 describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at the source)', () => {
   let hsm: SoftHsm;
   let tdb: Awaited<ReturnType<typeof createThrowawayDatabase>>;
   let dataDir: string;
-  let srv: TestServer | undefined;
-  let logs = '';
-  let adminEnv: Record<string, string>;
+  const node = new RestartableNode(() => startGovernedNode(dataDir, tdb.url, {
+    connections: { pkcs11: { modulePath: hsm.modulePath, pinSecret: 'hsm-pin' } },
+    tenants: { [CONFIGURED]: { plugin: 'pkcs11', keyRef: `token=${CONFIGURED};object=${CONFIGURED}-l1` } },
+  }, { workers: 2, startTimeoutMs: 120_000, env: { SOFTHSM2_CONF: hsm.confPath } }));
   const uids = new Map<string, string>();
   const material: Buffer[] = [];
 
-  const serve = async (): Promise<TestServer> => {
-    const s = await startTestServer({
-      mode: 'child', workers: 2, dataDir, startTimeoutMs: 120_000,
-      keystores: {
-        connections: { pkcs11: { modulePath: hsm.modulePath, pinSecret: 'hsm-pin' } },
-        tenants: { [CONFIGURED]: { plugin: 'pkcs11', keyRef: `token=${CONFIGURED};object=${CONFIGURED}-l1` } },
-      },
-      governance: { databaseUrl: tdb.url, l1HealthIntervalMs: HEALTH_INTERVAL_MS },
-      env: { SOFTHSM2_CONF: hsm.confPath },
-    });
-    const port = await until('the admin API address in the log', () => {
-      const m = /"admin API ready"[^\n]*"port":(\d+)/.exec(s.stderr());
-      return m === null ? undefined : Number(m[1]);
-    });
-    const pki = path.join(dataDir, 'pki');
-    adminEnv = {
-      OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
-      OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key'),
-    };
-    return s;
-  };
-  const stopServer = async (): Promise<void> => {
-    if (srv === undefined) return;
-    const s = srv;
-    srv = undefined;
-    await s.stop();
-    logs += s.stdout() + s.stderr();
-  };
-  const withClient = async <T>(tenant: string, fn: (c: KmipClient) => Promise<T>): Promise<T> => {
-    if (srv === undefined) throw new Error('no server');
-    const c = await srv.connect(tenant);
-    try {
-      return await fn(c);
-    } finally {
-      await c.close().catch(() => undefined);
-    }
-  };
-  const getCode = (tenant: string): Promise<string> => withClient(tenant, (c) => codeOf(c.get(uids.get(tenant) ?? '')));
+  const getCode = (tenant: string): Promise<string> => node.withClient(tenant, (c) => codeOf(c.get(uids.get(tenant) ?? '')));
   const registerL1 = (tenant: string, keyRef: string): Promise<CliResult> =>
-    cli(['tenant', 'register-l1', tenant, '--plugin', 'pkcs11', '--key-ref', keyRef, '--json'], undefined, adminEnv);
+    node.admin(['tenant', 'register-l1', tenant, '--plugin', 'pkcs11', '--key-ref', keyRef, '--json']);
+  const untilSeen = (what: string, probe: () => Promise<true | undefined>): Promise<true> => until(what, probe, GIVE_UP_MS, 50);
 
   before(async () => {
     hsm = setupSoftHsm();
@@ -155,11 +84,11 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     tdb = await createThrowawayDatabase();
     dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-l1e2e-'));
     await initDataDir({ dataDir, tenants: [...TENANTS, CONFIGURED], force: true });
-    srv = await serve();
+    await node.serve();
   });
 
   after(async () => {
-    await stopServer().catch(() => undefined);
+    await node.stop().catch(() => undefined);
     await tdb.drop().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
     hsm.cleanup();
@@ -167,14 +96,10 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
 
   test('KMIP traffic before registration: both tenants onboarded on first use', async () => {
     for (const t of TENANTS) {
-      await withClient(t, async (c) => {
+      await node.withClient(t, async (c) => {
         const uid = await c.createSymmetricKey(AES);
         uids.set(t, uid);
-        const got = await c.get(uid, { keyFormatType: KeyFormatType.Raw });
-        assert.ok('keyBlock' in got.object);
-        const kv = got.object.keyBlock.keyValue;
-        assert.ok(kv?.kind === 'plain' && kv.keyMaterial instanceof Uint8Array);
-        material.push(Buffer.from(kv.keyMaterial));
+        material.push(Buffer.from(await rawKey(c, uid)));
       });
       assert.equal(await getCode(t), 'success');
     }
@@ -182,19 +107,19 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
 
   test('register-l1 refuses precisely (4xx with the catalog code) and leaves the tenant as it was', async () => {
     // No PIN stored yet: KMIP for the configured HSM tenant says which secret is missing (not a bare General Failure).
-    await withClient(CONFIGURED, async (c) => {
+    await node.withClient(CONFIGURED, async (c) => {
       const err = await c.createSymmetricKey(AES).then(() => undefined, (e: unknown) => e);
       assert.ok(err instanceof KmipResultError, String(err));
       assert.match(err.resultMessage ?? '', /L1 pkcs11 cannot onboard it \(SECRET_MISSING\)/);
     });
-    assert.match(srv?.stderr() ?? '', /no node secret named hsm-pin: store it with `openkcm operator secret put hsm-pin`/);
+    assert.match(node.server.stderr(), /no node secret named hsm-pin: store it with `openkcm operator secret put hsm-pin`/);
     let r = await registerL1('initech', 'token=initech;object=initech-l1');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /424 NODE_SECRET_MISSING: .*hsm-pin/);
     // Store it (stdin, over the operator socket of the running node); `list` shows names and sizes only.
-    r = await cli(['operator', 'secret', 'put', 'hsm-pin', '--data-dir', dataDir], `${PIN}\n`);
+    r = await runCli(['operator', 'secret', 'put', 'hsm-pin', '--data-dir', dataDir], { stdin: `${PIN}\n` });
     assert.equal(r.code, 0, r.stderr);
-    r = await cli(['operator', 'secret', 'list', '--data-dir', dataDir]);
+    r = await runCli(['operator', 'secret', 'list', '--data-dir', dataDir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`hsm-pin\\s+${String(PIN.length)}\\s`));
     assert.ok(!r.stdout.includes(PIN));
@@ -204,12 +129,12 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     r = await registerL1('initech', 'token=nowhere;object=initech-l1');
     assert.match(r.stderr, /424 L1_UNREACHABLE: /, r.stderr);
     // The configured tenant is served once the PIN is there; registering another L1 for it is a conflict.
-    const cuid = await withClient(CONFIGURED, (c) => c.createSymmetricKey(AES));
+    const cuid = await node.withClient(CONFIGURED, (c) => c.createSymmetricKey(AES));
     uids.set(CONFIGURED, cuid);
     assert.equal(await getCode(CONFIGURED), 'success');
     r = await registerL1(CONFIGURED, 'token=hooli;object=hooli-l1');
     assert.match(r.stderr, /409 L1_CONFLICT: .*keystores\.tenants\.umbrella/, r.stderr);
-    r = await cli(['tenant', 'get', 'initech', '--json'], undefined, adminEnv);
+    r = await node.admin(['tenant', 'get', 'initech', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const t = JSON.parse(r.stdout) as { state: string; shadow?: unknown };
     assert.deepEqual([t.state, t.shadow], ['active', undefined], 'nothing registered by the refused attempts');
@@ -223,7 +148,7 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
       assert.equal((JSON.parse(r.stdout) as { shadow: { plugin: string } }).shadow.plugin, 'pkcs11');
       assert.equal(await getCode(tn), 'success');
     }
-    assert.match(srv?.stderr() ?? '', /"krypton L1 replaced \(L2 re-wrapped\)"[^\n]*"tenant":"initech"/);
+    assert.match(node.server.stderr(), /"krypton L1 replaced \(L2 re-wrapped\)"[^\n]*"tenant":"initech"/);
     // A correction of the registered reference is accepted (no longer 409): registering the same L1 again is a no-op.
     const again = await registerL1('initech', 'token=initech;object=initech-l1');
     assert.equal(again.code, 0, again.stderr);
@@ -233,37 +158,37 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     const t0 = performance.now();
     pkcs11Tool(hsm, ['--token-label', 'initech', '--login', '--pin', PIN, '--delete-object', '--type', 'secrkey', '--label', 'initech-l1']);
     // Every worker refuses (several connections land on both workers).
-    await until('initech refused', async () => {
+    await untilSeen('initech refused', async () => {
       const codes = await Promise.all([0, 1, 2, 3].map(() => getCode('initech')));
       return codes.every((c) => c === 'PERMISSION_DENIED') ? true : undefined;
     });
     const darkMs = performance.now() - t0;
-    console.log(`# initech dark ${darkMs.toFixed(0)} ms after its HSM key was deleted (health interval ${String(HEALTH_INTERVAL_MS)} ms)`);
+    console.log(`# initech dark ${darkMs.toFixed(0)} ms after its HSM key was deleted (health interval ${String(E2E_HEALTH_INTERVAL_MS)} ms)`);
     assert.equal(await getCode('hooli'), 'success', 'the bystander is served');
     assert.equal(await getCode(CONFIGURED), 'success', 'the bystander under a configured L1 is served');
-    const r = await cli(['tenant', 'get', 'initech', '--json'], undefined, adminEnv);
+    const r = await node.admin(['tenant', 'get', 'initech', '--json']);
     const t = JSON.parse(r.stdout) as { state: string; stateReason?: string };
     assert.deepEqual([t.state, t.stateReason], ['revoked', 'l1-revoked-at-source']);
   });
 
   test('restart: the tenant stays dark, the others are served; a key deleted while the node was down is found at once', async () => {
-    await stopServer();
+    await node.stop();
     // While the node is down, hooli's customer deletes their key too.
     pkcs11Tool(hsm, ['--token-label', 'hooli', '--login', '--pin', PIN, '--delete-object', '--type', 'secrkey', '--label', 'hooli-l1']);
-    srv = await serve();
+    await node.serve();
     assert.equal(await getCode('initech'), 'PERMISSION_DENIED');
     assert.equal(await getCode(CONFIGURED), 'success', 'the tenant under its configured L1 is served');
     // No client of hooli's asked anything yet: the health check finds the deleted key on its own.
-    await until('hooli revoked by the health check', async () => {
-      const g = await cli(['tenant', 'get', 'hooli', '--json'], undefined, adminEnv);
+    await untilSeen('hooli revoked by the health check', async () => {
+      const g = await node.admin(['tenant', 'get', 'hooli', '--json']);
       return (JSON.parse(g.stdout) as { state: string }).state === 'revoked' ? true : undefined;
     });
     assert.equal(await getCode('hooli'), 'PERMISSION_DENIED');
-    await withClient('initech', async (c) => {
+    await node.withClient('initech', async (c) => {
       assert.equal(await codeOf(c.createSymmetricKey(AES)), 'PERMISSION_DENIED');
     });
     // A deleted key stays dark by design: restore is refused (L1 not healthy), the tenant stays revoked.
-    const r = await cli(['tenant', 'restore', 'initech'], undefined, adminEnv);
+    const r = await node.admin(['tenant', 'restore', 'initech']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /424 L1_UNHEALTHY: /);
     assert.equal(await getCode('initech'), 'PERMISSION_DENIED');
@@ -274,31 +199,31 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
     // restore brings the tenant back on every worker, with the objects it had.
     assert.equal(await getCode(CONFIGURED), 'success');
     setL1KeyEnabled(hsm, CONFIGURED, `${CONFIGURED}-l1`, false, PIN);
-    await until('umbrella refused on every worker', async () => {
+    await untilSeen('umbrella refused on every worker', async () => {
       const codes = await Promise.all([0, 1, 2, 3].map(() => getCode(CONFIGURED)));
       return codes.every((c) => c === 'PERMISSION_DENIED') ? true : undefined;
     });
-    let g = await cli(['tenant', 'get', CONFIGURED, '--json'], undefined, adminEnv);
+    let g = await node.admin(['tenant', 'get', CONFIGURED, '--json']);
     const dark = JSON.parse(g.stdout) as { state: string; stateReason?: string };
     assert.deepEqual([dark.state, dark.stateReason], ['revoked', 'l1-revoked-at-source']);
     // Still disabled: restore is refused and changes nothing.
-    let r = await cli(['tenant', 'restore', CONFIGURED], undefined, adminEnv);
+    let r = await node.admin(['tenant', 'restore', CONFIGURED]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /424 L1_UNHEALTHY: /);
     assert.equal(await getCode(CONFIGURED), 'PERMISSION_DENIED');
     // The customer enables the key again; the operator restores the tenant.
     setL1KeyEnabled(hsm, CONFIGURED, `${CONFIGURED}-l1`, true, PIN);
-    r = await cli(['tenant', 'restore', CONFIGURED], undefined, adminEnv);
+    r = await node.admin(['tenant', 'restore', CONFIGURED]);
     assert.equal(r.code, 0, r.stderr);
-    await until('umbrella served again on every worker', async () => {
+    await untilSeen('umbrella served again on every worker', async () => {
       const codes = await Promise.all([0, 1, 2, 3].map(() => getCode(CONFIGURED)));
       return codes.every((c) => c === 'success') ? true : undefined;
     });
-    g = await cli(['tenant', 'get', CONFIGURED, '--json'], undefined, adminEnv);
+    g = await node.admin(['tenant', 'get', CONFIGURED, '--json']);
     assert.equal((JSON.parse(g.stdout) as { state: string }).state, 'active');
     // New keys too, not only the old object.
-    await withClient(CONFIGURED, async (c) => { assert.equal(await codeOf(c.createSymmetricKey(AES)), 'success'); });
-    await stopServer();
+    await node.withClient(CONFIGURED, async (c) => { assert.equal(await codeOf(c.createSymmetricKey(AES)), 'success'); });
+    await node.stop();
   });
 
   test('no PIN and no client key material in the data directory, the logs or the database', () => {
@@ -307,13 +232,8 @@ describe('issue 16: a registered HSM L1 really holds the keys (kill-switch at th
       ...material.flatMap((m, i): [string, Buffer][] => [[`key ${String(i)} raw`, m], [`key ${String(i)} hex`, Buffer.from(m.toString('hex'), 'utf8')], [`key ${String(i)} base64`, Buffer.from(m.toString('base64'), 'utf8')]]),
     ];
     assert.ok(material.length > 0, 'the test captured the material it looks for');
-    const haystacks: [string, Buffer][] = [['logs', Buffer.from(logs, 'utf8')]];
-    for (const f of filesUnder(dataDir)) if (statSync(f).size < 256 * 1024 * 1024) haystacks.push([f, readFileSync(f)]);
-    const dump = execFileSync('pg_dump', ['--data-only', tdb.url], { maxBuffer: 256 * 1024 * 1024 });
-    haystacks.push(['database', dump]);
+    const { places, dump } = persistedPlaces(node.logs(), dataDir, tdb.url);
     assert.ok(dump.includes(Buffer.from('node-secret.put')), 'the secret change is audited (by name) in the database');
-    for (const [where, hay] of haystacks) {
-      for (const [what, needle] of needles) assert.equal(hay.indexOf(needle), -1, `${what} found in ${where}`);
-    }
+    assertFoundNowhere(places, needles);
   });
 });

@@ -16,46 +16,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { initDataDir } from '../../src/cli/commands/init.js';
-import { KmipResultError } from '../../src/kmip/errors.js';
 import { MAX_NODE_SECRET_BYTES } from '../../src/krypton/master-key.js';
 import { OFFLINE_SECRET_JOURNAL } from '../../src/krypton/secret-journal.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, withClient } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import { adminOf } from '../helpers/admin-client.js';
 import type { AdminCall } from '../helpers/admin-client.js';
+import { codeOf } from '../helpers/kmip-outcome.js';
+import { until } from '../helpers/wait.js';
 
 const GIVE_UP_MS = 60_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
 
 function cli(args: string[], stdin: string | Buffer = ''): Promise<CliResult> {
   return runCli(args, { stdin });
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const giveUp = performance.now() + GIVE_UP_MS;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > giveUp) throw new Error(`${what}: not seen within ${String(GIVE_UP_MS)} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'success';
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    throw e;
-  }
 }
 
 describe('node secrets offline: openkcm operator secret put | list | delete', () => {
@@ -128,7 +108,7 @@ describe('node secrets offline: openkcm operator secret put | list | delete', ()
         const q = await c.query<{ principal: string; operation: string; object: string; result: string; tenant: string | null }>(
           "SELECT principal, operation, object, result, tenant FROM public.audit WHERE operation LIKE 'node-secret.%' ORDER BY seq");
         return q.rows.length >= 5 ? q.rows : undefined;
-      });
+      }, GIVE_UP_MS);
       assert.deepEqual(rows.map((x) => `${x.principal}|${x.operation}|${x.object}|${x.result}`), [
         'offline-cli|node-secret.put|hsm-pin (16 bytes)|ok',
         'offline-cli|node-secret.put|aws-cred (13 bytes)|ok',
@@ -183,8 +163,7 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stored node secret hsm-pin \(7 bytes\)/);
 
-    const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()));
-    admin = adminClient({ port, ca: srv.ca, ...await readDevAdminPem(path.join(dir, 'pki')) });
+    admin = await adminOf(srv, GIVE_UP_MS);
     let a = await admin('PUT', '/v1/node/secrets/aws-cred', Buffer.from('value-two'));
     assert.equal(a.status, 204, JSON.stringify(a.body));
     a = await admin('PUT', '/v1/node/secrets/aws-cred', { value: 'json is refused' });
@@ -209,7 +188,7 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
         const q = await c.query<{ principal: string; operation: string; object: string; result: string }>(
           "SELECT principal, operation, object, result FROM public.audit WHERE operation LIKE 'node-secret.%' ORDER BY seq");
         return q.rows.length >= 4 ? q.rows : undefined;
-      });
+      }, GIVE_UP_MS);
       assert.deepEqual(rows.map((x) => `${x.principal}|${x.operation}|${x.object}|${x.result}`), [
         'operator-socket|node-secret.put|hsm-pin (7 bytes)|ok',
         'urn:openkcm:admin|node-secret.put|aws-cred (9 bytes)|ok',
@@ -224,28 +203,23 @@ describe('node secrets on a running Shamir node: sealed refusal, operator socket
   });
 
   test('suspend refuses the tenant (keys kept), resume serves it again; the other tenant is unaffected', async () => {
-    const alpha = await srv.connect('alpha');
-    const bravo = await srv.connect('bravo');
-    try {
+    await withClient(srv.connect('alpha'), (alpha) => withClient(srv.connect('bravo'), async (bravo) => {
       const uid = await alpha.createSymmetricKey(AES);
       const buid = await bravo.createSymmetricKey(AES);
       let a = await admin('POST', '/v1/tenants/alpha/suspend', { reason: 'maintenance' });
       assert.equal(a.status, 200, JSON.stringify(a.body));
       assert.equal((a.body as { state: string }).state, 'suspended');
-      await until('alpha refused', async () => ((await codeOf(alpha.get(uid))) === 'PERMISSION_DENIED' ? true : undefined));
+      await until('alpha refused', async () => ((await codeOf(alpha.get(uid))) === 'PERMISSION_DENIED' ? true : undefined), GIVE_UP_MS);
       assert.equal(await codeOf(bravo.get(buid)), 'success');
       a = await admin('POST', '/v1/tenants/alpha/restore', {});
       assert.equal(a.status, 409, 'restore does not lift a suspension');
       a = await admin('POST', '/v1/tenants/alpha/resume', {});
       assert.equal(a.status, 200, JSON.stringify(a.body));
       assert.equal((a.body as { state: string }).state, 'active');
-      await until('alpha served again', async () => ((await codeOf(alpha.get(uid))) === 'success' ? true : undefined));
+      await until('alpha served again', async () => ((await codeOf(alpha.get(uid))) === 'success' ? true : undefined), GIVE_UP_MS);
       a = await admin('POST', '/v1/tenants/alpha/resume', {});
       assert.equal(a.status, 409, 'resume of an active tenant');
-    } finally {
-      await alpha.close().catch(() => undefined);
-      await bravo.close().catch(() => undefined);
-    }
+    }));
   });
 
   test('sealed again: the admin API refuses with 503 and a clear message', async () => {

@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
+import { adminCliEnv } from '../helpers/admin-client.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { CLI_MAIN, startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
@@ -27,9 +28,7 @@ describe('re-wrap progress through the CLI (issue 17 item 8)', () => {
     await srv.app?.governance?.started;
     const a = srv.app?.governance?.adminApiAddress();
     assert.ok(a !== undefined);
-    const pki = path.join(srv.dataDir, 'pki');
-    env = { OPENKCM_ADMIN_URL: `https://127.0.0.1:${String(a.port)}`, OPENKCM_ADMIN_CA: path.join(pki, 'ca.crt'),
-      OPENKCM_ADMIN_CERT: path.join(pki, 'admin.crt'), OPENKCM_ADMIN_KEY: path.join(pki, 'admin.key') };
+    env = adminCliEnv(a.port, path.join(srv.dataDir, 'pki'));
     assert.ok((await readFile(env.OPENKCM_ADMIN_CA ?? '', 'utf8')).includes('BEGIN CERTIFICATE'));
     const c = await srv.connect('alpha');
     for (let i = 0; i < KEYS; i++) await c.createSymmetricKey({ algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt });

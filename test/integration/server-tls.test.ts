@@ -7,31 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { encodeTtlv } from '@openkcm/ttlv';
-import { decodeTtlv } from '@openkcm/ttlv';
-import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/message.js';
-import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
-import { Operation, ResultStatus } from '../../src/kmip/registry.generated.js';
 import { issueClientCert, loadCa } from '../../src/pki/dev-pki.js';
 import { testPki } from '../helpers/pki.js';
-import { rawConnect, startTestServer, tinyHandlers } from '../helpers/server.js';
+import { rawConnect, startTestServer, tinyHandlers, whoami, whoamiBytes } from '../helpers/server.js';
 import type { RawConnection, TestServer } from '../helpers/server.js';
-
-/** An RNG Retrieve of 0 bytes: the tiny handler answers the caller's tenant name. */
-function whoamiBytes(): Buffer {
-  const pv = { major: 1, minor: 4 };
-  return encodeTtlv(encodeRequest(requestMessage({ protocolVersion: pv }, [
-    { operation: Operation.RNGRetrieve, payload: rngRetrievePayloads.encodeRequest({ dataLength: 0 }, pv) },
-  ])));
-}
-
-async function whoami(raw: RawConnection): Promise<string> {
-  raw.send(whoamiBytes());
-  const resp = decodeResponse(decodeTtlv(await raw.nextMessage()));
-  const item = resp.batchItems[0];
-  assert.equal(item?.resultStatus, ResultStatus.Success);
-  return Buffer.from(rngRetrievePayloads.decodeResponse(item.payload, resp.header.protocolVersion).data).toString();
-}
 
 /** A connection the server must refuse: either the handshake fails or it closes before any response. */
 async function assertRefused(srv: TestServer, connect: () => Promise<RawConnection>): Promise<void> {

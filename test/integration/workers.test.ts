@@ -15,30 +15,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KmipClient } from '../../src/client/client.js';
-import { KmipResultError } from '../../src/kmip/errors.js';
 import { CryptographicAlgorithm, CryptographicUsageMask } from '../../src/kmip/registry.js';
 import { createThrowawayDatabase } from '../helpers/governance-db.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { adminClient, adminPortInLog, readDevAdminPem } from '../helpers/admin-client.js';
+import { adminOf } from '../helpers/admin-client.js';
 import type { AdminCall } from '../helpers/admin-client.js';
+import { codeOf } from '../helpers/kmip-outcome.js';
+import { until } from '../helpers/wait.js';
 
 const WORKERS = 2;
 const GIVE_UP_MS = 20_000;
 const AES = { algorithm: CryptographicAlgorithm.AES, length: 256, usageMask: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt };
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'success';
-  } catch (e) {
-    if (e instanceof KmipResultError) return e.code;
-    throw e;
-  }
-}
 
 function childPids(pid: number): number[] {
   try {
@@ -54,16 +44,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const giveUp = performance.now() + GIVE_UP_MS;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > giveUp) throw new Error(`${what}: not seen within ${String(GIVE_UP_MS)} ms`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -91,8 +71,7 @@ describe(`serve --workers ${String(WORKERS)}: every core serving, one owner`, ()
       mode: 'child', workers: WORKERS, tenants: ['alpha', 'bravo'], startTimeoutMs: 120_000,
       governance: { databaseUrl: tdb.url },
     });
-    const port = await until('the admin API address in the log', () => adminPortInLog(srv.stderr()));
-    admin = adminClient({ port, ca: srv.ca, ...await readDevAdminPem(path.join(srv.dataDir, 'pki')) });
+    admin = await adminOf(srv, GIVE_UP_MS);
   });
 
   after(async () => {

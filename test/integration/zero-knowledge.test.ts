@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { makeAttribute } from '../../src/kmip/attributes.js';
@@ -23,20 +23,9 @@ import { TenantKeyring } from '../../src/krypton/tenant-keyring.js';
 import { jsonLogger } from '../../src/common/log.js';
 import { startTestServer } from '../helpers/server.js';
 import { rawKey } from '../helpers/kmip-raw-key.js';
+import { filesUnder } from '../helpers/leak-scan.js';
 
 const TENANTS = ['alice', 'bob'] as const;
-
-/** Every file under `dir` (regular files only: the operator socket is skipped). */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    const st = lstatSync(p);
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p);
-  }
-  return out;
-}
 
 /** The forms a key could be written in: raw, hex, HEX, and base64/base64url at the three byte alignments. */
 function forms(key: Uint8Array): Buffer[] {

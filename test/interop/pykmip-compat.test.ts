@@ -13,10 +13,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { interopScript } from '../helpers/repo.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -25,16 +24,7 @@ const VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0'] as const;
 const UNDECODABLE_WITHOUT_PROFILE = new Set(['1.2', '1.3', '1.4', '2.0']);
 const RUN_TIMEOUT_MS = 60_000;
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'test', 'interop')))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-  return dir;
-}
-const DRIVER = path.join(repoRoot(), 'test', 'interop', 'pykmip_compat_driver.py');
+const DRIVER = interopScript('pykmip_compat_driver.py');
 
 interface Step { step: string; ok: boolean; error?: string; names?: string[] }
 

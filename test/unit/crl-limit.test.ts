@@ -10,9 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,34 +19,23 @@ import { buildCrl } from '../../src/pki/enrol.js';
 import { ConfigError } from '../../src/common/config-error.js';
 import { MAX_MAX_CRL_BYTES, resolveTrustAnchors } from '../../src/config/index.js';
 import { ClientTrust, readCrlSource } from '../../src/server/trust.js';
+import { startSizedBodyServer } from '../helpers/sized-body-server.js';
+import type { SizedBodyServer } from '../helpers/sized-body-server.js';
 
 describe('maxCrlBytes (issue 18 item 4)', () => {
   let dir: string;
   let ca: DevCa;
-  let http: Server;
+  let http: SizedBodyServer;
   let base: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openkcm-crl-limit-'));
     ca = await createCa('Corp CA');
     await writeFile(path.join(dir, 'corp.crt'), ca.certPem);
-    // /len/N: N bytes with Content-Length; /chunked/N: N bytes in chunks, no length announced.
-    http = createServer((req, res) => {
-      const [, kind, n] = (req.url ?? '').split('/');
-      const body = Buffer.alloc(Number(n), 0x41);
-      if (kind === 'len') {
-        res.writeHead(200, { 'content-length': String(body.length) });
-        res.end(body);
-        return;
-      }
-      res.writeHead(200);
-      for (let i = 0; i < body.length; i += 512) res.write(body.subarray(i, i + 512));
-      res.end();
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${String((http.address() as AddressInfo).port)}`;
+    http = await startSizedBodyServer();
+    base = http.base;
   });
   after(async () => {
-    await new Promise((r) => http.close(r));
+    await http.close();
     await rm(dir, { recursive: true, force: true });
   });
 

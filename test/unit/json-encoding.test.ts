@@ -6,19 +6,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonStringToTtlv, jsonToTtlv, ttlvToJson, ttlvToJsonString } from '../../src/kmip/encodings/json.js';
-import { KmipEncodingError } from '../../src/kmip/encodings/xml.js';
 import { ItemType } from '@openkcm/ttlv';
 import type { TtlvItem } from '@openkcm/ttlv';
 import { CryptographicAlgorithm, CryptographicUsageMask, Operation, Tag } from '../../src/kmip/registry.js';
+import { throwsEncoding } from '../helpers/encoding-errors.js';
 
-function throwsEncoding(fn: () => unknown, path: string, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof KmipEncodingError, `expected KmipEncodingError, got ${String(e)}`);
-    assert.equal(e.path, path);
-    assert.match(e.message, message);
-    return true;
-  });
-}
 function leaf(tag: string, type: string, value: unknown): TtlvItem {
   return jsonToTtlv({ tag, type, value });
 }

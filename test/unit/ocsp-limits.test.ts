@@ -16,9 +16,6 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,12 +26,14 @@ import type { TrustAnchor } from '../../src/config/index.js';
 import { BoundedCache, fetchOcsp } from '../../src/pki/ocsp.js';
 import { ClientTrust } from '../../src/server/trust.js';
 import { freePort, issue, makeCa, startResponder, stop } from '../helpers/openssl-ocsp.js';
+import { startSizedBodyServer } from '../helpers/sized-body-server.js';
+import type { SizedBodyServer } from '../helpers/sized-body-server.js';
 
 const HOUR = 3_600_000;
 
 describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
   let dir: string;
-  let http: Server;
+  let http: SizedBodyServer;
   let base: string;
   /** Bytes the endless body wrote, and whether its client went away. */
   const endless = { written: 0, closed: false };
@@ -47,10 +46,9 @@ describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openkcm-ocsp-limits-'));
-    // /len/N: N bytes with Content-Length; /chunked/N: N bytes in 512-byte chunks; /endless: chunks until the client
-    // goes; /proxy: relays an OCSP request to the openssl responder and counts it.
-    http = createServer((req, res) => {
-      const [, kind, n] = (req.url ?? '').split('/');
+    // Besides /len/N and /chunked/N: /endless, chunks until the client goes; /proxy relays an OCSP request to the
+    // openssl responder and counts it.
+    http = await startSizedBodyServer((kind, req, res) => {
       if (kind === 'proxy') {
         relayed++;
         const parts: Buffer[] = [];
@@ -59,33 +57,22 @@ describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
           void fetch(responderUrl, { method: 'POST', body: Buffer.concat(parts), headers: { 'content-type': 'application/ocsp-request' } })
             .then(async (r) => { res.writeHead(r.status).end(Buffer.from(await r.arrayBuffer())); }, () => { res.writeHead(502).end(); });
         });
-        return;
+        return true;
       }
+      if (kind !== 'endless') return false;
       req.resume();
-      if (kind === 'endless') {
-        res.writeHead(200);
-        res.on('close', () => { endless.closed = true; });
-        const more = (): void => {
-          if (res.destroyed) return;
-          endless.written += 512;
-          if (res.write(Buffer.alloc(512, 0x41))) setImmediate(more);
-          else res.once('drain', more);
-        };
-        more();
-        return;
-      }
-      const body = Buffer.alloc(Number(n), 0x41);
-      if (kind === 'len') {
-        res.writeHead(200, { 'content-length': String(body.length) });
-        res.end(body);
-        return;
-      }
       res.writeHead(200);
-      for (let i = 0; i < body.length; i += 512) res.write(body.subarray(i, i + 512));
-      res.end();
+      res.on('close', () => { endless.closed = true; });
+      const more = (): void => {
+        if (res.destroyed) return;
+        endless.written += 512;
+        if (res.write(Buffer.alloc(512, 0x41))) setImmediate(more);
+        else res.once('drain', more);
+      };
+      more();
+      return true;
     });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${String((http.address() as AddressInfo).port)}`;
+    base = http.base;
 
     makeCa(dir, 'corp');
     makeCa(dir, 'lab');
@@ -100,7 +87,7 @@ describe('OCSP limits (issue 18 item 4)', { timeout: 60_000 }, () => {
 
   after(async () => {
     await stop(responder);
-    await new Promise((r) => http.close(r));
+    await http.close();
     await rm(dir, { recursive: true, force: true });
   });
 

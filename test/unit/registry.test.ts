@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { ItemType, ItemTypeName } from '@openkcm/ttlv';
 import type { KmipVersion, TagDef } from '../../src/kmip/registry.js';
@@ -37,18 +36,9 @@ import {
   tagByName,
   tagExistsIn,
 } from '../../src/kmip/registry.js';
+import { repoRoot, VECTORS_DIR } from '../helpers/repo.js';
 
-/** The repository root: the nearest directory above this file that holds package.json. */
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'scripts'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-}
-const repoRoot = findRepoRoot();
+const ROOT = repoRoot();
 
 describe('registry: known codes (KMIP 1.4 §9.1.3)', () => {
   test('tags', () => {
@@ -237,8 +227,8 @@ describe('registry: lookups', () => {
 
 describe('registry: generator', () => {
   test('the committed registry.generated.ts matches the spec texts (--check)', () => {
-    const out = execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'gen-registry.mjs'), '--check'], {
-      cwd: repoRoot,
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-registry.mjs'), '--check'], {
+      cwd: ROOT,
       encoding: 'utf8',
     });
     // Exit status 0 (execFileSync throws otherwise); the message says which case it was.
@@ -282,10 +272,6 @@ function parseTestCase(text: string): XmlElement[] {
   }
   assert.equal(stack.length, 0, 'unclosed elements');
   return roots;
-}
-
-function vectorsDir(): string {
-  return process.env.OPENKCM_VECTORS ?? path.resolve(repoRoot, '..', 'shared', 'kmip', 'vectors');
 }
 
 function listXml(dir: string): string[] {
@@ -350,7 +336,7 @@ function checkTestCase(file: string, version: KmipVersion): string[] {
 }
 
 describe('registry: OASIS XML test cases (../shared/kmip/vectors)', () => {
-  const dir = vectorsDir();
+  const dir = VECTORS_DIR;
   if (!existsSync(dir)) {
     console.log(`registry: no OASIS test cases at ${dir}; the vector walk was not run.`);
     return;

@@ -15,6 +15,16 @@ function decodeError(wire: Uint8Array, code: TtlvErrorCode, offset: number, limi
   assertTtlvError(() => decodeTtlv(wire, limits), code, offset);
 }
 
+/** One test per row: decoding `wire` (with `limits`) fails with `code` at `offset`. */
+type DecodeFault = readonly [name: string, wire: Uint8Array, code: TtlvErrorCode, offset: number, limits?: Partial<TtlvLimits>];
+function decodeFaults(rows: readonly DecodeFault[]): void {
+  for (const [name, wire, code, offset, limits] of rows) {
+    test(name, () => {
+      decodeError(wire, code, offset, limits);
+    });
+  }
+}
+
 /** Wraps one item's bytes (a multiple of 8) in a Structure with tag 0x420001. */
 function inStruct(itemHex: string): Buffer {
   const item = hex(itemHex);
@@ -29,41 +39,25 @@ describe('truncation', () => {
       assertTtlvError(() => decodeTtlv(GET_REQUEST.subarray(0, n)), 'TRUNCATED');
     }
   });
-  test('shorter than a header: offset 0', () => {
-    decodeError(hex('42 00 20 02 00 00 00'), 'TRUNCATED', 0);
-  });
-  test('value cut short: offset of the item', () => {
+  decodeFaults([
+    ['shorter than a header: offset 0', hex('42 00 20 02 00 00 00'), 'TRUNCATED', 0],
     // Integer 420020 = 8, missing its last padding byte
-    decodeError(hex('42 00 20 02 00 00 00 04 00 00 00 08 00 00 00'), 'TRUNCATED', 0);
-  });
-  test('text padding cut short', () => {
+    ['value cut short: offset of the item', hex('42 00 20 02 00 00 00 04 00 00 00 08 00 00 00'), 'TRUNCATED', 0],
     // "Hello World" with 4 of its 5 padding bytes
-    decodeError(hex('42 00 20 07 00 00 00 0B 48 65 6C 6C 6F 20 57 6F 72 6C 64 00 00 00 00'), 'TRUNCATED', 0);
-  });
-  test('a child announcing 0xFFFFFFF8 bytes inside a structure that fits: TRUNCATED at the child', () => {
-    decodeError(hex('42 00 01 01 00 00 00 08 42 00 02 01 FF FF FF F8'), 'TRUNCATED', 8);
-  });
+    ['text padding cut short', hex('42 00 20 07 00 00 00 0B 48 65 6C 6C 6F 20 57 6F 72 6C 64 00 00 00 00'), 'TRUNCATED', 0],
+    ['a child announcing 0xFFFFFFF8 bytes inside a structure that fits: TRUNCATED at the child', hex('42 00 01 01 00 00 00 08 42 00 02 01 FF FF FF F8'), 'TRUNCATED', 8],
+  ]);
 });
 
 describe('length 0xFFFFFFFF', () => {
-  test('top-level: MESSAGE_TOO_LARGE before reading anything else', () => {
-    decodeError(hex('42 00 78 01 FF FF FF FF'), 'MESSAGE_TOO_LARGE', 0);
-  });
-  test('nested Text String: TEXT_TOO_LONG', () => {
-    decodeError(inStruct('42 00 94 07 FF FF FF FF'), 'TEXT_TOO_LONG', 8);
-  });
-  test('nested Text String with the text limit lifted: TRUNCATED', () => {
-    decodeError(inStruct('42 00 94 07 FF FF FF FF'), 'TRUNCATED', 8, { maxTextBytes: 2 ** 40 });
-  });
-  test('nested Byte String: BYTES_TOO_LONG', () => {
-    decodeError(inStruct('42 00 43 08 FF FF FF FF'), 'BYTES_TOO_LONG', 8);
-  });
-  test('nested Integer: BAD_LENGTH', () => {
-    decodeError(inStruct('42 00 6A 02 FF FF FF FF 00 00 00 01 00 00 00 00'), 'BAD_LENGTH', 8);
-  });
-  test('nested Structure: BAD_LENGTH (not a multiple of 8)', () => {
-    decodeError(inStruct('42 00 77 01 FF FF FF FF'), 'BAD_LENGTH', 8);
-  });
+  decodeFaults([
+    ['top-level: MESSAGE_TOO_LARGE before reading anything else', hex('42 00 78 01 FF FF FF FF'), 'MESSAGE_TOO_LARGE', 0],
+    ['nested Text String: TEXT_TOO_LONG', inStruct('42 00 94 07 FF FF FF FF'), 'TEXT_TOO_LONG', 8],
+    ['nested Text String with the text limit lifted: TRUNCATED', inStruct('42 00 94 07 FF FF FF FF'), 'TRUNCATED', 8, { maxTextBytes: 2 ** 40 }],
+    ['nested Byte String: BYTES_TOO_LONG', inStruct('42 00 43 08 FF FF FF FF'), 'BYTES_TOO_LONG', 8],
+    ['nested Integer: BAD_LENGTH', inStruct('42 00 6A 02 FF FF FF FF 00 00 00 01 00 00 00 00'), 'BAD_LENGTH', 8],
+    ['nested Structure: BAD_LENGTH (not a multiple of 8)', inStruct('42 00 77 01 FF FF FF FF'), 'BAD_LENGTH', 8],
+  ]);
 });
 
 describe('padding must be zero', () => {
@@ -81,15 +75,11 @@ describe('padding must be zero', () => {
 });
 
 describe('Boolean must be 0 or 1 (KMIP 1.4 §9.1.1.4)', () => {
-  test('value 2', () => {
-    decodeError(hex('42 00 20 06 00 00 00 08 00 00 00 00 00 00 00 02'), 'BAD_BOOLEAN', 8);
-  });
-  test('high word set', () => {
-    decodeError(hex('42 00 20 06 00 00 00 08 00 00 00 01 00 00 00 01'), 'BAD_BOOLEAN', 8);
-  });
-  test('all ones', () => {
-    decodeError(hex('42 00 20 06 00 00 00 08 FF FF FF FF FF FF FF FF'), 'BAD_BOOLEAN', 8);
-  });
+  decodeFaults([
+    ['value 2', hex('42 00 20 06 00 00 00 08 00 00 00 00 00 00 00 02'), 'BAD_BOOLEAN', 8],
+    ['high word set', hex('42 00 20 06 00 00 00 08 00 00 00 01 00 00 00 01'), 'BAD_BOOLEAN', 8],
+    ['all ones', hex('42 00 20 06 00 00 00 08 FF FF FF FF FF FF FF FF'), 'BAD_BOOLEAN', 8],
+  ]);
   test('false and true decode', () => {
     assert.equal(decodeTtlv(hex('42 00 20 06 00 00 00 08 00 00 00 00 00 00 00 00')).value, false);
     assert.equal(decodeTtlv(hex('42 00 20 06 00 00 00 08 00 00 00 00 00 00 00 01')).value, true);

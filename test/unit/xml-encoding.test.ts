@@ -6,7 +6,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  KmipEncodingError,
   VALUE_CONTEXT_RULES,
   bigIntToHex,
   hexToBigInt,
@@ -19,6 +18,7 @@ import {
 import { ItemType } from '@openkcm/ttlv';
 import type { TtlvItem } from '@openkcm/ttlv';
 import { CryptographicUsageMask, Operation, State, Tag } from '../../src/kmip/registry.js';
+import { throwsEncoding } from '../helpers/encoding-errors.js';
 
 /** One leaf element → TTLV. */
 function leaf(name: string, type: string, value: string): TtlvItem {
@@ -27,14 +27,6 @@ function leaf(name: string, type: string, value: string): TtlvItem {
 /** One TTLV leaf → its value attribute. */
 function valueOf(item: TtlvItem): string | undefined {
   return ttlvToXml(item).attrs.value;
-}
-function throwsEncoding(fn: () => unknown, path: string, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof KmipEncodingError, `expected KmipEncodingError, got ${String(e)}`);
-    assert.equal(e.path, path);
-    assert.match(e.message, message);
-    return true;
-  });
 }
 
 describe('XML element shape', () => {

@@ -14,61 +14,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseXml, serializeXml, ttlvToXml, xmlToTtlv } from '../../src/kmip/encodings/xml.js';
 import type { XmlElement } from '../../src/kmip/encodings/xml.js';
 import { encodeTtlv } from '@openkcm/ttlv';
 import { decodeTtlv } from '@openkcm/ttlv';
 import { attributeByName, enumForTag, enumValue, tagByName } from '../../src/kmip/registry.js';
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tsconfig.json'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-}
-
-const VECTORS = process.env.OPENKCM_VECTORS ?? path.resolve(repoRoot(), '..', 'shared', 'kmip', 'vectors');
-
-function vectorFiles(): string[] {
-  const out: string[] = [];
-  for (const version of ['v1.4', 'v2.1']) {
-    for (const kind of ['mandatory', 'optional']) {
-      const dir = path.join(VECTORS, version, kind);
-      if (!fs.existsSync(dir)) continue;
-      for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.xml')) out.push(path.join(dir, f));
-    }
-  }
-  return out;
-}
-
-/** Dummy values for placeholders ($NOW, $IV_COUNTER_NONCE, ...) of each non-text type. */
-const PLACEHOLDER_DUMMIES: Readonly<Record<string, string>> = {
-  Integer: '0',
-  LongInteger: '0',
-  BigInteger: '0000000000000000',
-  Enumeration: '0x00000000',
-  Boolean: 'false',
-  ByteString: '00',
-  DateTime: '1970-01-01T00:00:00+00:00',
-  Interval: '0',
-  DateTimeExtended: '1970-01-01T00:00:00.000000+00:00',
-};
-
-/** A copy of `el` with placeholders replaced; a TextString "$X" is already a valid value. */
-function substitutePlaceholders(el: XmlElement): XmlElement {
-  const attrs = { ...el.attrs };
-  const { type, value } = attrs;
-  if (value?.startsWith('$') && type !== undefined && type !== 'TextString') {
-    const dummy = PLACEHOLDER_DUMMIES[type];
-    assert.ok(dummy !== undefined, `no dummy for placeholder type ${type}`);
-    attrs.value = dummy;
-  }
-  return { name: el.name, attrs, children: el.children.map(substitutePlaceholders) };
-}
+import { substitutePlaceholders, vectorFiles } from '../helpers/oasis-vectors.js';
+import { VECTORS_DIR as VECTORS } from '../helpers/repo.js';
 
 interface Rewrite {
   path: string;
