@@ -49,7 +49,7 @@ export function vaultSettings(section: Readonly<Record<string, unknown>>): Vault
     || decodedCacheBytes < 0 || decodedCacheBytes > DECODED_RECORD_CACHE_BYTES_MAX)) {
     throw new ConfigError(`vault.decodedCacheBytes must be an integer from 0 to ${String(DECODED_RECORD_CACHE_BYTES_MAX)}`);
   }
-  const block = section.sealReservationBlock ?? DEFAULT_SEAL_RESERVATION_BLOCK;
+  const block = section.sealReservationBlock === undefined ? DEFAULT_SEAL_RESERVATION_BLOCK : section.sealReservationBlock;
   if (typeof block !== 'number' || !Number.isSafeInteger(block) || block < 1 || block > MAX_SEAL_RESERVATION_BLOCK) {
     throw new ConfigError(`vault.sealReservationBlock must be an integer from 1 to ${String(MAX_SEAL_RESERVATION_BLOCK)}`);
   }
