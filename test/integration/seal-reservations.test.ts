@@ -98,16 +98,6 @@ async function sealUpTo(kek: KekProvider, tenant: string, n: number): Promise<{ 
   return { ok, refusal: undefined };
 }
 
-async function withSealLimit(limit: number, body: () => Promise<void>): Promise<void> {
-  const saved = gcmSealLimit();
-  setGcmSealLimit(limit);
-  try {
-    await body();
-  } finally {
-    setGcmSealLimit(saved);
-  }
-}
-
 describe('L3 seal reservations (real LMDB hierarchy store)', () => {
   test('a restart resumes from the persisted high-water mark: the next grant starts at it, never at 0', async () => {
     const dataDir = newDataDir();
@@ -185,63 +175,64 @@ describe('L3 seal reservations (real LMDB hierarchy store)', () => {
     }
   });
 
-  test('with the limit lowered, the seal at the limit succeeds and the next is KEY_EXHAUSTED on every worker and after a restart; a rotation starts a new count', async () => {
+  test('with the limit lowered, the seal at the limit succeeds and the next is KEY_EXHAUSTED on every worker and after a restart; a rotation starts a new count', async (t) => {
     const LIMIT = 7;
     const dataDir = newDataDir();
-    await withSealLimit(LIMIT, async () => {
-      const h1 = await openHierarchy(dataDir, 3);
-      const grants: Grant[] = [];
-      const w1 = worker('w1', h1, grants);
-      const w2 = worker('w2', h1, grants);
-      try {
-        const k1 = await sealingKek(w1.resolver, 'acme');
-        const k2 = await sealingKek(w2.resolver, 'acme');
-        // Both workers seal in turn until both are refused: together they stay within the one limit.
-        let ok = 0;
-        const done = new Set<string>();
-        for (let i = 0; done.size < 2 && i < 4 * LIMIT; i++) {
-          const [name, kek] = i % 2 === 0 ? ['w1', k1] as const : ['w2', k2] as const;
-          if (done.has(name)) continue;
-          const r = await sealUpTo(kek, 'acme', 1);
-          ok += r.ok;
-          if (r.refusal !== undefined) {
-            assert.ok(isEnvelopeError('KEY_EXHAUSTED')(r.refusal));
-            done.add(name);
-          }
+    const saved = gcmSealLimit();
+    setGcmSealLimit(LIMIT);
+    t.after(() => { setGcmSealLimit(saved); });
+    const h1 = await openHierarchy(dataDir, 3);
+    const grants: Grant[] = [];
+    const w1 = worker('w1', h1, grants);
+    const w2 = worker('w2', h1, grants);
+    try {
+      const k1 = await sealingKek(w1.resolver, 'acme');
+      const k2 = await sealingKek(w2.resolver, 'acme');
+      // Both workers seal in turn until both are refused: together they stay within the one limit.
+      let ok = 0;
+      const done = new Set<string>();
+      for (let i = 0; done.size < 2 && i < 4 * LIMIT; i++) {
+        const [name, kek] = i % 2 === 0 ? ['w1', k1] as const : ['w2', k2] as const;
+        if (done.has(name)) continue;
+        const r = await sealUpTo(kek, 'acme', 1);
+        ok += r.ok;
+        if (r.refusal !== undefined) {
+          assert.ok(isEnvelopeError('KEY_EXHAUSTED')(r.refusal));
+          done.add(name);
         }
-        assert.equal(done.size, 2, 'both workers were refused');
-        assert.ok(ok <= LIMIT, `${String(ok)} seals under one L3 with the limit at ${String(LIMIT)}`);
-        assert.equal(await mark(h1.store, 'acme'), LIMIT);
-        assert.ok(grants.every((g) => g.end <= LIMIT));
-        await assert.rejects(sealEnvelope(h1.krypton.kek('acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
-      } finally {
-        w1.close();
-        w2.close();
-        await h1.close();
       }
+      assert.equal(done.size, 2, 'both workers were refused');
+      assert.ok(ok <= LIMIT, `${String(ok)} seals under one L3 with the limit at ${String(LIMIT)}`);
+      assert.equal(await mark(h1.store, 'acme'), LIMIT);
+      assert.ok(grants.every((g) => g.end <= LIMIT));
+      await assert.rejects(sealEnvelope(h1.krypton.kek('acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
+    } finally {
+      w1.close();
+      w2.close();
+      await h1.close();
+    }
 
-      const h2 = await openHierarchy(dataDir, 3);
-      const w3 = worker('w3', h2, []);
-      try {
-        await h2.ensureTenant('acme');
-        await assert.rejects(sealEnvelope(h2.krypton.kek('acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
-        await assert.rejects(sealEnvelope(await sealingKek(w3.resolver, 'acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
-        assert.equal(await mark(h2.store, 'acme'), LIMIT, 'a refused grant writes nothing');
-        // Opening is never refused.
-        assert.equal(await h2.krypton.rotateL3('acme'), 2);
-        await w3.resolver.rekey('acme');
-        const k3 = await sealingKek(w3.resolver, 'acme');
-        assert.equal(k3.currentVersion, 2);
-        const { ok, refusal } = await sealUpTo(k3, 'acme', LIMIT + 1);
-        assert.equal(ok, LIMIT, 'L3 v2 counts from 0: exactly the limit succeeds');
-        assert.ok(isEnvelopeError('KEY_EXHAUSTED')(refusal));
-        assert.equal(await mark(h2.store, 'acme', 2), LIMIT);
-        assert.equal(await mark(h2.store, 'acme', 1), LIMIT);
-      } finally {
-        w3.close();
-        await h2.close();
-      }
-    });
+    const h2 = await openHierarchy(dataDir, 3);
+    const w3 = worker('w3', h2, []);
+    try {
+      await h2.ensureTenant('acme');
+      await assert.rejects(sealEnvelope(h2.krypton.kek('acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
+      await assert.rejects(sealEnvelope(await sealingKek(w3.resolver, 'acme'), MATERIAL, aad('acme', 1)), isEnvelopeError('KEY_EXHAUSTED'));
+      assert.equal(await mark(h2.store, 'acme'), LIMIT, 'a refused grant writes nothing');
+      // Opening is never refused.
+      assert.equal(await h2.krypton.rotateL3('acme'), 2);
+      await w3.resolver.rekey('acme');
+      const k3 = await sealingKek(w3.resolver, 'acme');
+      assert.equal(k3.currentVersion, 2);
+      const { ok, refusal } = await sealUpTo(k3, 'acme', LIMIT + 1);
+      assert.equal(ok, LIMIT, 'L3 v2 counts from 0: exactly the limit succeeds');
+      assert.ok(isEnvelopeError('KEY_EXHAUSTED')(refusal));
+      assert.equal(await mark(h2.store, 'acme', 2), LIMIT);
+      assert.equal(await mark(h2.store, 'acme', 1), LIMIT);
+    } finally {
+      w3.close();
+      await h2.close();
+    }
   });
 
   test('a record written before the count (L3 entries without `reserved`) reads as 0 reserved, and its first grant starts at 0', async () => {
