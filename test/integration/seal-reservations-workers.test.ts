@@ -58,6 +58,11 @@ describe(`serve --workers ${String(WORKERS)}: one L3 seal count across worker pr
     const first = await startTestServer(opts);
     const dataDir = first.dataDir;
     try {
+      // startTestServer returns once the first worker listens; the connections must reach both.
+      for (const giveUp = Date.now() + 60_000; first.stderr().split('"KMIP worker listening"').length - 1 < WORKERS;) {
+        assert.ok(Date.now() < giveUp, 'both workers listening');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const CREATES = 24;
       const clients: KmipClient[] = [];
       for (let i = 0; i < 2 * WORKERS; i++) clients.push(await first.connect('alpha'));
