@@ -65,6 +65,8 @@ export interface HierarchyOpenOptions {
   readonly legacy?: readonly KekProvider[];
   /** Serve the operator API on `<dataDir>/operator.sock` (default true). */
   readonly operatorSocket?: boolean;
+  /** L3 seals reserved per durable write of their count (config `vault.sealReservationBlock`; krypton's default). */
+  readonly sealBlock?: number;
 }
 
 /** One keystore reload as the audit records it: who, what was added, and the outcome. */
@@ -169,7 +171,7 @@ export class Hierarchy {
       localFactory = createLocalKeystoreFactory(mk, dataDir);
       const store = await LmdbHierarchyStore.open(path.join(dataDir, HIERARCHY_STORE_DIR));
       opened.push(store);
-      const krypton = await Krypton.open({ store, keystoreFor: keystores.keystoreFor, logger });
+      const krypton = await Krypton.open({ store, keystoreFor: keystores.keystoreFor, logger, ...(opts.sealBlock === undefined ? {} : { sealBlock: opts.sealBlock }) });
       opened.push(krypton);
       const socketPath = path.join(dataDir, OPERATOR_SOCKET_FILE);
       let operatorApi: OperatorApi | undefined;

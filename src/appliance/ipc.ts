@@ -59,6 +59,8 @@ export type ToPrimary =
   /** `https`: the KMIP-over-HTTPS listener's address, when configured (issue 20). */
   | { readonly t: 'ready'; readonly host: string; readonly port: number; readonly https?: { readonly host: string; readonly port: number } }
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
+  /** The next block of seals of L3 `version` of the tenant's lineage, reserved durably (answered with a SealBlock). */
+  | { readonly t: 'req'; readonly id: number; readonly op: 'seals'; readonly tenant: string; readonly version: number }
   /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit/record.ts AuditEntry). */
   | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }
   | { readonly t: 'fatal'; readonly message: string };
@@ -76,8 +78,14 @@ export function asToPrimary(v: unknown): ToPrimary | undefined {
   return isObject(v) && typeof v.t === 'string' ? v as unknown as ToPrimary : undefined;
 }
 
-/** Error codes a request may fail with: the KMIP catalog's (they become KMIP errors in the worker). */
+/**
+ * Error codes a request may fail with: the KMIP catalog's (they become KMIP errors in the worker), and
+ * {@link KEY_EXHAUSTED_CODE} (an EnvelopeError in the worker, as in a single process).
+ */
 export interface IpcFailure {
   readonly code: string;
   readonly message: string;
 }
+
+/** A 'seals' request refused because the L3's count reached the limit: EnvelopeError KEY_EXHAUSTED on both sides. */
+export const KEY_EXHAUSTED_CODE = 'KEY_EXHAUSTED';

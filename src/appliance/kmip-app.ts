@@ -287,7 +287,7 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
   const legacy = existsSync(devFile) ? NativeKekProvider.openDevKeyFile(devFile) : undefined;
   let hierarchy: Hierarchy;
   try {
-    hierarchy = await Hierarchy.open({ dataDir: loaded.dataDir, seal: loaded.seal, keystores, logger, ...(legacy === undefined ? {} : { legacy: [legacy] }) });
+    hierarchy = await Hierarchy.open({ dataDir: loaded.dataDir, seal: loaded.seal, keystores, logger, sealBlock: settings.sealReservationBlock, ...(legacy === undefined ? {} : { legacy: [legacy] }) });
   } catch (e) {
     legacy?.destroy();
     throw e;

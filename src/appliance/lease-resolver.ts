@@ -11,11 +11,15 @@
  *   rotation or a dropped L3 version makes the worker lease the lineage again ({@link LeaseResolver.rekey}).
  * - A local worker holds its lease until one of those, or until the primary goes away (the worker then exits): the
  *   link is an in-host IPC channel, so there is no TTL to wait out.
+ * - Seals under a leased L3 count against the key's one durable count (NIST SP 800-38D §8.3): the keyring seals
+ *   only within blocks of invocations the primary reserved in the hierarchy record for this worker
+ *   ({@link LeaseSource.reserveSeals}, src/krypton/seal-reservations.ts), asking for the next one at half.
  */
 import { KmipError } from '../kmip/errors.js';
 import type { SecureKey } from '../native/index.js';
 import { TenantKeyring } from '../krypton/tenant-keyring.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
+import type { SealBlock } from '../vault/seal-counter.js';
 import type { Lease } from './ipc.js';
 import { unwrapFromTransport } from './transport-key.js';
 
@@ -24,8 +28,17 @@ const SERVICE = 'kmip';
 
 const notLeased = (tenant: string) => (): Error => new KmipError('TENANT_UNAVAILABLE', `tenant '${tenant}' has no key lease on this worker yet; retry`);
 
+/** What the worker asks the primary for (src/appliance/primary.ts leaseLineage, reserveSealsFor). */
+export interface LeaseSource {
+  /** The tenant's lineage; rejects with the KMIP error the primary gave. */
+  lease(tenant: string): Promise<Lease>;
+  /** The next block of seals of L3 `version` for this worker, reserved durably; EnvelopeError KEY_EXHAUSTED past the limit. */
+  reserveSeals(tenant: string, version: number): Promise<SealBlock>;
+}
+
 export class LeaseResolver implements KekResolver {
   readonly #request: (tenant: string) => Promise<Lease>;
+  readonly #reserve: (tenant: string, version: number) => Promise<SealBlock>;
   readonly #transport: () => SecureKey;
   readonly #legacy: ReadonlyMap<string, KekProvider>;
   readonly #rings = new Map<string, TenantKeyring>();
@@ -34,12 +47,13 @@ export class LeaseResolver implements KekResolver {
   readonly #epoch = new Map<string, number>();
 
   /**
-   * @param request asks the primary for the tenant's lease (rejects with the KMIP error the primary gave).
+   * @param source asks the primary for leases and blocks of seals.
    * @param transport this worker's transport key (a slot).
    * @param legacy providers of older lineages that only open (the development KEK being migrated).
    */
-  constructor(request: (tenant: string) => Promise<Lease>, transport: () => SecureKey, legacy: readonly KekProvider[] = []) {
-    this.#request = request;
+  constructor(source: LeaseSource, transport: () => SecureKey, legacy: readonly KekProvider[] = []) {
+    this.#request = (tenant) => source.lease(tenant);
+    this.#reserve = (tenant, version) => source.reserveSeals(tenant, version);
     this.#transport = transport;
     this.#legacy = new Map(legacy.map((k) => [k.id, k]));
   }
@@ -81,7 +95,7 @@ export class LeaseResolver implements KekResolver {
     if ((this.#epoch.get(tenant) ?? 0) !== epoch) throw new KmipError('TENANT_REVOKED', 'this tenant\'s keys are revoked (kill-switch)');
     let ring = this.#rings.get(tenant);
     if (ring === undefined) {
-      ring = new TenantKeyring(tenant, SERVICE, notLeased(tenant));
+      ring = new TenantKeyring(tenant, SERVICE, notLeased(tenant), (version) => this.#reserve(tenant, version));
       this.#rings.set(tenant, ring);
     }
     if (ring.id !== lease.keyId) throw new KmipError('GENERAL_FAILURE', `lease of lineage ${lease.keyId} for tenant ${tenant}`);

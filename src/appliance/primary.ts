@@ -8,7 +8,9 @@
  * worker processes (./worker.ts) that share one listening address through node:cluster and serve every KMIP request
  * on their own event loops, and it:
  *
- * - leases each tenant's L3 lineage to a worker on request, wrapped under that worker's transport key;
+ * - leases each tenant's L3 lineage to a worker on request, wrapped under that worker's transport key, and grants
+ *   it blocks of seals under each L3 version, reserved durably in the hierarchy record before they leave
+ *   (src/krypton/seal-reservations.ts: the count of the NIST SP 800-38D §8.3 limit spans every worker);
  * - pushes to every worker what must bite there at once: the seal, krypton's revocations and key changes, governance
  *   tenant states and policies, and the audit backlog of a tenant;
  * - receives the workers' audit records (batched per event-loop turn) into the one audit sink;
@@ -19,15 +21,19 @@ import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { KmipError } from '../kmip/errors.js';
+import { DEFAULT_SERVICE } from '../krypton/krypton.js';
 import { TenantKeyring } from '../krypton/tenant-keyring.js';
 import type { SecureKey } from '../native/index.js';
+import { EnvelopeError } from '../vault/errors.js';
+import type { SealBlock } from '../vault/seal-counter.js';
+import type { Hierarchy } from './hierarchy.js';
 import { openOwnerPlanes } from './kmip-app.js';
 import type { OwnerPlanes } from './kmip-app.js';
 import type { ListenAddress, LoadedConfig } from '../config/index.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { EMPTY_TRUST } from '../common/x509.js';
-import { asToPrimary } from './ipc.js';
+import { asToPrimary, KEY_EXHAUSTED_CODE } from './ipc.js';
 import type { Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { deriveTransportKey, ephemeralKeyPair, transportSalt, wrapForTransport } from './transport-key.js';
 
@@ -66,7 +72,28 @@ interface WorkerState {
 
 function failure(e: unknown): { code: string; message: string } {
   if (e instanceof KmipError) return { code: e.code, message: e.message };
+  if (e instanceof EnvelopeError && e.code === 'KEY_EXHAUSTED') return { code: KEY_EXHAUSTED_CODE, message: e.message };
   return { code: 'GENERAL_FAILURE', message: 'the key hierarchy could not serve this tenant' };
+}
+
+/**
+ * A worker's lease of the tenant's L3 lineage: every version wrapped under the worker's transport key, after the
+ * tenant was activated (or onboarded) as a request in a single process would do it.
+ */
+export async function leaseLineage(hierarchy: Hierarchy, tenant: string, transport: SecureKey): Promise<Lease> {
+  await hierarchy.ensureTenant(tenant);
+  const ring = hierarchy.krypton.kek(tenant);
+  if (!(ring instanceof TenantKeyring)) throw new KmipError('GENERAL_FAILURE', 'the tenant key lineage cannot be leased');
+  const versions = ring.versions.flatMap((version) => {
+    const slot = ring.slot(version);
+    return slot === undefined ? [] : [{ version, wrapped: wrapForTransport(transport, slot) }];
+  });
+  return { keyId: ring.id, current: ring.currentVersion, versions };
+}
+
+/** A worker's next block of seals of the tenant's L3 `version`: its end is in the hierarchy record before it leaves. */
+export function reserveSealsFor(hierarchy: Hierarchy, tenant: string, version: number): Promise<SealBlock> {
+  return hierarchy.krypton.reserveSeals(tenant, DEFAULT_SERVICE, version);
 }
 
 export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: ClusterOptions): Promise<ClusterApp> {
@@ -119,17 +146,21 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   }
 
   // ---- requests from workers ------------------------------------------------------------------------------------
-  const lease = async (w: WorkerState, tenant: string): Promise<Lease> => {
-    if (hierarchy === undefined || w.transport === undefined) throw new KmipError('GENERAL_FAILURE', 'this node has no key hierarchy');
-    await hierarchy.ensureTenant(tenant);
-    const ring = hierarchy.krypton.kek(tenant);
-    if (!(ring instanceof TenantKeyring)) throw new KmipError('GENERAL_FAILURE', 'the tenant key lineage cannot be leased');
-    const transport = w.transport;
-    const versions = ring.versions.flatMap((version) => {
-      const slot = ring.slot(version);
-      return slot === undefined ? [] : [{ version, wrapped: wrapForTransport(transport, slot) }];
-    });
-    return { keyId: ring.id, current: ring.currentVersion, versions };
+  const lease = (w: WorkerState, tenant: string): Promise<Lease> => {
+    if (hierarchy === undefined || w.transport === undefined) return Promise.reject(new KmipError('GENERAL_FAILURE', 'this node has no key hierarchy'));
+    return leaseLineage(hierarchy, tenant, w.transport);
+  };
+
+  const seals = async (w: WorkerState, tenant: string, version: number): Promise<SealBlock> => {
+    if (hierarchy === undefined) throw new KmipError('GENERAL_FAILURE', 'this node has no key hierarchy');
+    try {
+      const block = await reserveSealsFor(hierarchy, tenant, version);
+      logger.debug('L3 seal block reserved for a worker', { worker: w.worker.id, tenant, l3Version: version, start: block.start, end: block.end });
+      return block;
+    } catch (e) {
+      if (e instanceof EnvelopeError && e.code === 'KEY_EXHAUSTED') logger.warn('tenant L3 reached its AES-GCM seal limit: rotate it', { tenant, l3Version: version });
+      throw e;
+    }
   };
 
   const onMessage = (w: WorkerState, raw: unknown): void => {
@@ -163,6 +194,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
         return;
       case 'req':
         if (m.op === 'lease') return answer(w, m.id, lease(w, m.tenant));
+        if (m.op === 'seals') return answer(w, m.id, seals(w, m.tenant, m.version));
         return answer(w, m.id, governance?.register(m.tenant) ?? Promise.resolve(null));
       case 'audit':
         governance?.recordAudit(m.batches);

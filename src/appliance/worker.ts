@@ -43,9 +43,12 @@ import type { AuditEntryTarget } from './governance/audit-gate.js';
 import { NativeKekProvider, singleKek } from '../vault/kek.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
-import { asToWorker } from './ipc.js';
+import { EnvelopeError } from '../vault/errors.js';
+import type { SealBlock } from '../vault/seal-counter.js';
+import { asToWorker, KEY_EXHAUSTED_CODE } from './ipc.js';
 import type { GovernanceState, Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { LeaseResolver } from './lease-resolver.js';
+import type { LeaseSource } from './lease-resolver.js';
 import { deriveTransportKey, ephemeralKeyPair } from './transport-key.js';
 
 /** Most audit records one IPC message carries; a busier turn sends several. */
@@ -58,16 +61,28 @@ function send(msg: ToPrimary): void {
   process.send?.(msg);
 }
 
-/** Requests to the primary with their answers (lease, register). */
-class PrimaryLink {
+/** Requests to the primary with their answers (lease, blocks of seals, register). */
+class PrimaryLink implements LeaseSource {
   #nextId = 1;
   readonly #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   request(op: 'lease' | 'register', tenant: string): Promise<unknown> {
+    return this.#send((id) => ({ t: 'req', id, op, tenant }));
+  }
+
+  lease(tenant: string): Promise<Lease> {
+    return this.request('lease', tenant) as Promise<Lease>;
+  }
+
+  reserveSeals(tenant: string, version: number): Promise<SealBlock> {
+    return this.#send((id) => ({ t: 'req', id, op: 'seals', tenant, version })) as Promise<SealBlock>;
+  }
+
+  #send(msg: (id: number) => ToPrimary): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      send({ t: 'req', id, op, tenant });
+      send(msg(id));
     });
   }
 
@@ -76,6 +91,8 @@ class PrimaryLink {
     if (w === undefined) return;
     this.#waiting.delete(msg.id);
     if (msg.ok) w.resolve(msg.value);
+    // The limit refusal stays what it is in a single process (the vault's EnvelopeError, General Failure to KMIP).
+    else if (msg.code === KEY_EXHAUSTED_CODE) w.reject(new EnvelopeError('KEY_EXHAUSTED', msg.message));
     else w.reject(new KmipError(isKmipErrorCode(msg.code) ? msg.code : 'GENERAL_FAILURE', msg.message));
   }
 
@@ -164,7 +181,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
       devKek = NativeKekProvider.openDevKeyFile(devFile);
       legacy.push(devKek);
     }
-    leases = new LeaseResolver((tenant) => link.request('lease', tenant) as Promise<Lease>, () => transport, legacy);
+    leases = new LeaseResolver(link, () => transport, legacy);
     resolver = leases;
   }
   const vault = await Vault.open({ path: path.resolve(loaded.dataDir, settings.path), kek: resolver, logger, ...(settings.mapSize === undefined ? {} : { mapSize: settings.mapSize }),

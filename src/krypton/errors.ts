@@ -3,7 +3,9 @@
  *
  * Two conditions are NOT KryptonErrors because they must reach KMIP clients as-is (src/kmip/errors.ts):
  * - KmipError('TENANT_REVOKED')   the kill-switch fired (admin revoke, L1 revoked at the source, offboarded);
- * - KmipError('TENANT_UNAVAILABLE') L1 cannot be reached right now (transient; retried after a backoff).
+ * - KmipError('TENANT_UNAVAILABLE') L1 cannot be reached right now (transient; retried after a backoff), or a block of
+ *   L3 seals could not be reserved durably (src/krypton/seal-reservations.ts; retry).
+ * And one is the vault's: EnvelopeError('KEY_EXHAUSTED') when an L3's reserved seal count reached the NIST limit.
  */
 export type KryptonErrorCode =
   /** The tenant exists but is not activated on this node: `await ensureActive(tenant)` and retry (kek() only). */

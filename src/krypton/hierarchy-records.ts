@@ -8,6 +8,7 @@ import { KeystoreError } from '../keystore/types.js';
 import type { ShadowReference } from '../keystore/types.js';
 import type { Logger } from '../common/log.js';
 import { KryptonError } from './errors.js';
+import { serviceNameProblem, tenantNameProblem } from './record.js';
 import type { TenantEntry } from './tenant-slots.js';
 import { HierarchyStoreError } from './types.js';
 import type { HierarchyStore, TenantHierarchy, TenantKeyState } from './types.js';
@@ -30,6 +31,18 @@ export interface Lineage {
   currentL2: number;
   l2Versions: number[];
   services: { service: string; current: number; versions: number[] }[];
+}
+
+/** @throws KryptonError INVALID unless `tenant` is a well-formed tenant name. */
+export function checkTenant(tenant: string): void {
+  const p = tenantNameProblem(tenant);
+  if (p !== undefined) throw new KryptonError('INVALID', p);
+}
+
+/** @throws KryptonError INVALID unless `service` is a well-formed service name. */
+export function checkService(tenant: string, service: string): void {
+  const p = serviceNameProblem(service);
+  if (p !== undefined) throw new KryptonError('INVALID', p, { tenant });
 }
 
 /** A HierarchyStoreError in krypton's catalog; anything else unchanged. */

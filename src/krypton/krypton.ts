@@ -28,14 +28,16 @@ import { describeError, silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { AES_256_KEY_BYTES } from '../vault/kek.js';
 import type { KekProvider } from '../vault/kek.js';
+import type { SealBlock } from '../vault/seal-counter.js';
 import { KryptonError } from './errors.js';
 import { destroyUnsealed, newL2, openL3, rewrapL2s, unsealRecord, unwrapL2 } from './hierarchy-blobs.js';
 import type { Unsealed } from './hierarchy-blobs.js';
-import { MAX_SERVICES_PER_TENANT, MAX_STATE_REASON_BYTES, serviceNameProblem, tenantNameProblem } from './record.js';
+import { MAX_SERVICES_PER_TENANT, MAX_STATE_REASON_BYTES, sameShadow } from './record.js';
 import { newHierarchy, withReplacedL1, withRotatedL2, withRotatedL3, withoutL3Version } from './record-edits.js';
 import { dropL2NotIn, revokedError, TenantSlots } from './tenant-slots.js';
 import type { ActivationResult, TenantEntry, TenantStatus } from './tenant-slots.js';
-import { HierarchyRecords, keystoreFailure, storeError } from './hierarchy-records.js';
+import { checkService, checkTenant, HierarchyRecords, keystoreFailure, storeError } from './hierarchy-records.js';
+import { SealReservations } from './seal-reservations.js';
 import type { Lineage } from './hierarchy-records.js';
 import { HierarchyStoreError } from './types.js';
 import type { HierarchyStore, TenantHierarchy } from './types.js';
@@ -45,6 +47,7 @@ export type { KryptonErrorCode } from './errors.js';
 export type { ActivationResult, TenantStatus } from './tenant-slots.js';
 export { L1_RETRY_BACKOFF_MAX_MS, L1_RETRY_BACKOFF_MS, MAX_CAS_RETRIES } from './hierarchy-records.js';
 export type { Lineage } from './hierarchy-records.js';
+export { sameShadow } from './record.js';
 
 /** The service whose L3 is the vault's KEK for KMIP objects. */
 export const DEFAULT_SERVICE = 'kmip';
@@ -72,6 +75,8 @@ export interface KryptonOptions {
   readonly logger?: Logger;
   /** Time source for persisted timestamps and the L1 retry backoff (tests). */
   readonly clock?: () => Date;
+  /** L3 seals reserved per durable write of their count (vault.sealReservationBlock; default 2^20). */
+  readonly sealBlock?: number;
 }
 
 export class Krypton extends EventEmitter<KryptonEvents> {
@@ -79,7 +84,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   readonly #keystoreFor: (shadow: ShadowReference) => Promise<KeystorePlugin>;
   readonly #log: Logger;
   readonly #clock: () => Date;
-  readonly #slots = new TenantSlots(() => this.#closed);
+  readonly #seals: SealReservations;
+  readonly #slots = new TenantSlots(() => this.#closed, (tenant, service, version) => this.reserveSeals(tenant, service, version));
   #closed = false;
   /** The error of the last deactivateAll (node sealed), for activations it overtook. */
   #deactivated: (() => Error) | undefined;
@@ -87,6 +93,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   private constructor(opts: KryptonOptions) {
     super();
     this.#records = new HierarchyRecords(opts.store);
+    this.#seals = new SealReservations(this.#records, opts.sealBlock);
     this.#keystoreFor = (shadow) => opts.keystoreFor(shadow);
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? (() => new Date());
@@ -109,7 +116,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async onboard(tenant: string, shadow: ShadowReference, services: readonly string[] = [DEFAULT_SERVICE]): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     if (typeof shadow !== 'object' || typeof shadow.plugin !== 'string' || shadow.plugin === '' || typeof shadow.keyRef !== 'string' || shadow.keyRef === '' || typeof shadow.keyVersion !== 'string') {
       throw new KryptonError('INVALID', 'shadow must be {plugin, keyRef, keyVersion} (plugin and keyRef non-empty)', { tenant });
     }
@@ -117,7 +124,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       throw new KryptonError('LIMIT', `a tenant has 1..${String(MAX_SERVICES_PER_TENANT)} services (MAX_SERVICES_PER_TENANT), got ${String(services.length)}`, { tenant });
     }
     if (new Set(services).size !== services.length) throw new KryptonError('INVALID', 'services must be distinct', { tenant });
-    for (const s of services) this.#checkService(tenant, s);
+    for (const s of services) checkService(tenant, s);
     const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
       const t0 = performance.now();
@@ -163,7 +170,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
     const t0 = performance.now();
     try {
       this.#checkOpen();
-      this.#checkTenant(tenant);
+      checkTenant(tenant);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -200,12 +207,21 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   }
 
   /**
+   * The next block of seals of L3 `version` of (tenant, service), written to the record before this resolves
+   * (src/krypton/seal-reservations.ts, which lists the errors): this node's keyrings and the primary's workers ask.
+   */
+  reserveSeals(tenant: string, service: string, version: number): Promise<SealBlock> {
+    if (this.#closed) return Promise.reject(new KryptonError('CLOSED', 'krypton is closed'));
+    return this.#seals.reserve(tenant, service, version);
+  }
+
+  /**
    * The kill-switch (ARCHITECTURE §5): zeroises the tenant's L2/L3 slots synchronously (kek() and held keyrings
    * refuse from this instant), then persists state 'revoked' and emits 'revoked'. Idempotent.
    */
   async revoke(tenant: string, reason: string): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     if (typeof reason !== 'string' || reason === '' || Buffer.byteLength(reason, 'utf8') > MAX_STATE_REASON_BYTES) {
       throw new KryptonError('INVALID', `reason must be 1..${String(MAX_STATE_REASON_BYTES)} UTF-8 bytes`, { tenant });
     }
@@ -239,7 +255,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async restore(tenant: string): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
       const t0 = performance.now();
@@ -293,7 +309,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async checkL1(tenant: string): Promise<HealthStatus> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const rec = await this.#records.store.get(tenant);
     if (rec === undefined) throw new KryptonError('UNKNOWN_TENANT', `tenant '${tenant}' has no key hierarchy`, { tenant });
     let health: HealthStatus;
@@ -313,7 +329,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   /** The shadow reference of the L1 holding the tenant's keys (its hierarchy record), or undefined without one. */
   async shadowOf(tenant: string): Promise<ShadowReference | undefined> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const rec = await this.#records.read(tenant);
     return rec === undefined ? undefined : { ...rec.shadow };
   }
@@ -327,7 +343,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async rotateL2(tenant: string): Promise<number> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       await this.ensureActive(tenant);
@@ -363,8 +379,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    *  readable until dropped. Returns the new version. */
   async rotateL3(tenant: string, service: string = DEFAULT_SERVICE): Promise<number> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
-    this.#checkService(tenant, service);
+    checkTenant(tenant);
+    checkService(tenant, service);
     const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       await this.ensureActive(tenant);
@@ -401,8 +417,8 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async dropL3Version(tenant: string, service: string, version: number): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
-    this.#checkService(tenant, service);
+    checkTenant(tenant);
+    checkService(tenant, service);
     if (!Number.isInteger(version) || version < 1) throw new KryptonError('INVALID', `version must be an integer >= 1, got ${String(version)}`, { tenant });
     const entry = this.#slots.entry(tenant);
     await this.#serial(entry, async () => {
@@ -432,7 +448,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async replaceL1(tenant: string, next: ShadowReference): Promise<boolean> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const entry = this.#slots.entry(tenant);
     return await this.#serial(entry, async () => {
       const t0 = performance.now();
@@ -455,7 +471,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
   /** The stored lineage (public data only: the L1 reference, states and versions; no blob); undefined without one. */
   async lineage(tenant: string): Promise<Lineage | undefined> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     return this.#records.lineage(tenant);
   }
 
@@ -465,7 +481,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async offboard(tenant: string): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const known = this.#slots.has(tenant);
     const entry = this.#slots.entry(tenant);
     this.#slots.zeroise(entry, 'destroyed');
@@ -491,7 +507,7 @@ export class Krypton extends EventEmitter<KryptonEvents> {
    */
   async refresh(tenant: string): Promise<void> {
     this.#checkOpen();
-    this.#checkTenant(tenant);
+    checkTenant(tenant);
     const entry = this.#slots.get(tenant);
     if (entry === undefined) return;
     await this.#serial(entry, async () => {
@@ -564,16 +580,6 @@ export class Krypton extends EventEmitter<KryptonEvents> {
 
   #checkOpen(): void {
     if (this.#closed) throw new KryptonError('CLOSED', 'krypton is closed');
-  }
-
-  #checkTenant(tenant: string): void {
-    const p = tenantNameProblem(tenant);
-    if (p !== undefined) throw new KryptonError('INVALID', p);
-  }
-
-  #checkService(tenant: string, service: string): void {
-    const p = serviceNameProblem(service);
-    if (p !== undefined) throw new KryptonError('INVALID', p, { tenant });
   }
 
   #serial<T>(entry: TenantEntry, fn: () => Promise<T>): Promise<T> {
@@ -685,11 +691,6 @@ export class Krypton extends EventEmitter<KryptonEvents> {
       this.#log.error('krypton event listener threw', { event, tenant, ...describeError(err) });
     }
   }
-}
-
-/** Same L1: plugin, key reference and version, byte for byte. */
-export function sameShadow(a: ShadowReference, b: ShadowReference): boolean {
-  return a.plugin === b.plugin && a.keyRef === b.keyRef && a.keyVersion === b.keyVersion;
 }
 
 function round(ms: number): number {

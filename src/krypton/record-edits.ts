@@ -6,9 +6,12 @@
  */
 import type { ShadowReference } from '../keystore/types.js';
 import type { SecureKey } from '../native/index.js';
+import { keyExhausted } from '../vault/seal-counter.js';
+import type { SealBlock } from '../vault/seal-counter.js';
 import { KryptonError } from './errors.js';
 import { pruneL2, sealL3 } from './hierarchy-blobs.js';
 import { MAX_L3_VERSIONS } from './record.js';
+import { l3KeyId } from './tenant-keyring.js';
 import { revokedError } from './tenant-slots.js';
 import type { TenantEntry } from './tenant-slots.js';
 import type { StoredL2, StoredL3, TenantHierarchy } from './types.js';
@@ -84,4 +87,22 @@ export function withReplacedL1(rec: TenantHierarchy, revision: number, next: Sha
     return { ...e, wrapped: w };
   });
   return { ...rec, shadow: { plugin: next.plugin, keyRef: next.keyRef, keyVersion: next.keyVersion }, l2, revision: rec.revision + 1 };
+}
+
+/**
+ * A block of seals of L3 `version` of `service`: its reserved count raised by `block` (less at the limit), the
+ * block being the numbers between the old and the new mark. Refused past `limit` (NIST SP 800-38D §8.3).
+ * @throws EnvelopeError KEY_EXHAUSTED | KmipError TENANT_REVOKED | KryptonError UNKNOWN_VERSION
+ */
+export function withReservedSeals(rec: TenantHierarchy, service: string, version: number, block: number, limit: number): { rec: TenantHierarchy; block: SealBlock } {
+  const tenant = rec.tenant;
+  if (rec.state !== 'active') throw revokedError(tenant, `is ${rec.state} (${rec.stateReason})`);
+  const i = rec.l3.findIndex((e) => e.service === service && e.version === version);
+  const e = rec.l3[i];
+  if (e === undefined) throw new KryptonError('UNKNOWN_VERSION', `tenant '${tenant}' service '${service}' has no L3 v${String(version)}`, { tenant });
+  const start = e.reserved ?? 0;
+  if (start >= limit) throw keyExhausted(`'${l3KeyId(tenant, service)}' v${String(version)}`, start, limit);
+  const end = Math.min(start + block, limit);
+  const l3 = rec.l3.map((x, j): StoredL3 => (j === i ? { ...x, reserved: end } : x));
+  return { rec: { ...rec, l3, revision: rec.revision + 1 }, block: { start, end } };
 }

@@ -4,6 +4,8 @@
  * stores accept and refuse exactly the same records (STYLE.md rule 9: one conformance suite).
  */
 import { MAX_CONTEXT_FIELD_BYTES, MAX_WRAPPED_BYTES } from '../keystore/types.js';
+import type { ShadowReference } from '../keystore/types.js';
+import { GCM_RANDOM_NONCE_INVOCATION_LIMIT } from '../vault/seal-counter.js';
 import { HierarchyStoreError } from './types.js';
 import type { StoredL2, StoredL3, TenantHierarchy, TenantKeyState } from './types.js';
 
@@ -39,7 +41,12 @@ export const MAX_STATE_REASON_BYTES = MAX_CONTEXT_FIELD_BYTES;
 /** Keys are AES-256: a sealed L3 is envelope header + 32 + tag; anything longer is not ours. */
 export const MAX_SEALED_L3_BYTES = 512;
 
-/** Format of the encoded record; bump on any change of the layout below. */
+/**
+ * Format of the encoded record; bump on any change of the layout below. The L3 entries' trailing `reserved` element
+ * was added without a bump: it is optional (absent = 0), so every record written before it reads as it was. An
+ * older openkcm reading a newer record ignores the element and drops it when it writes the record back: running an
+ * older version restarts the L3 seal counts (docs/vault.md "Seal counters").
+ */
 export const HIERARCHY_RECORD_FORMAT = 1;
 
 const STATES: readonly TenantKeyState[] = ['active', 'revoked', 'destroyed'];
@@ -66,6 +73,11 @@ export function serviceNameProblem(service: unknown): string | undefined {
     return `service must be 1..${String(MAX_SERVICE_BYTES)} characters of [a-z0-9._-] starting with a letter or digit`;
   }
   return undefined;
+}
+
+/** Same L1: plugin, key reference and version, byte for byte. */
+export function sameShadow(a: ShadowReference, b: ShadowReference): boolean {
+  return a.plugin === b.plugin && a.keyRef === b.keyRef && a.keyVersion === b.keyVersion;
 }
 
 /** Array.isArray without narrowing (a typed field narrowed to any[] loses its element type). */
@@ -129,6 +141,10 @@ export function validateHierarchy(r: TenantHierarchy): void {
       throw invalid(`l3 sealed blob must be 1..${String(MAX_SEALED_L3_BYTES)} bytes`);
     }
     if (!isDate(e.createdAt)) throw invalid('l3 createdAt must be a valid Date');
+    const reserved = e.reserved;
+    if (reserved !== undefined && (!Number.isSafeInteger(reserved) || reserved < 0 || reserved > GCM_RANDOM_NONCE_INVOCATION_LIMIT)) {
+      throw invalid(`l3 ${e.service} v${String(e.version)} reserved must be an integer in 0..2^32`);
+    }
     seen.add(e.version);
     if (seen.size > MAX_L3_VERSIONS) throw invalid(`service ${e.service} holds more than ${String(MAX_L3_VERSIONS)} L3 versions`);
   }
@@ -150,6 +166,7 @@ export function copyHierarchy(r: TenantHierarchy): TenantHierarchy {
     currentL3: { ...r.currentL3 },
     l3: r.l3.map((e): StoredL3 => ({
       service: e.service, version: e.version, l2Version: e.l2Version, sealed: Uint8Array.from(e.sealed), createdAt: new Date(e.createdAt.getTime()),
+      ...(e.reserved === undefined ? {} : { reserved: e.reserved }),
     })),
     revision: r.revision,
   };
@@ -158,7 +175,8 @@ export function copyHierarchy(r: TenantHierarchy): TenantHierarchy {
 /*
  * Encoded form (format 1), UTF-8 JSON, blobs base64, dates epoch milliseconds:
  *   {"f":1,"t":tenant,"s":[plugin,keyRef,keyVersion],"st":state,"sr":reason,"sa":ms,
- *    "c2":currentL2,"l2":[[v,wrapped,ms],...],"c3":{svc:v},"l3":[[svc,v,l2v,sealed,ms],...],"r":revision}
+ *    "c2":currentL2,"l2":[[v,wrapped,ms],...],"c3":{svc:v},"l3":[[svc,v,l2v,sealed,ms(,reserved)],...],"r":revision}
+ * where `reserved` is written only when above 0.
  * Everything in it is public or ciphertext (src/krypton/types.ts).
  */
 export function encodeHierarchy(r: TenantHierarchy): Buffer {
@@ -174,7 +192,11 @@ export function encodeHierarchy(r: TenantHierarchy): Buffer {
     c2: r.currentL2,
     l2: r.l2.map((e) => [e.version, b64(e.wrapped), e.createdAt.getTime()]),
     c3: r.currentL3,
-    l3: r.l3.map((e) => [e.service, e.version, e.l2Version, b64(e.sealed), e.createdAt.getTime()]),
+    l3: r.l3.map((e) => {
+      const entry: (string | number)[] = [e.service, e.version, e.l2Version, b64(e.sealed), e.createdAt.getTime()];
+      if (e.reserved !== undefined && e.reserved > 0) entry.push(e.reserved);
+      return entry;
+    }),
     r: r.revision,
   }), 'utf8');
   if (out.length > MAX_RECORD_BYTES) throw invalid(`encoded record is ${String(out.length)} bytes, above MAX_RECORD_BYTES ${String(MAX_RECORD_BYTES)}`);
@@ -231,6 +253,7 @@ export function decodeHierarchy(bytes: Uint8Array): TenantHierarchy {
       return {
         service: str(e[0], 'l3.service'), version: num(e[1], 'l3.version'), l2Version: num(e[2], 'l3.l2Version'),
         sealed: blob(e[3], 'l3.sealed'), createdAt: new Date(num(e[4], 'l3.createdAt')),
+        ...(e.length > 5 ? { reserved: num(e[5], 'l3.reserved') } : {}),
       };
     }),
     revision: num(o['r'], 'revision'),

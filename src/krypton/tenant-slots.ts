@@ -10,6 +10,7 @@
 import { KmipError } from '../kmip/errors.js';
 import type { SecureKey } from '../native/index.js';
 import type { KekProvider } from '../vault/kek.js';
+import type { SealBlock } from '../vault/seal-counter.js';
 import { KryptonError } from './errors.js';
 import type { Unsealed } from './hierarchy-blobs.js';
 import { TenantKeyring } from './tenant-keyring.js';
@@ -71,9 +72,12 @@ export function dropL2NotIn(entry: TenantEntry, rec: TenantHierarchy): void {
 export class TenantSlots {
   readonly #entries = new Map<string, TenantEntry>();
   readonly #closed: () => boolean;
+  readonly #grant: (tenant: string, service: string, version: number) => Promise<SealBlock>;
 
-  constructor(closed: () => boolean) {
+  /** `grant` reserves the next block of seals of an L3 version durably (src/krypton/seal-reservations.ts). */
+  constructor(closed: () => boolean, grant: (tenant: string, service: string, version: number) => Promise<SealBlock>) {
     this.#closed = closed;
+    this.#grant = grant;
   }
 
   get(tenant: string): TenantEntry | undefined {
@@ -116,7 +120,7 @@ export class TenantSlots {
       const tenant = entry.tenant;
       ring = new TenantKeyring(tenant, service, () => (this.#closed()
         ? closedError()
-        : new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node`, { tenant })));
+        : new KryptonError('NOT_ACTIVE', `tenant '${tenant}' is not active on this node`, { tenant })), (version) => this.#grant(tenant, service, version));
       entry.keyrings.set(service, ring);
     }
     return ring;

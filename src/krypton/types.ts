@@ -34,6 +34,12 @@ export interface StoredL3 {
    *  to (tenant, `l3:<service>`, version). */
   readonly sealed: Uint8Array;
   readonly createdAt: Date;
+  /**
+   * AES-GCM invocations of this L3 version reserved so far (the high-water mark of the blocks krypton granted, each
+   * written before it was handed out: src/krypton/seal-reservations.ts). At least every seal done under the key, in
+   * every process and across restarts (NIST SP 800-38D §8.3). Absent means 0 (and records written before it).
+   */
+  readonly reserved?: number;
 }
 
 /** Everything persisted about one tenant's hierarchy. */

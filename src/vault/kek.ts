@@ -251,10 +251,11 @@ export class NodeCryptoKekProvider implements KekProvider {
 
 /**
  * AES-256-GCM seal under a native slot (NativeKekProvider, krypton's TenantKeyring): the one copy of the checks and
- * the count. Returns ciphertext ‖ tag in a fresh buffer.
+ * the count (`counter`: a SealCounter, or the ReservedSealCounter of a krypton L3). Returns ciphertext ‖ tag in a
+ * fresh buffer.
  * @throws KekError INVALID_ARGUMENT (nonce length) | EnvelopeError KEY_EXHAUSTED
  */
-export function gcmSealUnder(key: SecureKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, counter: SealCounter): Buffer {
+export function gcmSealUnder(key: SecureKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, counter: Pick<SealCounter, 'take'>): Buffer {
   checkNonce(nonce);
   counter.take();
   const out = gcmSeal(key, nonce, plaintext, aad, GCM_TAG_BYTES);
