@@ -7,6 +7,8 @@
  *   L3 seals could not be reserved durably (src/krypton/seal-reservations.ts; retry).
  * And one is the vault's: EnvelopeError('KEY_EXHAUSTED') when an L3's reserved seal count reached the NIST limit.
  */
+import { CodedError } from '../common/coded-error.js';
+
 export type KryptonErrorCode =
   /** The tenant exists but is not activated on this node: `await ensureActive(tenant)` and retry (kek() only). */
   | 'NOT_ACTIVE'
@@ -67,11 +69,6 @@ export type MasterKeyErrorCode =
   | 'AUTO_UNSEAL_FAILED'
   | 'SECRET_NOT_FOUND';
 
-export class MasterKeyError extends Error {
+export class MasterKeyError extends CodedError<MasterKeyErrorCode> {
   override readonly name = 'MasterKeyError';
-  readonly code: MasterKeyErrorCode;
-  constructor(code: MasterKeyErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -11,6 +11,7 @@
  * without L1. Plaintext L2/L3 exist only in native key slots (src/native SecureKey) of an active node.
  */
 import type { ShadowReference } from '../keystore/types.js';
+import { CodedError } from '../common/coded-error.js';
 
 /** Lifecycle of a tenant's hierarchy. `revoked` is the kill-switch; `destroyed` is terminal (offboarded). */
 export type TenantKeyState = 'active' | 'revoked' | 'destroyed';
@@ -64,13 +65,8 @@ export interface TenantHierarchy {
 /** Stable error codes of a HierarchyStore. */
 export type HierarchyStoreErrorCode = 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'CLOSED';
 
-export class HierarchyStoreError extends Error {
+export class HierarchyStoreError extends CodedError<HierarchyStoreErrorCode> {
   override readonly name = 'HierarchyStoreError';
-  readonly code: HierarchyStoreErrorCode;
-  constructor(code: HierarchyStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
