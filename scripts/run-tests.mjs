@@ -21,5 +21,17 @@ if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...passthrough, ...files], { stdio: 'inherit' });
+// Unless the caller chose reporters, the usual one (spec on a terminal, TAP when piped, as node picks) plus a list
+// of the failed tests printed last, so the tail of a CI log names them.
+const reporters = passthrough.some((a) => a.startsWith('--test-reporter'))
+  ? []
+  : [
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${new URL('./test-failures-reporter.mjs', import.meta.url).href}`,
+      '--test-reporter-destination=stdout',
+    ];
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...passthrough, ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -57,27 +57,38 @@ const SECRET_TAG_BYTES = 16;
  * renamed or copied to another name fails to open. Implements the keystore SecretSource. Every method throws
  * KmipError('SERVER_SEALED') while sealed.
  */
+/** An auditor's failure must not undo or fail the change itself; the auditor logs its own errors. */
+function ignoreListenerError(): void {
+  // nothing: see above
+}
+
 export class NodeSecrets {
   readonly #mk: SecretsKeyHolder;
-  readonly #listeners = new Set<(change: NodeSecretChange) => void>();
+  readonly #listeners = new Set<(change: NodeSecretChange) => void | Promise<void>>();
   constructor(mk: SecretsKeyHolder) {
     this.#mk = mk;
   }
 
-  /** Calls `listener` after every put/delete (the governance plane audits them); returns the unsubscribe. */
-  onChange(listener: (change: NodeSecretChange) => void): () => void {
+  /** Calls `listener` after every put/delete (the governance plane audits them); returns the unsubscribe. A
+   *  listener may return a promise: put/delete settle only after it does, so the caller's answer (admin API,
+   *  operator socket) follows the durable audit record, and two changes made one after the other are recorded in
+   *  that order (they used to race for the chain head). */
+  onChange(listener: (change: NodeSecretChange) => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => { this.#listeners.delete(listener); };
   }
 
-  #changed(change: NodeSecretChange): void {
+  async #changed(change: NodeSecretChange): Promise<void> {
+    const pending: Promise<void>[] = [];
     for (const l of this.#listeners) {
       try {
-        l(change);
+        const r = l(change);
+        if (r !== undefined) pending.push(r.catch(ignoreListenerError));
       } catch {
-        // An auditor's failure must not undo or fail the change itself; the auditor logs its own errors.
+        ignoreListenerError();
       }
     }
+    if (pending.length > 0) await Promise.all(pending);
   }
 
   /** Names, value sizes and modification times, ascending by name; values are never opened. */
@@ -131,7 +142,7 @@ export class NodeSecrets {
     const blob = await sealEnvelope(kek, value, secretAad(name));
     ensureOwnerOnlyDir(this.dir);
     writeFileAtomic(file, blob);
-    this.#changed({ op: 'put', name, by, bytes: value.length });
+    await this.#changed({ op: 'put', name, by, bytes: value.length });
   }
 
   has(name: string): boolean {
@@ -147,17 +158,13 @@ export class NodeSecrets {
   }
 
   /** Overwrites and unlinks the secret's file; true if it existed. */
-  delete(name: string, by = 'node'): Promise<boolean> {
-    try {
-      this.#mk.kek();
-      const file = this.#file(name);
-      const existed = readdirOrEmpty(this.dir).includes(name);
-      if (existed) shredFile(file);
-      this.#changed({ op: 'delete', name, by, bytes: existed ? 1 : 0 });
-      return Promise.resolve(existed);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+  async delete(name: string, by = 'node'): Promise<boolean> {
+    this.#mk.kek();
+    const file = this.#file(name);
+    const existed = readdirOrEmpty(this.dir).includes(name);
+    if (existed) shredFile(file);
+    await this.#changed({ op: 'delete', name, by, bytes: existed ? 1 : 0 });
+    return existed;
   }
 }
 

@@ -297,6 +297,26 @@ describe('MasterKey: node secrets and derived keys', () => {
     await rejectsCode(mk.secrets.get('b-secret'), 'SECRET_NOT_FOUND');
   });
 
+  test('put and delete settle after the change listener has (the audit record precedes the answer, in order)', async () => {
+    const seen: string[] = [];
+    const off = mk.secrets.onChange(async (c) => {
+      // A slow auditor: a later change must not overtake this one's record.
+      await new Promise((r) => setTimeout(r, c.bytes === 1 ? 30 : 5));
+      seen.push(`${c.op} ${c.name} ${String(c.bytes)}`);
+    });
+    const failing = mk.secrets.onChange(() => Promise.reject(new Error('auditor down')));
+    try {
+      await mk.secrets.put('ordered', Buffer.from('x'));
+      assert.deepEqual(seen, ['put ordered 1'], 'put resolved before its listener finished');
+      assert.equal(await mk.secrets.delete('ordered'), true);
+      assert.equal(await mk.secrets.delete('ordered'), false);
+      assert.deepEqual(seen, ['put ordered 1', 'delete ordered 1', 'delete ordered 0']);
+    } finally {
+      off();
+      failing();
+    }
+  });
+
   test('tampering and renaming are detected (the AAD binds the name)', async () => {
     await mk.secrets.put('pin', Buffer.from('1234'));
     const sdir = path.join(dir, 'secrets');

@@ -102,12 +102,12 @@ export async function openRepository(step: RepositoryStep): Promise<Governance> 
   cleanups.push(() => governance.close());
   // Issue 16 item 1: every change of the node's secrets (operator socket, admin API) in the global chain: the
   // name, the size and who asked; never the value.
-  cleanups.pushSync(masterKey.secrets.onChange((c) => {
+  cleanups.pushSync(masterKey.secrets.onChange((c) =>
+    // Returned: the put/delete (and so the admin API's or socket's answer) waits for the durable record.
     governance.audit.appendSync({
       principal: c.by, operation: `node-secret.${c.op}`, object: c.op === 'put' ? `${c.name} (${String(c.bytes)} bytes)` : c.name,
       result: c.op === 'delete' && c.bytes === 0 ? 'not-found' : 'ok',
-    }, { global: true }).catch((e: unknown) => { log.error('audit: a node secret change could not be recorded', { name: c.name, op: c.op, ...describeError(e) }); });
-  }));
+    }, { global: true }).then(() => undefined, (e: unknown) => { log.error('audit: a node secret change could not be recorded', { name: c.name, op: c.op, ...describeError(e) }); })));
   // Changes made with the node stopped (`operator secret … --data-dir`) were journaled by the CLI: into the chain.
   if (!masterKey.status().sealed) {
     const replayed = await replayOfflineChanges(masterKey.secrets.dir, async (e) => {
