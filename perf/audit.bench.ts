@@ -44,6 +44,10 @@ interface EngineResult {
   /** recordEntry(tenant, AuditEntry): the hook's call since (absent on older code). */
   enqueueEntryNsPerRecord?: { min: number; median: number };
   flushUsPerRecord: number;
+  /** CPU time per record during the flushes: the whole process (event loop, PGlite's thread, V8's helpers), and
+   *  the event-loop thread alone. Unlike the wall figure these barely move with other load on the machine. */
+  flushCpuUsPerRecord?: number;
+  flushLoopCpuUsPerRecord?: number;
   /** Largest gap between two setImmediate pings during the flushes (wall, and CPU time: see loopGaps), and the
    *  largest per-flush 99th percentile (wall). */
   longestSliceMs: number;
@@ -152,13 +156,20 @@ async function benchEngine(engine: Engine, db: Db, hmac: (d: Uint8Array) => Uint
     const entrySink = sink as unknown as EntrySink;
     const enqueueEntryNsPerRecord = entrySink.recordEntry === undefined ? undefined : await enqueueCost(sink, (n, at) => { enqueueEntries(entrySink, tenant, n, at); });
     const flushUs: number[] = [];
+    const flushCpuUs: number[] = [];
+    const flushLoopCpuUs: number[] = [];
     const longest: number[] = [];
     const longestCpu: number[] = [];
     const p99: number[] = [];
     for (let r = 0; r < FLUSH_ROUNDS; r++) {
       enqueue(sink, tenant, FLUSH_RECORDS, new Date());
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const loop0 = threadCpuMs();
       const g = await loopGaps(() => sink.flush());
+      const cpu = process.cpuUsage(cpu0);
+      flushCpuUs.push((cpu.user + cpu.system) / FLUSH_RECORDS);
+      flushLoopCpuUs.push(((threadCpuMs() - loop0) * 1000) / FLUSH_RECORDS);
       longest.push(g.wallMax);
       longestCpu.push(g.cpuMax);
       p99.push(g.wallP99);
@@ -171,6 +182,8 @@ async function benchEngine(engine: Engine, db: Db, hmac: (d: Uint8Array) => Uint
       enqueueNsPerRecord,
       ...(enqueueEntryNsPerRecord === undefined ? {} : { enqueueEntryNsPerRecord }),
       flushUsPerRecord: Math.round(median(flushUs) * 10) / 10,
+      flushCpuUsPerRecord: Math.round(median(flushCpuUs) * 10) / 10,
+      flushLoopCpuUsPerRecord: Math.round(median(flushLoopCpuUs) * 10) / 10,
       longestSliceMs: Math.round(maxOf(longest) * 100) / 100,
       longestSliceCpuMs: Math.round(maxOf(longestCpu) * 100) / 100,
       p99SliceMs: Math.round(maxOf(p99) * 1000) / 1000,
@@ -212,7 +225,7 @@ async function main(): Promise<void> {
     const e = r.enqueueEntryNsPerRecord;
     process.stdout.write(`${r.engine}: enqueue record() ${String(r.enqueueNsPerRecord.min)} ns/record (median ${String(r.enqueueNsPerRecord.median)})` +
       `${e === undefined ? '' : `, recordEntry() ${String(e.min)} ns/record (median ${String(e.median)})`}; ` +
-      `flush ${String(r.flushUsPerRecord)} µs/record (${String(r.flushRecords)} records per flush); ` +
+      `flush ${String(r.flushUsPerRecord)} µs/record wall, CPU ${String(r.flushCpuUsPerRecord)} µs/record (event-loop thread ${String(r.flushLoopCpuUsPerRecord)}) (${String(r.flushRecords)} records per flush); ` +
       `event-loop stretch during flushes: longest ${String(r.longestSliceMs)} ms wall, ${String(r.longestSliceCpuMs)} ms event-loop-thread CPU; p99 ${String(r.p99SliceMs)} ms\n`);
   }
   const out = resultsPath('audit.json');

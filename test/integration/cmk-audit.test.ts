@@ -157,11 +157,13 @@ for (const engine of ENGINES) {
       assert.deepEqual(await trail.verify(id), { ok: true, count: 3 });
     });
 
-    test('text that means something inside an array literal or SQL (quotes, braces, commas, NULL, backslashes) is stored verbatim', async () => {
-      // The rows travel as text arrays (audit/trail.ts AUDIT_ROWS_PER_INSERT): the drivers must escape them, not us.
+    test('text that means something inside an array literal, COPY text or SQL (quotes, braces, commas, NULL, backslashes, tabs, newlines) is stored verbatim', async () => {
+      // The rows travel as text arrays (real PostgreSQL: the driver escapes them) or as COPY text (PGlite:
+      // db.ts copyField escapes them), audit/trail.ts RowChunk.
       const id = uid('quote');
       await migrateTenant(t.db, id);
-      const values = ['"', "'); DROP TABLE x; --", '{a,b}', 'NULL', '', ' lead and trail ', 'back\\slash\\"q', 'comma,comma', '\u00e9\u6f22\u{1F510}', '{"json":[1,2]}'];
+      const values = ['"', "'); DROP TABLE x; --", '{a,b}', 'NULL', '', ' lead and trail ', 'back\\slash\\"q', 'comma,comma', '\u00e9\u6f22\u{1F510}', '{"json":[1,2]}',
+        'tab\there', 'line\nbreak', 'cr\rlf\r\n', '\\.', '\\N', '\\x00ff', '\\\t\\\n', '\t\t'];
       const sink = trail.createSink();
       for (const [i, v] of values.entries()) sink.record(rec(id, i, { principal: v, object: v, result: v }));
       await sink.close();

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { Db, DbTx } from '../db.js';
-import { quoteIdent, tenantSchema, toBytes, toDate, toNumber } from '../db.js';
+import { copyField, quoteIdent, tenantSchema, toBytes, toDate, toNumber } from '../db.js';
 import { GovernanceError } from '../errors.js';
 import { ChainCheck } from './chain-check.js';
 import type { AuditGapSummary } from './gap.js';
@@ -49,6 +49,59 @@ function ignore(): void {
 /** Ten column arrays (unnest), one per INSERT. */
 type Columns = [number[], string[], string[], string[], string[], string[], string[], string[], string[], string[]];
 const newColumns = (): Columns => [[], [], [], [], [], [], [], [], [], []];
+/** The audit table's columns in the order both write paths send them. */
+const AUDIT_COLUMNS = ['seq', 'at', 'principal', 'tenant', 'operation', 'object', 'result', 'prev_hash', 'hash', 'hmac'] as const;
+
+/**
+ * Where one chunk of rows goes: COPY text (the embedded engine, {@link DbTx.copyText}) or ten unnest arrays (the
+ * real PostgreSQL). One chunk is {@link AUDIT_ROWS_PER_INSERT} rows, sent as one statement.
+ */
+class RowChunk {
+  private cols: Columns = newColumns();
+  private text = '';
+  rows = 0;
+
+  constructor(private readonly tx: DbTx, private readonly table: string) {}
+
+  add(seq: number, iso: string, tenant: string, principal: string, operation: string, object: string, result: string, prev: string, hash: string, mac: string): void {
+    this.rows++;
+    if (this.tx.copyText !== undefined) {
+      // bytea in COPY text: `\x<hex>`, its backslash escaped. The hex and ISO fields need no escaping.
+      this.text += `${String(seq)}\t${iso}\t${copyField(principal)}\t${copyField(tenant)}\t${copyField(operation)}\t${copyField(object)}\t${copyField(result)}\t\\\\x${prev}\t\\\\x${hash}\t\\\\x${mac}\n`;
+      return;
+    }
+    const c = this.cols;
+    c[0].push(seq);
+    c[1].push(iso);
+    c[2].push(principal);
+    c[3].push(tenant);
+    c[4].push(operation);
+    c[5].push(object);
+    c[6].push(result);
+    c[7].push(prev);
+    c[8].push(hash);
+    c[9].push(mac);
+  }
+
+  /** Sends the rows added since the last send as one statement; the chunk is empty again. */
+  send(): Promise<unknown> {
+    this.rows = 0;
+    if (this.tx.copyText !== undefined) {
+      const text = this.text;
+      this.text = '';
+      return this.tx.copyText(`${this.table}.audit`, AUDIT_COLUMNS, text);
+    }
+    const cols = this.cols;
+    this.cols = newColumns();
+    return this.tx.query(
+      `INSERT INTO ${this.table}.audit (seq, at, principal, tenant, operation, object, result, prev_hash, hash, hmac)
+       SELECT seq, at, principal, tenant, operation, object, result, decode(ph, 'hex'), decode(h, 'hex'), decode(m, 'hex')
+       FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[]) AS r(seq, at, principal, tenant, operation, object, result, ph, h, m)`,
+      cols,
+    );
+  }
+}
 
 interface AuditRow {
   seq: unknown;
@@ -139,25 +192,18 @@ export class AuditTrail {
     let seq = toNumber(h.seq);
     let prev: Uint8Array = toBytes(h.hash);
     const stored: StoredAuditRecord[] | undefined = collect ? [] : undefined;
-    // Column arrays: one bind parameter per column, whatever the row count. Timestamps go as ISO text (what the
-    // hash covers, millisecond precision) and hashes as hex, so both drivers pass plain text arrays.
-    let cols = newColumns();
+    // Timestamps go as ISO text (what the hash covers, millisecond precision) and hashes as hex, in both paths.
+    const chunk = new RowChunk(tx, s);
     let inFlight: Promise<unknown> | undefined;
     let sliceStart = performance.now();
-    // Sending an INSERT (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket) is a stretch
-    // of its own: the event loop turns before and after it, so it never adds to a hashing slice.
+    // Sending a chunk (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket, or ~60 KB of
+    // COPY text is cloned to the PGlite thread) is a stretch of its own: the event loop turns before and after it,
+    // so it never adds to a hashing slice.
     const send = async (): Promise<void> => {
       if (inFlight !== undefined) await inFlight;
       await yieldToLoop();
-      inFlight = tx.query(
-        `INSERT INTO ${s}.audit (seq, at, principal, tenant, operation, object, result, prev_hash, hash, hmac)
-         SELECT seq, at, principal, tenant, operation, object, result, decode(ph, 'hex'), decode(h, 'hex'), decode(m, 'hex')
-         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[]) AS r(seq, at, principal, tenant, operation, object, result, ph, h, m)`,
-        cols,
-      );
+      inFlight = chunk.send();
       inFlight.catch(ignore);
-      cols = newColumns();
       await yieldToLoop();
       sliceStart = performance.now();
     };
@@ -175,18 +221,9 @@ export class AuditTrail {
         const hash = createHash('sha256').update(canonicalJson(seq, iso, principal, tenant, operation, object, result), 'utf8').update(prev).digest();
         const mac = this.hmac(hash);
         stored?.push({ seq, at: new Date(at), principal, tenant, operation, object, result, prevHash: new Uint8Array(prev), hash: new Uint8Array(hash), hmac: new Uint8Array(mac) });
-        cols[0].push(seq);
-        cols[1].push(iso);
-        cols[2].push(principal);
-        cols[3].push(tenant);
-        cols[4].push(operation);
-        cols[5].push(object);
-        cols[6].push(result);
-        cols[7].push(hex(prev));
-        cols[8].push(hash.toString('hex'));
-        cols[9].push(hex(mac));
+        chunk.add(seq, iso, tenant, principal, operation, object, result, hex(prev), hash.toString('hex'), hex(mac));
         prev = hash;
-        if (cols[0].length === AUDIT_ROWS_PER_INSERT) await send();
+        if (chunk.rows === AUDIT_ROWS_PER_INSERT) await send();
         if (++sinceCheck === SLICE_CHECK_ROWS) {
           sinceCheck = 0;
           if (performance.now() - sliceStart >= AUDIT_SLICE_MS) {
@@ -196,7 +233,7 @@ export class AuditTrail {
         }
       }
     }
-    if (cols[0].length > 0) await send();
+    if (chunk.rows > 0) await send();
     if (inFlight !== undefined) await inFlight;
     await tx.query(`UPDATE ${s}.audit_head SET seq = $1, hash = $2, hmac = $3 WHERE id`, [seq, prev, this.hmac(headBytes(seq, prev))]);
     return stored;
