@@ -38,6 +38,8 @@ import type { Logger } from '../common/log.js';
 import { keystoresSettings } from '../config/keystores.js';
 import type { KeystoresSettings } from '../config/keystores.js';
 import { loadConfig } from '../config/load.js';
+import { notifyAudited } from '../common/audited-listeners.js';
+import type { AuditedListener } from '../common/audited-listeners.js';
 
 /** Directory of the hierarchy store under the data directory. */
 export const HIERARCHY_STORE_DIR = 'krypton';
@@ -91,7 +93,7 @@ export class Hierarchy {
   /** The L1 registered through the admin API (governance), once the governance plane is up. */
   #registered: ((tenant: string) => Promise<ShadowReference | undefined>) | undefined;
   /** Told of every keystore reload, done or refused (the app records it in the global audit chain). */
-  readonly #reloadListeners: ((r: KeystoresReload) => void)[] = [];
+  readonly #reloadListeners: AuditedListener<KeystoresReload>[] = [];
   /** MasterKey 'sealed' → krypton's slots zeroised (see the constructor). */
   readonly #onSealed: () => void;
 
@@ -323,18 +325,19 @@ export class Hierarchy {
       }
       const added = this.keystores.addConnections(next.connections);
       this.#logger.info('keystore connections reloaded', { by, added: added.join(',') });
-      this.#emitReload({ by, added, result: 'ok' });
+      await this.#emitReload({ by, added, result: 'ok' });
       return { added, connections: this.keystores.connectionNames };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.#logger.warn('keystore reload refused', { by, errMessage: message });
-      this.#emitReload({ by, added: [], result: e instanceof RestartRequiredError ? 'restart-required' : 'invalid-config' });
+      await this.#emitReload({ by, added: [], result: e instanceof RestartRequiredError ? 'restart-required' : 'invalid-config' });
       throw e;
     }
   }
 
-  /** Listens to keystore reloads (done or refused); returns the unsubscribe. */
-  onKeystoresReload(listener: (r: KeystoresReload) => void): () => void {
+  /** Listens to keystore reloads (done or refused); returns the unsubscribe. A returned promise (the audit record)
+   *  is awaited before the reload answers. */
+  onKeystoresReload(listener: AuditedListener<KeystoresReload>): () => void {
     this.#reloadListeners.push(listener);
     return () => {
       const i = this.#reloadListeners.indexOf(listener);
@@ -342,8 +345,8 @@ export class Hierarchy {
     };
   }
 
-  #emitReload(r: KeystoresReload): void {
-    for (const l of this.#reloadListeners) l(r);
+  #emitReload(r: KeystoresReload): Promise<void> {
+    return notifyAudited(this.#reloadListeners, r);
   }
 
   /** Zeroises krypton's slots, closes the plugins, the store, and the operator socket; seals nothing on disk. */

@@ -331,10 +331,10 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
   }
   // Keystore reloads (issue 16 item 4), done or refused, in the global chain: who, which connections, the outcome.
   const audit = governance.governance?.audit;
-  const unReload = audit === undefined ? undefined : hierarchy.onKeystoresReload((r) => {
+  const unReload = audit === undefined ? undefined : hierarchy.onKeystoresReload((r) =>
+    // Returned: the reload answers after its record is durable.
     audit.appendSync({ principal: r.by, operation: 'keystores.reload', object: r.added.join(',') || '-', result: r.result }, { global: true })
-      .catch((e: unknown) => { logger.error('audit: a keystore reload could not be recorded', describeError(e)); });
-  });
+      .then(() => undefined, (e: unknown) => { logger.error('audit: a keystore reload could not be recorded', describeError(e)); }));
   const stop = new AbortController();
   const migration = legacy === undefined ? Promise.resolve() : migrateLegacy(vault, hierarchy, legacy, logger, stop.signal, rewrap);
   return {

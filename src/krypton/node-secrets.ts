@@ -11,6 +11,8 @@ import { ensureOwnerOnlyDir, shredFile, writeFileAtomic } from '../common/secure
 import { MasterKeyError } from './errors.js';
 import { NODE_AAD_TENANT } from './master-kek.js';
 import { readSmallFile } from './seal-file.js';
+import { notifyAudited } from '../common/audited-listeners.js';
+import type { AuditedListener } from '../common/audited-listeners.js';
 
 export const SECRETS_DIR = 'secrets';
 /**
@@ -57,14 +59,9 @@ const SECRET_TAG_BYTES = 16;
  * renamed or copied to another name fails to open. Implements the keystore SecretSource. Every method throws
  * KmipError('SERVER_SEALED') while sealed.
  */
-/** An auditor's failure must not undo or fail the change itself; the auditor logs its own errors. */
-function ignoreListenerError(): void {
-  // nothing: see above
-}
-
 export class NodeSecrets {
   readonly #mk: SecretsKeyHolder;
-  readonly #listeners = new Set<(change: NodeSecretChange) => void | Promise<void>>();
+  readonly #listeners = new Set<AuditedListener<NodeSecretChange>>();
   constructor(mk: SecretsKeyHolder) {
     this.#mk = mk;
   }
@@ -73,22 +70,13 @@ export class NodeSecrets {
    *  listener may return a promise: put/delete settle only after it does, so the caller's answer (admin API,
    *  operator socket) follows the durable audit record, and two changes made one after the other are recorded in
    *  that order (they used to race for the chain head). */
-  onChange(listener: (change: NodeSecretChange) => void | Promise<void>): () => void {
+  onChange(listener: AuditedListener<NodeSecretChange>): () => void {
     this.#listeners.add(listener);
     return () => { this.#listeners.delete(listener); };
   }
 
-  async #changed(change: NodeSecretChange): Promise<void> {
-    const pending: Promise<void>[] = [];
-    for (const l of this.#listeners) {
-      try {
-        const r = l(change);
-        if (r !== undefined) pending.push(r.catch(ignoreListenerError));
-      } catch {
-        ignoreListenerError();
-      }
-    }
-    if (pending.length > 0) await Promise.all(pending);
+  #changed(change: NodeSecretChange): Promise<void> {
+    return notifyAudited(this.#listeners, change);
   }
 
   /** Names, value sizes and modification times, ascending by name; values are never opened. */
