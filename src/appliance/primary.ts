@@ -98,7 +98,7 @@ export function reserveSealsFor(hierarchy: Hierarchy, tenant: string, version: n
 
 export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: ClusterOptions): Promise<ClusterApp> {
   if (!cluster.isPrimary) throw new Error('startCluster runs in the primary process only');
-  const planes = await openOwnerPlanes(loaded, logger);
+  const planes = await openOwnerPlanes(loaded, logger, { servesKmip: false });
   const { hierarchy, governance } = planes;
   const workers = new Map<number, WorkerState>();
   let closing = false;
