@@ -47,6 +47,8 @@ import type { StructureItem } from '@openkcm/ttlv';
 import { LatencyHistogram } from './histogram.js';
 import type { LatencySummary } from './histogram.js';
 import { OPEN_LOOP_DEFAULT_PIPELINE } from './options.js';
+import { PacerThread } from './pacer.js';
+import type { Pacing } from './pacer.js';
 import type { BenchOp, BenchTarget } from './options.js';
 
 export interface BenchTls {
@@ -83,6 +85,8 @@ export interface LoadOptions {
   readonly label?: string;
   /** Per-request timeout, ms (default 30 000). */
   readonly requestTimeoutMs?: number;
+  /** Open loop: how the generator waits for its next arrival (src/bench/pacer.ts); default 'thread'. */
+  readonly pacing?: Pacing | undefined;
   /** 'full' (default): KmipClient; 'wire': our transport with pre-encoded requests (see {@link ClientMode}). */
   readonly client?: ClientMode;
   /** client 'https': the KMIP-over-HTTPS port on the target host. */
@@ -130,6 +134,8 @@ export interface BenchResult {
   readonly service_time_ms: LatencySummary | null;
   /** Open loop only: actual − intended send time (the generator's own lateness plus queueing behind `pipeline`). */
   readonly send_lag_ms: LatencySummary | null;
+  /** Open loop only: how the generator waited for its arrivals (src/bench/pacer.ts). */
+  readonly pacing: Pacing | null;
   /** Failed operations (batch items), transport failures and requests never answered. */
   readonly errors: number;
   readonly error_kinds: Readonly<Record<string, number>>;
@@ -593,11 +599,13 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
           if (outstanding === 0) resolveDone();
           return;
         }
+        if (pacer !== undefined) return;
         const wait = nextAt - now();
         if (wait > 2) setTimeout(tick, wait - 1);
         else setImmediate(tick);
       };
-      setTimeout(tick, 0);
+      const pacer = (o.pacing ?? 'thread') === 'thread' ? new PacerThread({ t0, endAt, intervalMs }, tick) : undefined;
+      if (pacer === undefined) setTimeout(tick, 0);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         done.then(() => true),
@@ -611,6 +619,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
         }),
       ]);
       clearTimeout(timer);
+      await pacer?.stop();
       if (!drained) {
         // Never answered: charged as errors AND as latency, so they cannot vanish from the
         // percentiles. Each was due before endAt, so now − endAt is a lower bound of its latency.
@@ -644,6 +653,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       latency_ms: hist.summary(),
       service_time_ms: open ? service.summary() : null,
       send_lag_ms: open ? lag.summary() : null,
+      pacing: open ? o.pacing ?? 'thread' : null,
       errors: tally.errors,
       error_kinds: Object.fromEntries([...tally.kinds.entries()].sort((a, b) => b[1] - a[1])),
       request_bytes: probe.request.length,

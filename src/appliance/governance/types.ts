@@ -40,8 +40,8 @@ export interface GovernancePlaneOptions {
   /**
    * Whether this process answers KMIP clients itself (default true). The primary of `serve --workers N` does not: its
    * Cedar engine then computes no client decisions ahead of use, since every KMIP decision is made in a worker,
-   * which warms its own engine (docs/performance.md "Open-loop tail": the primary's warm-up took ~1 s of CPU per
-   * tenant at start and at every policy change, from the cores the workers serve on).
+   * which warms its own engine (docs/performance.md "Open-loop tail": on a loaded machine the primary's warm-up was
+   * still running when load began, half of its CPU, taken from the cores the workers serve on).
    */
   readonly servesKmip?: boolean;
 }
