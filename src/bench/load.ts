@@ -18,9 +18,10 @@
  *   intended send) are reported too, so the generator's own lateness is visible.
  *
  * Timers: setTimeout cannot wake sooner than ~1 ms, and at 5,000/s the arrivals are 0.2 ms
- * apart, so when the next arrival is under 2 ms away the scheduler yields with setImmediate
- * (I/O still runs between turns). That keeps one core busy in the generator during open-loop
- * runs; it is the price of on-time arrivals, and send_lag_ms shows how well it worked.
+ * apart. By default (pacing 'thread') a helper thread sleeps until each arrival and wakes this
+ * event loop, which otherwise sleeps in I/O (src/bench/pacer.ts); pacing 'spin' yields with
+ * setImmediate when the next arrival is under 2 ms away, which keeps one core busy in the
+ * generator. send_lag_ms shows how on time the arrivals left either way.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import https from 'node:https';
@@ -48,8 +49,7 @@ import { LatencyHistogram } from './histogram.js';
 import type { LatencySummary } from './histogram.js';
 import { OPEN_LOOP_DEFAULT_PIPELINE } from './options.js';
 import { PacerThread } from './pacer.js';
-import type { Pacing } from './pacer.js';
-import type { BenchOp, BenchTarget } from './options.js';
+import type { BenchOp, BenchTarget, Pacing } from './options.js';
 
 export interface BenchTls {
   readonly ca: string;
@@ -543,6 +543,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       const rate = o.rate ?? 1;
       // One arrival per message; a message carries `batch` operations.
       const intervalMs = 1000 / (rate / batch);
+      const pacer = (o.pacing ?? 'thread') === 'thread' ? await PacerThread.start() : undefined;
       const t0 = now() + 1;
       const measureAt = t0 + warmupMs;
       const endAt = measureAt + durationMs;
@@ -604,8 +605,8 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
         if (wait > 2) setTimeout(tick, wait - 1);
         else setImmediate(tick);
       };
-      const pacer = (o.pacing ?? 'thread') === 'thread' ? new PacerThread({ t0, endAt, intervalMs }, tick) : undefined;
       if (pacer === undefined) setTimeout(tick, 0);
+      else pacer.run({ t0, endAt, intervalMs }, tick);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         done.then(() => true),
