@@ -61,7 +61,7 @@ export type ToPrimary =
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
   /** The next block of seals of L3 `version` of the tenant's lineage, reserved durably (answered with a SealBlock). */
   | { readonly t: 'req'; readonly id: number; readonly op: 'seals'; readonly tenant: string; readonly version: number }
-  /** Audit records of one event-loop turn, per tenant (the sink's own record shape: src/cmk/audit/record.ts AuditEntry). */
+  /** A worker's audit records of one forwarding interval (./worker-audit.ts), per tenant (the sink's own record shape: src/cmk/audit/record.ts AuditEntry). */
   | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }
   | { readonly t: 'fatal'; readonly message: string };
 

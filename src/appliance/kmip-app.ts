@@ -267,7 +267,8 @@ export interface OwnerPlanes {
   close(): Promise<void>;
 }
 
-export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Promise<OwnerPlanes> {
+/** `servesKmip` false: the primary of `serve --workers N`, whose workers answer every KMIP request (GovernancePlaneOptions). */
+export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger, opts: { readonly servesKmip?: boolean } = {}): Promise<OwnerPlanes> {
   initNative(nativeSettings(loaded.native));
   const settings = vaultSettings(loaded.vault);
   if (settings.kek === 'dev') {
@@ -311,6 +312,7 @@ export async function openOwnerPlanes(loaded: LoadedConfig, logger: Logger): Pro
       loaded, logger, krypton: hierarchy.krypton, masterKey: hierarchy.masterKey,
       keystoreFor: hierarchy.keystores.keystoreFor, tenantsOf: () => vault.tenants(),
       bindL1: (tenant, shadow) => hierarchy.bindL1(tenant, shadow), rewrap,
+      ...(opts.servesKmip === undefined ? {} : { servesKmip: opts.servesKmip }),
     });
     // Issue 16 item 2: the L1 registered through the admin API decides where a tenant's keys live.
     const plane = governance;

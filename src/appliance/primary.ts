@@ -13,7 +13,7 @@
  *   (src/krypton/seal-reservations.ts: the count of the NIST SP 800-38D §8.3 limit spans every worker);
  * - pushes to every worker what must bite there at once: the seal, krypton's revocations and key changes, governance
  *   tenant states and policies, and the audit backlog of a tenant;
- * - receives the workers' audit records (batched per event-loop turn) into the one audit sink;
+ * - receives the workers' audit records (batched per AUDIT_FORWARD_INTERVAL_MS, ./worker-audit.ts) into the one audit sink;
  * - registers tenants the workers see for the first time;
  * - restarts a worker that died, and on shutdown lets every worker drain before it closes the planes.
  */
@@ -98,7 +98,7 @@ export function reserveSealsFor(hierarchy: Hierarchy, tenant: string, version: n
 
 export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: ClusterOptions): Promise<ClusterApp> {
   if (!cluster.isPrimary) throw new Error('startCluster runs in the primary process only');
-  const planes = await openOwnerPlanes(loaded, logger);
+  const planes = await openOwnerPlanes(loaded, logger, { servesKmip: false });
   const { hierarchy, governance } = planes;
   const workers = new Map<number, WorkerState>();
   let closing = false;

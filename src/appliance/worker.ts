@@ -6,8 +6,8 @@
  * - tenant L3 keys are leased from the primary (./lease-resolver.ts), which holds the key hierarchy;
  * - the seal, krypton's kill-switch, governance tenant states, policies and the audit backlog are pushed by the
  *   primary and mirrored here, so every refusal happens on this event loop exactly as in a single process;
- * - audit events go to the primary, batched per event-loop turn: the primary owns every audit chain and its
- *   database, so hashing, HMAC and the INSERTs never run on a KMIP event loop (issue 14 Deliver 4);
+ * - audit events go to the primary, batched per few milliseconds (./worker-audit.ts): the primary owns every audit
+ *   chain and its database, so hashing, HMAC and the INSERTs never run on a KMIP event loop (issue 14 Deliver 4);
  * - a tenant seen for the first time is registered by the primary (governance database).
  *
  * If the primary goes away the worker exits at once: what it acknowledged is already durable (LMDB commits before
@@ -37,9 +37,7 @@ import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
 import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { AuditAdmission } from '../cmk/audit/index.js';
-import type { AuditEntry } from '../cmk/audit/index.js';
 import { auditAdmissionGate, kmipAuditHook } from './governance/audit-gate.js';
-import type { AuditEntryTarget } from './governance/audit-gate.js';
 import { NativeKekProvider, singleKek } from '../vault/kek.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
@@ -48,11 +46,9 @@ import type { SealBlock } from '../vault/seal-counter.js';
 import { asToWorker, KEY_EXHAUSTED_CODE } from './ipc.js';
 import type { GovernanceState, Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { LeaseResolver } from './lease-resolver.js';
+import { AuditForwarder } from './worker-audit.js';
 import type { LeaseSource } from './lease-resolver.js';
 import { deriveTransportKey, ephemeralKeyPair } from './transport-key.js';
-
-/** Most audit records one IPC message carries; a busier turn sends several. */
-const AUDIT_ENTRIES_PER_MESSAGE = 4096;
 
 /** How long a worker waits for the primary's welcome before it gives up (the primary forks it, so this is slack). */
 const WELCOME_TIMEOUT_MS = 60_000;
@@ -100,41 +96,6 @@ class PrimaryLink implements LeaseSource {
     for (const w of this.#waiting.values()) w.reject(new KmipError('TENANT_UNAVAILABLE', why));
     this.#waiting.clear();
   }
-}
-
-/**
- * The audit records of this event-loop turn, grouped per tenant and sent to the primary in one message at the end
- * of the turn (src/appliance/governance/audit-gate.ts kmipAuditHook builds each record; the primary's sink takes the batches).
- */
-class AuditForwarder implements AuditEntryTarget {
-  #batches = new Map<string, AuditEntry[]>();
-  #count = 0;
-  #scheduled = false;
-
-  recordEntry(tenant: string, entry: AuditEntry): boolean {
-    let list = this.#batches.get(tenant);
-    if (list === undefined) {
-      list = [];
-      this.#batches.set(tenant, list);
-    }
-    list.push(entry);
-    this.#count++;
-    if (this.#count >= AUDIT_ENTRIES_PER_MESSAGE) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.flush);
-    }
-    return true;
-  }
-
-  readonly flush = (): void => {
-    this.#scheduled = false;
-    if (this.#count === 0) return;
-    const batches = [...this.#batches].map(([tenant, entries]) => ({ tenant, entries }));
-    this.#batches = new Map();
-    this.#count = 0;
-    send({ t: 'audit', batches });
-  };
 }
 
 export interface RunningWorker {
@@ -199,7 +160,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   let engine: PolicyEngine | undefined;
   let authorizeObject: ReturnType<typeof kmipAuthorizer>['authorizeObject'] | undefined;
   let governance: KmipGate | undefined;
-  const audit = snapshot.governance ? new AuditForwarder() : undefined;
+  const audit = snapshot.governance ? new AuditForwarder({ send: (batches) => { send({ t: 'audit', batches }); } }) : undefined;
   const roleConfig = parseIdentityRoles(loaded.file.identity);
   const roleSets = [...Object.values(roleConfig.roles), roleConfig.defaultRoles ?? DEFAULT_CLIENT_ROLES];
   const failClosed = (tenant: string, why: unknown): void => {

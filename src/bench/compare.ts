@@ -25,8 +25,8 @@ import { captureExchange, clientOptions, formatResult, prepareFixture, runLoad }
 import type { BenchResult, BenchTls, ClientMode, Exchange } from './load.js';
 import { startOpenKcmServer } from './openkcm-server.js';
 import type { OpenKcmServer } from './openkcm-server.js';
-import { BenchUsageError } from './options.js';
-import type { BenchOp, BenchTarget } from './options.js';
+import { BenchUsageError, PACINGS } from './options.js';
+import type { BenchOp, BenchTarget, Pacing } from './options.js';
 import { processTreePss } from './memory.js';
 import { startPyKmipServer } from './pykmip.js';
 import type { PyKmipServer } from './pykmip.js';
@@ -89,6 +89,8 @@ export interface CompareOptions {
   readonly client: ClientMode;
   /** `openkcm serve --workers N` for our server; undefined = serve's default (one worker per CPU). */
   readonly workers?: number;
+  /** Open-loop scenarios: how the generator waits for its arrivals (src/bench/pacer.ts); default thread. */
+  readonly pacing?: Pacing;
   readonly log?: (line: string) => void;
 }
 
@@ -102,7 +104,7 @@ export interface CompareReport {
 
 export const COMPARE_USAGE = `usage: openkcm bench compare [--out DIR] [--duration S] [--warmup S] [--repeat N]
                              [--kmip-version V] [--scenarios ID,...] [--targets openkcm,pykmip,floor]
-                             [--client full|wire] [--workers N] [--quick]
+                             [--client full|wire] [--workers N] [--pacing thread|spin] [--quick]
 
 Starts OpenKCM (openkcm serve, fresh data dir), PyKMIP's server (python3-pykmip) and a TLS floor
 server (replays OpenKCM's response), runs the same loads against each, interleaved, and writes
@@ -118,6 +120,8 @@ DIR/compare.json, DIR/compare.md and DIR/compare.svg (latency vs throughput).
   --client full|wire load-generator client for all targets (openkcm bench --help; default full)
   --workers N        openkcm serve --workers N (default: serve's default, one worker per CPU;
                      0 serves KMIP in the one process)
+  --pacing P         open loop: thread (default) sleeps until each arrival in a helper thread; spin
+                     polls with setImmediate and keeps one core busy (the generator before 2026-12-07)
   --quick            the CI smoke set: ${QUICK_SCENARIOS.map((s) => s.id).join(', ')}`;
 
 export function parseCompareArgs(argv: readonly string[]): CompareOptions & { help: boolean } {
@@ -130,7 +134,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
     if (a === '--quick') { quick = true; continue; }
     const eq = a.indexOf('=');
     const flag = eq > 0 ? a.slice(0, eq) : a;
-    if (!['--out', '--duration', '--warmup', '--repeat', '--kmip-version', '--scenarios', '--targets', '--client', '--workers'].includes(flag)) {
+    if (!['--out', '--duration', '--warmup', '--repeat', '--kmip-version', '--scenarios', '--targets', '--client', '--workers', '--pacing'].includes(flag)) {
       throw new BenchUsageError(`unknown option ${a}`);
     }
     const val = eq > 0 ? a.slice(eq + 1) : argv[++i];
@@ -163,6 +167,8 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
   }
   const client = v['--client'] ?? 'full';
   if (client !== 'full' && client !== 'wire') throw new BenchUsageError(`--client must be full or wire, got ${client}`);
+  const pacing = v['--pacing'] ?? 'thread';
+  if (!(PACINGS as readonly string[]).includes(pacing)) throw new BenchUsageError(`--pacing must be ${PACINGS.join(' or ')}, got ${pacing}`);
   if (targets.includes('floor') && !targets.includes('openkcm')) throw new BenchUsageError('--targets: the floor replays OpenKCM\'s responses, so it needs openkcm too');
   return {
     outDir: v['--out'] ?? path.join('perf', 'results', 'compare'),
@@ -174,6 +180,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
     targets,
     client,
     ...(v['--workers'] === undefined ? {} : { workers: Math.round(num('--workers', 0, 0, 256)) }),
+    pacing: pacing as Pacing,
     help,
   };
 }
@@ -251,7 +258,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
           if (ep === undefined) continue;
           const r = await runLoad({
             ...ep, label: t, kmipVersion: o.kmipVersion, op: s.op, connections: s.connections, pipeline: s.pipeline,
-            rate: s.rate, ...(s.batch === undefined ? {} : { batch: s.batch }), durationS: o.durationS, warmupS: o.warmupS, fixture, client: s.client ?? o.client,
+            rate: s.rate, ...(s.batch === undefined ? {} : { batch: s.batch }), durationS: o.durationS, warmupS: o.warmupS, fixture, client: s.client ?? o.client, pacing: o.pacing,
           });
           log(`[${String(rep)}/${String(o.repeat)}] ${formatResult(r)}`);
           const key = `${s.id}\u0000${t}`;
@@ -282,6 +289,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       cores: os.cpus().length,
       kmip_version: o.kmipVersion,
       client: o.client,
+      pacing: o.pacing ?? 'thread',
       openkcm_workers: o.workers ?? os.availableParallelism(),
       duration_s: o.durationS,
       warmup_s: o.warmupS,

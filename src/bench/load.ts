@@ -18,9 +18,10 @@
  *   intended send) are reported too, so the generator's own lateness is visible.
  *
  * Timers: setTimeout cannot wake sooner than ~1 ms, and at 5,000/s the arrivals are 0.2 ms
- * apart, so when the next arrival is under 2 ms away the scheduler yields with setImmediate
- * (I/O still runs between turns). That keeps one core busy in the generator during open-loop
- * runs; it is the price of on-time arrivals, and send_lag_ms shows how well it worked.
+ * apart. By default (pacing 'thread') a helper thread sleeps until each arrival and wakes this
+ * event loop, which otherwise sleeps in I/O (src/bench/pacer.ts); pacing 'spin' yields with
+ * setImmediate when the next arrival is under 2 ms away, which keeps one core busy in the
+ * generator. send_lag_ms shows how on time the arrivals left either way.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import https from 'node:https';
@@ -47,7 +48,8 @@ import type { StructureItem } from '@openkcm/ttlv';
 import { LatencyHistogram } from './histogram.js';
 import type { LatencySummary } from './histogram.js';
 import { OPEN_LOOP_DEFAULT_PIPELINE } from './options.js';
-import type { BenchOp, BenchTarget } from './options.js';
+import { PacerThread } from './pacer.js';
+import type { BenchOp, BenchTarget, Pacing } from './options.js';
 
 export interface BenchTls {
   readonly ca: string;
@@ -83,6 +85,8 @@ export interface LoadOptions {
   readonly label?: string;
   /** Per-request timeout, ms (default 30 000). */
   readonly requestTimeoutMs?: number;
+  /** Open loop: how the generator waits for its next arrival (src/bench/pacer.ts); default 'thread'. */
+  readonly pacing?: Pacing | undefined;
   /** 'full' (default): KmipClient; 'wire': our transport with pre-encoded requests (see {@link ClientMode}). */
   readonly client?: ClientMode;
   /** client 'https': the KMIP-over-HTTPS port on the target host. */
@@ -130,6 +134,8 @@ export interface BenchResult {
   readonly service_time_ms: LatencySummary | null;
   /** Open loop only: actual − intended send time (the generator's own lateness plus queueing behind `pipeline`). */
   readonly send_lag_ms: LatencySummary | null;
+  /** Open loop only: how the generator waited for its arrivals (src/bench/pacer.ts). */
+  readonly pacing: Pacing | null;
   /** Failed operations (batch items), transport failures and requests never answered. */
   readonly errors: number;
   readonly error_kinds: Readonly<Record<string, number>>;
@@ -537,6 +543,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       const rate = o.rate ?? 1;
       // One arrival per message; a message carries `batch` operations.
       const intervalMs = 1000 / (rate / batch);
+      const pacer = (o.pacing ?? 'thread') === 'thread' ? await PacerThread.start() : undefined;
       const t0 = now() + 1;
       const measureAt = t0 + warmupMs;
       const endAt = measureAt + durationMs;
@@ -593,11 +600,13 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
           if (outstanding === 0) resolveDone();
           return;
         }
+        if (pacer !== undefined) return;
         const wait = nextAt - now();
         if (wait > 2) setTimeout(tick, wait - 1);
         else setImmediate(tick);
       };
-      setTimeout(tick, 0);
+      if (pacer === undefined) setTimeout(tick, 0);
+      else pacer.run({ t0, endAt, intervalMs }, tick);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         done.then(() => true),
@@ -611,6 +620,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
         }),
       ]);
       clearTimeout(timer);
+      await pacer?.stop();
       if (!drained) {
         // Never answered: charged as errors AND as latency, so they cannot vanish from the
         // percentiles. Each was due before endAt, so now − endAt is a lower bound of its latency.
@@ -644,6 +654,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       latency_ms: hist.summary(),
       service_time_ms: open ? service.summary() : null,
       send_lag_ms: open ? lag.summary() : null,
+      pacing: open ? o.pacing ?? 'thread' : null,
       errors: tally.errors,
       error_kinds: Object.fromEntries([...tally.kinds.entries()].sort((a, b) => b[1] - a[1])),
       request_bytes: probe.request.length,

@@ -34,6 +34,10 @@ export const OPEN_LOOP_DEFAULT_PIPELINE = 64;
 
 export interface BenchTarget { readonly host: string; readonly port: number }
 
+/** How the open loop waits for its next arrival: a pacer thread (src/bench/pacer.ts) or setImmediate polling. */
+export type Pacing = 'thread' | 'spin';
+export const PACINGS: readonly Pacing[] = ['thread', 'spin'];
+
 export interface BenchArgs {
   readonly target: BenchTarget;
   readonly ca: string;
@@ -58,6 +62,8 @@ export interface BenchArgs {
   readonly slo: readonly SloClause[];
   /** Servername checked against the server certificate (default: none, the IP SAN is checked). */
   readonly servername: string | undefined;
+  /** Open loop: how the generator waits for its arrivals (src/bench/pacer.ts). */
+  readonly pacing: Pacing;
   /** full (KmipClient), wire (pre-encoded frames on our transport) or https (the same frames as POST /kmip): src/bench/load.ts ClientMode. */
   readonly client: 'full' | 'wire' | 'https';
   /** --client https: the KMIP-over-HTTPS port of the target host (setup still runs over --target). */
@@ -164,7 +170,7 @@ export const BENCH_USAGE = `usage: openkcm bench --target HOST:PORT --ca FILE --
                      --op get|create|encrypt|locate|mix --connections N --duration S
                      [--kmip-version V] [--pipeline D] [--rate R] [--warmup S] [--batch B]
                      [--json FILE] [--slo p99<1ms,p999<10ms] [--client full|wire|https]
-                     [--https-port P] [--servername NAME] [--quiet]
+                     [--https-port P] [--servername NAME] [--pacing thread|spin] [--quiet]
        openkcm bench compare [options]     (run \`openkcm bench compare --help\`)
 
   --target HOST:PORT   KMIP server (mutual TLS)
@@ -192,6 +198,9 @@ export const BENCH_USAGE = `usage: openkcm bench --target HOST:PORT --ca FILE --
                        on --https-port, one keep-alive HTTPS connection per --connections (HTTP/1.1
                        carries one request at a time per connection: --pipeline workers queue on it)
   --https-port P       with --client https: the server's KMIP-over-HTTPS port (kmip.https.listen)
+  --pacing P           open loop: thread (default) sleeps until each arrival in a helper thread, so the
+                       generator's event loop idles between arrivals; spin polls with setImmediate and
+                       keeps one core busy (what the generator did before 2026-12-07)
   --slo CLAUSES        e.g. p99<1ms,p999<10ms: pass/fail per clause (plus errors=0); exit 1 on a violation
 
 Exit status: 0 done (and every SLO clause passed), 1 SLO violated, 2 usage error.`;
@@ -202,7 +211,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   let help = false;
   let quiet = false;
   const valued = new Set(['--target', '--ca', '--cert', '--key', '--kmip-version', '--op', '--connections', '--pipeline',
-    '--rate', '--duration', '--warmup', '--batch', '--json', '--slo', '--servername', '--client', '--https-port']);
+    '--rate', '--duration', '--warmup', '--batch', '--json', '--slo', '--servername', '--client', '--https-port', '--pacing']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const eq = a.indexOf('=');
@@ -221,7 +230,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   }
   const empty = {
     target: { host: '', port: 0 }, ca: '', cert: '', key: '', kmipVersion: undefined, op: 'get' as BenchOp, connections: 1,
-    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, httpsPort: undefined, quiet, help,
+    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, httpsPort: undefined, pacing: 'thread' as Pacing, quiet, help,
   };
   if (help) return empty;
   const need = (flag: string): string => {
@@ -239,6 +248,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   const client = p['--client'] ?? 'full';
   if (client !== 'full' && client !== 'wire' && client !== 'https') throw new BenchUsageError(`--client must be full, wire or https, got ${JSON.stringify(client)}`);
   const httpsPortText = p['--https-port'];
+  const pacing = p['--pacing'] ?? 'thread';
+  if (!(PACINGS as readonly string[]).includes(pacing)) throw new BenchUsageError(`--pacing must be ${PACINGS.join(' or ')}, got ${JSON.stringify(pacing)}`);
   if ((client === 'https') !== (httpsPortText !== undefined)) throw new BenchUsageError('--client https and --https-port go together');
   return {
     target: parseTarget(need('--target')),
@@ -258,6 +269,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
     servername: p['--servername'],
     client,
     httpsPort: httpsPortText === undefined ? undefined : intIn('--https-port', httpsPortText, 1, 65535),
+    pacing: pacing as Pacing,
     quiet,
     help,
   };

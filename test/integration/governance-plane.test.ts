@@ -70,7 +70,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean } = {}): Promise<Rig> {
+async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean; servesKmip?: boolean } = {}): Promise<Rig> {
   initNative({ allowUnlocked: true });
   const dataDir = await mkdtemp(path.join(tmpdir(), 'openkcm-govplane-'));
   const cleanups: (() => Promise<void>)[] = [() => rm(dataDir, { recursive: true, force: true })];
@@ -105,6 +105,7 @@ async function openRig(engine: 'pglite' | 'postgres', opts: { sealed?: boolean }
     const plane = await startGovernancePlane({
       loaded, logger, krypton: hierarchy.krypton, masterKey: hierarchy.masterKey,
       tenantsOf: () => vault.tenants(), keystoreFor: hierarchy.keystores.keystoreFor,
+      ...(opts.servesKmip === undefined ? {} : { servesKmip: opts.servesKmip }),
     });
     cleanups.push(() => plane.close());
     const services: OperationServices = createServices({
@@ -448,4 +449,24 @@ test('a node that stays sealed closes its governance plane without waiting for a
   // The wait for the unseal ended with the close: `started` settles, nothing was started.
   await rig.plane.started;
   assert.equal(rig.plane.adminApiAddress(), undefined);
+});
+
+test('a plane that serves no KMIP client itself (the primary of serve --workers N) warms no Cedar client decisions', async () => {
+  // The workers decide every KMIP request with their own engines; the primary's warm-up was CPU taken from them.
+  const serving = await openRig('postgres');
+  try {
+    await serving.plane.started;
+    await until('the warm-up of a serving plane', () => ((serving.plane.engine?.stats().memoEntries ?? 0) > 0 ? true : undefined), GIVE_UP_MS);
+  } finally {
+    await serving.close();
+  }
+  const primary = await openRig('postgres', { servesKmip: false });
+  try {
+    await primary.plane.started;
+    // The serving plane's warm-up showed within this time; give the other the same chance to (wrongly) start one.
+    await new Promise((r) => { setTimeout(r, 500); });
+    assert.equal(primary.plane.engine?.stats().memoEntries, 0);
+  } finally {
+    await primary.close();
+  }
 });

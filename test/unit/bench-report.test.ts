@@ -41,7 +41,7 @@ function result(label: string, tput: number, p50: number, p99: number, errors = 
     target_label: label, target: '127.0.0.1:1', op: 'get', connections: 1, pipeline: 1, batch: 1, mode: 'closed', rate_ops_s: null,
     kmip_version: '1.4', client: 'full', duration_s: 1, warmup_s: 0, throughput_ops_s: tput, messages_s: tput, ops: tput,
     latency_ms: { p50, p90: p99, p99, p999: p99, max: p99, mean: p50, count: tput },
-    service_time_ms: null, send_lag_ms: null, errors, error_kinds: errors > 0 ? { OperationNotSupported: errors } : {},
+    service_time_ms: null, send_lag_ms: null, pacing: null, errors, error_kinds: errors > 0 ? { OperationNotSupported: errors } : {},
     request_bytes: 152, response_bytes: 312, loadavg_before: [1, 1, 1], loadavg_after: [1, 1, 1], started_at: '',
   };
 }

@@ -103,7 +103,9 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
   });
 
   // ---- tenant states and policies; certificate registry (issue 18) -------------------------------------------
-  const states = new TenantStates({ governance, engine, autoRegister: settings.autoRegisterTenants, roleSets: [...roleSets.values()], log });
+  // No role sets, no warm-up: a primary that serves no KMIP client never uses those decisions (servesKmip).
+  const warmRoleSets = opts.servesKmip === false ? [] : [...roleSets.values()];
+  const states = new TenantStates({ governance, engine, autoRegister: settings.autoRegisterTenants, roleSets: warmRoleSets, log });
   fanOut.states = states;
   // Revocations and identity mappings reach every KMIP listener.
   const pki = await PkiRegistry.open({ db, audit: governance.audit, pkiDir: path.join(loaded.dataDir, 'pki'), logger: log, maxCsrBytes: settings.maxCsrBytes });

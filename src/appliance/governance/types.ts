@@ -37,6 +37,13 @@ export interface GovernancePlaneOptions {
   readonly bindL1?: BindL1;
   /** The node's background re-wrap jobs (src/server/rewrap-jobs.ts): their routes on the admin API. */
   readonly rewrap?: RewrapJobs;
+  /**
+   * Whether this process answers KMIP clients itself (default true). The primary of `serve --workers N` does not: its
+   * Cedar engine then computes no client decisions ahead of use, since every KMIP decision is made in a worker,
+   * which warms its own engine (docs/performance.md "Open-loop tail": on a loaded machine the primary's warm-up was
+   * still running when load began, half of its CPU, taken from the cores the workers serve on).
+   */
+  readonly servesKmip?: boolean;
 }
 
 export interface GovernancePlane {

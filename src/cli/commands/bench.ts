@@ -88,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     warmupS: a.warmupS,
     batch: a.batch,
     client: a.client,
+    pacing: a.pacing,
     ...(a.httpsPort === undefined ? {} : { httpsPort: a.httpsPort }),
     ...(bar.enabled ? { onTally: (t: { readonly ops: number }) => { live = t; } } : {}),
   }).finally(() => { clearInterval(barTimer); bar.done(); });
