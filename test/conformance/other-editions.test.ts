@@ -12,7 +12,9 @@
  * - the 2.0 mask bit name ContentCommitment in a Cryptographic Usage Mask;
  * - Triple DES keys registered with Cryptographic Length 168 (or 112): the length without parity bits (NIST SP
  *   800-67; KMIP 1.4 §3.5 Cryptographic Length "in bits of the key", as SKFF-M-4 creates them), and Encrypt /
- *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key).
+ *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key);
+ * - Re-key with a Name in the request: the replacement keeps the existing key's Names and adds the new one (the
+ *   published TC-REKEY-1 cases of 1.0, 1.1 and 1.2 re-key four times and expect every Name so far).
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
 import { after, before, describe, test } from 'node:test';
@@ -144,6 +146,47 @@ function des3File(major: number, minor: number, bits: number, material: string, 
   ].join('\n')}\n</KMIP>\n`;
 }
 
+/**
+ * Re-key twice in one ordered batch, each time with a new Name, then Get Attributes by ID Placeholder: the replacement
+ * carries the existing key's Names and the requested one after them (KMIP 1.4 Table 173 / 2.1 Table 304: "Set to the
+ * name(s) of the existing key"), as the published TC-REKEY-1 cases of 1.0 to 2.0 expect; the existing key keeps none.
+ */
+function reKeyNamesFile(major: number, minor: number): string {
+  const base = `rk-${String(major)}${String(minor)}`;
+  const name1x = (v: string, index?: number): string => '<Attribute><AttributeName type="TextString" value="Name"/>'
+    + (index === undefined ? '' : `<AttributeIndex type="Integer" value="${String(index)}"/>`)
+    + `<AttributeValue><NameValue type="TextString" value="${v}"/><NameType type="Enumeration" value="UninterpretedTextString"/></AttributeValue></Attribute>`;
+  const name2x = (v: string): string => `<Name><NameValue type="TextString" value="${v}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name>`;
+  const attrs = (inner: string[]): string => (major === 1 ? `<TemplateAttribute>${inner.join('')}</TemplateAttribute>` : `<Attributes>${inner.join('')}</Attributes>`);
+  const nameIn = (v: string): string => (major === 1 ? name1x(v) : name2x(v));
+  const alg = major === 1
+    ? ['<Attribute><AttributeName type="TextString" value="Cryptographic Algorithm"/><AttributeValue type="Enumeration" value="AES"/></Attribute>',
+      '<Attribute><AttributeName type="TextString" value="Cryptographic Length"/><AttributeValue type="Integer" value="128"/></Attribute>']
+    : ['<CryptographicAlgorithm type="Enumeration" value="AES"/>', '<CryptographicLength type="Integer" value="128"/>'];
+  const nameRef = major === 1 ? '<AttributeName type="TextString" value="Name"/>' : '<AttributeReference type="Enumeration" value="Name"/>';
+  const namesOut = (vs: string[]): string => (major === 1
+    ? vs.map((v, i) => name1x(v, i === 0 ? undefined : i)).join('')
+    : `<Attributes>${vs.map(name2x).join('')}</Attributes>`);
+  return `<KMIP>\n${[
+    request(major, minor, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${attrs([...alg, nameIn(`${base}-a`)])}`)]),
+    response(major, minor, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}`)]),
+    request(major, minor, [
+      item('ReKey', `${uid(0)}${attrs([nameIn(`${base}-b`)])}`),
+      item('ReKey', attrs([nameIn(`${base}-c`)])),
+      item('GetAttributes', nameRef),
+    ], ORDERED),
+    response(major, minor, [
+      ok('ReKey', uid(1)),
+      ok('ReKey', uid(2)),
+      ok('GetAttributes', `${uid(2)}${namesOut([`${base}-a`, `${base}-b`, `${base}-c`])}`),
+    ]),
+    request(major, minor, [item('GetAttributes', `${uid(0)}${nameRef}`)]),
+    response(major, minor, [ok('GetAttributes', major === 1 ? uid(0) : `${uid(0)}<Attributes/>`)]),
+    request(major, minor, [item('Destroy', uid(0)), item('Destroy', uid(1)), item('Destroy', uid(2))]),
+    response(major, minor, [ok('Destroy', uid(0)), ok('Destroy', uid(1)), ok('Destroy', uid(2))]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
 // Our own key material (odd parity in every byte, as FIPS 46-3 §2 wants): three-key and two-key Triple DES.
 const DES3_168 = '0123456789abcdeffedcba987654321089abcdef01234567';
 const DES3_112 = '0123456789abcdeffedcba9876543210';
@@ -159,6 +202,8 @@ const FILES: Readonly<Record<string, string>> = {
   'v1.3/des3-168-13.xml': des3File(1, 3, 168, DES3_168, DES3_168_CBC),
   'v1.3/des3-112-13.xml': des3File(1, 3, 112, DES3_112, DES3_112_CBC),
   'v2.0/des3-168-20.xml': des3File(2, 0, 168, DES3_168, DES3_168_CBC),
+  'v1.0/rekey-names-10.xml': reKeyNamesFile(1, 0),
+  'v2.0/rekey-names-20.xml': reKeyNamesFile(2, 0),
 };
 
 describe('other editions: version-specific behaviour, replayed in-process', () => {
