@@ -6,7 +6,8 @@
  * stamps, IVs, ciphertexts of random keys...) are written as `$NAME` placeholders. A replayer
  * binds a placeholder on first sight in a response and substitutes the bound value in later
  * requests. Every form used by the 168 files is in {@link PLACEHOLDER_FORMS}; anything else that
- * starts with `$` is reported, never silently sent to a server.
+ * starts with `$` is reported, never silently sent to a server. The other editions add one spelling (an
+ * unindexed `$UNIQUE_IDENTIFIER`, 2.0 test-case notes).
  */
 import type { XmlElement } from '../kmip/encodings/xml.js';
 
@@ -23,10 +24,12 @@ export interface PlaceholderForm {
 
 export const PLACEHOLDER_FORMS: readonly PlaceholderForm[] = [
   {
-    pattern: /^\$UNIQUE_IDENTIFIER_\d+$/,
+    // The index is optional: the 2.0 test-case notes (TC-CS-CORVAL-1-20) write `$UNIQUE_IDENTIFIER` alone for
+    // the one object a file creates. It is a name like any other: bound once, distinct from the indexed ones.
+    pattern: /^\$UNIQUE_IDENTIFIER(?:_\d+)?$/,
     itemType: 'TextString',
     kind: 'identifier',
-    meaning: 'n-th distinct identifier the server returned: bound on first sight in a response (two names may not bind the same identifier), substituted in later requests',
+    meaning: 'n-th distinct identifier the server returned (`$UNIQUE_IDENTIFIER_n`, or `$UNIQUE_IDENTIFIER` without an index as the 2.0 test-case notes write it): bound on first sight in a response (two names may not bind the same identifier), substituted in later requests',
   },
   {
     pattern: /^\$NOW(?:[+-]\d+)?$/,

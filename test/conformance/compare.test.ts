@@ -98,11 +98,13 @@ describe('strict by default', () => {
 
 describe('placeholders', () => {
   test('every placeholder form of the test cases is known', () => {
-    for (const v of ['$UNIQUE_IDENTIFIER_0', '$UNIQUE_IDENTIFIER_12', '$NOW', '$NOW-3600', '$NOW+3600', '$DATA_25', '$IV_COUNTER_NONCE',
+    for (const v of ['$UNIQUE_IDENTIFIER_0', '$UNIQUE_IDENTIFIER_12', '$UNIQUE_IDENTIFIER', '$NOW', '$NOW-3600', '$NOW+3600', '$DATA_25', '$IV_COUNTER_NONCE',
       '$AUTHENTICATED_ENCRYPTION_TAG', '$MAC_DATA', '$SIGNATURE_DATA', '$CORRELATION_VALUE', '$KEY_MATERIAL_1', '$KEY_VALUE_0', '$SHORT_UNIQUE_IDENTIFIER_1']) {
       assert.ok(placeholderForm(v), v);
     }
     assert.equal(placeholderForm('$SOMETHING_ELSE'), undefined);
+    assert.equal(placeholderForm('$UNIQUE_IDENTIFIER_'), undefined);
+    assert.equal(placeholderForm('$UNIQUE_IDENTIFIERS'), undefined);
     assert.equal(PLACEHOLDER_FORMS.length, 4);
   });
 

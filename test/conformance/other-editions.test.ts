@@ -14,7 +14,8 @@
  *   800-67; KMIP 1.4 §3.5 Cryptographic Length "in bits of the key", as SKFF-M-4 creates them), and Encrypt /
  *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key);
  * - Re-key with a Name in the request: the replacement keeps the existing key's Names and adds the new one (the
- *   published TC-REKEY-1 cases of 1.0, 1.1 and 1.2 re-key four times and expect every Name so far).
+ *   published TC-REKEY-1 cases of 1.0, 1.1 and 1.2 re-key four times and expect every Name so far);
+ * - the 2.0 test-case notes' unindexed `$UNIQUE_IDENTIFIER` placeholder (src/conformance/placeholders.ts).
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
 import { after, before, describe, test } from 'node:test';
@@ -187,6 +188,27 @@ function reKeyNamesFile(major: number, minor: number): string {
   ].join('\n')}\n</KMIP>\n`;
 }
 
+/**
+ * The 2.0 test-case notes' spelling of the one object a file makes: `$UNIQUE_IDENTIFIER` without an index, bound by
+ * the Create response and used in the next requests (TC-CS-CORVAL-1-20 writes it so), beside an indexed one.
+ */
+function unindexedIdFile(): string {
+  const one = '<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER"/>';
+  const aes = '<Attributes><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="128"/></Attributes>';
+  return `<KMIP>\n<!-- our own: the unindexed identifier placeholder -->\n${[
+    request(2, 0, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${aes}`)], '<ClientCorrelationValue type="TextString" value="editions-unindexed"/>'),
+    response(2, 0, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${one}`)]),
+    request(2, 0, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${aes}`)]),
+    response(2, 0, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}`)]),
+    request(2, 0, [item('GetAttributes', `${one}<AttributeReference type="Enumeration" value="CryptographicLength"/>`), item('Destroy', one), item('Destroy', uid(0))]),
+    response(2, 0, [
+      ok('GetAttributes', `${one}<Attributes><CryptographicLength type="Integer" value="128"/></Attributes>`),
+      ok('Destroy', one),
+      ok('Destroy', uid(0)),
+    ]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
 // Our own key material (odd parity in every byte, as FIPS 46-3 §2 wants): three-key and two-key Triple DES.
 const DES3_168 = '0123456789abcdeffedcba987654321089abcdef01234567';
 const DES3_112 = '0123456789abcdeffedcba9876543210';
@@ -204,6 +226,7 @@ const FILES: Readonly<Record<string, string>> = {
   'v2.0/des3-168-20.xml': des3File(2, 0, 168, DES3_168, DES3_168_CBC),
   'v1.0/rekey-names-10.xml': reKeyNamesFile(1, 0),
   'v2.0/rekey-names-20.xml': reKeyNamesFile(2, 0),
+  'tc-2.0/unindexed-identifier-20.xml': unindexedIdFile(),
 };
 
 describe('other editions: version-specific behaviour, replayed in-process', () => {
