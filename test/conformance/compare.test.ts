@@ -99,7 +99,7 @@ describe('strict by default', () => {
 describe('placeholders', () => {
   test('every placeholder form of the test cases is known', () => {
     for (const v of ['$UNIQUE_IDENTIFIER_0', '$UNIQUE_IDENTIFIER_12', '$UNIQUE_IDENTIFIER', '$NOW', '$NOW-3600', '$NOW+3600', '$DATA_25', '$IV_COUNTER_NONCE',
-      '$AUTHENTICATED_ENCRYPTION_TAG', '$MAC_DATA', '$SIGNATURE_DATA', '$CORRELATION_VALUE', '$KEY_MATERIAL_1', '$KEY_VALUE_0', '$KEY_VALUE', '$SHORT_UNIQUE_IDENTIFIER_1']) {
+      '$AUTHENTICATED_ENCRYPTION_TAG', '$MAC_DATA', '$SIGNATURE_DATA', '$CORRELATION_VALUE', '$KEY_MATERIAL_1', '$KEY_VALUE_0', '$KEY_VALUE', '$KEY_MATERIAL', '$SHORT_UNIQUE_IDENTIFIER_1']) {
       assert.ok(placeholderForm(v), v);
     }
     assert.equal(placeholderForm('$SOMETHING_ELSE'), undefined);
