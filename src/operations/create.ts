@@ -1,6 +1,7 @@
 /**
  * Create (KMIP 1.4 §4.1, KMIP 2.1 §6.1.8): the server generates a Symmetric Key — AES-128/192/256,
- * Triple DES or an HMAC key — from its CSPRNG and stores it with the client's attributes.
+ * Triple DES or an HMAC key — from its CSPRNG and stores it with the client's attributes; at 2.x also Secret Data
+ * (create-secret-data.ts).
  */
 import { KmipError } from '../kmip/errors.js';
 import { CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, Tag } from '../kmip/registry.js';
@@ -13,6 +14,8 @@ import { insertObject, setIdPlaceholder } from './model/context.js';
 import { newObjectRecord } from './model/new-object.js';
 import { boolAttr, enumAttr, intAttr, setInt } from './model/record.js';
 import { expandTemplates } from './model/templates.js';
+import { createMakes, createSecretData } from './create-secret-data.js';
+import { isKmip2 } from '../kmip/message.js';
 
 const A = CryptographicAlgorithm;
 
@@ -90,9 +93,11 @@ export const createOperation: OperationHandler<CreateRequest, CreateResponse, Op
   since: '1.0',
   mutating: true,
   async handle(ctx: OpContext, req: CreateRequest): Promise<CreateResponse> {
-    if (req.objectType !== ObjectType.SymmetricKey) {
-      throw new KmipError('INVALID_OBJECT_TYPE', 'Create makes Symmetric Keys; register other objects', { field: 'Object Type' });
+    if (!createMakes(req.objectType, ctx.protocolVersion)) {
+      const what = isKmip2(ctx.protocolVersion) ? 'Symmetric Keys and Secret Data' : 'Symmetric Keys';
+      throw new KmipError('INVALID_OBJECT_TYPE', `Create makes ${what}; register other objects`, { field: 'Object Type' });
     }
+    if (req.objectType === ObjectType.SecretData) return createSecretData(ctx, req);
     const attributes = await expandTemplates(ctx, req.attributes, req.templateNames ?? []);
     checkInitialAttributes(ctx, attributes, false);
     const probe = { attributes };

@@ -61,6 +61,9 @@ const SHIFTED_DATES: readonly (readonly [name: string, tag: number])[] = [
   ['Deactivation Date', Tag.DeactivationDate],
 ];
 
+/** Attributes the replacement takes over from the existing key and the request adds to (Table 173 / 304). */
+const ADDED_NOT_REPLACED: ReadonlySet<string> = new Set(['Name']);
+
 function link(type: number, uid: string): StructureItem {
   return struct(Tag.Link, [enumeration(Tag.LinkType, type), text(Tag.LinkedObjectIdentifier, uid)]);
 }
@@ -94,9 +97,18 @@ function replacementAttributes(existing: ManagedObjectRecord, requested: readonl
   }
   const usage = freshUsageLimits(existing);
   if (usage !== undefined) out.attributes.push({ name: 'Usage Limits', value: usage });
-  // "Specifies desired object attributes": the request's values replace the copied ones.
-  for (const name of new Set(requested.map((a) => a.name))) removeAttrs(out, name);
-  for (const a of requested) out.attributes.push({ name: a.name, value: a.value });
+  // "Specifies desired object attributes": the request's values replace the copied ones, except
+  // Name. Table 173 (1.4) / Table 304 (2.1) set the replacement's Names to those of the existing
+  // key, so a Name in the request is one more instance after them (Name is multi-instance, 1.4
+  // §3.2), not a replacement: the published TC-REKEY-1 test cases of 1.0 to 1.4 and 2.0 re-key
+  // four times with a new Name each time and expect every Name so far, the original first.
+  for (const name of new Set(requested.map((a) => a.name))) if (!ADDED_NOT_REPLACED.has(name)) removeAttrs(out, name);
+  const kept = new Set(out.attributes.filter((a) => ADDED_NOT_REPLACED.has(a.name)).map((a) => nameValueOf(a.value)));
+  for (const a of requested) {
+    // The same Name twice on one object would be two equal instances; keep the inherited one.
+    if (ADDED_NOT_REPLACED.has(a.name) && kept.has(nameValueOf(a.value))) continue;
+    out.attributes.push({ name: a.name, value: a.value });
+  }
   return out.attributes;
 }
 

@@ -98,11 +98,13 @@ describe('strict by default', () => {
 
 describe('placeholders', () => {
   test('every placeholder form of the test cases is known', () => {
-    for (const v of ['$UNIQUE_IDENTIFIER_0', '$UNIQUE_IDENTIFIER_12', '$NOW', '$NOW-3600', '$NOW+3600', '$DATA_25', '$IV_COUNTER_NONCE',
-      '$AUTHENTICATED_ENCRYPTION_TAG', '$MAC_DATA', '$SIGNATURE_DATA', '$CORRELATION_VALUE', '$KEY_MATERIAL_1', '$KEY_VALUE_0', '$SHORT_UNIQUE_IDENTIFIER_1']) {
+    for (const v of ['$UNIQUE_IDENTIFIER_0', '$UNIQUE_IDENTIFIER_12', '$UNIQUE_IDENTIFIER', '$NOW', '$NOW-3600', '$NOW+3600', '$DATA_25', '$IV_COUNTER_NONCE',
+      '$AUTHENTICATED_ENCRYPTION_TAG', '$MAC_DATA', '$SIGNATURE_DATA', '$CORRELATION_VALUE', '$KEY_MATERIAL_1', '$KEY_VALUE_0', '$KEY_VALUE', '$KEY_MATERIAL', '$SHORT_UNIQUE_IDENTIFIER_1']) {
       assert.ok(placeholderForm(v), v);
     }
     assert.equal(placeholderForm('$SOMETHING_ELSE'), undefined);
+    assert.equal(placeholderForm('$UNIQUE_IDENTIFIER_'), undefined);
+    assert.equal(placeholderForm('$UNIQUE_IDENTIFIERS'), undefined);
     assert.equal(PLACEHOLDER_FORMS.length, 4);
   });
 
@@ -139,6 +141,17 @@ describe('placeholders', () => {
     assert.deepEqual(out.children.map((c) => c.attrs.value), ['abc', '0102ff', isoSeconds(NOW - 3600n)]);
     assert.deepEqual(state.bindings.get('$MAC_DATA'), new Uint8Array([1, 2, 255]));
     assert.throws(() => instantiateRequest(parseXml('<Data type="ByteString" value="$DATA_0"/>'), state), UnboundPlaceholderError);
+  });
+
+  test('the 2.0 notes\' unindexed $KEY_VALUE binds the wrapped key from a Get response and is then sent back (TC-SENSITIVE-1-20)', () => {
+    const state = new ReplayState(() => NOW, 300);
+    const got = (v: string): string => `<Operation type="Enumeration" value="Get"/>${OK}<ResponsePayload><ObjectType type="Enumeration" value="SymmetricKey"/>`
+      + '<UniqueIdentifier type="TextString" value="u"/><SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/>'
+      + `<KeyValue type="ByteString" value="${v}"/></KeyBlock></SymmetricKey></ResponsePayload>`;
+    assert.equal(compare(response(got('$KEY_VALUE')), concrete(got('a1b2c3')), item('Get'), state), undefined);
+    assert.deepEqual(state.bindings.get('$KEY_VALUE'), new Uint8Array([0xa1, 0xb2, 0xc3]));
+    const out = instantiateRequest(parseXml('<KeyValue type="ByteString" value="$KEY_VALUE"/>'), state);
+    assert.equal(out.attrs.value, 'a1b2c3');
   });
 });
 

@@ -12,7 +12,12 @@
  * - the 2.0 mask bit name ContentCommitment in a Cryptographic Usage Mask;
  * - Triple DES keys registered with Cryptographic Length 168 (or 112): the length without parity bits (NIST SP
  *   800-67; KMIP 1.4 §3.5 Cryptographic Length "in bits of the key", as SKFF-M-4 creates them), and Encrypt /
- *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key).
+ *   Decrypt with them (the 1.3 Basic Cryptographic Server case CS-BC-M-4-12-3DES-13 encrypts with a 3DES key);
+ * - Re-key with a Name in the request: the replacement keeps the existing key's Names and adds the new one (the
+ *   published TC-REKEY-1 cases of 1.0, 1.1 and 1.2 re-key four times and expect every Name so far);
+ * - the 2.0 test-case notes' unindexed `$UNIQUE_IDENTIFIER` placeholder (src/conformance/placeholders.ts);
+ * - Create of Secret Data at 2.x (KMIP 2.1 §6.1.8; the 2.0 note TC-CREATE-SD-1-20), refused at 1.x (1.4 §4.1), and
+ *   bounded by maxRngRetrieveBytes.
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
 import { after, before, describe, test } from 'node:test';
@@ -144,6 +149,91 @@ function des3File(major: number, minor: number, bits: number, material: string, 
   ].join('\n')}\n</KMIP>\n`;
 }
 
+/**
+ * Re-key twice in one ordered batch, each time with a new Name, then Get Attributes by ID Placeholder: the replacement
+ * carries the existing key's Names and the requested one after them (KMIP 1.4 Table 173 / 2.1 Table 304: "Set to the
+ * name(s) of the existing key"), as the published TC-REKEY-1 cases of 1.0 to 2.0 expect; the existing key keeps none.
+ */
+function reKeyNamesFile(major: number, minor: number): string {
+  const base = `rk-${String(major)}${String(minor)}`;
+  const name1x = (v: string, index?: number): string => '<Attribute><AttributeName type="TextString" value="Name"/>'
+    + (index === undefined ? '' : `<AttributeIndex type="Integer" value="${String(index)}"/>`)
+    + `<AttributeValue><NameValue type="TextString" value="${v}"/><NameType type="Enumeration" value="UninterpretedTextString"/></AttributeValue></Attribute>`;
+  const name2x = (v: string): string => `<Name><NameValue type="TextString" value="${v}"/><NameType type="Enumeration" value="UninterpretedTextString"/></Name>`;
+  const attrs = (inner: string[]): string => (major === 1 ? `<TemplateAttribute>${inner.join('')}</TemplateAttribute>` : `<Attributes>${inner.join('')}</Attributes>`);
+  const nameIn = (v: string): string => (major === 1 ? name1x(v) : name2x(v));
+  const alg = major === 1
+    ? ['<Attribute><AttributeName type="TextString" value="Cryptographic Algorithm"/><AttributeValue type="Enumeration" value="AES"/></Attribute>',
+      '<Attribute><AttributeName type="TextString" value="Cryptographic Length"/><AttributeValue type="Integer" value="128"/></Attribute>']
+    : ['<CryptographicAlgorithm type="Enumeration" value="AES"/>', '<CryptographicLength type="Integer" value="128"/>'];
+  const nameRef = major === 1 ? '<AttributeName type="TextString" value="Name"/>' : '<AttributeReference type="Enumeration" value="Name"/>';
+  const namesOut = (vs: string[]): string => (major === 1
+    ? vs.map((v, i) => name1x(v, i === 0 ? undefined : i)).join('')
+    : `<Attributes>${vs.map(name2x).join('')}</Attributes>`);
+  return `<KMIP>\n${[
+    request(major, minor, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${attrs([...alg, nameIn(`${base}-a`)])}`)]),
+    response(major, minor, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}`)]),
+    request(major, minor, [
+      item('ReKey', `${uid(0)}${attrs([nameIn(`${base}-b`)])}`),
+      item('ReKey', attrs([nameIn(`${base}-c`)])),
+      item('GetAttributes', nameRef),
+    ], ORDERED),
+    response(major, minor, [
+      ok('ReKey', uid(1)),
+      ok('ReKey', uid(2)),
+      ok('GetAttributes', `${uid(2)}${namesOut([`${base}-a`, `${base}-b`, `${base}-c`])}`),
+    ]),
+    request(major, minor, [item('GetAttributes', `${uid(0)}${nameRef}`)]),
+    response(major, minor, [ok('GetAttributes', major === 1 ? uid(0) : `${uid(0)}<Attributes/>`)]),
+    request(major, minor, [item('Destroy', uid(0)), item('Destroy', uid(1)), item('Destroy', uid(2))]),
+    response(major, minor, [ok('Destroy', uid(0)), ok('Destroy', uid(1)), ok('Destroy', uid(2))]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
+/**
+ * The 2.0 test-case notes' spelling of the one object a file makes: `$UNIQUE_IDENTIFIER` without an index, bound by
+ * the Create response and used in the next requests (TC-CS-CORVAL-1-20 writes it so), beside an indexed one.
+ */
+function unindexedIdFile(): string {
+  const one = '<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER"/>';
+  const aes = '<Attributes><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="128"/></Attributes>';
+  return `<KMIP>\n<!-- our own: the unindexed identifier placeholder -->\n${[
+    request(2, 0, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${aes}`)], '<ClientCorrelationValue type="TextString" value="editions-unindexed"/>'),
+    response(2, 0, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${one}`)]),
+    request(2, 0, [item('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${aes}`)]),
+    response(2, 0, [ok('Create', `<ObjectType type="Enumeration" value="SymmetricKey"/>${uid(0)}`)]),
+    request(2, 0, [item('GetAttributes', `${one}<AttributeReference type="Enumeration" value="CryptographicLength"/>`), item('Destroy', one), item('Destroy', uid(0))]),
+    response(2, 0, [
+      ok('GetAttributes', `${one}<Attributes><CryptographicLength type="Integer" value="128"/></Attributes>`),
+      ok('Destroy', one),
+      ok('Destroy', uid(0)),
+    ]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
+/**
+ * Create of Secret Data (KMIP 2.0 / 2.1 §6.1.8) in one ordered batch with a Get by ID Placeholder: Secret Data Type
+ * Password, Key Format Type Opaque and `bits` / 8 fresh bytes (the 2.0 note TC-CREATE-SD-1-20 records these), bound
+ * through the unindexed `$KEY_MATERIAL`. At 1.x Create makes Symmetric Keys only (1.4 §4.1): refused, with Illegal
+ * Operation (1.x has no Invalid Object Type reason; the error catalog's 1.x column, docs/errors.md).
+ */
+function createSecretDataFile(major: number, minor: number, bits: number): string {
+  const create = item('Create', `<ObjectType type="Enumeration" value="SecretData"/>${major === 1
+    ? `<TemplateAttribute><Attribute><AttributeName type="TextString" value="Cryptographic Length"/><AttributeValue type="Integer" value="${String(bits)}"/></Attribute></TemplateAttribute>`
+    : `<Attributes><CryptographicLength type="Integer" value="${String(bits)}"/></Attributes>`}`);
+  if (major === 1) {
+    return `<KMIP>\n${[request(1, minor, [create]), response(1, minor, [failed('Create', 'IllegalOperation')])].join('\n')}\n</KMIP>\n`;
+  }
+  const secret = '<SecretData><SecretDataType type="Enumeration" value="Password"/><KeyBlock><KeyFormatType type="Enumeration" value="Opaque"/>'
+    + '<KeyValue><KeyMaterial type="ByteString" value="$KEY_MATERIAL"/></KeyValue></KeyBlock></SecretData>';
+  return `<KMIP>\n${[
+    request(2, minor, [create, '<BatchItem><Operation type="Enumeration" value="Get"/><RequestPayload/></BatchItem>'], ORDERED),
+    response(2, minor, [ok('Create', `<ObjectType type="Enumeration" value="SecretData"/>${uid(0)}`), ok('Get', `<ObjectType type="Enumeration" value="SecretData"/>${uid(0)}${secret}`)]),
+    request(2, minor, [item('Destroy', uid(0))]),
+    response(2, minor, [ok('Destroy', uid(0))]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
 // Our own key material (odd parity in every byte, as FIPS 46-3 §2 wants): three-key and two-key Triple DES.
 const DES3_168 = '0123456789abcdeffedcba987654321089abcdef01234567';
 const DES3_112 = '0123456789abcdeffedcba9876543210';
@@ -159,6 +249,14 @@ const FILES: Readonly<Record<string, string>> = {
   'v1.3/des3-168-13.xml': des3File(1, 3, 168, DES3_168, DES3_168_CBC),
   'v1.3/des3-112-13.xml': des3File(1, 3, 112, DES3_112, DES3_112_CBC),
   'v2.0/des3-168-20.xml': des3File(2, 0, 168, DES3_168, DES3_168_CBC),
+  'v1.0/rekey-names-10.xml': reKeyNamesFile(1, 0),
+  'v2.0/rekey-names-20.xml': reKeyNamesFile(2, 0),
+  'tc-2.0/unindexed-identifier-20.xml': unindexedIdFile(),
+  'v2.0/create-secret-data-20.xml': createSecretDataFile(2, 0, 80),
+  'v2.1/create-secret-data-21.xml': createSecretDataFile(2, 1, 256),
+  // At the limit: maxRngRetrieveBytes (64 KiB by default) of generated bytes.
+  'v2.1/create-secret-data-limit-21.xml': createSecretDataFile(2, 1, 64 * 1024 * 8),
+  'v1.4/create-secret-data-14.xml': createSecretDataFile(1, 4, 80),
 };
 
 describe('other editions: version-specific behaviour, replayed in-process', () => {
@@ -178,6 +276,25 @@ describe('other editions: version-specific behaviour, replayed in-process', () =
       assert.equal(r.status, 'pass', formatResult(r));
     });
   }
+});
+
+describe('Create of Secret Data: the length limit', () => {
+  test('one byte past maxRngRetrieveBytes, or not a whole number of bytes, is Invalid Attribute Value', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'openkcm-editions-sd-'));
+    try {
+      const over = (bits: number): string => `<KMIP>\n${[
+        request(2, 1, [item('Create', `<ObjectType type="Enumeration" value="SecretData"/><Attributes><CryptographicLength type="Integer" value="${String(bits)}"/></Attributes>`)]),
+        response(2, 1, [failed('Create', 'InvalidAttributeValue')]),
+      ].join('\n')}\n</KMIP>\n`;
+      for (const [name, bits] of [['over', (64 * 1024 + 1) * 8], ['odd', 81], ['zero', 0]] as const) {
+        await writeFile(path.join(dir, `${name}.xml`), over(bits));
+        const r = await replayVector(await loadVector(dir, `${name}.xml`), inProcessTransport(createServices(), PRINCIPAL));
+        assert.equal(r.status, 'pass', formatResult(r));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('version-specific tables', () => {

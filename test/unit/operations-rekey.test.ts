@@ -169,7 +169,7 @@ describe('Re-key', () => {
     assert.equal(total.value, 1000n);
   });
 
-  test('request attributes replace copied ones; a new Name must be unique', async () => {
+  test('request attributes replace copied ones, but a requested Name is added after the inherited ones (Table 173); a new Name must be unique', async () => {
     const f = new Fixture();
     const old = await f.createKey({ name: 'a' });
     await f.createKey({ name: 'taken' });
@@ -177,7 +177,7 @@ describe('Re-key', () => {
     assert.deepEqual(names(await record(f, old)), ['a'], 'a refused Re-key changes nothing');
     const r = await f.call(Operation.ReKey, { uniqueIdentifier: old, attributes: [nameAttr('b'), makeAttribute('Contact Information', 'ops')] });
     const n = await record(f, r.uniqueIdentifier);
-    assert.deepEqual(names(n), ['b']);
+    assert.deepEqual(names(n), ['a', 'b']);
     assert.equal(attrsOf(n, 'Contact Information').length, 1);
     assert.deepEqual(names(await record(f, old)), []);
   });
