@@ -17,7 +17,6 @@ import { parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import type { Transaction } from '@electric-sql/pglite';
 import { GovernanceError } from './errors.js';
-import { startIdleMemoryTrim } from '../appliance/idle-memory.js';
 
 export type WorkerRequest =
   | { id: number; op: 'open'; dir: string | undefined }
@@ -104,9 +103,6 @@ class Server {
     if (req.op === 'open') {
       if (this.pgl !== undefined) throw new GovernanceError('INVALID_STATE', 'database already open');
       this.pgl = await PGlite.create({ ...(req.dir === undefined ? {} : { dataDir: req.dir }), ...PGLITE_MEMORY });
-      // This thread is an isolate of its own: the serving process's idle trim cannot shrink its heap (issue 14
-      // "Memory"; its young generation was 8 MiB at idle, 0.3 MiB after). Stopped with the thread.
-      startIdleMemoryTrim();
       return undefined;
     }
     const pgl = this.pgl;
