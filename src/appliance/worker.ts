@@ -31,7 +31,7 @@ import { composeGates, sealedGate, tenantStateGate } from '../server/gates.js';
 import type { KmipGate } from '../server/gates.js';
 import { governanceGate } from './governance/gate.js';
 import { KmipServer } from '../server/listener.js';
-import { KmipHttpsServer } from '../server/https-listener.js';
+import type { KmipHttpsServer } from '../server/https-listener.js';
 import { ClientTrust } from '../server/trust.js';
 import { serverCertFiles, watchServerCert } from '../server/tls-reload.js';
 import { describeError } from '../common/log.js';
@@ -227,7 +227,13 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   };
   const server = new KmipServer({ config, trust, deps });
   // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
-  const https = config.https === undefined ? undefined : new KmipHttpsServer({ config, deps, trust });
+  // Loaded only when configured (issue 14 "Memory"): fastify and its ~90 modules cost a worker about 3 MiB of heap,
+  // and KMIP over HTTPS is off by default; test/unit/lazy-modules.test.ts keeps it out of a default worker.
+  let https: KmipHttpsServer<typeof services> | undefined;
+  if (config.https !== undefined) {
+    const { KmipHttpsServer: HttpsServer } = await import('../server/https-listener.js');
+    https = new HttpsServer({ config, deps, trust });
+  }
   // ---- messages from the primary ----------------------------------------------------------------------------
   let closing: Promise<void> | undefined;
   const onMessage = (raw: unknown): void => {

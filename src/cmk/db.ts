@@ -15,7 +15,7 @@
  * matches `^[a-z0-9][a-z0-9_]{0,39}$`, which is a subset of TENANT_NAME_PATTERN, so every governed tenant is
  * also a valid KMIP tenant name, unchanged (docs/governance.md "Tenants and schemas").
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -201,6 +201,18 @@ function checkChannel(channel: string): void {
 
 // ---- PostgreSQL ------------------------------------------------------------------------------------------
 
+/**
+ * node-postgres, loaded on first use (issue 14 "Memory"): the embedded default (PGlite) and the KMIP workers, which
+ * import this file for its helpers through the audit modules, never open a PostgreSQL connection, and loading pg
+ * costs each process about 3 MiB of heap and 40 modules (docs/performance.md "Idle memory"). Only
+ * {@link PostgresDb.open} calls it; test/unit/lazy-modules.test.ts keeps it that way.
+ */
+let pgModule: Promise<typeof pg> | undefined;
+function loadPg(): Promise<typeof pg> {
+  pgModule ??= import('pg').then((m) => m.default);
+  return pgModule;
+}
+
 function pgTx(client: pg.PoolClient | pg.Pool): DbTx {
   return {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -255,16 +267,17 @@ class PostgresDb extends BaseDb {
   readonly kind = 'postgres' as const;
   private readonly listener: PgListener;
 
-  private constructor(private readonly pool: pg.Pool, url: string, opts: OpenDbOptions) {
+  private constructor(private readonly pool: pg.Pool, pgm: typeof pg, url: string, opts: OpenDbOptions) {
     super(pgTx(pool));
-    this.listener = new PgListener(url, opts.onListenEvent);
+    this.listener = new PgListener(pgm, url, opts.onListenEvent);
   }
 
   static async open(url: string, opts: OpenDbOptions): Promise<PostgresDb> {
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
+    const pgm = await loadPg();
+    const pool = new pgm.Pool({ connectionString: url, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
     // An idle client that dies (server restart) must not crash the process: the pool drops it and makes another.
     pool.on('error', (err) => opts.onListenEvent?.({ type: 'error', error: err }));
-    const db = new PostgresDb(pool, url, opts);
+    const db = new PostgresDb(pool, pgm, url, opts);
     try {
       await pool.query('SELECT 1');
     } catch (e) {
@@ -327,6 +340,7 @@ class PgListener {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
+    private readonly pgm: typeof pg,
     private readonly url: string,
     private readonly onEvent: OpenDbOptions['onListenEvent'],
   ) {}
@@ -370,7 +384,7 @@ class PgListener {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new this.pgm.Client({ connectionString: this.url });
     client.on('error', (err) => {
       this.onEvent?.({ type: 'error', error: err });
       this.drop(client);

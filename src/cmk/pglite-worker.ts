@@ -78,14 +78,19 @@ interface Queryable {
 /**
  * The embedded database's memory (issue 14 "Memory": the default appliance idles at <= 300 MiB). PostgreSQL's defaults
  * size shared_buffers at 128 MB; the governance database is a few MB of tenants, policies, approvals and audit records,
- * written in small transactions, so 16 MB of buffers hold its working set. (PGlite's WebAssembly memory starts at the
- * 128 MiB its module requires, reserved rather than touched, and grows on demand.) PGlite's own start parameters are kept in front.
+ * written in small transactions that append. PGlite touches all of shared_buffers at start (measured: the resident
+ * part of its WebAssembly memory is 30 MiB with 16 MB, 22 with 8 MB, 16 with 2 MB), and WebAssembly memory never
+ * shrinks, so every megabyte here is a megabyte of the idle appliance. 4 MB (512 pages) holds the hot pages: the
+ * catalogs, the tenant and policy tables and the tail of each audit table and its index; appending 30,000 audit-like
+ * rows in transactions of 100 ran at the same rate with 4 MB as with 16 MB (docs/performance.md "Idle memory").
+ * (PGlite's WebAssembly memory starts at the 128 MiB its module requires, reserved rather than touched, and grows on
+ * demand.) PGlite's own start parameters are kept in front.
  * A production deployment uses PostgreSQL (governance.database.url), which these settings do not touch.
  */
 const PGLITE_MEMORY = {
   startParams: [
     ...PGlite.defaultStartParams,
-    '-c', 'shared_buffers=16MB',
+    '-c', 'shared_buffers=4MB',
     '-c', 'work_mem=1MB',
     '-c', 'maintenance_work_mem=8MB',
     '-c', 'temp_buffers=1MB',

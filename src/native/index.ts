@@ -16,5 +16,5 @@ export { gcmOpenBatch, gcmSealBatch, keyUnwrapBatch, keyWrapBatch, openKeyBatch,
 export type { BatchResult, GcmOpenItem, GcmSealItem, KeyUnwrapItem, KeyWrapItem, OpenKeyItem, SealKeyItem, WrapKeyItem } from './batch.js';
 export { CipherStream, decrypt, encrypt, mac, MacStream, macVerify } from './cipher.js';
 export type { CipherAlgorithm, CipherParams, Encrypted, MacAlgorithm, Padding } from './cipher.js';
-export { releaseFreeHeap } from './memory.js';
+export { compactJsHeap, releaseFreeHeap } from './memory.js';
 export * as nativeLimits from './limits.js';

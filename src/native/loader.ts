@@ -50,6 +50,8 @@ export interface NativeBinding {
   slotOpenBatch(keks: Float64Array, ivs: Uint8Array, aad: Uint8Array, aadOff: Uint32Array, sealed: Uint8Array, sealedOff: Uint32Array, handles: Float64Array, status: Int32Array): number;
   /** glibc malloc_trim(0): 1 released, 0 nothing to release, < 0 unsupported (not glibc). */
   heapTrim(): number;
+  /** V8 Isolate::LowMemoryNotification on the calling thread's isolate: 0, < 0 when there is none. */
+  heapCompact(): number;
   /** Debug hooks: present only when OPENKCM_NATIVE_DEBUG=1 was set when the addon loaded. */
   debugPeek?: (index: number, out: Uint8Array) => number;
   debugIndex?: (handle: number) => number;
@@ -74,8 +76,8 @@ export interface RawInfo {
   opensslVersion: string;
 }
 
-/** The ABI this TypeScript was written against (addon.cc `abiVersion`; 2 added heapTrim). */
-const ABI_VERSION = 2;
+/** The ABI this TypeScript was written against (addon.cc `abiVersion`; 2 added heapTrim, 3 heapCompact). */
+const ABI_VERSION = 3;
 const ADDON_FILE = 'openkcm_native.node';
 
 let cached: NativeBinding | undefined;

@@ -13,3 +13,12 @@ import { loadNative } from './loader.js';
 export function releaseFreeHeap(): boolean {
   return loadNative().heapTrim() === 1;
 }
+
+/**
+ * Shrinks the calling thread's V8 heap (Isolate::LowMemoryNotification): compacting full collections, the young
+ * generation back to its minimum (it grows to 16 MiB per semi-space under load and V8 keeps it while a process
+ * idles), freed pages unmapped. Milliseconds of collection: for idle time only (src/appliance/idle-memory.ts).
+ */
+export function compactJsHeap(): void {
+  loadNative().heapCompact();
+}

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startIdleMemoryTrim } from '../../src/appliance/idle-memory.js';
+import { releaseIdleMemory, startIdleMemoryTrim } from '../../src/appliance/idle-memory.js';
 import { processTreePss } from '../../src/bench/memory.js';
 
 const nativeIndex = fileURLToPath(new URL('../../src/native/index.js', import.meta.url));
@@ -36,6 +36,32 @@ describe('releaseFreeHeap', () => {
     assert.equal(out.released, true);
     // ~57 MiB of holes; allow for what V8 and glibc keep around them.
     assert.ok(out.before - out.after > 32 * 1024, `RSS ${String(out.before)} kB -> ${String(out.after)} kB: expected more than 32 MiB back`);
+  });
+});
+
+describe('compactJsHeap', () => {
+  test('gives back the young generation that load grew and an idle process keeps', () => {
+    // In a child: allocation with many survivors grows V8's young generation (up to 16 MiB per semi-space); an idle
+    // pause does not shrink it; compactJsHeap does, and the process keeps working (and growing it again).
+    const script = `
+      import { compactJsHeap } from ${JSON.stringify(nativeIndex)};
+      import v8 from 'node:v8';
+      const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size >> 10;
+      let keep = [];
+      for (let i = 0; i < 2_000_000; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 100_000) keep = []; }
+      keep = undefined;
+      await new Promise((r) => setTimeout(r, 300));
+      const before = young();
+      compactJsHeap();
+      const after = young();
+      let again = [];
+      for (let i = 0; i < 2_000_000; i++) { again.push({ i }); if (again.length > 100_000) again = []; }
+      process.stdout.write(JSON.stringify({ before, after, regrown: young() }));
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { before: number; after: number; regrown: number };
+    assert.ok(out.before >= 8 * 1024, `the load grew the young generation: ${String(out.before)} KiB`);
+    assert.ok(out.after <= 2 * 1024, `compacted: ${String(out.before)} -> ${String(out.after)} KiB`);
+    assert.ok(out.regrown > out.after, `and it grows again under load: ${String(out.regrown)} KiB`);
   });
 });
 
@@ -72,6 +98,10 @@ describe('startIdleMemoryTrim', () => {
     await sleep(80);
     trim.stop();
     assert.equal(calls, 1);
+  });
+
+  test('the default trim compacts the JS heap and trims the C heap without throwing', () => {
+    releaseIdleMemory();
   });
 
   test('stop() before settling cancels every trim', async () => {
