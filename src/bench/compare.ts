@@ -120,8 +120,9 @@ DIR/compare.json, DIR/compare.md and DIR/compare.svg (latency vs throughput).
   --client full|wire load-generator client for all targets (openkcm bench --help; default full)
   --workers N        openkcm serve --workers N (default: serve's default, one worker per CPU;
                      0 serves KMIP in the one process)
-  --pacing P         open loop: thread (default) sleeps until each arrival in a helper thread; spin
-                     polls with setImmediate and keeps one core busy (the generator before 2026-12-07)
+  --pacing P         open loop: spin (default) sends on time and keeps one core busy; thread sleeps
+                     until each arrival in a helper thread, leaving the cores to the targets at the
+                     cost of wake-up lag charged to every latency (see openkcm bench --help)
   --quick            the CI smoke set: ${QUICK_SCENARIOS.map((s) => s.id).join(', ')}`;
 
 export function parseCompareArgs(argv: readonly string[]): CompareOptions & { help: boolean } {
@@ -167,7 +168,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
   }
   const client = v['--client'] ?? 'full';
   if (client !== 'full' && client !== 'wire') throw new BenchUsageError(`--client must be full or wire, got ${client}`);
-  const pacing = v['--pacing'] ?? 'thread';
+  const pacing = v['--pacing'] ?? 'spin';
   if (!(PACINGS as readonly string[]).includes(pacing)) throw new BenchUsageError(`--pacing must be ${PACINGS.join(' or ')}, got ${pacing}`);
   if (targets.includes('floor') && !targets.includes('openkcm')) throw new BenchUsageError('--targets: the floor replays OpenKCM\'s responses, so it needs openkcm too');
   return {
@@ -289,7 +290,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       cores: os.cpus().length,
       kmip_version: o.kmipVersion,
       client: o.client,
-      pacing: o.pacing ?? 'thread',
+      pacing: o.pacing ?? 'spin',
       openkcm_workers: o.workers ?? os.availableParallelism(),
       duration_s: o.durationS,
       warmup_s: o.warmupS,

@@ -198,9 +198,10 @@ export const BENCH_USAGE = `usage: openkcm bench --target HOST:PORT --ca FILE --
                        on --https-port, one keep-alive HTTPS connection per --connections (HTTP/1.1
                        carries one request at a time per connection: --pipeline workers queue on it)
   --https-port P       with --client https: the server's KMIP-over-HTTPS port (kmip.https.listen)
-  --pacing P           open loop: thread (default) sleeps until each arrival in a helper thread, so the
-                       generator's event loop idles between arrivals; spin polls with setImmediate and
-                       keeps one core busy (what the generator did before 2026-12-07)
+  --pacing P           open loop: spin (default) polls with setImmediate near each arrival and keeps one
+                       core busy, but sends on time; thread sleeps until each arrival in a helper thread,
+                       so the generator leaves the cores to the server, at ~0.1-0.3 ms of wake-up lag that
+                       is charged to every latency (docs/performance.md "Open-loop tail")
   --slo CLAUSES        e.g. p99<1ms,p999<10ms: pass/fail per clause (plus errors=0); exit 1 on a violation
 
 Exit status: 0 done (and every SLO clause passed), 1 SLO violated, 2 usage error.`;
@@ -230,7 +231,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   }
   const empty = {
     target: { host: '', port: 0 }, ca: '', cert: '', key: '', kmipVersion: undefined, op: 'get' as BenchOp, connections: 1,
-    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, httpsPort: undefined, pacing: 'thread' as Pacing, quiet, help,
+    pipeline: undefined, rate: undefined, durationS: 0, warmupS: 0, batch: 1, json: undefined, slo: [], servername: undefined, client: 'full' as const, httpsPort: undefined, pacing: 'spin' as Pacing, quiet, help,
   };
   if (help) return empty;
   const need = (flag: string): string => {
@@ -248,7 +249,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs & { help: boo
   const client = p['--client'] ?? 'full';
   if (client !== 'full' && client !== 'wire' && client !== 'https') throw new BenchUsageError(`--client must be full, wire or https, got ${JSON.stringify(client)}`);
   const httpsPortText = p['--https-port'];
-  const pacing = p['--pacing'] ?? 'thread';
+  const pacing = p['--pacing'] ?? 'spin';
   if (!(PACINGS as readonly string[]).includes(pacing)) throw new BenchUsageError(`--pacing must be ${PACINGS.join(' or ')}, got ${JSON.stringify(pacing)}`);
   if ((client === 'https') !== (httpsPortText !== undefined)) throw new BenchUsageError('--client https and --https-port go together');
   return {
