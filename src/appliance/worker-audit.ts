@@ -4,10 +4,10 @@
  * batches).
  *
  * Records are gathered per tenant and leave in one IPC message per {@link AUDIT_FORWARD_INTERVAL_MS}, not one per
- * event-loop turn. At 5,000 Gets/s over two workers a message per turn meant ~2,000 messages a second from each
- * worker: each one a structured-clone serialisation and a pipe write on the KMIP event loop, and a wake-up, a read and
- * a deserialisation in the primary, whose CPU the workers share on a small machine (docs/performance.md "Open-loop
- * tail": the primary was woken 12–16k times a second). The primary writes the records to the chain once a second
+ * event-loop turn. At low load a turn holds about one request, so a message per turn was about a message per
+ * request: each one a structured-clone serialisation and a pipe write on the KMIP event loop, and a wake-up, a read
+ * and a deserialisation in the primary, whose CPU the workers share on a small machine (docs/performance.md
+ * "Open-loop tail"; the quiet-machine message rate was not measured). The primary writes the records to the chain once a second
  * (AUDIT_FLUSH_INTERVAL_MS) or per 2,048, so holding them a few milliseconds longer here changes neither when they
  * become durable nor the crash window by more than the interval.
  */
