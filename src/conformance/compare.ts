@@ -66,10 +66,11 @@ export interface RuleSite {
  *  - 'any-value':       the value (or a structure's whole content) may differ;
  *  - 'same-length':     a ByteString may differ in value but not in length;
  *  - 'optional':        may be missing on either side, and its value may differ;
+ *  - 'may-be-absent':   may be missing on either side; when both sides carry it, it compares exactly;
  *  - 'subset-unordered': a structure whose expected children must each match a distinct child
  *                        of the received structure, in any order; extra received children are fine.
  */
-export type Leniency = 'any-value' | 'same-length' | 'optional' | 'subset-unordered';
+export type Leniency = 'any-value' | 'same-length' | 'optional' | 'may-be-absent' | 'subset-unordered';
 
 export interface VariationRule {
   readonly id: string;
@@ -172,6 +173,12 @@ export const PERMITTED_VARIATIONS: readonly VariationRule[] = [
     applies: (s) => s.item === undefined && s.names.join('/') === 'ResponseHeader/ServerCorrelationValue',
   },
   {
+    id: 'locate-located-items',
+    leniency: 'may-be-absent',
+    why: 'Located Items is the server\'s choice: it "MAY elect to omit this value" and "MAY elect to return [it] even if Offset Items is not present" (KMIP 2.1 §6.1.28, Locate response); when both sides carry it, the count compares exactly',
+    applies: (s) => op(s) === 'Locate' && parent(s.names) === 'ResponsePayload' && last(s.names) === 'LocatedItems',
+  },
+  {
     id: 'random-number-generator',
     leniency: 'any-value',
     why: 'the Random Number Generator attribute describes the server\'s own RNG (KMIP 1.4 §3.44), not the protocol',
@@ -228,7 +235,8 @@ function ruleFor(exp: Side, ctx: CompareContext): VariationRule | undefined {
 }
 
 function isOptional(el: XmlElement, ttlv: TtlvItem, ctx: CompareContext): boolean {
-  return ruleFor({ xml: el, ttlv }, { ...ctx, names: [...ctx.names, el.name] })?.leniency === 'optional';
+  const leniency = ruleFor({ xml: el, ttlv }, { ...ctx, names: [...ctx.names, el.name] })?.leniency;
+  return leniency === 'optional' || leniency === 'may-be-absent';
 }
 
 /**

@@ -175,6 +175,22 @@ export function maskPlaceholders(el: XmlElement): XmlElement {
   });
 }
 
+/**
+ * A request item with Init Indicator true starts a new multi-part (streaming) operation, and the
+ * server answers it with a new Correlation Value (KMIP 2.1 §6.1 "Multi-part cryptographic
+ * operations": "Preserve the Correlation Value returned in the response [to the first request]").
+ * The 2.0 test-case notes (TC-STREAM-MAC-1-20: a MAC stream, then a MAC Verify stream) write every
+ * stream's value as the same `$CORRELATION_VALUE`, so the name is bound afresh by the response to
+ * each Init request instead of having to equal the previous stream's value.
+ */
+export function startStreamIfInit(requestItem: XmlElement | undefined, state: ReplayState): void {
+  const payload = requestItem?.children.find((c) => c.name === 'RequestPayload');
+  const init = payload?.children.find((c) => c.name === 'InitIndicator');
+  if (init?.attrs.value !== 'true') return;
+  state.bindings.delete('$CORRELATION_VALUE');
+  state.lastBytesByElement.delete('CorrelationValue');
+}
+
 export class UnboundPlaceholderError extends Error {
   constructor(readonly placeholder: string, readonly element: string) {
     super(`request uses ${placeholder} in ${element} before any response bound it`);

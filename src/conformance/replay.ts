@@ -20,6 +20,7 @@ import type { BatchItemContext, Difference, Side, VariationRule } from './compar
 import {
   DEFAULT_TIME_TOLERANCE_SECONDS,
   instantiateRequest,
+  startStreamIfInit,
   isPlaceholder,
   maskPlaceholders,
   ReplayState,
@@ -249,7 +250,10 @@ export async function replayVector(vector: Vector, transport: MessageTransport, 
     let d: Difference | undefined;
     try {
       d = compareResponseMessage(expected, got, respPath, state, {
-        contextFor: (i) => itemContext(originalItems[i], sentItems[i], state),
+        contextFor: (i) => {
+          startStreamIfInit(originalItems[i], state);
+          return itemContext(originalItems[i], sentItems[i], state);
+        },
         afterItem: (i, g) => { learn(sentItems[i], g, state); },
       }, rules);
     } catch (e) {

@@ -17,6 +17,11 @@ export const decryptOperation: OperationHandler<DecryptRequest, DecryptResponse,
   async handle(ctx: OpContext, req: DecryptRequest): Promise<DecryptResponse> {
     const uid = resolveUid(ctx, req.uniqueIdentifier);
     const r = await runCipher(ctx, uid, req, false);
-    return r.correlationValue === undefined ? { uniqueIdentifier: uid, data: r.data } : { uniqueIdentifier: uid, data: r.data, correlationValue: r.correlationValue };
+    // Data is absent on a stream part that produced no output yet (model/crypto.ts streamPart).
+    return {
+      uniqueIdentifier: uid,
+      ...(r.data === undefined ? {} : { data: r.data }),
+      ...(r.correlationValue === undefined ? {} : { correlationValue: r.correlationValue }),
+    };
   },
 };

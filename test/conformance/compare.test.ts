@@ -13,6 +13,7 @@ import {
   PLACEHOLDER_FORMS,
   placeholderForm,
   ReplayState,
+  startStreamIfInit,
   UnboundPlaceholderError,
 } from '../../src/conformance/placeholders.js';
 import { parseXml, ttlvToXml, xmlToTtlv } from '../../src/kmip/encodings/xml.js';
@@ -218,6 +219,32 @@ describe('permitted variations', () => {
     assert.equal(compare(response(rng('0102')), concrete(rng('ffee')), item('RNGRetrieve')), undefined);
     assert.deepEqual(compare(response(rng('0102')), concrete(rng('ffeedd')), item('RNGRetrieve')),
       { path: 'ResponseMessage[0]/BatchItem[0]/ResponsePayload/Data', expected: '2 bytes', got: '3 bytes' });
+  });
+
+  test('Locate: Located Items may be left out or added by the server (KMIP 2.1 §6.1.28); when both carry it, the count is exact', () => {
+    const loc = (count: string | undefined): string => `<Operation type="Enumeration" value="Locate"/>${OK}<ResponsePayload>`
+      + `${count === undefined ? '' : `<LocatedItems type="Integer" value="${count}"/>`}<UniqueIdentifier type="TextString" value="u"/></ResponsePayload>`;
+    // TC-OFFSET-2-20 step 2: Maximum Items 1 without Offset Items, recorded without Located Items.
+    assert.equal(compare(response(loc(undefined)), concrete(loc('5')), item('Locate')), undefined);
+    assert.equal(compare(response(loc('5')), concrete(loc(undefined)), item('Locate')), undefined);
+    assert.deepEqual(compare(response(loc('5')), concrete(loc('6')), item('Locate')),
+      { path: 'ResponseMessage[0]/BatchItem[0]/ResponsePayload/LocatedItems', expected: '5', got: '6' });
+    // Outside Locate an extra element is still named.
+    assert.notEqual(compare(response(loc(undefined).replace('Locate', 'Get')), concrete(loc('5').replace('Locate', 'Get')), item('Get')), undefined);
+  });
+
+  test('a new stream (Init Indicator) binds $CORRELATION_VALUE afresh; a later part must still match it', () => {
+    const part = (cv: string): string => `<Operation type="Enumeration" value="MACVerify"/>${OK}<ResponsePayload><UniqueIdentifier type="TextString" value="u"/><CorrelationValue type="ByteString" value="${cv}"/></ResponsePayload>`;
+    const state = new ReplayState(() => NOW, 300);
+    assert.equal(compare(response(part('$CORRELATION_VALUE')), concrete(part('01')), item('MAC'), state), undefined);
+    const next = parseXml('<BatchItem><Operation type="Enumeration" value="MACVerify"/><RequestPayload><InitIndicator type="Boolean" value="true"/></RequestPayload></BatchItem>');
+    // Without a new Init request the name keeps its first stream's value (TC-STREAM-MAC-1-20 reuses it for a second stream).
+    assert.notEqual(compare(response(part('$CORRELATION_VALUE')), concrete(part('02')), item('MACVerify'), state), undefined);
+    startStreamIfInit(next, state);
+    assert.equal(compare(response(part('$CORRELATION_VALUE')), concrete(part('02')), item('MACVerify'), state), undefined);
+    startStreamIfInit(parseXml('<BatchItem><Operation type="Enumeration" value="MACVerify"/><RequestPayload/></BatchItem>'), state);
+    assert.deepEqual(compare(response(part('$CORRELATION_VALUE')), concrete(part('03')), item('MACVerify'), state),
+      { path: 'ResponseMessage[0]/BatchItem[0]/ResponsePayload/CorrelationValue', expected: '$CORRELATION_VALUE (02)', got: '03' });
   });
 
   test('a date the request did not fix may differ; one it fixed may not', () => {

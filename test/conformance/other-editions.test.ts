@@ -17,10 +17,16 @@
  *   published TC-REKEY-1 cases of 1.0, 1.1 and 1.2 re-key four times and expect every Name so far);
  * - the 2.0 test-case notes' unindexed `$UNIQUE_IDENTIFIER` placeholder (src/conformance/placeholders.ts);
  * - Create of Secret Data at 2.x (KMIP 2.1 §6.1.8; the 2.0 note TC-CREATE-SD-1-20), refused at 1.x (1.4 §4.1), and
- *   bounded by maxRngRetrieveBytes.
+ *   bounded by maxRngRetrieveBytes;
+ * - streaming (KMIP 2.1 §6.1 "Multi-part cryptographic operations"), as the 2.0 notes TC-STREAM-* record it: a part
+ *   that outputs nothing answers without Data; a MAC Verify stream takes its MAC Data with the first part; each Init
+ *   request starts a stream with a new Correlation Value, which the files all write `$CORRELATION_VALUE`;
+ * - Key Value Present (1.4 §3.41, 2.1 §4.28) set by the server on a key registered without its Key Value (TC-MDO-*),
+ *   found by Locate, which may add Located Items (2.1 §6.1.28; TC-OFFSET-2-20).
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
 import { after, before, describe, test } from 'node:test';
+import { createCipheriv, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -234,6 +240,72 @@ function createSecretDataFile(major: number, minor: number, bits: number): strin
   ].join('\n')}\n</KMIP>\n`;
 }
 
+const T = (name: string): string => `<${name} type="Boolean" value="true"/>`;
+const CV = '<CorrelationValue type="ByteString" value="$CORRELATION_VALUE"/>';
+const data = (hex: string): string => `<Data type="ByteString" value="${hex}"/>`;
+const registerKey = (usage: string, alg: string, material: string, extra = ''): string => item('Register', `<ObjectType type="Enumeration" value="SymmetricKey"/><Attributes><CryptographicUsageMask type="Integer" value="${usage}"/>`
+  + `<ActivationDate type="DateTime" value="$NOW-3600"/>${extra}</Attributes><SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/>`
+  + `<KeyValue><KeyMaterial type="ByteString" value="${material}"/></KeyValue><CryptographicAlgorithm type="Enumeration" value="${alg}"/>`
+  + `<CryptographicLength type="Integer" value="${String(material.length * 4)}"/></KeyBlock></SymmetricKey>`);
+
+// Our own material; the expected outputs are computed here with node:crypto, independently of the server.
+const STREAM_KEY = '00112233445566778899aabbccddeeff';
+const STREAM_TEXT = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf';
+
+/**
+ * An AES-ECB stream (2.0 shape) whose parts straddle the block: 8 bytes (no output yet, so no Data), 8 more (one block
+ * of output), then a Final part without Data (nothing left, so no Data); then a Decrypt stream the same way.
+ */
+function streamCipherFile(): string {
+  const c = createCipheriv('aes-128-ecb', Buffer.from(STREAM_KEY, 'hex'), null).setAutoPadding(false);
+  const ct = Buffer.concat([c.update(Buffer.from(STREAM_TEXT, 'hex')), c.final()]).toString('hex');
+  const ecb = '<CryptographicParameters><BlockCipherMode type="Enumeration" value="ECB"/></CryptographicParameters>';
+  const steps: string[] = [request(2, 0, [registerKey('Encrypt Decrypt', 'AES', STREAM_KEY)]), response(2, 0, [ok('Register', uid(0))])];
+  for (const [op, input, output] of [['Encrypt', STREAM_TEXT, ct], ['Decrypt', ct, STREAM_TEXT]] as const) {
+    steps.push(
+      request(2, 0, [item(op, `${uid(0)}${ecb}${data(input.slice(0, 16))}${T('InitIndicator')}`)]), response(2, 0, [ok(op, `${uid(0)}${CV}`)]),
+      request(2, 0, [item(op, `${uid(0)}${data(input.slice(16))}${CV}`)]), response(2, 0, [ok(op, `${uid(0)}${data(output)}${CV}`)]),
+      request(2, 0, [item(op, `${uid(0)}${CV}${T('FinalIndicator')}`)]), response(2, 0, [ok(op, uid(0))]),
+    );
+  }
+  return `<KMIP>\n<!-- our own: streaming parts without output -->\n${steps.join('\n')}\n</KMIP>\n`;
+}
+
+/**
+ * An HMAC-SHA256 MAC stream, then a MAC Verify stream that sends the MAC Data with its Init part and none with its
+ * Final part ("Yes for single-part. No for multi-part.", 2.1 §6.1.33); both streams' values are `$CORRELATION_VALUE`.
+ */
+function streamMacFile(): string {
+  const mac = createHmac('sha256', Buffer.from(STREAM_KEY, 'hex')).update(Buffer.from(STREAM_TEXT, 'hex')).digest('hex');
+  const macData = `<MACData type="ByteString" value="${mac}"/>`;
+  const hmac = '<CryptographicParameters><CryptographicAlgorithm type="Enumeration" value="HMAC_SHA256"/></CryptographicParameters>';
+  return `<KMIP>\n<!-- our own: MAC and MAC Verify streams -->\n${[
+    request(2, 0, [registerKey('MACGenerate MACVerify', 'HMAC_SHA256', STREAM_KEY, hmac)]), response(2, 0, [ok('Register', uid(0))]),
+    request(2, 0, [item('MAC', `${uid(0)}${data(STREAM_TEXT.slice(0, 10))}${T('InitIndicator')}`)]), response(2, 0, [ok('MAC', `${uid(0)}${CV}`)]),
+    request(2, 0, [item('MAC', `${uid(0)}${data(STREAM_TEXT.slice(10))}${CV}${T('FinalIndicator')}`)]), response(2, 0, [ok('MAC', `${uid(0)}${macData}`)]),
+    request(2, 0, [item('MACVerify', `${uid(0)}${data(STREAM_TEXT.slice(0, 6))}${macData}${T('InitIndicator')}`)]), response(2, 0, [ok('MACVerify', `${uid(0)}${CV}`)]),
+    request(2, 0, [item('MACVerify', `${uid(0)}${data(STREAM_TEXT.slice(6))}${CV}${T('FinalIndicator')}`)]),
+    response(2, 0, [ok('MACVerify', `${uid(0)}<ValidityIndicator type="Enumeration" value="Valid"/>`)]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
+/** A key registered without its Key Value (2.0 shape): the server sets Key Value Present False; Locate finds it by that. */
+function keyValuePresentFile(): string {
+  const kvl = '<KeyValueLocation><KeyValueLocationValue type="TextString" value="editions-hsm-1"/><KeyValueLocationType type="Enumeration" value="UninterpretedTextString"/></KeyValueLocation>';
+  const kb = '<KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="128"/></KeyBlock>';
+  const absent = '<KeyValuePresent type="Boolean" value="false"/>';
+  return `<KMIP>\n<!-- our own: Key Value Present -->\n${[
+    request(2, 0, [item('Register', `<ObjectType type="Enumeration" value="SymmetricKey"/><Attributes><CryptographicUsageMask type="Integer" value="Encrypt"/>${kvl}</Attributes><SymmetricKey>${kb}</SymmetricKey>`)], ORDERED),
+    response(2, 0, [ok('Register', uid(0))]),
+    request(2, 0, [item('GetAttributes', `${uid(0)}<AttributeReference type="Enumeration" value="KeyValueLocation"/><AttributeReference type="Enumeration" value="KeyValuePresent"/>`)]),
+    response(2, 0, [ok('GetAttributes', `${uid(0)}<Attributes>${kvl}${absent}</Attributes>`)]),
+    // Maximum Items without Offset Items, recorded without Located Items (TC-OFFSET-2-20 step 2).
+    request(2, 0, [item('Locate', `<MaximumItems type="Integer" value="1"/><Attributes>${absent}</Attributes>`)]),
+    response(2, 0, [ok('Locate', uid(0))]),
+    request(2, 0, [item('Destroy', uid(0))]), response(2, 0, [ok('Destroy', uid(0))]),
+  ].join('\n')}\n</KMIP>\n`;
+}
+
 // Our own key material (odd parity in every byte, as FIPS 46-3 §2 wants): three-key and two-key Triple DES.
 const DES3_168 = '0123456789abcdeffedcba987654321089abcdef01234567';
 const DES3_112 = '0123456789abcdeffedcba9876543210';
@@ -257,6 +329,9 @@ const FILES: Readonly<Record<string, string>> = {
   // At the limit: maxRngRetrieveBytes (64 KiB by default) of generated bytes.
   'v2.1/create-secret-data-limit-21.xml': createSecretDataFile(2, 1, 64 * 1024 * 8),
   'v1.4/create-secret-data-14.xml': createSecretDataFile(1, 4, 80),
+  'tc-2.0/stream-cipher-parts-20.xml': streamCipherFile(),
+  'tc-2.0/stream-mac-verify-20.xml': streamMacFile(),
+  'tc-2.0/key-value-present-20.xml': keyValuePresentFile(),
 };
 
 describe('other editions: version-specific behaviour, replayed in-process', () => {

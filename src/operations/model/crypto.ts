@@ -207,7 +207,8 @@ export interface CipherRequest {
 }
 
 export interface CipherResult {
-  data: Uint8Array;
+  /** Absent on a stream part that produced no output yet (see streamPart). */
+  data?: Uint8Array;
   ivCounterNonce?: Uint8Array;
   correlationValue?: Uint8Array;
   authenticatedEncryptionTag?: Uint8Array;
@@ -238,6 +239,16 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * A stream part. A block cipher holds back input until it has a whole block, so a part
+ * may produce no output; Data is then left out of the response (it is optional in the Encrypt and
+ * Decrypt responses, KMIP 2.1 §6.1.17 / §6.1.11), as the 2.0 test-case notes record it
+ * (TC-STREAM-ENC-1-20: an 8-byte AES-ECB first part answers only the Correlation Value).
+ */
+function streamPart(head: Uint8Array, correlationValue: Uint8Array): CipherResult {
+  return head.length === 0 ? { correlationValue } : { data: head, correlationValue };
+}
+
 function streamsOf(ctx: OpContext): string[] {
   return [...ctx.session.scratch.keys()].filter((k) => k.startsWith(STREAM_PREFIX));
 }
@@ -262,10 +273,12 @@ export async function runCipher(ctx: OpContext, uid: string, req: CipherRequest,
     if (isEncrypt && hasUsageLimits(rec)) await consumeUsage(ctx, uid, data.length);
     try {
       const head = open.stream.update(data);
-      if (req.finalIndicator !== true) return { data: head, correlationValue: req.correlationValue };
+      if (req.finalIndicator !== true) return streamPart(head, req.correlationValue);
       ctx.session.scratch.delete(name);
       const tail = open.stream.final(isEncrypt ? undefined : req.authenticatedEncryptionTag);
-      const out: CipherResult = { data: concat(head, tail.data) };
+      const rest = concat(head, tail.data);
+      // As for the other parts: no output, no Data (TC-STREAM-ENC-1-20's final part after two whole blocks).
+      const out: CipherResult = rest.length === 0 ? {} : { data: rest };
       if (tail.tag !== undefined) out.authenticatedEncryptionTag = tail.tag;
       return out;
     } catch (e) {
@@ -311,7 +324,7 @@ export async function runCipher(ctx: OpContext, uid: string, req: CipherRequest,
       const correlationValue = ctx.services.randomBytes(CORRELATION_BYTES);
       const open: OpenStream = { stream, uid, encrypt: isEncrypt };
       ctx.session.scratch.set(STREAM_PREFIX + Buffer.from(correlationValue).toString('hex'), open);
-      return withIv({ data: head, correlationValue });
+      return withIv(streamPart(head, correlationValue));
     }
     if (isEncrypt) {
       const r = encrypt(key, params, data);

@@ -55,7 +55,19 @@ export interface MacOutcome {
   correlationValue?: Uint8Array;
 }
 
-interface OpenMac { readonly stream: MacStream; readonly uid: string; readonly verify: boolean; readonly algorithm: MacAlgorithm }
+interface OpenMac {
+  readonly stream: MacStream;
+  readonly uid: string;
+  readonly verify: boolean;
+  readonly algorithm: MacAlgorithm;
+  /**
+   * MAC Verify: the MAC to check, from whichever part carried it last. MAC Data is "Yes for
+   * single-part. No for multi-part." (KMIP 2.1 §6.1.33, MAC Verify request). A client may send it with
+   * the first part (TC-STREAM-MAC-1-20 does: MAC Data with the Init Indicator, none with the
+   * Final Indicator) or with the last; either way the stream verifies against it.
+   */
+  macData: Uint8Array | undefined;
+}
 
 /** Compares a truncated MAC (RFC 2104 §5: at least MIN_MAC_VERIFY_BYTES) in constant time. */
 function matches(full: Uint8Array, expected: Uint8Array): boolean {
@@ -81,12 +93,13 @@ export async function runMac(ctx: OpContext, uid: string, req: MacRun, verify: b
       requireUsage(rec, usage, ctx.now);
       if (!verify && hasUsageLimits(rec)) await consumeUsage(ctx, uid, data.length);
       open.stream.update(data);
+      if (req.macData !== undefined) open.macData = req.macData;
       if (req.finalIndicator !== true) return { correlationValue: req.correlationValue };
       ctx.session.scratch.delete(name);
       const out = open.stream.final();
       if (!verify) return { macData: out };
-      if (req.macData === undefined) throw new KmipError('MISSING_DATA', 'the final part of a MAC Verify needs the MAC Data', { field: 'MAC Data' });
-      const ok = matches(out, req.macData);
+      if (open.macData === undefined) throw new KmipError('MISSING_DATA', 'a MAC Verify stream needs the MAC Data in one of its parts', { field: 'MAC Data' });
+      const ok = matches(out, open.macData);
       out.fill(0);
       return { validityIndicator: validity(ok) };
     } catch (e) {
@@ -116,7 +129,7 @@ export async function runMac(ctx: OpContext, uid: string, req: MacRun, verify: b
         throw e;
       }
       const correlationValue = ctx.services.randomBytes(CORRELATION_BYTES);
-      const open: OpenMac = { stream, uid, verify, algorithm };
+      const open: OpenMac = { stream, uid, verify, algorithm, macData: verify ? req.macData : undefined };
       ctx.session.scratch.set(STREAM_PREFIX + Buffer.from(correlationValue).toString('hex'), open);
       return { correlationValue };
     }

@@ -63,6 +63,14 @@ function keyBlockFacts(o: ManagedObject): { algorithm?: number; length?: number;
   };
 }
 
+/** A key registered without its Key Value (the material is held elsewhere, Key Value Location). */
+function keyValueAbsent(o: ManagedObject): boolean {
+  if ('keyBlock' in o) return o.keyBlock.keyValue === undefined;
+  if (!('raw' in o)) return false;
+  const kb = child(o.raw, Tag.KeyBlock);
+  return kb?.type === ItemType.Structure && child(kb, Tag.KeyValue) === undefined;
+}
+
 /** RFC 4514-style "KEY=value" lines of Node's X509Certificate.subject / .issuer. */
 function dnFields(dn: string): Map<string, string[]> {
   const m = new Map<string, string[]>();
@@ -157,6 +165,12 @@ export function newObjectRecord(ctx: OpContext, input: NewObjectInput): ManagedO
   if (facts.format !== undefined) setEnum(rec, 'Key Format Type', Tag.KeyFormatType, facts.format);
   if (input.object !== undefined && 'raw' in input.object && input.objectType === ObjectType.Certificate) {
     certificateAttributes(rec, input.object.raw);
+  }
+
+  // Key Value Present (1.4 §3.41, 2.1 §4.28): "SHALL be created by the server if the Key Value is
+  // absent from the Key Block in a Register request" (TC-MDO-1-20 reads it back as False).
+  if (!input.generated && input.objectType !== ObjectType.PublicKey && input.object !== undefined && keyValueAbsent(input.object)) {
+    setBool(rec, 'Key Value Present', Tag.KeyValuePresent, false);
   }
 
   const digest = input.object === undefined ? undefined : computeDigest(input.object);
