@@ -7,9 +7,9 @@
  * 370). MAC/sign methods and asymmetric wrapping keys answer Feature Not Supported.
  *
  * The wrapping key never enters the JS heap: it is opened into a native slot through the DEK cache, as Encrypt does
- * (model/crypto.ts withSymmetricKey), and KW / KWP run here over the addon's one-block AES-ECB. Both are defined on
- * the block cipher (RFC 3394 §2.2.1, RFC 5649 §4.1), so no native change is needed; each intermediate block that held
- * plaintext is wiped. Node's 'id-aes256-wrap' would need the key bytes in JS, which Encrypt does not do.
+ * (model/crypto.ts withSymmetricKey), and the addon's KW / KWP (the vault's own key wrap, native/ops.cc) wrap under
+ * it, so no native change was needed. Node's 'id-aes256-wrap' would need the wrapping key's bytes in JS, which
+ * Encrypt does not do. The plaintext the wrap reads (the object's key bytes or their TTLV) is wiped after.
  */
 import { encodeTtlv, ItemType } from '@openkcm/ttlv';
 import type { StructureItem } from '@openkcm/ttlv';
@@ -23,7 +23,7 @@ import type { CryptographicParameters, KeyBlock, ManagedObject } from '../../kmi
 import {
   BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, EncodingOption, ObjectType, Tag, WrappingMethod,
 } from '../../kmip/registry.js';
-import { encrypt } from '../../native/index.js';
+import { keyWrap, nativeLimits } from '../../native/index.js';
 import type { SecureKey } from '../../native/index.js';
 import type { OpContext } from '../services.js';
 import { withSymmetricKey } from './crypto.js';
@@ -35,89 +35,23 @@ import { requireUsage } from './usage.js';
 
 export type KeyWrapMode = 'KW' | 'KWP';
 
-// ---- RFC 3394 / RFC 5649 over a native AES key ------------------------------------------------------------------
-
-/** RFC 3394 §2.2.3.1 default initial value. */
-const KW_IV = Uint8Array.from([0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6]);
-/** RFC 5649 §3 Alternative Initial Value: A65959A6 || 32-bit big-endian Message Length Indicator. */
-const KWP_AIV_PREFIX = Uint8Array.from([0xa6, 0x59, 0x59, 0xa6]);
-/** RFC 5649 §3: the MLI is 32 bits. */
-const KWP_MAX_BYTES = 0xffffffff;
-const ECB = { algorithm: 'AES-ECB', padding: 'none' } as const;
-
-/** One AES block encryption under the slot `key`; `block` is wiped (it may hold plaintext). */
-function aesBlock(key: SecureKey, block: Uint8Array): Uint8Array {
-  try {
-    return encrypt(key, ECB, block).data;
-  } finally {
-    block.fill(0);
-  }
-}
-
-/** RFC 3394 §2.2.1 wrapping process W with initial value `a` over the 64-bit blocks of `p` (n >= 2). */
-function wrapBlocks(key: SecureKey, a0: Uint8Array, p: Uint8Array): Uint8Array {
-  const n = p.length / 8;
-  const r = Uint8Array.from(p);
-  const a = Uint8Array.from(a0);
-  const b = new Uint8Array(16);
-  try {
-    for (let j = 0; j <= 5; j++) {
-      for (let i = 1; i <= n; i++) {
-        b.set(a, 0);
-        b.set(r.subarray((i - 1) * 8, i * 8), 8);
-        const out = aesBlock(key, Uint8Array.from(b));
-        // A = MSB(64, B) ^ t, t = (n*j)+i, big-endian over the 64 bits.
-        let t = n * j + i;
-        for (let k = 7; k >= 0; k--) {
-          a[k] = (out[k] as number) ^ (t & 0xff);
-          t = Math.floor(t / 256);
-        }
-        r.set(out.subarray(8, 16), (i - 1) * 8);
-        out.fill(0);
-      }
-    }
-    const c = new Uint8Array(8 + r.length);
-    c.set(a, 0);
-    c.set(r, 8);
-    return c;
-  } finally {
-    r.fill(0);
-    b.fill(0);
-  }
-}
+// ---- RFC 3394 / RFC 5649 in the addon ---------------------------------------------------------------------------
 
 /**
  * NIST AES Key Wrap (RFC 3394 §2.2.1, SP 800-38F KW) or AES Key Wrap with Padding (RFC 5649 §4.1, KWP) of
- * `plaintext` under `key`. KW takes 16 bytes or more, a multiple of 8; KWP any length from 1 byte. `plaintext`
- * is not changed (the caller wipes it).
+ * `plaintext` under the slot `key`, by the addon (native/ops.cc, KAT in test/unit/native-kat.test.ts). KW takes 16
+ * bytes or more, a multiple of 8; KWP any length from 1 byte; both at most nativeLimits.MAX_WRAP_INPUT_BYTES.
+ * `plaintext` is not changed (the caller wipes it).
  */
 export function aesKeyWrap(key: SecureKey, plaintext: Uint8Array, mode: KeyWrapMode): Uint8Array {
-  if (mode === 'KW') {
-    if (plaintext.length < 16 || plaintext.length % 8 !== 0) {
-      throw new KmipError('BAD_CRYPTOGRAPHIC_PARAMETERS', `NIST Key Wrap needs 16 bytes or more, a multiple of 8 (the value has ${String(plaintext.length)}); AES Key Wrap Padding takes any length`, { field: 'Block Cipher Mode' });
-    }
-    return wrapBlocks(key, KW_IV, plaintext);
+  if (plaintext.length > nativeLimits.MAX_WRAP_INPUT_BYTES) {
+    throw new KmipError('SERVER_LIMIT_EXCEEDED', `key wrapping takes at most ${String(nativeLimits.MAX_WRAP_INPUT_BYTES)} bytes (the value has ${String(plaintext.length)})`);
   }
-  if (plaintext.length < 1 || plaintext.length > KWP_MAX_BYTES) {
-    throw new KmipError('BAD_CRYPTOGRAPHIC_PARAMETERS', 'AES Key Wrap Padding takes 1 to 2^32-1 bytes', { field: 'Block Cipher Mode' });
+  if (mode === 'KW' && (plaintext.length < 16 || plaintext.length % 8 !== 0)) {
+    throw new KmipError('BAD_CRYPTOGRAPHIC_PARAMETERS', `NIST Key Wrap needs 16 bytes or more, a multiple of 8 (the value has ${String(plaintext.length)}); AES Key Wrap Padding takes any length`, { field: 'Block Cipher Mode' });
   }
-  const aiv = new Uint8Array(8);
-  aiv.set(KWP_AIV_PREFIX, 0);
-  new DataView(aiv.buffer).setUint32(4, plaintext.length, false);
-  const padded = new Uint8Array(Math.ceil(plaintext.length / 8) * 8);
-  padded.set(plaintext);
-  try {
-    // RFC 5649 §4.1 step 2: one 64-bit block is encrypted with the AIV in a single AES-ECB block.
-    if (padded.length === 8) {
-      const block = new Uint8Array(16);
-      block.set(aiv, 0);
-      block.set(padded, 8);
-      return aesBlock(key, block);
-    }
-    return wrapBlocks(key, aiv, padded);
-  } finally {
-    padded.fill(0);
-  }
+  if (plaintext.length === 0) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the object has an empty value');
+  return keyWrap(key, plaintext, mode === 'KW' ? 'rfc3394' : 'rfc5649');
 }
 
 // ---- the Key Wrapping Specification of a Get ----------------------------------------------------------------------
