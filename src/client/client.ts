@@ -50,6 +50,8 @@ import { getAttributesPayloads } from '../kmip/payloads/get-attributes.js';
 import type { GetAttributesResponse } from '../kmip/payloads/get-attributes.js';
 import { getPayloads } from '../kmip/payloads/get.js';
 import type { GetRequest, GetResponse } from '../kmip/payloads/get.js';
+import { encodeKeyWrappingSpecification } from '../kmip/payloads/key-wrapping.js';
+import type { KeyWrappingSpecification } from '../kmip/payloads/key-wrapping.js';
 import { locatePayloads } from '../kmip/payloads/locate.js';
 import type { LocateRequest, LocateResponse } from '../kmip/payloads/locate.js';
 import { modifyAttributePayloads } from '../kmip/payloads/modify-attribute.js';
@@ -472,6 +474,14 @@ export class KmipClient {
   /** Get (1.4 §4.11 / 2.1 §6.1.19). */
   get(uniqueIdentifier: string, options: Omit<GetRequest, 'uniqueIdentifier'> = {}): Promise<GetResponse> {
     return this.call(getPayloads, { ...options, uniqueIdentifier });
+  }
+
+  /**
+   * Get of the object wrapped under another key (Key Wrapping Specification: 1.4 §2.1.6 / 2.1 §7.18); the answer's
+   * Key Block carries the wrapped bytes as its Key Value and the Key Wrapping Data (decodeKeyWrappingData reads it).
+   */
+  getWrapped(uniqueIdentifier: string, spec: KeyWrappingSpecification, options: Omit<GetRequest, 'uniqueIdentifier' | 'keyWrappingSpecification'> = {}): Promise<GetResponse> {
+    return this.get(uniqueIdentifier, { ...options, keyWrappingSpecification: encodeKeyWrappingSpecification(spec, this.#version) });
   }
 
   /** Get Attributes (1.4 §4.12 / 2.1 §6.1.21); no names = all attributes. */

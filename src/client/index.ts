@@ -50,10 +50,13 @@ export type { ManagedObject, KeyBlock, CryptographicParameters } from '../kmip/p
 export {
   ObjectType, Operation, CryptographicAlgorithm, CryptographicUsageMask, NameType, State,
   RevocationReasonCode, ResultStatus, ResultReason, QueryFunction, BlockCipherMode, PaddingMethod, KeyFormatType, Tag,
+  WrappingMethod, EncodingOption,
 } from '../kmip/registry.generated.js';
 export { createPayloads } from '../kmip/payloads/create.js';
 export type { CreateRequest, CreateResponse } from '../kmip/payloads/create.js';
 export type { GetRequest, GetResponse } from '../kmip/payloads/get.js';
+export { decodeKeyWrappingData, encodeKeyWrappingSpecification } from '../kmip/payloads/key-wrapping.js';
+export type { KeyInformation, KeyWrappingData, KeyWrappingSpecification } from '../kmip/payloads/key-wrapping.js';
 export type { LocateRequest, LocateResponse } from '../kmip/payloads/locate.js';
 export type { RegisterRequest, RegisterResponse } from '../kmip/payloads/register.js';
 export type { EncryptRequest, EncryptResponse } from '../kmip/payloads/encrypt.js';

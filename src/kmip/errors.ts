@@ -309,6 +309,11 @@ export const KMIP_ERROR_CATALOG = {
     description: 'The Cryptographic Parameters are invalid',
     ref: 'KMIP 1.4 §11.1 (Invalid Field); KMIP 2.1 §11.46',
   },
+  WRAPPING_PARAMETERS_MISMATCH: {
+    reason1x: R.ItemNotFound, reason2x: R.BadCryptographicParameters,
+    description: 'The wrapping key has no Cryptographic Parameters matching those of the Key Wrapping Specification',
+    ref: 'KMIP 1.4 §2.1.6, §11.12 "Cryptographic Parameters associated with the object do not exist or do not match" (Item Not Found); KMIP 2.1 §7.18, §6.1.19.1 (Bad Cryptographic Parameters)',
+  },
   UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS: {
     reason1x: R.FeatureNotSupported, reason2x: R.UnsupportedCryptographicParameters,
     description: 'The Cryptographic Parameters are valid but not supported here',

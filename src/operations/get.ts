@@ -1,10 +1,12 @@
 /**
  * Get (KMIP 1.4 §4.11, KMIP 2.1 §6.1.19): returns the object, optionally converted to another
- * Key Format Type. Refusals, in the order the spec's error tables suggest: destroyed (Object
- * Destroyed, vector BL-M-8-21), key wrapping not offered (Feature / Key Wrap Type Not
- * Supported), Sensitive (vector BL-M-12-21) and Not Extractable (KMIP 1.4 §3.47-3.50: such keys
- * leave the server only wrapped), then format and compression. A successful Get of a Fresh
- * object clears Fresh (1.4 §3.34: Fresh means "has not yet been served to a client").
+ * Key Format Type, optionally wrapped under another key of the tenant (Key Wrapping Specification:
+ * model/key-wrap.ts). Refusals, in the order the spec's error tables suggest: destroyed (Object
+ * Destroyed, vector BL-M-8-21), Key Wrap Type Not Supported, Sensitive unless wrapped (1.4 §3.48 /
+ * 2.1 §4.55, vector BL-M-12-21, TC-SENSITIVE-1-20), Not Extractable (KMIP 1.4 §3.50 / 2.1 §4.23:
+ * never retrieved, wrapped or not; TC-EXTRACTABLE-1-20), then the wrapping key, then
+ * format and compression. A successful Get of a Fresh object clears Fresh (1.4 §3.34: Fresh
+ * means "has not yet been served to a client").
  *
  * One read per Get (issue 14). The record is read once, without its content; every check above runs on its
  * attributes (after the object-level authorization of loadObject), and only then is the content of that same record
@@ -30,6 +32,8 @@ import type { ManagedObjectRecord } from './model/store.js';
 import { isDestroyedState } from './model/lifecycle.js';
 import { stateOf } from './model/record.js';
 import { boolAttr, setBool } from './model/record.js';
+import { parseWrappingSpecification, resolveWrapping, wrapObject } from './model/key-wrap.js';
+import type { ResolvedWrapping } from './model/key-wrap.js';
 
 /** Converts a Symmetric Key between Raw and Transparent Symmetric Key (KMIP 1.4 §2.1.7.1). */
 function convertSymmetric(kb: KeyBlock, wanted: number): KeyBlock {
@@ -88,7 +92,7 @@ export function disableGetSplice(disabled: boolean): void {
  * ATTRIBUTES_STRUCTURE_HEADER: a false match only costs the decode path). Anything else decodes and converts.
  */
 function spliceable(req: GetRequest): boolean {
-  return !spliceDisabled && req.keyFormatType === undefined && req.keyCompressionType === undefined;
+  return !spliceDisabled && req.keyFormatType === undefined && req.keyCompressionType === undefined && req.keyWrappingSpecification === undefined;
 }
 
 function spliced(stored: Uint8Array, objectType: number, pv: ProtocolVersion): ManagedObject | undefined {
@@ -103,15 +107,28 @@ export const getOperation: OperationHandler<GetRequest, GetResponse, OperationSe
   mutating: true,
   handle(ctx: OpContext, req: GetRequest): GetResponse | Promise<GetResponse> {
     const uid = resolveUid(ctx, req.uniqueIdentifier);
-    const want = spliceable(req) ? 'stored' as const : true as const;
+    // A wrapped Get reads the stored bytes and decodes its own copy, whose key bytes it wipes once wrapped.
+    const want = spliceable(req) || req.keyWrappingSpecification !== undefined ? 'stored' as const : true as const;
+    const spec = req.keyWrappingSpecification === undefined ? undefined : parseWrappingSpecification(req.keyWrappingSpecification, ctx.protocolVersion);
+    let wrapping: ResolvedWrapping | undefined;
     const rec = loadObject(ctx, uid);
     return rec instanceof Promise ? rec.then(answer) : answer(rec);
 
-    function answer(r: ManagedObjectRecord): GetResponse | Promise<GetResponse> {
+    async function withWrappingKey(r: ManagedObjectRecord): Promise<GetResponse> {
+      if (spec === undefined) throw new Error('unreachable: no Key Wrapping Specification');
+      // The object's own refusals first (TC-EXTRACTABLE-1-20 answers Not Extractable with a valid wrapping key),
+      // then the wrapping key, all before the object's value is unsealed.
+      refuse(r);
+      wrapping = await resolveWrapping(ctx, spec);
+      return answer(r, true);
+    }
+
+    function answer(r: ManagedObjectRecord, resolved = false): GetResponse | Promise<GetResponse> {
+      if (spec !== undefined && !resolved) return withWrappingKey(r);
       if (boolAttr(r, 'Fresh') === true || r.version === undefined) {
         // The first Get of a Fresh object changes it: read-modify-write under the object lock.
-        return mutateObject(ctx, uid, (m) => {
-          const out = serve(m);
+        return mutateObject(ctx, uid, async (m) => {
+          const out = await serve(m);
           if (boolAttr(m, 'Fresh') === true) setBool(m, 'Fresh', Tag.Fresh, false);
           return out;
         }, { withObject: want });
@@ -127,18 +144,16 @@ export const getOperation: OperationHandler<GetRequest, GetResponse, OperationSe
       // Illegal Operation in 1.x; 2.x names it Object Destroyed (one catalog code maps both).
       if (isDestroyedState(stateOf(r))) throw new KmipError('OBJECT_MATERIAL_DESTROYED', 'Get: the object has been destroyed');
       if (!r.hasObject) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
-      if (req.keyWrappingSpecification !== undefined) {
-        throw new KmipError('FEATURE_NOT_SUPPORTED', 'key wrapping on Get is not supported', { field: 'Key Wrapping Specification' });
-      }
       if (req.keyWrapType !== undefined && req.keyWrapType !== KeyWrapType.NotWrapped && req.keyWrapType !== KeyWrapType.AsRegistered) {
         throw new KmipError('KEY_WRAP_TYPE_NOT_SUPPORTED', 'unsupported Key Wrap Type', { field: 'Key Wrap Type' });
       }
-      if (boolAttr(r, 'Sensitive') === true) throw new KmipError('SENSITIVE', 'a Sensitive object is only released wrapped');
+      if (boolAttr(r, 'Sensitive') === true && spec === undefined) throw new KmipError('SENSITIVE', 'a Sensitive object is only released wrapped');
       if (boolAttr(r, 'Extractable') === false) throw new KmipError('NOT_EXTRACTABLE', 'the object is not Extractable');
     }
 
-    function serve(r: ManagedObjectRecord): GetResponse {
+    function serve(r: ManagedObjectRecord): GetResponse | Promise<GetResponse> {
       refuse(r);
+      if (wrapping !== undefined) return serveWrapped(r, wrapping);
       const stored = r.stored;
       if (stored !== undefined) {
         const answerAsStored = spliced(stored, r.objectType, ctx.protocolVersion);
@@ -147,6 +162,18 @@ export const getOperation: OperationHandler<GetRequest, GetResponse, OperationSe
       const object = r.object ?? (stored === undefined ? undefined : decodeStored(stored, r.objectType));
       if (object === undefined) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
       return { objectType: r.objectType, uniqueIdentifier: uid, object: inFormat(object, req.keyFormatType, req.keyCompressionType) };
+    }
+
+    async function serveWrapped(r: ManagedObjectRecord, w: ResolvedWrapping): Promise<GetResponse> {
+      if (r.stored === undefined) throw new KmipError('KEY_VALUE_NOT_PRESENT', 'the server holds no value for this object');
+      // Our own copy (decodeStored wipes the stored bytes): its key bytes are wiped once wrapped.
+      const plain = decodeStored(r.stored, r.objectType);
+      try {
+        const object = await wrapObject(ctx, w, inFormat(plain, req.keyFormatType, req.keyCompressionType));
+        return { objectType: r.objectType, uniqueIdentifier: uid, object };
+      } finally {
+        if ('keyBlock' in plain) keyBlockBytes(plain.keyBlock)?.fill(0);
+      }
     }
   },
 };
