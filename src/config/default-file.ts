@@ -53,7 +53,7 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       "maxAttributeValues": ${L.maxAttributeValues},
       // Unique Identifiers one Locate answers at most, whatever its Maximum Items.
       "maxLocateItems": ${L.maxLocateItems},
-      // Derive Key: largest PBKDF2 Iteration Count, and largest derived object in bits.
+      // Derive Key: largest PBKDF2 work (Iteration Count x output blocks), and largest derived object in bits.
       "maxDeriveIterationCount": ${L.maxDeriveIterationCount},
       "maxDeriveLengthBits": ${L.maxDeriveLengthBits}
     },

@@ -20,8 +20,9 @@
  * A derived object inherits protection: Sensitive if any base is, not Extractable if any base is not (as PKCS #11
  * v2.40 §4.4 C_DeriveKey does), so derivation cannot launder a key that may only leave the server wrapped.
  *
- * Limits (kmip.limits, docs/configuration.md): the Iteration Count is at most `maxDeriveIterationCount`, the new
- * object at most `maxDeriveLengthBits`; past either, Invalid Field (1.4 Table 333 "Invalid Derivation Parameters" /
+ * Limits (kmip.limits, docs/configuration.md): the PBKDF2 work, Iteration Count x output blocks, is at most
+ * `maxDeriveIterationCount` (for a key no longer than the hash, the Iteration Count itself), the new object at most
+ * `maxDeriveLengthBits`; past either, Invalid Field (1.4 Table 333 "Invalid Derivation Parameters" /
  * "Incorrect attribute value(s)"). Every copy of base key bytes and every intermediate output is wiped; the derived
  * bytes themselves pass to the store, as Create's do.
  */
@@ -166,9 +167,15 @@ async function compute(ctx: OpContext, req: DeriveKeyRequest, key: Base, implici
       const c = p.iterationCount;
       const max = ctx.services.config.maxDeriveIterationCount;
       if (c === undefined) throw invalidParameter('PBKDF2 needs an Iteration Count', 'Iteration Count');
-      if (c < 1 || c > max) throw invalidParameter(`the Iteration Count is 1 to ${String(max)} (maxDeriveIterationCount)`, 'Iteration Count');
       // RFC 8018 §5.2: HMAC-SHA-1 unless another PRF is named (TC-DERIVEKEY-3/4 rely on it).
-      return derivePbkdf2(digestOf(hashOf(p, HashingAlgorithm.SHA_1, 'PBKDF2')), key.material, p.salt, c, bytes);
+      const d = digestOf(hashOf(p, HashingAlgorithm.SHA_1, 'PBKDF2'));
+      // PBKDF2 runs all c iterations once per output block (§5.2 step 3), so the bound is on c x blocks: one block
+      // (any key up to the hash size) may use the whole Iteration Count; a longer output divides it.
+      const blocks = Math.ceil(bytes / d.bytes);
+      if (c < 1 || c * blocks > max) {
+        throw invalidParameter(`the Iteration Count times the ${String(blocks)} output block(s) must be 1 to ${String(max)} (maxDeriveIterationCount)`, 'Iteration Count');
+      }
+      return derivePbkdf2(d, key.material, p.salt, c, bytes);
     }
     case M.HKDF:
       return deriveHkdf(digestOf(hashOf(p, HashingAlgorithm.SHA_256, 'HKDF')), key.material, p.salt ?? new Uint8Array(0), data ?? new Uint8Array(0), bytes);

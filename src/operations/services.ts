@@ -55,7 +55,7 @@ export interface OperationsConfig {
   readonly maxAttributeBytes: number;
   /** Most instances of one attribute of one object (Name, Object Group, Link, ...); the same attack by count. */
   readonly maxAttributeValues: number;
-  /** Largest PBKDF2 Iteration Count of a Derive Key (kmip.limits.maxDeriveIterationCount names the attack). */
+  /** Largest PBKDF2 work of a Derive Key, Iteration Count x output blocks (kmip.limits.maxDeriveIterationCount names the attack). */
   readonly maxDeriveIterationCount: number;
   /** Largest Cryptographic Length, bits, of a derived object (kmip.limits.maxDeriveLengthBits). */
   readonly maxDeriveLengthBits: number;

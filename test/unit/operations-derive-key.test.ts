@@ -9,7 +9,7 @@
  * ENCRYPT with the FIPS 197 Appendix C.1 AES-128 block; HKDF RFC 5869 Appendix A.1.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import type { KmipAttribute } from '../../src/kmip/attributes.js';
@@ -316,6 +316,14 @@ describe('Derive Key: configurable limits, at the limit and one past', () => {
     assert.equal(await material(f, uid), '4b007901b765489abead49d926f721d065a429c1');
     const e = await rejectsWith(f.call(Operation.DeriveKey, request([pw], M.PBKDF2, { salt: ascii('salt'), iterationCount: 4097 }, secret(160), ObjectType.SecretData)), 'INVALID_FIELD');
     assert.match(e.message, /maxDeriveIterationCount/);
+  });
+
+  test('maxDeriveIterationCount bounds Iteration Count x output blocks (two SHA-1 blocks halve it)', async () => {
+    const f = new Fixture({ maxDeriveIterationCount: 4096 });
+    const pw = await registerSecret(f, ascii('password'));
+    const uid = await derive(f, request([pw], M.PBKDF2, { salt: ascii('salt'), iterationCount: 2048 }, secret(320), ObjectType.SecretData));
+    assert.equal(await material(f, uid), pbkdf2Sync('password', 'salt', 2048, 40, 'sha1').toString('hex'));
+    await rejectsWith(f.call(Operation.DeriveKey, request([pw], M.PBKDF2, { salt: ascii('salt'), iterationCount: 2049 }, secret(320), ObjectType.SecretData)), 'INVALID_FIELD');
   });
 
   test('maxDeriveLengthBits', async () => {
