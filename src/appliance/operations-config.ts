@@ -11,16 +11,17 @@ import type { Logger } from '../common/log.js';
 
 /**
  * The operations' configuration from the server's limits and logger: the Log operation's sink and the attribute
- * limits of issue 15 (kmip.limits.maxAttributeBytes / maxAttributeValues / maxLocateItems), one place for the server and its workers.
+ * limits of issue 15 (kmip.limits.maxAttributeBytes / maxAttributeValues / maxLocateItems) and the Derive Key bounds, one place for the server and its workers.
  */
 export function operationsConfig(
-  limits: Pick<ServerLimits, 'maxAttributeBytes' | 'maxAttributeValues' | 'maxLocateItems'>,
+  limits: Pick<ServerLimits, 'maxAttributeBytes' | 'maxAttributeValues' | 'maxLocateItems' | 'maxDeriveIterationCount' | 'maxDeriveLengthBits'>,
   logger: Logger,
   compat?: Parameters<typeof compatSettings>[0],
 ): Partial<OperationsConfig> {
   return {
     ...logOperations(logger),
     maxAttributeBytes: limits.maxAttributeBytes, maxAttributeValues: limits.maxAttributeValues, maxLocateItems: limits.maxLocateItems,
+    maxDeriveIterationCount: limits.maxDeriveIterationCount, maxDeriveLengthBits: limits.maxDeriveLengthBits,
     compat: compatSettings(compat),
   };
 }

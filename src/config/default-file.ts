@@ -52,7 +52,10 @@ export function renderDefaultConfigFile(tenants: readonly string[]): string {
       // Values of one attribute of one object (Name, Object Group, ...).
       "maxAttributeValues": ${L.maxAttributeValues},
       // Unique Identifiers one Locate answers at most, whatever its Maximum Items.
-      "maxLocateItems": ${L.maxLocateItems}
+      "maxLocateItems": ${L.maxLocateItems},
+      // Derive Key: largest PBKDF2 work (Iteration Count x output blocks), and largest derived object in bits.
+      "maxDeriveIterationCount": ${L.maxDeriveIterationCount},
+      "maxDeriveLengthBits": ${L.maxDeriveLengthBits}
     },
     "ttlv": {
       // Decoder limits on hostile input (packages/ttlv/src/limits.ts).

@@ -16,6 +16,7 @@ import { checkOperation } from './check.js';
 import { createOperation } from './create.js';
 import { decryptOperation } from './decrypt.js';
 import { deleteAttributeOperation } from './delete-attribute.js';
+import { deriveKeyOperation } from './derive-key.js';
 import { destroyOperation } from './destroy.js';
 import { discoverVersionsOperation } from './discover-versions.js';
 import { encryptOperation } from './encrypt.js';
@@ -54,6 +55,7 @@ const HANDLERS: readonly AnyOperationHandler[] = [
   recoverOperation, discoverVersionsOperation, rngRetrieveOperation, rngSeedOperation,
   setAttributeOperation, adjustAttributeOperation, interopOperation, logOperation,
   encryptOperation, decryptOperation, macOperation, macVerifyOperation, reKeyOperation, pingOperation,
+  deriveKeyOperation,
 ];
 
 const BY_OPERATION: ReadonlyMap<number, AnyOperationHandler> = new Map(HANDLERS.map((h) => [h.operation, h]));

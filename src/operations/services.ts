@@ -55,6 +55,10 @@ export interface OperationsConfig {
   readonly maxAttributeBytes: number;
   /** Most instances of one attribute of one object (Name, Object Group, Link, ...); the same attack by count. */
   readonly maxAttributeValues: number;
+  /** Largest PBKDF2 work of a Derive Key, Iteration Count x output blocks (kmip.limits.maxDeriveIterationCount names the attack). */
+  readonly maxDeriveIterationCount: number;
+  /** Largest Cryptographic Length, bits, of a derived object (kmip.limits.maxDeriveLengthBits). */
+  readonly maxDeriveLengthBits: number;
   readonly rngSeedPolicy: RngSeedPolicy;
   /** Receives Log operation messages (KMIP 2.1 §6.1.29); the server wires its logger. */
   readonly onLog?: (entry: { tenant: string; identity: string; message: string }) => void;
@@ -103,6 +107,8 @@ export const DEFAULT_OPERATIONS_CONFIG: OperationsConfig = {
   maxLocateItems: 10_000,
   maxAttributeBytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
   maxAttributeValues: DEFAULT_MAX_ATTRIBUTE_VALUES,
+  maxDeriveIterationCount: 600_000,
+  maxDeriveLengthBits: 4096,
   rngSeedPolicy: 'accept-none',
 };
 

@@ -68,6 +68,9 @@ const SAMPLES: Sample[] = [
   { op: Operation.ReKey, v: 'both', request: {} },
   { op: Operation.ReKey, v: 2, request: { uniqueIdentifier: 'u-1', protectionStorageMasks: [1] } },
   { op: Operation.ReKey, v: 1, response: { uniqueIdentifier: 'u-3', attributes: [makeAttribute('State', 1)] } },
+  // Derive Key (1.4 §4.6 Tables 180-183, 2.1 §6.1.11 / §7.12): repeated Unique Identifier, nested Derivation Parameters.
+  { op: Operation.DeriveKey, v: 'both', request: { objectType: 2, uniqueIdentifiers: ['u-1', 'u-2'], derivationMethod: 1, derivationParameters: { cryptographicParameters: { hashingAlgorithm: 6 }, initializationVector: new Uint8Array([1]), derivationData: [new Uint8Array([2])], salt: new Uint8Array([3]), iterationCount: 4096 }, attributes: [name] }, response: { uniqueIdentifier: 'u-3' } },
+  { op: Operation.DeriveKey, v: 1, response: { uniqueIdentifier: 'u-3', attributes: [makeAttribute('State', 1)] } },
   {
     op: Operation.Get, v: 'both',
     request: { uniqueIdentifier: 'u-1', keyFormatType: KeyFormatType.Raw, keyWrapType: 1, keyCompressionType: 1, keyWrappingSpecification: structure(Tag.KeyWrappingSpecification, [enumeration(Tag.WrappingMethod, 1)]) },

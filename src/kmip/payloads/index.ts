@@ -11,6 +11,7 @@ import { archivePayloads } from './archive.js';
 import { checkPayloads } from './check.js';
 import { createPayloads } from './create.js';
 import { decryptPayloads } from './decrypt.js';
+import { deriveKeyPayloads } from './derive-key.js';
 import { deleteAttributePayloads } from './delete-attribute.js';
 import { destroyPayloads } from './destroy.js';
 import { discoverVersionsPayloads } from './discover-versions.js';
@@ -41,6 +42,7 @@ export * from './archive.js';
 export * from './check.js';
 export * from './create.js';
 export * from './decrypt.js';
+export * from './derive-key.js';
 export * from './delete-attribute.js';
 export * from './destroy.js';
 export * from './discover-versions.js';
@@ -71,6 +73,7 @@ export const PAYLOAD_CODECS = {
   [Operation.Create]: createPayloads,
   [Operation.Register]: registerPayloads,
   [Operation.ReKey]: reKeyPayloads,
+  [Operation.DeriveKey]: deriveKeyPayloads,
   [Operation.Locate]: locatePayloads,
   [Operation.Check]: checkPayloads,
   [Operation.Get]: getPayloads,
