@@ -312,13 +312,11 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
 function perWorker(loaded: LoadedConfig, workers: number): LoadedConfig['server'] {
   const l = loaded.server.limits;
   const share = (n: number): number => Math.max(1, Math.ceil(n / workers));
-  return {
-    ...loaded.server,
-    // maxHandshakingPerAddress stays per process (docs/configuration.md): node:cluster hands connections out in
-    // turn, so one address's pending handshakes spread over the workers rather than landing in one.
-    limits: {
-      ...l, maxConnections: share(l.maxConnections), maxResponseBytesBuffered: share(l.maxResponseBytesBuffered),
-      maxHandshakingConnections: share(l.maxHandshakingConnections),
-    },
-  };
+  // maxHandshakingPerAddress stays per process (docs/configuration.md): node:cluster hands connections out in
+  // turn, so one address's pending handshakes spread over the workers rather than landing in one.
+  const limits = Object.assign({}, l, {
+    maxConnections: share(l.maxConnections), maxResponseBytesBuffered: share(l.maxResponseBytesBuffered),
+    maxHandshakingConnections: share(l.maxHandshakingConnections),
+  });
+  return Object.assign({}, loaded.server, { limits });
 }

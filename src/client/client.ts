@@ -473,7 +473,7 @@ export class KmipClient {
 
   /** Get (1.4 §4.11 / 2.1 §6.1.19). */
   get(uniqueIdentifier: string, options: Omit<GetRequest, 'uniqueIdentifier'> = {}): Promise<GetResponse> {
-    return this.call(getPayloads, { ...options, uniqueIdentifier });
+    return this.call(getPayloads, Object.assign({}, options, { uniqueIdentifier }));
   }
 
   /**
@@ -508,7 +508,7 @@ export class KmipClient {
 
   /** Delete Attribute (1.4 §4.16 / 2.1 §6.1.13): by name (+ 1.x index) or, in 2.x, by current value. */
   deleteAttribute(uniqueIdentifier: string, target: string | Omit<DeleteAttributeRequest, 'uniqueIdentifier'>): Promise<DeleteAttributeResponse> {
-    return this.call(deleteAttributePayloads, typeof target === 'string' ? { uniqueIdentifier, attributeName: target } : { ...target, uniqueIdentifier });
+    return this.call(deleteAttributePayloads, typeof target === 'string' ? { uniqueIdentifier, attributeName: target } : Object.assign({}, target, { uniqueIdentifier }));
   }
 
   /** Set Attribute (2.1 §6.1.50, KMIP 2.0+). */
@@ -518,7 +518,7 @@ export class KmipClient {
 
   /** Locate (1.4 §4.9 / 2.1 §6.1.28): Unique Identifiers of matching objects. */
   locate(request: Partial<LocateRequest> = {}): Promise<LocateResponse> {
-    return this.call(locatePayloads, { ...request, attributes: request.attributes ?? [] });
+    return this.call(locatePayloads, Object.assign({}, request, { attributes: request.attributes ?? [] }));
   }
 
   /** Activate (1.4 §4.19 / 2.1 §6.1.1). */

@@ -98,7 +98,7 @@ export function attributeNameForTag(tag: number): string {
 }
 
 function withTag(item: TtlvItem, tag: number): TtlvItem {
-  return item.tag === tag ? item : ({ ...item, tag });
+  return item.tag === tag ? item : Object.assign({}, item, { tag });
 }
 
 /** Expected item type of a spec attribute, when the registry knows a single one. */

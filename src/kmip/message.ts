@@ -146,12 +146,12 @@ export interface ResponseMessage {
 
 /** Builds a request whose Batch Count matches its items (the normal case). */
 export function requestMessage(header: Omit<RequestHeader, 'batchCount'>, batchItems: RequestBatchItem[]): RequestMessage {
-  return { header: { ...header, batchCount: batchItems.length }, batchItems };
+  return { header: Object.assign({}, header, { batchCount: batchItems.length }), batchItems };
 }
 
 /** Builds a response whose Batch Count matches its items. */
 export function responseMessage(header: Omit<ResponseHeader, 'batchCount'>, batchItems: ResponseBatchItem[]): ResponseMessage {
-  return { header: { ...header, batchCount: batchItems.length }, batchItems };
+  return { header: Object.assign({}, header, { batchCount: batchItems.length }), batchItems };
 }
 
 // ---- context attached to decode errors ----------------------------------------------------------

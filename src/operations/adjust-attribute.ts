@@ -44,7 +44,7 @@ function zeroOf(tag: number, type: ItemType): TtlvItem | undefined {
 function adjust(current: TtlvItem, type: number, by: TtlvItem | undefined): TtlvItem {
   if (current.type === ItemType.Boolean) {
     if (type !== AdjustmentType.Negate) throw new KmipError('INVALID_FIELD', 'a Boolean can only be negated', { field: 'Adjustment Type' });
-    return { ...current, value: !current.value };
+    return Object.assign({}, current, { value: !current.value });
   }
   const value = numeric(current);
   if (value === undefined) throw new KmipError('INVALID_DATA_TYPE', 'the attribute is not numeric', { field: 'Attribute Reference' });
@@ -65,8 +65,8 @@ function adjust(current: TtlvItem, type: number, by: TtlvItem | undefined): Ttlv
   if (range !== undefined && (next < range[0] || next > range[1])) {
     throw new KmipError('NUMERIC_RANGE', 'the adjusted value is out of range for its type', { field: 'Adjustment Value' });
   }
-  if (current.type === ItemType.Integer || current.type === ItemType.Interval) return { ...current, value: Number(next) };
-  return { ...current, value: next } as TtlvItem;
+  if (current.type === ItemType.Integer || current.type === ItemType.Interval) return Object.assign({}, current, { value: Number(next) });
+  return Object.assign({}, current, { value: next });
 }
 
 export const adjustAttributeOperation: OperationHandler<AdjustAttributeRequest, AdjustAttributeResponse, OperationServices> = {

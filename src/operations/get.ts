@@ -65,7 +65,7 @@ function inFormat(o: ManagedObject, wanted: number | undefined, compression: num
     throw new KmipError('KEY_COMPRESSION_TYPE_NOT_SUPPORTED', 'the object cannot be provided in the requested Key Compression Type', { field: 'Key Compression Type' });
   }
   if (wanted === undefined) return o;
-  if (o.objectType === ObjectType.SymmetricKey && 'keyBlock' in o) return { ...o, keyBlock: convertSymmetric(o.keyBlock, wanted) };
+  if (o.objectType === ObjectType.SymmetricKey && 'keyBlock' in o) return Object.assign({}, o, { keyBlock: convertSymmetric(o.keyBlock, wanted) });
   if (formatOf(o) === wanted) return o;
   throw new KmipError('KEY_FORMAT_TYPE_NOT_SUPPORTED', 'the object cannot be provided in the requested Key Format Type', { field: 'Key Format Type' });
 }

@@ -48,7 +48,7 @@ export const registerOperation: OperationHandler<RegisterRequest, RegisterRespon
     }
     const attributes = await expandTemplates(ctx, req.attributes, req.templateNames ?? []);
     checkInitialAttributes(ctx, attributes, true);
-    checkSymmetricLength({ ...req, attributes });
+    checkSymmetricLength(Object.assign({}, req, { attributes }));
 
     const uid = ctx.services.newUid();
     const record = newObjectRecord(ctx, { uid, objectType: req.objectType, object: req.object, clientAttributes: attributes, generated: false });

@@ -134,7 +134,7 @@ export function createServices(opts: CreateServicesOptions = {}): OperationServi
     randomBytes: opts.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n))),
     // UUIDv7 (src/vault/uid.ts): unguessable, and uid order is creation order.
     newUid: opts.newUid ?? (() => vaultUid()),
-    config: { ...DEFAULT_OPERATIONS_CONFIG, ...opts.config },
+    config: Object.assign({}, DEFAULT_OPERATIONS_CONFIG, opts.config),
     locks: new KeyedLocks(),
     keyCache: new KeyCache(opts.maxCachedKeys),
     ...(opts.authorizeObject === undefined ? {} : { authorizeObject: opts.authorizeObject }),

@@ -199,13 +199,12 @@ export class KmipHttpsServer<S = unknown> {
       connectionTimeout: limits.idleTimeoutMs,
       return503OnClosing: true,
       forceCloseConnections: 'idle',
-      https: {
-        ...kmipTlsOptions(this.#config),
+      https: Object.assign(kmipTlsOptions(this.#config), {
         // Node checks requestTimeout/headersTimeout on this period (default 30 s): keep it well inside the limit.
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(https.requestTimeoutMs / 4))),
         headersTimeout: https.requestTimeoutMs,
         maxHeaderSize: https.maxHeaderBytes,
-      },
+      }),
       clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => { this.#onClientError(err, socket); },
     }) as unknown as FastifyInstance<HttpsServer>;
     this.#app = app;

@@ -113,15 +113,14 @@ export class KmipServer<S = unknown> {
     this.#trust?.onChange(() => { this.#recheck(); });
     const { limits } = this.#config;
     this.#responseBudget = new ResponseBudget(limits.maxResponseBytesBuffered);
-    this.#server = tls.createServer({
-      ...kmipTlsOptions(this.#config),
+    this.#server = tls.createServer(Object.assign(kmipTlsOptions(this.#config), {
       // No half-open sockets BEFORE the handshake: a peer that sends FIN without finishing its handshake is closed
       // at once instead of holding a slot until handshakeTimeoutMs (issue 15 item 1: 1,100 connect-and-close
       // calls left 1,024 sockets in CLOSE-WAIT and refused every real client). An established connection
       // allows half-close again (#onSecure): a client may half-close after its last request and still gets
       // its responses (src/server/connection.ts ends the connection once they are written).
       allowHalfOpen: false,
-    });
+    }));
     this.#server.maxConnections = limits.maxConnections;
     this.#server.on('connection', (raw: Socket) => { this.#onTcp(raw); });
     // After #onTcp, so a connection refused while closing never enters the budget.

@@ -259,7 +259,7 @@ function classify(e: unknown, logger: Logger, fields: Record<string, string | nu
   if (e instanceof KmipError) return { code: e.code, message: e.message };
   const k = toKmipError(e);
   if (k.code !== 'GENERAL_FAILURE') return { code: k.code, message: k.message };
-  logger.error('internal error while processing a batch item', { ...fields, ...describeError(e) });
+  logger.error('internal error while processing a batch item', Object.assign({}, fields, describeError(e)));
   return { code: 'GENERAL_FAILURE', message: GENERAL_FAILURE_MESSAGE };
 }
 

@@ -49,7 +49,7 @@ export function adminCertFiles(dataDir: string, adminTls: unknown, kmipTls: { ce
  * Established connections keep the context they were made with.
  */
 export function swapSecureContext(server: TlsServer, base: Omit<SecureContextOptions, 'cert' | 'key'>): (cert: string, key: string) => void {
-  return (cert, key) => { server.setSecureContext({ ...base, cert, key }); };
+  return (cert, key) => { server.setSecureContext(Object.assign({}, base, { cert, key })); };
 }
 
 /** The expiry of a PEM certificate (metrics, logs, `openkcm pki status`). */

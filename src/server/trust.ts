@@ -163,7 +163,7 @@ export class ClientTrust {
   update(s: TrustSnapshot): void {
     const tenants: Record<string, string> = { ...this.#identity.tenants };
     for (const [who, tenant] of s.identities) tenants[who] = tenant;
-    this.#map = { ...this.#identity, tenants };
+    this.#map = Object.assign({}, this.#identity, { tenants });
     this.#revoked = new Map(s.revoked.map(([issuer, serials]) => [issuer, new Set(serials.map(normalizeSerial))]));
     this.#listeners.notify();
   }
@@ -296,7 +296,7 @@ export class ClientTrust {
       if (current !== undefined && current.until > now) {
         // A failed background refresh: the answer in hand is still current (RFC 6960 §4.2.2.1 nextUpdate) and decides.
         this.#log?.warn(`OCSP refresh failed for a certificate of trust anchor ${t.anchor.name}: its current answer (${current.status}) serves until ${new Date(current.until).toISOString()}`, fields);
-        cache.set(t.key, { ...current, refreshAt: now + t.anchor.ocspTimeoutMs });
+        cache.set(t.key, Object.assign({}, current, { refreshAt: now + t.anchor.ocspTimeoutMs }));
         return;
       }
       entry = { status: 'unavailable', until: 0, refreshAt: 0 };

@@ -220,15 +220,15 @@ export class BaseVault implements ObjectStore {
     for (const [i, r] of records.entries()) {
       const key = prepared[i]?.key ?? objectKey(r.tenant, r.uid);
       conditions.push({ key, version: undefined });
-      ops.push({ db: 'objects', key, value: encodeRecordValue({ ...r, envelope: r.sealedMaterial }), version: 1 });
-      for (const k of indexKeysOf(r.tenant, r.uid, r.objectType, r.state, r.attributes)) ops.push({ ...k, value: EMPTY });
+      ops.push({ db: 'objects', key, value: encodeRecordValue(Object.assign({}, r, { envelope: r.sealedMaterial })), version: 1 });
+      for (const k of indexKeysOf(r.tenant, r.uid, r.objectType, r.state, r.attributes)) ops.push({ db: k.db, key: k.key, value: EMPTY });
     }
     if (!(await engine.commit(conditions, ops))) {
       const taken = prepared.find((p) => engine.read(p.key) !== undefined);
       throw new VaultError('EXISTS', `uid ${taken?.uid ?? '(one of the batch)'} already exists for this tenant`);
     }
     // Hand back copies so a caller mutating its input cannot change "the stored record" it holds.
-    return records.map((r) => ({ ...r, attributes: [...r.attributes] }));
+    return records.map((r) => Object.assign({}, r, { attributes: [...r.attributes] }));
   }
 
   async update(tenant: string, uid: string, mutator: VaultMutator, options: VersionCondition = {}): Promise<VaultRecord> {
@@ -244,7 +244,7 @@ export class BaseVault implements ObjectStore {
       if (changes === undefined) return cur.record;
       const next = await this.#apply(cur.record, changes);
       const ops: EngineOp[] = [
-        { db: 'objects', key: cur.key, value: encodeRecordValue({ ...next, envelope: next.sealedMaterial }), version: next.version },
+        { db: 'objects', key: cur.key, value: encodeRecordValue(Object.assign({}, next, { envelope: next.sealedMaterial })), version: next.version },
         ...indexDiff(cur.record, next),
       ];
       if (await engine.commit([{ key: cur.key, version: cur.record.version }], ops)) return next;
@@ -269,7 +269,7 @@ export class BaseVault implements ObjectStore {
       materialVersion += 1;
       sealedMaterial = await sealEnvelope(await this.resolver.sealingKek(cur.tenant), changes.material, { tenant: cur.tenant, uid: cur.uid, version: materialVersion });
     }
-    return { ...cur, state, attributes, materialVersion, sealedMaterial, version: cur.version + 1 };
+    return Object.assign({}, cur, { state, attributes, materialVersion, sealedMaterial, version: cur.version + 1 });
   }
 
   async delete(tenant: string, uid: string, options: VersionCondition = {}): Promise<boolean> {
@@ -283,7 +283,7 @@ export class BaseVault implements ObjectStore {
         throw new VaultError('CONFLICT', `object ${uid} is at version ${r.version}, not ${expectedVersion}`);
       }
       const ops: EngineOp[] = [{ db: 'objects', key: cur.key, remove: true }];
-      for (const k of indexKeysOf(tenant, uid, r.objectType, r.state, r.attributes)) ops.push({ ...k, remove: true });
+      for (const k of indexKeysOf(tenant, uid, r.objectType, r.state, r.attributes)) ops.push({ db: k.db, key: k.key, remove: true });
       if (await engine.commit([{ key: cur.key, version: r.version }], ops)) return true;
       if (expectedVersion !== undefined) throw new VaultError('CONFLICT', `object ${uid} changed concurrently`);
     }
@@ -320,7 +320,7 @@ export class BaseVault implements ObjectStore {
   /** {@link #lookup} with a copy the caller may change (the ObjectStore contract: returned records are copies). */
   #read(tenant: string, uid: string): { key: Buffer; record: VaultRecord } | undefined {
     const r = this.#lookup(tenant, uid);
-    return r === undefined ? undefined : { key: r.key, record: { ...r.record, attributes: [...r.record.attributes] } };
+    return r === undefined ? undefined : { key: r.key, record: Object.assign({}, r.record, { attributes: [...r.record.attributes] }) };
   }
 
   get(tenant: string, uid: string): VaultRecord | undefined {
@@ -515,7 +515,7 @@ export class BaseVault implements ObjectStore {
       } finally {
         plain.fill(0);
       }
-      const op: EngineOp = { db: 'objects', key: cur.key, value: encodeRecordValue({ ...r, envelope: next }), version: r.version + 1 };
+      const op: EngineOp = { db: 'objects', key: cur.key, value: encodeRecordValue(Object.assign({}, r, { envelope: next })), version: r.version + 1 };
       if (await this.#alive().commit([{ key: cur.key, version: r.version }], [op])) return 'rewrapped';
     }
     return 'failed';
@@ -676,8 +676,8 @@ function indexDiff(prev: VaultRecord, next: VaultRecord): EngineOp[] {
   const beforeIds = new Set(before.map(indexId));
   const afterIds = new Set(after.map(indexId));
   const ops: EngineOp[] = [];
-  for (const k of before) if (!afterIds.has(indexId(k))) ops.push({ ...k, remove: true });
-  for (const k of after) if (!beforeIds.has(indexId(k))) ops.push({ ...k, value: EMPTY });
+  for (const k of before) if (!afterIds.has(indexId(k))) ops.push({ db: k.db, key: k.key, remove: true });
+  for (const k of after) if (!beforeIds.has(indexId(k))) ops.push({ db: k.db, key: k.key, value: EMPTY });
   return ops;
 }
 

@@ -391,7 +391,7 @@ export class PolicyEngine {
     if (tooComplex !== undefined) throw new PolicyError('INVALID_POLICY', `the policies of tenant "${tenant}" are not valid`, [tooComplex]);
     const parsed = PolicyEngine.#parseAndValidate(text, 'tenant.', new Set(Object.keys(this.#defaults)));
     if (parsed.diagnostics.length > 0) throw new PolicyError('INVALID_POLICY', `the policies of tenant "${tenant}" are not valid`, parsed.diagnostics);
-    this.#tenants.set(tenant, this.#install(`tenant/${tenant}`, { ...this.#defaults, ...parsed.policies }, text));
+    this.#tenants.set(tenant, this.#install(`tenant/${tenant}`, Object.assign({}, this.#defaults, parsed.policies), text));
   }
 
   /** The tenant's own policy text, when it has one. */

@@ -88,7 +88,7 @@ export function isXmlName(name: string): boolean {
  * outside the supported subset, or when a limit in {@link XmlParseLimits} is exceeded.
  */
 export function parseXml(text: string, limits?: Partial<XmlParseLimits>, options: XmlParseOptions = {}): XmlElement {
-  return new Parser(text, { ...DEFAULT_XML_LIMITS, ...limits }, new Set(options.freeTextIn ?? [])).parseDocument();
+  return new Parser(text, Object.assign({}, DEFAULT_XML_LIMITS, limits), new Set(options.freeTextIn ?? [])).parseDocument();
 }
 
 /** Leniency for documents that are not KMIP messages themselves (test-case files). */

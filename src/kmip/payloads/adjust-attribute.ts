@@ -25,7 +25,7 @@ const adjustmentValue: CustomField<AdjustAttributeRequest> = {
   name: 'Adjustment Value',
   encode(obj) {
     const v = obj.adjustmentValue;
-    return v === undefined ? undefined : { ...v, tag: Tag.AdjustmentValue };
+    return v === undefined ? undefined : Object.assign({}, v, { tag: Tag.AdjustmentValue });
   },
   decode(s, _v, out) {
     const item = optItem(s, Tag.AdjustmentValue);

@@ -51,7 +51,7 @@ function build(tag: number, kind: FieldKind, v: unknown): TtlvItem {
     case 'struct': {
       if (typeof v === 'object' && v !== null && (v as TtlvItem).type === ItemType.Structure) {
         const s = v as StructureItem;
-        return s.tag === tag ? s : { ...s, tag };
+        return s.tag === tag ? s : Object.assign({}, s, { tag });
       }
       return bad();
     }

@@ -49,7 +49,7 @@ export interface KeyBlock {
 
 function encodeKeyValue(kv: PlainKeyValue | WrappedKeyValue, v: ProtocolVersion): TtlvItem {
   if (kv.kind === 'wrapped') return bytes(Tag.KeyValue, kv.bytes);
-  const material = kv.keyMaterial instanceof Uint8Array ? bytes(Tag.KeyMaterial, kv.keyMaterial) : { ...kv.keyMaterial, tag: Tag.KeyMaterial };
+  const material = kv.keyMaterial instanceof Uint8Array ? bytes(Tag.KeyMaterial, kv.keyMaterial) : Object.assign({}, kv.keyMaterial, { tag: Tag.KeyMaterial });
   return struct(Tag.KeyValue, [material, kv.attributes === undefined ? undefined : writeAttributeList(kv.attributes, v)]);
 }
 
@@ -152,7 +152,7 @@ function objectTag(objectType: number): number {
 export function encodeManagedObject(o: ManagedObject, v: ProtocolVersion): StructureItem {
   // An object answered from its stored bytes is encoded as those bytes (objectFromEncoding).
   if (o instanceof EncodedObject) return o.encoding;
-  if ('raw' in o) return { ...o.raw, tag: objectTag(o.objectType) };
+  if ('raw' in o) return Object.assign({}, o.raw, { tag: objectTag(o.objectType) });
   switch (o.objectType) {
     case ObjectType.SymmetricKey:
       return struct(Tag.SymmetricKey, [encodeKeyBlock(o.keyBlock, v)]);

@@ -49,13 +49,13 @@ export interface AttributeRule {
 }
 
 const SERVER: AttributeRule = { initial: false, add: false, modify: 'never', delete: false, multi: false };
-const SERVER_MULTI: AttributeRule = { ...SERVER, multi: true };
+const SERVER_MULTI: AttributeRule = Object.assign({}, SERVER, { multi: true });
 /** Set from the client's template at creation, never changed by the client afterwards. */
 const FIXED_AT_CREATION: AttributeRule = { initial: true, add: false, modify: 'never', delete: false, multi: false };
 /** Fully client-managed single-valued attribute. */
 const CLIENT: AttributeRule = { initial: true, add: true, modify: 'always', delete: true, multi: false };
-const CLIENT_MULTI: AttributeRule = { ...CLIENT, multi: true };
-const SERVER_DATE: AttributeRule = { ...SERVER, date: true };
+const CLIENT_MULTI: AttributeRule = Object.assign({}, CLIENT, { multi: true });
+const SERVER_DATE: AttributeRule = Object.assign({}, SERVER, { date: true });
 /** Lifecycle dates a client may set (KMIP 1.4 §3.24-3.27, 2.1 §4.1, §4.19, §4.42, §4.43). */
 function lifecycleDate(modify: ModifyRule): AttributeRule {
   return { initial: true, add: true, modify, delete: false, multi: false, date: true };
@@ -77,12 +77,12 @@ export const ATTRIBUTE_RULES: ReadonlyMap<string, AttributeRule> = new Map<strin
   ['X.509 Certificate Subject', SERVER],
   ['X.509 Certificate Issuer', SERVER],
   // Deprecated 1.x forms, removed from the attribute list in 2.0.
-  ['Certificate Identifier', { ...SERVER, until: '1.4' }],
-  ['Certificate Subject', { ...SERVER, until: '1.4' }],
-  ['Certificate Issuer', { ...SERVER, until: '1.4' }],
+  ['Certificate Identifier', Object.assign({}, SERVER, { until: '1.4' })],
+  ['Certificate Subject', Object.assign({}, SERVER, { until: '1.4' })],
+  ['Certificate Issuer', Object.assign({}, SERVER, { until: '1.4' })],
   ['Digital Signature Algorithm', SERVER_MULTI],
   ['Digest', SERVER_MULTI],
-  ['Operation Policy Name', { ...FIXED_AT_CREATION, until: '1.4' }],
+  ['Operation Policy Name', Object.assign({}, FIXED_AT_CREATION, { until: '1.4' })],
   ['Cryptographic Usage Mask', FIXED_AT_CREATION],
   ['Lease Time', SERVER],
   ['Usage Limits', { initial: true, add: false, modify: 'always', delete: false, multi: false }],
@@ -107,7 +107,7 @@ export const ATTRIBUTE_RULES: ReadonlyMap<string, AttributeRule> = new Map<strin
   ['Key Value Present', SERVER],
   ['Key Value Location', CLIENT_MULTI],
   // "Client (when the object is registered) or Server (when generated)": allowed on Register only.
-  ['Original Creation Date', { ...FIXED_AT_CREATION, date: true }],
+  ['Original Creation Date', Object.assign({}, FIXED_AT_CREATION, { date: true })],
   ['Random Number Generator', FIXED_AT_CREATION],
   ['PKCS#12 Friendly Name', CLIENT],
   ['Description', CLIENT],
@@ -118,7 +118,7 @@ export const ATTRIBUTE_RULES: ReadonlyMap<string, AttributeRule> = new Map<strin
   ['Extractable', { initial: true, add: false, modify: 'always', delete: false, multi: false }],
   ['Never Extractable', SERVER],
   // 2.x-only attributes (KMIP 2.1 §4).
-  ['Key Format Type', { ...SERVER, since: '2.0' }],
+  ['Key Format Type', Object.assign({}, SERVER, { since: '2.0' })],
   ['Short Unique Identifier', SERVER],
   ['Protection Storage Mask', SERVER],
   ['NIST Key Type', CLIENT],
@@ -134,7 +134,7 @@ export const ATTRIBUTE_RULES: ReadonlyMap<string, AttributeRule> = new Map<strin
  * inside other structures).
  */
 const CERTIFICATE_FIELD = /^Certificate (Subject|Issuer) (CN|O|OU|Email|C|ST|L|UID|Serial Number|Title|DC|DN Qualifier)$/;
-const CERTIFICATE_FIELD_RULE: AttributeRule = { ...SERVER_MULTI, since: '2.0' };
+const CERTIFICATE_FIELD_RULE: AttributeRule = Object.assign({}, SERVER_MULTI, { since: '2.0' });
 
 /**
  * Custom attributes (1.x 'x-'/'y-', KMIP 1.4 §3.39) and 2.x Vendor Attributes (2.1 §4.60):
@@ -195,7 +195,7 @@ export function valueForVersion(item: TtlvItem, version: KmipVersion, top = true
         }
         children.push(v);
       }
-      return { ...item, value: children };
+      return Object.assign({}, item, { value: children });
     }
     case ItemType.Enumeration: {
       const e = enumForTag(item.tag);
@@ -211,7 +211,7 @@ export function valueForVersion(item: TtlvItem, version: KmipVersion, top = true
       const mask = item.value & maskBitsDefinedIn(m.xmlName, version);
       // Bits beyond the table (extensions, 0x00100000 and up) pass through unchanged.
       const known = m.entries.reduce((acc, e) => acc | e.value, 0);
-      return { ...item, value: mask | (item.value & ~known) };
+      return Object.assign({}, item, { value: mask | (item.value & ~known) });
     }
     default:
       return item;
@@ -222,7 +222,7 @@ export function valueForVersion(item: TtlvItem, version: KmipVersion, top = true
 export function attributeForVersion(attr: KmipAttribute, version: KmipVersion): KmipAttribute | undefined {
   if (!attributeExistsIn(attr.name, version)) return undefined;
   const value = valueForVersion(attr.value, version);
-  return value === undefined ? undefined : { ...attr, value };
+  return value === undefined ? undefined : Object.assign({}, attr, { value });
 }
 
 /** The states in which a client may modify an attribute under `rule`. */

@@ -308,7 +308,7 @@ export async function runCipher(ctx: OpContext, uid: string, req: CipherRequest,
       encrypt: isEncrypt,
       randomBytes: (n) => pooledRandomBytes(ctx.services.randomBytes, n),
     });
-    const withIv = (r: CipherResult): CipherResult => (generatedIv === undefined ? r : { ...r, ivCounterNonce: generatedIv });
+    const withIv = (r: CipherResult): CipherResult => (generatedIv === undefined ? r : Object.assign({}, r, { ivCounterNonce: generatedIv }));
     if (streaming) {
       if (streamsOf(ctx).length >= MAX_STREAMS_PER_SESSION) {
         throw new KmipError('SERVER_LIMIT_EXCEEDED', `at most ${String(MAX_STREAMS_PER_SESSION)} streams may be open per connection`);

@@ -42,7 +42,7 @@ function digestOfKeyBlock(kb: KeyBlock, symmetric: boolean): StructureItem | und
     if (raw !== undefined) return digestItem(raw, KeyFormatType.Raw);
   }
   const m = kb.keyValue.keyMaterial;
-  return digestItem(m instanceof Uint8Array ? m : new Uint8Array(encodeTtlv({ ...m, tag: Tag.KeyMaterial })), kb.keyFormatType);
+  return digestItem(m instanceof Uint8Array ? m : new Uint8Array(encodeTtlv(Object.assign({}, m, { tag: Tag.KeyMaterial }))), kb.keyFormatType);
 }
 
 /** Key Material of a raw object structure (Public/Private/Split Key, PGP Key): Key Block → Key Value. */

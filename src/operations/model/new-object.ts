@@ -44,11 +44,10 @@ function child(s: StructureItem, tag: number): TtlvItem | undefined {
 function keyBlockFacts(o: ManagedObject): { algorithm?: number; length?: number; format?: number } {
   if ('keyBlock' in o) {
     const kb = o.keyBlock;
-    return {
-      ...(kb.cryptographicAlgorithm === undefined ? {} : { algorithm: kb.cryptographicAlgorithm }),
-      ...(kb.cryptographicLength === undefined ? {} : { length: kb.cryptographicLength }),
-      format: kb.keyFormatType,
-    };
+    const facts: { algorithm?: number; length?: number; format?: number } = { format: kb.keyFormatType };
+    if (kb.cryptographicAlgorithm !== undefined) facts.algorithm = kb.cryptographicAlgorithm;
+    if (kb.cryptographicLength !== undefined) facts.length = kb.cryptographicLength;
+    return facts;
   }
   if (!('raw' in o)) return {};
   const kb = child(o.raw, Tag.KeyBlock);
@@ -56,11 +55,11 @@ function keyBlockFacts(o: ManagedObject): { algorithm?: number; length?: number;
   const alg = child(kb, Tag.CryptographicAlgorithm);
   const len = child(kb, Tag.CryptographicLength);
   const fmt = child(kb, Tag.KeyFormatType);
-  return {
-    ...(alg?.type === ItemType.Enumeration ? { algorithm: alg.value } : {}),
-    ...(len?.type === ItemType.Integer ? { length: len.value } : {}),
-    ...(fmt?.type === ItemType.Enumeration ? { format: fmt.value } : {}),
-  };
+  const facts: { algorithm?: number; length?: number; format?: number } = {};
+  if (alg?.type === ItemType.Enumeration) facts.algorithm = alg.value;
+  if (len?.type === ItemType.Integer) facts.length = len.value;
+  if (fmt?.type === ItemType.Enumeration) facts.format = fmt.value;
+  return facts;
 }
 
 /** A key registered without its Key Value (the material is held elsewhere, Key Value Location). */

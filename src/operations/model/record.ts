@@ -22,7 +22,7 @@ export function attrOf(rec: Pick<ManagedObjectRecord, 'attributes'>, name: strin
 /** Re-tags a value with the attribute's own tag (custom attributes: Attribute Value). */
 export function ownTagged(name: string, value: TtlvItem): TtlvItem {
   const tag = attributeTag(name) ?? Tag.AttributeValue;
-  return value.tag === tag ? value : { ...value, tag };
+  return value.tag === tag ? value : Object.assign({}, value, { tag });
 }
 
 /** Replaces every instance of `name` by one with `value` (in place of the first instance). */

@@ -130,7 +130,7 @@ export function fromStoredForm(bytes: Uint8Array, objectType: number): ManagedOb
 
 /** Deep-enough copy so a caller mutating its record never changes the stored one. */
 export function cloneRecord<T extends ManagedObjectRecord>(r: T): T {
-  return { ...r, attributes: r.attributes.map((a) => ({ ...a })) };
+  return Object.assign({}, r, { attributes: r.attributes.map((a) => ({ ...a })) });
 }
 
 /** The record without its version, for writes that must not be version-checked (Undo). */
@@ -189,7 +189,7 @@ export class MemoryObjectStore implements ObjectStore {
   create(tenant: string, record: ManagedObjectRecord): Promise<ManagedObjectRecord> {
     const t = this.#tenant(tenant);
     if (t.has(record.uid)) return Promise.reject(new Error(`object ${record.uid} already exists`));
-    const stored: ManagedObjectRecord = { ...cloneRecord(unversioned(record)), version: 1 };
+    const stored: ManagedObjectRecord = Object.assign(cloneRecord(unversioned(record)), { version: 1 });
     t.set(record.uid, { record: stored, seq: ++this.#seq });
     return Promise.resolve(cloneRecord(stored));
   }
@@ -204,7 +204,7 @@ export class MemoryObjectStore implements ObjectStore {
     }
     // A record read without its object keeps the stored one (unless it was destroyed).
     const object = record.hasObject ? record.object ?? old.record.object : undefined;
-    t.set(record.uid, { record: { ...cloneRecord(unversioned(record)), object, version: current + 1 }, seq: old.seq });
+    t.set(record.uid, { record: Object.assign(cloneRecord(unversioned(record)), { object, version: current + 1 }), seq: old.seq });
     return Promise.resolve();
   }
 

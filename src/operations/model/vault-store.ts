@@ -179,7 +179,7 @@ export class VaultObjectStore implements ObjectStore {
         tenant, uid: record.uid, objectType: record.objectType, state: stateOfRecord(record),
         attributes: storedAttributes(record), ...(material === undefined ? {} : { material }),
       });
-      return { ...record, version: v.version };
+      return Object.assign({}, record, { version: v.version });
     } catch (e) {
       throw clientFacing(e);
     } finally {
@@ -212,11 +212,10 @@ export class VaultObjectStore implements ObjectStore {
   }
 
   async findUids(tenant: string, hint: LocateHint): Promise<string[]> {
-    const filter = {
-      ...(hint.name === undefined ? {} : { name: hint.name }),
-      ...(hint.group === undefined ? {} : { objectGroup: hint.group }),
-      ...(hint.objectType === undefined ? {} : { objectType: hint.objectType }),
-    };
+    const filter: { name?: string; objectGroup?: string; objectType?: number } = {};
+    if (hint.name !== undefined) filter.name = hint.name;
+    if (hint.group !== undefined) filter.objectGroup = hint.group;
+    if (hint.objectType !== undefined) filter.objectType = hint.objectType;
     // A page of the index at a time, giving the event loop back between pages once a slice has passed: listing a
     // tenant of a million objects in one turn would hold every other tenant for a large part of a second (issue 15).
     const all: string[] = [];
