@@ -481,7 +481,7 @@ export class KmipClient {
    * Key Block carries the wrapped bytes as its Key Value and the Key Wrapping Data (decodeKeyWrappingData reads it).
    */
   getWrapped(uniqueIdentifier: string, spec: KeyWrappingSpecification, options: Omit<GetRequest, 'uniqueIdentifier' | 'keyWrappingSpecification'> = {}): Promise<GetResponse> {
-    return this.get(uniqueIdentifier, { ...options, keyWrappingSpecification: encodeKeyWrappingSpecification(spec, this.#version) });
+    return this.get(uniqueIdentifier, Object.assign({}, options, { keyWrappingSpecification: encodeKeyWrappingSpecification(spec, this.#version) }));
   }
 
   /** Get Attributes (1.4 §4.12 / 2.1 §6.1.21); no names = all attributes. */

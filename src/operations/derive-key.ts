@@ -99,7 +99,7 @@ function sizeOf(ctx: OpContext, objectType: number, probe: { attributes: KmipAtt
   const algorithm = enumAttr(probe, 'Cryptographic Algorithm');
   if (algorithm === undefined) throw new KmipError('MISSING_DATA', 'a derived key needs its Cryptographic Algorithm', { field: 'Cryptographic Algorithm' });
   if (!KEY_ALGORITHMS.has(algorithm)) throw invalidParameter('a derived key is AES, Triple DES or HMAC', 'Cryptographic Algorithm');
-  return { ...keySize(algorithm, bits), algorithm };
+  return Object.assign(keySize(algorithm, bits), { algorithm });
 }
 
 interface Base { readonly rec: ManagedObjectRecord; readonly material: Uint8Array }
