@@ -5,9 +5,9 @@
  * are never copied into the repository; these fixtures are our own, with other inputs (HASH over SHA-512, HMAC-SHA-1,
  * PBKDF2 at c = 2, the CAVP SP 800-108 counter-mode vector, HKDF at 2.1), and one refusal per edition.
  *
- * The replayer counts a Derive Key result as server-generated and so does not compare its key material
- * (src/conformance/replay.ts GENERATING_OPERATIONS); derivation is deterministic, so this test also reads the Key
- * Material of each Get answer off the wire and compares it with the expected bytes.
+ * Derivation is deterministic: the replayer compares the key material of an object derived from bases the file
+ * Registered exactly (src/conformance/replay.ts derivedFromRegistered), and this test also reads the Key Material of
+ * each Get answer off the wire and compares it with the expected bytes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,4 +137,13 @@ describe('Derive Key: TC-DERIVEKEY-shaped fixtures replayed in-process', () => {
       assert.deepEqual(seen, expected === undefined ? [] : [expected], 'the derived key material, exactly');
     });
   }
+
+  test('a file expecting another derived key fails: the replayer compares material derived from Registered bases', async () => {
+    const wrong = hashOfKey.replace(/^../, hashOfKey.startsWith('00') ? '01' : '00');
+    const name = 'DK-HASH-WRONG-12.xml';
+    await writeFile(path.join(dir, name), file([1, 2], KEY_BASE, 'HASH', cp('SHA_512'), 256, wrong));
+    const r = await replayVector(await loadVector(dir, name), inProcessTransport(createServices(), PRINCIPAL));
+    assert.equal(r.status, 'fail', formatResult(r));
+    assert.match(formatResult(r), /KeyMaterial expected/);
+  });
 });
