@@ -19,11 +19,11 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { AuditTrail } from '../src/cmk/audit/index.js';
-import type { AuditSink } from '../src/cmk/audit/index.js';
+import type { AuditHmac, AuditSink } from '../src/cmk/audit/index.js';
 import { openDb } from '../src/cmk/db.js';
 import type { Db } from '../src/cmk/db.js';
 import { migratePublic, migrateTenant } from '../src/cmk/migrations.js';
-import { initNative, mac, SecureKey } from '../src/native/index.js';
+import { auditChain, initNative, mac, SecureKey } from '../src/native/index.js';
 import { createThrowawayDatabase } from '../test/helpers/governance-db.js';
 import { QUICK, resultsPath } from './common.js';
 
@@ -145,7 +145,7 @@ async function enqueueCost(sink: AuditSink, fill: (n: number, at: Date) => void)
   return { min: Math.round(Math.min(...ns)), median: Math.round(median(ns)) };
 }
 
-async function benchEngine(engine: Engine, db: Db, hmac: (d: Uint8Array) => Uint8Array): Promise<EngineResult> {
+async function benchEngine(engine: Engine, db: Db, hmac: AuditHmac): Promise<EngineResult> {
   await migratePublic(db);
   const tenant = `bench_${engine}`;
   await migrateTenant(db, tenant);
@@ -197,7 +197,10 @@ async function benchEngine(engine: Engine, db: Db, hmac: (d: Uint8Array) => Uint
 async function main(): Promise<void> {
   initNative({ allowUnlocked: true });
   const key = SecureKey.generate(32);
-  const hmac = (d: Uint8Array): Uint8Array => mac(key, 'HMAC-SHA256', d);
+  // As the server wires it (src/appliance/governance/repository.ts): the HMAC and its batch chain step.
+  const hmac = Object.assign((d: Uint8Array): Uint8Array => mac(key, 'HMAC-SHA256', d), {
+    chain: (c: Uint8Array, o: Uint32Array, p: Uint8Array): Uint8Array => auditChain(key, c, o, p),
+  });
   const engines = (process.env.AUDIT_BENCH_ENGINES ?? 'pglite,postgres').split(',').filter((e): e is Engine => e === 'pglite' || e === 'postgres');
   const loadBefore = loadavg()[0];
   const results: EngineResult[] = [];
