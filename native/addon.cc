@@ -39,6 +39,8 @@ bool g_atexit_registered = false;
 // the vault envelope's format). Other shapes go through the single-item calls.
 constexpr size_t BATCH_IV = 12;
 constexpr size_t BATCH_TAG = 16;
+// Records per auditChain call at most: src/native/limits.ts MAX_BATCH_ITEMS (the TS layer enforces it first).
+constexpr size_t AUDIT_CHAIN_MAX = 4096;
 
 struct Bytes {
   uint8_t* p;
@@ -432,6 +434,20 @@ Napi::Value HmacVerify(const Napi::CallbackInfo& info) {
   return num(env, okcm::hmac_verify(h, static_cast<int>(hash), in.p, in.n, expected.p, expected.n));
 }
 
+// auditChain(handle, data, off, prev, out) -> records chained (ops.h audit_chain); off holds n+1 offsets.
+Napi::Value AuditChain(const Napi::CallbackInfo& info) {
+  OWNER_CHECK();
+  HANDLE(0, h);
+  BYTES(1, data);
+  ARR(2, uint32_t, napi_uint32_array, off);
+  BYTES(3, prev);
+  BYTES(4, out);
+  if (off.n < 2 || off.n - 1 > AUDIT_CHAIN_MAX || !offsets_ok(off, off.n - 1, data.n) ||
+      prev.n != okcm::AUDIT_HASH_BYTES || out.n != (off.n - 1) * 2 * okcm::AUDIT_HASH_BYTES)
+    return num(env, okcm::E_ARGUMENT);
+  return num(env, okcm::audit_chain(h, data.p, off.p, off.n - 1, prev.p, out.p));
+}
+
 // ---- Batch forms: one N-API crossing for N items (issue 3 §3). Inputs are packed into one buffer
 // with an offsets array (N+1 entries); per-item results go to `status` (>= 0 result, < 0 Status), and
 // the return value counts the failed items. Handles travel in a Float64Array (they exceed 32 bits).
@@ -692,6 +708,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
       {"streamFree", StreamFree},
       {"hmac", Hmac},
       {"hmacVerify", HmacVerify},
+      {"auditChain", AuditChain},
       {"gcmSealBatch", GcmSealBatch},
       {"gcmOpenBatch", GcmOpenBatch},
       {"keyWrapBatch", KeyWrapBatch},
@@ -711,7 +728,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
     exports.Set("debugBase", Napi::Function::New(env, DebugBase, "debugBase"));
     exports.Set("debugTouchGuard", Napi::Function::New(env, DebugTouchGuard, "debugTouchGuard"));
   }
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

@@ -24,6 +24,7 @@ constexpr size_t MAX_INPUT_BYTES = size_t{1} << 30;
 // skips the provider lookup that node:crypto (and the legacy EVP_aes_*() getters) repeat on every call.
 EVP_CIPHER* g_cipher[9][3] = {};   // [Alg][AES-128/192/256] (ChaCha: column 2; Triple DES: tdes_col)
 EVP_MAC* g_hmac = nullptr;
+EVP_MD* g_sha256 = nullptr;  // the audit chain step (audit_chain)
 EVP_CIPHER_CTX* g_scratch = nullptr;  // one-shot profile ciphers; reset (cleansed) after each use
 bool g_cache = true;
 
@@ -403,7 +404,8 @@ int ops_init(bool cache_contexts) {
       if ((g_cipher[a][k] = EVP_CIPHER_fetch(nullptr, aes_names[a][k], nullptr)) == nullptr) return E_UNSUPPORTED;
   if ((g_cipher[ALG_CHACHA20][2] = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr)) == nullptr ||
       (g_cipher[ALG_CHACHA20_POLY1305][2] = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr)) == nullptr ||
-      (g_hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr)) == nullptr)
+      (g_hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr)) == nullptr ||
+      (g_sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr)) == nullptr)
     return E_UNSUPPORTED;
   // Triple DES is optional: an OpenSSL without it (a FIPS provider that no longer approves TDEA
   // encryption, SP 800-131A Rev. 2) still serves everything else; using it answers E_UNSUPPORTED.
@@ -664,6 +666,31 @@ int hmac_verify(uint64_t h, int hash, const uint8_t* in, size_t n, const uint8_t
   const int same = CRYPTO_memcmp(mac, expected, expected_len) == 0 ? 1 : 0;
   OPENSSL_cleanse(mac, sizeof mac);
   return same;
+}
+
+int audit_chain(uint64_t h, const uint8_t* data, const uint32_t* off, size_t n, const uint8_t* prev, uint8_t* out) {
+  int st = OK;
+  EVP_MAC_CTX* m = hmac_start(h, HASH_SHA256, &st);
+  if (m == nullptr) return st;
+  EVP_MD_CTX* d = EVP_MD_CTX_new();
+  // The link is copied first: the caller may pass a prev that lies in `out`.
+  uint8_t link[AUDIT_HASH_BYTES];
+  memcpy(link, prev, sizeof link);
+  bool ok = d != nullptr;
+  for (size_t i = 0; ok && i < n; i++) {
+    uint8_t* hash = out + i * 2 * AUDIT_HASH_BYTES;
+    unsigned int hl = 0;
+    size_t ml = 0;
+    // The key schedule of record 0's init is reused: EVP_MAC_init with a NULL key restarts HMAC with the same key.
+    ok = EVP_DigestInit_ex2(d, g_sha256, nullptr) == 1 && EVP_DigestUpdate(d, data + off[i], off[i + 1] - off[i]) == 1 &&
+         EVP_DigestUpdate(d, link, sizeof link) == 1 && EVP_DigestFinal_ex(d, hash, &hl) == 1 && hl == AUDIT_HASH_BYTES &&
+         (i == 0 || EVP_MAC_init(m, nullptr, 0, nullptr) == 1) && EVP_MAC_update(m, hash, AUDIT_HASH_BYTES) == 1 &&
+         EVP_MAC_final(m, hash + AUDIT_HASH_BYTES, &ml, AUDIT_HASH_BYTES) == 1 && ml == AUDIT_HASH_BYTES;
+    memcpy(link, hash, sizeof link);
+  }
+  EVP_MD_CTX_free(d);
+  EVP_MAC_CTX_free(m);  // cleanses the HMAC key copy
+  return ok ? static_cast<int>(n) : E_CRYPTO;
 }
 
 }  // namespace okcm

@@ -76,6 +76,15 @@ int hmac(uint64_t h, int hash, const uint8_t* in, size_t n, uint8_t* out, size_t
 int hmac_verify(uint64_t h, int hash, const uint8_t* in, size_t n, const uint8_t* expected, size_t expected_len);
 int hash_size(int hash);
 
+// The audit chain step (src/cmk/audit/record.ts, one call per flush chunk instead of a SHA-256 object and an HMAC
+// call per record): for record i (0-based) of n, with data_i = data[off[i] .. off[i+1]),
+//   hash_i = SHA-256(data_i || hash_{i-1})   hash_{-1} = prev (AUDIT_HASH_BYTES)
+//   mac_i  = HMAC-SHA-256(key h, hash_i)
+// written to out[2 i AUDIT_HASH_BYTES ..] as hash_i || mac_i. The caller checked the offsets and sizes (out holds
+// 2 n AUDIT_HASH_BYTES). Returns n, or a Status.
+constexpr size_t AUDIT_HASH_BYTES = 32;
+int audit_chain(uint64_t h, const uint8_t* data, const uint32_t* off, size_t n, const uint8_t* prev, uint8_t* out);
+
 }  // namespace okcm
 
 #endif

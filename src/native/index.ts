@@ -14,7 +14,7 @@ export { gcmOpen, gcmSeal, keyUnwrap, keyWrap, openKey, sealKey, unwrapKey, wrap
 export type { KeyWrapMode } from './aead.js';
 export { gcmOpenBatch, gcmSealBatch, keyUnwrapBatch, keyWrapBatch, openKeyBatch, sealKeyBatch, unwrapKeyBatch, wrapKeyBatch } from './batch.js';
 export type { BatchResult, GcmOpenItem, GcmSealItem, KeyUnwrapItem, KeyWrapItem, OpenKeyItem, SealKeyItem, WrapKeyItem } from './batch.js';
-export { CipherStream, decrypt, encrypt, mac, MacStream, macVerify } from './cipher.js';
+export { auditChain, CipherStream, decrypt, encrypt, mac, MacStream, macVerify } from './cipher.js';
 export type { CipherAlgorithm, CipherParams, Encrypted, MacAlgorithm, Padding } from './cipher.js';
 export { compactJsHeap, releaseFreeHeap } from './memory.js';
 export * as nativeLimits from './limits.js';

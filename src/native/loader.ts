@@ -40,6 +40,8 @@ export interface NativeBinding {
   streamFree(stream: number): number;
   hmac(handle: number, hash: number, input: Uint8Array, out: Uint8Array): number;
   hmacVerify(handle: number, hash: number, input: Uint8Array, expected: Uint8Array): number;
+  /** The audit chain step (native/ops.h audit_chain): n records, `off` n+1 offsets into `data`, out 64 n bytes. */
+  auditChain(handle: number, data: Uint8Array, off: Uint32Array, prev: Uint8Array, out: Uint8Array): number;
   gcmSealBatch(handles: Float64Array, ivs: Uint8Array, aad: Uint8Array, aadOff: Uint32Array, pt: Uint8Array, ptOff: Uint32Array, out: Uint8Array, status: Int32Array): number;
   gcmOpenBatch(handles: Float64Array, ivs: Uint8Array, aad: Uint8Array, aadOff: Uint32Array, sealed: Uint8Array, sealedOff: Uint32Array, out: Uint8Array, status: Int32Array): number;
   keyWrapBatch(handles: Float64Array, pad: boolean, input: Uint8Array, inOff: Uint32Array, out: Uint8Array, outOff: Uint32Array, status: Int32Array): number;
@@ -76,8 +78,8 @@ export interface RawInfo {
   opensslVersion: string;
 }
 
-/** The ABI this TypeScript was written against (addon.cc `abiVersion`; 2 added heapTrim, 3 heapCompact). */
-const ABI_VERSION = 3;
+/** The ABI this TypeScript was written against (addon.cc `abiVersion`; 2 added heapTrim, 3 heapCompact, 4 auditChain). */
+const ABI_VERSION = 4;
 const ADDON_FILE = 'openkcm_native.node';
 
 let cached: NativeBinding | undefined;

@@ -5,11 +5,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import {
-  decrypt, encrypt, gcmOpen, gcmSeal, initNative, keyUnwrap, keyWrap, mac, macVerify, NativeError, SecureKey, unwrapKey, wrapKey,
+  auditChain, decrypt, encrypt, gcmOpen, gcmSeal, initNative, keyUnwrap, keyWrap, mac, macVerify, NativeError, SecureKey, unwrapKey, wrapKey,
 } from '../../src/native/index.js';
 import type { CipherAlgorithm, MacAlgorithm } from '../../src/native/index.js';
+import { NativeArgumentError } from '../../src/native/index.js';
 
 initNative({ allowUnlocked: true });
 
@@ -342,5 +343,69 @@ describe('differential checks against node:crypto (same OpenSSL, independent cod
       }
       k.destroy();
     }
+  });
+});
+
+/** The audit chain by its definition (src/cmk/audit/record.ts): one SHA-256 and one HMAC per record, node:crypto. */
+function chainByDefinition(rawKey: Uint8Array, records: readonly Buffer[], prev: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let link = prev;
+  for (const r of records) {
+    const hash = createHash('sha256').update(r).update(link).digest();
+    out.push(hash, createHmac('sha256', rawKey).update(hash).digest());
+    link = hash;
+  }
+  return Buffer.concat(out);
+}
+
+function packed(records: readonly Buffer[]): { data: Buffer; offsets: Uint32Array } {
+  const offsets = new Uint32Array(records.length + 1);
+  records.forEach((r, i) => { offsets[i + 1] = (offsets[i] ?? 0) + r.length; });
+  return { data: Buffer.concat(records), offsets };
+}
+
+describe('audit chain step (src/cmk/audit/record.ts: hash = SHA-256(canonical || prev_hash), hmac = HMAC-SHA-256(hash))', () => {
+  test('known answer: three records from the genesis link', () => {
+    const raw = hex('0b'.repeat(32));
+    const k = SecureKey.import(Buffer.from(raw));
+    const records = [
+      '["openkcm.audit.v1",1,"2026-12-07T14:00:00.000Z","client-a","t1","kmip.Get","uid-1","ok"]',
+      '["openkcm.audit.v1",2,"2026-12-07T14:00:00.001Z","client-é","t1","kmip.Get","","ok"]',
+      '["openkcm.audit.v1",3,"2026-12-07T14:00:00.002Z","client-a","t1","kmip.Encrypt","uid-3","ITEM_NOT_FOUND"]',
+    ].map((r) => Buffer.from(r, 'utf8'));
+    const { data, offsets } = packed(records);
+    const out = Buffer.from(auditChain(k, data, offsets, new Uint8Array(32)));
+    // Pinned from node:crypto (createHash/createHmac, an independent code path over the same definition).
+    assert.equal(out.subarray(128, 160).toString('hex'), 'c7c4af542bc4496c46f8176a533b8ce1c9304093f4ee29b25d3b64391695ba97');
+    assert.equal(out.subarray(160, 192).toString('hex'), '79ac60aa787d41adbad86e6f56673c8beeda84613e8d7b521799d8879b94fe2f');
+    assert.equal(out.subarray(96, 128).toString('hex'), '9d39d129a944854cef32f0cea628112b00bb43740b080d1dc0ed8995d4b0872d');
+    assert.deepEqual(out, chainByDefinition(raw, records, Buffer.alloc(32)));
+    k.destroy();
+  });
+
+  test('random chains (1..300 records, empty and non-ASCII records, any prev) match the definition', () => {
+    const raw = randomBytes(32);
+    const k = SecureKey.import(Buffer.from(raw));
+    for (const n of [1, 2, 17, 128, 300]) {
+      const records = Array.from({ length: n }, (_, i) => (i % 11 === 5 ? Buffer.alloc(0) : Buffer.from(`${randomBytes(1 + (i % 90)).toString('base64')}\u00e9€`, 'utf8')));
+      const prev = randomBytes(32);
+      const { data, offsets } = packed(records);
+      assert.deepEqual(Buffer.from(auditChain(k, data, offsets, prev)), chainByDefinition(raw, records, prev), `${String(n)} records`);
+    }
+    k.destroy();
+  });
+
+  test('bad shapes are refused before the addon: offsets decreasing or past the data, 0 or too many records, prev not 32 bytes', () => {
+    const k = SecureKey.import(randomBytes(32));
+    const data = Buffer.from('abcdef');
+    const refused = (f: () => unknown): void => { assert.throws(f, NativeArgumentError); };
+    refused(() => auditChain(k, data, new Uint32Array([0, 4, 2]), new Uint8Array(32)));
+    refused(() => auditChain(k, data, new Uint32Array([0, 7]), new Uint8Array(32)));
+    refused(() => auditChain(k, data, new Uint32Array([0]), new Uint8Array(32)));
+    refused(() => auditChain(k, data, new Uint32Array(4098), new Uint8Array(32)));
+    refused(() => auditChain(k, data, new Uint32Array([0, 3]), new Uint8Array(31)));
+    // 4096 records (MAX_BATCH_ITEMS) are taken.
+    assert.equal(auditChain(k, data, new Uint32Array(4097), new Uint8Array(32)).length, 4096 * 64);
+    k.destroy();
   });
 });

@@ -290,6 +290,21 @@ describe('the raw binding never crashes on garbage', () => {
     }
   });
 
+  test('auditChain refuses offsets outside its data, a prev that is not 32 bytes and an output of the wrong size', () => {
+    const b = loadNative();
+    const k = b.slotImport(new Uint8Array(32));
+    const data = new Uint8Array(8);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 9]), new Uint8Array(32), new Uint8Array(64)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 6, 4]), new Uint8Array(32), new Uint8Array(128)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0]), new Uint8Array(32), new Uint8Array(0)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 8]), new Uint8Array(31), new Uint8Array(64)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 8]), new Uint8Array(32), new Uint8Array(63)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array(4098), new Uint8Array(32), new Uint8Array(4097 * 64)), Status.ARGUMENT);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 8]), new Uint8Array(32), new Uint8Array(64)), 1);
+    assert.equal(b.slotFree(k), 0);
+    assert.equal(b.auditChain(k, data, new Uint32Array([0, 8]), new Uint8Array(32), new Uint8Array(64)), Status.STALE_HANDLE);
+  });
+
   test('batch offsets pointing outside their buffers are refused', () => {
     const b = loadNative();
     const k = b.slotImport(new Uint8Array(32));

@@ -13,7 +13,7 @@ import { KmipError } from '../../kmip/errors.js';
 import { isKryptonError } from '../../krypton/errors.js';
 import type { Krypton } from '../../krypton/krypton.js';
 import type { MasterKey } from '../../krypton/master-key.js';
-import { mac } from '../../native/index.js';
+import { auditChain, mac } from '../../native/index.js';
 import type { SecureKey } from '../../native/index.js';
 import type { Cleanups } from './cleanups.js';
 import { AUDIT_HMAC_PURPOSE } from './types.js';
@@ -42,6 +42,12 @@ export class AuditKey {
   hmac(data: Uint8Array): Uint8Array {
     if (this.#key === undefined) throw new KmipError('SERVER_SEALED', 'the audit key needs an unsealed MasterKey');
     return mac(this.#key, 'HMAC-SHA256', data);
+  }
+
+  /** The audit chain step of n records in one native call (src/cmk/audit/record.ts AuditChainStep). */
+  chain(canonical: Uint8Array, offsets: Uint32Array, prev: Uint8Array): Uint8Array {
+    if (this.#key === undefined) throw new KmipError('SERVER_SEALED', 'the audit key needs an unsealed MasterKey');
+    return auditChain(this.#key, canonical, offsets, prev);
   }
 }
 
@@ -72,7 +78,8 @@ export async function openRepository(step: RepositoryStep): Promise<Governance> 
   const { db, settings, krypton, masterKey, engine, auditKey, log, cleanups } = step;
   const governance = await Governance.open({
     db,
-    auditHmac: (data) => auditKey.hmac(data),
+    // The chain step rides on the HMAC callback: src/cmk never imports the addon (ARCHITECTURE §6).
+    auditHmac: Object.assign((data: Uint8Array) => auditKey.hmac(data), { chain: (c: Uint8Array, o: Uint32Array, p: Uint8Array) => auditKey.chain(c, o, p) }),
     policyValidator: (body) => {
       const d = engine.validateTenantPolicies(body);
       if (d.length > 0) throw new Error(d.join('; '));

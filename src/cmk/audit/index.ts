@@ -15,11 +15,11 @@ export type { AuditFileResult } from './export-file.js';
 export { AUDIT_GAP_OPERATION, AUDIT_GAP_RESULT, AUDIT_SYSTEM_PRINCIPAL, auditGapOf, GapTally } from './gap.js';
 export type { AuditGap, AuditGapSummary, AuditLossCause } from './gap.js';
 export { AUDIT_FIELD_MAX, AUDIT_FORMAT, auditHash, canonicalAuditBytes, exportLine } from './record.js';
-export type { AuditBatch, AuditEntry, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
+export type { AuditBatch, AuditChainStep, AuditEntry, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
 export {
   AUDIT_BATCH_SIZE, AUDIT_DROP_REPORT_INTERVAL_MS, AUDIT_FLUSH_INTERVAL_MS, AUDIT_GAP_MAX_OPEN_MS, AUDIT_GAP_QUIET_MS,
   AUDIT_QUEUE_MAX, AUDIT_REFUSED_RESULT, AUDIT_TENANT_QUEUE_MAX, AuditSink,
 } from './sink.js';
 export type { AuditBacklog, AuditDropReport, AuditLosses, AuditSinkOptions, AuditSinkStats } from './sink.js';
-export { AUDIT_PAGE_SIZE, AUDIT_ROWS_PER_INSERT, AUDIT_SLICE_MS, AuditTrail } from './trail.js';
+export { AUDIT_CHAIN_ROWS, AUDIT_PAGE_SIZE, AUDIT_ROWS_PER_COPY, AUDIT_ROWS_PER_INSERT, AUDIT_SLICE_MS, AuditTrail } from './trail.js';
 export type { AuditTrailOptions, AuditVerifyResult } from './trail.js';

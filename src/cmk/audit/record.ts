@@ -27,8 +27,35 @@ export const AUDIT_FORMAT = 'openkcm.audit.v1';
 export const HEAD_FORMAT = 'openkcm.audit.head.v1';
 export const GENESIS = new Uint8Array(32);
 
-/** HMAC over the given bytes with the audit key (e.g. HMAC-SHA-256 in a native slot). Must be deterministic. */
-export type AuditHmac = (data: Uint8Array) => Uint8Array;
+/**
+ * The chain step for n records at once (issue 14 deliverable 4): record i's canonical bytes are
+ * canonical[offsets[i] .. offsets[i+1]); with `prev` the prev_hash of record 0, it returns 64 n bytes, hash || hmac
+ * of each record in order, exactly as the module comment defines them. One call per flush chunk instead of a hash
+ * object and an HMAC call per record: the app wires the native one (src/native auditChain) beside the HMAC.
+ */
+export type AuditChainStep = (canonical: Uint8Array, offsets: Uint32Array, prev: Uint8Array) => Uint8Array;
+
+/** HMAC over the given bytes with the audit key (e.g. HMAC-SHA-256 in a native slot). Must be deterministic.
+ *  `chain`, when the app gives it, is the same key's {@link AuditChainStep}; without it {@link chainStepOf} builds
+ *  one from the per-record HMAC. */
+export type AuditHmac = ((data: Uint8Array) => Uint8Array) & { readonly chain?: AuditChainStep };
+
+/** The chain step of an HMAC: its own `chain`, or SHA-256 and one HMAC call per record. */
+export function chainStepOf(hmac: AuditHmac): AuditChainStep {
+  if (hmac.chain !== undefined) return hmac.chain;
+  return (canonical, offsets, prev) => {
+    const n = offsets.length - 1;
+    const out = Buffer.allocUnsafe(64 * Math.max(n, 0));
+    let link = prev;
+    for (let i = 0; i < n; i++) {
+      const hash = createHash('sha256').update(canonical.subarray(offsets[i], offsets[i + 1])).update(link).digest();
+      out.set(hash, 64 * i);
+      out.set(hmac(hash), 64 * i + 32);
+      link = hash;
+    }
+    return out;
+  };
+}
 
 export interface AuditRecord {
   /** Who acted: client identity (certificate) or admin principal. */

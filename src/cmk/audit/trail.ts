@@ -5,7 +5,6 @@
  * transaction; KMIP operations reach it through the hot-path sink (./sink.ts). Format and commands:
  * docs/governance.md "Audit trail".
  */
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
@@ -14,21 +13,25 @@ import { copyField, quoteIdent, tenantSchema, toBytes, toDate, toNumber } from '
 import { GovernanceError } from '../errors.js';
 import { ChainCheck } from './chain-check.js';
 import type { AuditGapSummary } from './gap.js';
-import { bytesEqual, canonicalJson, chainOf, clip, exportLine, headBytes, hex, MAX_AT_MS, normalise } from './record.js';
-import type { AuditFields, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
+import { bytesEqual, canonicalJson, chainOf, chainStepOf, clip, exportLine, headBytes, hex, MAX_AT_MS, normalise } from './record.js';
+import type { AuditChainStep, AuditFields, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
 import { AuditSink } from './sink.js';
 import type { AuditSinkOptions } from './sink.js';
 
-/** Rows per INSERT. The rows travel as ten array parameters (unnest), so the statement and its parameter count
- *  do not grow with the batch. The bound is about the event loop: the hashes and HMACs of one INSERT's rows are
- *  computed in one synchronous stretch (~10 µs a record), and the await on each INSERT lets KMIP requests run in
- *  between, so 256 rows keep the longest stretch to a few ms. */
+/** Rows per INSERT (the real PostgreSQL). The rows travel as ten array parameters (unnest), so the statement and its
+ *  parameter count do not grow with the batch; 256 rows are ~80 KB for the driver to serialise in one stretch. */
 export const AUDIT_ROWS_PER_INSERT = 256;
+/** Rows per COPY (the embedded engine). Each COPY has a fixed cost on PGlite's thread (the statement, the blob
+ *  file, the executor set-up) that 256-row chunks paid 32 times per 8,192-record flush; the text of 1,024 rows is
+ *  ~250 KB, one string clone to that thread. */
+export const AUDIT_ROWS_PER_COPY = 1_024;
+/** Records per chain step ({@link AuditChainStep}: SHA-256 and HMAC of n records in one call). Field repair,
+ *  canonical JSON and the row text of this many records are one synchronous stretch (a few µs a record), after
+ *  which the slice clock is read. */
+export const AUDIT_CHAIN_ROWS = 128;
 /** The longest a flush hashes and HMACs in one go before it yields to the event loop (setImmediate), so KMIP
  *  requests never wait long behind a flush of thousands of records (issue 14 deliverable 4). */
 export const AUDIT_SLICE_MS = 2;
-/** Rows hashed between two reads of the clock inside a slice. */
-const SLICE_CHECK_ROWS = 16;
 /** Rows read per round trip by verify/export. */
 export const AUDIT_PAGE_SIZE = 1_000;
 
@@ -54,14 +57,19 @@ const AUDIT_COLUMNS = ['seq', 'at', 'principal', 'tenant', 'operation', 'object'
 
 /**
  * Where one chunk of rows goes: COPY text (the embedded engine, {@link DbTx.copyText}) or ten unnest arrays (the
- * real PostgreSQL). One chunk is {@link AUDIT_ROWS_PER_INSERT} rows, sent as one statement.
+ * real PostgreSQL). One chunk is {@link AUDIT_ROWS_PER_COPY} or {@link AUDIT_ROWS_PER_INSERT} rows, sent as one
+ * statement.
  */
 class RowChunk {
   private cols: Columns = newColumns();
   private text = '';
   rows = 0;
+  /** Rows that make a full chunk. */
+  readonly limit: number;
 
-  constructor(private readonly tx: DbTx, private readonly table: string) {}
+  constructor(private readonly tx: DbTx, private readonly table: string) {
+    this.limit = tx.copyText !== undefined ? AUDIT_ROWS_PER_COPY : AUDIT_ROWS_PER_INSERT;
+  }
 
   add(seq: number, iso: string, tenant: string, principal: string, operation: string, object: string, result: string, prev: string, hash: string, mac: string): void {
     this.rows++;
@@ -103,6 +111,20 @@ class RowChunk {
   }
 }
 
+/** A record between its field repair and its chain step. */
+interface PendingRow {
+  readonly seq: number;
+  readonly at: number;
+  readonly iso: string;
+  readonly tenant: string;
+  readonly principal: string;
+  readonly operation: string;
+  readonly object: string;
+  readonly result: string;
+  /** Its canonical JSON (./record.ts). */
+  readonly json: string;
+}
+
 interface AuditRow {
   seq: unknown;
   at: unknown;
@@ -138,6 +160,8 @@ export interface AuditTrailOptions {
 /** Append, verify and export of the audit chains over one database. */
 export class AuditTrail {
   private readonly now: () => Date;
+  /** The HMAC's batch form (its `chain`), or one built from it. */
+  private readonly step: AuditChainStep;
 
   constructor(
     private readonly db: Db,
@@ -145,6 +169,7 @@ export class AuditTrail {
     opts: AuditTrailOptions = {},
   ) {
     this.now = opts.clock ?? (() => new Date());
+    this.step = chainStepOf(hmac);
   }
 
   /**
@@ -179,10 +204,11 @@ export class AuditTrail {
 
   /**
    * The append core (hot-path flushes and admin appends): reads the head under its row lock, then hashes and
-   * HMACs the rows in order and sends them {@link AUDIT_ROWS_PER_INSERT} at a time. Work on the event loop is cut
-   * into slices of at most about {@link AUDIT_SLICE_MS} that yield (setImmediate) in between, and the next
-   * INSERT's rows are hashed while the previous INSERT is in flight. Field repair (NUL, surrogates) and the
-   * Date → ISO conversion happen here, off the caller's path. Returns the stored records when `collect`.
+   * HMACs the rows in order, {@link AUDIT_CHAIN_ROWS} per chain step, and sends them one chunk
+   * ({@link AUDIT_ROWS_PER_COPY} or {@link AUDIT_ROWS_PER_INSERT}) at a time. Work on the event loop is cut into
+   * slices of at most about {@link AUDIT_SLICE_MS} that yield (setImmediate) in between, and the next chunk's rows
+   * are hashed while the previous one is in flight. Field repair (NUL, surrogates) and the Date → ISO conversion
+   * happen here, off the caller's path. Returns the stored records when `collect`.
    */
   private async appendSegments(tx: DbTx, chain: string, segments: readonly Segment[], collect: boolean): Promise<StoredAuditRecord[] | undefined> {
     const s = quoteIdent(chain);
@@ -191,12 +217,13 @@ export class AuditTrail {
     if (h === undefined) throw new Error(`audit chain ${chain} has no head row`);
     let seq = toNumber(h.seq);
     let prev: Uint8Array = toBytes(h.hash);
+    let prevHex = hex(prev);
     const stored: StoredAuditRecord[] | undefined = collect ? [] : undefined;
     // Timestamps go as ISO text (what the hash covers, millisecond precision) and hashes as hex, in both paths.
     const chunk = new RowChunk(tx, s);
     let inFlight: Promise<unknown> | undefined;
     let sliceStart = performance.now();
-    // Sending a chunk (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket, or ~60 KB of
+    // Sending a chunk (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket, or ~250 KB of
     // COPY text is cloned to the PGlite thread) is a stretch of its own: the event loop turns before and after it,
     // so it never adds to a hashing slice.
     const send = async (): Promise<void> => {
@@ -207,7 +234,45 @@ export class AuditTrail {
       await yieldToLoop();
       sliceStart = performance.now();
     };
-    let sinceCheck = 0;
+    let rows: PendingRow[] = [];
+    // Chains the pending rows in one step, adds them to the chunk (sending each full chunk), then reads the clock.
+    const chainRows = async (): Promise<void> => {
+      const n = rows.length;
+      const off = new Uint32Array(n + 1);
+      let text = '';
+      for (let i = 0; i < n; i++) {
+        text += (rows[i] as PendingRow).json;
+        off[i + 1] = text.length;
+      }
+      const data = Buffer.from(text, 'utf8');
+      // Offsets are in bytes: equal to the characters unless a field holds non-ASCII text.
+      if (data.length !== text.length) {
+        for (let i = 0; i < n; i++) off[i + 1] = (off[i] as number) + Buffer.byteLength((rows[i] as PendingRow).json, 'utf8');
+      }
+      const out = this.step(data, off, prev);
+      if (out.length !== 64 * n) throw new Error(`the audit chain step returned ${String(out.length)} bytes for ${String(n)} records`);
+      const outHex = hex(out);
+      const batch = rows;
+      rows = [];
+      for (let i = 0; i < n; i++) {
+        const r = batch[i] as PendingRow;
+        const hashHex = outHex.slice(128 * i, 128 * i + 64);
+        const macHex = outHex.slice(128 * i + 64, 128 * i + 128);
+        if (stored !== undefined) {
+          const hash = out.slice(64 * i, 64 * i + 32);
+          stored.push({ seq: r.seq, at: new Date(r.at), principal: r.principal, tenant: r.tenant, operation: r.operation, object: r.object, result: r.result, prevHash: new Uint8Array(prev), hash, hmac: out.slice(64 * i + 32, 64 * i + 64) });
+          prev = hash;
+        }
+        chunk.add(r.seq, r.iso, r.tenant, r.principal, r.operation, r.object, r.result, prevHex, hashHex, macHex);
+        prevHex = hashHex;
+        if (chunk.rows === chunk.limit) await send();
+      }
+      prev = out.slice(64 * (n - 1), 64 * (n - 1) + 32);
+      if (performance.now() - sliceStart >= AUDIT_SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+    };
     for (const seg of segments) {
       const tenant = clip(seg.tenant);
       for (const e of seg.entries) {
@@ -218,21 +283,11 @@ export class AuditTrail {
         const operation = clip(e.operation);
         const object = clip(e.object);
         const result = clip(e.result);
-        const hash = createHash('sha256').update(canonicalJson(seq, iso, principal, tenant, operation, object, result), 'utf8').update(prev).digest();
-        const mac = this.hmac(hash);
-        stored?.push({ seq, at: new Date(at), principal, tenant, operation, object, result, prevHash: new Uint8Array(prev), hash: new Uint8Array(hash), hmac: new Uint8Array(mac) });
-        chunk.add(seq, iso, tenant, principal, operation, object, result, hex(prev), hash.toString('hex'), hex(mac));
-        prev = hash;
-        if (chunk.rows === AUDIT_ROWS_PER_INSERT) await send();
-        if (++sinceCheck === SLICE_CHECK_ROWS) {
-          sinceCheck = 0;
-          if (performance.now() - sliceStart >= AUDIT_SLICE_MS) {
-            await yieldToLoop();
-            sliceStart = performance.now();
-          }
-        }
+        rows.push({ seq, at, iso, tenant, principal, operation, object, result, json: canonicalJson(seq, iso, principal, tenant, operation, object, result) });
+        if (rows.length === AUDIT_CHAIN_ROWS) await chainRows();
       }
     }
+    if (rows.length > 0) await chainRows();
     if (chunk.rows > 0) await send();
     if (inFlight !== undefined) await inFlight;
     await tx.query(`UPDATE ${s}.audit_head SET seq = $1, hash = $2, hmac = $3 WHERE id`, [seq, prev, this.hmac(headBytes(seq, prev))]);
