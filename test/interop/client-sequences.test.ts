@@ -129,10 +129,13 @@ describe('real-client request sequences', () => {
     const fresh = field(rekeyed, 'UniqueIdentifier') ?? '';
     ok(await post(requestXml('1.4', 'Check', uidXml(fresh))), 'Check');
     ok(await post(requestXml('1.4', 'Get', uidXml(fresh))), 'Get');
-    for (const op of ['DeriveKey', 'ReCertify']) {
+    for (const op of ['Certify', 'ReCertify']) {
       const r = await post(requestXml('1.4', op, uidXml(uid)));
       assert.equal(field(r, 'ResultReason'), 'OperationNotSupported', `${op}: ${r}`);
     }
+    // Derive Key exists now (KMIP 1.4 §4.6): VAST's bare probe gets the field it lacks named, not Invalid Message.
+    const derive = await post(requestXml('1.4', 'DeriveKey', uidXml(uid)));
+    assert.equal(field(derive, 'ResultReason'), 'MissingData', derive);
   });
 
   test('Percona keyring_kmip (1.4): Locate by Object Type paged with Maximum Items 65,535', async () => {
