@@ -12,9 +12,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { assertPyKmipInstalled, driverStep as step, runStepDriver } from '../helpers/pykmip.js';
+import type { DriverStep } from '../helpers/pykmip.js';
 import { interopScript } from '../helpers/repo.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
@@ -26,36 +25,6 @@ const RUN_TIMEOUT_MS = 60_000;
 
 const DRIVER = interopScript('pykmip_compat_driver.py');
 
-interface Step { step: string; ok: boolean; error?: string; names?: string[] }
-
-async function drive(srv: TestServer, tenant: string, version: string): Promise<Map<string, Step>> {
-  const o = srv.clientOptions(tenant);
-  const dir = path.join(srv.dataDir, 'pki');
-  const args = [DRIVER, '--host', '127.0.0.1', '--port', String(srv.port), '--ca', path.join(dir, 'ca.crt'),
-    '--cert', path.join(dir, 'clients', `${tenant}.crt`), '--key', path.join(dir, 'clients', `${tenant}.key`), '--kmip-version', version];
-  assert.ok(o.cert !== undefined);
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
-  const timer = setTimeout(() => { child.kill('SIGKILL'); }, RUN_TIMEOUT_MS);
-  const code = await new Promise<number | null>((resolve) => { child.once('exit', resolve); });
-  clearTimeout(timer);
-  assert.equal(code, 0, `driver exited ${String(code)}; stderr:\n${err}`);
-  const steps = new Map<string, Step>();
-  for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
-    const s = JSON.parse(line) as Step;
-    steps.set(s.step, s);
-  }
-  return steps;
-}
-
-function step(steps: Map<string, Step>, name: string): Step {
-  const s = steps.get(name);
-  assert.ok(s !== undefined, `step ${name} did not run`);
-  return s;
-}
 
 describe('PyKMIP client and the compatibility switches', () => {
   let srv: TestServer;
@@ -70,7 +39,7 @@ describe('PyKMIP client and the compatibility switches', () => {
 
   for (const version of VERSIONS) {
     test(`KMIP ${version}: spec-strict by default; the switches make PyKMIP work`, async () => {
-      const strict = await drive(srv, 'pystrict', version);
+      const strict = await runStepDriver(DRIVER, srv, 'pystrict', version, [], RUN_TIMEOUT_MS);
       // Each version run registers into the same tenant: the first unnamed key of the first run takes the name.
       assert.equal(step(strict, 'register_key_2').ok, false, 'a second object named "Symmetric Key" is refused by default');
       assert.match(step(strict, 'register_key_2').error ?? '', /INVALID_FIELD|NON_UNIQUE_NAME_ATTRIBUTE/);
@@ -82,11 +51,11 @@ describe('PyKMIP client and the compatibility switches', () => {
         assert.equal(strictAttrs.ok, true, strictAttrs.error);
       }
 
-      const shared = await drive(srv, 'pyshared', version);
+      const shared = await runStepDriver(DRIVER, srv, 'pyshared', version, [], RUN_TIMEOUT_MS);
       for (const s of ['register_key_1', 'register_key_2', 'register_secret_1', 'register_secret_2']) {
         assert.equal(step(shared, s).ok, true, `${s}: ${step(shared, s).error ?? ''}`);
       }
-      const attrs = step(shared, 'all_attrs');
+      const attrs = step(shared, 'all_attrs') as DriverStep & { names?: string[] };
       assert.equal(attrs.ok, true, attrs.error);
       for (const n of ['Unique Identifier', 'Object Type', 'Cryptographic Algorithm', 'Cryptographic Length', 'State']) {
         assert.ok(attrs.names?.includes(n), `${n} in ${JSON.stringify(attrs.names)}`);

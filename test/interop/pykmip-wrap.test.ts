@@ -16,13 +16,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { enumeration } from '@openkcm/ttlv';
 import { makeAttribute } from '../../src/kmip/attributes.js';
 import { symmetricKeyBlock } from '../../src/kmip/payloads/objects.js';
 import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, EncodingOption, ObjectType, Tag, WrappingMethod } from '../../src/kmip/registry.js';
-import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { assertPyKmipInstalled, driverStep as step, runStepDriver } from '../helpers/pykmip.js';
 import { interopScript } from '../helpers/repo.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
@@ -36,35 +34,6 @@ const KEK = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 const KEY = '00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f';
 const WRAPPED = '28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21';
 
-interface Step { step: string; ok: boolean; error?: string; uid?: string }
-
-async function drive(srv: TestServer, version: string, kek: string): Promise<Map<string, Step>> {
-  const dir = path.join(srv.dataDir, 'pki');
-  const args = [DRIVER, '--host', '127.0.0.1', '--port', String(srv.port), '--ca', path.join(dir, 'ca.crt'),
-    '--cert', path.join(dir, 'clients', `${TENANT}.crt`), '--key', path.join(dir, 'clients', `${TENANT}.key`),
-    '--kmip-version', version, '--kek', kek, '--key-hex', KEY];
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
-  const timer = setTimeout(() => { child.kill('SIGKILL'); }, RUN_TIMEOUT_MS);
-  const code = await new Promise<number | null>((resolve) => { child.once('exit', resolve); });
-  clearTimeout(timer);
-  assert.equal(code, 0, `driver exited ${String(code)}; stderr:\n${err}`);
-  const steps = new Map<string, Step>();
-  for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
-    const s = JSON.parse(line) as Step;
-    steps.set(s.step, s);
-  }
-  return steps;
-}
-
-function step(steps: Map<string, Step>, name: string): Step {
-  const s = steps.get(name);
-  assert.ok(s !== undefined, `step ${name} did not run`);
-  return s;
-}
 
 describe('PyKMIP client: Get with a Key Wrapping Specification', () => {
   let srv: TestServer;
@@ -93,13 +62,13 @@ describe('PyKMIP client: Get with a Key Wrapping Specification', () => {
 
   for (const version of VERSIONS) {
     test(`KMIP ${version}: PyKMIP asks for the key wrapped; the server answers the spec's Byte String, which PyKMIP 0.10 cannot read`, async () => {
-      const steps = await drive(srv, version, kek);
+      const steps = await runStepDriver(DRIVER, srv, TENANT, version, ['--kek', kek, '--key-hex', KEY], RUN_TIMEOUT_MS);
       assert.equal(step(steps, 'register').ok, true, step(steps, 'register').error);
       const got = step(steps, 'get_wrapped');
       assert.equal(got.ok, false, 'PyKMIP decodes a Byte String Key Value now: assert the wrapped bytes and update docs/operations.md');
       assert.match(got.error ?? '', /ReadValueError: Tried to read Base\.type: expected 1, received 8/);
       // The same request from our client answers the RFC 3394 §4.6 bytes for the key PyKMIP registered.
-      const uid = step(steps, 'register').uid;
+      const uid = step(steps, 'register').uid as string | undefined;
       assert.ok(uid !== undefined);
       const c = await srv.connect(TENANT, { protocolVersion: version === '2.0' ? '2.0' : '1.4' });
       try {
