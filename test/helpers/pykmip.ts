@@ -29,7 +29,8 @@ export async function runStepDriver(driver: string, srv: { readonly port: number
   const dir = path.join(srv.dataDir, 'pki');
   const args = [driver, '--host', '127.0.0.1', '--port', String(srv.port), '--ca', path.join(dir, 'ca.crt'),
     '--cert', path.join(dir, 'clients', `${tenant}.crt`), '--key', path.join(dir, 'clients', `${tenant}.key`), '--kmip-version', version, ...extraArgs];
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // No __pycache__ beside the drivers (pykmip_steps.py is imported): the source tree stays as checked out.
+  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, { PYTHONDONTWRITEBYTECODE: '1' }) });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
