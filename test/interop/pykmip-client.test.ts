@@ -21,11 +21,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { assertPyKmipInstalled, spawnDriver } from '../helpers/pykmip.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -120,39 +119,19 @@ function runName(r: RunSpec): string {
 
 let runCounter = 0;
 
-function runDriver(server: TestServer, { version, layer, ssl }: RunSpec): Promise<DriverRun> {
-  const args = [
-    DRIVER,
-    '--host', server.host, '--port', String(server.port),
-    // PyKMIP reads PEM files: the CA and client material `openkcm init` wrote under the data dir.
-    '--ca', path.join(server.dataDir, 'pki', 'ca.crt'),
-    '--cert', path.join(server.dataDir, 'pki', 'clients', `${TENANT}.crt`),
-    '--key', path.join(server.dataDir, 'pki', 'clients', `${TENANT}.key`),
-    '--kmip-version', version, '--layer', layer, '--ssl-version', ssl,
+async function runDriver(server: TestServer, { version, layer, ssl }: RunSpec): Promise<DriverRun> {
+  const { code, stdout, stderr } = await spawnDriver(DRIVER, server, TENANT, version, [
+    '--layer', layer, '--ssl-version', ssl,
     '--timeout', String(PYKMIP_SOCKET_TIMEOUT_S),
     // Names must be unique per run: Locate by Name expects exactly this run's object.
     '--run-id', `${ssl}-${process.pid.toString(36)}-${(runCounter++).toString(36)}-${Date.now().toString(36)}`,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => { stdout += d; });
-    child.stderr.on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
-    const killer = setTimeout(() => { child.kill('SIGKILL'); }, DRIVER_TIMEOUT_MS);
-    child.once('error', (e) => { clearTimeout(killer); reject(e); });
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      try {
-        const { steps, summary } = parseDriverOutput(stdout);
-        resolve({ code, steps, summary, stderr, stdout });
-      } catch (e) {
-        reject(new Error(`driver printed a line that is not JSON: ${(e as Error).message}\n${stdout}`));
-      }
-    });
-  });
+  ], DRIVER_TIMEOUT_MS);
+  try {
+    const { steps, summary } = parseDriverOutput(stdout);
+    return { code, steps, summary, stderr, stdout };
+  } catch (e) {
+    throw new Error(`driver printed a line that is not JSON: ${(e as Error).message}\n${stdout}`, { cause: e });
+  }
 }
 
 /** At most `limit` jobs in flight; the rest wait their turn in FIFO order. */

@@ -10,11 +10,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertPyKmipInstalled, PYTHON } from '../helpers/pykmip.js';
+import { assertPyKmipInstalled, spawnDriver } from '../helpers/pykmip.js';
 import { startTestServer } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -41,26 +40,11 @@ const EXPECTED: Readonly<Record<string, string>> = {
 
 interface DriverOutput { ok: boolean; error?: string; derived?: Record<string, string>; pykmip_engine?: Record<string, string> }
 
-function runDriver(server: TestServer, version: string): Promise<{ out: DriverOutput | undefined; stdout: string; stderr: string }> {
-  const pki = path.join(server.dataDir, 'pki');
-  const args = [DRIVER, '--host', server.host, '--port', String(server.port), '--ca', path.join(pki, 'ca.crt'),
-    '--cert', path.join(pki, 'clients', `${TENANT}.crt`), '--key', path.join(pki, 'clients', `${TENANT}.key`), '--kmip-version', version];
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => { stdout += d; });
-    child.stderr.on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
-    const killer = setTimeout(() => { child.kill('SIGKILL'); }, DRIVER_TIMEOUT_MS);
-    child.once('error', (e) => { clearTimeout(killer); reject(e); });
-    child.once('close', () => {
-      clearTimeout(killer);
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      resolve({ out: line === undefined ? undefined : JSON.parse(line) as DriverOutput, stdout, stderr });
-    });
-  });
+async function runDriver(server: TestServer, version: string): Promise<{ out: DriverOutput | undefined; stdout: string; stderr: string }> {
+  const { stdout, stderr } = await spawnDriver(DRIVER, server, TENANT, version, [], DRIVER_TIMEOUT_MS);
+  // The driver prints one JSON object (its verdict and the derived bytes), not step lines.
+  const line = stdout.split('\n').find((l) => l.startsWith('{'));
+  return { out: line === undefined ? undefined : JSON.parse(line) as DriverOutput, stdout, stderr };
 }
 
 describe('PyKMIP ProxyKmipClient.derive_key against OpenKCM', () => {
