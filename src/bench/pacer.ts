@@ -22,7 +22,7 @@ const PACER_GUARD_NS = 10_000;
  * The thread's loop, in hrtime nanoseconds (process.hrtime is one monotonic clock for every thread of the process;
  * performance.now() has a time origin per thread). It sleeps until arrival k (plus {@link PACER_GUARD_NS}, so the
  * generator's own clock, converted once, surely sees it due), posts k, and skips to the arrival due now when it fell
- * behind (the tick sends every due arrival anyway). After the last arrival before `end` it posts -1.
+ * behind (the tick sends every due arrival anyway). Once `end` has passed it posts -1.
  */
 const PACER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -41,6 +41,13 @@ parentPort.once('message', (s) => {
     parentPort.postMessage(k);
     const behind = Math.floor(Number(now - t0) / interval);
     k = behind >= k + 1 ? behind + 1 : k + 1;
+  }
+  // The closing wake-up comes when the schedule is over, not right after its last arrival: posted at once, it could
+  // reach a late generator in the same turn as that arrival, before the end.
+  let now = process.hrtime.bigint();
+  while (now < end + guard) {
+    Atomics.wait(cell, 0, 0, Number(end + guard - now) / 1e6);
+    now = process.hrtime.bigint();
   }
   parentPort.postMessage(-1);
 });
