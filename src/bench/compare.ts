@@ -186,7 +186,8 @@ export function parseCompareArgs(argv: readonly string[]): CompareOptions & { he
   };
 }
 
-interface Endpoint { readonly target: BenchTarget; readonly tls: BenchTls }
+/** Where a target listens, and its pid for CPU per operation (load.ts LoadOptions.serverPid). */
+interface Endpoint { readonly target: BenchTarget; readonly tls: BenchTls; readonly pid: number | undefined }
 
 /** After the servers' first idle trim (TRIM_SETTLE_MS from start), before measuring idle memory. */
 const IDLE_MEASURE_MARGIN_MS = 3_000;
@@ -203,13 +204,13 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
     ours = await startOpenKcmServer(o.workers === undefined ? {} : { workers: o.workers });
     const startedAt = Date.now();
     log(`openkcm serve: pid ${String(ours.pid)}, port ${String(ours.port)}, workers ${o.workers === undefined ? `default (${String(os.availableParallelism())})` : String(o.workers)}`);
-    const oursEp: Endpoint = { target: { host: ours.host, port: ours.port }, tls: { ca: ours.ca, cert: ours.cert, key: ours.key } };
+    const oursEp: Endpoint = { target: { host: ours.host, port: ours.port }, tls: { ca: ours.ca, cert: ours.cert, key: ours.key }, pid: ours.pid };
     if (wanted.has('pykmip')) {
       py = await startPyKmipServer();
       log(`pykmip-server: pid ${String(py.pid)}, port ${String(py.port)}`);
     }
     const pyEp: Endpoint | undefined = py === undefined ? undefined
-      : { target: { host: py.host, port: py.port }, tls: { ca: py.ca, cert: py.cert, key: py.key } };
+      : { target: { host: py.host, port: py.port }, tls: { ca: py.ca, cert: py.cert, key: py.key }, pid: py.pid };
     if (wanted.has('floor')) {
       // One floor per op and batch size, each replaying our server's answer to that very request.
       for (const s of o.scenarios.filter((x) => x.targets.includes('floor'))) {
@@ -252,13 +253,13 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
           else {
             const f = floors.get(floorKey(s));
             if (f !== undefined) {
-              ep = { target: { host: f.child.host, port: f.child.port }, tls: oursEp.tls };
+              ep = { target: { host: f.child.host, port: f.child.port }, tls: oursEp.tls, pid: f.child.pid };
               fixture = f.exchange.fixture;
             }
           }
           if (ep === undefined) continue;
           const r = await runLoad({
-            ...ep, label: t, kmipVersion: o.kmipVersion, op: s.op, connections: s.connections, pipeline: s.pipeline,
+            target: ep.target, tls: ep.tls, serverPid: ep.pid, label: t, kmipVersion: o.kmipVersion, op: s.op, connections: s.connections, pipeline: s.pipeline,
             rate: s.rate, ...(s.batch === undefined ? {} : { batch: s.batch }), durationS: o.durationS, warmupS: o.warmupS, fixture, client: s.client ?? o.client, pacing: o.pacing,
           });
           log(`[${String(rep)}/${String(o.repeat)}] ${formatResult(r)}`);

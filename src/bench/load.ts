@@ -50,6 +50,7 @@ import { LatencyHistogram } from './histogram.js';
 import type { LatencySummary } from './histogram.js';
 import { OPEN_LOOP_DEFAULT_PIPELINE } from './options.js';
 import { PacerThread } from './pacer.js';
+import { cpuMsOf, processTree } from './proc.js';
 import type { BenchOp, BenchTarget, Pacing } from './options.js';
 
 export interface BenchTls {
@@ -94,6 +95,58 @@ export interface LoadOptions {
   readonly httpsPort?: number;
   /** Receives the live counter of successful operations once the run starts (the CLI's live rate on a terminal). */
   readonly onTally?: (live: { readonly ops: number }) => void;
+  /**
+   * The target's pid, when it runs on this machine: the CPU its process tree (every process and thread, the
+   * workers of `openkcm serve` included) used in the measured window is reported per operation (Linux /proc).
+   */
+  readonly serverPid?: number | undefined;
+}
+
+/**
+ * CPU time per successful operation (batch item) over the measured window, µs, every thread counted: the target's
+ * process tree (null without {@link LoadOptions.serverPid} or off Linux) and this load generator's process. On a
+ * machine the two share, throughput says how the CPU was split; these say what one operation costs each side.
+ */
+export interface CpuPerOp {
+  readonly server_us: number | null;
+  readonly generator_us: number;
+}
+
+/** Samples CPU at the start of the measured window (a timer) and at its end; see {@link CpuPerOp}. */
+class CpuWindow {
+  /** The target's processes, listed once before the load: /proc is walked at neither sample. */
+  readonly #pids: readonly number[] | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #generator0: NodeJS.CpuUsage | undefined;
+  #server0 = 0;
+
+  constructor(serverPid: number | undefined) {
+    this.#pids = serverPid === undefined ? undefined : processTree(serverPid);
+  }
+
+  /** Takes the first sample at `at` (performance.now() time). */
+  startAt(at: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#generator0 = process.cpuUsage();
+      if (this.#pids !== undefined) this.#server0 = cpuMsOf(this.#pids);
+    }, Math.max(0, at - now()));
+  }
+
+  /** The second sample; null when the window never started or no operation succeeded. */
+  finish(ops: number): CpuPerOp | null {
+    this.cancel();
+    const g0 = this.#generator0;
+    if (g0 === undefined || ops <= 0) return null;
+    const g = process.cpuUsage(g0);
+    const server = this.#pids === undefined ? null : ((cpuMsOf(this.#pids) - this.#server0) * 1000) / ops;
+    return { server_us: server === null ? null : Math.round(server * 10) / 10, generator_us: Math.round(((g.user + g.system) / ops) * 10) / 10 };
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /**
@@ -137,6 +190,8 @@ export interface BenchResult {
   readonly send_lag_ms: LatencySummary | null;
   /** Open loop only: how the generator waited for its arrivals (src/bench/pacer.ts). */
   readonly pacing: Pacing | null;
+  /** CPU per successful operation in the measured window; null when nothing succeeded (see {@link CpuPerOp}). */
+  readonly cpu_per_op: CpuPerOp | null;
   /** Failed operations (batch items), transport failures and requests never answered. */
   readonly errors: number;
   readonly error_kinds: Readonly<Record<string, number>>;
@@ -479,6 +534,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
     ? await connectAll(o.connections, () => KmipClient.connect(clientOptions(o, { maxPendingRequests })))
     : [];
   let clients: Sender[] = [];
+  const cpu = new CpuWindow(o.serverPid);
   try {
     // Setup (version negotiation, the key) always goes through the full client.
     const setup = fullClients[0] ?? await KmipClient.connect(clientOptions(o));
@@ -520,6 +576,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       const t0 = now();
       const measureAt = t0 + warmupMs;
       const endAt = measureAt + durationMs;
+      cpu.startAt(measureAt);
       const worker = async (c: Sender): Promise<void> => {
         while (!c.isClosed) {
           const s = now();
@@ -548,6 +605,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       const t0 = now() + 1;
       const measureAt = t0 + warmupMs;
       const endAt = measureAt + durationMs;
+      cpu.startAt(measureAt);
       const inflight = new Array<number>(clients.length).fill(0);
       const queues: number[][] = clients.map(() => []);
       let k = 0;
@@ -636,6 +694,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
     }
 
     const seconds = elapsedMs / 1000;
+    const cpuPerOp = cpu.finish(tally.ops);
     return {
       target_label: o.label ?? `${o.target.host}:${String(o.target.port)}`,
       target: `${o.target.host}:${String(o.target.port)}`,
@@ -656,6 +715,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       service_time_ms: open ? service.summary() : null,
       send_lag_ms: open ? lag.summary() : null,
       pacing: open ? o.pacing ?? 'spin' : null,
+      cpu_per_op: cpuPerOp,
       errors: tally.errors,
       error_kinds: Object.fromEntries([...tally.kinds.entries()].sort((a, b) => b[1] - a[1])),
       request_bytes: probe.request.length,
@@ -665,6 +725,7 @@ export async function runLoad(o: LoadOptions): Promise<BenchResult> {
       started_at: startedAt,
     };
   } finally {
+    cpu.cancel();
     if (clients.length === 0) for (const c of fullClients) c.abort();
     await Promise.all(clients.map((c) => c.close().catch(() => { c.abort(); })));
   }
@@ -677,5 +738,6 @@ export function formatResult(r: BenchResult): string {
   const errs = r.errors === 0 ? '0 errors' : `${String(r.errors)} errors ${JSON.stringify(r.error_kinds)}`;
   return `${r.target_label}${r.client === 'full' ? '' : ` (${r.client})`} ${r.op} c=${String(r.connections)} d=${String(r.pipeline)} b=${String(r.batch)} ${mode}: ` +
     `${r.throughput_ops_s.toLocaleString('en')} ops/s  p50 ${l.p50.toFixed(3)} p90 ${l.p90.toFixed(3)} p99 ${l.p99.toFixed(3)} ` +
-    `p99.9 ${l.p999.toFixed(3)} max ${l.max.toFixed(3)} ms  ${errs}  (req ${String(r.request_bytes)} B, resp ${String(r.response_bytes)} B)`;
+    `p99.9 ${l.p999.toFixed(3)} max ${l.max.toFixed(3)} ms  ${errs}  (req ${String(r.request_bytes)} B, resp ${String(r.response_bytes)} B)` +
+    (r.cpu_per_op === null ? '' : `  CPU/op${r.cpu_per_op.server_us === null ? '' : ` server ${String(r.cpu_per_op.server_us)} µs,`} generator ${String(r.cpu_per_op.generator_us)} µs`);
 }

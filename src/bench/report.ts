@@ -19,6 +19,8 @@ export interface Cell {
   /** Sum over the runs. */
   readonly errors: number;
   readonly error_kinds: Readonly<Record<string, number>>;
+  /** Median CPU per operation over the runs that measured it, µs (load.ts CpuPerOp); null where none did. */
+  readonly cpu_per_op: { readonly server_us: number | null; readonly generator_us: number | null };
 }
 
 export function median(values: readonly number[]): number {
@@ -43,7 +45,17 @@ export function cellOf(scenario: string, target: TargetName, runs: readonly Benc
     },
     errors: runs.reduce((s, r) => s + r.errors, 0),
     error_kinds: kinds,
+    cpu_per_op: {
+      server_us: medianOf(runs.map((r) => r.cpu_per_op?.server_us)),
+      generator_us: medianOf(runs.map((r) => r.cpu_per_op?.generator_us)),
+    },
   };
+}
+
+/** Median of the figures present, to 0.1; null when no run has one. */
+function medianOf(values: readonly (number | null | undefined)[]): number | null {
+  const present = values.filter((v): v is number => typeof v === 'number');
+  return present.length === 0 ? null : Math.round(median(present) * 10) / 10;
 }
 
 export interface ScenarioInfo {
@@ -82,23 +94,34 @@ export function ratiosFor(scenario: string, cells: readonly Cell[]): Ratios {
 
 const fmtN = (v: number): string => v.toLocaleString('en');
 const fmtMs = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(3));
+const fmtUs = (v: number | null): string => (v === null ? '–' : v.toFixed(1));
 const fmtX = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : `${v >= 100 ? v.toFixed(0) : v.toFixed(2)}×`);
 
-/** The side-by-side table (medians) and the ratio table, as markdown. */
+/** Each scenario's cells, in scenario order and then target order (the rows of the per-cell tables). */
+function* cellRows(scenarios: readonly ScenarioInfo[], cells: readonly Cell[]): Generator<readonly [ScenarioInfo, Cell]> {
+  for (const s of scenarios) {
+    for (const t of TARGET_NAMES) {
+      const c = cells.find((x) => x.scenario === s.id && x.target === t);
+      if (c !== undefined) yield [s, c];
+    }
+  }
+}
+
+/** The side-by-side table (medians), the CPU per operation and the ratio table, as markdown. */
 export function markdownReport(scenarios: readonly ScenarioInfo[], cells: readonly Cell[], runsPerCell: number): string {
   const lines: string[] = [];
   lines.push(`Medians of ${String(runsPerCell)} run(s) per cell; latency in ms (open loop: from the intended send time).`, '');
   lines.push('| Scenario | Target | ops/s | p50 | p90 | p99 | p99.9 | max | errors |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const s of scenarios) {
-    for (const t of TARGET_NAMES) {
-      const c = cells.find((x) => x.scenario === s.id && x.target === t);
-      if (c === undefined) continue;
-      const l = c.latency_ms;
-      const errs = c.errors === 0 ? '0' : `${fmtN(c.errors)} (${Object.entries(c.error_kinds).map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')})`;
-      lines.push(`| ${s.title} | ${t} | ${fmtN(c.throughput_ops_s)} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs} |`);
-    }
+  for (const [s, c] of cellRows(scenarios, cells)) {
+    const l = c.latency_ms;
+    const errs = c.errors === 0 ? '0' : `${fmtN(c.errors)} (${Object.entries(c.error_kinds).map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')})`;
+    lines.push(`| ${s.title} | ${c.target} | ${fmtN(c.throughput_ops_s)} | ${fmtMs(l.p50)} | ${fmtMs(l.p90)} | ${fmtMs(l.p99)} | ${fmtMs(l.p999)} | ${fmtMs(l.max)} | ${errs} |`);
   }
+  lines.push('', 'CPU per successful operation in the measured window, µs, every thread: the target\'s process tree and the load generator (both on this machine).', '');
+  lines.push('| Scenario | Target | server CPU µs/op | generator CPU µs/op |');
+  lines.push('|---|---|---:|---:|');
+  for (const [s, c] of cellRows(scenarios, cells)) lines.push(`| ${s.title} | ${c.target} | ${fmtUs(c.cpu_per_op.server_us)} | ${fmtUs(c.cpu_per_op.generator_us)} |`);
   lines.push('', '| Scenario | OpenKCM ÷ floor, ops/s | OpenKCM ÷ floor, p50 | OpenKCM ÷ floor, p99 | OpenKCM ÷ PyKMIP, ops/s | PyKMIP ÷ OpenKCM, p50 |');
   lines.push('|---|---:|---:|---:|---:|---:|');
   for (const s of scenarios) {

@@ -82,6 +82,8 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
     assert.ok(j.ops > 0);
     assert.equal(j.errors, 0, JSON.stringify(j.error_kinds));
     assert.deepEqual(j.slo?.map((v) => v.pass), [true, true, true]);
+    // The generator's own CPU per operation; the server's only where bench knows its pid (bench compare).
+    assert.ok(j.cpu_per_op !== null && j.cpu_per_op.generator_us > 0 && j.cpu_per_op.server_us === null, JSON.stringify(j.cpu_per_op));
   });
 
   test('an SLO no server can meet fails with exit status 1, clause by clause', async () => {
@@ -152,7 +154,14 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
     for (const c of report.cells) {
       assert.ok(c.runs.length === 1 && (c.runs[0]?.ops ?? 0) > 0, `${c.target} ${c.scenario} did no operation`);
       assert.equal(c.errors, 0, `${c.target} ${c.scenario}`);
+      // Every target is a local process: its CPU and the generator's are read over the measured window.
+      const cpu = c.runs[0]?.cpu_per_op;
+      assert.ok(cpu !== null && cpu !== undefined && cpu.generator_us > 0 && cpu.server_us !== null && cpu.server_us >= 0,
+        `${c.target} ${c.scenario}: CPU per op ${JSON.stringify(cpu)}`);
     }
+    // The server's CPU is its own, not the generator's: over the whole report our server and PyKMIP used some.
+    assert.ok(report.cells.some((c) => c.target === 'openkcm' && (c.runs[0]?.cpu_per_op?.server_us ?? 0) > 0));
+    assert.ok(report.cells.some((c) => c.target === 'pykmip' && (c.runs[0]?.cpu_per_op?.server_us ?? 0) > 0));
     // Same message sizes on the floor as on our server.
     for (const s of new Set(report.cells.map((c) => c.scenario))) {
       const ours = report.cells.find((c) => c.scenario === s && c.target === 'openkcm')?.runs[0];
@@ -166,6 +175,8 @@ describe('openkcm bench (smoke)', { timeout: 240_000 }, () => {
     assert.match(r.stdout, /vs PyKMIP ops\/s/);
     const md = await readFile(path.join(out, 'compare.md'), 'utf8');
     assert.match(md, /\| Get, 1 connection, closed loop \| pykmip \|/);
+    assert.match(md, /\| Get, 1 connection, closed loop \| openkcm \| \d+\.\d \| \d+\.\d \|/);
+    assert.match(r.stdout, /CPU\/op server [\d.]+ µs, generator [\d.]+ µs/);
     const svg = await readFile(path.join(out, 'compare.svg'), 'utf8');
     assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
   });

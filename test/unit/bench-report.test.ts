@@ -36,12 +36,12 @@ describe('LatencyHistogram', () => {
   });
 });
 
-function result(label: string, tput: number, p50: number, p99: number, errors = 0): BenchResult {
+function result(label: string, tput: number, p50: number, p99: number, errors = 0, cpu: BenchResult['cpu_per_op'] = null): BenchResult {
   return {
     target_label: label, target: '127.0.0.1:1', op: 'get', connections: 1, pipeline: 1, batch: 1, mode: 'closed', rate_ops_s: null,
     kmip_version: '1.4', client: 'full', duration_s: 1, warmup_s: 0, throughput_ops_s: tput, messages_s: tput, ops: tput,
     latency_ms: { p50, p90: p99, p99, p999: p99, max: p99, mean: p50, count: tput },
-    service_time_ms: null, send_lag_ms: null, pacing: null, errors, error_kinds: errors > 0 ? { OperationNotSupported: errors } : {},
+    service_time_ms: null, send_lag_ms: null, pacing: null, cpu_per_op: cpu, errors, error_kinds: errors > 0 ? { OperationNotSupported: errors } : {},
     request_bytes: 152, response_bytes: 312, loadavg_before: [1, 1, 1], loadavg_after: [1, 1, 1], started_at: '',
   };
 }
@@ -73,6 +73,28 @@ describe('medians and ratios', () => {
     const t = ratiosFor('t', cells);
     assert.equal(t.vsFloor, null);
     assert.equal(t.vsPyKmip, null);
+  });
+});
+
+describe('CPU per operation', () => {
+  test('a cell takes the median of the runs that measured it; null where none did', () => {
+    const c = cellOf('s', 'openkcm', [
+      result('a', 100, 0.2, 1, 0, { server_us: 60, generator_us: 40 }),
+      result('b', 100, 0.2, 1, 0, { server_us: null, generator_us: 44 }),
+      result('c', 100, 0.2, 1, 0, { server_us: 71, generator_us: 42 }),
+      result('d', 100, 0.2, 1, 0, null),
+    ]);
+    assert.deepEqual(c.cpu_per_op, { server_us: 65.5, generator_us: 42 });
+    assert.deepEqual(cellOf('s', 'floor', [result('f', 1, 1, 1)]).cpu_per_op, { server_us: null, generator_us: null });
+  });
+  test('markdown: a CPU row per cell, – where not measured', () => {
+    const md = markdownReport([{ id: 's', title: 'Get' }], [
+      cellOf('s', 'openkcm', [result('o', 100, 0.2, 1, 0, { server_us: 61.25, generator_us: 40 })]),
+      cellOf('s', 'floor', [result('f', 100, 0.1, 1)]),
+    ], 1);
+    assert.match(md, /\| Scenario \| Target \| server CPU µs\/op \| generator CPU µs\/op \|/);
+    assert.match(md, /\| Get \| openkcm \| 61\.3 \| 40\.0 \|/);
+    assert.match(md, /\| Get \| floor \| – \| – \|/);
   });
 });
 
