@@ -12,17 +12,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeTtlv, ItemType } from '@openkcm/ttlv';
 import type { TtlvItem } from '@openkcm/ttlv';
-import { formatResult, replayVector } from '../../src/conformance/replay.js';
+import { formatResult } from '../../src/conformance/replay.js';
 import type { MessageTransport } from '../../src/conformance/transport.js';
-import { loadVector } from '../../src/conformance/vectors.js';
 import { Tag } from '../../src/kmip/registry.js';
-import { createServices } from '../../src/operations/services.js';
-import { inProcessTransport } from '../integration/operations-harness.js';
+import { replayFixture, writeFixtures } from '../helpers/fixture-replay.js';
 
 const PRINCIPAL = { identity: 'derive', tenant: 'default' };
 
@@ -124,15 +121,14 @@ function capturing(inner: MessageTransport, seen: string[]): MessageTransport {
 describe('Derive Key: TC-DERIVEKEY-shaped fixtures replayed in-process', () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'openkcm-derive-'));
-    for (const [name, [text]] of Object.entries(FILES)) await writeFile(path.join(dir, name), text);
+    dir = await writeFixtures('openkcm-derive-', Object.fromEntries(Object.entries(FILES).map(([name, [text]]) => [name, text])));
   });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
   for (const [name, [, expected]] of Object.entries(FILES)) {
     test(name, async () => {
       const seen: string[] = [];
-      const r = await replayVector(await loadVector(dir, name), capturing(inProcessTransport(createServices(), PRINCIPAL), seen));
+      const r = await replayFixture(dir, name, PRINCIPAL, (t) => capturing(t, seen));
       assert.equal(r.status, 'pass', formatResult(r));
       assert.deepEqual(seen, expected === undefined ? [] : [expected], 'the derived key material, exactly');
     });
@@ -142,7 +138,7 @@ describe('Derive Key: TC-DERIVEKEY-shaped fixtures replayed in-process', () => {
     const wrong = hashOfKey.replace(/^../, hashOfKey.startsWith('00') ? '01' : '00');
     const name = 'DK-HASH-WRONG-12.xml';
     await writeFile(path.join(dir, name), file([1, 2], KEY_BASE, 'HASH', cp('SHA_512'), 256, wrong));
-    const r = await replayVector(await loadVector(dir, name), inProcessTransport(createServices(), PRINCIPAL));
+    const r = await replayFixture(dir, name, PRINCIPAL);
     assert.equal(r.status, 'fail', formatResult(r));
     assert.match(formatResult(r), /KeyMaterial expected/);
   });

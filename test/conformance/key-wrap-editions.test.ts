@@ -7,15 +7,7 @@
  * of a parameter mismatch per version (KMIP 1.4 §11.12 Item Not Found, 2.1 Bad Cryptographic Parameters).
  * Replayed in-process through the real processor and handlers, as the conformance runner does.
  */
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { formatResult, replayVector } from '../../src/conformance/replay.js';
-import { loadVector } from '../../src/conformance/vectors.js';
-import { createServices } from '../../src/operations/services.js';
-import { inProcessTransport } from '../integration/operations-harness.js';
+import { describeFixtureReplay } from '../helpers/fixture-replay.js';
 
 const PRINCIPAL = { identity: 'key-wrap', tenant: 'default' };
 
@@ -121,21 +113,4 @@ const FILES: Readonly<Record<string, string>> = {
   'v2.1/wrap-nist-21.xml': knownAnswerFile(2, 1, '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', '00112233445566778899aabbccddeeff', 'NISTKeyWrap', '64e8c3f9ce0f5ba263e9777905818a2a93c8191e7d6e8ae7', 'BadCryptographicParameters'),
 };
 
-describe('key wrapping on Get: our own fixtures in the test-case shape, replayed in-process', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'openkcm-key-wrap-'));
-    for (const [rel, text] of Object.entries(FILES)) {
-      await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-      await writeFile(path.join(dir, rel), text);
-    }
-  });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
-
-  for (const rel of Object.keys(FILES)) {
-    test(rel, async () => {
-      const r = await replayVector(await loadVector(dir, rel), inProcessTransport(createServices(), PRINCIPAL));
-      assert.equal(r.status, 'pass', formatResult(r));
-    });
-  }
-});
+describeFixtureReplay('key wrapping on Get: our own fixtures in the test-case shape, replayed in-process', 'openkcm-key-wrap-', FILES, PRINCIPAL);

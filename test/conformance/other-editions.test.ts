@@ -25,22 +25,18 @@
  *   found by Locate, which may add Located Items (2.1 §6.1.28; TC-OFFSET-2-20).
  * Each is replayed in-process through the real processor and handlers, as the conformance runner does.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createCipheriv, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { formatResult, replayVector } from '../../src/conformance/replay.js';
+import { rm } from 'node:fs/promises';
+import { formatResult } from '../../src/conformance/replay.js';
 import { RESULT_REASON_BY_VERSION, resultReasonFor } from '../../src/kmip/errors.js';
 import type { KmipErrorCode } from '../../src/kmip/errors.js';
 import { enumValueExistsIn, ResultReason } from '../../src/kmip/registry.js';
 import type { KmipVersion } from '../../src/kmip/registry.js';
 import { jsonStringToTtlv } from '../../src/kmip/encodings/json.js';
 import { xmlStringToTtlv } from '../../src/kmip/encodings/xml.js';
-import { loadVector } from '../../src/conformance/vectors.js';
-import { createServices } from '../../src/operations/services.js';
-import { inProcessTransport } from '../integration/operations-harness.js';
+import { describeFixtureReplay, replayFixture, writeFixtures } from '../helpers/fixture-replay.js';
 
 const PRINCIPAL = { identity: 'editions', tenant: 'default' };
 
@@ -334,37 +330,20 @@ const FILES: Readonly<Record<string, string>> = {
   'tc-2.0/key-value-present-20.xml': keyValuePresentFile(),
 };
 
-describe('other editions: version-specific behaviour, replayed in-process', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'openkcm-editions-server-'));
-    for (const [rel, text] of Object.entries(FILES)) {
-      await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-      await writeFile(path.join(dir, rel), text);
-    }
-  });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
-
-  for (const rel of Object.keys(FILES)) {
-    test(rel, async () => {
-      const r = await replayVector(await loadVector(dir, rel), inProcessTransport(createServices(), PRINCIPAL));
-      assert.equal(r.status, 'pass', formatResult(r));
-    });
-  }
-});
+describeFixtureReplay('other editions: version-specific behaviour, replayed in-process', 'openkcm-editions-server-', FILES, PRINCIPAL);
 
 describe('Create of Secret Data: the length limit', () => {
   test('one byte past maxRngRetrieveBytes, or not a whole number of bytes, is Invalid Attribute Value', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'openkcm-editions-sd-'));
+    const over = (bits: number): string => `<KMIP>\n${[
+      request(2, 1, [item('Create', `<ObjectType type="Enumeration" value="SecretData"/><Attributes><CryptographicLength type="Integer" value="${String(bits)}"/></Attributes>`)]),
+      response(2, 1, [failed('Create', 'InvalidAttributeValue')]),
+    ].join('\n')}\n</KMIP>\n`;
+    const files = { 'over.xml': over((64 * 1024 + 1) * 8), 'odd.xml': over(81), 'zero.xml': over(0) };
+    const dir = await writeFixtures('openkcm-editions-sd-', files);
     try {
-      const over = (bits: number): string => `<KMIP>\n${[
-        request(2, 1, [item('Create', `<ObjectType type="Enumeration" value="SecretData"/><Attributes><CryptographicLength type="Integer" value="${String(bits)}"/></Attributes>`)]),
-        response(2, 1, [failed('Create', 'InvalidAttributeValue')]),
-      ].join('\n')}\n</KMIP>\n`;
-      for (const [name, bits] of [['over', (64 * 1024 + 1) * 8], ['odd', 81], ['zero', 0]] as const) {
-        await writeFile(path.join(dir, `${name}.xml`), over(bits));
-        const r = await replayVector(await loadVector(dir, `${name}.xml`), inProcessTransport(createServices(), PRINCIPAL));
-        assert.equal(r.status, 'pass', formatResult(r));
+      for (const rel of Object.keys(files)) {
+        const r = await replayFixture(dir, rel, PRINCIPAL);
+        assert.equal(r.status, 'pass', `${rel}: ${formatResult(r)}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
