@@ -5,6 +5,7 @@
  * operation of each side says what each one costs whatever the other takes (docs/performance.md).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /**
  * The unit of utime and stime in /proc/PID/stat: USER_HZ, which Linux fixes at 100 for user space on every
@@ -76,4 +77,51 @@ export function cpuMsOf(pids: readonly number[]): number {
 export function processTreeCpuMs(pid: number): number | undefined {
   const tree = processTree(pid);
   return tree === undefined ? undefined : cpuMsOf(tree);
+}
+
+/**
+ * CPU time per successful operation (batch item) over the measured window, µs, every thread counted: the target's
+ * process tree (null without LoadOptions.serverPid (load.ts) or off Linux) and this load generator's process. On a
+ * machine the two share, throughput says how the CPU was split; these say what one operation costs each side.
+ */
+export interface CpuPerOp {
+  readonly server_us: number | null;
+  readonly generator_us: number;
+}
+
+/** Samples CPU at the start of the measured window (a timer) and at its end; see {@link CpuPerOp}. */
+export class CpuWindow {
+  /** The target's processes, listed once before the load: /proc is walked at neither sample. */
+  readonly #pids: readonly number[] | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #generator0: NodeJS.CpuUsage | undefined;
+  #server0 = 0;
+
+  constructor(serverPid: number | undefined) {
+    this.#pids = serverPid === undefined ? undefined : processTree(serverPid);
+  }
+
+  /** Takes the first sample at `at` (performance.now() time). */
+  startAt(at: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#generator0 = process.cpuUsage();
+      if (this.#pids !== undefined) this.#server0 = cpuMsOf(this.#pids);
+    }, Math.max(0, at - performance.now()));
+  }
+
+  /** The second sample; null when the window never started or no operation succeeded. */
+  finish(ops: number): CpuPerOp | null {
+    this.cancel();
+    const g0 = this.#generator0;
+    if (g0 === undefined || ops <= 0) return null;
+    const g = process.cpuUsage(g0);
+    const server = this.#pids === undefined ? null : ((cpuMsOf(this.#pids) - this.#server0) * 1000) / ops;
+    return { server_us: server === null ? null : Math.round(server * 10) / 10, generator_us: Math.round(((g.user + g.system) / ops) * 10) / 10 };
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }
