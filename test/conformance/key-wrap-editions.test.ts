@@ -7,22 +7,10 @@
  * of a parameter mismatch per version (KMIP 1.4 §11.12 Item Not Found, 2.1 Bad Cryptographic Parameters).
  * Replayed in-process through the real processor and handlers, as the conformance runner does.
  */
-import { describeFixtureReplay } from '../helpers/fixture-replay.js';
+import { describeFixtureReplay, failed, item, ok, request, response, uid } from '../helpers/fixture-replay.js';
 
 const PRINCIPAL = { identity: 'key-wrap', tenant: 'default' };
 
-const header = (major: number, minor: number): string =>
-  `<ProtocolVersion><ProtocolVersionMajor type="Integer" value="${String(major)}"/><ProtocolVersionMinor type="Integer" value="${String(minor)}"/></ProtocolVersion>`;
-const request = (major: number, minor: number, items: string[]): string =>
-  `# TIME 0\n<RequestMessage><RequestHeader>${header(major, minor)}<BatchCount type="Integer" value="${String(items.length)}"/></RequestHeader>${items.join('')}</RequestMessage>`;
-const response = (major: number, minor: number, items: string[]): string =>
-  `<ResponseMessage><ResponseHeader>${header(major, minor)}<TimeStamp type="DateTime" value="$NOW"/><BatchCount type="Integer" value="${String(items.length)}"/></ResponseHeader>${items.join('')}</ResponseMessage>`;
-const item = (op: string, payload: string): string => `<BatchItem><Operation type="Enumeration" value="${op}"/><RequestPayload>${payload}</RequestPayload></BatchItem>`;
-const ok = (op: string, payload: string): string =>
-  `<BatchItem><Operation type="Enumeration" value="${op}"/><ResultStatus type="Enumeration" value="Success"/><ResponsePayload>${payload}</ResponsePayload></BatchItem>`;
-const failed = (op: string, reason: string): string =>
-  `<BatchItem><Operation type="Enumeration" value="${op}"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="${reason}"/><ResultMessage type="TextString" value="UNKNOWN"/></BatchItem>`;
-const uid = (n: number): string => `<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_${String(n)}"/>`;
 const params = (mode: string): string => `<CryptographicParameters><BlockCipherMode type="Enumeration" value="${mode}"/></CryptographicParameters>`;
 const file = (messages: string[]): string => `<KMIP>\n${messages.join('\n')}\n</KMIP>\n`;
 
@@ -55,7 +43,7 @@ function sensitiveFile(): string {
     response(2, 0, [ok('Create', sym + uid(1))]),
     request(2, 0, [item('GetAttributes', `${uid(1)}<AttributeReference type="Enumeration" value="Sensitive"/><AttributeReference type="Enumeration" value="AlwaysSensitive"/>`)]),
     response(2, 0, [ok('GetAttributes', `${uid(1)}<Attributes><Sensitive type="Boolean" value="true"/><AlwaysSensitive type="Boolean" value="true"/></Attributes>`)]),
-    request(2, 0, [item('Get', uid(1))]), response(2, 0, [failed('Get', 'Sensitive')]),
+    request(2, 0, [item('Get', uid(1))]), response(2, 0, [failed('Get', 'Sensitive', 'UNKNOWN')]),
     request(2, 0, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, 'NISTKeyWrap', 'NoEncoding'))]),
     response(2, 0, [ok('Get', `${sym}${uid(1)}<SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue type="ByteString" value="$KEY_VALUE"/>`
       + `<CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="256"/>${wrapping('KeyWrappingData', 0, 'NISTKeyWrap', 'NoEncoding')}</KeyBlock></SymmetricKey>`)]),
@@ -72,8 +60,8 @@ function extractableFile(): string {
     response(2, 0, [ok('Create', sym + uid(1))]),
     request(2, 0, [item('GetAttributes', `${uid(1)}<AttributeReference type="Enumeration" value="Extractable"/><AttributeReference type="Enumeration" value="NeverExtractable"/>`)]),
     response(2, 0, [ok('GetAttributes', `${uid(1)}<Attributes><Extractable type="Boolean" value="false"/><NeverExtractable type="Boolean" value="true"/></Attributes>`)]),
-    request(2, 0, [item('Get', uid(1))]), response(2, 0, [failed('Get', 'NotExtractable')]),
-    request(2, 0, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, 'NISTKeyWrap', 'NoEncoding'))]), response(2, 0, [failed('Get', 'NotExtractable')]),
+    request(2, 0, [item('Get', uid(1))]), response(2, 0, [failed('Get', 'NotExtractable', 'UNKNOWN')]),
+    request(2, 0, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, 'NISTKeyWrap', 'NoEncoding'))]), response(2, 0, [failed('Get', 'NotExtractable', 'UNKNOWN')]),
     ...cleanup(2, 0),
   ]);
 }
@@ -99,7 +87,7 @@ function knownAnswerFile(major: number, minor: number, kek: string, key: string,
     request(major, minor, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, mode, 'NoEncoding'))]),
     response(major, minor, [ok('Get', `${sym}${uid(1)}<SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue type="ByteString" value="${wrapped}"/>`
       + `<CryptographicAlgorithm type="Enumeration" value="AES"/><CryptographicLength type="Integer" value="${String(key.length * 4)}"/>${wrapping('KeyWrappingData', 0, mode, 'NoEncoding')}</KeyBlock></SymmetricKey>`)]),
-    request(major, minor, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, other, 'NoEncoding'))]), response(major, minor, [failed('Get', mismatch)]),
+    request(major, minor, [item('Get', uid(1) + wrapping('KeyWrappingSpecification', 0, other, 'NoEncoding'))]), response(major, minor, [failed('Get', mismatch, 'UNKNOWN')]),
     ...cleanup(major, minor),
   ]);
 }

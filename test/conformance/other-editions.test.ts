@@ -36,22 +36,10 @@ import { enumValueExistsIn, ResultReason } from '../../src/kmip/registry.js';
 import type { KmipVersion } from '../../src/kmip/registry.js';
 import { jsonStringToTtlv } from '../../src/kmip/encodings/json.js';
 import { xmlStringToTtlv } from '../../src/kmip/encodings/xml.js';
-import { describeFixtureReplay, replayFixture, writeFixtures } from '../helpers/fixture-replay.js';
+import { describeFixtureReplay, failed, item, ok, replayFixture, request, response, uid, writeFixtures } from '../helpers/fixture-replay.js';
 
 const PRINCIPAL = { identity: 'editions', tenant: 'default' };
 
-const header = (major: number, minor: number, extra = ''): string =>
-  `<ProtocolVersion><ProtocolVersionMajor type="Integer" value="${String(major)}"/><ProtocolVersionMinor type="Integer" value="${String(minor)}"/></ProtocolVersion>${extra}`;
-const request = (major: number, minor: number, items: string[], extra = ''): string =>
-  `# TIME 0\n<RequestMessage><RequestHeader>${header(major, minor)}${extra}<BatchCount type="Integer" value="${String(items.length)}"/></RequestHeader>${items.join('')}</RequestMessage>`;
-const response = (major: number, minor: number, items: string[]): string =>
-  `<ResponseMessage><ResponseHeader>${header(major, minor)}<TimeStamp type="DateTime" value="$NOW"/><BatchCount type="Integer" value="${String(items.length)}"/></ResponseHeader>${items.join('')}</ResponseMessage>`;
-const item = (op: string, payload: string): string => `<BatchItem><Operation type="Enumeration" value="${op}"/><RequestPayload>${payload}</RequestPayload></BatchItem>`;
-const ok = (op: string, payload: string): string =>
-  `<BatchItem><Operation type="Enumeration" value="${op}"/><ResultStatus type="Enumeration" value="Success"/><ResponsePayload>${payload}</ResponsePayload></BatchItem>`;
-const failed = (op: string, reason: string): string =>
-  `<BatchItem><Operation type="Enumeration" value="${op}"/><ResultStatus type="Enumeration" value="OperationFailed"/><ResultReason type="Enumeration" value="${reason}"/></BatchItem>`;
-const uid = (n: number): string => `<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_${String(n)}"/>`;
 const ORDERED = '<BatchOrderOption type="Boolean" value="true"/>';
 
 const vendorAttr = (value: string): string =>
