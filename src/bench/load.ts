@@ -103,7 +103,6 @@ export interface LoadOptions {
   readonly serverPid?: number | undefined;
 }
 
-
 /**
  * - full: every request goes through KmipClient.sendBatch: message model, TTLV encode, frame,
  *   TTLV decode, batch-item matching — what an application pays.

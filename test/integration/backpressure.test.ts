@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeTtlv } from '@openkcm/ttlv';
 import { decodeTtlv } from '@openkcm/ttlv';
@@ -16,6 +16,7 @@ import { decodeResponse, encodeRequest, requestMessage } from '../../src/kmip/me
 import { getPayloads } from '../../src/kmip/payloads/get.js';
 import { ObjectType, Operation, ResultStatus } from '../../src/kmip/registry.js';
 import { rngRetrievePayloads } from '../../src/kmip/payloads/rng-retrieve.js';
+import { processTree } from '../../src/bench/proc.js';
 import { rawConnect, startTestServer, tinyHandlers } from '../helpers/server.js';
 import type { RawConnection, TestServer, TinyServices } from '../helpers/server.js';
 
@@ -34,29 +35,9 @@ function rssOf(pid: number): number {
   }
 }
 
-/** `pid` and its descendants (the primary and its KMIP worker processes), from /proc/<pid>/stat's ppid. */
-function processTree(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(d), ppid);
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    for (const [child, parent] of parentOf) if (parent === out[i]) out.push(child);
-  }
-  return out;
-}
-
 function treeRss(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + rssOf(p), 0);
+  // The primary and its KMIP worker processes.
+  return (processTree(pid) ?? []).reduce((sum, p) => sum + rssOf(p), 0);
 }
 
 describe('backpressure: clients that never read (openkcm serve, worker processes, default limits)', () => {
