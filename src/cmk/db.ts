@@ -105,26 +105,15 @@ export interface DbTx {
   /** `pg_notify(channel, payload)`; inside a transaction it is delivered at COMMIT, not at all on ROLLBACK. */
   notify(channel: string, payload: string): Promise<void>;
   /**
-   * `COPY table (columns) FROM` rows in PostgreSQL's COPY text format (fields escaped with {@link copyField}, tab
-   * between fields, newline after each row); `table` is an already quoted name. Resolves with the rows copied.
-   * Only the embedded engine has it: PGlite serialises array parameters in JavaScript and parses them again in
-   * WebAssembly, about 60 µs a row for an audit record sent as ten arrays (unnest), where COPY takes about 14
-   * (issue 14, docs/performance.md "Audit write rate"). node-postgres has no COPY without another package, and
-   * unnest costs the real server little, so callers fall back to it when this is absent.
+   * `COPY table (columns) FROM` rows in PostgreSQL's binary COPY format (./copy-binary.ts writes it); `table` is an
+   * already quoted name. Resolves with the rows copied. The buffer is handed over: the caller must not touch it
+   * again (it is transferred to the database thread, not copied). Only the embedded engine has it: PGlite
+   * serialises array parameters in JavaScript and parses them again in WebAssembly, about 60 µs a row for an audit
+   * record sent as ten arrays (unnest), where COPY took about 14 as text and about half that in binary (issue 14,
+   * docs/performance.md "Audit write rate" and "Seventh session"). node-postgres has no COPY without another
+   * package, and unnest costs the real server little, so callers fall back to it when this is absent.
    */
-  copyText?(table: string, columns: readonly string[], data: string): Promise<number>;
-}
-
-/** One field in COPY text format (PostgreSQL documentation, COPY, "File Formats: Text Format"): backslash, tab,
- *  newline and carriage return escaped; everything else verbatim. */
-export function copyField(value: string): string {
-  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, copyEscape) : value;
-}
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
-const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-function copyEscape(c: string): string {
-  return COPY_ESCAPES[c] ?? c;
+  copyBinary?(table: string, columns: readonly string[], data: Uint8Array): Promise<number>;
 }
 
 export interface Db extends DbTx {
@@ -518,14 +507,15 @@ class PGliteWorkerChannel {
     });
   }
 
-  call<T>(body: RequestBody): Promise<T> {
+  /** `transfer`: buffers of `body` moved to the database thread instead of copied (the caller gives them up). */
+  call<T>(body: RequestBody, transfer?: readonly ArrayBuffer[]): Promise<T> {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     const id = ++this.lastId;
     return new Promise<T>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       try {
-        this.worker.postMessage({ ...body, id });
+        this.worker.postMessage({ ...body, id }, transfer);
       } catch (e) {
         // DataCloneError: a parameter structured clone cannot copy (a function, a symbol).
         this.settle(id);
@@ -602,9 +592,10 @@ function workerTx(ch: PGliteWorkerChannel, txId: number | undefined): DbTx {
       checkChannel(channel);
       await ch.call<WireQueryResult>({ op: 'query', sql: 'SELECT pg_notify($1, $2)', params: [channel, payload], txId });
     },
-    copyText(table: string, columns: readonly string[], data: string): Promise<number> {
-      const sql = `COPY ${table} (${columns.map(quoteIdent).join(', ')}) FROM '/dev/blob'`;
-      return ch.call<number>({ op: 'copy', sql, data, txId });
+    copyBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<number> {
+      const sql = `COPY ${table} (${columns.map(quoteIdent).join(', ')}) FROM '/dev/blob' WITH (FORMAT binary)`;
+      // Transferred, not cloned: the rows of one COPY are up to a few hundred KB.
+      return ch.call<number>({ op: 'copy', sql, data, txId }, [data.buffer as ArrayBuffer]);
     },
   };
 }

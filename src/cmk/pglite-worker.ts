@@ -22,8 +22,8 @@ export type WorkerRequest =
   | { id: number; op: 'open'; dir: string | undefined }
   | { id: number; op: 'query'; sql: string; params: readonly unknown[] | undefined; txId: number | undefined }
   | { id: number; op: 'exec'; sql: string; txId: number | undefined }
-  /** `COPY … FROM '/dev/blob'` with `data` (COPY text format) as the blob; replies with the rows copied. */
-  | { id: number; op: 'copy'; sql: string; data: string; txId: number | undefined }
+  /** `COPY … FROM '/dev/blob'` with `data` (the COPY format `sql` names) as the blob; replies with the rows copied. */
+  | { id: number; op: 'copy'; sql: string; data: Uint8Array; txId: number | undefined }
   /** BEGIN; replies with a transaction id once the transaction holds PGlite's transaction mutex. */
   | { id: number; op: 'begin' }
   /** COMMIT (`commit`) or ROLLBACK of a transaction begun by 'begin'; replies once it is over. */

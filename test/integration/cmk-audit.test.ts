@@ -158,8 +158,8 @@ for (const engine of ENGINES) {
     });
 
     test('text that means something inside an array literal, COPY text or SQL (quotes, braces, commas, NULL, backslashes, tabs, newlines) is stored verbatim', async () => {
-      // The rows travel as text arrays (real PostgreSQL: the driver escapes them) or as COPY text (PGlite:
-      // db.ts copyField escapes them), audit/trail.ts RowChunk.
+      // The rows travel as text arrays (real PostgreSQL: the driver escapes them) or in binary COPY (PGlite:
+      // length-prefixed UTF-8, src/cmk/copy-binary.ts), audit/trail.ts rowChunk.
       const id = uid('quote');
       await migrateTenant(t.db, id);
       const values = ['"', "'); DROP TABLE x; --", '{a,b}', 'NULL', '', ' lead and trail ', 'back\\slash\\"q', 'comma,comma', '\u00e9\u6f22\u{1F510}', '{"json":[1,2]}',

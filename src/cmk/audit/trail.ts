@@ -9,11 +9,12 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { Db, DbTx } from '../db.js';
-import { copyField, quoteIdent, tenantSchema, toBytes, toDate, toNumber } from '../db.js';
+import { quoteIdent, tenantSchema, toBytes, toDate, toNumber } from '../db.js';
+import { CopyBinaryWriter } from '../copy-binary.js';
 import { GovernanceError } from '../errors.js';
 import { ChainCheck } from './chain-check.js';
 import type { AuditGapSummary } from './gap.js';
-import { bytesEqual, canonicalJson, chainOf, chainStepOf, clip, exportLine, headBytes, hex, MAX_AT_MS, normalise } from './record.js';
+import { bytesEqual, canonicalJson, chainOf, chainStepOf, clip, exportLine, headBytes, MAX_AT_MS, normalise } from './record.js';
 import type { AuditChainStep, AuditFields, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
 import { AuditSink } from './sink.js';
 import type { AuditSinkOptions } from './sink.js';
@@ -22,11 +23,11 @@ import type { AuditSinkOptions } from './sink.js';
  *  parameter count do not grow with the batch; 256 rows are ~80 KB for the driver to serialise in one stretch. */
 export const AUDIT_ROWS_PER_INSERT = 256;
 /** Rows per COPY (the embedded engine). Each COPY has a fixed cost on PGlite's thread (the statement, the blob
- *  file, the executor set-up) that 256-row chunks paid 32 times per 8,192-record flush; the text of 1,024 rows is
- *  ~250 KB, one string clone to that thread. */
+ *  file, the executor set-up) that 256-row chunks paid 32 times per 8,192-record flush; 1,024 rows in binary COPY
+ *  are ~200 KB, one buffer transferred to that thread. */
 export const AUDIT_ROWS_PER_COPY = 1_024;
 /** Records per chain step ({@link AuditChainStep}: SHA-256 and HMAC of n records in one call). Field repair,
- *  canonical JSON and the row text of this many records are one synchronous stretch (a few µs a record), after
+ *  canonical JSON and the row bytes of this many records are one synchronous stretch (a few µs a record), after
  *  which the slice clock is read. */
 export const AUDIT_CHAIN_ROWS = 128;
 /** The longest a flush hashes and HMACs in one go before it yields to the event loop (setImmediate), so KMIP
@@ -49,56 +50,92 @@ function ignore(): void {
   // A rejection handled later (await); this only keeps it from counting as unhandled meanwhile.
 }
 
+/** The audit table's columns in the order both write paths send them. */
+const AUDIT_COLUMNS = ['seq', 'at', 'principal', 'tenant', 'operation', 'object', 'result', 'prev_hash', 'hash', 'hmac'] as const;
+/** A binary COPY row's fixed bytes: the field count, ten lengths, seq and at (8 each), three 32-byte hashes. */
+const COPY_ROW_FIXED = 2 + 4 * AUDIT_COLUMNS.length + 8 + 8 + 3 * 32;
+
+/**
+ * Where one chunk of rows goes, as one statement of at most `limit` rows: binary COPY on the embedded engine
+ * ({@link DbTx.copyBinary}) or ten unnest arrays on the real PostgreSQL. `add` takes record i of a chain step's
+ * output (`out`: hash || hmac per record) and the hash before it (`prev` at `prevAt`), so neither path copies or
+ * hex-encodes a hash it does not send.
+ */
+interface RowChunk {
+  readonly rows: number;
+  readonly limit: number;
+  add(r: PendingRow, prev: Uint8Array, prevAt: number, out: Uint8Array, i: number): void;
+  /** Sends the rows added since the last send; the chunk is empty again. */
+  send(): Promise<unknown>;
+}
+
+function rowChunk(tx: DbTx, table: string): RowChunk {
+  return tx.copyBinary === undefined ? new UnnestChunk(tx, table) : new CopyChunk(tx, table);
+}
+
+/** Binary COPY (../copy-binary.ts): the timestamp as an int64 and the hashes as raw bytes, where COPY text made the
+ *  engine parse ISO text and decode hex for every row. */
+class CopyChunk implements RowChunk {
+  readonly limit = AUDIT_ROWS_PER_COPY;
+  private w = new CopyBinaryWriter();
+
+  constructor(private readonly tx: DbTx, private readonly table: string) {}
+
+  get rows(): number {
+    return this.w.rows;
+  }
+
+  add(r: PendingRow, prev: Uint8Array, prevAt: number, out: Uint8Array, i: number): void {
+    const w = this.w;
+    w.row(AUDIT_COLUMNS.length, COPY_ROW_FIXED + 3 * (r.principal.length + r.tenant.length + r.operation.length + r.object.length + r.result.length));
+    w.int8(r.seq);
+    w.timestamptzMs(r.at);
+    w.text(r.principal);
+    w.text(r.tenant);
+    w.text(r.operation);
+    w.text(r.object);
+    w.text(r.result);
+    w.bytea(prev, prevAt, 32);
+    w.bytea(out, 64 * i, 32);
+    w.bytea(out, 64 * i + 32, 32);
+  }
+
+  send(): Promise<unknown> {
+    const data = this.w.finish();
+    this.w = new CopyBinaryWriter();
+    return this.tx.copyBinary?.(`${this.table}.audit`, AUDIT_COLUMNS, data) ?? Promise.reject(new Error('this database has no binary COPY'));
+  }
+}
+
 /** Ten column arrays (unnest), one per INSERT. */
 type Columns = [number[], string[], string[], string[], string[], string[], string[], string[], string[], string[]];
 const newColumns = (): Columns => [[], [], [], [], [], [], [], [], [], []];
-/** The audit table's columns in the order both write paths send them. */
-const AUDIT_COLUMNS = ['seq', 'at', 'principal', 'tenant', 'operation', 'object', 'result', 'prev_hash', 'hash', 'hmac'] as const;
 
-/**
- * Where one chunk of rows goes: COPY text (the embedded engine, {@link DbTx.copyText}) or ten unnest arrays (the
- * real PostgreSQL). One chunk is {@link AUDIT_ROWS_PER_COPY} or {@link AUDIT_ROWS_PER_INSERT} rows, sent as one
- * statement.
- */
-class RowChunk {
-  private cols: Columns = newColumns();
-  private text = '';
+/** The real PostgreSQL: ten unnest arrays, timestamps as ISO text and hashes as hex (the driver sends text). */
+class UnnestChunk implements RowChunk {
+  readonly limit = AUDIT_ROWS_PER_INSERT;
   rows = 0;
-  /** Rows that make a full chunk. */
-  readonly limit: number;
+  private cols: Columns = newColumns();
 
-  constructor(private readonly tx: DbTx, private readonly table: string) {
-    this.limit = tx.copyText !== undefined ? AUDIT_ROWS_PER_COPY : AUDIT_ROWS_PER_INSERT;
-  }
+  constructor(private readonly tx: DbTx, private readonly table: string) {}
 
-  add(seq: number, iso: string, tenant: string, principal: string, operation: string, object: string, result: string, prev: string, hash: string, mac: string): void {
+  add(r: PendingRow, prev: Uint8Array, prevAt: number, out: Uint8Array, i: number): void {
     this.rows++;
-    if (this.tx.copyText !== undefined) {
-      // bytea in COPY text: `\x<hex>`, its backslash escaped. The hex and ISO fields need no escaping.
-      this.text += `${String(seq)}\t${iso}\t${copyField(principal)}\t${copyField(tenant)}\t${copyField(operation)}\t${copyField(object)}\t${copyField(result)}\t\\\\x${prev}\t\\\\x${hash}\t\\\\x${mac}\n`;
-      return;
-    }
     const c = this.cols;
-    c[0].push(seq);
-    c[1].push(iso);
-    c[2].push(principal);
-    c[3].push(tenant);
-    c[4].push(operation);
-    c[5].push(object);
-    c[6].push(result);
-    c[7].push(prev);
-    c[8].push(hash);
-    c[9].push(mac);
+    c[0].push(r.seq);
+    c[1].push(r.iso);
+    c[2].push(r.principal);
+    c[3].push(r.tenant);
+    c[4].push(r.operation);
+    c[5].push(r.object);
+    c[6].push(r.result);
+    c[7].push(hexOf(prev, prevAt));
+    c[8].push(hexOf(out, 64 * i));
+    c[9].push(hexOf(out, 64 * i + 32));
   }
 
-  /** Sends the rows added since the last send as one statement; the chunk is empty again. */
   send(): Promise<unknown> {
     this.rows = 0;
-    if (this.tx.copyText !== undefined) {
-      const text = this.text;
-      this.text = '';
-      return this.tx.copyText(`${this.table}.audit`, AUDIT_COLUMNS, text);
-    }
     const cols = this.cols;
     this.cols = newColumns();
     return this.tx.query(
@@ -109,6 +146,11 @@ class RowChunk {
       cols,
     );
   }
+}
+
+/** Hex of the 32 bytes of `b` at `at`. */
+function hexOf(b: Uint8Array, at: number): string {
+  return Buffer.from(b.buffer, b.byteOffset + at, 32).toString('hex');
 }
 
 /** A record between its field repair and its chain step. */
@@ -217,14 +259,12 @@ export class AuditTrail {
     if (h === undefined) throw new Error(`audit chain ${chain} has no head row`);
     let seq = toNumber(h.seq);
     let prev: Uint8Array = toBytes(h.hash);
-    let prevHex = hex(prev);
     const stored: StoredAuditRecord[] | undefined = collect ? [] : undefined;
-    // Timestamps go as ISO text (what the hash covers, millisecond precision) and hashes as hex, in both paths.
-    const chunk = new RowChunk(tx, s);
+    const chunk = rowChunk(tx, s);
     let inFlight: Promise<unknown> | undefined;
     let sliceStart = performance.now();
-    // Sending a chunk (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket, or ~250 KB of
-    // COPY text is cloned to the PGlite thread) is a stretch of its own: the event loop turns before and after it,
+    // Sending a chunk (the driver serialises 10 arrays of 256 values and writes ~80 KB to the socket, or ~200 KB of
+    // binary COPY is handed to the PGlite thread) is a stretch of its own: the event loop turns before and after it,
     // so it never adds to a hashing slice.
     const send = async (): Promise<void> => {
       if (inFlight !== undefined) await inFlight;
@@ -251,20 +291,19 @@ export class AuditTrail {
       }
       const out = this.step(data, off, prev);
       if (out.length !== 64 * n) throw new Error(`the audit chain step returned ${String(out.length)} bytes for ${String(n)} records`);
-      const outHex = hex(out);
       const batch = rows;
       rows = [];
+      // Record 0's prev is the step's `prev`; record i's is record i-1's hash in `out`.
+      let link = prev;
+      let linkAt = 0;
       for (let i = 0; i < n; i++) {
         const r = batch[i] as PendingRow;
-        const hashHex = outHex.slice(128 * i, 128 * i + 64);
-        const macHex = outHex.slice(128 * i + 64, 128 * i + 128);
         if (stored !== undefined) {
-          const hash = out.slice(64 * i, 64 * i + 32);
-          stored.push({ seq: r.seq, at: new Date(r.at), principal: r.principal, tenant: r.tenant, operation: r.operation, object: r.object, result: r.result, prevHash: new Uint8Array(prev), hash, hmac: out.slice(64 * i + 32, 64 * i + 64) });
-          prev = hash;
+          stored.push({ seq: r.seq, at: new Date(r.at), principal: r.principal, tenant: r.tenant, operation: r.operation, object: r.object, result: r.result, prevHash: link.slice(linkAt, linkAt + 32), hash: out.slice(64 * i, 64 * i + 32), hmac: out.slice(64 * i + 32, 64 * i + 64) });
         }
-        chunk.add(r.seq, r.iso, r.tenant, r.principal, r.operation, r.object, r.result, prevHex, hashHex, macHex);
-        prevHex = hashHex;
+        chunk.add(r, link, linkAt, out, i);
+        link = out;
+        linkAt = 64 * i;
         if (chunk.rows === chunk.limit) await send();
       }
       prev = out.slice(64 * (n - 1), 64 * (n - 1) + 32);
@@ -277,7 +316,8 @@ export class AuditTrail {
       const tenant = clip(seg.tenant);
       for (const e of seg.entries) {
         seq += 1;
-        const at = e.at >= 0 && e.at <= MAX_AT_MS ? e.at : this.now().getTime();
+        // Whole milliseconds, as a Date holds them (TimeClip): the ISO text hashed and the binary timestamp stored agree.
+        const at = e.at >= 0 && e.at <= MAX_AT_MS ? Math.trunc(e.at) : this.now().getTime();
         const iso = new Date(at).toISOString();
         const principal = clip(e.principal);
         const operation = clip(e.operation);
