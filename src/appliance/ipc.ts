@@ -8,7 +8,8 @@
  * server would — the seal, tenant states, policies, the audit backlog — and what the worker hands back: audit events,
  * lease and registration requests.
  */
-import type { AuditBacklog, AuditBatch } from '../cmk/audit/index.js';
+import type { AuditBacklog } from '../cmk/audit/index.js';
+import type { PackedAuditBatch } from './worker-audit.js';
 import type { TrustSnapshot } from '../common/x509.js';
 
 /** A tenant's L3 lineage (`l3:<tenant>:kmip`), each version wrapped for one worker. */
@@ -61,8 +62,8 @@ export type ToPrimary =
   | { readonly t: 'req'; readonly id: number; readonly op: 'lease' | 'register'; readonly tenant: string }
   /** The next block of seals of L3 `version` of the tenant's lineage, reserved durably (answered with a SealBlock). */
   | { readonly t: 'req'; readonly id: number; readonly op: 'seals'; readonly tenant: string; readonly version: number }
-  /** A worker's audit records of one forwarding interval (./worker-audit.ts), per tenant (the sink's own record shape: src/cmk/audit/record.ts AuditEntry). */
-  | { readonly t: 'audit'; readonly batches: readonly AuditBatch[] }
+  /** A worker's audit records of one forwarding interval, per tenant, packed (./worker-audit.ts PackedAuditBatch). */
+  | { readonly t: 'audit'; readonly batches: readonly PackedAuditBatch[] }
   | { readonly t: 'fatal'; readonly message: string };
 
 function isObject(v: unknown): v is Record<string, unknown> {

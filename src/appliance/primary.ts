@@ -36,6 +36,7 @@ import { EMPTY_TRUST } from '../common/x509.js';
 import { asToPrimary, KEY_EXHAUSTED_CODE } from './ipc.js';
 import type { Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { deriveTransportKey, ephemeralKeyPair, transportSalt, wrapForTransport } from './transport-key.js';
+import { unpackAuditBatch } from './worker-audit.js';
 
 /** The worker entry script (compiled next to this file). */
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
@@ -197,7 +198,8 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
         if (m.op === 'seals') return answer(w, m.id, seals(w, m.tenant, m.version));
         return answer(w, m.id, governance?.register(m.tenant) ?? Promise.resolve(null));
       case 'audit':
-        governance?.recordAudit(m.batches);
+        // A malformed batch throws here and is logged below ("a worker message failed"), never queued in part.
+        governance?.recordAudit(m.batches.map(unpackAuditBatch));
         return;
       case 'fatal':
         logger.error('KMIP worker failed to start', { worker: w.worker.id, reason: m.message });

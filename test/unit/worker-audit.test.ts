@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { deserialize, serialize } from 'node:v8';
 import type { AuditBatch, AuditEntry } from '../../src/cmk/audit/index.js';
-import { AuditForwarder } from '../../src/appliance/worker-audit.js';
+import { AuditForwarder, unpackAuditBatch } from '../../src/appliance/worker-audit.js';
+import type { PackedAuditBatch } from '../../src/appliance/worker-audit.js';
 
 function entry(n: number): AuditEntry {
   return { principal: 'CN=client', operation: 'kmip.Get', object: `uid-${String(n)}`, result: 'ok', at: 1_700_000_000_000 + n, keep: true };
@@ -23,7 +25,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Pro
 
 test('records of several event-loop turns within one interval leave in one message, grouped per tenant, in order', async () => {
   const sent: AuditBatch[][] = [];
-  const f = new AuditForwarder({ send: (b) => { sent.push(b); }, intervalMs: 200 });
+  const f = new AuditForwarder({ send: (b) => { sent.push(b.map(unpackAuditBatch)); }, intervalMs: 200 });
   f.recordEntry('alpha', entry(1));
   await nextTurn();
   f.recordEntry('bravo', entry(2));
@@ -47,7 +49,7 @@ test('records of several event-loop turns within one interval leave in one messa
 
 test('at maxEntries the message leaves at once; one past starts the next message', () => {
   const sent: AuditBatch[][] = [];
-  const f = new AuditForwarder({ send: (b) => { sent.push(b); }, intervalMs: 60_000, maxEntries: 3 });
+  const f = new AuditForwarder({ send: (b) => { sent.push(b.map(unpackAuditBatch)); }, intervalMs: 60_000, maxEntries: 3 });
   f.recordEntry('alpha', entry(1));
   f.recordEntry('alpha', entry(2));
   assert.equal(sent.length, 0);
@@ -62,7 +64,7 @@ test('at maxEntries the message leaves at once; one past starts the next message
 
 test('flush sends what waits at once (the worker closing), and an empty flush sends nothing', async () => {
   const sent: AuditBatch[][] = [];
-  const f = new AuditForwarder({ send: (b) => { sent.push(b); }, intervalMs: 30 });
+  const f = new AuditForwarder({ send: (b) => { sent.push(b.map(unpackAuditBatch)); }, intervalMs: 30 });
   f.flush();
   assert.equal(sent.length, 0);
   f.recordEntry('alpha', entry(1));
@@ -71,4 +73,41 @@ test('flush sends what waits at once (the worker closing), and an empty flush se
   // The flushed interval's timer is gone: no empty or duplicate message follows.
   await sleep(90);
   assert.equal(sent.length, 1);
+});
+
+test('a message carries each distinct field value once, survives structured clone (the IPC hop), and unpacks to the records in order', () => {
+  const packed: PackedAuditBatch[][] = [];
+  const f = new AuditForwarder({ send: (b) => { packed.push(b); }, intervalMs: 60_000 });
+  const records: AuditEntry[] = [];
+  for (let i = 0; i < 10; i++) {
+    const e: AuditEntry = { principal: 'CN=client', operation: i % 2 === 0 ? 'kmip.Get' : 'kmip.Encrypt', object: `uid-${String(i % 3)}`, result: 'ok', at: 1_700_000_000_000 + i * 0.5 };
+    records.push(i === 7 ? { ...e, keep: true } : e);
+  }
+  records.push({ principal: '', operation: 'kmip.Query', object: '', result: 'Item Not Found', at: 0 });
+  for (const r of records) f.recordEntry('alpha', r);
+  f.flush();
+  const [message] = packed;
+  assert.ok(message !== undefined);
+  const [batch] = message;
+  assert.ok(batch !== undefined);
+  // CN=client, kmip.Get, uid-0, ok, kmip.Encrypt, uid-1, uid-2, '', kmip.Query, Item Not Found.
+  assert.equal(batch.strings.length, 10);
+  const cloned = deserialize(serialize({ t: 'audit', batches: message })) as { batches: PackedAuditBatch[] };
+  const [again] = cloned.batches;
+  assert.ok(again !== undefined);
+  assert.deepEqual(unpackAuditBatch(again), { tenant: 'alpha', entries: records });
+});
+
+test('a packed batch that does not add up is refused whole', () => {
+  const good: PackedAuditBatch = { tenant: 'alpha', strings: ['p', 'kmip.Get', 'u', 'ok'], fields: Uint32Array.of(0, 1, 2, 3), at: Float64Array.of(1), keep: Uint8Array.of(0) };
+  assert.deepEqual(unpackAuditBatch(good).entries, [{ principal: 'p', operation: 'kmip.Get', object: 'u', result: 'ok', at: 1 }]);
+  const bad: unknown[] = [
+    { ...good, fields: Uint32Array.of(0, 1, 2, 4) },
+    { ...good, fields: Uint32Array.of(0, 1, 2) },
+    { ...good, keep: Uint8Array.of(0, 0) },
+    { ...good, at: [1] },
+    { ...good, strings: ['p', 'kmip.Get', 7, 'ok'] },
+    { ...good, tenant: undefined },
+  ];
+  for (const b of bad) assert.throws(() => unpackAuditBatch(b as PackedAuditBatch), TypeError);
 });
