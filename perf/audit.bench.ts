@@ -12,13 +12,16 @@
  *   OPENKCM_BENCH_QUICK=1        a few hundred records (CI smoke; its figures mean nothing)
  *   AUDIT_BENCH_FLUSH_ONLY=1     skip the enqueue rounds (their 80 flushes, and the verify of them): flush figures
  *                                only, for interleaved A/B runs on a busy machine
+ *   AUDIT_BENCH_DIR=1            PGlite in a data directory (durable, as `openkcm serve` runs it) instead of in memory
+ *   AUDIT_BENCH_ROUNDS=N         flush rounds per figure (default 5); the figures are medians
  *
  * PostgreSQL: 127.0.0.1:5432, user postgres, trust (OPENKCM_TEST_PG_URL overrides); a throwaway database is
  * created and dropped. The HMAC is the server's: HMAC-SHA-256 in a native key slot. Results: perf/results/audit.json.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { AuditTrail } from '../src/cmk/audit/index.js';
 import type { AuditHmac, AuditSink } from '../src/cmk/audit/index.js';
@@ -35,7 +38,7 @@ const ENQUEUE_RECORDS = QUICK ? 200 : 2_048;
 const ENQUEUE_ROUNDS = QUICK ? 2 : 40;
 /** Records per measured flush (four full batches) and flush rounds. */
 const FLUSH_RECORDS = QUICK ? 300 : 8_192;
-const FLUSH_ROUNDS = QUICK ? 1 : 5;
+const FLUSH_ROUNDS = QUICK ? 1 : Math.max(1, Number(process.env.AUDIT_BENCH_ROUNDS ?? '5') || 5);
 
 type Engine = 'pglite' | 'postgres';
 
@@ -51,6 +54,9 @@ interface EngineResult {
    *  less with other load on the machine. */
   flushCpuUsPerRecord?: number;
   flushLoopCpuUsPerRecord?: number;
+  /** The busiest other thread's CPU per record in those rounds: PGlite's worker thread on the embedded engine (its
+   *  WebAssembly Postgres), the driver's socket work on the real one. */
+  flushDbThreadCpuUsPerRecord?: number;
   /** Largest gap between two setImmediate pings during the flushes (wall, and CPU time: see loopGaps), and the
    *  largest per-flush 99th percentile (wall). */
   longestSliceMs: number;
@@ -88,6 +94,31 @@ const threadCpuMs: () => number = (() => {
     };
   }
 })();
+
+/** CPU time of each thread of this process, µs (Linux /proc; empty elsewhere). */
+function threadCpuUs(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      try {
+        out.set(t, Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e3);
+      } catch {
+        // The thread ended in between.
+      }
+    }
+  } catch {
+    // Not Linux.
+  }
+  return out;
+}
+
+/** The most CPU any thread but the event loop used between two {@link threadCpuUs} readings, µs. */
+function busiestOtherUs(before: Map<string, number>, after: Map<string, number>): number {
+  const self = String(process.pid);
+  let top = 0;
+  for (const [t, v] of after) if (t !== self) top = Math.max(top, v - (before.get(t) ?? 0));
+  return top;
+}
 
 /**
  * Gaps between consecutive setImmediate callbacks while `work` runs: how long the loop was held at once. On a
@@ -162,6 +193,7 @@ async function benchEngine(engine: Engine, db: Db, hmac: AuditHmac): Promise<Eng
     const flushUs: number[] = [];
     const flushCpuUs: number[] = [];
     const flushLoopCpuUs: number[] = [];
+    const flushDbCpuUs: number[] = [];
     const longest: number[] = [];
     const longestCpu: number[] = [];
     const p99: number[] = [];
@@ -172,8 +204,10 @@ async function benchEngine(engine: Engine, db: Db, hmac: AuditHmac): Promise<Eng
       enqueue(sink, tenant, FLUSH_RECORDS, new Date());
       const cpu0 = process.cpuUsage();
       const loop0 = threadCpuMs();
+      const threads0 = threadCpuUs();
       await sink.flush();
       const cpu = process.cpuUsage(cpu0);
+      flushDbCpuUs.push(busiestOtherUs(threads0, threadCpuUs()) / FLUSH_RECORDS);
       flushCpuUs.push((cpu.user + cpu.system) / FLUSH_RECORDS);
       flushLoopCpuUs.push(((threadCpuMs() - loop0) * 1000) / FLUSH_RECORDS);
     }
@@ -195,6 +229,7 @@ async function benchEngine(engine: Engine, db: Db, hmac: AuditHmac): Promise<Eng
       flushUsPerRecord: Math.round(median(flushUs) * 10) / 10,
       flushCpuUsPerRecord: Math.round(median(flushCpuUs) * 10) / 10,
       flushLoopCpuUsPerRecord: Math.round(median(flushLoopCpuUs) * 10) / 10,
+      flushDbThreadCpuUsPerRecord: Math.round(median(flushDbCpuUs) * 10) / 10,
       longestSliceMs: Math.round(maxOf(longest) * 100) / 100,
       longestSliceCpuMs: Math.round(maxOf(longestCpu) * 100) / 100,
       p99SliceMs: Math.round(maxOf(p99) * 1000) / 1000,
@@ -218,11 +253,13 @@ async function main(): Promise<void> {
   const results: EngineResult[] = [];
   for (const engine of engines) {
     if (engine === 'pglite') {
-      const db = await openDb({});
+      const dir = process.env.AUDIT_BENCH_DIR === '1' ? mkdtempSync(path.join(tmpdir(), 'openkcm-audit-bench-')) : undefined;
+      const db = await openDb(dir === undefined ? {} : { pgliteDir: path.join(dir, 'db') });
       try {
         results.push(await benchEngine(engine, db, hmac));
       } finally {
         await db.close();
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       }
     } else {
       const tdb = await createThrowawayDatabase();
@@ -240,7 +277,7 @@ async function main(): Promise<void> {
     const e = r.enqueueEntryNsPerRecord;
     process.stdout.write(`${r.engine}: enqueue record() ${String(r.enqueueNsPerRecord.min)} ns/record (median ${String(r.enqueueNsPerRecord.median)})` +
       `${e === undefined ? '' : `, recordEntry() ${String(e.min)} ns/record (median ${String(e.median)})`}; ` +
-      `flush ${String(r.flushUsPerRecord)} µs/record wall, CPU ${String(r.flushCpuUsPerRecord)} µs/record (event-loop thread ${String(r.flushLoopCpuUsPerRecord)}, other threads ${String(Math.round(((r.flushCpuUsPerRecord ?? 0) - (r.flushLoopCpuUsPerRecord ?? 0)) * 10) / 10)}) (${String(r.flushRecords)} records per flush); ` +
+      `flush ${String(r.flushUsPerRecord)} µs/record wall, CPU ${String(r.flushCpuUsPerRecord)} µs/record (event-loop thread ${String(r.flushLoopCpuUsPerRecord)}, busiest other thread ${String(r.flushDbThreadCpuUsPerRecord)}, other threads ${String(Math.round(((r.flushCpuUsPerRecord ?? 0) - (r.flushLoopCpuUsPerRecord ?? 0)) * 10) / 10)}) (${String(r.flushRecords)} records per flush); ` +
       `event-loop stretch during flushes: longest ${String(r.longestSliceMs)} ms wall, ${String(r.longestSliceCpuMs)} ms event-loop-thread CPU; p99 ${String(r.p99SliceMs)} ms\n`);
   }
   const out = resultsPath('audit.json');
