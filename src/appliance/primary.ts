@@ -37,6 +37,7 @@ import { asToPrimary, KEY_EXHAUSTED_CODE } from './ipc.js';
 import type { Lease, Snapshot, ToPrimary, ToWorker } from './ipc.js';
 import { deriveTransportKey, ephemeralKeyPair, transportSalt, wrapForTransport } from './transport-key.js';
 import { unpackAuditBatch } from './worker-audit.js';
+import { GovernancePriority, PRIORITY_CHECK_INTERVAL_MS } from './governance-priority.js';
 
 /** The worker entry script (compiled next to this file). */
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
@@ -104,6 +105,15 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   const workers = new Map<number, WorkerState>();
   let closing = false;
   let restartDelay = WORKER_RESTART_MIN_MS;
+  // The governance plane yields the CPU to the workers while its audit backlog is small (./governance-priority.ts):
+  // back at full priority at a quarter of the smallest audit quota (refusals start at all of it), yielding again below an
+  // eighth.
+  const quota = governance?.auditQuota ?? 0;
+  const priority = governance?.enabled === true && governance.yieldNice > 0 && quota > 0
+    ? new GovernancePriority({ yieldNice: governance.yieldNice, highWater: Math.max(1, Math.floor(quota / 4)), lowWater: Math.floor(quota / 8), logger })
+    : undefined;
+  const priorityCheck = priority === undefined ? undefined : setInterval(() => { priority.update(governance?.auditPending() ?? 0); }, PRIORITY_CHECK_INTERVAL_MS);
+  priorityCheck?.unref();
 
   const broadcast = (msg: ToWorker): void => {
     for (const w of workers.values()) if (w.transport !== undefined && w.worker.isConnected()) w.worker.send(msg);
@@ -200,6 +210,12 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
       case 'audit':
         // A malformed batch throws here and is logged below ("a worker message failed"), never queued in part.
         governance?.recordAudit(m.batches.map(unpackAuditBatch));
+        if (priority !== undefined) {
+          // How long the oldest record of the message waited (the IPC pipe included): a starved primary reads late.
+          let oldest = Infinity;
+          for (const b of m.batches) oldest = Math.min(oldest, b.at[0] ?? Infinity);
+          priority.update(governance?.auditPending() ?? 0, oldest === Infinity ? 0 : Date.now() - oldest);
+        }
         return;
       case 'fatal':
         logger.error('KMIP worker failed to start', { worker: w.worker.id, reason: m.message });
@@ -209,7 +225,8 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   };
 
   const fork = (): void => {
-    const worker = cluster.fork({ OPENKCM_WORKER: JSON.stringify({ dataDir: loaded.dataDir, overrides: opts.overrides, logLevel: opts.logLevel, workers: opts.workers }) });
+    const env = { OPENKCM_WORKER: JSON.stringify({ dataDir: loaded.dataDir, overrides: opts.overrides, logLevel: opts.logLevel, workers: opts.workers }) };
+    const worker = priority === undefined ? cluster.fork(env) : priority.atOwnPriority(() => cluster.fork(env));
     const state: WorkerState = { worker, transport: undefined, ready: false };
     workers.set(worker.id, state);
     worker.on('message', (raw: unknown) => { onMessage(state, raw); });
@@ -239,6 +256,9 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   const close = async (): Promise<void> => {
     if (closing) return;
     closing = true;
+    clearInterval(priorityCheck);
+    // Full priority for the drain and the last audit flush.
+    priority?.close();
     for (const u of unsubscribe) u();
     const exits = [...workers.values()].map((w) => new Promise<void>((resolve) => {
       if (w.worker.isDead()) {

@@ -26,6 +26,17 @@ import type { LoadedConfig } from './load.js';
 
 /** Default admin API port: the one after KMIP's IANA port 5696. */
 export const DEFAULT_ADMIN_API_PORT = 5697;
+/**
+ * `governance.yieldNice` by default (src/appliance/governance-priority.ts): 0, the primary never yields. Measured on
+ * this project's 2-core machine (docs/performance.md "Eighth session"), yielding at nice 10 halves the p99 of 5,000
+ * Gets/s on an open loop, but under a saturating Encrypt load the audit quota refused more items (hundreds to
+ * thousands in 3 s, against none to hundreds): a latency-first deployment opts in with {@link RECOMMENDED_YIELD_NICE}.
+ */
+export const DEFAULT_YIELD_NICE = 0;
+/** The value docs/configuration.md recommends to opt in: most of nice 19's gain on the tail, with ~7× its share. */
+export const RECOMMENDED_YIELD_NICE = 10;
+/** The highest nice value on Linux (setpriority(2)). */
+export const MAX_YIELD_NICE = 19;
 /** Default admin API host: loopback; exposing the admin plane on a network is an explicit choice. */
 export const DEFAULT_ADMIN_API_HOST = '127.0.0.1';
 
@@ -46,6 +57,11 @@ export interface GovernanceSettings {
   readonly auditTenantQueueMax: number;
   /** Largest CSR `openkcm client issue --csr` accepts, bytes (issue 18; src/pki/enrol.ts). */
   readonly maxCsrBytes: number;
+  /**
+   * With KMIP workers, the nice value of the primary's threads while its audit backlog is small (0: never yield;
+   * src/appliance/governance-priority.ts). Default {@link DEFAULT_YIELD_NICE}.
+   */
+  readonly yieldNice: number;
 }
 
 export interface AdminApiSettings {
@@ -77,7 +93,7 @@ async function readPem(dataDir: string, rel: unknown, where: string): Promise<st
 export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>): Promise<GovernanceSettings> {
   const g = loaded.governance;
   const W = 'governance';
-  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit', 'pki']);
+  checkKeys(W, g, ['enabled', 'databaseUrl', 'autoRegisterTenants', 'adminApi', 'fourEyes', 'l1HealthIntervalMs', 'audit', 'pki', 'yieldNice']);
   const bool = (k: string, dflt: boolean): boolean => {
     const v = g[k];
     if (v === undefined) return dflt;
@@ -147,9 +163,13 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
       maxCsrBytes = m;
     }
   }
+  const yieldNice = g.yieldNice ?? DEFAULT_YIELD_NICE;
+  if (typeof yieldNice !== 'number' || !Number.isInteger(yieldNice) || yieldNice < 0 || yieldNice > MAX_YIELD_NICE) {
+    throw new ConfigError(`${W}.yieldNice must be an integer 0..${String(MAX_YIELD_NICE)} (0: the primary never yields to the KMIP workers)`);
+  }
   const adminApi = await adminApiSettings(loaded, g.adminApi);
   return {
-    maxCsrBytes,
+    maxCsrBytes, yieldNice,
     enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
     auditTenantQueueMax: auditTenantQueueMax ?? Math.min(AUDIT_TENANT_QUEUE_MAX, auditQueueMax),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),

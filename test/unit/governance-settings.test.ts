@@ -14,6 +14,7 @@ import { ConfigError } from '../../src/common/config-error.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { DEFAULT_ADMIN_API_HOST, DEFAULT_ADMIN_API_PORT, governanceSettings } from '../../src/config/index.js';
 import { MAX_REQUIRED_APPROVALS } from '../../src/cmk/api/server.js';
+import { DEFAULT_YIELD_NICE, MAX_YIELD_NICE } from '../../src/config/governance.js';
 
 type Input = Pick<LoadedConfig, 'dataDir' | 'governance' | 'server'>;
 
@@ -121,5 +122,15 @@ describe('governance settings', () => {
     await refused({ audit: { tenantQueueMax: 0 } }, /tenantQueueMax/);
     await refused({ audit: { tenantQueueMax: 1.5 } }, /tenantQueueMax/);
     await refused({ audit: { perTenant: 1 } }, /governance\.audit\.perTenant/);
+  });
+
+  test('yieldNice (the primary\'s nice value while it keeps up): default DEFAULT_YIELD_NICE; 0 and 19 are accepted, -1, 20 and 1.5 are refused', async () => {
+    assert.equal((await governanceSettings(input({}))).yieldNice, DEFAULT_YIELD_NICE);
+    assert.equal((await governanceSettings(input({ yieldNice: 0 }))).yieldNice, 0);
+    assert.equal((await governanceSettings(input({ yieldNice: MAX_YIELD_NICE }))).yieldNice, 19);
+    await refused({ yieldNice: -1 }, /yieldNice must be an integer 0\.\.19/);
+    await refused({ yieldNice: 20 }, /yieldNice/);
+    await refused({ yieldNice: 1.5 }, /yieldNice/);
+    await refused({ yieldNice: '10' }, /yieldNice/);
   });
 });

@@ -166,6 +166,9 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
       return text === undefined ? [] : [[t, text] as [string, string]];
     }),
     auditBacklog: () => governance.auditSink.backlog(),
+    auditPending: () => governance.auditSink.pending,
+    auditQuota: Math.min(settings.auditQueueMax, settings.auditTenantQueueMax),
+    yieldNice: settings.yieldNice,
     recordAudit: (batches) => { for (const b of batches) governance.auditSink.recordMany(b.tenant, b.entries); },
     onChange: (l) => states.onChange(l),
     register: async (tenant) => {

@@ -73,6 +73,12 @@ export interface GovernancePlane {
   tenantPolicies(): [string, string][];
   /** Whose audit queue is full (their audited operations are refused until it drains). */
   auditBacklog(): AuditBacklog;
+  /** Audit records queued or being written, every tenant together (src/appliance/governance-priority.ts). */
+  auditPending(): number;
+  /** The smallest audit queue bound (a tenant's quota, or the node's): refusals start there. */
+  readonly auditQuota: number;
+  /** `governance.yieldNice`: the primary's nice value while it keeps up with the workers (0: never yields). */
+  readonly yieldNice: number;
   /** Takes audit records a KMIP worker process forwarded (src/appliance), as if its own hook had produced them. */
   recordAudit(batches: readonly AuditBatch[]): void;
   /** Calls `listener` on every change a KMIP worker must mirror; returns the unsubscribe function. */
@@ -103,7 +109,7 @@ export const DISABLED_PLANE: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
-  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), recordAudit: () => undefined,
+  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), auditPending: () => 0, auditQuota: 0, yieldNice: 0, recordAudit: () => undefined,
   onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
   trust: () => EMPTY_TRUST, pki: undefined,
 });

@@ -245,6 +245,11 @@ export class AuditSink {
     return n;
   }
 
+  /** Records queued or being written, every tenant together (the primary's priority follows it: src/appliance). */
+  get pending(): number {
+    return this.total;
+  }
+
   /** Which tenants are refused now (see {@link AuditSinkOptions.onBacklogChange}). */
   backlog(): AuditBacklog {
     const tenants: string[] = [];
