@@ -34,9 +34,17 @@ export const PRIORITY_CHECK_INTERVAL_MS = 250;
  * up: they waited in the IPC pipe, where the sink's count does not see them. Workers forward every 10 ms
  * (AUDIT_FORWARD_INTERVAL_MS), so a yielding primary that keeps up reads them well within this.
  */
-export const PRIORITY_MAX_LAG_MS = 100;
-/** After it comes back, the primary keeps full priority at least this long (no flapping under a bursty load). */
+export const PRIORITY_MAX_LAG_MS = 150;
+/**
+ * After it comes back, the primary keeps full priority at least this long; each time it has to come back soon after it
+ * yielded (within {@link PRIORITY_RECENT_MS}), the hold doubles, up to {@link PRIORITY_HOLD_MAX_MS}. Under a load the
+ * primary only just keeps up with at full priority, every yield lets a backlog build up, and the audit quota then
+ * refuses operations: a sustained saturation keeps it at full priority instead of flapping.
+ */
 export const PRIORITY_HOLD_MS = 1_000;
+export const PRIORITY_HOLD_MAX_MS = 60_000;
+/** A yield that ended sooner than this after it began doubles the next hold. */
+export const PRIORITY_RECENT_MS = 10_000;
 /** CAP_SYS_NICE (capabilities(7)): the bit in /proc/self/status CapEff. */
 const CAP_SYS_NICE = 23n;
 
@@ -114,6 +122,9 @@ export class GovernancePriority {
   readonly #own: number;
   #yielding = false;
   #heldUntil = 0;
+  /** The current hold (doubles on quick returns; see PRIORITY_HOLD_MS). */
+  #hold = 0;
+  #yieldedAt = -Infinity;
   #switches = 0;
   #closed = false;
 
@@ -152,10 +163,13 @@ export class GovernancePriority {
     const now = (this.#opts.now ?? Date.now)();
     if (this.#yielding) {
       if (pending >= this.#opts.highWater || lagMs >= (this.#opts.maxLagMs ?? PRIORITY_MAX_LAG_MS)) {
-        this.#heldUntil = now + (this.#opts.holdMs ?? PRIORITY_HOLD_MS);
+        const base = this.#opts.holdMs ?? PRIORITY_HOLD_MS;
+        this.#hold = now - this.#yieldedAt < PRIORITY_RECENT_MS ? Math.min(Math.max(base, this.#hold * 2), PRIORITY_HOLD_MAX_MS) : base;
+        this.#heldUntil = now + this.#hold;
         this.#apply(false);
       }
     } else if (pending <= this.#opts.lowWater && now >= this.#heldUntil) {
+      this.#yieldedAt = now;
       this.#apply(true);
     }
   }

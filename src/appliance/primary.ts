@@ -106,11 +106,11 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
   let closing = false;
   let restartDelay = WORKER_RESTART_MIN_MS;
   // The governance plane yields the CPU to the workers while its audit backlog is small (./governance-priority.ts):
-  // back at full priority at a quarter of the smallest audit quota (refusals start at all of it), yielding again below an
-  // eighth.
+  // back at full priority at half the smallest audit quota (refusals start at all of it; a quarter was too close to a
+  // flush's 2,048 records, and tripped at 5,000 Gets/s), yielding again below an eighth.
   const quota = governance?.auditQuota ?? 0;
   const priority = governance?.enabled === true && governance.yieldNice > 0 && quota > 0
-    ? new GovernancePriority({ yieldNice: governance.yieldNice, highWater: Math.max(1, Math.floor(quota / 4)), lowWater: Math.floor(quota / 8), logger })
+    ? new GovernancePriority({ yieldNice: governance.yieldNice, highWater: Math.max(1, Math.floor(quota / 2)), lowWater: Math.floor(quota / 8), logger })
     : undefined;
   const priorityCheck = priority === undefined ? undefined : setInterval(() => { priority.update(governance?.auditPending() ?? 0); }, PRIORITY_CHECK_INTERVAL_MS);
   priorityCheck?.unref();

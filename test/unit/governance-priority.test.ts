@@ -103,6 +103,31 @@ test('records that waited too long bring it back, and it keeps full priority for
   assert.equal(p.state.yielding, true);
 });
 
+test('coming back soon after each yield doubles the hold (sustained saturation stays at full priority); a long yield resets it', () => {
+  const t = new FakeThreads([1]);
+  let clock = 100_000;
+  const p = new GovernancePriority(opts(t, { holdMs: 1_000, now: () => clock }));
+  const holds: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    p.update(1_000); // back at full priority
+    const from = clock;
+    while (!p.state.yielding) {
+      clock += 100;
+      p.update(0);
+    }
+    holds.push(clock - from);
+  }
+  assert.deepEqual(holds, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+  clock += 20_000; // a yield that lasted: the next hold is the base again
+  p.update(1_000);
+  const from = clock;
+  while (!p.state.yielding) {
+    clock += 100;
+    p.update(0);
+  }
+  assert.equal(clock - from, 1_000);
+});
+
 test('each thread goes back to its own value; a thread started while yielding goes back to the primary\'s', () => {
   const t = new FakeThreads([1, 2], 3);
   t.nice.set(2, 5);
