@@ -102,7 +102,7 @@ export interface GovernancePriorityOptions {
   readonly lowestAllowed?: number;
 }
 
-/** Whether the primary yields now, and how often it switched (tests, `stats`). */
+/** Whether the primary yields now, and how often it switched (tests; nothing reports it yet). */
 export interface PriorityState {
   readonly yielding: boolean;
   readonly switches: number;

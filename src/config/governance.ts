@@ -27,12 +27,15 @@ import type { LoadedConfig } from './load.js';
 /** Default admin API port: the one after KMIP's IANA port 5696. */
 export const DEFAULT_ADMIN_API_PORT = 5697;
 /**
- * `governance.yieldNice` by default (src/appliance/governance-priority.ts). Measured on this project's 2-core machine
- * (docs/performance.md "Eighth session", three alternated pairs against 0): the p99 of 5,000 Gets/s on an open loop
- * fell from 9.1–35 ms to 3.6–9.2, and no closed-loop figure got worse, with no audit refusal. Nice 19 cut the tail a
- * little more in a first experiment, but leaves the governance plane a seventh of nice 10's share of a busy core.
+ * `governance.yieldNice` by default (src/appliance/governance-priority.ts): 0, the primary never yields. Measured on
+ * this project's 2-core machine (docs/performance.md "Eighth session"): at nice 10 the p99 of 5,000 Gets/s on an open
+ * loop fell from 9.1–35 ms to 3.6–9.2 (fresh servers, one load each), but in `bench compare`, where the server idles
+ * between interleaved runs and so yields again before each one, the saturating Encrypt run had 6,016 items refused by
+ * the audit quota against 361. Latency-first, read-mostly nodes opt in with {@link RECOMMENDED_YIELD_NICE}.
  */
-export const DEFAULT_YIELD_NICE = 10;
+export const DEFAULT_YIELD_NICE = 0;
+/** What docs/configuration.md recommends to opt in: most of nice 19's gain on the tail, with ~7× its share of a core. */
+export const RECOMMENDED_YIELD_NICE = 10;
 /** The highest nice value on Linux (setpriority(2)). */
 export const MAX_YIELD_NICE = 19;
 /** Default admin API host: loopback; exposing the admin plane on a network is an explicit choice. */
