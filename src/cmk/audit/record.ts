@@ -170,6 +170,61 @@ export function canonicalJson(seq: number, iso: string, principal: string, tenan
   return JSON.stringify([AUDIT_FORMAT, seq, iso, principal, tenant, operation, object, result]);
 }
 
+/**
+ * A string as JSON.stringify writes it: in quotes as it is when nothing in it needs escaping, else JSON.stringify's
+ * own text. JSON.stringify escapes only '"', '\\', U+0000..U+001F and lone surrogates (ECMA-262 QuoteJSONString);
+ * any surrogate at all takes the slow path here, so paired ones come out exactly as JSON.stringify writes them.
+ */
+export function jsonString(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+// eslint-disable-next-line no-control-regex -- the control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\uD800-\uDFFF]/;
+
+/**
+ * A field as the append core writes it: clipped ({@link clip}) for the row, and that value's JSON text for the
+ * canonical bytes.
+ */
+export interface ClippedField {
+  readonly value: string;
+  readonly json: string;
+}
+
+/**
+ * Clips and quotes the fields that repeat from record to record (principal, operation, result, tenant): on the hot
+ * path a flush holds thousands of records with a handful of distinct values, often the very same string instances
+ * (src/appliance/worker-audit.ts sends each distinct value once per message). Forgets everything past
+ * {@link FIELD_MEMO_MAX} distinct values, so a client that sends a new value each time costs what it did without it.
+ */
+export class FieldMemo {
+  readonly #seen = new Map<string, ClippedField>();
+
+  /** Distinct values held now (at most {@link FIELD_MEMO_MAX}). */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  field(raw: string): ClippedField {
+    let f = this.#seen.get(raw);
+    if (f === undefined) {
+      const value = clip(raw);
+      f = { value, json: jsonString(value) };
+      if (this.#seen.size >= FIELD_MEMO_MAX) this.#seen.clear();
+      this.#seen.set(raw, f);
+    }
+    return f;
+  }
+}
+export const FIELD_MEMO_MAX = 1_024;
+
+/**
+ * {@link canonicalJson} from fields already in JSON text (the append core's fast form; `iso` needs no escaping).
+ * Equal to canonicalJson for the same values: test/unit/audit-record.test.ts compares them.
+ */
+export function canonicalJsonOf(seq: number, iso: string, principal: string, tenant: string, operation: string, object: string, result: string): string {
+  return `["${AUDIT_FORMAT}",${String(seq)},"${iso}",${principal},${tenant},${operation},${object},${result}]`;
+}
+
 /** The canonical bytes of a record (see the module comment). JSON of an array of strings and one integer is
  *  unambiguous: no two different field tuples encode the same. */
 export function canonicalAuditBytes(seq: number, f: AuditFields): Uint8Array {

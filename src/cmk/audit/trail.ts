@@ -14,7 +14,7 @@ import { CopyBinaryWriter } from '../copy-binary.js';
 import { GovernanceError } from '../errors.js';
 import { ChainCheck } from './chain-check.js';
 import type { AuditGapSummary } from './gap.js';
-import { bytesEqual, canonicalJson, chainOf, chainStepOf, clip, exportLine, headBytes, MAX_AT_MS, normalise } from './record.js';
+import { bytesEqual, canonicalJsonOf, chainOf, chainStepOf, clip, exportLine, FieldMemo, headBytes, jsonString, MAX_AT_MS, normalise } from './record.js';
 import type { AuditChainStep, AuditFields, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
 import { AuditSink } from './sink.js';
 import type { AuditSinkOptions } from './sink.js';
@@ -318,18 +318,29 @@ export class AuditTrail {
         sliceStart = performance.now();
       }
     };
+    const memo = new FieldMemo();
+    let lastAt = Number.NaN;
+    let lastIso = '';
     for (const seg of segments) {
-      const tenant = clip(seg.tenant);
+      const tenant = memo.field(seg.tenant);
       for (const e of seg.entries) {
         seq += 1;
         // Whole milliseconds, as a Date holds them (TimeClip): the ISO text hashed and the binary timestamp stored agree.
         const at = e.at >= 0 && e.at <= MAX_AT_MS ? Math.trunc(e.at) : this.now().getTime();
-        const iso = new Date(at).toISOString();
-        const principal = clip(e.principal);
-        const operation = clip(e.operation);
+        // Records of one millisecond share their text (tens of them at KMIP rates).
+        if (at !== lastAt) {
+          lastIso = new Date(at).toISOString();
+          lastAt = at;
+        }
+        const iso = lastIso;
+        const principal = memo.field(e.principal);
+        const operation = memo.field(e.operation);
         const object = clip(e.object);
-        const result = clip(e.result);
-        rows.push({ seq, at, iso, tenant, principal, operation, object, result, json: canonicalJson(seq, iso, principal, tenant, operation, object, result) });
+        const result = memo.field(e.result);
+        rows.push({
+          seq, at, iso, tenant: tenant.value, principal: principal.value, operation: operation.value, object, result: result.value,
+          json: canonicalJsonOf(seq, iso, principal.json, tenant.json, operation.json, jsonString(object), result.json),
+        });
         if (rows.length === AUDIT_CHAIN_ROWS) await chainRows();
       }
     }
