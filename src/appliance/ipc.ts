@@ -34,6 +34,8 @@ export interface Snapshot {
   readonly policies: readonly (readonly [string, string])[];
   /** Whose audit queue is full: their audited operations are refused until it drains. */
   readonly backlog: AuditBacklog;
+  /** Whose audit queue is half full: their connections are held until it drains (absent: none). */
+  readonly slow?: readonly string[];
   /** Issue 18: the run-time identity map and the revoked client certificates (src/server/trust.ts). */
   readonly trust: TrustSnapshot;
 }
@@ -50,7 +52,8 @@ export type ToWorker =
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
   /** The tenant's L3 lineage changed (rotation, a dropped version): lease it again. */
   | { readonly t: 'rekey'; readonly tenant: string }
-  | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
+  /** `slow`: tenants whose connections are held (AuditSink.slowTenants; absent: none). */
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog; readonly slow?: readonly string[] }
   /** A revocation or an identity mapping changed: applied at once, open connections re-checked (issue 18). */
   | { readonly t: 'trust'; readonly trust: TrustSnapshot }
   | { readonly t: 'shutdown' };

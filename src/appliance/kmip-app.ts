@@ -13,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { AuditBackpressure } from './governance/audit-backpressure.js';
 import { initNative } from '../native/index.js';
 import { VaultObjectStore } from '../operations/model/vault-store.js';
 import { operationsConfig } from './operations-config.js';
@@ -109,13 +110,21 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
   const trust = new ClientTrust({ identity: loaded.server.identity, anchors: loaded.server.trust ?? [], logger });
   const plane = governance;
   if (plane !== undefined) trust.update(plane.trust());
-  const unfollow = plane?.onChange((c) => { if (c.t === 'trust') trust.update(c.trust); });
+  // The audit trail's back-pressure (./governance/audit-backpressure.ts) holds a slow tenant's connections.
+  const held: { backpressure?: AuditBackpressure } = {};
+  const unfollow = plane?.onChange((c) => {
+    if (c.t === 'trust') trust.update(c.trust);
+    else if (c.t === 'backlog') held.backpressure?.update(c.slow ?? []);
+  });
   await trust.start();
   const deps = {
     getHandler, services, logger, maxBatchItems: loaded.server.limits.maxBatchItems,
     ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
   };
   const server = new KmipServer<S>({ config: loaded.server, trust, deps });
+  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); });
+  held.backpressure = backpressure;
+  if (plane !== undefined) backpressure.update(plane.auditSlow());
   // Issue 20: KMIP over HTTPS, when configured, is a second transport over the same processor deps.
   const https = loaded.server.https === undefined ? undefined : new KmipHttpsServer<S>({ config: loaded.server, deps, trust });
   let address: ListenAddress;
@@ -124,6 +133,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     address = await server.listen();
     httpsAddress = await https?.listen();
   } catch (e) {
+    backpressure.close();
     await Promise.all([server.close(), https?.close()]);
     unfollow?.();
     trust.stop();
@@ -146,6 +156,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     tlsReloader: reloader,
     async close(): Promise<void> {
       reloader.stop();
+      backpressure.close();
       await Promise.all([server.close(), https?.close()]);
       unfollow?.();
       trust.stop();

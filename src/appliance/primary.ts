@@ -126,6 +126,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
     states: governance?.tenantStates() ?? [],
     policies: governance?.tenantPolicies() ?? [],
     backlog: governance?.auditBacklog() ?? { node: false, tenants: [] },
+    slow: governance?.auditSlow() ?? [],
     trust: governance?.trust() ?? EMPTY_TRUST,
   });
 

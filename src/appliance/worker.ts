@@ -38,6 +38,7 @@ import { describeError } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { AuditAdmission } from '../cmk/audit/index.js';
 import { auditAdmissionGate, kmipAuditHook } from './governance/audit-gate.js';
+import { AuditBackpressure } from './governance/audit-backpressure.js';
 import { NativeKekProvider, singleKek } from '../vault/kek.js';
 import type { KekProvider, KekResolver } from '../vault/kek.js';
 import { Vault } from '../vault/vault.js';
@@ -226,6 +227,9 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
     ...(audit === undefined ? {} : { audit: kmipAuditHook(audit) }),
   };
   const server = new KmipServer({ config, trust, deps });
+  // The audit trail's back-pressure: the primary reports which tenants' audit queues are half full.
+  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); });
+  backpressure.update(snapshot.slow ?? []);
   // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
   // Loaded only when configured (issue 14 "Memory"): fastify and its ~90 modules cost a worker about 3 MiB of heap,
   // and KMIP over HTTPS is off by default; test/unit/lazy-modules.test.ts keeps it out of a default worker.
@@ -263,7 +267,10 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
         services.keyCache.evictTenant(m.tenant);
         void leases?.rekey(m.tenant);
         break;
-      case 'backlog': admission.update(m.backlog); break;
+      case 'backlog':
+        admission.update(m.backlog);
+        backpressure.update(m.slow ?? []);
+        break;
       case 'trust': trust.update(m.trust); break;
       case 'shutdown': break; // worker-main.ts closes and exits
       case 'welcome': break;
@@ -284,6 +291,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   const close = (): Promise<void> => {
     closing ??= (async () => {
       reloader.stop();
+      backpressure.close();
       await Promise.all([server.close(), https?.close()]);
       trust.stop();
       audit?.flush();

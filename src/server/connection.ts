@@ -127,6 +127,8 @@ export class ServerConnection<S = unknown> {
   /** Registered with the response budget while waiting for it (see #startWaiting). */
   readonly #resume = (): void => { this.#startWaiting(); this.#flush(); };
   #paused = false;
+  /** Held by the server (see {@link hold}): nothing more is read or started until released. */
+  #held = false;
   /** No more requests are read (TTLV error, peer finished, or server closing). */
   #stopReading = false;
   /** End the connection once every queued response is written. */
@@ -188,11 +190,31 @@ export class ServerConnection<S = unknown> {
     this.#stopReading = true;
     this.#backlog.length = 0;
     this.#endWhenDrained = true;
+    // A held connection would never drain: what it has admitted is answered now.
+    this.#held = false;
+    this.#startWaiting();
     this.#flush();
   }
 
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  /**
+   * Holds (true) or releases (false) this connection: while held it reads nothing more and starts none of the
+   * requests it has read; those already running finish and are answered. Back-pressure instead of an error: the
+   * governance plane holds a tenant's connections while its audit queue is half full (src/appliance/governance/
+   * audit-backpressure.ts), so the client waits a few milliseconds rather than being refused at the quota.
+   */
+  hold(on: boolean): void {
+    if (on === this.#held) return;
+    this.#held = on;
+    if (!on) {
+      this.#admit();
+      this.#startWaiting();
+      this.#flush();
+    }
+    this.#updateFlow();
   }
 
   #onData(chunk: Buffer): void {
@@ -276,6 +298,7 @@ export class ServerConnection<S = unknown> {
    * exhausted. Otherwise the request waits, already read, until the client reads ('drain') or others drain.
    */
   #mayProduce(): boolean {
+    if (this.#held) return false;
     if (this.#running >= this.#opts.limits.maxConcurrentPerConnection) return false;
     if (this.#socket.writableLength >= this.#opts.limits.maxResponseBytesPerConnection) return false;
     const budget = this.#opts.responseBudget;
@@ -370,7 +393,7 @@ export class ServerConnection<S = unknown> {
     // Once ended, keep reading (and discarding, see #onData) so the peer's FIN arrives and the
     // socket can close; a paused socket would sit half-closed until the idle timeout.
     const pause = !this.#ended
-      && (this.#writeBlocked || this.#stopReading || this.#backlog.length > 0
+      && (this.#held || this.#writeBlocked || this.#stopReading || this.#backlog.length > 0
         || this.#queue.length >= this.#opts.limits.maxInFlightPerConnection);
     if (pause && !this.#paused) {
       this.#paused = true;
@@ -382,8 +405,8 @@ export class ServerConnection<S = unknown> {
   }
 
   #onIdle(): void {
-    // Work in progress is the server being slow, not the client being idle.
-    if (this.#running > 0) return;
+    // Work in progress, or requests held back by the server, is the server being slow, not the client being idle.
+    if (this.#running > 0 || (this.#held && this.#queue.length > 0)) return;
     this.#log.info('idle timeout; closing the connection', {
       conn: this.id, tenant: this.principal.tenant, idleTimeoutMs: this.#opts.limits.idleTimeoutMs, unanswered: this.#queue.length,
     });

@@ -89,6 +89,8 @@ export class KmipServer<S = unknown> {
   readonly #log: Logger;
   readonly #server: tls.Server;
   readonly #connections = new Set<ServerConnection<S>>();
+  /** Tenants whose connections are held (see {@link holdTenant}); a new connection of one starts held. */
+  readonly #heldTenants = new Set<string>();
   /** TCP sockets whose TLS handshake has not completed (limits.maxHandshakingConnections / PerAddress). */
   readonly #handshaking: HandshakeGuard;
   /** Unread response bytes of all connections (limits.maxResponseBytesBuffered). */
@@ -199,6 +201,16 @@ export class KmipServer<S = unknown> {
   /** Established connections now open. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * Holds (true) or releases (false) every connection of `tenant`, open now or opened while held
+   * (ServerConnection.hold): the governance plane's back-pressure while the tenant's audit queue is half full.
+   */
+  holdTenant(tenant: string, on: boolean): void {
+    if (on) this.#heldTenants.add(tenant);
+    else if (!this.#heldTenants.delete(tenant)) return;
+    for (const c of this.#connections) if (c.principal.tenant === tenant) c.hold(on);
   }
 
   /** Requests read but not yet answered, over all connections. */
@@ -313,6 +325,7 @@ export class KmipServer<S = unknown> {
       responseBudget: this.#responseBudget,
     });
     this.#connections.add(conn);
+    if (this.#heldTenants.has(principal.tenant)) conn.hold(true);
     if (this.#trust !== undefined) this.#peers.set(conn, peer);
     void conn.closed.then(() => {
       this.#connections.delete(conn);

@@ -206,6 +206,27 @@ for (const engine of ENGINES) {
       assert.equal((await suite.trail.verify()).ok, true);
     });
 
+    test('a tenant past half its quota is reported slow (its connections are held) until its queue is back under a quarter', async () => {
+      const [a, b] = await tenants(2) as [string, string];
+      let notices = 0;
+      const sink = suite.trail.createSink({ tenantQueueMax: 20, onDrop: () => undefined, onBacklogChange: () => { notices++; } });
+      try {
+        for (let i = 0; i < 9; i++) sink.record(rec(b, i));
+        assert.deepEqual(sink.slowTenants(), [], '9 of 20: not slow');
+        sink.record(rec(b, 9));
+        sink.record(rec(a, 0));
+        assert.deepEqual(sink.slowTenants(), [b], '10 of 20: slow; a (1 of 20) is not');
+        assert.equal(sink.admits(b), true, 'slow is not refused');
+        assert.deepEqual(sink.backlog(), { node: false, tenants: [] }, 'the backlog (whom to refuse) is unchanged');
+        // Turning slow kicks a flush: the queue drains, and the workers hear it.
+        await until('b no longer slow', () => (sink.slowTenants().length === 0 ? true : undefined));
+        assert.ok(notices >= 2, `slow, then clear, notified (${String(notices)} notices)`);
+        assert.equal(sink.stats().written, 11);
+      } finally {
+        await sink.close();
+      }
+    });
+
     test("recordMany takes a worker's batch as it crossed a MessagePort (structured clone): in order, within the quota", async () => {
       const [w] = await tenants(1) as [string];
       const sink = suite.trail.createSink({ tenantQueueMax: 300, onDrop: () => undefined });

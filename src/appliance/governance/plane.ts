@@ -99,7 +99,7 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
   const governance: Governance = await openRepository({
     db, settings, krypton, masterKey, engine, auditKey, log, cleanups,
     // KMIP worker processes mirror the backlog (src/appliance): once the change fan-out exists.
-    onBacklogChange: () => { fanOut.states?.changed({ t: 'backlog', backlog: governance.auditSink.backlog() }); },
+    onBacklogChange: () => { fanOut.states?.changed({ t: 'backlog', backlog: governance.auditSink.backlog(), slow: governance.auditSink.slowTenants() }); },
   });
 
   // ---- tenant states and policies; certificate registry (issue 18) -------------------------------------------
@@ -166,6 +166,7 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
       return text === undefined ? [] : [[t, text] as [string, string]];
     }),
     auditBacklog: () => governance.auditSink.backlog(),
+    auditSlow: () => governance.auditSink.slowTenants(),
     auditPending: () => governance.auditSink.pending,
     auditQuota: Math.min(settings.auditQueueMax, settings.auditTenantQueueMax),
     yieldNice: settings.yieldNice,

@@ -73,6 +73,8 @@ export interface GovernancePlane {
   tenantPolicies(): [string, string][];
   /** Whose audit queue is full (their audited operations are refused until it drains). */
   auditBacklog(): AuditBacklog;
+  /** Tenants whose connections are held while their audit queue drains (AuditSink.slowTenants). */
+  auditSlow(): readonly string[];
   /** Audit records queued or being written, every tenant together (src/appliance/governance-priority.ts). */
   auditPending(): number;
   /** The smallest audit queue bound (a tenant's quota, or the node's): refusals start there. */
@@ -100,7 +102,8 @@ export type GovernanceChange =
   | { readonly t: 'state'; readonly tenant: string; readonly state: TenantState }
   /** `text` undefined: the defaults decide; `failed`: the policies could not be loaded, the tenant is denied. */
   | { readonly t: 'policies'; readonly tenant: string; readonly text: string | undefined; readonly failed?: boolean }
-  | { readonly t: 'backlog'; readonly backlog: AuditBacklog }
+  /** `slow`: tenants whose connections are held (AuditSink.slowTenants; absent: none). */
+  | { readonly t: 'backlog'; readonly backlog: AuditBacklog; readonly slow?: readonly string[] }
   /** Issue 18: a revocation or identity mapping changed (src/server/trust.ts ClientTrust.update). */
   | { readonly t: 'trust'; readonly trust: TrustSnapshot };
 
@@ -109,7 +112,7 @@ export const DISABLED_PLANE: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
-  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), auditPending: () => 0, auditQuota: 0, yieldNice: 0, recordAudit: () => undefined,
+  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), auditSlow: () => [], auditPending: () => 0, auditQuota: 0, yieldNice: 0, recordAudit: () => undefined,
   onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
   trust: () => EMPTY_TRUST, pki: undefined,
 });

@@ -29,6 +29,16 @@ export const AUDIT_QUEUE_MAX = 100_000;
  *  (issue 15 item 4). Before it, every tenant shared {@link AUDIT_QUEUE_MAX}: one tenant's flood of Query items
  *  filled it and silently dropped another tenant's Get records. A flood now fills only the flooder's own quota. */
 export const AUDIT_TENANT_QUEUE_MAX = 10_000;
+/**
+ * Back-pressure before refusal: a tenant whose queue reaches this fraction of its quota is reported slow
+ * ({@link AuditSink.slowTenants}), and the KMIP listeners hold its connections (read nothing more, start nothing
+ * more) until its queue is back under {@link AUDIT_RESUME_FRACTION} of the quota. Under a saturating load the chain
+ * owner keeps up on average but falls behind in bursts; refusing at the quota turned those bursts into
+ * AUDIT_BACKLOGGED errors (thousands of Encrypt items a second, docs/performance.md "Ninth session"), where a wait
+ * of a few milliseconds lets it catch up. The quota still refuses when the hold is not enough.
+ */
+export const AUDIT_SLOW_FRACTION = 0.5;
+export const AUDIT_RESUME_FRACTION = 0.25;
 /** Losses (dropped records, refused operations) are reported (log) at most once per tenant per interval, with the
  *  count since the previous report: a flood used to write one log line per dropped record (50,000 of them). */
 export const AUDIT_DROP_REPORT_INTERVAL_MS = 10_000;
@@ -58,8 +68,9 @@ export interface AuditSinkOptions {
   readonly tenantQueueMax?: number;
   /** Default {@link AUDIT_DROP_REPORT_INTERVAL_MS}. */
   readonly dropReportIntervalMs?: number;
-  /** The set of backlogged tenants changed (see {@link AuditSink.backlog}): called once per event-loop turn at
-   *  most, so the chain owner can tell its KMIP workers ({@link AuditAdmission}). */
+  /** The set of backlogged tenants, or of slow ones, changed (see {@link AuditSink.backlog},
+   *  {@link AuditSink.slowTenants}): called once per event-loop turn at most, so the chain owner can tell its KMIP
+   *  workers ({@link AuditAdmission}, and their listeners' back-pressure). */
   readonly onBacklogChange?: () => void;
 }
 
@@ -127,6 +138,8 @@ class Lane {
   pending = 0;
   /** At its quota (reported through onBacklogChange). */
   full = false;
+  /** Past {@link AUDIT_SLOW_FRACTION} of its quota and not yet back under {@link AUDIT_RESUME_FRACTION}. */
+  slow = false;
   readonly gaps: [Gap | undefined, Gap | undefined] = [undefined, undefined];
   /** Losses not reported yet, and the wall clock of the last report. */
   unreportedDropped = 0;
@@ -189,6 +202,8 @@ export class AuditSink {
   private readonly losses = new Map<string, { dropped: number; refused: number }>();
   private readonly queueMax: number;
   private readonly tenantQueueMax: number;
+  private readonly slowAt: number;
+  private readonly resumeAt: number;
   private readonly reportIntervalMs: number;
 
   constructor(
@@ -200,6 +215,8 @@ export class AuditSink {
     this.queueMax = Math.min(Math.max(1, Math.floor(opts.queueMax ?? AUDIT_QUEUE_MAX)), AUDIT_QUEUE_MAX);
     this.tenantQueueMax = Math.min(Math.max(1, Math.floor(opts.tenantQueueMax ?? AUDIT_TENANT_QUEUE_MAX)), this.queueMax);
     this.reportIntervalMs = Math.max(0, opts.dropReportIntervalMs ?? AUDIT_DROP_REPORT_INTERVAL_MS);
+    this.slowAt = Math.max(1, Math.floor(this.tenantQueueMax * AUDIT_SLOW_FRACTION));
+    this.resumeAt = Math.floor(this.tenantQueueMax * AUDIT_RESUME_FRACTION);
     this.timer = setInterval(() => {
       this.reportDue(Date.now());
       this.flushInBackground();
@@ -250,6 +267,16 @@ export class AuditSink {
     return this.total;
   }
 
+  /**
+   * Tenants whose queue is past {@link AUDIT_SLOW_FRACTION} of the quota (until it is back under
+   * {@link AUDIT_RESUME_FRACTION}): their connections are held, not refused. Changes are notified like the backlog's.
+   */
+  slowTenants(): string[] {
+    const tenants: string[] = [];
+    for (const lane of this.lanes.values()) if (lane.slow) tenants.push(lane.tenant);
+    return tenants;
+  }
+
   /** Which tenants are refused now (see {@link AuditSinkOptions.onBacklogChange}). */
   backlog(): AuditBacklog {
     const tenants: string[] = [];
@@ -293,6 +320,11 @@ export class AuditSink {
     lane.pending++;
     this.total++;
     this.queued++;
+    if (lane.pending >= this.slowAt && !lane.slow) {
+      lane.slow = true;
+      this.backlogChanged();
+      this.kickFlush();
+    }
     if (lane.pending >= this.tenantQueueMax && !lane.full) {
       lane.full = true;
       this.fullLanes++;
@@ -526,6 +558,10 @@ export class AuditSink {
       if (lane.full && lane.pending < this.tenantQueueMax) {
         lane.full = false;
         this.fullLanes--;
+        changed = true;
+      }
+      if (lane.slow && lane.pending <= this.resumeAt) {
+        lane.slow = false;
         changed = true;
       }
       if (lane.pending === 0 && lane.gaps[TENANT_QUOTA] === undefined && lane.gaps[NODE_QUEUE] === undefined
