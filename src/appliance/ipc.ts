@@ -36,6 +36,8 @@ export interface Snapshot {
   readonly backlog: AuditBacklog;
   /** Whose audit queue is half full: their connections are held until it drains (absent: none). */
   readonly slow?: readonly string[];
+  /** governance.audit.holdMaxMs (absent: governance off, nothing is held). */
+  readonly holdMaxMs?: number;
   /** Issue 18: the run-time identity map and the revoked client certificates (src/server/trust.ts). */
   readonly trust: TrustSnapshot;
 }

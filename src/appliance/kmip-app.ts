@@ -122,7 +122,7 @@ export async function startKmipApp<S = OperationServices>(loaded: LoadedConfig, 
     ...(now === undefined ? {} : { now }), ...(authorize === undefined ? {} : { authorize }), ...(audit === undefined ? {} : { audit }),
   };
   const server = new KmipServer<S>({ config: loaded.server, trust, deps });
-  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); });
+  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); }, { maxHoldMs: plane?.auditHoldMaxMs ?? 0 });
   held.backpressure = backpressure;
   if (plane !== undefined) backpressure.update(plane.auditSlow());
   // Issue 20: KMIP over HTTPS, when configured, is a second transport over the same processor deps.

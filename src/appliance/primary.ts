@@ -127,6 +127,7 @@ export async function startCluster(loaded: LoadedConfig, logger: Logger, opts: C
     policies: governance?.tenantPolicies() ?? [],
     backlog: governance?.auditBacklog() ?? { node: false, tenants: [] },
     slow: governance?.auditSlow() ?? [],
+    holdMaxMs: governance?.auditHoldMaxMs ?? 0,
     trust: governance?.trust() ?? EMPTY_TRUST,
   });
 

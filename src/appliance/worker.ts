@@ -228,7 +228,7 @@ export async function startWorker(loaded: LoadedConfig, logger: Logger, workers:
   };
   const server = new KmipServer({ config, trust, deps });
   // The audit trail's back-pressure: the primary reports which tenants' audit queues are half full.
-  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); });
+  const backpressure = new AuditBackpressure((tenant, on) => { server.holdTenant(tenant, on); }, { maxHoldMs: snapshot.holdMaxMs ?? 0 });
   backpressure.update(snapshot.slow ?? []);
   // Issue 20: KMIP over HTTPS on the same deps (gates, Cedar, audit forwarding); node:cluster shares its port too.
   // Loaded only when configured (issue 14 "Memory"): fastify and its ~90 modules cost a worker about 3 MiB of heap,

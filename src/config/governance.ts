@@ -14,7 +14,7 @@ import { APPROVABLE_ACTIONS } from '../cmk/api/ports.js';
 import type { ApprovableAction, FourEyesConfig } from '../cmk/api/ports.js';
 import { MAX_REQUIRED_APPROVALS } from '../cmk/api/server.js';
 import type { AdminTls } from '../cmk/api/server.js';
-import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit/index.js';
+import { AUDIT_HOLD_MAX_MS, AUDIT_HOLD_MAX_MS_LIMIT, AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../cmk/audit/index.js';
 import { checkKeys, ConfigError } from '../common/config-error.js';
 import { isRecord } from '../common/guards.js';
 import { DEFAULT_L1_HEALTH_INTERVAL_MS, MIN_L1_HEALTH_INTERVAL_MS } from '../krypton/l1-health.js';
@@ -56,6 +56,8 @@ export interface GovernanceSettings {
   readonly auditQueueMax: number;
   /** Each tenant's audit queue quota (issue 15 item 4); at most auditQueueMax. */
   readonly auditTenantQueueMax: number;
+  /** audit.holdMaxMs: the longest a slow tenant's connections are held (src/appliance/governance/audit-backpressure.ts); 0: never. */
+  readonly auditHoldMaxMs: number;
   /** Largest CSR `openkcm client issue --csr` accepts, bytes (issue 18; src/pki/enrol.ts). */
   readonly maxCsrBytes: number;
   /**
@@ -116,9 +118,10 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
   }
   let auditQueueMax = AUDIT_QUEUE_MAX;
   let auditTenantQueueMax: number | undefined;
+  let auditHoldMaxMs = AUDIT_HOLD_MAX_MS;
   if (g.audit !== undefined) {
     if (!isRecord(g.audit)) throw new ConfigError(`${W}.audit must be an object`);
-    checkKeys(`${W}.audit`, g.audit, ['queueMax', 'tenantQueueMax']);
+    checkKeys(`${W}.audit`, g.audit, ['queueMax', 'tenantQueueMax', 'holdMaxMs']);
     const q = g.audit.queueMax;
     if (q !== undefined) {
       if (typeof q !== 'number' || !Number.isSafeInteger(q) || q < 1 || q > AUDIT_QUEUE_MAX) {
@@ -132,6 +135,13 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
         throw new ConfigError(`${W}.audit.tenantQueueMax must be an integer 1..${String(auditQueueMax)} (at most audit.queueMax)`);
       }
       auditTenantQueueMax = t;
+    }
+    const h = g.audit.holdMaxMs;
+    if (h !== undefined) {
+      if (typeof h !== 'number' || !Number.isSafeInteger(h) || h < 0 || h > AUDIT_HOLD_MAX_MS_LIMIT) {
+        throw new ConfigError(`${W}.audit.holdMaxMs must be an integer 0..${String(AUDIT_HOLD_MAX_MS_LIMIT)} (0: never hold a tenant whose audit queue is half full)`);
+      }
+      auditHoldMaxMs = h;
     }
   }
   let fourEyes: FourEyesConfig | undefined;
@@ -171,7 +181,7 @@ export async function governanceSettings(loaded: Pick<LoadedConfig, 'dataDir' | 
   const adminApi = await adminApiSettings(loaded, g.adminApi);
   return {
     maxCsrBytes, yieldNice,
-    enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax,
+    enabled, autoRegisterTenants, l1HealthIntervalMs: interval, auditQueueMax, auditHoldMaxMs,
     auditTenantQueueMax: auditTenantQueueMax ?? Math.min(AUDIT_TENANT_QUEUE_MAX, auditQueueMax),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
     ...(adminApi === undefined ? {} : { adminApi }),

@@ -3,7 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AUDIT_HOLD_MAX_MS, AuditBackpressure } from '../../src/appliance/governance/audit-backpressure.js';
+import { AuditBackpressure } from '../../src/appliance/governance/audit-backpressure.js';
+import { AUDIT_HOLD_MAX_MS } from '../../src/cmk/audit/index.js';
 
 function recorder(): { calls: string[]; hold: (tenant: string, on: boolean) => void } {
   const calls: string[] = [];
@@ -46,6 +47,15 @@ describe('AuditBackpressure', () => {
       bp.close();
     }
     assert.equal(r.calls.at(-1), 'release b');
+  });
+
+  test('maxHoldMs 0 never holds (governance.audit.holdMaxMs: 0, the quota alone decides)', () => {
+    const r = recorder();
+    const bp = new AuditBackpressure(r.hold, { maxHoldMs: 0 });
+    bp.update(['b']);
+    bp.update([]);
+    bp.close();
+    assert.deepEqual(r.calls, []);
   });
 
   test('close releases every held tenant, and the default longest hold is a quarter of a second', () => {

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit/index.js';
+import { AUDIT_HOLD_MAX_MS, AUDIT_HOLD_MAX_MS_LIMIT, AUDIT_QUEUE_MAX, AUDIT_TENANT_QUEUE_MAX } from '../../src/cmk/audit/index.js';
 import { DEFAULT_L1_HEALTH_INTERVAL_MS, MIN_L1_HEALTH_INTERVAL_MS } from '../../src/krypton/l1-health.js';
 import { DEV_ADMIN_IDENTITY } from '../../src/pki/admin-cert.js';
 import { ConfigError } from '../../src/common/config-error.js';
@@ -109,6 +109,16 @@ describe('governance settings', () => {
     assert.equal((await governanceSettings(input({ audit: { queueMax: 1 } }))).auditQueueMax, 1);
     await refused({ audit: { queueMax: AUDIT_QUEUE_MAX + 1 } }, /queueMax/);
     await refused({ audit: { queueMax: 0 } }, /queueMax/);
+  });
+
+  test('audit.holdMaxMs: default AUDIT_HOLD_MAX_MS; 0 (never hold) and the limit are accepted, -1, the limit + 1 and a fraction are refused', async () => {
+    assert.equal((await governanceSettings(input({}))).auditHoldMaxMs, AUDIT_HOLD_MAX_MS);
+    assert.equal((await governanceSettings(input({ audit: { holdMaxMs: 0 } }))).auditHoldMaxMs, 0);
+    assert.equal((await governanceSettings(input({ audit: { holdMaxMs: AUDIT_HOLD_MAX_MS_LIMIT } }))).auditHoldMaxMs, AUDIT_HOLD_MAX_MS_LIMIT);
+    await refused({ audit: { holdMaxMs: AUDIT_HOLD_MAX_MS_LIMIT + 1 } }, /holdMaxMs/);
+    await refused({ audit: { holdMaxMs: -1 } }, /holdMaxMs/);
+    await refused({ audit: { holdMaxMs: 2.5 } }, /holdMaxMs/);
+    await refused({ audit: { holdMaxMs: '250' } }, /holdMaxMs/);
   });
 
   test('audit.tenantQueueMax (issue 15 item 4): default AUDIT_TENANT_QUEUE_MAX, never above queueMax; 1 and queueMax are accepted, 0 and queueMax + 1 are refused', async () => {

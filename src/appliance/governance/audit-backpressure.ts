@@ -4,28 +4,24 @@
  * connections are held: they read nothing more and start none of the requests they have read, so its clients wait
  * while the chain owner catches up, instead of being refused with AUDIT_BACKLOGGED once the quota is reached.
  *
- * Only the slow tenant waits; every other tenant is served as before. A hold lasts at most {@link AUDIT_HOLD_MAX_MS}:
- * a chain owner that cannot catch up (its database down, a flood past what it can write) must not stall clients until
- * their timeouts, so after that the connections are released and the quota decides again, refusing with a clear error
- * as before. Such a tenant is held again only after it has left the slow set.
+ * Only the slow tenant waits; every other tenant is served as before. A hold lasts at most governance.audit.holdMaxMs
+ * ({@link AUDIT_HOLD_MAX_MS} by default; 0 turns the back-pressure off): a chain owner that cannot catch up (its
+ * database down, a flood past what it can write) must not stall clients until their timeouts, so after that the
+ * connections are released and the quota decides again, refusing with a clear error as before. Such a tenant is held
+ * again only after it has left the slow set.
  *
  * Where it runs: in each KMIP worker process (the slow set arrives with the backlog message from the primary) and in a
  * single-process node (the governance plane's own change). KMIP over HTTPS is not held (one request per HTTP exchange:
  * its clients are refused at the quota as before).
  */
-
-/**
- * The longest a tenant's connections are held at once. Under a saturating load the chain owner drains half a quota
- * (5,000 records by default) in a few tens of milliseconds; ten times that and it is not catching up.
- */
-export const AUDIT_HOLD_MAX_MS = 250;
+import { AUDIT_HOLD_MAX_MS } from '../../cmk/audit/index.js';
 
 /** Holds (true) or releases (false) every connection of a tenant (KmipServer.holdTenant). */
 export type HoldTenant = (tenant: string, on: boolean) => void;
 
 export interface AuditBackpressureOptions {
-  /** Default {@link AUDIT_HOLD_MAX_MS}. */
-  readonly maxHoldMs?: number;
+  /** governance.audit.holdMaxMs: default {@link AUDIT_HOLD_MAX_MS}; 0 never holds (the quota alone decides). */
+  readonly maxHoldMs?: number | undefined;
 }
 
 export class AuditBackpressure {
@@ -45,6 +41,7 @@ export class AuditBackpressure {
 
   /** The slow tenants now (the whole set, as the chain owner reports it). */
   update(slow: readonly string[]): void {
+    if (this.#maxHoldMs === 0) return;
     const now = new Set(slow);
     for (const [tenant, timer] of this.#held) {
       if (now.has(tenant)) continue;

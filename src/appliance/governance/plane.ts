@@ -167,6 +167,7 @@ async function assemble(opts: GovernancePlaneOptions, settings: GovernanceSettin
     }),
     auditBacklog: () => governance.auditSink.backlog(),
     auditSlow: () => governance.auditSink.slowTenants(),
+    auditHoldMaxMs: settings.auditHoldMaxMs,
     auditPending: () => governance.auditSink.pending,
     auditQuota: Math.min(settings.auditQueueMax, settings.auditTenantQueueMax),
     yieldNice: settings.yieldNice,

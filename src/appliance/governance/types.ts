@@ -75,6 +75,8 @@ export interface GovernancePlane {
   auditBacklog(): AuditBacklog;
   /** Tenants whose connections are held while their audit queue drains (AuditSink.slowTenants). */
   auditSlow(): readonly string[];
+  /** governance.audit.holdMaxMs: the longest a slow tenant's connections are held (0: never). */
+  readonly auditHoldMaxMs: number;
   /** Audit records queued or being written, every tenant together (src/appliance/governance-priority.ts). */
   auditPending(): number;
   /** The smallest audit queue bound (a tenant's quota, or the node's): refusals start there. */
@@ -112,7 +114,7 @@ export const DISABLED_PLANE: GovernancePlane = Object.freeze({
   enabled: false, authorize: undefined, authorizeObject: undefined, audit: undefined, governance: undefined, db: undefined,
   engine: undefined, adminApiAddress: () => undefined, started: Promise.resolve(), policiesChanged: () => Promise.resolve(),
   flushAudit: () => Promise.resolve(), close: () => Promise.resolve(),
-  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), auditSlow: () => [], auditPending: () => 0, auditQuota: 0, yieldNice: 0, recordAudit: () => undefined,
+  tenantStates: () => [], tenantPolicies: () => [], auditBacklog: () => ({ node: false, tenants: [] }), auditSlow: () => [], auditHoldMaxMs: 0, auditPending: () => 0, auditQuota: 0, yieldNice: 0, recordAudit: () => undefined,
   onChange: () => () => undefined, register: () => Promise.resolve(null), registeredShadow: () => Promise.resolve(undefined),
   trust: () => EMPTY_TRUST, pki: undefined,
 });

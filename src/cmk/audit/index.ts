@@ -18,7 +18,8 @@ export { AUDIT_FIELD_MAX, AUDIT_FORMAT, auditHash, canonicalAuditBytes, exportLi
 export type { AuditBatch, AuditChainStep, AuditEntry, AuditHmac, AuditRecord, Segment, StoredAuditRecord } from './record.js';
 export {
   AUDIT_BATCH_SIZE, AUDIT_DROP_REPORT_INTERVAL_MS, AUDIT_FLUSH_INTERVAL_MS, AUDIT_GAP_MAX_OPEN_MS, AUDIT_GAP_QUIET_MS,
-  AUDIT_QUEUE_MAX, AUDIT_REFUSED_RESULT, AUDIT_TENANT_QUEUE_MAX, AuditSink,
+  AUDIT_HOLD_MAX_MS, AUDIT_HOLD_MAX_MS_LIMIT, AUDIT_QUEUE_MAX, AUDIT_REFUSED_RESULT, AUDIT_RESUME_FRACTION, AUDIT_SLOW_FRACTION,
+  AUDIT_TENANT_QUEUE_MAX, AuditSink,
 } from './sink.js';
 export type { AuditBacklog, AuditDropReport, AuditLosses, AuditSinkOptions, AuditSinkStats } from './sink.js';
 export { AUDIT_CHAIN_ROWS, AUDIT_PAGE_SIZE, AUDIT_ROWS_PER_COPY, AUDIT_ROWS_PER_INSERT, AUDIT_SLICE_MS, AuditTrail } from './trail.js';

@@ -39,6 +39,15 @@ export const AUDIT_TENANT_QUEUE_MAX = 10_000;
  */
 export const AUDIT_SLOW_FRACTION = 0.5;
 export const AUDIT_RESUME_FRACTION = 0.25;
+/**
+ * The longest a slow tenant's connections are held at once (governance.audit.holdMaxMs; 0: never held). Under a
+ * saturating load the chain owner drains half a quota (5,000 records by default) in a few tens of milliseconds; ten
+ * times that and it is not catching up: the connections are released and the quota decides, with a clear refusal
+ * rather than a stall until the clients' timeouts.
+ */
+export const AUDIT_HOLD_MAX_MS = 250;
+/** The largest governance.audit.holdMaxMs (a minute: longer holds are client timeouts, not back-pressure). */
+export const AUDIT_HOLD_MAX_MS_LIMIT = 60_000;
 /** Losses (dropped records, refused operations) are reported (log) at most once per tenant per interval, with the
  *  count since the previous report: a flood used to write one log line per dropped record (50,000 of them). */
 export const AUDIT_DROP_REPORT_INTERVAL_MS = 10_000;
@@ -523,7 +532,9 @@ export class AuditSink {
       }
     }
     this.settle();
-    if (this.queued >= AUDIT_BATCH_SIZE) this.kickFlush();
+    // A slow tenant's connections are held until its queue drains: write on at once rather than at the next tick
+    // (unless this round failed: a database that refuses is retried by the timer, not in a tight loop).
+    if (this.queued >= AUDIT_BATCH_SIZE || (firstError === undefined && this.slowQueued())) this.kickFlush();
     if (firstError !== undefined) throw firstError;
   }
 
@@ -549,6 +560,12 @@ export class AuditSink {
     now.from = Math.min(now.from, g.from);
     now.to = Math.max(now.to, g.to);
     now.openedWall = Math.min(now.openedWall, g.openedWall);
+  }
+
+  /** Whether a slow lane has records waiting. */
+  private slowQueued(): boolean {
+    for (const lane of this.lanes.values()) if (lane.slow && lane.items.length > 0) return true;
+    return false;
   }
 
   /** After a round: backlog flags follow the queues; idle lanes are let go. */
